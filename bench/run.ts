@@ -1,0 +1,57 @@
+/**
+ * Benchmark entry point: `npm run bench -- [suite ...] [--quick] [--check]`.
+ *
+ * Each suite is a module `bench/<name>.ts` exporting `run(options)`, which returns a JSON-able
+ * object. Results are printed as JSON on stdout (one document per run) and written to
+ * bench/out/<suite>.json; progress goes to stderr so stdout stays machine-readable.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface BenchOptions {
+  quick: boolean;
+  check: boolean;
+  /** Progress lines for humans; written to stderr. */
+  log: (line: string) => void;
+}
+
+const SUITES = ['protocol', 'radio', 'lock', 'gateway'] as const;
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const flags = new Set(args.filter((a) => a.startsWith('--')));
+  const unknownFlags = [...flags].filter((f) => f !== '--quick' && f !== '--check');
+  if (unknownFlags.length > 0) throw new Error(`unknown option(s): ${unknownFlags.join(', ')}`);
+  const requested = args.filter((a) => !a.startsWith('--'));
+  const here = dirname(fileURLToPath(import.meta.url));
+  const { existsSync } = await import('node:fs');
+  const available = SUITES.filter((s) => existsSync(join(here, `${s}.ts`)));
+  for (const name of requested) {
+    if (!available.includes(name as (typeof SUITES)[number])) {
+      throw new Error(`unknown benchmark suite "${name}"; available: ${available.join(', ')}`);
+    }
+  }
+  const suites = requested.length > 0 ? requested : available;
+  const options: BenchOptions = {
+    quick: flags.has('--quick'),
+    check: flags.has('--check'),
+    log: (line) => process.stderr.write(`[bench] ${line}\n`),
+  };
+  const outDir = join(here, 'out');
+  mkdirSync(outDir, { recursive: true });
+  const results: Record<string, unknown> = {};
+  for (const name of suites) {
+    options.log(`suite ${name}${options.quick ? ' (quick)' : ''}`);
+    const mod = (await import(`./${name}.ts`)) as { run: (o: BenchOptions) => Promise<unknown> };
+    const result = await mod.run(options);
+    results[name] = result;
+    writeFileSync(join(outDir, `${name}.json`), JSON.stringify(result, null, 2) + '\n');
+  }
+  process.stdout.write(JSON.stringify(suites.length === 1 ? results[suites[0]!] : results, null, 2) + '\n');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
