@@ -1,0 +1,470 @@
+/**
+ * Every signed latchkit message: issue (backend or lock) and open (the receiving side).
+ *
+ * Each `open*` function checks, in this order, and stops at the first failure
+ * (PROTOCOL.md §6): size → envelope → algorithm → message type → claims shape → audience →
+ * key id → signature → sequence/freshness → decryption → body → digest. The signature is
+ * verified before anything is decrypted, so a forged or tampered set costs the lock one
+ * Ed25519 verify and never touches the AEAD key.
+ */
+import { concatBytes, equalBytes, expectBytes, expectUint, toHex, U32_MAX, u32be } from './bytes.js';
+import { canonicalMap, decodeCbor, encodeCbor } from './cbor.js';
+import type { ParsedSign1, SigningKey } from './cose.js';
+import { keyId, MessageType, parseSign1, signingKeyFromSeed, signSign1, verifySign1 } from './cose.js';
+import { checkLockId } from './credentials.js';
+import type { CryptoProvider } from './crypto.js';
+import { AEAD_NONCE_BYTES, getCryptoProvider, hkdfSha256, open, seal, utf8, x25519PublicKey, x25519Shared } from './crypto.js';
+import type { DeltaChanges } from './delta.js';
+import { applyChanges, diffEntries, packDelta, parseDelta } from './delta.js';
+import { fail } from './errors.js';
+import type { Entry, SetSecrets } from './set.js';
+import { CredentialSet, packSet } from './set.js';
+
+/** Claim keys (PROTOCOL.md §3.4). 1/3/6 are CWT's iss/aud/iat; the rest are private-use. */
+export const Claim = {
+  iss: 1,
+  aud: 3,
+  iat: 6,
+  seq: -65537,
+  base: -65538,
+  digest: -65539,
+  body: -65540,
+  anchors: -65541,
+  wrappedKey: -65542,
+  utcOffset: -65543,
+  eventIndex: -65544,
+  eventHash: -65545,
+} as const;
+type ClaimName = keyof typeof Claim;
+
+export const DIGEST_BYTES = 32;
+export const EVENT_HASH_BYTES = 12;
+export const WRAPPED_KEY_BYTES = 32 + AEAD_NONCE_BYTES + 32 + 16;
+export const MAX_ANCHORS = 8;
+/** Default ceiling for one signed message; a lock may pass a lower one (its flash slot). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 2 * 1024 * 1024;
+const MAX_UTC_OFFSET = 18 * 60;
+
+const REQUIRED: Record<keyof typeof MessageType, readonly ClaimName[]> = {
+  fullSet: ['aud', 'iat', 'seq', 'digest', 'body'],
+  delta: ['aud', 'iat', 'seq', 'base', 'digest', 'body'],
+  commission: ['aud', 'iat', 'seq', 'anchors', 'wrappedKey', 'utcOffset'],
+  rotateAnchors: ['aud', 'iat', 'seq', 'anchors'],
+  timeSync: ['aud', 'iat', 'utcOffset'],
+  receipt: ['iss', 'iat', 'seq', 'digest', 'eventIndex', 'eventHash'],
+};
+
+export interface Claims {
+  iss?: Uint8Array;
+  aud?: Uint8Array;
+  iat?: number;
+  seq?: number;
+  base?: number;
+  digest?: Uint8Array;
+  body?: Uint8Array;
+  anchors?: Uint8Array[];
+  wrappedKey?: Uint8Array;
+  utcOffset?: number;
+  eventIndex?: number;
+  eventHash?: Uint8Array;
+}
+
+const NAME_BY_KEY = new Map<number, ClaimName>(Object.entries(Claim).map(([n, k]) => [k, n as ClaimName]));
+
+function typeName(type: number): keyof typeof MessageType {
+  return (Object.keys(MessageType) as (keyof typeof MessageType)[]).find((k) => MessageType[k] === type)!;
+}
+
+function encodeClaims(type: keyof typeof MessageType, claims: Claims): Uint8Array {
+  const entries: [number, unknown][] = [];
+  for (const name of REQUIRED[type]) {
+    const v = claims[name];
+    if (v === undefined) fail('INVALID_ARGUMENT', `${type}: claim ${name} is required`);
+    entries.push([Claim[name], v]);
+  }
+  return encodeCbor(canonicalMap(entries));
+}
+
+function checkClaim(name: ClaimName, v: unknown): void {
+  const bad = (what: string): never => fail('MALFORMED', `claim ${name}: expected ${what}`);
+  switch (name) {
+    case 'iss':
+    case 'aud':
+      if (!(v instanceof Uint8Array) || v.length !== 8) bad('an 8-byte lock id');
+      return;
+    case 'iat':
+    case 'seq':
+    case 'base':
+    case 'eventIndex':
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > U32_MAX) bad('an unsigned 32-bit integer');
+      return;
+    case 'digest':
+      if (!(v instanceof Uint8Array) || v.length !== DIGEST_BYTES) bad(`${DIGEST_BYTES} bytes`);
+      return;
+    case 'body':
+      if (!(v instanceof Uint8Array)) bad('a byte string');
+      return;
+    case 'anchors':
+      if (!Array.isArray(v) || v.length < 1 || v.length > MAX_ANCHORS || !v.every((a) => a instanceof Uint8Array && a.length === 32)) {
+        bad(`1..${MAX_ANCHORS} Ed25519 public keys of 32 bytes`);
+      }
+      return;
+    case 'wrappedKey':
+      if (!(v instanceof Uint8Array) || v.length !== WRAPPED_KEY_BYTES) bad(`${WRAPPED_KEY_BYTES} bytes`);
+      return;
+    case 'utcOffset':
+      if (typeof v !== 'number' || !Number.isInteger(v) || Math.abs(v) > MAX_UTC_OFFSET) bad(`minutes in -${MAX_UTC_OFFSET}..${MAX_UTC_OFFSET}`);
+      return;
+    case 'eventHash':
+      if (!(v instanceof Uint8Array) || v.length !== EVENT_HASH_BYTES) bad(`${EVENT_HASH_BYTES} bytes`);
+      return;
+  }
+}
+
+function decodeClaims(parsed: ParsedSign1, maxBytes: number): Claims {
+  const type = typeName(parsed.type);
+  const map = decodeCbor(parsed.payload, `${type} claims`, maxBytes);
+  if (!(map instanceof Map)) fail('MALFORMED', `${type} claims: expected a map`);
+  const required = new Set(REQUIRED[type]);
+  const out: Record<string, unknown> = {};
+  let lastKey: Uint8Array | null = null;
+  for (const [k, v] of map) {
+    const name = typeof k === 'number' ? NAME_BY_KEY.get(k) : undefined;
+    if (name === undefined || !required.has(name)) fail('MALFORMED', `${type} claims: unexpected claim key ${String(k)}`);
+    const kb = encodeCbor(k);
+    if (lastKey && compareKey(lastKey, kb) >= 0) fail('MALFORMED', `${type} claims: keys not in canonical order`);
+    lastKey = kb;
+    checkClaim(name, v);
+    out[name] = v instanceof Uint8Array ? v.slice() : Array.isArray(v) ? v.map((a: Uint8Array) => a.slice()) : v;
+  }
+  for (const name of required) if (!(name in out)) fail('MALFORMED', `${type} claims: ${name} missing`);
+  return out as Claims;
+}
+
+function compareKey(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
+/** Parse + claims, common to every open* function. */
+function parseMessage(bytes: Uint8Array, expected: keyof typeof MessageType, maxBytes: number): { parsed: ParsedSign1; claims: Claims } {
+  const parsed = parseSign1(bytes, maxBytes);
+  if (parsed.type !== MessageType[expected]) {
+    fail('MALFORMED', `expected a ${expected} message, got ${typeName(parsed.type)}`, { got: typeName(parsed.type) });
+  }
+  return { parsed, claims: decodeClaims(parsed, maxBytes) };
+}
+
+function checkAudience(claims: Claims, lockId: Uint8Array): void {
+  if (!equalBytes(claims.aud!, lockId)) {
+    fail('WRONG_LOCK', `message is for lock ${toHex(claims.aud!)}, this is lock ${toHex(lockId)}`, { aud: toHex(claims.aud!) });
+  }
+}
+
+/** Find the anchor named by kid and verify; UNKNOWN_KEY_ID if none matches. */
+function verifyWithAnchors(parsed: ParsedSign1, anchors: readonly Uint8Array[], lockId: Uint8Array, provider: CryptoProvider): Uint8Array {
+  const anchor = anchors.find((a) => equalBytes(keyId(a, provider), parsed.kid));
+  if (!anchor) fail('UNKNOWN_KEY_ID', `kid ${toHex(parsed.kid)} is not a trust anchor of this lock`, { kid: toHex(parsed.kid) });
+  verifySign1(parsed, anchor, lockId, provider);
+  return anchor;
+}
+
+function bodyAad(type: number, lockId: Uint8Array, seq: number): Uint8Array {
+  return concatBytes(utf8('latchkit/v1/body'), Uint8Array.of(type), lockId, u32be(seq));
+}
+
+interface IssueCommon {
+  issuer: SigningKey;
+  lockId: Uint8Array;
+  /** Unix seconds. */
+  issuedAt: number;
+  provider?: CryptoProvider;
+}
+
+// ---------------------------------------------------------------- credential sets
+
+export interface IssueSetArgs extends IssueCommon {
+  contentKey: Uint8Array;
+  seq: number;
+  entries: readonly Entry[];
+  secrets: SetSecrets;
+  /** AEAD nonce; random by default (fixed only for test vectors). */
+  nonce?: Uint8Array;
+}
+
+export interface IssuedSet {
+  bytes: Uint8Array;
+  seq: number;
+  digest: Uint8Array;
+  body: Uint8Array;
+}
+
+export function issueFullSet(args: IssueSetArgs): IssuedSet {
+  const provider = args.provider ?? getCryptoProvider();
+  checkLockId(args.lockId);
+  expectUint(args.seq, 'seq', U32_MAX);
+  expectUint(args.issuedAt, 'issuedAt', U32_MAX);
+  const body = packSet(args.entries, args.secrets);
+  const digest = provider.sha256(body);
+  const sealed = seal(args.contentKey, body, bodyAad(MessageType.fullSet, args.lockId, args.seq), args.nonce ?? provider.randomBytes(AEAD_NONCE_BYTES));
+  const payload = encodeClaims('fullSet', { aud: args.lockId, iat: args.issuedAt, seq: args.seq, digest, body: sealed });
+  return { bytes: signSign1(MessageType.fullSet, args.issuer, payload, args.lockId, provider), seq: args.seq, digest, body };
+}
+
+export interface IssueDeltaArgs extends IssueSetArgs {
+  /** The set the lock has receipted (its sequence and body). */
+  base: { seq: number; body: Uint8Array };
+}
+
+export interface IssuedDelta extends IssuedSet {
+  changes: DeltaChanges;
+}
+
+export function issueDelta(args: IssueDeltaArgs): IssuedDelta {
+  const provider = args.provider ?? getCryptoProvider();
+  checkLockId(args.lockId);
+  expectUint(args.seq, 'seq', U32_MAX);
+  expectUint(args.base.seq, 'base.seq', U32_MAX);
+  if (args.seq <= args.base.seq) fail('INVALID_ARGUMENT', `delta seq ${args.seq} must be greater than base ${args.base.seq}`);
+  const base = CredentialSet.parse(args.base.body);
+  const body = packSet(args.entries, args.secrets);
+  const digest = provider.sha256(body);
+  const changes = diffEntries(base.entries(), base.secrets, args.entries, args.secrets);
+  const deltaBody = packDelta(changes);
+  const sealed = seal(args.contentKey, deltaBody, bodyAad(MessageType.delta, args.lockId, args.seq), args.nonce ?? provider.randomBytes(AEAD_NONCE_BYTES));
+  const payload = encodeClaims('delta', { aud: args.lockId, iat: args.issuedAt, seq: args.seq, base: args.base.seq, digest, body: sealed });
+  return { bytes: signSign1(MessageType.delta, args.issuer, payload, args.lockId, provider), seq: args.seq, digest, body, changes };
+}
+
+/** What the lock knows when a set or delta arrives. */
+export interface LockSetState {
+  lockId: Uint8Array;
+  anchors: readonly Uint8Array[];
+  contentKey: Uint8Array;
+  /** Sequence of the set the lock enforces now; 0 = none. */
+  seq: number;
+  /** The body the lock enforces now, or null. */
+  current: CredentialSet | null;
+  maxBytes?: number;
+  provider?: CryptoProvider;
+}
+
+export interface AcceptedSet {
+  kind: 'full' | 'delta';
+  seq: number;
+  issuedAt: number;
+  digest: Uint8Array;
+  set: CredentialSet;
+  issuerKid: Uint8Array;
+}
+
+/**
+ * Verify and open a full set or a delta for this lock. Throws a ProtocolError for every
+ * rejection; on success returns the complete new set, which the caller commits atomically.
+ */
+export function openSetMessage(bytes: Uint8Array, state: LockSetState): AcceptedSet {
+  const provider = state.provider ?? getCryptoProvider();
+  const maxBytes = state.maxBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const parsed = parseSign1(bytes, maxBytes);
+  const kind = parsed.type === MessageType.fullSet ? 'full' : parsed.type === MessageType.delta ? 'delta' : null;
+  if (kind === null) fail('MALFORMED', `expected a fullSet or delta message, got ${typeName(parsed.type)}`);
+  const claims = decodeClaims(parsed, maxBytes);
+  checkAudience(claims, state.lockId);
+  verifyWithAnchors(parsed, state.anchors, state.lockId, provider);
+  const seq = claims.seq!;
+  if (seq <= state.seq) fail('STALE_SEQUENCE', `sequence ${seq} is not newer than ${state.seq}`, { seq, current: state.seq });
+  if (kind === 'delta') {
+    if (claims.base !== state.seq || state.current === null) {
+      fail('DELTA_BASE_MISMATCH', `delta applies to sequence ${claims.base}, lock holds ${state.seq}; send the full set`, { base: claims.base, current: state.seq });
+    }
+    if (seq <= claims.base!) fail('MALFORMED', `delta goes from ${claims.base} to ${seq}, which is not forward`);
+  }
+  const plain = open(state.contentKey, claims.body!, bodyAad(parsed.type, state.lockId, seq));
+  const body = kind === 'full' ? plain : applyChanges(state.current!, parseDelta(plain));
+  const set = CredentialSet.parse(body);
+  if (set.secrets === null) fail('MALFORMED', 'a complete set must carry the property secrets');
+  const digest = set.digest(provider);
+  if (!equalBytes(digest, claims.digest!)) {
+    fail('DIGEST_MISMATCH', `resulting set digest ${toHex(digest).slice(0, 16)}… differs from the signed ${toHex(claims.digest!).slice(0, 16)}…; send the full set`);
+  }
+  return { kind, seq, issuedAt: claims.iat!, digest, set, issuerKid: parsed.kid };
+}
+
+/** Read the unauthenticated header of a set message (e.g. a phone deciding whether to relay). */
+export function peekSetMessage(bytes: Uint8Array, maxBytes = DEFAULT_MAX_MESSAGE_BYTES): { kind: 'full' | 'delta'; lockId: Uint8Array; seq: number; base: number | null; issuedAt: number; digest: Uint8Array } {
+  const parsed = parseSign1(bytes, maxBytes);
+  if (parsed.type !== MessageType.fullSet && parsed.type !== MessageType.delta) fail('MALFORMED', `not a set message (${typeName(parsed.type)})`);
+  const claims = decodeClaims(parsed, maxBytes);
+  return {
+    kind: parsed.type === MessageType.fullSet ? 'full' : 'delta',
+    lockId: claims.aud!,
+    seq: claims.seq!,
+    base: claims.base ?? null,
+    issuedAt: claims.iat!,
+    digest: claims.digest!,
+  };
+}
+
+// ---------------------------------------------------------------- device keys and commissioning
+
+/** A lock's factory identity: one seed gives its receipt signing key and its key-wrap key. */
+export interface DeviceKeys {
+  signing: SigningKey;
+  encryptionSecret: Uint8Array;
+  encryptionPublic: Uint8Array;
+}
+
+export function deviceKeysFromSeed(seed: Uint8Array, provider: CryptoProvider = getCryptoProvider()): DeviceKeys {
+  expectBytes(seed, 'device seed', 32);
+  const encryptionSecret = hkdfSha256(seed, new Uint8Array(0), 'latchkit/v1/device-x25519', 32);
+  return { signing: signingKeyFromSeed(seed, provider), encryptionSecret, encryptionPublic: x25519PublicKey(encryptionSecret) };
+}
+
+function wrapInfo(ephPublic: Uint8Array, lockPublic: Uint8Array): Uint8Array {
+  return concatBytes(utf8('latchkit/v1/wrap'), ephPublic, lockPublic);
+}
+
+/** Wrap the content key for one lock: ephemeral-static X25519, HKDF-SHA256, XChaCha20-Poly1305. */
+export function wrapContentKey(contentKey: Uint8Array, lockId: Uint8Array, lockEncryptionPublic: Uint8Array, provider: CryptoProvider = getCryptoProvider(), ephemeralSecret?: Uint8Array, nonce?: Uint8Array): Uint8Array {
+  expectBytes(contentKey, 'content key', 32);
+  const eph = ephemeralSecret ?? provider.randomBytes(32);
+  const ephPublic = x25519PublicKey(eph);
+  const kek = hkdfSha256(x25519Shared(eph, lockEncryptionPublic), lockId, wrapInfo(ephPublic, lockEncryptionPublic), 32);
+  return concatBytes(ephPublic, seal(kek, contentKey, lockId, nonce ?? provider.randomBytes(AEAD_NONCE_BYTES)));
+}
+
+export function unwrapContentKey(wrapped: Uint8Array, lockId: Uint8Array, device: DeviceKeys): Uint8Array {
+  expectBytes(wrapped, 'wrapped key', WRAPPED_KEY_BYTES);
+  const ephPublic = wrapped.subarray(0, 32);
+  const kek = hkdfSha256(x25519Shared(device.encryptionSecret, ephPublic), lockId, wrapInfo(ephPublic, device.encryptionPublic), 32);
+  return open(kek, wrapped.subarray(32), lockId);
+}
+
+export interface IssueCommissionArgs extends IssueCommon {
+  /** Trust anchors (issuer public keys); must include the issuer's own key. */
+  anchors: readonly Uint8Array[];
+  lockEncryptionPublic: Uint8Array;
+  contentKey: Uint8Array;
+  utcOffset: number;
+  /** Commissioning generation; a re-commissioning must use a higher one. */
+  generation: number;
+  ephemeralSecret?: Uint8Array;
+  nonce?: Uint8Array;
+}
+
+export function issueCommission(args: IssueCommissionArgs): Uint8Array {
+  const provider = args.provider ?? getCryptoProvider();
+  checkLockId(args.lockId);
+  if (!args.anchors.some((a) => equalBytes(a, args.issuer.publicKey))) fail('INVALID_ARGUMENT', 'commissioning anchors must include the issuer key');
+  const wrappedKey = wrapContentKey(args.contentKey, args.lockId, args.lockEncryptionPublic, provider, args.ephemeralSecret, args.nonce);
+  const payload = encodeClaims('commission', {
+    aud: args.lockId,
+    iat: args.issuedAt,
+    seq: args.generation,
+    anchors: [...args.anchors],
+    wrappedKey,
+    utcOffset: args.utcOffset,
+  });
+  return signSign1(MessageType.commission, args.issuer, payload, args.lockId, provider);
+}
+
+export interface Commissioning {
+  anchors: Uint8Array[];
+  contentKey: Uint8Array;
+  issuedAt: number;
+  utcOffset: number;
+  generation: number;
+}
+
+/**
+ * Open a commissioning message. A factory-fresh lock (no anchors) trusts the message's own
+ * anchors on first use, as an installer's phone provisions it in person; a commissioned lock
+ * only accepts one signed by a current anchor with a higher generation.
+ */
+export function openCommission(
+  bytes: Uint8Array,
+  lock: { lockId: Uint8Array; device: DeviceKeys; anchors: readonly Uint8Array[] | null; generation: number; provider?: CryptoProvider },
+): Commissioning {
+  const provider = lock.provider ?? getCryptoProvider();
+  const { parsed, claims } = parseMessage(bytes, 'commission', 64 * 1024);
+  checkAudience(claims, lock.lockId);
+  verifyWithAnchors(parsed, lock.anchors ?? claims.anchors!, lock.lockId, provider);
+  if (lock.anchors !== null && claims.seq! <= lock.generation) {
+    fail('STALE_SEQUENCE', `commissioning generation ${claims.seq} is not newer than ${lock.generation}`);
+  }
+  return {
+    anchors: claims.anchors!,
+    contentKey: unwrapContentKey(claims.wrappedKey!, lock.lockId, lock.device),
+    issuedAt: claims.iat!,
+    utcOffset: claims.utcOffset!,
+    generation: claims.seq!,
+  };
+}
+
+// ---------------------------------------------------------------- anchor rotation and time
+
+export function issueAnchorRotation(args: IssueCommon & { anchors: readonly Uint8Array[]; seq: number }): Uint8Array {
+  const provider = args.provider ?? getCryptoProvider();
+  const payload = encodeClaims('rotateAnchors', { aud: checkLockId(args.lockId), iat: args.issuedAt, seq: args.seq, anchors: [...args.anchors] });
+  return signSign1(MessageType.rotateAnchors, args.issuer, payload, args.lockId, provider);
+}
+
+/** Anchors are replaced as a whole; `seq` must exceed the lock's last rotation counter. */
+export function openAnchorRotation(
+  bytes: Uint8Array,
+  lock: { lockId: Uint8Array; anchors: readonly Uint8Array[]; rotationSeq: number; provider?: CryptoProvider },
+): { anchors: Uint8Array[]; seq: number; issuedAt: number } {
+  const provider = lock.provider ?? getCryptoProvider();
+  const { parsed, claims } = parseMessage(bytes, 'rotateAnchors', 64 * 1024);
+  checkAudience(claims, lock.lockId);
+  verifyWithAnchors(parsed, lock.anchors, lock.lockId, provider);
+  if (claims.seq! <= lock.rotationSeq) fail('STALE_SEQUENCE', `rotation ${claims.seq} is not newer than ${lock.rotationSeq}`);
+  return { anchors: claims.anchors!, seq: claims.seq!, issuedAt: claims.iat! };
+}
+
+export function issueTimeSync(args: IssueCommon & { utcOffset: number }): Uint8Array {
+  const provider = args.provider ?? getCryptoProvider();
+  const payload = encodeClaims('timeSync', { aud: checkLockId(args.lockId), iat: args.issuedAt, utcOffset: args.utcOffset });
+  return signSign1(MessageType.timeSync, args.issuer, payload, args.lockId, provider);
+}
+
+/**
+ * Verify a signed time. Freshness is the lock's rule, not the message's: it only ever moves
+ * its clock forward, so a replayed old time sync is harmless (PROTOCOL.md §7).
+ */
+export function openTimeSync(bytes: Uint8Array, lock: { lockId: Uint8Array; anchors: readonly Uint8Array[]; provider?: CryptoProvider }): { time: number; utcOffset: number } {
+  const provider = lock.provider ?? getCryptoProvider();
+  const { parsed, claims } = parseMessage(bytes, 'timeSync', 4096);
+  checkAudience(claims, lock.lockId);
+  verifyWithAnchors(parsed, lock.anchors, lock.lockId, provider);
+  return { time: claims.iat!, utcOffset: claims.utcOffset! };
+}
+
+// ---------------------------------------------------------------- receipts
+
+export interface Receipt {
+  lockId: Uint8Array;
+  seq: number;
+  digest: Uint8Array;
+  /** Lock clock when it signed, Unix seconds. */
+  time: number;
+  /** Index of the newest event in the lock's log and its chain hash (authenticates the log). */
+  eventIndex: number;
+  eventHash: Uint8Array;
+}
+
+export function issueReceipt(device: SigningKey, r: Receipt, provider: CryptoProvider = getCryptoProvider()): Uint8Array {
+  checkLockId(r.lockId);
+  const payload = encodeClaims('receipt', { iss: r.lockId, iat: r.time, seq: r.seq, digest: r.digest, eventIndex: r.eventIndex, eventHash: r.eventHash });
+  return signSign1(MessageType.receipt, device, payload, r.lockId, provider);
+}
+
+/** Backend side: verify a receipt against the lock's known device public key. */
+export function openReceipt(bytes: Uint8Array, lock: { lockId: Uint8Array; devicePublicKey: Uint8Array; provider?: CryptoProvider }): Receipt {
+  const provider = lock.provider ?? getCryptoProvider();
+  const { parsed, claims } = parseMessage(bytes, 'receipt', 4096);
+  if (!equalBytes(claims.iss!, lock.lockId)) fail('WRONG_LOCK', `receipt is from lock ${toHex(claims.iss!)}, expected ${toHex(lock.lockId)}`);
+  if (!equalBytes(parsed.kid, keyId(lock.devicePublicKey, provider))) fail('UNKNOWN_KEY_ID', `receipt kid ${toHex(parsed.kid)} is not this lock's device key`);
+  verifySign1(parsed, lock.devicePublicKey, lock.lockId, provider);
+  return { lockId: claims.iss!, seq: claims.seq!, digest: claims.digest!, time: claims.iat!, eventIndex: claims.eventIndex!, eventHash: claims.eventHash! };
+}

@@ -1,0 +1,374 @@
+/**
+ * The packed credential-set body (PROTOCOL.md §4): canonical, sorted, binary-searchable.
+ *
+ * A lock keeps these bytes in flash as they are and searches them in place; nothing is parsed
+ * into per-entry objects on the hot path. Credentials point at holder rows (holder reference +
+ * window), windows point at schedule rows, so a resident's phone, doorcode and card share one
+ * 6-byte holder row and residents with the same window share one 9-byte window row. That
+ * factoring, not the codec, is what brings a lobby door under 12 bytes per credential.
+ *
+ * Canonical form (one byte string per logical set) is what makes a delta-applied set and a
+ * freshly compiled full set produce the same digest: every table is sorted and unique, and
+ * no schedule, window or holder row exists unless something refers to it.
+ */
+import { ByteReader, ByteWriter, compareBytes, equalBytes, toHex, U32_MAX, u32be } from './bytes.js';
+import type { CryptoProvider } from './crypto.js';
+import { getCryptoProvider } from './crypto.js';
+import { fail } from './errors.js';
+import type { CredentialKindName, Validity, WeeklySchedule } from './types.js';
+
+export const SET_BODY_VERSION = 1;
+export const SET_HEADER_BYTES = 16;
+export const SECRETS_BYTES = 64;
+/** Width in bytes of a credential's key in the set, per kind (PROTOCOL.md §4.3). */
+export const KEY_BYTES: Readonly<Record<CredentialKindName, number>> = { doorcode: 5, daily: 4, keycard: 6, phone: 8 };
+export const KIND_ORDER: readonly CredentialKindName[] = ['doorcode', 'daily', 'keycard', 'phone'];
+const ROW_BYTES = { schedule: 5, window: 9, holder: 6 } as const;
+const OPEN_END = U32_MAX;
+const MAX_ROWS = 0xffff;
+const MAX_SCHEDULES = 0xff;
+
+/** Property-wide secrets the lock needs for daily codes and keycard key diversification. */
+export interface SetSecrets {
+  /** Derives each holder's daily doorcode (PROTOCOL.md §5.2). */
+  daily: Uint8Array;
+  /** Master key that keycard keys are diversified from (PROTOCOL.md §5.3). */
+  cardMaster: Uint8Array;
+}
+
+/** A credential as the lock sees it: a keyed-hash key, the holder, and the validity. */
+export interface Entry extends Validity {
+  kind: CredentialKindName;
+  /** `KEY_BYTES[kind]` bytes; for `daily` the holder reference, big-endian. */
+  key: Uint8Array;
+  holder: number;
+}
+
+export function entryId(kind: CredentialKindName, key: Uint8Array): string {
+  return `${kind}:${toHex(key)}`;
+}
+
+function scheduleBytes(s: WeeklySchedule): Uint8Array {
+  return new ByteWriter(5).u8(s.days).u16(s.from).u16(s.to).finish();
+}
+
+function checkSchedule(s: WeeklySchedule, where: string): void {
+  const ok =
+    Number.isInteger(s.days) && s.days > 0 && s.days <= 0x7f &&
+    Number.isInteger(s.from) && Number.isInteger(s.to) && s.from >= 0 && s.from < s.to && s.to <= 1440;
+  if (!ok) fail('MALFORMED', `${where}: schedule needs days in 1..127 and 0 <= from < to <= 1440, got ${JSON.stringify(s)}`);
+}
+
+function checkWindow(start: number, end: number, where: string): void {
+  if (start >= end) fail('MALFORMED', `${where}: window start ${start} is not before end ${end}`);
+}
+
+/** Validate an entry's shape (API edge: reports what was wrong, never guesses). */
+export function checkEntry(e: Entry): void {
+  const width = KEY_BYTES[e.kind];
+  if (width === undefined) fail('INVALID_ARGUMENT', `entry kind: unknown kind ${JSON.stringify(e.kind)}`);
+  if (!(e.key instanceof Uint8Array) || e.key.length !== width) {
+    fail('INVALID_ARGUMENT', `${e.kind} entry key: expected ${width} bytes, got ${e.key instanceof Uint8Array ? e.key.length : typeof e.key}`);
+  }
+  if (!Number.isInteger(e.holder) || e.holder < 0 || e.holder > U32_MAX) {
+    fail('INVALID_ARGUMENT', `entry holder: expected u32, got ${String(e.holder)}`);
+  }
+  if (e.kind === 'daily' && !equalBytes(e.key, u32be(e.holder))) {
+    fail('INVALID_ARGUMENT', 'daily entry key must be the holder reference (big-endian u32)');
+  }
+  const start = e.start ?? 0;
+  const end = e.end ?? OPEN_END;
+  for (const [name, v] of [['start', start], ['end', end]] as const) {
+    if (!Number.isInteger(v) || v < 0 || v > U32_MAX) fail('INVALID_ARGUMENT', `entry ${name}: expected minutes in u32, got ${String(v)}`);
+  }
+  if (e.start !== null && e.start === 0) fail('INVALID_ARGUMENT', 'entry start: 0 is reserved for "open"; use null');
+  if (e.end !== null && e.end === OPEN_END) fail('INVALID_ARGUMENT', `entry end: ${OPEN_END} is reserved for "open"; use null`);
+  try {
+    checkWindow(start, end, 'entry');
+    if (e.schedule !== null) checkSchedule(e.schedule, 'entry');
+  } catch (err) {
+    fail('INVALID_ARGUMENT', (err as Error).message);
+  }
+}
+
+/** Pack logical entries into the canonical body. Throws DUPLICATE_CREDENTIAL / CAPACITY_EXCEEDED. */
+export function packSet(entries: readonly Entry[], secrets: SetSecrets | null): Uint8Array {
+  const seen = new Set<string>();
+  for (const e of entries) {
+    checkEntry(e);
+    const id = entryId(e.kind, e.key);
+    if (seen.has(id)) fail('DUPLICATE_CREDENTIAL', `two ${e.kind} credentials share key ${toHex(e.key)}`, { kind: e.kind });
+    seen.add(id);
+  }
+  if (secrets !== null && (secrets.daily.length !== 32 || secrets.cardMaster.length !== 32)) {
+    fail('INVALID_ARGUMENT', 'secrets: daily and cardMaster must be 32 bytes each');
+  }
+
+  // Schedules -> sorted unique rows.
+  const schedByHex = new Map<string, Uint8Array>();
+  for (const e of entries) if (e.schedule) schedByHex.set(toHex(scheduleBytes(e.schedule)), scheduleBytes(e.schedule));
+  const schedules = [...schedByHex.values()].sort(compareBytes);
+  if (schedules.length > MAX_SCHEDULES) fail('CAPACITY_EXCEEDED', `${schedules.length} distinct schedules; a set holds at most ${MAX_SCHEDULES}`);
+  const schedIndex = new Map<string, number>(schedules.map((s, i) => [toHex(s), i + 1]));
+
+  const windowBytes = (e: Entry): Uint8Array =>
+    new ByteWriter(9)
+      .u32(e.start ?? 0)
+      .u32(e.end ?? OPEN_END)
+      .u8(e.schedule ? schedIndex.get(toHex(scheduleBytes(e.schedule)))! : 0)
+      .finish();
+  const entryWindows = entries.map(windowBytes);
+  const winByHex = new Map<string, Uint8Array>();
+  for (const w of entryWindows) winByHex.set(toHex(w), w);
+  const windows = [...winByHex.values()].sort(compareBytes);
+  if (windows.length > MAX_ROWS) fail('CAPACITY_EXCEEDED', `${windows.length} distinct windows; a set holds at most ${MAX_ROWS}`);
+  const winIndex = new Map<string, number>(windows.map((w, i) => [toHex(w), i]));
+
+  // Holder rows compare as (holder, window index): 6 big-endian bytes sort the same way.
+  const entryHolders = entries.map((e, i) => new ByteWriter(6).u32(e.holder).u16(winIndex.get(toHex(entryWindows[i]!))!).finish());
+  const holdByHex = new Map<string, Uint8Array>();
+  for (const h of entryHolders) holdByHex.set(toHex(h), h);
+  const holders = [...holdByHex.values()].sort(compareBytes);
+  if (holders.length > MAX_ROWS) fail('CAPACITY_EXCEEDED', `${holders.length} holder rows; a set holds at most ${MAX_ROWS}`);
+  const holdIndex = new Map<string, number>(holders.map((h, i) => [toHex(h), i]));
+
+  const rowsByKind = new Map<CredentialKindName, { key: Uint8Array; holder: number }[]>(KIND_ORDER.map((k) => [k, []]));
+  entries.forEach((e, i) => rowsByKind.get(e.kind)!.push({ key: e.key, holder: holdIndex.get(toHex(entryHolders[i]!))! }));
+  for (const kind of KIND_ORDER) {
+    const rows = rowsByKind.get(kind)!;
+    if (rows.length > MAX_ROWS) fail('CAPACITY_EXCEEDED', `${rows.length} ${kind} credentials; a set holds at most ${MAX_ROWS} per kind`);
+    // Daily rows are found by code, not key, so they sort by holder row (PROTOCOL.md §4.3).
+    if (kind === 'daily') rows.sort((a, b) => a.holder - b.holder);
+    else rows.sort((a, b) => compareBytes(a.key, b.key));
+  }
+
+  const w = new ByteWriter(SET_HEADER_BYTES + entries.length * 10 + holders.length * 6 + windows.length * 9 + 64);
+  w.u8(SET_BODY_VERSION).u8(secrets ? 1 : 0).u16(schedules.length).u16(windows.length).u16(holders.length);
+  for (const kind of KIND_ORDER) w.u16(rowsByKind.get(kind)!.length);
+  if (secrets) w.bytes(secrets.daily).bytes(secrets.cardMaster);
+  for (const s of schedules) w.bytes(s);
+  for (const x of windows) w.bytes(x);
+  for (const h of holders) w.bytes(h);
+  for (const kind of KIND_ORDER) {
+    for (const r of rowsByKind.get(kind)!) {
+      if (kind !== 'daily') w.bytes(r.key);
+      w.u16(r.holder);
+    }
+  }
+  return w.finish();
+}
+
+/** Row width in the body per kind: key (daily rows have none) + u16 holder index. */
+function rowWidth(kind: CredentialKindName): number {
+  return kind === 'daily' ? 2 : KEY_BYTES[kind] + 2;
+}
+
+export interface HolderView extends Validity {
+  holder: number;
+}
+
+/**
+ * A parsed, validated set body. Lookups binary-search the original bytes, so a lock with
+ * 50,000 credentials does ~16 comparisons per keypad entry and allocates nothing.
+ */
+export class CredentialSet {
+  readonly counts: Readonly<Record<CredentialKindName, number>> & { schedules: number; windows: number; holders: number };
+  readonly secrets: SetSecrets | null;
+  private readonly view: DataView;
+  private readonly off: { schedules: number; windows: number; holders: number } & Record<CredentialKindName, number>;
+
+  private constructor(readonly body: Uint8Array) {
+    const r = new ByteReader(body, 'set body');
+    const version = r.u8();
+    if (version !== SET_BODY_VERSION) fail('UNSUPPORTED_VERSION', `set body version ${version}, this implementation reads ${SET_BODY_VERSION}`);
+    const flags = r.u8();
+    if ((flags & ~1) !== 0) fail('MALFORMED', `set body flags 0x${flags.toString(16)} has reserved bits set`);
+    const schedules = r.u16();
+    const windows = r.u16();
+    const holders = r.u16();
+    const doorcode = r.u16();
+    const daily = r.u16();
+    const keycard = r.u16();
+    const phone = r.u16();
+    this.counts = { schedules, windows, holders, doorcode, daily, keycard, phone };
+    this.secrets = flags & 1 ? { daily: r.take(32).slice(), cardMaster: r.take(32).slice() } : null;
+    const off = { schedules: r.offset, windows: 0, holders: 0, doorcode: 0, daily: 0, keycard: 0, phone: 0 };
+    r.take(schedules * ROW_BYTES.schedule);
+    off.windows = r.offset;
+    r.take(windows * ROW_BYTES.window);
+    off.holders = r.offset;
+    r.take(holders * ROW_BYTES.holder);
+    for (const kind of KIND_ORDER) {
+      off[kind] = r.offset;
+      r.take(this.counts[kind] * rowWidth(kind));
+    }
+    r.end();
+    this.off = off;
+    this.view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+    this.validate();
+  }
+
+  /** Parse and validate a body; rejects anything that is not in canonical form. */
+  static parse(body: Uint8Array): CredentialSet {
+    return new CredentialSet(body);
+  }
+
+  static fromEntries(entries: readonly Entry[], secrets: SetSecrets | null): CredentialSet {
+    return new CredentialSet(packSet(entries, secrets));
+  }
+
+  get size(): number {
+    return this.counts.doorcode + this.counts.daily + this.counts.keycard + this.counts.phone;
+  }
+
+  digest(provider: CryptoProvider = getCryptoProvider()): Uint8Array {
+    return provider.sha256(this.body);
+  }
+
+  private row(start: number, width: number, i: number): Uint8Array {
+    return this.body.subarray(start + i * width, start + (i + 1) * width);
+  }
+
+  private validate(): void {
+    const { schedules, windows, holders } = this.counts;
+    const usedSched = new Uint8Array(schedules + 1);
+    const usedWin = new Uint8Array(windows);
+    const usedHold = new Uint8Array(holders);
+    let prev: Uint8Array | null = null;
+    for (let i = 0; i < schedules; i++) {
+      const row = this.row(this.off.schedules, 5, i);
+      checkSchedule({ days: row[0]!, from: this.view.getUint16(this.off.schedules + i * 5 + 1), to: this.view.getUint16(this.off.schedules + i * 5 + 3) }, `schedule row ${i}`);
+      if (prev && compareBytes(prev, row) >= 0) fail('MALFORMED', `schedule rows not strictly ascending at ${i}`);
+      prev = row;
+    }
+    prev = null;
+    for (let i = 0; i < windows; i++) {
+      const row = this.row(this.off.windows, 9, i);
+      const at = this.off.windows + i * 9;
+      checkWindow(this.view.getUint32(at), this.view.getUint32(at + 4), `window row ${i}`);
+      const sched = row[8]!;
+      if (sched > schedules) fail('MALFORMED', `window row ${i} refers to schedule ${sched} of ${schedules}`);
+      usedSched[sched] = 1;
+      if (prev && compareBytes(prev, row) >= 0) fail('MALFORMED', `window rows not strictly ascending at ${i}`);
+      prev = row;
+    }
+    prev = null;
+    for (let i = 0; i < holders; i++) {
+      const row = this.row(this.off.holders, 6, i);
+      const win = this.view.getUint16(this.off.holders + i * 6 + 4);
+      if (win >= windows) fail('MALFORMED', `holder row ${i} refers to window ${win} of ${windows}`);
+      usedWin[win] = 1;
+      if (prev && compareBytes(prev, row) >= 0) fail('MALFORMED', `holder rows not strictly ascending at ${i}`);
+      prev = row;
+    }
+    for (const kind of KIND_ORDER) {
+      const width = rowWidth(kind);
+      const keyWidth = width - 2;
+      let prevKey: Uint8Array | null = null;
+      let prevHolder = -1;
+      const dailyRefs = new Set<number>();
+      for (let i = 0; i < this.counts[kind]; i++) {
+        const at = this.off[kind] + i * width;
+        const holder = this.view.getUint16(at + keyWidth);
+        if (holder >= holders) fail('MALFORMED', `${kind} row ${i} refers to holder ${holder} of ${holders}`);
+        usedHold[holder] = 1;
+        if (kind === 'daily') {
+          if (holder <= prevHolder) fail('MALFORMED', `daily rows not strictly ascending at ${i}`);
+          const ref = this.view.getUint32(this.off.holders + holder * 6);
+          if (dailyRefs.has(ref)) fail('MALFORMED', `two daily rows for holder ${ref}`);
+          dailyRefs.add(ref);
+          prevHolder = holder;
+        } else {
+          const key = this.body.subarray(at, at + keyWidth);
+          if (prevKey && compareBytes(prevKey, key) >= 0) fail('MALFORMED', `${kind} rows not strictly ascending at ${i}`);
+          prevKey = key;
+        }
+      }
+    }
+    for (let i = 1; i <= schedules; i++) if (!usedSched[i]) fail('MALFORMED', `schedule row ${i - 1} is not referenced`);
+    for (let i = 0; i < windows; i++) if (!usedWin[i]) fail('MALFORMED', `window row ${i} is not referenced`);
+    for (let i = 0; i < holders; i++) if (!usedHold[i]) fail('MALFORMED', `holder row ${i} is not referenced`);
+  }
+
+  /** Holder and validity behind holder row `index`. */
+  holderAt(index: number): HolderView {
+    const at = this.off.holders + index * 6;
+    const holder = this.view.getUint32(at);
+    const w = this.off.windows + this.view.getUint16(at + 4) * 9;
+    const start = this.view.getUint32(w);
+    const end = this.view.getUint32(w + 4);
+    const sched = this.body[w + 8]!;
+    let schedule: WeeklySchedule | null = null;
+    if (sched !== 0) {
+      const s = this.off.schedules + (sched - 1) * 5;
+      schedule = { days: this.body[s]!, from: this.view.getUint16(s + 1), to: this.view.getUint16(s + 3) };
+    }
+    return { holder, start: start === 0 ? null : start, end: end === OPEN_END ? null : end, schedule };
+  }
+
+  /** Binary search for a keyed-hash key; returns the holder row index or -1. */
+  find(kind: Exclude<CredentialKindName, 'daily'>, key: Uint8Array): number {
+    const width = rowWidth(kind);
+    const keyWidth = width - 2;
+    if (key.length !== keyWidth) return -1;
+    const base = this.off[kind];
+    let lo = 0;
+    let hi = this.counts[kind] - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const at = base + mid * width;
+      let cmp = 0;
+      for (let i = 0; i < keyWidth && cmp === 0; i++) cmp = this.body[at + i]! - key[i]!;
+      if (cmp === 0) return this.view.getUint16(at + keyWidth);
+      if (cmp < 0) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  /** Holder row indices of the daily-code rows (the lock derives each holder's code per day). */
+  dailyHolderRows(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.counts.daily; i++) out.push(this.view.getUint16(this.off.daily + i * 2));
+    return out;
+  }
+
+  /** Every credential as a logical entry (for delta application and inspection). */
+  *entries(): IterableIterator<Entry> {
+    for (const kind of KIND_ORDER) {
+      const width = rowWidth(kind);
+      for (let i = 0; i < this.counts[kind]; i++) {
+        const at = this.off[kind] + i * width;
+        const h = this.holderAt(this.view.getUint16(at + width - 2));
+        const key = kind === 'daily' ? u32be(h.holder) : this.body.slice(at, at + width - 2);
+        yield { kind, key, holder: h.holder, start: h.start, end: h.end, schedule: h.schedule };
+      }
+    }
+  }
+}
+
+/** Whether a validity admits local time `nowMinutes` (Unix minutes, UTC) at `utcOffset`. */
+export type ValidityVerdict = 'ok' | 'not_yet_valid' | 'expired' | 'outside_schedule';
+
+export function checkValidity(v: Validity, nowMinutes: number, utcOffsetMinutes: number): ValidityVerdict {
+  if (v.start !== null && nowMinutes < v.start) return 'not_yet_valid';
+  if (v.end !== null && nowMinutes >= v.end) return 'expired';
+  if (v.schedule) {
+    const local = nowMinutes + utcOffsetMinutes;
+    const day = Math.floor(local / 1440);
+    const minute = local - day * 1440;
+    // 1970-01-01 was a Thursday: day 0 is weekday index 3 with Monday = 0.
+    const weekday = (((day + 3) % 7) + 7) % 7;
+    if (!(v.schedule.days & (1 << weekday)) || minute < v.schedule.from || minute >= v.schedule.to) return 'outside_schedule';
+  }
+  return 'ok';
+}
+
+export function sameValidity(a: Validity, b: Validity): boolean {
+  return (
+    a.start === b.start &&
+    a.end === b.end &&
+    (a.schedule === b.schedule ||
+      (a.schedule !== null && b.schedule !== null && a.schedule.days === b.schedule.days && a.schedule.from === b.schedule.from && a.schedule.to === b.schedule.to))
+  );
+}
