@@ -6,6 +6,7 @@
 export * from './errors.js';
 export * from './types.js';
 export * from './bytes.js';
+export * from './cbor.js';
 export * from './crypto.js';
 export * from './cose.js';
 export * from './set.js';
