@@ -1,0 +1,93 @@
+/**
+ * The gateway's error catalogue. Every failure a caller can see (HTTP, CLI, library) carries one
+ * of these codes; the codes are a public contract, so they are never renamed, only added.
+ * gateway/API.md documents each one (a test keeps the two in step).
+ */
+export const ERROR_CATALOGUE = {
+  // 400: the request itself is malformed.
+  VALIDATION_FAILED: { status: 400, summary: 'The request did not match the route schema (body, params or query).' },
+  MALFORMED_JSON: { status: 400, summary: 'The request body is not valid JSON, or is empty where JSON was declared.' },
+  INVALID_TIME: { status: 400, summary: 'A time is not an ISO 8601 date or date-time.' },
+  INVALID_WINDOW: { status: 400, summary: 'A validity window starts at or after its expiration.' },
+  INVALID_EMAIL: { status: 400, summary: 'An email address is not of the form local@domain.tld.' },
+  INVALID_LOCK_ID: { status: 400, summary: 'A lock id is not 8 bytes written as 16 hex digits.' },
+  INVALID_KEYCARD_UID: { status: 400, summary: 'A keycard UID is not 4 to 10 bytes of hex.' },
+  INVALID_PUBLIC_KEY: { status: 400, summary: 'A phone key is not a 32-byte Ed25519 public key in hex.' },
+  INVALID_ARGUMENT: { status: 400, summary: 'A value is out of range or inconsistent with another value.' },
+
+  // 401/403: who is asking, and may they.
+  UNAUTHENTICATED: { status: 401, summary: 'No `Authorization: Bearer <token>` header was sent.' },
+  INVALID_TOKEN: { status: 401, summary: 'The bearer token is unknown or has been revoked.' },
+  READ_ONLY_TOKEN: { status: 403, summary: 'The token is read-only and the route changes data.' },
+  KEY_MANAGEMENT_REQUIRED: {
+    status: 403,
+    summary: 'The route changes who can open which door; the token lacks Key Management permission.',
+  },
+  PORTFOLIO_MANAGER_REQUIRED: { status: 403, summary: 'Only a portfolio manager token may do this.' },
+  PROPERTY_OUT_OF_SCOPE: { status: 403, summary: 'The token is limited to another property.' },
+
+  // 404: a named thing does not exist (or not in this property).
+  ROUTE_NOT_FOUND: { status: 404, summary: 'No route matches the method and path.' },
+  PROPERTY_NOT_FOUND: { status: 404, summary: 'The property does not exist.' },
+  DOOR_NOT_FOUND: { status: 404, summary: 'The door does not exist in this property.' },
+  UNIT_NOT_FOUND: { status: 404, summary: 'The unit does not exist in this property.' },
+  KEY_NOT_FOUND: { status: 404, summary: 'The key does not exist in this property.' },
+  PERSON_NOT_FOUND: { status: 404, summary: 'The person does not exist in this property (or was deleted).' },
+  GRANT_NOT_FOUND: { status: 404, summary: 'The person holds no such grant.' },
+  GUEST_NOT_FOUND: { status: 404, summary: 'The person is not a guest of this host.' },
+  KEYCARD_NOT_FOUND: { status: 404, summary: 'The person has no such active keycard.' },
+  PHONE_KEY_NOT_FOUND: { status: 404, summary: 'The person has no such active phone key.' },
+  TOKEN_NOT_FOUND: { status: 404, summary: 'The API token does not exist.' },
+  ISSUER_KEY_NOT_FOUND: { status: 404, summary: 'The issuer signing key does not exist.' },
+
+  // 409: the request conflicts with what is stored.
+  EMAIL_TAKEN: { status: 409, summary: 'Another person in this property already has this email.' },
+  LOCK_ID_TAKEN: { status: 409, summary: 'Another door already has this lock id.' },
+  UNIT_NAME_TAKEN: { status: 409, summary: 'Another unit in this property already has this name.' },
+  KEY_NAME_TAKEN: { status: 409, summary: 'Another key in this property already has this name.' },
+  KEYCARD_IN_USE: { status: 409, summary: 'An active keycard with this UID already exists in this property.' },
+  PHONE_KEY_IN_USE: { status: 409, summary: 'An active phone key with this public key already exists in this property.' },
+  DOOR_IN_USE: { status: 409, summary: 'The door is still held by a key; remove it from its keys first.' },
+  DOORCODE_SPACE_EXHAUSTED: { status: 409, summary: 'No unused doorcode of the property length is left.' },
+  HOLDER_REFS_EXHAUSTED: { status: 409, summary: 'The property has used every 32-bit holder reference.' },
+  SEQUENCE_NOT_NEWER: { status: 409, summary: 'A compiled set must have a higher sequence than the last one.' },
+  RECEIPT_MISMATCH: { status: 409, summary: 'A lock receipt names a sequence or digest the gateway never compiled.' },
+  CONFLICT: { status: 409, summary: 'A uniqueness or reference rule of the store was violated.' },
+
+  // 422: well-formed, but a rule of the access model refuses it.
+  KEY_NEEDS_DOOR: { status: 422, summary: 'A key must hold at least one door.' },
+  EXPIRATION_IN_PAST: { status: 422, summary: 'A new grant would already be expired.' },
+  HOST_NOT_RESIDENT: { status: 422, summary: 'Only residents may invite guests.' },
+  SHARING_NOT_ALLOWED: { status: 422, summary: 'The host is not allowed to share keys with guests.' },
+  KEY_NOT_SHAREABLE: { status: 422, summary: 'The key is not marked may-share.' },
+  HOST_LACKS_KEY: { status: 422, summary: 'The host does not hold an unexpired grant of the key.' },
+  GUEST_IS_HOST: { status: 422, summary: 'A person cannot be their own guest.' },
+  NOT_APP_USER: { status: 422, summary: 'Phone keys belong to DOOR-app users; the person is doorcode-only.' },
+
+  // 5xx: the gateway itself failed.
+  STORE_TOO_NEW: { status: 500, summary: 'The state file was written by a newer gateway (unknown migrations).' },
+  MIGRATION_FAILED: { status: 500, summary: 'A schema migration failed and was rolled back.' },
+  PAYLOAD_TOO_LARGE: { status: 413, summary: 'The request body exceeds the size limit.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'The request body is not `application/json`.' },
+  INTERNAL: { status: 500, summary: 'An unexpected error; the gateway log has the details.' },
+} as const satisfies Record<string, { status: number; summary: string }>;
+
+export type GatewayErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export class GatewayError extends Error {
+  readonly code: GatewayErrorCode;
+  readonly httpStatus: number;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: GatewayErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'GatewayError';
+    this.code = code;
+    this.httpStatus = ERROR_CATALOGUE[code].status;
+    this.details = details;
+  }
+}
+
+export function isGatewayError(e: unknown): e is GatewayError {
+  return e instanceof GatewayError;
+}

@@ -1,0 +1,9 @@
+/**
+ * @latchkit/gateway: the property backend. Library entry point for the compiler, the sync engine
+ * and tests; the HTTP API and CLI are built on the same functions.
+ */
+export * from './errors.js';
+export * from './time.js';
+export { openStore, defaultStateDir, STATE_DIR_ENV, DB_FILE_NAME, type Db, type OpenStoreOptions } from './store/db.js';
+export { MIGRATIONS, migrate, schemaVersion, appliedMigrations, type Migration } from './store/migrations.js';
+export * from './model/index.js';

@@ -1,0 +1,15 @@
+export * from './types.js';
+export type { Ctx } from './base.js';
+export * from './properties.js';
+export * from './units.js';
+export * from './doors.js';
+export * from './keys.js';
+export * from './people.js';
+export { addGrants, getGrant, removeGrant, updateGrant, type AddGrantsInput, type Window } from './grants.js';
+export * from './guests.js';
+export * from './credentials.js';
+export * from './activity.js';
+export * from './journal.js';
+export * from './sync-state.js';
+export * from './compile-input.js';
+export * from './tokens.js';

@@ -1,0 +1,125 @@
+import type { Db } from '../store/db.js';
+import { GatewayError } from '../errors.js';
+import { all, one, run, uniq } from './base.js';
+
+/**
+ * Records that an access change touched these doors. Called inside the change's own transaction,
+ * so a change is never committed without its journal rows (and never journaled without committing).
+ */
+export function journalDoors(db: Db, doorIds: Iterable<number>, reason: string, at: number): number[] {
+  const ids = uniq(doorIds);
+  for (const id of ids) {
+    run(db, 'INSERT INTO door_changes (door_id, reason, created_at) VALUES (?, ?, ?)', id, reason, at);
+  }
+  return ids;
+}
+
+export interface DoorChange {
+  id: number;
+  doorId: number;
+  reason: string;
+  at: number;
+  /** Sequence of the first compiled set that includes the change; null while pending. */
+  compiledSeq: number | null;
+}
+
+export interface DirtyDoor {
+  doorId: number;
+  propertyId: number;
+  lockId: string;
+  connectivity: 'online' | 'offline';
+  /**
+   * Highest pending change id seen. Pass it back to recordCompiledSet: changes that arrive while
+   * the compiler runs have higher ids and stay pending, so none is lost.
+   */
+  throughChangeId: number;
+  changes: DoorChange[];
+}
+
+/** Doors with access changes not yet in a compiled set, oldest change first. Does not consume. */
+export function dirtyDoors(db: Db, opts: { propertyId?: number; limit?: number } = {}): DirtyDoor[] {
+  const rows = all<{ id: number; doorId: number; reason: string; at: number; propertyId: number; lockId: string; connectivity: 'online' | 'offline' }>(
+    db,
+    `SELECT c.id, c.door_id AS doorId, c.reason, c.created_at AS at, d.property_id AS propertyId,
+            d.lock_id AS lockId, d.connectivity
+       FROM door_changes c JOIN doors d ON d.id = c.door_id
+      WHERE c.compiled_seq IS NULL AND (@pid IS NULL OR d.property_id = @pid)
+      ORDER BY c.id`,
+    { pid: opts.propertyId ?? null },
+  );
+  const byDoor = new Map<number, DirtyDoor>();
+  for (const r of rows) {
+    let d = byDoor.get(r.doorId);
+    if (!d) {
+      if (opts.limit !== undefined && byDoor.size >= opts.limit) continue;
+      d = { doorId: r.doorId, propertyId: r.propertyId, lockId: r.lockId, connectivity: r.connectivity, throughChangeId: 0, changes: [] };
+      byDoor.set(r.doorId, d);
+    }
+    d.throughChangeId = r.id;
+    d.changes.push({ id: r.id, doorId: r.doorId, reason: r.reason, at: r.at, compiledSeq: null });
+  }
+  return [...byDoor.values()];
+}
+
+/** The journal of one door, newest first. */
+export function doorChanges(db: Db, doorId: number, opts: { limit?: number; pendingOnly?: boolean } = {}): DoorChange[] {
+  return all<DoorChange>(
+    db,
+    `SELECT id, door_id AS doorId, reason, created_at AS at, compiled_seq AS compiledSeq
+       FROM door_changes WHERE door_id = ? AND (? = 0 OR compiled_seq IS NULL)
+      ORDER BY id DESC LIMIT ?`,
+    doorId,
+    opts.pendingOnly ? 1 : 0,
+    opts.limit ?? 100,
+  );
+}
+
+/** Marks a door's pending changes up to `throughChangeId` as included in set `seq`. */
+export function markChangesCompiled(db: Db, doorId: number, throughChangeId: number, seq: number): number {
+  return run(db, 'UPDATE door_changes SET compiled_seq = ? WHERE door_id = ? AND compiled_seq IS NULL AND id <= ?', seq, doorId, throughChangeId).changes;
+}
+
+export type AffectedTarget = { personId: number } | { keyId: number } | { grantId: number };
+
+/**
+ * Doors whose credential sets depend on a person, key or grant: the doors of every key involved,
+ * including the keys the person shared with guests. A superset is safe (an extra recompile);
+ * a subset is not, so when unsure this includes.
+ */
+export function affectedDoors(db: Db, target: AffectedTarget): number[] {
+  if ('keyId' in target) {
+    return all<{ id: number }>(db, 'SELECT door_id AS id FROM key_doors WHERE key_id = ?', target.keyId).map((r) => r.id);
+  }
+  if ('grantId' in target) {
+    const g = one<{ keyId: number }>(db, 'SELECT key_id AS keyId FROM grants WHERE id = ?', target.grantId);
+    if (!g) throw new GatewayError('GRANT_NOT_FOUND', `grant ${target.grantId} does not exist`);
+    return affectedDoors(db, { keyId: g.keyId });
+  }
+  return all<{ id: number }>(
+    db,
+    `SELECT DISTINCT kd.door_id AS id FROM grants g JOIN key_doors kd ON kd.key_id = g.key_id
+      WHERE g.person_id = @id OR g.shared_by = @id ORDER BY 1`,
+    { id: target.personId },
+  ).map((r) => r.id);
+}
+
+/** Doors where the person's doorcode / daily code is (or may be) present: keys not codes-disabled. */
+export function doorsForPersonCodes(db: Db, personId: number): number[] {
+  return all<{ id: number }>(
+    db,
+    `SELECT DISTINCT kd.door_id AS id FROM grants g
+       JOIN keys k ON k.id = g.key_id AND k.doorcodes_disabled = 0
+       JOIN key_doors kd ON kd.key_id = g.key_id
+      WHERE g.person_id = ? ORDER BY 1`,
+    personId,
+  ).map((r) => r.id);
+}
+
+/** Doors the person's own credentials are in (not their guests'). */
+export function doorsForPerson(db: Db, personId: number): number[] {
+  return all<{ id: number }>(
+    db,
+    'SELECT DISTINCT kd.door_id AS id FROM grants g JOIN key_doors kd ON kd.key_id = g.key_id WHERE g.person_id = ? ORDER BY 1',
+    personId,
+  ).map((r) => r.id);
+}

@@ -1,0 +1,158 @@
+import type { Db } from '../store/db.js';
+import { GatewayError } from '../errors.js';
+import { all, bit, bool, nowOf, one, run, tx, uniq, type Ctx } from './base.js';
+import { requireDoorsIn } from './doors.js';
+import { revokeSharedGrants } from './grants.js';
+import { journalDoors } from './journal.js';
+import { logAccess } from './activity.js';
+import { getProperty } from './properties.js';
+import type { AffectsDoors, Key, KeyKind } from './types.js';
+import { requireUnitIn } from './units.js';
+import { requireName } from './validate.js';
+
+interface KeyRow {
+  id: number;
+  propertyId: number;
+  name: string;
+  kind: KeyKind;
+  unitId: number | null;
+  mayShare: number;
+  doorcodesDisabled: number;
+  createdAt: number;
+}
+
+const COLS = `id, property_id AS propertyId, name, kind, unit_id AS unitId, may_share AS mayShare,
+  doorcodes_disabled AS doorcodesDisabled, created_at AS createdAt`;
+
+function toKey(db: Db, r: KeyRow): Key {
+  const doorIds = all<{ id: number }>(db, 'SELECT door_id AS id FROM key_doors WHERE key_id = ? ORDER BY door_id', r.id).map((d) => d.id);
+  return { ...r, mayShare: bool(r.mayShare), doorcodesDisabled: bool(r.doorcodesDisabled), doorIds };
+}
+
+export interface KeyInput {
+  name: string;
+  /** residential: a unit's own doors; communal: entrances, amenities, shared by many. */
+  kind: KeyKind;
+  doorIds: number[];
+  mayShare: boolean;
+  doorcodesDisabled: boolean;
+  unitId?: number | null;
+}
+
+function nameTaken(db: Db, propertyId: number, name: string, exceptId: number): void {
+  if (one(db, 'SELECT 1 FROM keys WHERE property_id = ? AND name = ? AND id <> ?', propertyId, name, exceptId)) {
+    throw new GatewayError('KEY_NAME_TAKEN', `key "${name}" already exists in property ${propertyId}`);
+  }
+}
+
+function checkDoors(db: Db, propertyId: number, doorIds: readonly number[]): number[] {
+  const ids = uniq(doorIds);
+  if (ids.length === 0) throw new GatewayError('KEY_NEEDS_DOOR', 'a key must hold at least one door');
+  requireDoorsIn(db, propertyId, ids);
+  return ids;
+}
+
+export function createKey(db: Db, propertyId: number, input: KeyInput, ctx: Ctx = {}): Key {
+  const name = requireName(input.name, 'key name');
+  return tx(db, () => {
+    getProperty(db, propertyId);
+    nameTaken(db, propertyId, name, 0);
+    const doorIds = checkDoors(db, propertyId, input.doorIds);
+    requireUnitIn(db, propertyId, input.unitId);
+    const { lastInsertRowid: id } = run(
+      db,
+      'INSERT INTO keys (property_id, name, kind, unit_id, may_share, doorcodes_disabled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      propertyId,
+      name,
+      input.kind,
+      input.unitId ?? null,
+      bit(input.mayShare),
+      bit(input.doorcodesDisabled),
+      nowOf(ctx),
+    );
+    for (const d of doorIds) run(db, 'INSERT INTO key_doors (key_id, door_id) VALUES (?, ?)', id, d);
+    logAccess(db, propertyId, { action: 'key.created', message: `created key ${name}` }, ctx);
+    return getKey(db, id);
+  });
+}
+
+export function getKey(db: Db, id: number): Key {
+  const r = one<KeyRow>(db, `SELECT ${COLS} FROM keys WHERE id = ?`, id);
+  if (!r) throw new GatewayError('KEY_NOT_FOUND', `key ${id} does not exist`);
+  return toKey(db, r);
+}
+
+export function listKeys(db: Db, propertyId: number): Key[] {
+  return all<KeyRow>(db, `SELECT ${COLS} FROM keys WHERE property_id = ? ORDER BY name, id`, propertyId).map((r) => toKey(db, r));
+}
+
+export type KeyPatch = Partial<KeyInput>;
+
+/**
+ * Changes a key. Doors added or removed, and the doorcodes flag, change every holder's sets;
+ * turning may-share off withdraws what holders already shared with guests through this key.
+ */
+export function updateKey(db: Db, id: number, patch: KeyPatch, ctx: Ctx = {}): Key & AffectsDoors {
+  return tx(db, () => {
+    const k = getKey(db, id);
+    const at = nowOf(ctx);
+    const name = patch.name === undefined ? k.name : requireName(patch.name, 'key name');
+    nameTaken(db, k.propertyId, name, id);
+    const unitId = patch.unitId === undefined ? k.unitId : patch.unitId;
+    requireUnitIn(db, k.propertyId, unitId);
+    const mayShare = patch.mayShare ?? k.mayShare;
+    const codesOff = patch.doorcodesDisabled ?? k.doorcodesDisabled;
+    run(
+      db,
+      'UPDATE keys SET name = ?, kind = ?, unit_id = ?, may_share = ?, doorcodes_disabled = ? WHERE id = ?',
+      name,
+      patch.kind ?? k.kind,
+      unitId,
+      bit(mayShare),
+      bit(codesOff),
+      id,
+    );
+    const held = one(db, 'SELECT 1 FROM grants WHERE key_id = ? LIMIT 1', id) !== undefined;
+    const affected = new Set<number>();
+    if (patch.doorIds !== undefined) {
+      const next = checkDoors(db, k.propertyId, patch.doorIds);
+      const before = new Set(k.doorIds);
+      const after = new Set(next);
+      const changed = [...k.doorIds.filter((d) => !after.has(d)), ...next.filter((d) => !before.has(d))];
+      run(db, 'DELETE FROM key_doors WHERE key_id = ?', id);
+      for (const d of next) run(db, 'INSERT INTO key_doors (key_id, door_id) VALUES (?, ?)', id, d);
+      if (held && changed.length > 0) for (const d of journalDoors(db, changed, `key ${name}: doors changed`, at)) affected.add(d);
+    }
+    if (held && codesOff !== k.doorcodesDisabled) {
+      const doors = all<{ id: number }>(db, 'SELECT door_id AS id FROM key_doors WHERE key_id = ?', id).map((r) => r.id);
+      const reason = `key ${name}: doorcodes ${codesOff ? 'disabled' : 'enabled'}`;
+      for (const d of journalDoors(db, doors, reason, at)) affected.add(d);
+    }
+    if (k.mayShare && !mayShare) {
+      for (const d of revokeSharedGrants(db, { keyId: id }, `key ${name} no longer shareable`, at)) affected.add(d);
+    }
+    if (affected.size > 0) logAccess(db, k.propertyId, { action: 'key.updated', message: `changed key ${name}` }, ctx);
+    return { ...getKey(db, id), affectedDoors: [...affected].sort((a, b) => a - b) };
+  });
+}
+
+/** Deletes a key and every grant of it (its holders and their guests lose those doors). */
+export function deleteKey(db: Db, id: number, ctx: Ctx = {}): AffectsDoors {
+  return tx(db, () => {
+    const k = getKey(db, id);
+    const held = one(db, 'SELECT 1 FROM grants WHERE key_id = ? LIMIT 1', id) !== undefined;
+    run(db, 'DELETE FROM keys WHERE id = ?', id);
+    const affected = held ? journalDoors(db, k.doorIds, `key ${k.name} deleted`, nowOf(ctx)) : [];
+    logAccess(db, k.propertyId, { action: 'key.deleted', message: `deleted key ${k.name}` }, ctx);
+    return { affectedDoors: affected };
+  });
+}
+
+/** Throws KEY_NOT_FOUND unless every key exists in this property. */
+export function requireKeysIn(db: Db, propertyId: number, keyIds: readonly number[]): Key[] {
+  return uniq(keyIds).map((id) => {
+    const r = one<KeyRow>(db, `SELECT ${COLS} FROM keys WHERE id = ?`, id);
+    if (!r || r.propertyId !== propertyId) throw new GatewayError('KEY_NOT_FOUND', `key ${id} does not exist in property ${propertyId}`);
+    return toKey(db, r);
+  });
+}

@@ -1,0 +1,265 @@
+import type { Db } from '../store/db.js';
+import { GatewayError } from '../errors.js';
+import { all, nowOf, one, run, tx, type Ctx } from './base.js';
+import { markChangesCompiled, type DoorChange } from './journal.js';
+
+/** What the gateway compiled for a door and what the door last confirmed it enforces. */
+export interface DoorSyncState {
+  doorId: number;
+  compiledSeq: number;
+  compiledDigest: Uint8Array | null;
+  compiledAt: number | null;
+  enforcedSeq: number;
+  enforcedDigest: Uint8Array | null;
+  lastReceiptAt: number | null;
+  /** Journal rows not yet in any compiled set. */
+  pendingChanges: number;
+}
+
+const u8 = (b: Buffer | null): Uint8Array | null => (b === null ? null : Uint8Array.from(b));
+
+export function doorSyncState(db: Db, doorId: number): DoorSyncState {
+  const r = one<{
+    doorId: number;
+    compiledSeq: number;
+    compiledDigest: Buffer | null;
+    compiledAt: number | null;
+    enforcedSeq: number;
+    enforcedDigest: Buffer | null;
+    lastReceiptAt: number | null;
+    pendingChanges: number;
+  }>(
+    db,
+    `SELECT s.door_id AS doorId, s.compiled_seq AS compiledSeq, s.compiled_digest AS compiledDigest, s.compiled_at AS compiledAt,
+            s.enforced_seq AS enforcedSeq, s.enforced_digest AS enforcedDigest, s.last_receipt_at AS lastReceiptAt,
+            (SELECT count(*) FROM door_changes c WHERE c.door_id = s.door_id AND c.compiled_seq IS NULL) AS pendingChanges
+       FROM door_sync_state s WHERE s.door_id = ?`,
+    doorId,
+  );
+  if (!r) throw new GatewayError('DOOR_NOT_FOUND', `door ${doorId} does not exist`);
+  return { ...r, compiledDigest: u8(r.compiledDigest), enforcedDigest: u8(r.enforcedDigest) };
+}
+
+export interface CompiledSetInput {
+  doorId: number;
+  /** Must exceed every sequence compiled for this door before (locks reject anything not newer). */
+  seq: number;
+  digest: Uint8Array;
+  /** The signed full set, kept as the base for later deltas. */
+  payload: Uint8Array;
+  /** From dirtyDoors(): the journal rows this set includes. Later rows stay pending. */
+  throughChangeId: number;
+}
+
+/**
+ * Stores a newly compiled set and marks the journal rows it covers, in one transaction: a crash
+ * between compiling and recording loses nothing (the rows are still pending and recompile).
+ */
+export function recordCompiledSet(db: Db, input: CompiledSetInput, ctx: Ctx = {}): DoorSyncState {
+  return tx(db, () => {
+    const s = doorSyncState(db, input.doorId);
+    if (!Number.isSafeInteger(input.seq) || input.seq <= s.compiledSeq) {
+      throw new GatewayError('SEQUENCE_NOT_NEWER', `door ${input.doorId} already has sequence ${s.compiledSeq}; got ${input.seq}`);
+    }
+    const at = nowOf(ctx);
+    run(db, 'INSERT INTO door_sets (door_id, seq, digest, payload, created_at) VALUES (?, ?, ?, ?, ?)', input.doorId, input.seq, Buffer.from(input.digest), Buffer.from(input.payload), at);
+    run(db, 'UPDATE door_sync_state SET compiled_seq = ?, compiled_digest = ?, compiled_at = ? WHERE door_id = ?', input.seq, Buffer.from(input.digest), at, input.doorId);
+    markChangesCompiled(db, input.doorId, input.throughChangeId, input.seq);
+    // Sets older than what the door enforces can never be a delta base again.
+    run(db, 'DELETE FROM door_sets WHERE door_id = ? AND seq < ? AND seq < ?', input.doorId, s.enforcedSeq, input.seq);
+    return doorSyncState(db, input.doorId);
+  });
+}
+
+export interface StoredSet {
+  seq: number;
+  digest: Uint8Array;
+  payload: Uint8Array;
+  createdAt: number;
+}
+
+/** A kept compiled set (the delta base), or undefined if it was pruned or never existed. */
+export function compiledSet(db: Db, doorId: number, seq: number): StoredSet | undefined {
+  const r = one<{ seq: number; digest: Buffer; payload: Buffer; createdAt: number }>(
+    db,
+    'SELECT seq, digest, payload, created_at AS createdAt FROM door_sets WHERE door_id = ? AND seq = ?',
+    doorId,
+    seq,
+  );
+  return r && { seq: r.seq, digest: Uint8Array.from(r.digest), payload: Uint8Array.from(r.payload), createdAt: r.createdAt };
+}
+
+export interface ReceiptInput {
+  doorId: number;
+  seq: number;
+  digest: Uint8Array;
+  /** Time on the receipt (the lock's clock), Unix ms. */
+  at: number;
+}
+
+/**
+ * Records a lock's (already verified) receipt. The enforced sequence only moves forward: a phone
+ * may relay an old receipt late, and that must not make a door look further behind than it is.
+ */
+export function recordReceipt(db: Db, r: ReceiptInput): { advanced: boolean; state: DoorSyncState } {
+  return tx(db, () => {
+    const s = doorSyncState(db, r.doorId);
+    const set = compiledSet(db, r.doorId, r.seq);
+    if (r.seq > s.compiledSeq) {
+      throw new GatewayError('RECEIPT_MISMATCH', `door ${r.doorId} reports sequence ${r.seq}, but the gateway compiled only up to ${s.compiledSeq}`);
+    }
+    if (r.seq <= s.enforcedSeq) return { advanced: false, state: s };
+    if (!set || Buffer.compare(Buffer.from(set.digest), Buffer.from(r.digest)) !== 0) {
+      throw new GatewayError('RECEIPT_MISMATCH', `door ${r.doorId} reports a digest for sequence ${r.seq} that the gateway did not compile`);
+    }
+    run(db, 'UPDATE door_sync_state SET enforced_seq = ?, enforced_digest = ?, last_receipt_at = ? WHERE door_id = ?', r.seq, Buffer.from(r.digest), r.at, r.doorId);
+    run(db, 'DELETE FROM door_sets WHERE door_id = ? AND seq < ?', r.doorId, r.seq);
+    return { advanced: true, state: doorSyncState(db, r.doorId) };
+  });
+}
+
+export interface SyncTask {
+  doorId: number;
+  doorName: string;
+  lockId: string;
+  connectivity: 'online' | 'offline';
+  compiledSeq: number;
+  enforcedSeq: number;
+  lastReceiptAt: number | null;
+  /** Journal rows the door does not enforce yet: compiled after its enforced sequence, or pending. */
+  changes: DoorChange[];
+}
+
+/**
+ * Door Sync tasks: every door of the property that runs older credentials than the gateway holds,
+ * with what changed since the set it enforces.
+ */
+export function doorSyncTasks(db: Db, propertyId: number, opts: { connectivity?: 'online' | 'offline' } = {}): SyncTask[] {
+  const doors = all<Omit<SyncTask, 'changes'>>(
+    db,
+    `SELECT d.id AS doorId, d.name AS doorName, d.lock_id AS lockId, d.connectivity, s.compiled_seq AS compiledSeq,
+            s.enforced_seq AS enforcedSeq, s.last_receipt_at AS lastReceiptAt
+       FROM doors d JOIN door_sync_state s ON s.door_id = d.id
+      WHERE d.property_id = ? AND (? IS NULL OR d.connectivity = ?)
+        AND (s.enforced_seq < s.compiled_seq OR EXISTS (SELECT 1 FROM door_changes c WHERE c.door_id = d.id AND c.compiled_seq IS NULL))
+      ORDER BY d.id`,
+    propertyId,
+    opts.connectivity ?? null,
+    opts.connectivity ?? null,
+  );
+  return doors.map((d) => ({
+    ...d,
+    changes: all<DoorChange>(
+      db,
+      `SELECT id, door_id AS doorId, reason, created_at AS at, compiled_seq AS compiledSeq FROM door_changes
+        WHERE door_id = ? AND (compiled_seq IS NULL OR compiled_seq > ?) ORDER BY id`,
+      d.doorId,
+      d.enforcedSeq,
+    ),
+  }));
+}
+
+export type IssuerKeyStatus = 'pending' | 'active' | 'retired';
+
+export interface IssuerKey {
+  id: number;
+  propertyId: number;
+  kid: string;
+  algorithm: 'Ed25519';
+  publicKey: Uint8Array;
+  status: IssuerKeyStatus;
+  createdAt: number;
+  activatedAt: number | null;
+  retiredAt: number | null;
+}
+
+export interface IssuerKeyWithSecret extends IssuerKey {
+  secretKey: Uint8Array;
+}
+
+interface IssuerRow extends Omit<IssuerKey, 'publicKey'> {
+  publicKey: Buffer;
+  secretKey: Buffer;
+}
+
+const ISSUER_COLS = `id, property_id AS propertyId, kid, algorithm, public_key AS publicKey, secret_key AS secretKey, status,
+  created_at AS createdAt, activated_at AS activatedAt, retired_at AS retiredAt`;
+
+function toIssuer(r: IssuerRow): IssuerKeyWithSecret {
+  return { ...r, publicKey: Uint8Array.from(r.publicKey), secretKey: Uint8Array.from(r.secretKey) };
+}
+
+function withoutSecret(k: IssuerKeyWithSecret): IssuerKey {
+  const { secretKey: _omit, ...rest } = k;
+  return rest;
+}
+
+/**
+ * Stores an issuer (signing) key pair generated by the protocol library. A key starts `pending`
+ * unless `activate`: rotation first distributes a pending key to locks as a trust anchor, then
+ * activates it (which retires the previous active key).
+ */
+export function addIssuerKey(
+  db: Db,
+  input: { propertyId: number; kid: string; publicKey: Uint8Array; secretKey: Uint8Array; activate?: boolean },
+  ctx: Ctx = {},
+): IssuerKey {
+  if (input.publicKey.length !== 32 || input.secretKey.length !== 32) {
+    throw new GatewayError('INVALID_ARGUMENT', `expected 32-byte Ed25519 keys, got public=${input.publicKey.length} secret=${input.secretKey.length}`);
+  }
+  return tx(db, () => {
+    if (!one(db, 'SELECT 1 FROM properties WHERE id = ?', input.propertyId)) throw new GatewayError('PROPERTY_NOT_FOUND', `property ${input.propertyId} does not exist`);
+    if (one(db, 'SELECT 1 FROM issuer_keys WHERE property_id = ? AND kid = ?', input.propertyId, input.kid)) {
+      throw new GatewayError('CONFLICT', `issuer key id ${input.kid} already exists in property ${input.propertyId}`);
+    }
+    const { lastInsertRowid: id } = run(
+      db,
+      "INSERT INTO issuer_keys (property_id, kid, public_key, secret_key, status, created_at) VALUES (?, ?, ?, ?, 'pending', ?)",
+      input.propertyId,
+      input.kid,
+      Buffer.from(input.publicKey),
+      Buffer.from(input.secretKey),
+      nowOf(ctx),
+    );
+    if (input.activate) activateIssuerKey(db, id, ctx);
+    return withoutSecret(issuerKey(db, id));
+  });
+}
+
+export function issuerKey(db: Db, id: number): IssuerKeyWithSecret {
+  const r = one<IssuerRow>(db, `SELECT ${ISSUER_COLS} FROM issuer_keys WHERE id = ?`, id);
+  if (!r) throw new GatewayError('ISSUER_KEY_NOT_FOUND', `issuer key ${id} does not exist`);
+  return toIssuer(r);
+}
+
+/** Makes the key the property's signing key; the previously active key becomes retired. */
+export function activateIssuerKey(db: Db, id: number, ctx: Ctx = {}): IssuerKey {
+  return tx(db, () => {
+    const k = issuerKey(db, id);
+    if (k.status === 'retired') throw new GatewayError('INVALID_ARGUMENT', `issuer key ${k.kid} is retired and cannot be reactivated`);
+    if (k.status === 'active') return withoutSecret(k);
+    const at = nowOf(ctx);
+    run(db, "UPDATE issuer_keys SET status = 'retired', retired_at = ? WHERE property_id = ? AND status = 'active'", at, k.propertyId);
+    run(db, "UPDATE issuer_keys SET status = 'active', activated_at = ? WHERE id = ?", at, id);
+    return withoutSecret(issuerKey(db, id));
+  });
+}
+
+export function retireIssuerKey(db: Db, id: number, ctx: Ctx = {}): IssuerKey {
+  return tx(db, () => {
+    issuerKey(db, id);
+    run(db, "UPDATE issuer_keys SET status = 'retired', retired_at = coalesce(retired_at, ?) WHERE id = ?", nowOf(ctx), id);
+    return withoutSecret(issuerKey(db, id));
+  });
+}
+
+/** The property's current signing key with its secret, or undefined if none was activated yet. */
+export function activeIssuerKey(db: Db, propertyId: number): IssuerKeyWithSecret | undefined {
+  const r = one<IssuerRow>(db, `SELECT ${ISSUER_COLS} FROM issuer_keys WHERE property_id = ? AND status = 'active'`, propertyId);
+  return r && toIssuer(r);
+}
+
+/** All keys of a property (trust anchors for commissioning: pending and active), without secrets. */
+export function listIssuerKeys(db: Db, propertyId: number): IssuerKey[] {
+  return all<IssuerRow>(db, `SELECT ${ISSUER_COLS} FROM issuer_keys WHERE property_id = ? ORDER BY id`, propertyId).map((r) => withoutSecret(toIssuer(r)));
+}
