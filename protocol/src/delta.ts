@@ -33,21 +33,29 @@ function sameSecrets(a: SetSecrets | null, b: SetSecrets | null): boolean {
   return equalBytes(a.daily, b.daily) && equalBytes(a.cardMaster, b.cardMaster);
 }
 
-/** What turns `base` into `next`. */
-export function diffEntries(base: Iterable<Entry>, baseSecrets: SetSecrets | null, next: readonly Entry[], nextSecrets: SetSecrets | null): DeltaChanges {
-  const old = new Map<string, Entry>();
-  for (const e of base) old.set(entryId(e.kind, e.key), e);
+/** What turns `base` into `next`: each next entry is looked up in the base by binary search. */
+export function diffEntries(base: CredentialSet, next: readonly Entry[], nextSecrets: SetSecrets | null): DeltaChanges {
+  const kept = new Map<CredentialKindName, Set<number>>(KIND_ORDER.map((k) => [k, new Set<number>()]));
+  const holderViews = new Map<number, ReturnType<CredentialSet['holderAt']>>();
   const upserts: Entry[] = [];
-  const keep = new Set<string>();
   for (const e of next) {
-    const id = entryId(e.kind, e.key);
-    keep.add(id);
-    const prev = old.get(id);
-    if (!prev || prev.holder !== e.holder || !sameValidity(prev, e)) upserts.push(e);
+    const row = base.rowIndex(e.kind, e.key);
+    if (row < 0) {
+      upserts.push(e);
+      continue;
+    }
+    kept.get(e.kind)!.add(row);
+    const hi = base.holderRowOf(e.kind, row);
+    let prev = holderViews.get(hi);
+    if (!prev) holderViews.set(hi, (prev = base.holderAt(hi)));
+    if (prev.holder !== e.holder || !sameValidity(prev, e)) upserts.push(e);
   }
   const removed: RemovedKey[] = [];
-  for (const [id, e] of old) if (!keep.has(id)) removed.push({ kind: e.kind, key: e.key });
-  return { removed, upserts, secrets: sameSecrets(baseSecrets, nextSecrets) ? null : nextSecrets };
+  for (const kind of KIND_ORDER) {
+    const keep = kept.get(kind)!;
+    for (let i = 0; i < base.counts[kind]; i++) if (!keep.has(i)) removed.push({ kind, key: base.keyAt(kind, i) });
+  }
+  return { removed, upserts, secrets: sameSecrets(base.secrets, nextSecrets) ? null : nextSecrets };
 }
 
 export function packDelta(changes: DeltaChanges): Uint8Array {
@@ -97,14 +105,18 @@ export function parseDelta(body: Uint8Array): DeltaChanges {
 
 /** Apply changes to exactly `base`; returns the new canonical body (digest not checked here). */
 export function applyChanges(base: CredentialSet, changes: DeltaChanges): Uint8Array {
-  const entries = new Map<string, Entry>();
-  for (const e of base.entries()) entries.set(entryId(e.kind, e.key), e);
+  // Changes are few and the base is large: locate each changed row by binary search and
+  // stream the rest of the base through, instead of indexing every base entry.
+  const skip = new Map<CredentialKindName, Set<number>>(KIND_ORDER.map((k) => [k, new Set<number>()]));
   for (const r of changes.removed) {
-    if (!entries.delete(entryId(r.kind, r.key))) {
-      fail('DELTA_BASE_MISMATCH', `delta removes a ${r.kind} credential the lock does not hold; send the full set`);
-    }
+    const row = base.rowIndex(r.kind, r.key);
+    if (row < 0) fail('DELTA_BASE_MISMATCH', `delta removes a ${r.kind} credential the lock does not hold; send the full set`);
+    skip.get(r.kind)!.add(row);
   }
-  for (const e of changes.upserts) entries.set(entryId(e.kind, e.key), e);
-  const secrets = changes.secrets ?? base.secrets;
-  return packSet([...entries.values()], secrets);
+  for (const e of changes.upserts) {
+    const row = base.rowIndex(e.kind, e.key);
+    if (row >= 0) skip.get(e.kind)!.add(row);
+  }
+  const entries = [...base.entries(skip), ...changes.upserts];
+  return packSet(entries, changes.secrets ?? base.secrets);
 }

@@ -229,7 +229,7 @@ export function issueDelta(args: IssueDeltaArgs): IssuedDelta {
   const base = CredentialSet.parse(args.base.body);
   const body = packSet(args.entries, args.secrets);
   const digest = provider.sha256(body);
-  const changes = diffEntries(base.entries(), base.secrets, args.entries, args.secrets);
+  const changes = diffEntries(base, args.entries, args.secrets);
   const deltaBody = packDelta(changes);
   const sealed = seal(args.contentKey, deltaBody, bodyAad(MessageType.delta, args.lockId, args.seq), args.nonce ?? provider.randomBytes(AEAD_NONCE_BYTES));
   const payload = encodeClaims('delta', { aud: args.lockId, iat: args.issuedAt, seq: args.seq, base: args.base.seq, digest, body: sealed });

@@ -11,7 +11,7 @@
  * freshly compiled full set produce the same digest: every table is sorted and unique, and
  * no schedule, window or holder row exists unless something refers to it.
  */
-import { ByteReader, ByteWriter, compareBytes, equalBytes, toHex, U32_MAX, u32be } from './bytes.js';
+import { ByteReader, compareBytes, equalBytes, toHex, U32_MAX, u32be } from './bytes.js';
 import type { CryptoProvider } from './crypto.js';
 import { getCryptoProvider } from './crypto.js';
 import { fail } from './errors.js';
@@ -46,10 +46,6 @@ export interface Entry extends Validity {
 
 export function entryId(kind: CredentialKindName, key: Uint8Array): string {
   return `${kind}:${toHex(key)}`;
-}
-
-function scheduleBytes(s: WeeklySchedule): Uint8Array {
-  return new ByteWriter(5).u8(s.days).u16(s.from).u16(s.to).finish();
 }
 
 function checkSchedule(s: WeeklySchedule, where: string): void {
@@ -93,69 +89,99 @@ export function checkEntry(e: Entry): void {
 
 /** Pack logical entries into the canonical body. Throws DUPLICATE_CREDENTIAL / CAPACITY_EXCEEDED. */
 export function packSet(entries: readonly Entry[], secrets: SetSecrets | null): Uint8Array {
-  const seen = new Set<string>();
-  for (const e of entries) {
-    checkEntry(e);
-    const id = entryId(e.kind, e.key);
-    if (seen.has(id)) fail('DUPLICATE_CREDENTIAL', `two ${e.kind} credentials share key ${toHex(e.key)}`, { kind: e.kind });
-    seen.add(id);
-  }
+  for (const e of entries) checkEntry(e);
   if (secrets !== null && (secrets.daily.length !== 32 || secrets.cardMaster.length !== 32)) {
     fail('INVALID_ARGUMENT', 'secrets: daily and cardMaster must be 32 bytes each');
   }
+  const n = entries.length;
 
-  // Schedules -> sorted unique rows.
-  const schedByHex = new Map<string, Uint8Array>();
-  for (const e of entries) if (e.schedule) schedByHex.set(toHex(scheduleBytes(e.schedule)), scheduleBytes(e.schedule));
-  const schedules = [...schedByHex.values()].sort(compareBytes);
-  if (schedules.length > MAX_SCHEDULES) fail('CAPACITY_EXCEEDED', `${schedules.length} distinct schedules; a set holds at most ${MAX_SCHEDULES}`);
-  const schedIndex = new Map<string, number>(schedules.map((s, i) => [toHex(s), i + 1]));
+  // Composite numeric keys whose numeric order equals the byte order of the packed row, so
+  // tables sort and deduplicate without building byte strings per entry (compilers pack
+  // lobby doors of 50,000 credentials on every change).
+  const schedKeyOf = (s: WeeklySchedule) => s.days * 0x400000 + s.from * 0x800 + s.to;
+  const schedKeys = [...new Set(entries.filter((e) => e.schedule).map((e) => schedKeyOf(e.schedule!)))].sort((a, b) => a - b);
+  if (schedKeys.length > MAX_SCHEDULES) fail('CAPACITY_EXCEEDED', `${schedKeys.length} distinct schedules; a set holds at most ${MAX_SCHEDULES}`);
+  const schedIndex = new Map<number, number>(schedKeys.map((k, i) => [k, i + 1]));
 
-  const windowBytes = (e: Entry): Uint8Array =>
-    new ByteWriter(9)
-      .u32(e.start ?? 0)
-      .u32(e.end ?? OPEN_END)
-      .u8(e.schedule ? schedIndex.get(toHex(scheduleBytes(e.schedule)))! : 0)
-      .finish();
-  const entryWindows = entries.map(windowBytes);
-  const winByHex = new Map<string, Uint8Array>();
-  for (const w of entryWindows) winByHex.set(toHex(w), w);
-  const windows = [...winByHex.values()].sort(compareBytes);
+  const winOf = new Array<string>(n);
+  const winRows = new Map<string, [number, number, number]>();
+  for (let i = 0; i < n; i++) {
+    const e = entries[i]!;
+    const row: [number, number, number] = [e.start ?? 0, e.end ?? OPEN_END, e.schedule ? schedIndex.get(schedKeyOf(e.schedule))! : 0];
+    const k = `${row[0]}:${row[1]}:${row[2]}`;
+    winOf[i] = k;
+    if (!winRows.has(k)) winRows.set(k, row);
+  }
+  const windows = [...winRows.entries()].sort(([, a], [, b]) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
   if (windows.length > MAX_ROWS) fail('CAPACITY_EXCEEDED', `${windows.length} distinct windows; a set holds at most ${MAX_ROWS}`);
-  const winIndex = new Map<string, number>(windows.map((w, i) => [toHex(w), i]));
+  const winIndex = new Map<string, number>(windows.map(([k], i) => [k, i]));
 
-  // Holder rows compare as (holder, window index): 6 big-endian bytes sort the same way.
-  const entryHolders = entries.map((e, i) => new ByteWriter(6).u32(e.holder).u16(winIndex.get(toHex(entryWindows[i]!))!).finish());
-  const holdByHex = new Map<string, Uint8Array>();
-  for (const h of entryHolders) holdByHex.set(toHex(h), h);
-  const holders = [...holdByHex.values()].sort(compareBytes);
-  if (holders.length > MAX_ROWS) fail('CAPACITY_EXCEEDED', `${holders.length} holder rows; a set holds at most ${MAX_ROWS}`);
-  const holdIndex = new Map<string, number>(holders.map((h, i) => [toHex(h), i]));
+  // Holder rows sort as (holder u32, window u16): holder * 2^16 + window stays below 2^53.
+  const holdKeyOf = new Float64Array(n);
+  for (let i = 0; i < n; i++) holdKeyOf[i] = entries[i]!.holder * 0x10000 + winIndex.get(winOf[i]!)!;
+  const holdKeys = [...new Set(holdKeyOf)].sort((a, b) => a - b);
+  if (holdKeys.length > MAX_ROWS) fail('CAPACITY_EXCEEDED', `${holdKeys.length} holder rows; a set holds at most ${MAX_ROWS}`);
+  const holdIndex = new Map<number, number>(holdKeys.map((k, i) => [k, i]));
 
   const rowsByKind = new Map<CredentialKindName, { key: Uint8Array; holder: number }[]>(KIND_ORDER.map((k) => [k, []]));
-  entries.forEach((e, i) => rowsByKind.get(e.kind)!.push({ key: e.key, holder: holdIndex.get(toHex(entryHolders[i]!))! }));
+  for (let i = 0; i < n; i++) rowsByKind.get(entries[i]!.kind)!.push({ key: entries[i]!.key, holder: holdIndex.get(holdKeyOf[i]!)! });
   for (const kind of KIND_ORDER) {
     const rows = rowsByKind.get(kind)!;
     if (rows.length > MAX_ROWS) fail('CAPACITY_EXCEEDED', `${rows.length} ${kind} credentials; a set holds at most ${MAX_ROWS} per kind`);
     // Daily rows are found by code, not key, so they sort by holder row (PROTOCOL.md §4.3).
+    rows.sort((a, b) => compareBytes(a.key, b.key));
+    for (let i = 1; i < rows.length; i++) {
+      if (compareBytes(rows[i - 1]!.key, rows[i]!.key) === 0) {
+        fail('DUPLICATE_CREDENTIAL', `two ${kind} credentials share key ${toHex(rows[i]!.key)}`, { kind });
+      }
+    }
     if (kind === 'daily') rows.sort((a, b) => a.holder - b.holder);
-    else rows.sort((a, b) => compareBytes(a.key, b.key));
   }
 
-  const w = new ByteWriter(SET_HEADER_BYTES + entries.length * 10 + holders.length * 6 + windows.length * 9 + 64);
-  w.u8(SET_BODY_VERSION).u8(secrets ? 1 : 0).u16(schedules.length).u16(windows.length).u16(holders.length);
-  for (const kind of KIND_ORDER) w.u16(rowsByKind.get(kind)!.length);
-  if (secrets) w.bytes(secrets.daily).bytes(secrets.cardMaster);
-  for (const s of schedules) w.bytes(s);
-  for (const x of windows) w.bytes(x);
-  for (const h of holders) w.bytes(h);
+  let size = SET_HEADER_BYTES + (secrets ? SECRETS_BYTES : 0) + schedKeys.length * ROW_BYTES.schedule + windows.length * ROW_BYTES.window + holdKeys.length * ROW_BYTES.holder;
+  for (const kind of KIND_ORDER) size += rowsByKind.get(kind)!.length * rowWidth(kind);
+  const out = new Uint8Array(size);
+  const v = new DataView(out.buffer);
+  let at = 0;
+  out[at++] = SET_BODY_VERSION;
+  out[at++] = secrets ? 1 : 0;
+  for (const count of [schedKeys.length, windows.length, holdKeys.length, ...KIND_ORDER.map((k) => rowsByKind.get(k)!.length)]) {
+    v.setUint16(at, count);
+    at += 2;
+  }
+  if (secrets) {
+    out.set(secrets.daily, at);
+    out.set(secrets.cardMaster, at + 32);
+    at += SECRETS_BYTES;
+  }
+  for (const k of schedKeys) {
+    out[at] = Math.floor(k / 0x400000);
+    v.setUint16(at + 1, Math.floor(k / 0x800) % 0x800);
+    v.setUint16(at + 3, k % 0x800);
+    at += ROW_BYTES.schedule;
+  }
+  for (const [, [start, end, sched]] of windows) {
+    v.setUint32(at, start);
+    v.setUint32(at + 4, end);
+    out[at + 8] = sched;
+    at += ROW_BYTES.window;
+  }
+  for (const k of holdKeys) {
+    v.setUint32(at, Math.floor(k / 0x10000));
+    v.setUint16(at + 4, k % 0x10000);
+    at += ROW_BYTES.holder;
+  }
   for (const kind of KIND_ORDER) {
     for (const r of rowsByKind.get(kind)!) {
-      if (kind !== 'daily') w.bytes(r.key);
-      w.u16(r.holder);
+      if (kind !== 'daily') {
+        out.set(r.key, at);
+        at += r.key.length;
+      }
+      v.setUint16(at, r.holder);
+      at += 2;
     }
   }
-  return w.finish();
+  return out;
 }
 
 /** Row width in the body per kind: key (daily rows have none) + u16 holder index. */
@@ -308,9 +334,22 @@ export class CredentialSet {
 
   /** Binary search for a keyed-hash key; returns the holder row index or -1. */
   find(kind: Exclude<CredentialKindName, 'daily'>, key: Uint8Array): number {
+    const row = this.rowIndex(kind, key);
+    return row < 0 ? -1 : this.view.getUint16(this.off[kind] + row * rowWidth(kind) + KEY_BYTES[kind]);
+  }
+
+  /** Position of a credential in its kind's table, or -1 (daily: key = holder reference). */
+  rowIndex(kind: CredentialKindName, key: Uint8Array): number {
+    if (key.length !== KEY_BYTES[kind]) return -1;
+    if (kind === 'daily') {
+      const ref = new DataView(key.buffer, key.byteOffset, 4).getUint32(0);
+      for (let i = 0; i < this.counts.daily; i++) {
+        if (this.view.getUint32(this.off.holders + this.view.getUint16(this.off.daily + i * 2) * 6) === ref) return i;
+      }
+      return -1;
+    }
     const width = rowWidth(kind);
     const keyWidth = width - 2;
-    if (key.length !== keyWidth) return -1;
     const base = this.off[kind];
     let lo = 0;
     let hi = this.counts[kind] - 1;
@@ -319,11 +358,24 @@ export class CredentialSet {
       const at = base + mid * width;
       let cmp = 0;
       for (let i = 0; i < keyWidth && cmp === 0; i++) cmp = this.body[at + i]! - key[i]!;
-      if (cmp === 0) return this.view.getUint16(at + keyWidth);
+      if (cmp === 0) return mid;
       if (cmp < 0) lo = mid + 1;
       else hi = mid - 1;
     }
     return -1;
+  }
+
+  /** Holder row that row `row` of `kind`'s table points at. */
+  holderRowOf(kind: CredentialKindName, row: number): number {
+    const width = rowWidth(kind);
+    return this.view.getUint16(this.off[kind] + row * width + width - 2);
+  }
+
+  /** Key of row `row` of `kind`'s table (daily: the holder reference, big-endian). */
+  keyAt(kind: CredentialKindName, row: number): Uint8Array {
+    if (kind === 'daily') return this.body.slice(this.off.holders + this.holderRowOf('daily', row) * 6, this.off.holders + this.holderRowOf('daily', row) * 6 + 4);
+    const at = this.off[kind] + row * rowWidth(kind);
+    return this.body.slice(at, at + KEY_BYTES[kind]);
   }
 
   /** Holder row indices of the daily-code rows (the lock derives each holder's code per day). */
@@ -333,14 +385,21 @@ export class CredentialSet {
     return out;
   }
 
-  /** Every credential as a logical entry (for delta application and inspection). */
-  *entries(): IterableIterator<Entry> {
+  /**
+   * Every credential as a logical entry (delta application, inspection), optionally skipping
+   * rows. Keys are views into the body, which is never modified after parsing.
+   */
+  *entries(skip?: ReadonlyMap<CredentialKindName, ReadonlySet<number>>): IterableIterator<Entry> {
+    const views = new Array<HolderView | undefined>(this.counts.holders);
     for (const kind of KIND_ORDER) {
       const width = rowWidth(kind);
+      const skipRows = skip?.get(kind);
       for (let i = 0; i < this.counts[kind]; i++) {
+        if (skipRows?.has(i)) continue;
         const at = this.off[kind] + i * width;
-        const h = this.holderAt(this.view.getUint16(at + width - 2));
-        const key = kind === 'daily' ? u32be(h.holder) : this.body.slice(at, at + width - 2);
+        const hi = this.view.getUint16(at + width - 2);
+        const h = (views[hi] ??= this.holderAt(hi));
+        const key = kind === 'daily' ? u32be(h.holder) : this.body.subarray(at, at + width - 2);
         yield { kind, key, holder: h.holder, start: h.start, end: h.end, schedule: h.schedule };
       }
     }
