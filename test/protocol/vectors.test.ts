@@ -31,6 +31,14 @@ import {
   cardResponse,
   unlockSigningInput,
   verifyEventChain,
+  BulkReceiver,
+  bulkChunks,
+  decodeBulkBegin,
+  decodeBulkProgress,
+  decodeEventsRead,
+  decodeUnlockChallenge,
+  decodeUnlockResult,
+  transferId,
 } from '@latchkit/protocol';
 import { nodeCryptoProvider } from '@latchkit/protocol/node';
 import { buildVectors } from '../../scripts/vectors.js';
@@ -173,6 +181,26 @@ describe('gatt.json', () => {
         let out: Uint8Array | null = null;
         for (const s of v.segments) out = ra.push(fromHex(s));
         expect(toHex(out!)).toBe(v.message);
+      } else if (v.type === 'payload') {
+        const decoders: Record<string, (b: Uint8Array) => V> = {
+          unlockChallenge: decodeUnlockChallenge,
+          unlockResult: decodeUnlockResult,
+          eventsRead: decodeEventsRead,
+          bulkBegin: decodeBulkBegin,
+          bulkProgress: decodeBulkProgress,
+        };
+        const got = decoders[v.codec]!(fromHex(v.value));
+        const shown = Object.fromEntries(Object.entries(got).map(([k, x]) => [k, x instanceof Uint8Array ? toHex(x) : x]));
+        expect(shown, v.name).toEqual(v.expect);
+      } else if (v.type === 'bulkChunks') {
+        const message = fromHex(v.message);
+        const rx = new BulkReceiver(1 << 20);
+        rx.begin({ id: transferId(message), total: message.length });
+        // The receiver takes the chunks only after the first 356 bytes, sent as one chunk here.
+        expect(rx.chunk(new Uint8Array([0, 0, 0, 0, ...message.subarray(0, v.offset)]))).toBe(true);
+        for (const c of v.chunks) expect(rx.chunk(fromHex(c))).toBe(true);
+        expect(rx.commit(transferId(message))).toEqual(message);
+        expect([...bulkChunks(message, v.offset, v.mtu)].map(toHex)).toEqual(v.chunks);
       } else {
         const info = decodeLockInfo(fromHex(v.value));
         expect({ lockId: toHex(info.lockId), seq: info.seq, clock: info.clock, batteryPercent: info.batteryPercent, firmware: info.firmware, nextEventIndex: info.nextEventIndex }).toEqual(v.expect);
