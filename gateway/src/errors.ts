@@ -5,7 +5,7 @@
  */
 export const ERROR_CATALOGUE = {
   // 400: the request itself is malformed.
-  VALIDATION_FAILED: { status: 400, summary: 'The request did not match the route schema (body, params or query).' },
+  VALIDATION_FAILED: { status: 400, summary: 'The request did not match the route schema (body, params, query), or CLI arguments were invalid.' },
   MALFORMED_JSON: { status: 400, summary: 'The request body is not valid JSON, or is empty where JSON was declared.' },
   INVALID_TIME: { status: 400, summary: 'A time is not an ISO 8601 date or date-time.' },
   INVALID_WINDOW: { status: 400, summary: 'A validity window starts at or after its expiration.' },

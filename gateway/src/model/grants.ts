@@ -152,7 +152,7 @@ export function grantKeys(
     JSON.stringify(keyIds),
   ).map((r) => r.id);
   const affected = journalDoors(db, doors, `${verb} ${name}: ${keyNames}`, at);
-  logAccess(db, propertyId, { action: 'grant.added', holderRef, message: `${verb} ${name} key(s) ${keyNames}` }, ctx);
+  logAccess(db, propertyId, { action: verb === 'invited' ? 'person.invited' : 'grant.added', holderRef, message: `${verb} ${name}: key(s) ${keyNames}` }, ctx);
   const grants = grantIds.map((id) => getGrant(db, id));
   return { grants, created, affectedDoors: affected };
 }

@@ -191,9 +191,6 @@ export function invitePerson(db: Db, propertyId: number, input: InviteInput, ctx
     const existing = findPersonByEmail(db, propertyId, input.email, ctx);
     const personId = existing?.id ?? createPersonRecord(db, propertyId, input, at);
     const holderRef = existing?.holderRef ?? one<{ h: number }>(db, 'SELECT holder_ref AS h FROM people WHERE id = ?', personId)!.h;
-    if (!existing) {
-      logAccess(db, propertyId, { action: 'person.invited', holderRef, message: `invited ${personName(db, personId)} (${input.accessType === 'app' ? 'DOOR app' : 'doorcode'})` }, ctx);
-    }
     const r = grantKeys(db, personId, propertyId, holderRef, input, at, ctx, existing ? 'granted' : 'invited');
     const warnings: Warning[] = [];
     if ((input.end ?? null) === null) {

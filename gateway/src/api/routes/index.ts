@@ -1,0 +1,15 @@
+import type { FastifyInstance } from 'fastify';
+import type { AppContext } from '../app.js';
+import { registerMetaRoutes } from './meta.js';
+import { registerPropertyRoutes } from './properties.js';
+import { registerPeopleRoutes } from './people.js';
+import { registerCredentialRoutes } from './credentials.js';
+import { registerActivityRoutes } from './activity.js';
+
+export function registerRoutes(app: FastifyInstance, c: AppContext): void {
+  registerMetaRoutes(app, c);
+  registerPropertyRoutes(app, c);
+  registerPeopleRoutes(app, c);
+  registerCredentialRoutes(app, c);
+  registerActivityRoutes(app, c);
+}

@@ -1,0 +1,54 @@
+import type { FastifyInstance } from 'fastify';
+import type { AppContext } from '../app.js';
+import * as S from '../schemas.js';
+import { define } from './define.js';
+import { createToken, listTokens, revokeToken, type Role } from '../../model/tokens.js';
+import { tokenView } from '../../views.js';
+import { schemaVersion } from '../../store/migrations.js';
+
+export function registerMetaRoutes(app: FastifyInstance, { db, ctxFor }: AppContext): void {
+  app.get(
+    '/health',
+    { config: { public: true }, schema: { operationId: 'health', summary: 'Liveness and schema version', tags: ['meta'], querystring: S.noQuery, response: { 200: S.health } } },
+    async () => ({ ok: true, schemaVersion: schemaVersion(db) }),
+  );
+
+  define(app, {
+    method: 'GET',
+    url: '/tokens',
+    operationId: 'listTokens',
+    summary: 'List API tokens (never their secrets)',
+    tags: ['tokens'],
+    permission: 'portfolio',
+    response: { 200: S.arrayOf(S.token) },
+    handler: () => listTokens(db).map(tokenView),
+  });
+
+  define<{ name: string; role: Role; propertyId?: number | null; keyManagement?: boolean }>(app, {
+    method: 'POST',
+    url: '/tokens',
+    operationId: 'createToken',
+    summary: 'Create an API token; the secret is returned once',
+    tags: ['tokens'],
+    permission: 'portfolio',
+    body: S.tokenCreate,
+    response: { 201: S.tokenCreated },
+    handler: (req, reply) => {
+      const { token, secret } = createToken(db, req.body, ctxFor(req));
+      reply.code(201);
+      return { token: tokenView(token), secret };
+    },
+  });
+
+  define<undefined, { tokenId: number }>(app, {
+    method: 'DELETE',
+    url: '/tokens/:tokenId',
+    operationId: 'revokeToken',
+    summary: 'Revoke an API token',
+    tags: ['tokens'],
+    permission: 'portfolio',
+    params: S.params.token,
+    response: { 200: S.token },
+    handler: (req) => tokenView(revokeToken(db, req.params.tokenId, ctxFor(req))),
+  });
+}

@@ -1,0 +1,701 @@
+import { Command, InvalidArgumentError, Option, CommanderError } from 'commander';
+import { resolve } from 'node:path';
+import type { Db } from '../store/db.js';
+import { defaultStateDir, openStore } from '../store/db.js';
+import { schemaVersion } from '../store/migrations.js';
+import { GatewayError, isGatewayError } from '../errors.js';
+import { parseTimeToMinute } from '../time.js';
+import * as m from '../model/index.js';
+import * as v from '../views.js';
+import { record, table } from './format.js';
+
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** Resolves when `serve` should stop (default: SIGINT/SIGTERM). */
+  untilStopped?: () => Promise<void>;
+}
+
+/** Closes the store a program opened, also when its action threw. */
+const closers = new WeakMap<Command, () => void>();
+
+const processIo = (): CliIo => ({
+  out: (t) => process.stdout.write(`${t}\n`),
+  err: (t) => process.stderr.write(`${t}\n`),
+  cwd: process.cwd(),
+  env: process.env,
+});
+
+const int = (what: string) => (value: string): number => {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`expected a ${what} (a positive integer), got "${value}"`);
+  return Number(value);
+};
+const intList = (what: string) => (value: string): number[] => value.split(',').map((s) => int(what)(s.trim()));
+const yesNo = (value: string): boolean => {
+  if (/^(yes|on|true|1)$/i.test(value)) return true;
+  if (/^(no|off|false|0)$/i.test(value)) return false;
+  throw new InvalidArgumentError(`expected yes or no, got "${value}"`);
+};
+
+/** `none` clears a start or expiration; anything else is a time in the property's local zone. */
+function timeOpt(value: string | undefined, offset: number, round: 'up' | 'down'): number | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'none') return null;
+  return parseTimeToMinute(value, offset, round);
+}
+
+/**
+ * The `latchkit` command tree. Exported so other packages (the simulator's lock and fleet
+ * commands) can add their own subcommands to the same program.
+ */
+export function buildProgram(io: CliIo = processIo()): Command {
+  const program = new Command('latchkit');
+  program
+    .description('latchkit gateway: access database, API server and operations for a property')
+    .option('--state-dir <dir>', 'state directory (default: $LATCHKIT_STATE_DIR or ./.latchkit)')
+    .option('--json', 'print results as JSON (the HTTP API shapes)')
+    .exitOverride()
+    // Usage errors are reported by runCli as one line with a code, like every other failure.
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()), outputError: () => {} });
+
+  let db: Db | undefined;
+  const stateDir = (): string => {
+    const o = program.opts<{ stateDir?: string }>();
+    return o.stateDir ? resolve(io.cwd, o.stateDir) : defaultStateDir(io.cwd, io.env);
+  };
+  const store = (): Db => (db ??= openStore({ stateDir: stateDir() }));
+  const json = (): boolean => program.opts<{ json?: boolean }>().json === true;
+  const ctx = (): m.Ctx => ({ actor: 'cli' });
+  /** Prints `data` as JSON, or as the human text `text()` makes from it. */
+  const show = (data: unknown, text: () => string): void => io.out(json() ? JSON.stringify(data, null, 2) : text());
+  const offsetOf = (propertyId: number): number => m.getProperty(store(), propertyId).utcOffsetMin;
+  const changed = (doors: number[]): string => (doors.length === 0 ? 'no door sets change' : `doors to sync: ${doors.join(', ')}`);
+
+  const close = (): void => {
+    db?.close();
+    db = undefined;
+  };
+  program.hook('postAction', close);
+  closers.set(program, close);
+
+  program
+    .command('status')
+    .description('show the state directory and schema version (creates the store on first run)')
+    .action(() => {
+      const d = store();
+      const data = { stateDir: stateDir(), schemaVersion: schemaVersion(d), properties: m.listProperties(d).length, pendingDoors: m.dirtyDoors(d).length };
+      show(data, () => record(data));
+    });
+
+  // ---- property
+  const property = program.command('property').description('properties');
+  property
+    .command('create')
+    .requiredOption('--name <name>')
+    .requiredOption('--utc-offset <minutes>', 'minutes east of UTC (e.g. -300 for New York in winter)', (s) => {
+      if (!/^-?\d+$/.test(s)) throw new InvalidArgumentError(`expected whole minutes, got "${s}"`);
+      return Number(s);
+    })
+    .option('--doorcode-length <digits>', 'length of generated doorcodes', int('digit count'), 6)
+    .action((o: { name: string; utcOffset: number; doorcodeLength: number }) => {
+      const p = m.createProperty(store(), { name: o.name, utcOffsetMin: o.utcOffset, doorcodeLength: o.doorcodeLength }, ctx());
+      show(v.propertyView(p), () => `created property ${p.id} (${p.name})`);
+    });
+  property.command('list').action(() => {
+    const rows = m.listProperties(store()).map(v.propertyView);
+    show(rows, () => table(rows, ['id', 'name', 'utcOffsetMin', 'doorcodeLength']));
+  });
+  property
+    .command('show')
+    .argument('<propertyId>', 'property id', int('property id'))
+    .action((id: number) => {
+      const p = v.propertyView(m.getProperty(store(), id));
+      show(p, () => record(p));
+    });
+  property
+    .command('update')
+    .argument('<propertyId>', 'property id', int('property id'))
+    .option('--name <name>')
+    .option('--utc-offset <minutes>', 'minutes east of UTC', (s) => Number(s))
+    .option('--doorcode-length <digits>', 'length of new doorcodes', int('digit count'))
+    .action((id: number, o: { name?: string; utcOffset?: number; doorcodeLength?: number }) => {
+      const p = m.updateProperty(
+        store(),
+        id,
+        { ...(o.name ? { name: o.name } : {}), ...(o.utcOffset !== undefined ? { utcOffsetMin: o.utcOffset } : {}), ...(o.doorcodeLength ? { doorcodeLength: o.doorcodeLength } : {}) },
+        ctx(),
+      );
+      show({ ...v.propertyView(p), affectedDoors: p.affectedDoors }, () => `updated property ${id}; ${changed(p.affectedDoors)}`);
+    });
+
+  // ---- unit
+  const unit = program.command('unit').description('units');
+  unit
+    .command('create')
+    .requiredOption('--property <id>', 'property id', int('property id'))
+    .requiredOption('--name <name>')
+    .action((o: { property: number; name: string }) => {
+      const u = m.createUnit(store(), o.property, { name: o.name }, ctx());
+      show(v.unitView(u), () => `created unit ${u.id} (${u.name})`);
+    });
+  unit
+    .command('list')
+    .requiredOption('--property <id>', 'property id', int('property id'))
+    .action((o: { property: number }) => {
+      const rows = m.listUnits(store(), o.property).map(v.unitView);
+      show(rows, () => table(rows, ['id', 'name']));
+    });
+  unit
+    .command('rename')
+    .argument('<unitId>', 'unit id', int('unit id'))
+    .requiredOption('--name <name>')
+    .action((id: number, o: { name: string }) => {
+      const u = m.renameUnit(store(), id, o.name);
+      show(v.unitView(u), () => `renamed unit ${id} to ${u.name}`);
+    });
+  unit
+    .command('delete')
+    .argument('<unitId>', 'unit id', int('unit id'))
+    .action((id: number) => {
+      m.deleteUnit(store(), id);
+      show({ deleted: id }, () => `deleted unit ${id}`);
+    });
+
+  // ---- door
+  const door = program.command('door').description('doors (locks)');
+  door
+    .command('create')
+    .requiredOption('--property <id>', 'property id', int('property id'))
+    .requiredOption('--name <name>')
+    .requiredOption('--lock-id <hex>', '8-byte lock id, 16 hex digits')
+    .option('--online <radio>', 'reached by this gateway radio (otherwise offline: needs Door Sync)')
+    .option('--unit <id>', 'unit the door belongs to', int('unit id'))
+    .action((o: { property: number; name: string; lockId: string; online?: string; unit?: number }) => {
+      const d = m.createDoor(
+        store(),
+        o.property,
+        { name: o.name, lockId: o.lockId, connectivity: o.online ? 'online' : 'offline', gatewayRadio: o.online ?? null, unitId: o.unit ?? null },
+        ctx(),
+      );
+      show({ ...v.doorView(d), affectedDoors: d.affectedDoors }, () => `created door ${d.id} (${d.name}, lock ${d.lockId}, ${d.connectivity})`);
+    });
+  door
+    .command('list')
+    .requiredOption('--property <id>', 'property id', int('property id'))
+    .addOption(new Option('--connectivity <kind>').choices(['online', 'offline']))
+    .action((o: { property: number; connectivity?: m.Connectivity }) => {
+      const rows = m.listDoors(store(), o.property, o.connectivity ? { connectivity: o.connectivity } : {}).map(v.doorView);
+      show(rows, () => table(rows, ['id', 'name', 'lockId', 'connectivity', 'gatewayRadio', 'unitId']));
+    });
+  door
+    .command('show')
+    .argument('<doorId>', 'door id', int('door id'))
+    .action((id: number) => {
+      const d = v.doorView(m.getDoor(store(), id));
+      const sync = v.syncStateView(m.doorSyncState(store(), id));
+      const changes = m.doorChanges(store(), id, { limit: 10 }).map(v.changeView);
+      show({ ...d, sync, changes }, () => `${record(d)}\n\nsync:\n${record(sync)}\n\nrecent changes:\n${table(changes, ['id', 'at', 'compiledSeq', 'reason'])}`);
+    });
+  door
+    .command('update')
+    .argument('<doorId>', 'door id', int('door id'))
+    .option('--name <name>')
+    .option('--online <radio>', 'now reached by this gateway radio')
+    .option('--offline', 'no gateway radio reaches it any more')
+    .option('--unit <id>', 'unit id, or "none"', (s) => (s === 'none' ? null : int('unit id')(s)))
+    .action((id: number, o: { name?: string; online?: string; offline?: boolean; unit?: number | null }) => {
+      const patch: m.DoorPatch = {};
+      if (o.name) patch.name = o.name;
+      if (o.online) Object.assign(patch, { connectivity: 'online', gatewayRadio: o.online });
+      if (o.offline) Object.assign(patch, { connectivity: 'offline', gatewayRadio: null });
+      if (o.unit !== undefined) patch.unitId = o.unit;
+      const d = m.updateDoor(store(), id, patch);
+      show(v.doorView(d), () => `updated door ${id}`);
+    });
+  door
+    .command('delete')
+    .argument('<doorId>', 'door id', int('door id'))
+    .action((id: number) => {
+      m.deleteDoor(store(), id);
+      show({ deleted: id }, () => `deleted door ${id}`);
+    });
+  door
+    .command('credentials')
+    .description('credentials the next set for this door will hold (secrets withheld)')
+    .argument('<doorId>', 'door id', int('door id'))
+    .action((id: number) => {
+      const rows = m.credentialsForDoor(store(), id, ctx()).map(v.doorCredentialView);
+      show(rows, () => table(rows, ['kind', 'holderRef', 'startsAt', 'expiresAt', 'hint']));
+    });
+
+  // ---- key
+  const key = program.command('key').description('keys (sets of doors)');
+  key
+    .command('create')
+    .requiredOption('--property <id>', 'property id', int('property id'))
+    .requiredOption('--name <name>')
+    .requiredOption('--doors <ids>', 'comma-separated door ids', intList('door id'))
+    .option('--communal', 'a communal key (entrances, amenities) rather than a residential one')
+    .option('--may-share', 'holders may share it with guests')
+    .option('--no-doorcodes', 'doorcodes do not open these doors (keycards and phones only)')
+    .option('--unit <id>', 'unit the key is for', int('unit id'))
+    .action((o: { property: number; name: string; doors: number[]; communal?: boolean; mayShare?: boolean; doorcodes: boolean; unit?: number }) => {
+      const k = m.createKey(
+        store(),
+        o.property,
+        { name: o.name, kind: o.communal ? 'communal' : 'residential', doorIds: o.doors, mayShare: o.mayShare ?? false, doorcodesDisabled: !o.doorcodes, unitId: o.unit ?? null },
+        ctx(),
+      );
+      show(v.keyView(k), () => `created key ${k.id} (${k.name}: doors ${k.doorIds.join(', ')})`);
+    });
+  key
+    .command('list')
+    .requiredOption('--property <id>', 'property id', int('property id'))
+    .action((o: { property: number }) => {
+      const rows = m.listKeys(store(), o.property).map(v.keyView);
+      show(rows, () => table(rows, ['id', 'name', 'kind', 'doorIds', 'mayShare', 'doorcodesDisabled', 'unitId']));
+    });
+  key
+    .command('show')
+    .argument('<keyId>', 'key id', int('key id'))
+    .action((id: number) => {
+      const k = v.keyView(m.getKey(store(), id));
+      show(k, () => record(k));
+    });
+  key
+    .command('update')
+    .argument('<keyId>', 'key id', int('key id'))
+    .option('--name <name>')
+    .option('--doors <ids>', 'the full new list of door ids', intList('door id'))
+    .option('--may-share <yes|no>', 'may holders share it with guests (no: withdraws existing shares)', yesNo)
+    .option('--doorcodes <yes|no>', 'do doorcodes open these doors', yesNo)
+    .action((id: number, o: { name?: string; doors?: number[]; mayShare?: boolean; doorcodes?: boolean }) => {
+      const patch: m.KeyPatch = {};
+      if (o.name) patch.name = o.name;
+      if (o.doors) patch.doorIds = o.doors;
+      if (o.mayShare !== undefined) patch.mayShare = o.mayShare;
+      if (o.doorcodes !== undefined) patch.doorcodesDisabled = !o.doorcodes;
+      const k = m.updateKey(store(), id, patch, ctx());
+      show({ ...v.keyView(k), affectedDoors: k.affectedDoors }, () => `updated key ${id}; ${changed(k.affectedDoors)}`);
+    });
+  key
+    .command('delete')
+    .argument('<keyId>', 'key id', int('key id'))
+    .action((id: number) => {
+      const r = m.deleteKey(store(), id, ctx());
+      show(r, () => `deleted key ${id}; ${changed(r.affectedDoors)}`);
+    });
+
+  // ---- person
+  const person = program.command('person').description('people: invite, edit, revoke, delete');
+  person
+    .command('invite')
+    .requiredOption('--property <id>', 'property id', int('property id'))
+    .requiredOption('--email <email>', 'the identity: an existing email gets the keys added')
+    .requiredOption('--first <name>', 'first name')
+    .requiredOption('--last <name>', 'last name')
+    .requiredOption('--keys <ids>', 'comma-separated key ids', intList('key id'))
+    .option('--doorcode-only', 'a daily doorcode instead of the DOOR app')
+    .option('--non-resident', 'not a resident (staff, vendor): cannot invite guests')
+    .option('--may-share', 'may share keys with guests')
+    .option('--phone <phone>')
+    .option('--unit <id>', 'unit id', int('unit id'))
+    .option('--start <time>', 'access starts (date or date-time, property local time unless zoned)')
+    .option('--expires <time>', 'access ends (recommended: the lease end)')
+    .action(
+      (o: { property: number; email: string; first: string; last: string; keys: number[]; doorcodeOnly?: boolean; nonResident?: boolean; mayShare?: boolean; phone?: string; unit?: number; start?: string; expires?: string }) => {
+        const off = offsetOf(o.property);
+        const r = m.invitePerson(
+          store(),
+          o.property,
+          {
+            email: o.email,
+            firstName: o.first,
+            lastName: o.last,
+            accessType: o.doorcodeOnly ? 'doorcode' : 'app',
+            isResident: !o.nonResident,
+            mayShare: o.mayShare ?? false,
+            phone: o.phone ?? null,
+            unitId: o.unit ?? null,
+            keyIds: o.keys,
+            start: timeOpt(o.start, off, 'up') ?? null,
+            end: timeOpt(o.expires, off, 'down') ?? null,
+          },
+          ctx(),
+        );
+        const data = { person: v.personView(r.person), created: r.created, grants: r.grants.map(v.grantView), warnings: r.warnings, affectedDoors: r.affectedDoors };
+        show(data, () =>
+          [
+            r.created ? `invited ${r.person.email} as person ${r.person.id} (holder ${r.person.holderRef})` : `${r.person.email} already exists (person ${r.person.id}): keys added`,
+            ...r.warnings.map((w) => `warning ${w.code}: ${w.message}`),
+            changed(r.affectedDoors),
+          ].join('\n'),
+        );
+      },
+    );
+  person
+    .command('list')
+    .requiredOption('--property <id>', 'property id', int('property id'))
+    .option('--all', 'also people whose access expired or was revoked ("Show Expired Users")')
+    .option('--search <text>', 'match name or email')
+    .option('--residents', 'residents only')
+    .action((o: { property: number; all?: boolean; search?: string; residents?: boolean }) => {
+      const rows = m
+        .listPeople(store(), o.property, { includeExpired: o.all ?? false, residentsOnly: o.residents ?? false, ...(o.search ? { search: o.search } : {}) }, ctx())
+        .map(v.personView);
+      show(rows, () => table(rows, ['id', 'email', 'firstName', 'lastName', 'status', 'accessType', 'isResident', 'holderRef']));
+    });
+  person
+    .command('show')
+    .argument('<personId>', 'person id', int('person id'))
+    .action((id: number) => {
+      const p = v.personView(m.getPerson(store(), id, ctx()));
+      const grants = m.listGrants(store(), id).map(v.grantView);
+      show({ person: p, grants }, () => `${record(p)}\n\nkeys:\n${table(grants, ['id', 'keyId', 'keyName', 'sharedBy', 'startsAt', 'expiresAt'])}`);
+    });
+  person
+    .command('update')
+    .argument('<personId>', 'person id', int('person id'))
+    .option('--email <email>')
+    .option('--first <name>')
+    .option('--last <name>')
+    .option('--phone <phone>')
+    .option('--resident <yes|no>', 'is a resident (no: their guests lose access)', yesNo)
+    .option('--may-share <yes|no>', 'may share keys (no: their guests lose access)', yesNo)
+    .addOption(new Option('--access <type>', 'DOOR app or doorcode-only').choices(['app', 'doorcode']))
+    .option('--unit <id>', 'unit id, or "none"', (s) => (s === 'none' ? null : int('unit id')(s)))
+    .action(
+      (id: number, o: { email?: string; first?: string; last?: string; phone?: string; resident?: boolean; mayShare?: boolean; access?: m.AccessType; unit?: number | null }) => {
+        const patch: m.PersonPatch = {};
+        if (o.email) patch.email = o.email;
+        if (o.first) patch.firstName = o.first;
+        if (o.last) patch.lastName = o.last;
+        if (o.phone) patch.phone = o.phone;
+        if (o.resident !== undefined) patch.isResident = o.resident;
+        if (o.mayShare !== undefined) patch.mayShare = o.mayShare;
+        if (o.access) patch.accessType = o.access;
+        if (o.unit !== undefined) patch.unitId = o.unit;
+        const p = m.updatePerson(store(), id, patch, ctx());
+        show({ ...v.personView(p), affectedDoors: p.affectedDoors }, () => `updated person ${id}; ${changed(p.affectedDoors)}`);
+      },
+    );
+  person
+    .command('revoke-all')
+    .description('Revoke All Keys: keeps the person, removes their keys and their guests\' access')
+    .argument('<personId>', 'person id', int('person id'))
+    .action((id: number) => {
+      const p = m.revokeAllKeys(store(), id, ctx());
+      show({ ...v.personView(p), affectedDoors: p.affectedDoors }, () => `revoked all keys of ${p.email}; ${changed(p.affectedDoors)}`);
+    });
+  person
+    .command('delete')
+    .description('Delete Person: removes the record and their guests\' access; activity is kept')
+    .argument('<personId>', 'person id', int('person id'))
+    .action((id: number) => {
+      const r = m.deletePerson(store(), id, ctx());
+      show(r, () => `deleted person ${id}; ${changed(r.affectedDoors)}`);
+    });
+
+  // ---- grant
+  const grant = program.command('grant').description("a person's keys (edit access)");
+  grant
+    .command('add')
+    .argument('<personId>', 'person id', int('person id'))
+    .requiredOption('--keys <ids>', 'comma-separated key ids', intList('key id'))
+    .option('--start <time>')
+    .option('--expires <time>')
+    .action((id: number, o: { keys: number[]; start?: string; expires?: string }) => {
+      const off = offsetOf(m.getPerson(store(), id).propertyId);
+      const r = m.addGrants(store(), id, { keyIds: o.keys, start: timeOpt(o.start, off, 'up') ?? null, end: timeOpt(o.expires, off, 'down') ?? null }, ctx());
+      const data = { grants: r.grants.map(v.grantView), affectedDoors: r.affectedDoors };
+      show(data, () => `granted ${r.grants.map((g) => g.keyName).join(', ')} to person ${id}; ${changed(r.affectedDoors)}`);
+    });
+  grant
+    .command('list')
+    .argument('<personId>', 'person id', int('person id'))
+    .action((id: number) => {
+      m.getPerson(store(), id);
+      const rows = m.listGrants(store(), id).map(v.grantView);
+      show(rows, () => table(rows, ['id', 'keyId', 'keyName', 'sharedBy', 'startsAt', 'expiresAt', 'source']));
+    });
+  grant
+    .command('update')
+    .argument('<grantId>', 'grant id', int('grant id'))
+    .option('--start <time>', 'new start, or "none"')
+    .option('--expires <time>', 'new expiration, or "none"')
+    .action((id: number, o: { start?: string; expires?: string }) => {
+      const g0 = m.getGrant(store(), id);
+      const off = offsetOf(m.getPerson(store(), g0.personId).propertyId);
+      const patch: m.Window | Partial<m.Window> = {};
+      const s = timeOpt(o.start, off, 'up');
+      const e = timeOpt(o.expires, off, 'down');
+      if (s !== undefined) patch.start = s;
+      if (e !== undefined) patch.end = e;
+      if (s === undefined && e === undefined) throw new GatewayError('INVALID_ARGUMENT', 'give --start and/or --expires');
+      const g = m.updateGrant(store(), id, patch, ctx());
+      show({ ...v.grantView(g), affectedDoors: g.affectedDoors }, () => `updated grant ${id}; ${changed(g.affectedDoors)}`);
+    });
+  grant
+    .command('remove')
+    .argument('<grantId>', 'grant id', int('grant id'))
+    .action((id: number) => {
+      const r = m.removeGrant(store(), id, ctx());
+      show(r, () => `removed grant ${id}; ${changed(r.affectedDoors)}`);
+    });
+
+  // ---- guest
+  const guest = program.command('guest').description("residents' guests");
+  guest
+    .command('invite')
+    .argument('<hostId>', 'the resident sharing their keys', int('person id'))
+    .requiredOption('--email <email>')
+    .requiredOption('--first <name>')
+    .requiredOption('--last <name>')
+    .requiredOption('--keys <ids>', 'comma-separated key ids (may-share keys the host holds)', intList('key id'))
+    .option('--doorcode-only', 'a daily doorcode instead of the DOOR app')
+    .option('--start <time>')
+    .option('--expires <time>')
+    .action((hostId: number, o: { email: string; first: string; last: string; keys: number[]; doorcodeOnly?: boolean; start?: string; expires?: string }) => {
+      const off = offsetOf(m.getPerson(store(), hostId).propertyId);
+      const r = m.inviteGuest(
+        store(),
+        hostId,
+        {
+          email: o.email,
+          firstName: o.first,
+          lastName: o.last,
+          accessType: o.doorcodeOnly ? 'doorcode' : 'app',
+          keyIds: o.keys,
+          start: timeOpt(o.start, off, 'up') ?? null,
+          end: timeOpt(o.expires, off, 'down') ?? null,
+        },
+        ctx(),
+      );
+      const data = { guest: v.personView(r.guest), created: r.created, grants: r.grants.map(v.grantView), affectedDoors: r.affectedDoors };
+      show(data, () => `guest ${r.guest.email} (person ${r.guest.id}) invited by person ${hostId}; ${changed(r.affectedDoors)}`);
+    });
+  guest
+    .command('list')
+    .argument('<hostId>', 'host person id', int('person id'))
+    .action((hostId: number) => {
+      const rows = m.listGuests(store(), hostId, ctx()).map((e) => ({ guest: v.personView(e.guest), grants: e.grants.map(v.grantView) }));
+      show(rows, () =>
+        table(
+          rows.map((r) => ({ id: r.guest.id, email: r.guest.email, keys: r.grants.map((g) => g.keyName), expiresAt: r.grants.map((g) => g.expiresAt ?? 'never') })),
+          ['id', 'email', 'keys', 'expiresAt'],
+        ),
+      );
+    });
+  guest
+    .command('revoke')
+    .argument('<hostId>', 'host person id', int('person id'))
+    .argument('<guestId>', 'guest person id', int('person id'))
+    .action((hostId: number, guestId: number) => {
+      const r = m.revokeGuest(store(), hostId, guestId, ctx());
+      show(r, () => `revoked guest ${guestId} of person ${hostId}; ${changed(r.affectedDoors)}`);
+    });
+
+  // ---- keycard / phone key / doorcode
+  const keycard = program.command('keycard').description('keycards');
+  keycard
+    .command('activate')
+    .argument('<personId>', 'person id', int('person id'))
+    .requiredOption('--uid <hex>', 'card UID, 4-10 bytes of hex')
+    .action((id: number, o: { uid: string }) => {
+      const k = m.activateKeycard(store(), id, o.uid, ctx());
+      show({ ...v.keycardView(k), affectedDoors: k.affectedDoors }, () => `activated keycard ${k.id} (${k.uid}) for person ${id}; ${changed(k.affectedDoors)}`);
+    });
+  keycard
+    .command('list')
+    .argument('<personId>', 'person id', int('person id'))
+    .option('--all', 'include deactivated cards')
+    .action((id: number, o: { all?: boolean }) => {
+      m.getPerson(store(), id);
+      const rows = m.listKeycards(store(), id, { includeInactive: o.all ?? false }).map(v.keycardView);
+      show(rows, () => table(rows, ['id', 'uid', 'activatedAt', 'deactivatedAt']));
+    });
+  keycard
+    .command('deactivate')
+    .argument('<keycardId>', 'keycard id', int('keycard id'))
+    .action((id: number) => {
+      const r = m.deactivateKeycard(store(), id, ctx());
+      show(r, () => `deactivated keycard ${id}; ${changed(r.affectedDoors)}`);
+    });
+
+  const phone = program.command('phone-key').description('DOOR-app phone keys');
+  phone
+    .command('add')
+    .argument('<personId>', 'person id', int('person id'))
+    .requiredOption('--public-key <hex>', 'Ed25519 public key, 32 bytes hex')
+    .option('--label <label>')
+    .action((id: number, o: { publicKey: string; label?: string }) => {
+      const k = m.addPhoneKey(store(), id, { publicKey: o.publicKey, label: o.label ?? null }, ctx());
+      show({ ...v.phoneKeyView(k), affectedDoors: k.affectedDoors }, () => `added phone key ${k.id} for person ${id}; ${changed(k.affectedDoors)}`);
+    });
+  phone
+    .command('list')
+    .argument('<personId>', 'person id', int('person id'))
+    .action((id: number) => {
+      m.getPerson(store(), id);
+      const rows = m.listPhoneKeys(store(), id).map(v.phoneKeyView);
+      show(rows, () => table(rows, ['id', 'label', 'publicKey', 'addedAt']));
+    });
+  phone
+    .command('revoke')
+    .argument('<phoneKeyId>', 'phone key id', int('phone key id'))
+    .action((id: number) => {
+      const r = m.revokePhoneKey(store(), id, ctx());
+      show(r, () => `revoked phone key ${id}; ${changed(r.affectedDoors)}`);
+    });
+
+  const doorcode = program.command('doorcode').description('static and daily doorcodes');
+  doorcode
+    .command('show')
+    .argument('<personId>', 'person id', int('person id'))
+    .action((id: number) => {
+      const p = m.getPerson(store(), id);
+      const data = { doorcode: m.personDoorcode(store(), id), dailyDoorcode: p.dailyDoorcode };
+      show(data, () => record(data));
+    });
+  doorcode
+    .command('reset')
+    .argument('<personId>', 'person id', int('person id'))
+    .action((id: number) => {
+      const r = m.resetDoorcode(store(), id, ctx());
+      show({ doorcode: r.code, affectedDoors: r.affectedDoors }, () => `new doorcode for person ${id}: ${r.code}; ${changed(r.affectedDoors)}`);
+    });
+  doorcode
+    .command('clear')
+    .argument('<personId>', 'person id', int('person id'))
+    .action((id: number) => {
+      const r = m.clearDoorcode(store(), id, ctx());
+      show(r, () => `removed the doorcode of person ${id}; ${changed(r.affectedDoors)}`);
+    });
+  doorcode
+    .command('daily')
+    .argument('<personId>', 'person id', int('person id'))
+    .argument('<onOff>', 'on or off', yesNo)
+    .action((id: number, on: boolean) => {
+      const r = m.setDailyDoorcode(store(), id, on, ctx());
+      show(r, () => `daily doorcode ${on ? 'on' : 'off'} for person ${id}; ${changed(r.affectedDoors)}`);
+    });
+
+  // ---- activity / sync
+  program
+    .command('activity')
+    .description('the activity log, newest first')
+    .requiredOption('--property <id>', 'property id', int('property id'))
+    .option('--person <id>', 'only this (living) person', int('person id'))
+    .option('--holder <ref>', 'only this holder reference (works after deletion)', int('holder reference'))
+    .option('--door <id>', 'only this door', int('door id'))
+    .option('--limit <n>', 'how many', int('count'), 50)
+    .action((o: { property: number; person?: number; holder?: number; door?: number; limit: number }) => {
+      const holderRef = o.person !== undefined ? m.getPerson(store(), o.person).holderRef : o.holder;
+      const rows = m
+        .listActivity(store(), o.property, { ...(holderRef !== undefined ? { holderRef } : {}), ...(o.door !== undefined ? { doorId: o.door } : {}), limit: o.limit })
+        .map(v.activityView);
+      show(rows, () => table(rows, ['at', 'kind', 'holderName', 'doorName', 'message']));
+    });
+  program
+    .command('sync-tasks')
+    .description('Door Sync tasks: doors behind the credentials the gateway holds')
+    .requiredOption('--property <id>', 'property id', int('property id'))
+    .addOption(new Option('--connectivity <kind>').choices(['online', 'offline']))
+    .action((o: { property: number; connectivity?: m.Connectivity }) => {
+      m.getProperty(store(), o.property);
+      const rows = m.doorSyncTasks(store(), o.property, o.connectivity ? { connectivity: o.connectivity } : {}).map(v.syncTaskView);
+      show(rows, () =>
+        table(
+          rows.map((t) => ({ ...t, changes: t.changes.length, latest: t.changes[t.changes.length - 1]?.reason })),
+          ['doorId', 'doorName', 'connectivity', 'compiledSeq', 'enforcedSeq', 'changes', 'latest'],
+        ),
+      );
+    });
+
+  // ---- token
+  const token = program.command('token').description('API tokens');
+  token
+    .command('create')
+    .requiredOption('--name <name>')
+    .addOption(new Option('--role <role>').choices(['portfolio_manager', 'property_manager', 'read_only']).makeOptionMandatory())
+    .option('--property <id>', 'limit to one property (required for property managers)', int('property id'))
+    .option('--key-management', 'property manager with Key Management permission')
+    .action((o: { name: string; role: m.Role; property?: number; keyManagement?: boolean }) => {
+      const { token: t, secret } = m.createToken(store(), { name: o.name, role: o.role, propertyId: o.property ?? null, keyManagement: o.keyManagement ?? false }, ctx());
+      show({ token: v.tokenView(t), secret }, () => `created token ${t.tokenId} (${t.role}${t.keyManagement ? ', key management' : ''})\n${secret}\n(shown once; store it now)`);
+    });
+  token.command('list').action(() => {
+    const rows = m.listTokens(store()).map(v.tokenView);
+    show(rows, () => table(rows, ['id', 'name', 'role', 'keyManagement', 'propertyId', 'revokedAt']));
+  });
+  token
+    .command('revoke')
+    .argument('<tokenId>', 'token id', int('token id'))
+    .action((id: number) => {
+      const t = m.revokeToken(store(), id, ctx());
+      show(v.tokenView(t), () => `revoked token ${id}`);
+    });
+
+  // ---- serve
+  program
+    .command('serve')
+    .description('run the HTTP API')
+    .option('--port <port>', 'TCP port (0 picks a free one)', (s) => {
+      if (!/^\d+$/.test(s) || Number(s) > 65535) throw new InvalidArgumentError(`expected a port 0-65535, got "${s}"`);
+      return Number(s);
+    }, 8080)
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--log', 'log each request')
+    .action(async (o: { port: number; host: string; log?: boolean }) => {
+      const { buildApp } = await import('../api/app.js');
+      const d = store();
+      // serve owns the connection for its lifetime; keep postAction from closing it early.
+      db = undefined;
+      const app = await buildApp({ db: d, logger: o.log ? { level: 'info' } : false });
+      const address = await app.listen({ port: o.port, host: o.host });
+      io.out(json() ? JSON.stringify({ listening: address, stateDir: stateDir() }) : `latchkit gateway listening on ${address} (state: ${stateDir()})`);
+      await (io.untilStopped ?? untilSignal)();
+      await app.close();
+      d.close();
+    });
+
+  return program;
+}
+
+function untilSignal(): Promise<void> {
+  return new Promise((resolveStop) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolveStop();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+/** Runs the CLI; returns the exit code (0 ok, 1 operation refused or failed, 2 bad usage). */
+export async function runCli(args: readonly string[], io: CliIo = processIo()): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync([...args], { from: 'user' });
+    return 0;
+  } catch (e) {
+    const asJson = args.includes('--json');
+    if (e instanceof CommanderError) {
+      // Help and version are "errors" to commander but successes to the user.
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version') return 0;
+      const message = `${e.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (see --help)`;
+      io.err(asJson ? JSON.stringify({ error: { code: 'VALIDATION_FAILED', message } }) : `error VALIDATION_FAILED: ${message}`);
+      return 2;
+    }
+    const code = isGatewayError(e) ? e.code : 'INTERNAL';
+    const message = isGatewayError(e) ? e.message : (e as Error).message;
+    io.err(asJson ? JSON.stringify({ error: { code, message } }) : `error ${code}: ${message}`);
+    return 1;
+  } finally {
+    closers.get(program)?.();
+  }
+}
