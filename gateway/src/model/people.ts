@@ -3,7 +3,7 @@ import { GatewayError } from '../errors.js';
 import { all, bit, bool, nowOf, one, run, tx, uniq, type Ctx } from './base.js';
 import { logAccess } from './activity.js';
 import { newDoorcode, revokeAllPhoneKeys } from './credentials.js';
-import { grantKeys, listGrants, personName, revokeSharedGrants, type Window } from './grants.js';
+import { grantKeys, listGrants, revokeSharedGrants, type Window } from './grants.js';
 import { affectedDoors, doorsForPerson, journalDoors } from './journal.js';
 import { getProperty } from './properties.js';
 import type { AccessType, AffectsDoors, Grant, GrantSource, Person, PersonStatus } from './types.js';
