@@ -1,0 +1,119 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import * as g from '../../gateway/src/index.js';
+import { codeOf, tempDir } from './helpers.js';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  while (cleanups.length) cleanups.pop()!();
+});
+function dir(): string {
+  const t = tempDir();
+  cleanups.push(t.cleanup);
+  return t.dir;
+}
+
+describe('store', () => {
+  it('creates the state directory and database file on first run, migrated, WAL, foreign keys on', () => {
+    const stateDir = join(dir(), 'nested', '.latchkit');
+    const db = g.openStore({ stateDir });
+    try {
+      expect(existsSync(join(stateDir, g.DB_FILE_NAME))).toBe(true);
+      expect(g.schemaVersion(db)).toBe(g.MIGRATIONS.length);
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((r) => (r as { name: string }).name);
+      for (const t of ['people', 'grants', 'keys', 'doors', 'door_changes', 'door_sync_state', 'issuer_keys', 'api_tokens', 'activity', 'holders']) {
+        expect(tables).toContain(t);
+      }
+    } finally {
+      db.close();
+    }
+  });
+
+  it('re-opens an existing file without re-running migrations and keeps the data', () => {
+    const stateDir = dir();
+    const db1 = g.openStore({ stateDir });
+    g.createProperty(db1, { name: 'Elm', utcOffsetMin: 0 });
+    const applied1 = g.appliedMigrations(db1);
+    db1.close();
+    const db2 = g.openStore({ stateDir });
+    try {
+      expect(g.appliedMigrations(db2)).toEqual(applied1);
+      expect(g.listProperties(db2).map((p) => p.name)).toEqual(['Elm']);
+    } finally {
+      db2.close();
+    }
+  });
+
+  it('applies only the migrations a store lacks, in order', () => {
+    const stateDir = dir();
+    const first = g.openStore({ stateDir, migrations: g.MIGRATIONS });
+    first.close();
+    const extra: g.Migration[] = [
+      ...g.MIGRATIONS,
+      { version: g.MIGRATIONS.length + 1, name: 'add lease end', up: 'ALTER TABLE people ADD COLUMN lease_end INTEGER' },
+      { version: g.MIGRATIONS.length + 2, name: 'index lease end', up: (db) => db.exec('CREATE INDEX people_lease_end ON people(lease_end)') },
+    ];
+    const db = g.openStore({ stateDir, migrations: extra });
+    try {
+      expect(g.appliedMigrations(db).map((m) => m.version)).toEqual(extra.map((m) => m.version));
+      expect(() => db.prepare('SELECT lease_end FROM people').all()).not.toThrow();
+    } finally {
+      db.close();
+    }
+  });
+
+  it('rolls a failing migration back entirely and leaves the store at the previous version', () => {
+    const stateDir = dir();
+    g.openStore({ stateDir }).close();
+    const broken: g.Migration[] = [
+      ...g.MIGRATIONS,
+      { version: g.MIGRATIONS.length + 1, name: 'half done', up: 'CREATE TABLE half (x INTEGER); INSERT INTO nope VALUES (1);' },
+    ];
+    expect(codeOf(() => g.openStore({ stateDir, migrations: broken }))).toBe('MIGRATION_FAILED');
+    const db = g.openStore({ stateDir });
+    try {
+      expect(g.schemaVersion(db)).toBe(g.MIGRATIONS.length);
+      expect(db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'half'").get()).toEqual({ n: 0 });
+    } finally {
+      db.close();
+    }
+  });
+
+  it('refuses a store written by a newer gateway', () => {
+    const stateDir = dir();
+    const newer: g.Migration[] = [...g.MIGRATIONS, { version: g.MIGRATIONS.length + 1, name: 'future', up: 'CREATE TABLE future (x INTEGER)' }];
+    g.openStore({ stateDir, migrations: newer }).close();
+    expect(codeOf(() => g.openStore({ stateDir }))).toBe('STORE_TOO_NEW');
+  });
+
+  it('refuses a store whose migration history differs from this code', () => {
+    const stateDir = dir();
+    g.openStore({ stateDir }).close();
+    const renamed: g.Migration[] = [{ ...g.MIGRATIONS[0]!, name: 'something else' }];
+    expect(codeOf(() => g.openStore({ stateDir, migrations: renamed }))).toBe('MIGRATION_FAILED');
+  });
+
+  it('rejects a migration list that skips a version', () => {
+    expect(codeOf(() => g.openStore({ file: ':memory:', migrations: [{ version: 2, name: 'x', up: '' }] }))).toBe('MIGRATION_FAILED');
+  });
+
+  it('uses .latchkit under the cwd unless LATCHKIT_STATE_DIR says otherwise', () => {
+    expect(g.defaultStateDir('/srv/site', {})).toBe('/srv/site/.latchkit');
+    expect(g.defaultStateDir('/srv/site', { LATCHKIT_STATE_DIR: 'data' })).toBe('/srv/site/data');
+    expect(g.defaultStateDir('/srv/site', { LATCHKIT_STATE_DIR: '/var/lib/latchkit' })).toBe('/var/lib/latchkit');
+  });
+
+  it('enforces the schema itself: a lock id must be 16 lower-case hex digits and unique', () => {
+    const db = g.openStore({ file: ':memory:' });
+    const p = g.createProperty(db, { name: 'P', utcOffsetMin: 0 });
+    const insert = db.prepare("INSERT INTO doors (property_id, name, lock_id, connectivity, created_at) VALUES (?, 'd', ?, 'offline', 0)");
+    expect(() => insert.run(p.id, '00112233445566ZZ')).toThrow(/CHECK/);
+    insert.run(p.id, '0011223344556677');
+    expect(() => insert.run(p.id, '0011223344556677')).toThrow(/UNIQUE/);
+    expect(() => db.prepare("INSERT INTO units (property_id, name, created_at) VALUES (999, 'x', 0)").run()).toThrow(/FOREIGN KEY/);
+    db.close();
+  });
+});
