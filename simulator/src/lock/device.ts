@@ -1,0 +1,108 @@
+/**
+ * A simulated lock device: the firmware plus the hardware it runs on (flash cells, RTC,
+ * battery, bolt, indicator), with power that can be cut and restored.
+ *
+ * The flash cells outlive the firmware instance, as on a real board: `powerCycle()` boots a new
+ * firmware instance from the same cells, which is how the power-cut tests and a restarted
+ * fleet get "the lock as it was".
+ */
+import type { CryptoProvider } from '@latchkit/protocol';
+import { nodeCryptoProvider } from '@latchkit/protocol/node';
+import { badArgument } from '../errors.js';
+import type { FlashDevice } from './flash.js';
+import { MemoryFlash, PowerCutFlash } from './flash.js';
+import type { IndicatorEvent, LockIdentity } from './firmware.js';
+import { LockFirmware } from './firmware.js';
+import type { HostClock, RtcState } from './hardware.js';
+import { SimulatedBattery, SimulatedRtc } from './hardware.js';
+import type { DeviceProfile, DeviceProfileName } from './profiles.js';
+import { deviceProfile } from './profiles.js';
+import { flashSizes } from './storage.js';
+
+export interface LockDeviceOptions {
+  identity: LockIdentity;
+  profile?: DeviceProfileName | DeviceProfile;
+  /** Flash cells; a fresh in-memory flash sized for the profile by default. */
+  storage?: FlashDevice;
+  /** Host clock in ms (default `Date.now`); the RTC and all timers derive from it. */
+  clock?: HostClock;
+  /** RTC drift in parts per million (default 0). */
+  driftPpm?: number;
+  /** RTC state to resume from (a persisted one); a fresh RTC reads 1970 until a signed time arrives. */
+  rtc?: Partial<RtcState>;
+  onRtcWrite?: (s: RtcState) => void;
+  batteryUsedMah?: number;
+  onBatteryChange?: (usedMah: number) => void;
+  /** Crypto provider (default node:crypto; pass `nobleProvider` to measure the portable one). */
+  crypto?: CryptoProvider;
+  /** Randomness (nonces, card challenges); default the provider's. */
+  random?: (n: number) => Uint8Array;
+  bolt?: (locked: boolean) => void;
+  indicator?: (e: IndicatorEvent) => void;
+  firmware?: string;
+}
+
+export class LockDevice {
+  readonly profile: DeviceProfile;
+  readonly storage: FlashDevice;
+  readonly rtc: SimulatedRtc;
+  readonly battery: SimulatedBattery;
+  readonly clock: HostClock;
+  readonly crypto: CryptoProvider;
+  /** This power-on's view of the flash: counts writes and takes power-cut plans. */
+  flash!: PowerCutFlash;
+  private current!: LockFirmware;
+  private readonly bootListeners = new Set<(fw: LockFirmware) => void>();
+
+  constructor(private readonly options: LockDeviceOptions) {
+    this.profile = deviceProfile(options.profile);
+    this.storage = options.storage ?? new MemoryFlash(flashSizes(this.profile));
+    for (const [region, size] of Object.entries(flashSizes(this.profile))) {
+      if (this.storage.size(region as keyof ReturnType<typeof flashSizes>) < size) {
+        throw badArgument(`flash ${region}`, `at least ${size} bytes for the ${this.profile.name} profile`, this.storage.size(region as keyof ReturnType<typeof flashSizes>));
+      }
+    }
+    this.clock = options.clock ?? Date.now;
+    this.crypto = options.crypto ?? nodeCryptoProvider;
+    this.rtc = new SimulatedRtc(this.clock, { ...options.rtc, driftPpm: options.driftPpm ?? options.rtc?.driftPpm ?? 0 }, options.onRtcWrite);
+    this.battery = new SimulatedBattery(this.profile.batteryMah, options.batteryUsedMah ?? 0, options.onBatteryChange);
+    this.powerCycle();
+  }
+
+  get lockId(): Uint8Array {
+    return this.options.identity.lockId;
+  }
+
+  /** The running firmware (replaced by every power cycle). */
+  get firmware(): LockFirmware {
+    return this.current;
+  }
+
+  /** Called with each newly booted firmware (the GATT service re-attaches to it). */
+  onBoot(listener: (fw: LockFirmware) => void): () => void {
+    this.bootListeners.add(listener);
+    return () => this.bootListeners.delete(listener);
+  }
+
+  /** Power off and on: RAM state is lost, flash and the RTC (on its backup cell) survive. */
+  powerCycle(): LockFirmware {
+    this.flash = new PowerCutFlash(this.storage);
+    const o = this.options;
+    this.current = LockFirmware.boot(
+      o.identity,
+      {
+        flash: this.flash,
+        monotonicMs: this.clock,
+        rtc: this.rtc,
+        random: o.random ?? ((n) => this.crypto.randomBytes(n)),
+        crypto: this.crypto,
+        battery: this.battery,
+        ...(o.bolt ? { bolt: o.bolt } : {}),
+        ...(o.indicator ? { indicator: o.indicator } : {}),
+      },
+      { profile: this.profile, ...(o.firmware !== undefined ? { firmware: o.firmware } : {}) },
+    );
+    for (const l of this.bootListeners) l(this.current);
+    return this.current;
+  }
+}

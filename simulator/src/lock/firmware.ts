@@ -1,0 +1,807 @@
+/**
+ * The lock firmware: a synchronous state machine over injected ports.
+ *
+ * Nothing here knows about BLE, files or timers. Inputs are method calls (a keypad entry, a
+ * card tap, a control-point message, `tick()` when time passed); outputs are return values,
+ * the bolt and indicator ports, flash writes and event records. That lets the same code run
+ * under the GATT service on a virtual or real radio, under the interactive CLI, and in tests
+ * that cut power at every flash write.
+ *
+ * The rules it enforces, and where each lives:
+ * - sets: verified before decryption and applied only through one atomic commit
+ *   (`applySetMessage`, ./storage.ts); a too-large set is refused and the old one stays;
+ * - credentials: checked against the last committed set on the lock's own clock, with windows
+ *   and schedules (`enterCode`, `tapCard`, `unlockPhone`);
+ * - clock: moved only forward and only by signed times (`advanceClock`);
+ * - keypad lockout: survives a reboot because it is rebuilt from the persisted event log.
+ */
+import type { AcceptedSet, CredentialKindName, CryptoProvider, DenyReasonName, DeviceKeys, EventRecord, LockInfo } from '@latchkit/protocol';
+import {
+  BulkReceiver,
+  CARD_CHALLENGE_BYTES,
+  checkValidity,
+  CredentialKind,
+  CredentialSet,
+  dailyCode,
+  DAILY_CODE_DIGITS,
+  deriveIndexKey,
+  deviceKeysFromSeed,
+  doorcodeKey,
+  equalBytes,
+  issueReceipt,
+  keycardKey,
+  localDay,
+  openAnchorRotation,
+  openCommission,
+  openSetMessage,
+  openTimeSync,
+  parseSign1,
+  phoneKey,
+  ProtocolError,
+  toHex,
+  UNLOCK_NONCE_BYTES,
+  unlockSigningInput,
+  verifyCardResponse,
+  MessageType,
+  DEFAULT_MAX_MESSAGE_BYTES,
+} from '@latchkit/protocol';
+import { badArgument, SimulatorError, simFail } from '../errors.js';
+import { EventLog, type NewEvent } from './event-log.js';
+import type { FlashDevice } from './flash.js';
+import type { BatteryPort, CardTransponder, RtcPort } from './hardware.js';
+import type { DeviceProfile } from './profiles.js';
+import { DEVICE_PROFILES } from './profiles.js';
+import type { BootReport, PersistentState } from './storage.js';
+import { StateStore } from './storage.js';
+
+export const FIRMWARE_VERSION = 'latchkit-sim/0.1.0';
+
+/** What a person at the door sees and hears; the CLI prints these, tests assert on them. */
+export type IndicatorSignal =
+  | 'boot'
+  | 'keypress'
+  | 'granted'
+  | 'denied'
+  | 'lockedOut'
+  | 'relocked'
+  | 'syncApplied'
+  | 'syncRejected'
+  | 'lowBattery'
+  | 'tamper';
+
+export interface IndicatorEvent {
+  signal: IndicatorSignal;
+  led: 'green' | 'red' | 'amber' | 'blue' | 'off';
+  buzzer: 'none' | 'chirp' | 'double' | 'long';
+}
+
+const INDICATION: Record<IndicatorSignal, Omit<IndicatorEvent, 'signal'>> = {
+  boot: { led: 'blue', buzzer: 'chirp' },
+  keypress: { led: 'off', buzzer: 'chirp' },
+  granted: { led: 'green', buzzer: 'double' },
+  denied: { led: 'red', buzzer: 'long' },
+  lockedOut: { led: 'red', buzzer: 'long' },
+  relocked: { led: 'off', buzzer: 'none' },
+  syncApplied: { led: 'blue', buzzer: 'none' },
+  syncRejected: { led: 'amber', buzzer: 'none' },
+  lowBattery: { led: 'amber', buzzer: 'chirp' },
+  tamper: { led: 'red', buzzer: 'long' },
+};
+
+export interface LockPorts {
+  flash: FlashDevice;
+  /** Monotonic host milliseconds: drives relock, challenge expiry and keypad idle timers. */
+  monotonicMs: () => number;
+  rtc: RtcPort;
+  random: (length: number) => Uint8Array;
+  crypto: CryptoProvider;
+  battery: BatteryPort;
+  bolt?: (locked: boolean) => void;
+  indicator?: (e: IndicatorEvent) => void;
+}
+
+/** Factory data: burnt in at manufacturing, never in the state slots. */
+export interface LockIdentity {
+  lockId: Uint8Array;
+  /** 32-byte seed of the device signing key (receipts) and key-wrap key (commissioning). */
+  deviceSeed: Uint8Array;
+}
+
+export interface LockOptions {
+  profile?: DeviceProfile;
+  firmware?: string;
+  /** Record a `boot` event (default true; off only for read-only inspection). */
+  logBoot?: boolean;
+}
+
+export interface AccessOutcome {
+  granted: boolean;
+  reason: DenyReasonName;
+  kind: CredentialKindName | null;
+  holder: number;
+  event: EventRecord;
+}
+
+export interface PhoneChallenge {
+  nonce: Uint8Array;
+  /** Lock clock when issued, Unix seconds (sent to the phone). */
+  lockTime: number;
+  expiresAtMs: number;
+}
+
+export interface SyncOutcome {
+  kind: 'full' | 'delta';
+  seq: number;
+  digest: Uint8Array;
+  receipt: Uint8Array;
+}
+
+export interface LockStateSummary {
+  lockId: string;
+  firmware: string;
+  profile: string;
+  commissioned: boolean;
+  generation: number;
+  anchors: number;
+  utcOffset: number;
+  seq: number;
+  digest: string | null;
+  setIssuedAt: number | null;
+  counts: { doorcode: number; daily: number; keycard: number; phone: number; holders: number } | null;
+  clock: number;
+  battery: number;
+  bolt: 'locked' | 'unlocked';
+  lockedOutUntil: number | null;
+  nextEventIndex: number;
+  oldestEventIndex: number;
+  boot: BootReport;
+}
+
+export const KIND_BY_CODE: Record<number, CredentialKindName> = { 1: 'doorcode', 2: 'daily', 3: 'keycard', 4: 'phone' };
+const RECENT_NONCES = 8;
+const LOW_BATTERY_PERCENT = 15;
+/** A signed time that moves the clock by less than this is not worth an event record. */
+const CLOCK_EVENT_THRESHOLD_S = 60;
+/** Events scanned at boot to rebuild the keypad lockout. */
+const LOCKOUT_SCAN_EVENTS = 512;
+
+export class LockFirmware {
+  readonly lockId: Uint8Array;
+  readonly lockIdHex: string;
+  readonly profile: DeviceProfile;
+  readonly firmware: string;
+  readonly device: DeviceKeys;
+  readonly events: EventLog;
+  readonly boot: BootReport;
+
+  private state: PersistentState;
+  private readonly store: StateStore;
+  private credentials: CredentialSet | null = null;
+  private indexKey: Uint8Array | null = null;
+  private daily: { day: number; digest: string; codes: Map<string, number[]> } | null = null;
+  private readonly bulk: BulkReceiver;
+  private halted: SimulatorError | null = null;
+
+  private boltLocked = true;
+  private relockAtMs: number | null = null;
+  private keypadBuffer = '';
+  private keypadLastMs = 0;
+  private keypadFailures = 0;
+  private lockoutLevel = 0;
+  private lockoutUntil = 0;
+  private readonly recentNonces: Uint8Array[] = [];
+  private lowBatteryWarned = false;
+  private readonly eventListeners = new Set<(e: EventRecord) => void>();
+
+  private constructor(
+    identity: LockIdentity,
+    private readonly ports: LockPorts,
+    options: LockOptions,
+  ) {
+    if (!(identity.lockId instanceof Uint8Array) || identity.lockId.length !== 8) throw badArgument('lock id', 'Uint8Array of 8 bytes', identity.lockId);
+    if (!(identity.deviceSeed instanceof Uint8Array) || identity.deviceSeed.length !== 32) throw badArgument('device seed', 'Uint8Array of 32 bytes', identity.deviceSeed);
+    this.lockId = identity.lockId.slice();
+    this.lockIdHex = toHex(this.lockId);
+    this.profile = options.profile ?? DEVICE_PROFILES.standard;
+    this.firmware = options.firmware ?? FIRMWARE_VERSION;
+    this.device = deviceKeysFromSeed(identity.deviceSeed, ports.crypto);
+    const opened = StateStore.open(ports.flash, this.profile, ports.crypto);
+    this.store = opened.store;
+    this.state = opened.state;
+    this.boot = opened.boot;
+    this.events = EventLog.open(ports.flash, this.profile, ports.crypto, this.lockId);
+    this.bulk = new BulkReceiver(this.profile.slotBytes + 64 * 1024, ports.crypto);
+    this.loadCredentials();
+  }
+
+  /** Boot from flash: the committed state, the event log, the clock floor, the lockout. */
+  static boot(identity: LockIdentity, ports: LockPorts, options: LockOptions = {}): LockFirmware {
+    const lock = new LockFirmware(identity, ports, options);
+    const floor = Math.max(lock.state.clockFloor, lock.state.set?.issuedAt ?? 0, lock.state.commission?.commissionedAt ?? 0);
+    if (ports.rtc.read() < floor) ports.rtc.write(floor);
+    lock.restoreLockout();
+    if (options.logBoot !== false) {
+      lock.log({ type: 'boot', detail: lock.boot.generation });
+      lock.indicate('boot');
+    }
+    return lock;
+  }
+
+  // ------------------------------------------------------------------ state and clock
+
+  /** Lock time, whole Unix seconds. */
+  now(): number {
+    return Math.floor(this.ports.rtc.read());
+  }
+
+  get commissioned(): boolean {
+    return this.state.commission !== null;
+  }
+
+  get seq(): number {
+    return this.state.set?.seq ?? 0;
+  }
+
+  get set(): CredentialSet | null {
+    return this.credentials;
+  }
+
+  get utcOffset(): number {
+    return this.state.commission?.utcOffset ?? 0;
+  }
+
+  get locked(): boolean {
+    return this.boltLocked;
+  }
+
+  get lockedOut(): boolean {
+    return this.now() < this.lockoutUntil;
+  }
+
+  /** The persisted state, for inspection (do not mutate). */
+  get persisted(): Readonly<PersistentState> {
+    return this.state;
+  }
+
+  get isHalted(): boolean {
+    return this.halted !== null;
+  }
+
+  /** Subscribe to appended event records (GATT events characteristic, CLI watch). */
+  onEvent(listener: (e: EventRecord) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  info(): LockInfo {
+    this.alive();
+    return {
+      lockId: this.lockId,
+      seq: this.seq,
+      digest: this.state.set?.digest ?? new Uint8Array(32),
+      clock: this.now(),
+      batteryPercent: this.ports.battery.percent(),
+      commissioned: this.commissioned,
+      lockedOut: this.lockedOut,
+      nextEventIndex: this.events.nextIndex,
+      deviceSigningPublic: this.device.signing.publicKey,
+      deviceEncryptionPublic: this.device.encryptionPublic,
+      firmware: this.firmware,
+    };
+  }
+
+  summary(): LockStateSummary {
+    const set = this.credentials;
+    return {
+      lockId: this.lockIdHex,
+      firmware: this.firmware,
+      profile: this.profile.name,
+      commissioned: this.commissioned,
+      generation: this.state.commission?.generation ?? 0,
+      anchors: this.state.commission?.anchors.length ?? 0,
+      utcOffset: this.utcOffset,
+      seq: this.seq,
+      digest: this.state.set ? toHex(this.state.set.digest) : null,
+      setIssuedAt: this.state.set?.issuedAt ?? null,
+      counts: set ? { doorcode: set.counts.doorcode, daily: set.counts.daily, keycard: set.counts.keycard, phone: set.counts.phone, holders: set.counts.holders } : null,
+      clock: this.now(),
+      battery: this.ports.battery.percent(),
+      bolt: this.boltLocked ? 'locked' : 'unlocked',
+      lockedOutUntil: this.lockedOut ? this.lockoutUntil : null,
+      nextEventIndex: this.events.nextIndex,
+      oldestEventIndex: this.events.oldestIndex,
+      boot: this.boot,
+    };
+  }
+
+  /**
+   * Move the clock to a signed time if that is later. Returns whether it moved. Never moves it
+   * back: a relayed old set or time sync cannot revive an expired credential.
+   */
+  private advanceClock(signedSeconds: number): boolean {
+    const current = this.ports.rtc.read();
+    if (signedSeconds <= current) return false;
+    this.ports.rtc.write(signedSeconds);
+    if (signedSeconds - current >= CLOCK_EVENT_THRESHOLD_S) this.log({ type: 'clockSet', detail: signedSeconds });
+    return true;
+  }
+
+  // ------------------------------------------------------------------ lifecycle messages
+
+  /** Dispatch any signed message by its type (what arrives over the bulk channel). */
+  applyMessage(bytes: Uint8Array): { type: 'set' | 'commission' | 'rotateAnchors' | 'timeSync'; sync?: SyncOutcome } {
+    this.alive();
+    let type: number;
+    try {
+      type = parseSign1(bytes, DEFAULT_MAX_MESSAGE_BYTES).type;
+    } catch (err) {
+      this.rejected(err);
+      throw err;
+    }
+    switch (type) {
+      case MessageType.fullSet:
+      case MessageType.delta:
+        return { type: 'set', sync: this.applySetMessage(bytes) };
+      case MessageType.commission:
+        this.commission(bytes);
+        return { type: 'commission' };
+      case MessageType.rotateAnchors:
+        this.rotateAnchors(bytes);
+        return { type: 'rotateAnchors' };
+      case MessageType.timeSync:
+        this.timeSync(bytes);
+        return { type: 'timeSync' };
+      default: {
+        const err = new ProtocolError('MALFORMED', `a lock does not accept ${type === MessageType.receipt ? 'receipts' : `message type ${type}`}`);
+        this.rejected(err);
+        throw err;
+      }
+    }
+  }
+
+  /** First commissioning (trust on first use) or re-commissioning signed by a current anchor. */
+  commission(bytes: Uint8Array): void {
+    this.alive();
+    const prev = this.state.commission;
+    let c;
+    try {
+      c = openCommission(bytes, { lockId: this.lockId, device: this.device, anchors: prev?.anchors ?? null, generation: prev?.generation ?? 0, provider: this.ports.crypto });
+    } catch (err) {
+      this.rejected(err);
+      throw err;
+    }
+    const sameKey = prev !== null && equalBytes(prev.contentKey, c.contentKey);
+    // A new content key orphans the set (its keys are HMACs under the old index key), but its
+    // sequence stays as the anti-rollback floor: the set is replaced by an empty body at that seq.
+    const set = this.state.set && !sameKey ? { ...this.state.set, digest: new Uint8Array(32), body: new Uint8Array(0) } : this.state.set;
+    this.commitState({
+      commission: { generation: c.generation, rotationSeq: prev?.rotationSeq ?? 0, commissionedAt: c.issuedAt, utcOffset: c.utcOffset, anchors: c.anchors, contentKey: c.contentKey },
+      set,
+      clockFloor: Math.max(this.state.clockFloor, c.issuedAt),
+    });
+    this.advanceClock(c.issuedAt);
+    this.log({ type: 'commissioned', detail: c.generation });
+  }
+
+  rotateAnchors(bytes: Uint8Array): void {
+    this.alive();
+    const c = this.requireCommissioned();
+    let r;
+    try {
+      r = openAnchorRotation(bytes, { lockId: this.lockId, anchors: c.anchors, rotationSeq: c.rotationSeq, provider: this.ports.crypto });
+    } catch (err) {
+      this.rejected(err);
+      throw err;
+    }
+    this.commitState({ ...this.state, commission: { ...c, anchors: r.anchors, rotationSeq: r.seq }, clockFloor: Math.max(this.state.clockFloor, r.issuedAt) });
+    this.advanceClock(r.issuedAt);
+    this.log({ type: 'anchorsRotated', detail: r.seq });
+  }
+
+  /**
+   * Signed time sync. The time only moves the clock forward; the UTC offset (daylight saving)
+   * is taken only from a sync at least as new as every signed time seen, so replaying an old
+   * sync cannot bring back last season's offset.
+   */
+  timeSync(bytes: Uint8Array): void {
+    this.alive();
+    const c = this.requireCommissioned();
+    let t;
+    try {
+      t = openTimeSync(bytes, { lockId: this.lockId, anchors: c.anchors, provider: this.ports.crypto });
+    } catch (err) {
+      this.rejected(err);
+      throw err;
+    }
+    const newest = Math.max(this.state.clockFloor, this.state.set?.issuedAt ?? 0, c.commissionedAt);
+    if (t.time >= newest && t.utcOffset !== c.utcOffset) {
+      this.commitState({ ...this.state, commission: { ...c, utcOffset: t.utcOffset }, clockFloor: Math.max(this.state.clockFloor, t.time) });
+    }
+    this.advanceClock(t.time);
+  }
+
+  /**
+   * Verify, decrypt and atomically apply a full set or delta; returns the signed receipt.
+   * Rejections are ProtocolErrors (with `needsFullSet` for a delta that does not apply) or
+   * FLASH_CAPACITY; each is logged as `syncRejected` and the enforced set is unchanged.
+   */
+  applySetMessage(bytes: Uint8Array): SyncOutcome {
+    this.alive();
+    const c = this.requireCommissioned();
+    let accepted: AcceptedSet;
+    try {
+      accepted = openSetMessage(bytes, {
+        lockId: this.lockId,
+        anchors: c.anchors,
+        contentKey: c.contentKey,
+        seq: this.seq,
+        current: this.credentials,
+        maxBytes: this.profile.slotBytes + 64 * 1024,
+        provider: this.ports.crypto,
+      });
+      this.commitState({
+        ...this.state,
+        set: { seq: accepted.seq, issuedAt: accepted.issuedAt, digest: accepted.digest, body: accepted.set.body },
+        clockFloor: Math.max(this.state.clockFloor, accepted.issuedAt),
+      });
+    } catch (err) {
+      this.rejected(err);
+      throw err;
+    }
+    this.credentials = accepted.set;
+    this.daily = null;
+    this.ports.battery.drain((bytes.length / 1024) * this.profile.radioMahPerKiB);
+    this.advanceClock(accepted.issuedAt);
+    this.log({ type: 'syncApplied', detail: accepted.seq });
+    this.indicate('syncApplied');
+    return { kind: accepted.kind, seq: accepted.seq, digest: accepted.digest, receipt: this.receipt() };
+  }
+
+  /** A receipt for what the lock enforces now, signed with its device key. */
+  receipt(): Uint8Array {
+    this.alive();
+    const head = this.events.head ?? { index: 0, chain: this.events.chainBefore(0)! };
+    return issueReceipt(
+      this.device.signing,
+      { lockId: this.lockId, seq: this.seq, digest: this.state.set?.digest ?? new Uint8Array(32), time: this.now(), eventIndex: head.index, eventHash: head.chain },
+      this.ports.crypto,
+    );
+  }
+
+  /** The lock's bulk receiver: one per lock, so a transfer resumes across connections. */
+  get bulkReceiver(): BulkReceiver {
+    this.alive();
+    return this.bulk;
+  }
+
+  private rejected(err: unknown): void {
+    if (err instanceof SimulatorError && err.code === 'POWER_CUT') return this.die(err);
+    const wire = err instanceof ProtocolError ? err.wire : err instanceof SimulatorError ? (err.wire ?? 0xff) : 0xff;
+    this.log({ type: 'syncRejected', detail: wire });
+    this.indicate('syncRejected');
+  }
+
+  private requireCommissioned(): NonNullable<PersistentState['commission']> {
+    if (!this.state.commission) {
+      const err = new ProtocolError('NOT_COMMISSIONED', `lock ${this.lockIdHex} has no trust anchors yet; commission it first`);
+      this.rejected(err);
+      throw err;
+    }
+    return this.state.commission;
+  }
+
+  private commitState(next: PersistentState): void {
+    try {
+      this.store.commit(next);
+    } catch (err) {
+      if (err instanceof SimulatorError && err.code === 'POWER_CUT') this.die(err);
+      throw err;
+    }
+    const keyChanged = !this.state.commission || !next.commission || !equalBytes(this.state.commission.contentKey, next.commission.contentKey);
+    this.state = next;
+    if (keyChanged || next.set?.body !== this.credentials?.body) this.loadCredentials();
+  }
+
+  private loadCredentials(): void {
+    const c = this.state.commission;
+    this.indexKey = c ? deriveIndexKey(c.contentKey, this.lockId) : null;
+    const body = this.state.set?.body;
+    this.credentials = c && body && body.length > 0 ? CredentialSet.parse(body) : null;
+    this.daily = null;
+  }
+
+  // ------------------------------------------------------------------ access
+
+  /** One keypad key: digits, `#` (or Enter) submits, `*` clears. Returns the outcome on submit. */
+  pressKey(key: string): AccessOutcome | null {
+    this.alive();
+    this.expireKeypad();
+    this.keypadLastMs = this.ports.monotonicMs();
+    if (key === '*') {
+      this.keypadBuffer = '';
+      return null;
+    }
+    if (key === '#' || key === '\n' || key === '\r') {
+      const code = this.keypadBuffer;
+      this.keypadBuffer = '';
+      return this.enterCode(code);
+    }
+    if (!/^[0-9]$/.test(key)) throw badArgument('keypad key', 'a digit, "#" or "*"', key);
+    // A real keypad keeps taking digits; anything past 16 can only be wrong.
+    if (this.keypadBuffer.length < 16) this.keypadBuffer += key;
+    this.indicate('keypress');
+    return null;
+  }
+
+  private expireKeypad(): void {
+    if (this.keypadBuffer && this.ports.monotonicMs() - this.keypadLastMs > this.profile.keypadIdleSeconds * 1000) this.keypadBuffer = '';
+  }
+
+  /** A complete keypad entry (static doorcode or today's daily code). */
+  enterCode(code: string): AccessOutcome {
+    this.alive();
+    if (!this.profile.hasKeypad) simFail('BAD_ARGUMENT', `the ${this.profile.name} device profile has no keypad`);
+    if (typeof code !== 'string') throw badArgument('code', 'a string of digits', code);
+    if (this.lockedOut) return this.deny('doorcode', 0, 'lockedOut');
+    const set = this.credentials;
+    if (!set) return this.deny('doorcode', 0, 'noSet');
+    if (!/^[0-9]{4,12}$/.test(code)) return this.keypadFailure();
+    const now = this.nowMinutes();
+    let firstVerdict: DenyReasonName | null = null;
+    let firstHolder = 0;
+    let firstKind: CredentialKindName = 'doorcode';
+    const row = set.find('doorcode', doorcodeKey(this.indexKey!, code, this.ports.crypto));
+    if (row >= 0) {
+      const h = set.holderAt(row);
+      const v = checkValidity(h, now, this.utcOffset);
+      if (v === 'ok') return this.grant('doorcode', h.holder);
+      firstVerdict = verdictReason(v);
+      firstHolder = h.holder;
+    }
+    if (code.length === DAILY_CODE_DIGITS && set.secrets) {
+      for (const hr of this.dailyCodes(now).get(code) ?? []) {
+        const h = set.holderAt(hr);
+        const v = checkValidity(h, now, this.utcOffset);
+        if (v === 'ok') return this.grant('daily', h.holder);
+        if (firstVerdict === null) {
+          firstVerdict = verdictReason(v);
+          firstHolder = h.holder;
+          firstKind = 'daily';
+        }
+      }
+    }
+    if (firstVerdict !== null) return this.deny(firstKind, firstHolder, firstVerdict);
+    return this.keypadFailure();
+  }
+
+  /** Today's daily codes (property local day), derived once per day and set. */
+  private dailyCodes(nowMinutes: number): Map<string, number[]> {
+    const set = this.credentials!;
+    const day = localDay(nowMinutes, this.utcOffset);
+    const digest = toHex(this.state.set!.digest);
+    if (this.daily && this.daily.day === day && this.daily.digest === digest) return this.daily.codes;
+    const codes = new Map<string, number[]>();
+    for (const hr of set.dailyHolderRows()) {
+      const code = dailyCode(set.secrets!.daily, set.holderAt(hr).holder, day, this.ports.crypto);
+      const rows = codes.get(code);
+      if (rows) rows.push(hr);
+      else codes.set(code, [hr]);
+    }
+    this.daily = { day, digest, codes };
+    return codes;
+  }
+
+  /** Precompute today's daily codes now (the firmware does this at midnight, off the keypad path). */
+  warmDailyCodes(): void {
+    if (this.credentials?.secrets) this.dailyCodes(this.nowMinutes());
+  }
+
+  private keypadFailure(): AccessOutcome {
+    const outcome = this.deny('doorcode', 0, 'unknownCredential');
+    this.keypadFailures++;
+    if (this.keypadFailures >= this.profile.lockoutThreshold) {
+      const seconds = this.lockoutDuration(this.lockoutLevel);
+      this.lockoutUntil = this.now() + seconds;
+      this.log({ type: 'lockout', kind: CredentialKind.doorcode, detail: this.keypadFailures });
+      this.indicate('lockedOut');
+      this.lockoutLevel++;
+      this.keypadFailures = 0;
+    }
+    return outcome;
+  }
+
+  private lockoutDuration(level: number): number {
+    return Math.min(this.profile.maxLockoutSeconds, this.profile.lockoutSeconds * 2 ** Math.min(level, 30));
+  }
+
+  /**
+   * Rebuild failures and lockout from the persisted log, so pulling the batteries does not
+   * give a brute-forcer a fresh set of guesses.
+   */
+  private restoreLockout(): void {
+    const tail = this.events.tail(LOCKOUT_SCAN_EVENTS);
+    let failures = 0;
+    let lockouts = 0;
+    let lastLockout: EventRecord | null = null;
+    for (let i = tail.length - 1; i >= 0; i--) {
+      const e = tail[i]!;
+      const keypadKind = e.kind === CredentialKind.doorcode || e.kind === CredentialKind.daily;
+      if (e.type === 'granted' && keypadKind) break;
+      if (e.type === 'lockout') {
+        lockouts++;
+        lastLockout ??= e;
+      } else if (e.type === 'denied' && keypadKind && e.reason === 'unknownCredential' && lastLockout === null) {
+        failures++;
+      }
+    }
+    this.keypadFailures = failures;
+    this.lockoutLevel = lockouts;
+    this.lockoutUntil = lastLockout ? lastLockout.time + this.lockoutDuration(lockouts - 1) : 0;
+  }
+
+  /** A card held to the reader: look the UID up, then challenge the card for its key. */
+  tapCard(card: CardTransponder): AccessOutcome {
+    this.alive();
+    if (!this.profile.hasCardReader) simFail('BAD_ARGUMENT', `the ${this.profile.name} device profile has no card reader`);
+    const set = this.credentials;
+    if (!set) return this.deny('keycard', 0, 'noSet');
+    const uid = card.uid;
+    if (!(uid instanceof Uint8Array) || uid.length < 4 || uid.length > 10) return this.deny('keycard', 0, 'unknownCredential');
+    const row = set.find('keycard', keycardKey(this.indexKey!, uid, this.ports.crypto));
+    if (row < 0) return this.deny('keycard', 0, 'unknownCredential');
+    const h = set.holderAt(row);
+    const challenge = this.ports.random(CARD_CHALLENGE_BYTES);
+    const response = card.respond(this.lockId, challenge);
+    if (!(response instanceof Uint8Array) || !verifyCardResponse(set.secrets!.cardMaster, uid, this.lockId, challenge, response, this.ports.crypto)) {
+      return this.deny('keycard', h.holder, 'badProof');
+    }
+    const v = checkValidity(h, this.nowMinutes(), this.utcOffset);
+    return v === 'ok' ? this.grant('keycard', h.holder) : this.deny('keycard', h.holder, verdictReason(v));
+  }
+
+  /** A fresh single-use nonce for a phone to sign. The caller (the connection) holds it. */
+  createChallenge(): PhoneChallenge {
+    this.alive();
+    return { nonce: this.ports.random(UNLOCK_NONCE_BYTES), lockTime: this.now(), expiresAtMs: this.ports.monotonicMs() + this.profile.challengeSeconds * 1000 };
+  }
+
+  /**
+   * Check a phone's signed answer. `challenge` is the one the connection holds, which the
+   * caller must already have cleared: whatever the result, a nonce is used once. A response
+   * that verifies against a nonce already used is logged as a replay (staleNonce).
+   */
+  unlockPhone(challenge: PhoneChallenge | null, publicKey: Uint8Array, signature: Uint8Array): AccessOutcome {
+    this.alive();
+    const set = this.credentials;
+    if (!set) return this.deny('phone', 0, 'noSet');
+    if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32 || !(signature instanceof Uint8Array) || signature.length !== 64) {
+      return this.deny('phone', 0, 'badProof');
+    }
+    const row = set.find('phone', phoneKey(this.indexKey!, publicKey, this.ports.crypto));
+    if (row < 0) return this.deny('phone', 0, 'unknownCredential');
+    const h = set.holderAt(row);
+    if (challenge === null || this.ports.monotonicMs() > challenge.expiresAtMs) return this.replayOrStale(publicKey, signature, h.holder, 'staleNonce');
+    const ok = this.ports.crypto.ed25519Verify(signature, unlockSigningInput(this.lockId, challenge.nonce), publicKey);
+    const outcome = ok ? null : this.replayOrStale(publicKey, signature, h.holder, 'badProof');
+    this.rememberNonce(challenge.nonce);
+    if (outcome) return outcome;
+    const v = checkValidity(h, this.nowMinutes(), this.utcOffset);
+    return v === 'ok' ? this.grant('phone', h.holder) : this.deny('phone', h.holder, verdictReason(v));
+  }
+
+  /** A signature that verifies against an already used nonce is a replay; otherwise `otherwise`. */
+  private replayOrStale(publicKey: Uint8Array, signature: Uint8Array, holder: number, otherwise: DenyReasonName): AccessOutcome {
+    for (const nonce of this.recentNonces) {
+      if (this.ports.crypto.ed25519Verify(signature, unlockSigningInput(this.lockId, nonce), publicKey)) return this.deny('phone', holder, 'staleNonce');
+    }
+    return this.deny('phone', holder, otherwise);
+  }
+
+  private rememberNonce(nonce: Uint8Array): void {
+    this.recentNonces.push(nonce);
+    if (this.recentNonces.length > RECENT_NONCES) this.recentNonces.shift();
+  }
+
+  /** Physical tamper sensor (forced bolt, opened case). */
+  reportTamper(detail = 0): EventRecord {
+    this.alive();
+    const e = this.log({ type: 'tamper', detail });
+    this.indicate('tamper');
+    return e;
+  }
+
+  private nowMinutes(): number {
+    return Math.floor(this.now() / 60);
+  }
+
+  private grant(kind: CredentialKindName, holder: number): AccessOutcome {
+    if (kind === 'doorcode' || kind === 'daily') {
+      this.keypadFailures = 0;
+      this.lockoutLevel = 0;
+    }
+    const event = this.log({ type: 'granted', kind: CredentialKind[kind], holder });
+    this.indicate('granted');
+    this.boltLocked = false;
+    this.ports.bolt?.(false);
+    this.relockAtMs = this.ports.monotonicMs() + this.profile.autoRelockSeconds * 1000;
+    this.ports.battery.drain(this.profile.actuationMah);
+    if (this.ports.battery.percent() < LOW_BATTERY_PERCENT && !this.lowBatteryWarned) {
+      this.lowBatteryWarned = true;
+      this.indicate('lowBattery');
+    }
+    return { granted: true, reason: 'none', kind, holder, event };
+  }
+
+  private deny(kind: CredentialKindName, holder: number, reason: DenyReasonName): AccessOutcome {
+    const event = this.log({ type: 'denied', kind: CredentialKind[kind], holder, reason });
+    this.indicate(reason === 'lockedOut' ? 'lockedOut' : 'denied');
+    return { granted: false, reason, kind, holder, event };
+  }
+
+  // ------------------------------------------------------------------ time passing
+
+  /**
+   * Run due timers: auto-relock, keypad idle, and today's daily codes after local midnight.
+   * Returns the next deadline (monotonic ms).
+   */
+  tick(): number {
+    this.alive();
+    const now = this.ports.monotonicMs();
+    if (this.relockAtMs !== null && now >= this.relockAtMs) {
+      this.relockAtMs = null;
+      this.boltLocked = true;
+      this.ports.bolt?.(true);
+      this.indicate('relocked');
+    }
+    this.expireKeypad();
+    this.warmDailyCodes();
+    const lockNow = this.ports.rtc.read();
+    const nextMidnight = (localDay(Math.floor(lockNow / 60), this.utcOffset) + 1) * 86400 - this.utcOffset * 60;
+    const deadlines = [now + Math.max(1, (nextMidnight - lockNow) * 1000)];
+    if (this.relockAtMs !== null) deadlines.push(this.relockAtMs);
+    if (this.keypadBuffer) deadlines.push(this.keypadLastMs + this.profile.keypadIdleSeconds * 1000 + 1);
+    return Math.min(...deadlines);
+  }
+
+  // ------------------------------------------------------------------ events
+
+  private log(e: Omit<NewEvent, 'time'>): EventRecord {
+    let record: EventRecord;
+    try {
+      record = this.events.append({ ...e, time: this.now() });
+    } catch (err) {
+      if (err instanceof SimulatorError && err.code === 'POWER_CUT') this.die(err);
+      throw err;
+    }
+    for (const l of this.eventListeners) l(record);
+    return record;
+  }
+
+  private indicate(signal: IndicatorSignal): void {
+    this.ports.indicator?.({ signal, ...INDICATION[signal] });
+  }
+
+  private die(err: SimulatorError): never {
+    this.halted = err;
+    throw err;
+  }
+
+  private alive(): void {
+    if (this.halted) simFail('LOCK_HALTED', `lock ${this.lockIdHex} lost power (${this.halted.message}); boot it again from flash`);
+  }
+}
+
+function verdictReason(v: 'ok' | 'not_yet_valid' | 'expired' | 'outside_schedule'): DenyReasonName {
+  switch (v) {
+    case 'not_yet_valid':
+      return 'notYetValid';
+    case 'expired':
+      return 'expired';
+    case 'outside_schedule':
+      return 'outsideSchedule';
+    default:
+      return 'none';
+  }
+}
+
+

@@ -1,0 +1,145 @@
+/**
+ * One central's connection to a lock, at the level of characteristic values (no bleno here).
+ *
+ * The GATT service feeds it control-point writes and bulk writes and sends what it returns as
+ * notifications; tests drive it directly with bytes. The phone's unlock challenge belongs to the
+ * connection (a nonce issued on one link is useless on another), while the bulk receiver belongs
+ * to the lock, so a transfer cut by a dropped link resumes on the next connection.
+ */
+import type { ControlRequest } from '@latchkit/protocol';
+import {
+  decodeBulkBegin,
+  decodeEventsRead,
+  decodeRequest,
+  decodeUnlockPhone,
+  DenyReason,
+  encodeBulkProgress,
+  encodeEvents,
+  encodeLockInfo,
+  encodeResponse,
+  encodeUnlockChallenge,
+  encodeUnlockResult,
+  EVENT_RECORD_BYTES,
+  MAX_CONTROL_MESSAGE_BYTES,
+  Opcode,
+  ProtocolError,
+  ProtocolErrorCodes,
+  Reassembler,
+  segment,
+  TRANSFER_ID_BYTES,
+} from '@latchkit/protocol';
+import { SimulatorError } from '../errors.js';
+import type { LockFirmware, PhoneChallenge } from './firmware.js';
+
+/** Records per eventsRead answer: what fits one control message after the 3-byte header. */
+export const EVENTS_PER_READ = Math.floor((MAX_CONTROL_MESSAGE_BYTES - 3) / EVENT_RECORD_BYTES);
+
+export interface SessionHooks {
+  /** Send one notification value on the control point. */
+  notify(value: Uint8Array): void;
+  /** Current ATT MTU of the link. */
+  mtu(): number;
+  /** The lock lost power while handling a request: the link should drop. */
+  halted?(err: SimulatorError): void;
+}
+
+export class LockSession {
+  private challenge: PhoneChallenge | null = null;
+  private readonly reassembler = new Reassembler();
+  private closed = false;
+
+  constructor(
+    readonly lock: LockFirmware,
+    private readonly hooks: SessionHooks,
+  ) {}
+
+  /** A control-point write (one segment). Answers, segmented, once a whole request arrived. */
+  onControlWrite(value: Uint8Array): void {
+    if (this.closed) return;
+    let message: Uint8Array | null;
+    try {
+      message = this.reassembler.push(value);
+    } catch {
+      // A broken segment stream has no request to answer; the central times out and retries.
+      return;
+    }
+    if (message === null) return;
+    const response = this.handle(message);
+    if (response === null || this.closed) return;
+    for (const seg of segment(response, this.hooks.mtu())) this.hooks.notify(seg);
+  }
+
+  /** A bulk-channel write (write without response: no answer on any path). */
+  onBulkWrite(value: Uint8Array): void {
+    if (this.closed || this.lock.isHalted) return;
+    this.lock.bulkReceiver.chunk(value);
+  }
+
+  /** The link went away: the challenge dies with it, the bulk transfer does not. */
+  close(): void {
+    this.closed = true;
+    this.challenge = null;
+    this.reassembler.reset();
+  }
+
+  /** Handle one whole request; returns the encoded response, or null if the lock died. */
+  handle(message: Uint8Array): Uint8Array | null {
+    let request: ControlRequest;
+    try {
+      request = decodeRequest(message);
+    } catch (err) {
+      const token = err instanceof ProtocolError ? Number(err.details?.['token'] ?? message[1] ?? 0) : 0;
+      const status = err instanceof ProtocolError ? err.wire : ProtocolErrorCodes.MALFORMED.wire;
+      // Echo the opcode byte so the central can match it, even if it is not one we know.
+      return Uint8Array.of((message[0] ?? 0) | 0x80, token & 0xff, status);
+    }
+    try {
+      return encodeResponse({ opcode: request.opcode, token: request.token, status: 0, payload: this.dispatch(request) });
+    } catch (err) {
+      if (err instanceof SimulatorError && (err.code === 'POWER_CUT' || err.code === 'LOCK_HALTED')) {
+        this.hooks.halted?.(err);
+        return null;
+      }
+      const wire = err instanceof ProtocolError ? err.wire : err instanceof SimulatorError && err.wire !== null ? err.wire : ProtocolErrorCodes.MALFORMED.wire;
+      return encodeResponse({ opcode: request.opcode, token: request.token, status: wire, payload: new Uint8Array(0) });
+    }
+  }
+
+  private dispatch(r: ControlRequest): Uint8Array {
+    const lock = this.lock;
+    switch (r.opcode) {
+      case 'getInfo':
+        return encodeLockInfo(lock.info());
+      case 'unlockChallenge': {
+        this.challenge = lock.createChallenge();
+        return encodeUnlockChallenge({ nonce: this.challenge.nonce, lockTime: this.challenge.lockTime });
+      }
+      case 'unlockPhone': {
+        const { publicKey, signature } = decodeUnlockPhone(r.payload);
+        // Single use: the nonce is spent by this answer whatever it says.
+        const challenge = this.challenge;
+        this.challenge = null;
+        const outcome = lock.unlockPhone(challenge, publicKey, signature);
+        return encodeUnlockResult({ result: outcome.granted ? 0 : DenyReason[outcome.reason], holder: outcome.holder, eventIndex: outcome.event.index });
+      }
+      case 'bulkBegin':
+        return encodeBulkProgress(lock.bulkReceiver.begin(decodeBulkBegin(r.payload)));
+      case 'bulkStatus':
+        return encodeBulkProgress(lock.bulkReceiver.progress());
+      case 'bulkCommit': {
+        if (r.payload.length !== TRANSFER_ID_BYTES) throw new ProtocolError('MALFORMED', `bulk commit: expected a ${TRANSFER_ID_BYTES}-byte transfer id`);
+        const message = lock.bulkReceiver.commit(r.payload);
+        const applied = lock.applyMessage(message);
+        return applied.sync?.receipt ?? lock.receipt();
+      }
+      case 'eventsRead': {
+        const { from, max } = decodeEventsRead(r.payload);
+        return encodeEvents(lock.events.read(from, Math.min(max, EVENTS_PER_READ)));
+      }
+      case 'receiptRead':
+        return lock.receipt();
+      default:
+        throw new ProtocolError('UNKNOWN_OPCODE', `control opcode ${Opcode[r.opcode as keyof typeof Opcode]} is not handled`);
+    }
+  }
+}

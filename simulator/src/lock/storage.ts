@@ -1,0 +1,231 @@
+/**
+ * The lock's committed state in flash: two slots and an atomic commit record.
+ *
+ * Everything a lock enforces (commissioning, trust anchors, content key, the decrypted set and
+ * its sequence) is one image. An update writes the new image into the slot that is not in use,
+ * then writes a commit record naming that slot, its length and its SHA-256. The commit record
+ * has two copies written alternately, each with its own check value, so a cut while writing
+ * one leaves the other. Boot takes the newest commit record whose check and slot hash verify.
+ *
+ * Why that gives "old or new, never broken, never lower": until the new commit record is
+ * complete, the newest valid record still names the old slot, which was not touched; once it is
+ * complete it names a slot whose hash it carries. The sequence is inside the image, so it
+ * changes in the same step as the set.
+ */
+import type { CryptoProvider } from '@latchkit/protocol';
+import { ByteReader, ByteWriter, equalBytes, ProtocolError } from '@latchkit/protocol';
+import { simFail } from '../errors.js';
+import type { FlashDevice } from './flash.js';
+import type { DeviceProfile } from './profiles.js';
+
+export interface CommissionState {
+  /** Commissioning generation; a re-commissioning must carry a higher one. */
+  generation: number;
+  /** Counter of the last accepted anchor rotation. */
+  rotationSeq: number;
+  /** Signed time of the commissioning message, Unix seconds. */
+  commissionedAt: number;
+  /** Property local time offset from UTC, minutes (from commissioning or the newest time sync). */
+  utcOffset: number;
+  anchors: Uint8Array[];
+  contentKey: Uint8Array;
+}
+
+export interface SetState {
+  seq: number;
+  /** Signed issue time of the set, Unix seconds. */
+  issuedAt: number;
+  digest: Uint8Array;
+  body: Uint8Array;
+}
+
+export interface PersistentState {
+  commission: CommissionState | null;
+  set: SetState | null;
+  /**
+   * Newest signed time the lock has accepted, Unix seconds. The clock never boots below it, so a
+   * lock whose RTC lost power (battery swap) cannot be made to accept an expired credential.
+   */
+  clockFloor: number;
+}
+
+export const EMPTY_STATE: PersistentState = Object.freeze({ commission: null, set: null, clockFloor: 0 });
+
+const IMAGE_MAGIC = 0x4c4b5354; // "LKST"
+const IMAGE_VERSION = 1;
+const COMMIT_MAGIC = 0x4c4b4352; // "LKCR"
+export const COMMIT_RECORD_BYTES = 64;
+const COMMIT_CHECK_BYTES = 8;
+
+export function encodeImage(s: PersistentState): Uint8Array {
+  const w = new ByteWriter(64 + (s.set?.body.length ?? 0) + 32 * (s.commission?.anchors.length ?? 0));
+  w.u32(IMAGE_MAGIC).u8(IMAGE_VERSION).u8((s.commission ? 1 : 0) | (s.set ? 2 : 0)).u32(s.clockFloor);
+  if (s.commission) {
+    const c = s.commission;
+    w.u32(c.generation).u32(c.rotationSeq).u32(c.commissionedAt).u16(c.utcOffset & 0xffff).u8(c.anchors.length);
+    for (const a of c.anchors) w.bytes(a);
+    w.bytes(c.contentKey);
+  }
+  if (s.set) {
+    w.u32(s.set.seq).u32(s.set.issuedAt).bytes(s.set.digest).u32(s.set.body.length).bytes(s.set.body);
+  }
+  return w.finish();
+}
+
+export function decodeImage(bytes: Uint8Array): PersistentState {
+  const r = new ByteReader(bytes, 'state image');
+  if (r.u32() !== IMAGE_MAGIC) throw new ProtocolError('MALFORMED', 'state image: bad magic');
+  if (r.u8() !== IMAGE_VERSION) throw new ProtocolError('UNSUPPORTED_VERSION', 'state image: unknown version');
+  const flags = r.u8();
+  const clockFloor = r.u32();
+  let commission: CommissionState | null = null;
+  let set: SetState | null = null;
+  if (flags & 1) {
+    const generation = r.u32();
+    const rotationSeq = r.u32();
+    const commissionedAt = r.u32();
+    const raw = r.u16();
+    const utcOffset = raw >= 0x8000 ? raw - 0x10000 : raw;
+    const n = r.u8();
+    const anchors: Uint8Array[] = [];
+    for (let i = 0; i < n; i++) anchors.push(r.take(32).slice());
+    commission = { generation, rotationSeq, commissionedAt, utcOffset, anchors, contentKey: r.take(32).slice() };
+  }
+  if (flags & 2) {
+    const seq = r.u32();
+    const issuedAt = r.u32();
+    const digest = r.take(32).slice();
+    const body = r.take(r.u32()).slice();
+    set = { seq, issuedAt, digest, body };
+  }
+  r.end();
+  return { commission, set, clockFloor };
+}
+
+interface CommitRecord {
+  /** Which of the two copies it was read from (not stored in the record). */
+  copy?: number;
+  generation: number;
+  slot: 0 | 1;
+  length: number;
+  seq: number;
+  hash: Uint8Array;
+}
+
+function encodeCommit(c: CommitRecord, provider: CryptoProvider): Uint8Array {
+  const w = new ByteWriter(COMMIT_RECORD_BYTES).u32(COMMIT_MAGIC).u32(c.generation).u8(c.slot).u8(0).u8(0).u8(0).u32(c.length).u32(c.seq).bytes(c.hash);
+  const head = w.finish();
+  const out = new Uint8Array(COMMIT_RECORD_BYTES).fill(0);
+  out.set(head);
+  out.set(provider.sha256(out.subarray(0, COMMIT_RECORD_BYTES - COMMIT_CHECK_BYTES)).subarray(0, COMMIT_CHECK_BYTES), COMMIT_RECORD_BYTES - COMMIT_CHECK_BYTES);
+  return out;
+}
+
+function decodeCommit(bytes: Uint8Array, provider: CryptoProvider): CommitRecord | null {
+  const body = bytes.subarray(0, COMMIT_RECORD_BYTES - COMMIT_CHECK_BYTES);
+  if (!equalBytes(provider.sha256(body).subarray(0, COMMIT_CHECK_BYTES), bytes.subarray(COMMIT_RECORD_BYTES - COMMIT_CHECK_BYTES))) return null;
+  const r = new ByteReader(body, 'commit record');
+  if (r.u32() !== COMMIT_MAGIC) return null;
+  const generation = r.u32();
+  const slot = r.u8();
+  r.take(3);
+  const length = r.u32();
+  const seq = r.u32();
+  const hash = r.take(32).slice();
+  if (slot > 1) return null;
+  return { generation, slot: slot as 0 | 1, length, seq, hash };
+}
+
+export interface BootReport {
+  /** Which slot the state came from, or null for a factory-fresh (or never committed) lock. */
+  slot: 0 | 1 | null;
+  generation: number;
+  /** True when the newest commit record was unusable and an older one was taken. */
+  fellBack: boolean;
+}
+
+/** Reads and writes the committed state; knows the slot and commit layout, nothing else. */
+export class StateStore {
+  private generation: number;
+  private active: 0 | 1 | null;
+  private activeCopy: number | null;
+
+  private constructor(
+    private readonly flash: FlashDevice,
+    private readonly profile: DeviceProfile,
+    private readonly provider: CryptoProvider,
+    boot: BootReport,
+    activeCopy: number | null,
+  ) {
+    this.generation = boot.generation;
+    this.active = boot.slot;
+    this.activeCopy = activeCopy;
+  }
+
+  /** Boot: the newest state whose commit record and slot both verify, else the empty state. */
+  static open(flash: FlashDevice, profile: DeviceProfile, provider: CryptoProvider): { store: StateStore; state: PersistentState; boot: BootReport } {
+    const records: CommitRecord[] = [];
+    for (const copy of [0, 1]) {
+      const rec = decodeCommit(flash.read('commit', copy * COMMIT_RECORD_BYTES, COMMIT_RECORD_BYTES), provider);
+      if (rec) records.push({ ...rec, copy });
+    }
+    records.sort((a, b) => b.generation - a.generation);
+    const newestGeneration = records[0]?.generation ?? 0;
+    for (const [i, rec] of records.entries()) {
+      if (rec.length > profile.slotBytes) continue;
+      const image = flash.read(rec.slot === 0 ? 'slot0' : 'slot1', 0, rec.length);
+      if (!equalBytes(provider.sha256(image), rec.hash)) continue;
+      let state: PersistentState;
+      try {
+        state = decodeImage(image);
+      } catch {
+        continue;
+      }
+      const boot = { slot: rec.slot, generation: rec.generation, fellBack: i > 0 };
+      // Generations keep increasing even past an unusable newer record, so the next commit
+      // never reuses a generation number that some copy in flash already carries.
+      const store = new StateStore(flash, profile, provider, { ...boot, generation: Math.max(newestGeneration, rec.generation) }, rec.copy!);
+      return { store, state, boot };
+    }
+    const boot: BootReport = { slot: null, generation: newestGeneration, fellBack: records.length > 0 };
+    return { store: new StateStore(flash, profile, provider, boot, null), state: EMPTY_STATE, boot };
+  }
+
+  /** Bytes an image of `state` takes; FLASH_CAPACITY is raised before any write if it does not fit. */
+  imageSize(state: PersistentState): number {
+    return encodeImage(state).length;
+  }
+
+  /** Atomically replace the committed state. Throws FLASH_CAPACITY (nothing written) or POWER_CUT. */
+  commit(state: PersistentState): void {
+    const image = encodeImage(state);
+    if (image.length > this.profile.slotBytes) {
+      simFail(
+        'FLASH_CAPACITY',
+        `state image of ${image.length} bytes does not fit the ${this.profile.name} profile's ${this.profile.slotBytes}-byte flash slot; the current set stays in force`,
+        { size: image.length, capacity: this.profile.slotBytes },
+      );
+    }
+    const target: 0 | 1 = this.active === 0 ? 1 : 0;
+    const region = target === 0 ? 'slot0' : 'slot1';
+    const page = this.profile.pageBytes;
+    const used = Math.ceil(image.length / page) * page;
+    for (let at = 0; at < used; at += page) this.flash.erase(region, at, page);
+    for (let at = 0; at < image.length; at += page) this.flash.program(region, at, image.subarray(at, at + page));
+    const generation = this.generation + 1;
+    const record = encodeCommit({ generation, slot: target, length: image.length, seq: state.set?.seq ?? 0, hash: this.provider.sha256(image) }, this.provider);
+    // Never overwrite the record the current state was booted or committed from: if this write
+    // is cut, that record is the one boot must still find.
+    const copy = this.activeCopy === 0 ? 1 : 0;
+    this.flash.erase('commit', copy * COMMIT_RECORD_BYTES, COMMIT_RECORD_BYTES);
+    this.flash.program('commit', copy * COMMIT_RECORD_BYTES, record);
+    this.generation = generation;
+    this.active = target;
+    this.activeCopy = copy;
+  }
+}
+
+/** Region sizes of a device profile's flash (what a flash device for it must provide). */
+export function flashSizes(profile: DeviceProfile): Record<'slot0' | 'slot1' | 'commit' | 'events', number> {
+  return { slot0: profile.slotBytes, slot1: profile.slotBytes, commit: 2 * COMMIT_RECORD_BYTES, events: profile.eventRecords * 32 };
+}
