@@ -49,6 +49,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
   });
   app.decorateRequest('principal', null);
+  // JSON only: a text/plain body would otherwise reach the schema as a string and read as a 400.
+  app.removeContentTypeParser('text/plain');
 
   const routes: RouteRecord[] = [];
   app.addHook('onRoute', (route: RouteOptions) => {
