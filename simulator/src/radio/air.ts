@@ -575,6 +575,7 @@ export class Air implements AirInternals {
 
   nextAdvertisingEvent(adv: VirtualController, scanner: VirtualController, from: number, scan: ScanWindow): number {
     const interval = this.sleeping.get(adv)?.intervalMs ?? this.advertisingIntervalOverride.get(adv) ?? adv.adv.intervalMs;
+    from = Math.max(from, adv.adv.enabledAt);
     const phase = unitHash(this.seed, 'adv-phase', adv.address) * interval;
     const loss = this.lossRate(scanner, adv);
     let k = Math.max(0, Math.floor((from - phase) / interval) - 1);

@@ -82,6 +82,11 @@ export interface ControllerCapabilities {
 
 interface AdvertisingState {
   enabled: boolean;
+  /**
+   * Modelled time (on this device's host clock) advertising was last switched on. Nobody can
+   * hear or connect to the device before it, whatever their own clock says.
+   */
+  enabledAt: number;
   intervalMs: number;
   type: number;
   data: Buffer;
@@ -117,7 +122,14 @@ export class VirtualController implements ControllerPort {
   closed = false;
   /** Latest modelled time this controller's host has heard about. */
   hostTime = 0;
-  readonly adv: AdvertisingState = { enabled: false, intervalMs: 1280, type: ADV_REPORT.ADV_IND, data: Buffer.alloc(0), scanResponse: Buffer.alloc(0) };
+  readonly adv: AdvertisingState = {
+    enabled: false,
+    enabledAt: 0,
+    intervalMs: 1280,
+    type: ADV_REPORT.ADV_IND,
+    data: Buffer.alloc(0),
+    scanResponse: Buffer.alloc(0),
+  };
   scan: ScanState = { active: false, intervalMs: 10, windowMs: 10, enabled: false, filterDuplicates: false, startedAt: 0, seen: new Set(), pending: new Map() };
   initiating: Initiation | undefined;
   readonly links = new Map<number, LinkEnd>();
@@ -390,6 +402,7 @@ export class VirtualController implements ControllerPort {
         }
         const changed = this.adv.enabled !== (enable === 1);
         this.adv.enabled = enable === 1;
+        if (changed && enable === 1) this.adv.enabledAt = this.hostNow();
         this.complete(opcode, STATUS.SUCCESS);
         if (changed) this.air.advertisingChanged(this);
         return;
@@ -627,7 +640,7 @@ export class VirtualController implements ControllerPort {
       request,
       startedAt,
       attempt: undefined,
-      timeout: this.timeline.at(startedAt + timeoutMs, () => this.failInitiation(STATUS.CONNECTION_FAILED_TO_ESTABLISH, startedAt + timeoutMs)),
+      timeout: this.timeline.timeout(startedAt + timeoutMs, () => this.failInitiation(STATUS.CONNECTION_FAILED_TO_ESTABLISH, startedAt + timeoutMs)),
     };
     this.air.initiatingChanged(this);
     this.tryInitiate();

@@ -23,6 +23,12 @@ export interface ControllerPort {
 
 const controllers = new Map<number, ControllerPort>();
 let nextDevId = 0;
+let socketsDraining = 0;
+
+/** Number of sockets with data queued for their host (hosts that have yet to react). */
+export function pendingDeliveries(): number {
+  return socketsDraining;
+}
 
 export function registerController(make: (devId: number) => ControllerPort): ControllerPort {
   const devId = nextDevId++;
@@ -131,14 +137,20 @@ export class VirtualHciSocket extends EventEmitter {
   deliver(data: Buffer, beforeEmit?: () => void): boolean {
     if (!this.started || !this.passesFilter(data)) return false;
     this.outbox.push({ data, beforeEmit });
-    this.draining ??= setImmediate(() => this.drain());
+    if (!this.draining) {
+      socketsDraining++;
+      this.draining = setImmediate(() => this.drain());
+    }
     return true;
   }
 
   /** Detaches for good: nothing more is delivered and writes are dropped. */
   close(): void {
     this.stop();
-    if (this.draining) clearImmediate(this.draining);
+    if (this.draining) {
+      clearImmediate(this.draining);
+      socketsDraining--;
+    }
     this.draining = undefined;
     this.removeAllListeners('data');
   }
@@ -170,6 +182,7 @@ export class VirtualHciSocket extends EventEmitter {
 
   private drain(): void {
     this.draining = undefined;
+    socketsDraining--;
     const batch = this.outbox;
     this.outbox = [];
     for (let i = 0; i < batch.length; i++) {

@@ -5,12 +5,27 @@
  * the wall clock reaches the same point.
  */
 
+import { pendingDeliveries } from './socket.js';
+
 export type Pacing = 'fast' | 'realtime';
 
 export class Pacer {
   private readonly epoch = performance.now();
+  /** Timelines with callbacks waiting to run. */
+  readonly busy = new Set<Timeline>();
 
   constructor(readonly pacing: Pacing) {}
+
+  /**
+   * True when no timeline other than `except` has anything due before `t` and no host is still
+   * to be handed data. Time-outs wait for this under fast pacing: timelines run independently,
+   * and a time-out must not overtake work elsewhere that would have happened before it.
+   */
+  quiescentBefore(t: number, except: Timeline): boolean {
+    if (pendingDeliveries() > 0) return false;
+    for (const tl of this.busy) if (tl !== except && tl.nextAt < t) return false;
+    return true;
+  }
 
   /** Wall-clock ms since the air was created. */
   wallElapsedMs(): number {
@@ -31,6 +46,7 @@ export interface Scheduled {
 interface Item extends Scheduled {
   readonly seq: number;
   readonly fn: () => void;
+  readonly guarded: boolean;
 }
 
 export class Timeline {
@@ -50,7 +66,11 @@ export class Timeline {
 
   /** Runs `fn` at modelled time `t` (never earlier than `now`). */
   at(t: number, fn: () => void): Scheduled {
-    const item: Item = { t: Math.max(t, this.now), seq: this.seq++, fn, cancelled: false };
+    return this.schedule(t, fn, false);
+  }
+
+  private schedule(t: number, fn: () => void, guarded: boolean): Scheduled {
+    const item: Item = { t: Math.max(t, this.now), seq: this.seq++, fn, cancelled: false, guarded };
     if (this.disposed) {
       item.cancelled = true;
       return item;
@@ -64,9 +84,25 @@ export class Timeline {
     return this.heap.length;
   }
 
+  /** Modelled time of the next callback (Infinity when idle). */
+  get nextAt(): number {
+    while (this.heap.length > 0 && this.heap[0]!.cancelled) this.pop();
+    return this.heap[0]?.t ?? Infinity;
+  }
+
+  /**
+   * Like `at`, for time-outs: under fast pacing the callback runs only once nothing elsewhere in
+   * the air is due before `t` (see `Pacer.quiescentBefore`); until then it keeps yielding, and
+   * the timeline's clock does not move past callbacks scheduled before it.
+   */
+  timeout(t: number, fn: () => void): Scheduled {
+    return this.schedule(t, fn, true);
+  }
+
   dispose(): void {
     this.disposed = true;
     this.heap.length = 0;
+    this.pacer.busy.delete(this);
     if (this.immediate) clearImmediate(this.immediate);
     if (this.timer) clearTimeout(this.timer);
     this.immediate = undefined;
@@ -76,7 +112,11 @@ export class Timeline {
   private kick(): void {
     while (this.heap.length > 0 && this.heap[0]!.cancelled) this.pop();
     const next = this.heap[0];
-    if (!next || this.disposed) return;
+    if (!next || this.disposed) {
+      this.pacer.busy.delete(this);
+      return;
+    }
+    this.pacer.busy.add(this);
     const delay = this.pacer.delayUntil(next.t);
     if (delay <= 0) {
       if (this.timer) {
@@ -106,6 +146,8 @@ export class Timeline {
     if (item) {
       if (this.pacer.delayUntil(item.t) > 0) {
         // Woke early (timer granularity): put it back and wait again.
+        this.push(item);
+      } else if (item.guarded && this.pacer.pacing === 'fast' && !this.pacer.quiescentBefore(item.t, this)) {
         this.push(item);
       } else {
         if (item.t > this.now) this.now = item.t;
