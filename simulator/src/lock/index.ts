@@ -7,3 +7,4 @@ export * from './hardware.js';
 export * from './firmware.js';
 export * from './device.js';
 export * from './session.js';
+export * from './gatt-service.js';

@@ -1,0 +1,280 @@
+/**
+ * Central side of the latchkit GATT service over noble: what a resident's phone and the
+ * gateway's sync engine both use to talk to a lock.
+ *
+ * One request is outstanding at a time (responses carry the request's token, and a lock serves
+ * one central). Control requests go out as write-without-response segments, because the
+ * notified response is the acknowledgement; an acknowledged write would only add two connection
+ * intervals per segment. Set messages go over the bulk channel and resume at the offset the lock
+ * acknowledges, so a transfer cut by a dropped link continues on the next connection.
+ */
+import type { Characteristic, Peripheral } from '@abandonware/noble';
+import type { ControlResponse, CryptoProvider, EventRecord, LockInfo, OpcodeName, SigningKey, UnlockResult } from '@latchkit/protocol';
+import {
+  bulkChunks,
+  checkStatus,
+  decodeBulkProgress,
+  decodeEvents,
+  decodeLockInfo,
+  decodeResponse,
+  decodeUnlockChallenge,
+  decodeUnlockResult,
+  decodeEvent,
+  encodeBulkBegin,
+  encodeEventsRead,
+  encodeRequest,
+  encodeUnlockPhone,
+  equalBytes,
+  GattUuid,
+  getCryptoProvider,
+  MIN_ATT_MTU,
+  ProtocolError,
+  Reassembler,
+  segment,
+  toHex,
+  transferId,
+  unlockSigningInput,
+} from '@latchkit/protocol';
+import { SimulatorError, simFail } from '../errors.js';
+import { EVENTS_PER_READ } from '../lock/session.js';
+
+export interface LockClientOptions {
+  /** Wall-clock ms to wait for one control-point answer (default 15,000). */
+  timeoutMs?: number;
+  /** Send control requests as acknowledged writes (default false: write without response). */
+  controlWithResponse?: boolean;
+  /** Also subscribe to the events characteristic; `onEvent` hears each new record. */
+  onEvent?: (e: EventRecord) => void;
+  crypto?: CryptoProvider;
+}
+
+export interface PushProgress {
+  sent: number;
+  total: number;
+  /** Offset the lock had already acknowledged when this push began (0 = fresh transfer). */
+  resumedFrom: number;
+}
+
+export interface PushResult {
+  receipt: Uint8Array;
+  bytes: number;
+  resumedFrom: number;
+  /** Status round trips the transfer needed beyond the first (after a lost chunk). */
+  retries: number;
+}
+
+export class LockClient {
+  private token = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly reassembler = new Reassembler();
+  private readonly eventsReassembler = new Reassembler();
+  private pending: { token: number; opcode: OpcodeName; resolve(r: ControlResponse): void; reject(e: Error): void } | null = null;
+  private disconnected = false;
+  private readonly onDisconnect = (): void => {
+    this.disconnected = true;
+    this.pending?.reject(new SimulatorError('NOT_CONNECTED', 'the link to the lock dropped while waiting for an answer'));
+    this.pending = null;
+  };
+
+  private constructor(
+    readonly peripheral: Peripheral,
+    private readonly chars: { info: Characteristic; control: Characteristic; bulk: Characteristic; events: Characteristic },
+    private readonly options: LockClientOptions,
+  ) {}
+
+  /** Discover the latchkit service on a connected peripheral and subscribe to the control point. */
+  static async open(peripheral: Peripheral, options: LockClientOptions = {}): Promise<LockClient> {
+    if (peripheral.state !== 'connected') simFail('NOT_CONNECTED', `peripheral ${peripheral.address} is ${peripheral.state}, connect it first`);
+    const uuids = [GattUuid.info, GattUuid.control, GattUuid.bulk, GattUuid.events];
+    const { characteristics } = await peripheral.discoverSomeServicesAndCharacteristicsAsync([GattUuid.service], uuids);
+    const by = (uuid: string): Characteristic => {
+      const c = characteristics.find((x) => x.uuid === uuid);
+      if (!c) simFail('LOCK_NOT_FOUND', `peripheral ${peripheral.address} has no latchkit characteristic ${uuid}; is it a latchkit lock?`);
+      return c;
+    };
+    const client = new LockClient(peripheral, { info: by(GattUuid.info), control: by(GattUuid.control), bulk: by(GattUuid.bulk), events: by(GattUuid.events) }, options);
+    peripheral.once('disconnect', client.onDisconnect);
+    client.chars.control.on('data', (data: Buffer) => client.onControlData(new Uint8Array(data)));
+    await client.chars.control.subscribeAsync();
+    if (options.onEvent) {
+      const onEvent = options.onEvent;
+      client.chars.events.on('data', (data: Buffer) => {
+        try {
+          const whole = client.eventsReassembler.push(new Uint8Array(data));
+          if (whole) onEvent(decodeEvent(whole));
+        } catch {
+          // A malformed event notification is dropped; the log is read back over the control point anyway.
+        }
+      });
+      await client.chars.events.subscribeAsync();
+    }
+    return client;
+  }
+
+  /** The ATT MTU of the link (what segments and chunks are sized to). */
+  get mtu(): number {
+    return Math.max(MIN_ATT_MTU, this.peripheral.mtu ?? MIN_ATT_MTU);
+  }
+
+  get connected(): boolean {
+    return !this.disconnected && this.peripheral.state === 'connected';
+  }
+
+  private get crypto(): CryptoProvider {
+    return this.options.crypto ?? getCryptoProvider();
+  }
+
+  private onControlData(value: Uint8Array): void {
+    let whole: Uint8Array | null;
+    try {
+      whole = this.reassembler.push(value);
+    } catch {
+      return;
+    }
+    if (!whole || !this.pending) return;
+    let response: ControlResponse;
+    try {
+      response = decodeResponse(whole);
+    } catch (err) {
+      this.pending.reject(err as Error);
+      this.pending = null;
+      return;
+    }
+    if (response.token !== this.pending.token || response.opcode !== this.pending.opcode) return;
+    const p = this.pending;
+    this.pending = null;
+    p.resolve(response);
+  }
+
+  /** One control-point request; resolves with the response (status not checked). */
+  request(opcode: OpcodeName, payload: Uint8Array = new Uint8Array(0)): Promise<ControlResponse> {
+    const run = async (): Promise<ControlResponse> => {
+      if (!this.connected) simFail('NOT_CONNECTED', 'not connected to the lock');
+      const token = (this.token = (this.token + 1) & 0xff);
+      const timeoutMs = this.options.timeoutMs ?? 15_000;
+      const answer = new Promise<ControlResponse>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          this.pending = null;
+          reject(new SimulatorError('TIMEOUT', `lock did not answer ${opcode} within ${timeoutMs} ms`));
+        }, timeoutMs);
+        this.pending = {
+          token,
+          opcode,
+          resolve: (r) => {
+            clearTimeout(timer);
+            resolve(r);
+          },
+          reject: (e) => {
+            clearTimeout(timer);
+            reject(e);
+          },
+        };
+      });
+      const withResponse = this.options.controlWithResponse ?? false;
+      const segments = segment(encodeRequest({ opcode, token, payload }), this.mtu);
+      for (const seg of segments) {
+        if (withResponse) await this.chars.control.writeAsync(Buffer.from(seg), false);
+        else this.chars.control.write(Buffer.from(seg), true);
+      }
+      return answer;
+    };
+    const next = this.queue.then(run, run);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async ok(opcode: OpcodeName, payload?: Uint8Array): Promise<Uint8Array> {
+    return checkStatus(await this.request(opcode, payload)).payload;
+  }
+
+  /** Read the info characteristic (one long read). */
+  async info(): Promise<LockInfo> {
+    if (!this.connected) simFail('NOT_CONNECTED', 'not connected to the lock');
+    return decodeLockInfo(new Uint8Array(await this.chars.info.readAsync()));
+  }
+
+  /** Challenge, sign, answer. The result says granted (0) or the deny reason. */
+  async unlock(phone: SigningKey, lockId: Uint8Array): Promise<UnlockResult> {
+    const { nonce } = decodeUnlockChallenge(await this.ok('unlockChallenge'));
+    const signature = this.crypto.ed25519Sign(phone.seed, unlockSigningInput(lockId, nonce));
+    return decodeUnlockResult(await this.ok('unlockPhone', encodeUnlockPhone({ publicKey: phone.publicKey, signature })));
+  }
+
+  /** Answer a challenge with an arbitrary (possibly replayed) signature; for tests and tools. */
+  async unlockWith(publicKey: Uint8Array, signature: Uint8Array, fresh = true): Promise<{ nonce: Uint8Array | null; result: UnlockResult }> {
+    const nonce = fresh ? decodeUnlockChallenge(await this.ok('unlockChallenge')).nonce : null;
+    return { nonce, result: decodeUnlockResult(await this.ok('unlockPhone', encodeUnlockPhone({ publicKey, signature }))) };
+  }
+
+  /** Ask for a challenge only (a phone that signs it itself). */
+  async challenge(): Promise<Uint8Array> {
+    return decodeUnlockChallenge(await this.ok('unlockChallenge')).nonce;
+  }
+
+  /**
+   * Send a signed message (full set, delta, commissioning, anchor rotation, time sync) over the
+   * bulk channel and commit it. Resumes where the lock's receiver stands. Resolves with the
+   * lock's signed receipt; a rejection throws the lock's typed ProtocolError (e.g.
+   * DELTA_BASE_MISMATCH with `needsFullSet`), or SimulatorError NOT_CONNECTED if the link drops.
+   */
+  async push(message: Uint8Array, onProgress?: (p: PushProgress) => void): Promise<PushResult> {
+    const id = transferId(message, this.crypto);
+    const total = message.length;
+    const begin = decodeBulkProgress(await this.ok('bulkBegin', encodeBulkBegin({ id, total })));
+    if (!equalBytes(begin.id, id)) throw new ProtocolError('MALFORMED', 'lock answered bulkBegin for another transfer');
+    const resumedFrom = begin.received;
+    let offset = begin.received;
+    let retries = -1;
+    let stalls = 0;
+    while (offset < total) {
+      retries++;
+      for (const chunk of bulkChunks(message, offset, this.mtu)) {
+        if (!this.connected) simFail('NOT_CONNECTED', `the link dropped during the transfer (lock had ${offset} of ${total} bytes)`, { received: offset, total });
+        this.chars.bulk.write(Buffer.from(chunk), true);
+      }
+      // Queued after the chunks on the same ATT bearer, so the answer counts all of them.
+      const status = decodeBulkProgress(await this.ok('bulkStatus'));
+      if (!equalBytes(status.id, id)) throw new ProtocolError('TRANSFER_UNKNOWN', 'the lock no longer holds this transfer');
+      if (status.received <= offset) {
+        if (++stalls >= 3) simFail('TRANSFER_STALLED', `bulk transfer stuck at ${status.received} of ${total} bytes`, { received: status.received, total });
+      } else stalls = 0;
+      offset = status.received;
+      onProgress?.({ sent: offset, total, resumedFrom });
+    }
+    const receipt = await this.ok('bulkCommit', id);
+    return { receipt, bytes: total - resumedFrom, resumedFrom, retries: Math.max(0, retries) };
+  }
+
+  /** Where the lock's bulk receiver stands (id of its pending transfer and bytes received). */
+  async bulkStatus(): Promise<{ id: string; received: number }> {
+    const p = decodeBulkProgress(await this.ok('bulkStatus'));
+    return { id: toHex(p.id), received: p.received };
+  }
+
+  /** Event records from index `from` on, reading as many batches as needed (at most `max`). */
+  async readEvents(from: number, max = 4096): Promise<EventRecord[]> {
+    const out: EventRecord[] = [];
+    let next = from;
+    while (out.length < max) {
+      const batch = decodeEvents(await this.ok('eventsRead', encodeEventsRead({ from: next, max: Math.min(EVENTS_PER_READ, max - out.length) })));
+      if (batch.length === 0) break;
+      out.push(...batch);
+      next = batch[batch.length - 1]!.index + 1;
+      if (batch.length < EVENTS_PER_READ) break;
+    }
+    return out;
+  }
+
+  /** A fresh receipt for what the lock enforces now. */
+  async receipt(): Promise<Uint8Array> {
+    return this.ok('receiptRead');
+  }
+
+  async disconnect(): Promise<void> {
+    this.peripheral.removeListener('disconnect', this.onDisconnect);
+    this.pending?.reject(new SimulatorError('NOT_CONNECTED', 'disconnected by the client'));
+    this.pending = null;
+    this.disconnected = true;
+    if (this.peripheral.state === 'connected' || this.peripheral.state === 'connecting') await this.peripheral.disconnectAsync();
+  }
+}

@@ -1,0 +1,4 @@
+/** Simulated resident phone and the central-side latchkit GATT client. */
+export * from './client.js';
+export * from './discover.js';
+export * from './phone.js';

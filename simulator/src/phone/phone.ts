@@ -1,0 +1,207 @@
+/**
+ * A resident's phone running the access app: a noble central with the resident's phone key and
+ * the signed set messages the backend handed it for relay.
+ *
+ * A visit to a door is what the app does when the resident taps "unlock" near it: find the lock
+ * by id, connect, read its info, relay a newer set or delta if the lock is behind (passive
+ * sync; the phone cannot read or alter the sealed set), unlock with the phone key, and bring back
+ * the lock's receipt and new event records for the backend.
+ */
+import type { Peripheral } from '@abandonware/noble';
+import type { CryptoProvider, DenyReasonName, EventRecord, LockInfo, SigningKey } from '@latchkit/protocol';
+import { DenyReason, getCryptoProvider, peekSetMessage, ProtocolError, toHex } from '@latchkit/protocol';
+import { badArgument } from '../errors.js';
+import type { CentralOptions, Noble, ProfileInput } from '../radio/index.js';
+import { LockClient, type PushResult } from './client.js';
+import { findLock } from './discover.js';
+
+/** The part of a radio the phone needs (a virtual `Air`, or `openRadio()`'s result). */
+export interface CentralFactory {
+  addCentral(options?: CentralOptions): Promise<{ readonly noble: Noble; readonly address: string; close(): Promise<void>; now?: () => number }>;
+}
+
+export interface PhoneOptions {
+  radio: CentralFactory;
+  /** The phone's Ed25519 key; its public key is what the backend put in the set. */
+  key: SigningKey;
+  /** `ios` (default) or `android`, or overrides on top of one. */
+  profile?: ProfileInput;
+  name?: string;
+  crypto?: CryptoProvider;
+  /** Wall-clock ms for finding a lock and for each control-point answer (default 10,000). */
+  timeoutMs?: number;
+}
+
+/** What the backend gives a phone to relay to one door. */
+export interface RelayBundle {
+  lockId: Uint8Array;
+  /** Delta from the sequence the backend last saw receipted. */
+  delta?: Uint8Array;
+  /** The full set: sent when there is no delta or the lock refuses it (`needsFullSet`). */
+  full?: Uint8Array;
+  /** First event index the backend does not have yet (default 0). */
+  eventsFrom?: number;
+}
+
+export interface VisitOptions {
+  /** Unlock with the phone key (default true). */
+  unlock?: boolean;
+  /** Relay the carried set if the lock is behind (default true). */
+  relay?: boolean;
+  /** Bring back event records from `eventsFrom` (default true). */
+  readEvents?: boolean;
+  maxEvents?: number;
+}
+
+export interface RelayReport {
+  sent: 'delta' | 'full';
+  /** The delta was refused as not applicable and the full set went instead. */
+  fellBack: boolean;
+  seq: number;
+  /** Bytes actually sent over the bulk channel. */
+  bytes: number;
+  resumedFrom: number;
+}
+
+export interface VisitReport {
+  lockId: string;
+  info: LockInfo;
+  relay: RelayReport | null;
+  /** Set when the lock refused what was relayed (and no fallback helped): its error code. */
+  relayError: string | null;
+  unlock: { granted: boolean; reason: DenyReasonName; holder: number; eventIndex: number } | null;
+  /** The lock's signed receipt after the visit (what it enforces, and its event head). */
+  receipt: Uint8Array;
+  events: EventRecord[];
+  /** Modelled on-air ms on the virtual radio, wall ms on a real adapter. */
+  timing: { modelled: boolean; scanMs: number; connectMs: number; exchangeMs: number; totalMs: number };
+}
+
+const REASON_BY_CODE = new Map<number, DenyReasonName>(Object.entries(DenyReason).map(([k, v]) => [v, k as DenyReasonName]));
+
+export class Phone {
+  private readonly bundles = new Map<string, RelayBundle>();
+
+  private constructor(
+    private readonly central: Awaited<ReturnType<CentralFactory['addCentral']>>,
+    private readonly options: PhoneOptions,
+  ) {}
+
+  static async create(options: PhoneOptions): Promise<Phone> {
+    if (!options.key?.seed || !options.key.publicKey) throw badArgument('phone key', 'a SigningKey', options.key);
+    const central = await options.radio.addCentral({ profile: options.profile ?? 'ios', ...(options.name ? { name: options.name } : {}) });
+    return new Phone(central, options);
+  }
+
+  get address(): string {
+    return this.central.address;
+  }
+
+  get noble(): Noble {
+    return this.central.noble;
+  }
+
+  get key(): SigningKey {
+    return this.options.key;
+  }
+
+  /** Take a bundle to relay to its door (replaces an older one for the same door). */
+  carry(bundle: RelayBundle): void {
+    this.bundles.set(toHex(bundle.lockId), bundle);
+  }
+
+  private now(): number {
+    return this.central.now ? this.central.now() : performance.now();
+  }
+
+  /** Find, connect and open the latchkit service of a lock; the caller disconnects. */
+  async connect(lockId: Uint8Array): Promise<LockClient> {
+    const peripheral = await findLock(this.central.noble, lockId, this.options.timeoutMs ?? 10_000);
+    await peripheral.connectAsync();
+    return LockClient.open(peripheral, { timeoutMs: this.options.timeoutMs ?? 10_000, crypto: this.crypto });
+  }
+
+  private get crypto(): CryptoProvider {
+    return this.options.crypto ?? getCryptoProvider();
+  }
+
+  /** One visit to a door (see the module comment). Disconnects at the end, also on failure. */
+  async visit(lockId: Uint8Array, o: VisitOptions = {}): Promise<VisitReport> {
+    const t0 = this.now();
+    const peripheral: Peripheral = await findLock(this.central.noble, lockId, this.options.timeoutMs ?? 10_000);
+    const t1 = this.now();
+    await peripheral.connectAsync();
+    let client: LockClient | null = null;
+    try {
+      client = await LockClient.open(peripheral, { timeoutMs: this.options.timeoutMs ?? 10_000, crypto: this.crypto });
+      const t2 = this.now();
+      const info = await client.info();
+      const bundle = this.bundles.get(toHex(lockId));
+      let relay: RelayReport | null = null;
+      let relayError: string | null = null;
+      let receipt: Uint8Array | null = null;
+      if (o.relay !== false && bundle) {
+        try {
+          const r = await this.relay(client, info, bundle);
+          if (r) {
+            relay = r.report;
+            receipt = r.receipt;
+          }
+        } catch (err) {
+          if (!(err instanceof ProtocolError)) throw err;
+          // The lock refused what we carry (stale, not for it, too large...): still unlock.
+          relayError = err.code;
+        }
+      }
+      let unlock: VisitReport['unlock'] = null;
+      if (o.unlock !== false) {
+        const r = await client.unlock(this.options.key, lockId);
+        unlock = { granted: r.result === 0, reason: r.result === 0 ? 'none' : (REASON_BY_CODE.get(r.result) ?? 'unknownCredential'), holder: r.holder, eventIndex: r.eventIndex };
+      }
+      // The receipt is read after the unlock so its signed event head covers the unlock's record.
+      if (unlock !== null || receipt === null) receipt = await client.receipt();
+      const events = o.readEvents === false ? [] : await client.readEvents(bundle?.eventsFrom ?? 0, o.maxEvents ?? 4096);
+      const t3 = this.now();
+      return {
+        lockId: toHex(lockId),
+        info,
+        relay,
+        relayError,
+        unlock,
+        receipt,
+        events,
+        timing: { modelled: this.central.now !== undefined, scanMs: t1 - t0, connectMs: t2 - t1, exchangeMs: t3 - t2, totalMs: t3 - t0 },
+      };
+    } finally {
+      if (client) await client.disconnect().catch(() => undefined);
+      else await peripheral.disconnectAsync().catch(() => undefined);
+    }
+  }
+
+  /** Relay the carried set if it is newer than what the lock holds; falls back from delta to full. */
+  private async relay(client: LockClient, info: LockInfo, bundle: RelayBundle): Promise<{ report: RelayReport; receipt: Uint8Array } | null> {
+    const delta = bundle.delta ? peekSetMessage(bundle.delta) : null;
+    const full = bundle.full ? peekSetMessage(bundle.full) : null;
+    const newest = Math.max(delta?.seq ?? 0, full?.seq ?? 0);
+    if (newest <= info.seq) return null;
+    const send = async (kind: 'delta' | 'full', bytes: Uint8Array, seq: number, fellBack: boolean): Promise<{ report: RelayReport; receipt: Uint8Array }> => {
+      const r: PushResult = await client.push(bytes);
+      return { report: { sent: kind, fellBack, seq, bytes: r.bytes, resumedFrom: r.resumedFrom }, receipt: r.receipt };
+    };
+    if (delta && bundle.delta && delta.base === info.seq && delta.seq > info.seq) {
+      try {
+        return await send('delta', bundle.delta, delta.seq, false);
+      } catch (err) {
+        if (!(err instanceof ProtocolError && err.needsFullSet) || !bundle.full || !full || full.seq <= info.seq) throw err;
+        return send('full', bundle.full, full.seq, true);
+      }
+    }
+    if (bundle.full && full && full.seq > info.seq) return send('full', bundle.full, full.seq, delta !== null);
+    return null;
+  }
+
+  async close(): Promise<void> {
+    await this.central.close();
+  }
+}
+
