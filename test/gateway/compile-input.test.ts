@@ -100,6 +100,22 @@ describe('credentialsForDoor', () => {
     expect(keys).toEqual([...keys].sort((x, y) => x[0]! - y[0]! || x[1]! - y[1]!));
   });
 
+  it('credentialsForProperty gives every door exactly what credentialsForDoor gives it', () => {
+    const f = fixture();
+    const host = resident(f, { dailyDoorcode: true, keyIds: [f.entrances.id, f.amenities.id, f.key4b.id], end: minute(f.clock.t + 9 * DAY) }).person;
+    g.activateKeycard(f.db, host.id, '04a1b2c3', f.ctx);
+    g.addPhoneKey(f.db, host.id, { publicKey: '33'.repeat(32) }, f.ctx);
+    g.inviteGuest(f.db, host.id, { email: 'g@example.com', firstName: 'G', lastName: 'G', keyIds: [f.key4b.id], start: minute(f.clock.t + DAY) }, f.ctx);
+    resident(f, { email: 'old@example.com', keyIds: [f.entrances.id], end: minute(f.clock.t + HOUR) });
+    resident(f, { email: 'code@example.com', accessType: 'doorcode', keyIds: [f.amenities.id, f.entrances.id] });
+    f.clock.t += 2 * HOUR;
+    const bulk = g.credentialsForProperty(f.db, f.prop.id, f.ctx);
+    expect([...bulk.keys()]).toEqual([f.lobby.id, f.gym.id, f.door4b.id]);
+    for (const [doorId, creds] of bulk) expect(creds, `door ${doorId}`).toEqual(g.credentialsForDoor(f.db, doorId, f.ctx));
+    expect(bulk.get(f.door4b.id)!.length).toBeGreaterThan(0);
+    expect(codeOf(() => g.credentialsForProperty(f.db, 999, f.ctx))).toBe('PROPERTY_NOT_FOUND');
+  });
+
   it('throws DOOR_NOT_FOUND for an unknown door', () => {
     const f = fixture();
     expect(codeOf(() => g.credentialsForDoor(f.db, 9999, f.ctx))).toBe('DOOR_NOT_FOUND');

@@ -42,6 +42,23 @@ export function all<T>(db: Db, sql: string, ...params: unknown[]): T[] {
   return stmt(db, sql).all(...params) as T[];
 }
 
+const rawCache = new WeakMap<Db, Map<string, Statement>>();
+
+/** Rows as arrays, for hot paths: building one object per row dominated large compiles. */
+export function allRaw<T extends unknown[]>(db: Db, sql: string, ...params: unknown[]): T[] {
+  let perDb = rawCache.get(db);
+  if (!perDb) {
+    perDb = new Map();
+    rawCache.set(db, perDb);
+  }
+  let s = perDb.get(sql);
+  if (!s) {
+    s = db.prepare(sql).raw(true);
+    perDb.set(sql, s);
+  }
+  return s.all(...params) as T[];
+}
+
 export function run(db: Db, sql: string, ...params: unknown[]): { changes: number; lastInsertRowid: number } {
   const r = stmt(db, sql).run(...params);
   return { changes: r.changes, lastInsertRowid: Number(r.lastInsertRowid) };

@@ -1,7 +1,7 @@
 import type { CredentialSpec } from '@latchkit/protocol';
 import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
-import { all, nowOf, one, type Ctx } from './base.js';
+import { all, allRaw, nowOf, one, type Ctx } from './base.js';
 import { minuteOf } from '../time.js';
 
 /** A half-open window in Unix minutes; null = open on that side. */
@@ -22,6 +22,11 @@ const cmp = (a: number | string, b: number | string): number => (a < b ? -1 : a 
  * window is added when a recompile happens after the first ends (fail closed, not open).
  */
 export function effectiveWindow(intervals: readonly Interval[], nowMin: number): Interval | null {
+  if (intervals.length === 1) {
+    // The common case (one grant reaches the door); skips the sort on the compile hot path.
+    const i = intervals[0]!;
+    return hi(i.end) > nowMin && hi(i.end) > lo(i.start) ? i : null;
+  }
   const live = intervals.filter((i) => hi(i.end) > nowMin && hi(i.end) > lo(i.start)).sort((a, b) => cmp(lo(a.start), lo(b.start)));
   if (live.length === 0) return null;
   let cur: Interval = { ...live[0]! };
@@ -33,16 +38,8 @@ export function effectiveWindow(intervals: readonly Interval[], nowMin: number):
   return cur;
 }
 
-interface GrantRow {
-  personId: number;
-  start: number | null;
-  end: number | null;
-  noCodes: number;
-  sharedBy: number | null;
-  hostGrant: number | null;
-  hostStart: number | null;
-  hostEnd: number | null;
-}
+/** [doorId, personId, start, end, noCodes, sharedBy, hostGrant, hostStart, hostEnd] (raw rows). */
+type GrantRow = [number, number, number | null, number | null, number, number | null, number | null, number | null, number | null];
 
 interface HolderRow {
   personId: number;
@@ -52,29 +49,74 @@ interface HolderRow {
   accessType: 'app' | 'doorcode';
 }
 
-const PEOPLE_AT_DOOR = 'SELECT g.person_id FROM key_doors kd JOIN grants g ON g.key_id = kd.key_id WHERE kd.door_id = ?';
-
-const KIND_ORDER = { doorcode: 0, daily: 1, keycard: 2, phone: 3 } as const;
-
-function hex(u: Uint8Array): string {
-  return Buffer.from(u).toString('hex');
-}
-
-function materialOf(c: CredentialSpec): string {
-  switch (c.kind) {
-    case 'doorcode':
-      return c.code;
-    case 'daily':
-      return '';
-    case 'keycard':
-      return hex(c.uid);
-    case 'phone':
-      return hex(c.publicKey);
-  }
-}
-
 function fromHex(h: string): Uint8Array {
   return Uint8Array.from(Buffer.from(h, 'hex'));
+}
+
+const GRANTS_SELECT = `SELECT kd.door_id AS doorId, g.person_id AS personId, g.start_min AS start, g.end_min AS end,
+    k.doorcodes_disabled AS noCodes, g.shared_by AS sharedBy, hg.id AS hostGrant, hg.start_min AS hostStart, hg.end_min AS hostEnd
+  FROM key_doors kd
+  JOIN keys k ON k.id = kd.key_id
+  JOIN grants g ON g.key_id = kd.key_id
+  LEFT JOIN grants hg ON g.shared_by IS NOT NULL AND hg.person_id = g.shared_by AND hg.key_id = g.key_id AND hg.shared_by IS NULL`;
+const HOLDER_COLS = 'p.id AS personId, p.holder_ref AS holderRef, p.doorcode, p.daily_doorcode AS daily, p.access_type AS accessType';
+
+/** Per-person material, decoded once and shared by every door the person reaches. */
+interface Material {
+  holders: Map<number, HolderRow>;
+  cards: Map<number, { bytes: Uint8Array; hex: string }[]>;
+  phones: Map<number, { bytes: Uint8Array; hex: string }[]>;
+}
+
+function material(holders: HolderRow[], cards: { personId: number; uid: string }[], phones: { personId: number; publicKey: string }[]): Material {
+  const m: Material = { holders: new Map(holders.map((h) => [h.personId, h])), cards: new Map(), phones: new Map() };
+  for (const c of cards) (m.cards.get(c.personId) ?? m.cards.set(c.personId, []).get(c.personId)!).push({ bytes: fromHex(c.uid), hex: c.uid });
+  for (const p of phones) {
+    (m.phones.get(p.personId) ?? m.phones.set(p.personId, []).get(p.personId)!).push({ bytes: fromHex(p.publicKey), hex: p.publicKey });
+  }
+  return m;
+}
+
+/** Turns one door's grant rows into its sorted credential list (see credentialsForDoor). */
+function assemble(rows: readonly GrantRow[], mat: Material, nowMin: number): CredentialSpec[] {
+  const any = new Map<number, Interval[]>();
+  const codes = new Map<number, Interval[]>();
+  for (const [, personId, start, end, noCodes, sharedBy, hostGrant, hostStart, hostEnd] of rows) {
+    let w: Interval = { start, end };
+    if (sharedBy !== null) {
+      if (hostGrant === null) continue;
+      w = { start: lo(start) >= lo(hostStart) ? start : hostStart, end: hi(end) <= hi(hostEnd) ? end : hostEnd };
+    }
+    (any.get(personId) ?? any.set(personId, []).get(personId)!).push(w);
+    if (noCodes === 0) (codes.get(personId) ?? codes.set(personId, []).get(personId)!).push(w);
+  }
+  const out: { c: CredentialSpec; k: number; m: string }[] = [];
+  for (const [personId, intervals] of any) {
+    const h = mat.holders.get(personId);
+    if (!h) continue;
+    const anyW = effectiveWindow(intervals, nowMin);
+    if (!anyW) continue;
+    const holder = h.holderRef;
+    const codeW = effectiveWindow(codes.get(personId) ?? [], nowMin);
+    if (codeW) {
+      if (h.doorcode !== null) {
+        out.push({ c: { kind: 'doorcode', code: h.doorcode, holder, start: codeW.start, end: codeW.end, schedule: null }, k: 0, m: h.doorcode });
+      }
+      if (h.daily === 1) out.push({ c: { kind: 'daily', holder, start: codeW.start, end: codeW.end, schedule: null }, k: 1, m: '' });
+    }
+    for (const card of mat.cards.get(personId) ?? []) {
+      out.push({ c: { kind: 'keycard', uid: card.bytes, holder, start: anyW.start, end: anyW.end, schedule: null }, k: 2, m: card.hex });
+    }
+    // Phone keys only belong to app users; the check guards against a row left by an old switch.
+    if (h.accessType === 'app') {
+      for (const key of mat.phones.get(personId) ?? []) {
+        out.push({ c: { kind: 'phone', publicKey: key.bytes, holder, start: anyW.start, end: anyW.end, schedule: null }, k: 3, m: key.hex });
+      }
+    }
+  }
+  // Sort keys precomputed (stored hex): encoding inside the comparator dominated at 10^4 credentials.
+  out.sort((a, b) => a.k - b.k || a.c.holder - b.c.holder || cmp(a.m, b.m));
+  return out.map((x) => x.c);
 }
 
 /**
@@ -89,71 +131,36 @@ function fromHex(h: string): Uint8Array {
  */
 export function credentialsForDoor(db: Db, doorId: number, ctx: Ctx = {}): CredentialSpec[] {
   if (!one(db, 'SELECT 1 FROM doors WHERE id = ?', doorId)) throw new GatewayError('DOOR_NOT_FOUND', `door ${doorId} does not exist`);
+  const rows = allRaw<GrantRow>(db, `${GRANTS_SELECT} WHERE kd.door_id = ?`, doorId);
+  if (rows.length === 0) return [];
+  const atDoor = 'SELECT g.person_id FROM key_doors kd JOIN grants g ON g.key_id = kd.key_id WHERE kd.door_id = ?';
+  const mat = material(
+    all<HolderRow>(db, `SELECT ${HOLDER_COLS} FROM people p WHERE p.id IN (${atDoor})`, doorId),
+    all(db, `SELECT person_id AS personId, uid FROM keycards WHERE deactivated_at IS NULL AND person_id IN (${atDoor}) ORDER BY id`, doorId),
+    all(db, `SELECT person_id AS personId, public_key AS publicKey FROM phone_keys WHERE revoked_at IS NULL AND person_id IN (${atDoor}) ORDER BY id`, doorId),
+  );
+  return assemble(rows, mat, minuteOf(nowOf(ctx)));
+}
+
+/**
+ * credentialsForDoor for every door of a property at once (a full recompile): one pass over the
+ * property's grants instead of one query set per door. Doors nobody can open map to [].
+ * Byte arrays are shared between doors; treat the result as read-only.
+ */
+export function credentialsForProperty(db: Db, propertyId: number, ctx: Ctx = {}): Map<number, CredentialSpec[]> {
+  if (!one(db, 'SELECT 1 FROM properties WHERE id = ?', propertyId)) {
+    throw new GatewayError('PROPERTY_NOT_FOUND', `property ${propertyId} does not exist`);
+  }
   const nowMin = minuteOf(nowOf(ctx));
-  const grants = all<GrantRow>(
-    db,
-    `SELECT g.person_id AS personId, g.start_min AS start, g.end_min AS end, k.doorcodes_disabled AS noCodes,
-            g.shared_by AS sharedBy, hg.id AS hostGrant, hg.start_min AS hostStart, hg.end_min AS hostEnd
-       FROM key_doors kd
-       JOIN keys k ON k.id = kd.key_id
-       JOIN grants g ON g.key_id = kd.key_id
-       LEFT JOIN grants hg ON g.shared_by IS NOT NULL AND hg.person_id = g.shared_by AND hg.key_id = g.key_id AND hg.shared_by IS NULL
-      WHERE kd.door_id = ?`,
-    doorId,
+  const byDoor = new Map<number, GrantRow[]>();
+  for (const d of all<{ id: number }>(db, 'SELECT id FROM doors WHERE property_id = ? ORDER BY id', propertyId)) byDoor.set(d.id, []);
+  for (const r of allRaw<GrantRow>(db, `${GRANTS_SELECT} WHERE k.property_id = ?`, propertyId)) byDoor.get(r[0])?.push(r);
+  const mat = material(
+    all<HolderRow>(db, `SELECT ${HOLDER_COLS} FROM people p WHERE p.property_id = ?`, propertyId),
+    all(db, 'SELECT person_id AS personId, uid FROM keycards WHERE deactivated_at IS NULL AND property_id = ? ORDER BY id', propertyId),
+    all(db, 'SELECT person_id AS personId, public_key AS publicKey FROM phone_keys WHERE revoked_at IS NULL AND property_id = ? ORDER BY id', propertyId),
   );
-  const any = new Map<number, Interval[]>();
-  const codes = new Map<number, Interval[]>();
-  for (const g of grants) {
-    let w: Interval = { start: g.start, end: g.end };
-    if (g.sharedBy !== null) {
-      if (g.hostGrant === null) continue;
-      w = {
-        start: lo(g.start) >= lo(g.hostStart) ? g.start : g.hostStart,
-        end: hi(g.end) <= hi(g.hostEnd) ? g.end : g.hostEnd,
-      };
-    }
-    (any.get(g.personId) ?? any.set(g.personId, []).get(g.personId)!).push(w);
-    if (g.noCodes === 0) (codes.get(g.personId) ?? codes.set(g.personId, []).get(g.personId)!).push(w);
-  }
-  if (any.size === 0) return [];
-
-  const holders = all<HolderRow>(
-    db,
-    `SELECT id AS personId, holder_ref AS holderRef, doorcode, daily_doorcode AS daily, access_type AS accessType
-       FROM people WHERE id IN (${PEOPLE_AT_DOOR})`,
-    doorId,
-  );
-  const cards = all<{ personId: number; uid: string }>(
-    db,
-    `SELECT person_id AS personId, uid FROM keycards WHERE deactivated_at IS NULL AND person_id IN (${PEOPLE_AT_DOOR})`,
-    doorId,
-  );
-  const phones = all<{ personId: number; publicKey: string }>(
-    db,
-    `SELECT person_id AS personId, public_key AS publicKey FROM phone_keys WHERE revoked_at IS NULL AND person_id IN (${PEOPLE_AT_DOOR})`,
-    doorId,
-  );
-
-  const out: CredentialSpec[] = [];
-  const byPerson = new Map<number, { holder: number; any: Interval | null; codes: Interval | null; accessType: string }>();
-  for (const h of holders) {
-    const anyW = effectiveWindow(any.get(h.personId) ?? [], nowMin);
-    const codeW = effectiveWindow(codes.get(h.personId) ?? [], nowMin);
-    byPerson.set(h.personId, { holder: h.holderRef, any: anyW, codes: codeW, accessType: h.accessType });
-    if (codeW) {
-      if (h.doorcode !== null) out.push({ kind: 'doorcode', code: h.doorcode, holder: h.holderRef, ...codeW, schedule: null });
-      if (h.daily === 1) out.push({ kind: 'daily', holder: h.holderRef, ...codeW, schedule: null });
-    }
-  }
-  for (const c of cards) {
-    const p = byPerson.get(c.personId);
-    if (p?.any) out.push({ kind: 'keycard', uid: fromHex(c.uid), holder: p.holder, ...p.any, schedule: null });
-  }
-  for (const k of phones) {
-    const p = byPerson.get(k.personId);
-    // Phone keys only belong to app users; the check guards against a row left by an old switch.
-    if (p?.any && p.accessType === 'app') out.push({ kind: 'phone', publicKey: fromHex(k.publicKey), holder: p.holder, ...p.any, schedule: null });
-  }
-  out.sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || a.holder - b.holder || cmp(materialOf(a), materialOf(b)));
+  const out = new Map<number, CredentialSpec[]>();
+  for (const [doorId, rows] of byDoor) out.set(doorId, rows.length === 0 ? [] : assemble(rows, mat, nowMin));
   return out;
 }

@@ -14,7 +14,7 @@ export function normalizeEmail(email: string): { email: string; norm: string } {
 function hex(value: string, code: 'INVALID_LOCK_ID' | 'INVALID_KEYCARD_UID' | 'INVALID_PUBLIC_KEY', what: string, minBytes: number, maxBytes: number): string {
   const v = value.trim().replace(/[:\s-]/g, '').toLowerCase();
   if (!/^[0-9a-f]*$/.test(v) || v.length % 2 !== 0) {
-    throw new GatewayError(code, `expected ${what} as hex digits, got ${JSON.stringify(value)}`);
+    throw new GatewayError(code, `expected ${what} as an even number of hex digits, got ${JSON.stringify(value)}`);
   }
   const bytes = v.length / 2;
   if (bytes < minBytes || bytes > maxBytes) {
