@@ -29,6 +29,7 @@ import {
   transferId,
   encodeRequest,
   encodeResponse,
+  encodeUnknownOpcodeResponse,
   entriesFromSpecs,
   genesisChain,
   issueAnchorRotation,
@@ -227,14 +228,14 @@ export function buildVectors(): Record<string, VectorFile> {
     chain = r.chain;
     return r;
   });
-  const receipt = issueReceipt(device.signing, { lockId, seq: 1, digest: full1.digest, time: now + 5, eventIndex: 3, eventHash: chain }, p);
+  const receipt = issueReceipt(device.signing, { lockId, seq: 1, digest: full1.digest, time: now + 40, eventIndex: 3, eventHash: chain }, p);
   const audit: VectorFile = {
     description: 'Hash-chained event records and a receipt signed by the lock device key.',
     source: SOURCE,
     inputs: { lockId: hex(lockId), genesis: hex(genesisChain(lockId, p)), deviceSigningPublic: hex(device.signing.publicKey) },
     vectors: [
       ...events.map((e) => ({ name: `event ${e.index} (${e.type})`, type: 'event', record: hex(encodeEvent(e)), expect: { ...e, chain: hex(e.chain) } })),
-      { name: 'receipt for seq 1 with event head 3', type: 'receipt', message: hex(receipt), expect: { ok: true, seq: 1, digest: hex(full1.digest), time: now + 5, eventIndex: 3, eventHash: hex(chain) } },
+      { name: 'receipt for seq 1 with event head 3', type: 'receipt', message: hex(receipt), expect: { ok: true, seq: 1, digest: hex(full1.digest), time: now + 40, eventIndex: 3, eventHash: hex(chain) } },
       { name: 'receipt presented as if from another lock', type: 'receipt', message: hex(receipt), lockId: hex(otherLock), expect: { error: 'WRONG_LOCK' } },
     ],
   };
@@ -262,7 +263,8 @@ export function buildVectors(): Record<string, VectorFile> {
       { name: 'unlockChallenge request', type: 'request', frame: hex(encodeRequest({ opcode: 'unlockChallenge', token: 6, payload: new Uint8Array(0) })), expect: { opcode: 'unlockChallenge', token: 6, payload: '' } },
       { name: 'unlockPhone request', type: 'request', frame: hex(unlockReq), expect: { opcode: 'unlockPhone', token: 7, payload: hex(unlockReq.subarray(2)) } },
       { name: 'unlockPhone request in MTU-23 segments', type: 'segments', message: hex(unlockReq), mtu: 23, segments: segment(unlockReq, 23).map(hex) },
-      { name: 'error response STALE_NONCE', type: 'response', frame: hex(encodeResponse({ opcode: 'unlockPhone', token: 7, status: 0x14, payload: new Uint8Array(0) })), expect: { opcode: 'unlockPhone', token: 7, status: 0x14, payload: '' } },
+      { name: 'error response DELTA_BASE_MISMATCH to bulkCommit', type: 'response', frame: hex(encodeResponse({ opcode: 'bulkCommit', token: 9, status: 0x0a, payload: new Uint8Array(0) })), expect: { opcode: 'bulkCommit', token: 9, status: 0x0a, payload: '' } },
+      { name: 'error response UNKNOWN_OPCODE to opcode 0x7e', type: 'response', frame: hex(encodeUnknownOpcodeResponse(0x7e, 3)), expect: { opcode: 'unknown', opcodeByte: 0x7e, token: 3, status: 0x13, payload: '' } },
       { name: 'lock info', type: 'lockInfo', value: hex(info), expect: { lockId: hex(lockId), seq: 1, clock: now, batteryPercent: 87, firmware: 'latchkit-sim/0.1.0', nextEventIndex: 4 } },
       { name: 'unlockChallenge response payload', type: 'payload', codec: 'unlockChallenge', value: hex(encodeUnlockChallenge({ nonce, lockTime: now })), expect: { nonce: hex(nonce), lockTime: now } },
       { name: 'unlockPhone response payload (granted, holder 101, event 2)', type: 'payload', codec: 'unlockResult', value: hex(encodeUnlockResult({ result: 0, holder: 101, eventIndex: 2 })), expect: { result: 0, holder: 101, eventIndex: 2 } },
@@ -279,12 +281,15 @@ export function buildVectors(): Record<string, VectorFile> {
   return { 'sets.json': sets, 'credentials.json': lookups, 'lifecycle.json': lifecycle, 'audit.json': audit, 'gatt.json': gatt };
 }
 
-/** Patch one byte of the protected header and re-sign is NOT done: used for algorithm/type rejections, checked before the signature. */
+/**
+ * Patch one byte of the protected header without re-signing: for the algorithm and type
+ * rejections, which a lock checks before the signature.
+ */
 function replaceProtected(bytes: Uint8Array, from: number, to: number, skip = 0): Uint8Array {
   const out = bytes.slice();
-  // Envelope: d2 84 43|4x <protected...>; the protected map starts at byte 4 (after the bstr head).
-  const start = 4;
-  const len = (out[2]! & 0x1f) - 0;
+  // Envelope: d2 (tag 18) 84 (array of 4) 51 (bstr of 17) <protected map a3 ...>.
+  const start = 3;
+  const len = out[2]! & 0x1f;
   for (let i = start + skip; i < start + len; i++) {
     if (out[i] === from) {
       out[i] = to;

@@ -92,13 +92,20 @@ export class ByteWriter {
     this.view = new DataView(next.buffer);
   }
 
+  /** Values outside the field's range are an error, not silently wrapped into it. */
+  private check(v: number, max: number): void {
+    if (!Number.isInteger(v) || v < 0 || v > max) fail('INVALID_ARGUMENT', `value ${String(v)} does not fit an unsigned field of max ${max}`);
+  }
+
   u8(v: number): this {
+    this.check(v, 0xff);
     this.reserve(1);
     this.buf[this.length++] = v;
     return this;
   }
 
   u16(v: number): this {
+    this.check(v, 0xffff);
     this.reserve(2);
     this.view.setUint16(this.length, v);
     this.length += 2;
@@ -106,6 +113,7 @@ export class ByteWriter {
   }
 
   u32(v: number): this {
+    this.check(v, U32_MAX);
     this.reserve(4);
     this.view.setUint32(this.length, v);
     this.length += 4;

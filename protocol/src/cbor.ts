@@ -3,8 +3,10 @@
  *
  * cbor-x cannot emit deterministic CBOR by itself and its decoder accepts non-shortest forms.
  * So: byte strings untagged, maps as Map with keys inserted in canonical order, and every
- * decoded structure is re-encoded and compared, which rejects any second encoding of the
- * same value. Signatures are always checked over the received bytes, never a re-encoding.
+ * decoded structure is re-encoded and compared, which rejects non-shortest heads and
+ * indefinite lengths. Re-encoding keeps the received map key order, so callers check key
+ * order themselves (protected header: cose.ts; claims: messages.ts). Signatures are always
+ * checked over the received bytes, never a re-encoding.
  */
 import { Decoder, Encoder, Tag } from 'cbor-x';
 import { compareBytes } from './bytes.js';

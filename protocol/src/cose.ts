@@ -115,7 +115,12 @@ export function parseSign1(bytes: Uint8Array, maxBytes: number): ParsedSign1 {
   if (!(signature instanceof Uint8Array) || signature.length !== 64) fail('MALFORMED', 'COSE_Sign1: signature must be 64 bytes');
   const header = decodeCbor(prot, 'protected header', 64);
   if (!(header instanceof Map)) fail('MALFORMED', 'protected header: expected a map');
-  for (const k of header.keys()) if (k !== 1 && k !== 3 && k !== 4) fail('MALFORMED', `protected header: unexpected label ${String(k)}`);
+  // Exactly labels 1, 3, 4 in that (canonical) order: the re-encoding check in decodeCbor keeps
+  // the received key order, so order has to be checked here.
+  const labels = [...header.keys()];
+  if (labels.length !== 3 || labels[0] !== 1 || labels[1] !== 3 || labels[2] !== 4) {
+    fail('MALFORMED', `protected header: expected labels 1, 3, 4 in that order, got ${labels.map(String).join(', ')}`);
+  }
   const alg = header.get(1);
   if (typeof alg !== 'number') fail('MALFORMED', 'protected header: alg (1) missing');
   if (alg !== ALG_ED25519 && alg !== ALG_EDDSA) fail('UNSUPPORTED_ALGORITHM', `alg ${alg} is not Ed25519 (-19) or EdDSA (-8)`, { alg });

@@ -21,14 +21,15 @@ export const ProtocolErrorCodes = {
   DECRYPTION_FAILED: { wire: 0x0c, summary: 'AEAD authentication failed (wrong content key or tampered ciphertext)' },
   DUPLICATE_CREDENTIAL: { wire: 0x0d, summary: 'two credentials of one kind have the same key in one set' },
   INVALID_ARGUMENT: { wire: 0x0e, summary: 'an API argument has the wrong type, length or range' },
-  NOT_COMMISSIONED: { wire: 0x0f, summary: 'lock has no trust anchors yet; commission it first' },
-  ALREADY_COMMISSIONED: { wire: 0x10, summary: 'lock is commissioned; re-commissioning needs a current anchor' },
+  NOT_COMMISSIONED: { wire: 0x0f, summary: 'lock has no trust anchors yet; commission it first (raised by the lock)' },
+  ALREADY_COMMISSIONED: { wire: 0x10, summary: 'lock refuses to be commissioned again in its current mode (raised by the lock)' },
   TRANSFER_INCOMPLETE: { wire: 0x11, summary: 'bulk transfer committed before all bytes arrived' },
   TRANSFER_UNKNOWN: { wire: 0x12, summary: 'bulk chunk or commit without a matching transfer' },
   UNKNOWN_OPCODE: { wire: 0x13, summary: 'control-point opcode not known' },
-  STALE_NONCE: { wire: 0x14, summary: 'unlock response does not answer the current challenge (replay)' },
+  // 0x14 is unassigned: a stale unlock answer is an access decision, reported as deny reason
+  // staleNonce with status 0 (PROTOCOL.md §9), not as a protocol error.
   CAPACITY_EXCEEDED: { wire: 0x15, summary: 'set does not fit the lock flash or a table limit' },
-  BUSY: { wire: 0x16, summary: 'lock is busy with another operation' },
+  BUSY: { wire: 0x16, summary: 'lock is busy with another operation; retry (raised by the lock)' },
 } as const;
 
 export type ProtocolErrorCode = keyof typeof ProtocolErrorCodes;

@@ -11,7 +11,7 @@
 import { ByteReader, ByteWriter, equalBytes, expectBytes, expectUint, toHex, U32_MAX } from './bytes.js';
 import type { CryptoProvider } from './crypto.js';
 import { getCryptoProvider } from './crypto.js';
-import { fail, ProtocolError } from './errors.js';
+import { fail, ProtocolError, ProtocolErrorCodes } from './errors.js';
 import { UNLOCK_NONCE_BYTES } from './credentials.js';
 import { DIGEST_BYTES } from './messages.js';
 
@@ -143,18 +143,38 @@ export function encodeResponse(r: ControlResponse): Uint8Array {
   return new ByteWriter(r.payload.length + 3).u8(Opcode[r.opcode] | RESPONSE_BIT).u8(r.token).u8(r.status).bytes(r.payload).finish();
 }
 
-export function decodeResponse(bytes: Uint8Array): ControlResponse {
+/** The lock's answer to a request whose opcode it does not know (status UNKNOWN_OPCODE). */
+export interface UnknownOpcodeResponse {
+  opcode: 'unknown';
+  /** The request's opcode byte, echoed. */
+  opcodeByte: number;
+  token: number;
+  status: number;
+  payload: Uint8Array;
+}
+
+export function encodeUnknownOpcodeResponse(opcodeByte: number, token: number): Uint8Array {
+  expectUint(opcodeByte, 'opcode byte', 0x7f);
+  return new ByteWriter(3).u8(opcodeByte | RESPONSE_BIT).u8(token).u8(ProtocolErrorCodes.UNKNOWN_OPCODE.wire).finish();
+}
+
+export function decodeResponse(bytes: Uint8Array): ControlResponse | UnknownOpcodeResponse {
   const r = new ByteReader(bytes, 'control response');
   const code = r.u8();
   const token = r.u8();
   const status = r.u8();
+  if (!(code & RESPONSE_BIT)) fail('MALFORMED', `control response: opcode byte 0x${code.toString(16)} lacks the response bit`);
   const opcode = OPCODE_BY_CODE.get(code & ~RESPONSE_BIT);
-  if (!(code & RESPONSE_BIT) || !opcode) fail('MALFORMED', `control response: bad opcode byte 0x${code.toString(16)}`);
+  if (!opcode) {
+    // Only an error can answer an opcode the lock does not know.
+    if (status === 0) fail('MALFORMED', `control response: success for unknown opcode 0x${(code & ~RESPONSE_BIT).toString(16)}`);
+    return { opcode: 'unknown', opcodeByte: code & ~RESPONSE_BIT, token, status, payload: r.rest().slice() };
+  }
   return { opcode, token, status, payload: r.rest().slice() };
 }
 
 /** Throw the typed error a non-zero status stands for. */
-export function checkStatus(r: ControlResponse): ControlResponse {
+export function checkStatus<R extends ControlResponse | UnknownOpcodeResponse>(r: R): R {
   if (r.status !== 0) throw ProtocolError.fromWire(r.status, `lock answered ${r.opcode} with error status 0x${r.status.toString(16)}`);
   return r;
 }
@@ -406,7 +426,10 @@ export class BulkReceiver {
     return { id: this.id ?? new Uint8Array(TRANSFER_ID_BYTES), received: this.received };
   }
 
-  /** The complete message, checked against its id. The transfer is cleared either way. */
+  /**
+   * The complete message, checked against its id. An unknown id or a short transfer leaves the
+   * pending transfer in place (the sender may still resume it); a hash mismatch clears it.
+   */
   commit(id: Uint8Array): Uint8Array {
     if (!this.id || !equalBytes(this.id, id)) fail('TRANSFER_UNKNOWN', `no bulk transfer ${toHex(id)} in progress`);
     if (this.received < this.buf.length) {

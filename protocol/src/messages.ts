@@ -80,6 +80,12 @@ function encodeClaims(type: keyof typeof MessageType, claims: Claims): Uint8Arra
   for (const name of REQUIRED[type]) {
     const v = claims[name];
     if (v === undefined) fail('INVALID_ARGUMENT', `${type}: claim ${name} is required`);
+    // Refuse to sign what every lock would reject, with the caller's error class.
+    try {
+      checkClaim(name, v);
+    } catch (err) {
+      fail('INVALID_ARGUMENT', `${type}: ${(err as Error).message}`);
+    }
     entries.push([Claim[name], v]);
   }
   return encodeCbor(canonicalMap(entries));
@@ -108,6 +114,7 @@ function checkClaim(name: ClaimName, v: unknown): void {
       if (!Array.isArray(v) || v.length < 1 || v.length > MAX_ANCHORS || !v.every((a) => a instanceof Uint8Array && a.length === 32)) {
         bad(`1..${MAX_ANCHORS} Ed25519 public keys of 32 bytes`);
       }
+      if (new Set((v as Uint8Array[]).map(toHex)).size !== (v as Uint8Array[]).length) bad('distinct anchors (a key is listed twice)');
       return;
     case 'wrappedKey':
       if (!(v instanceof Uint8Array) || v.length !== WRAPPED_KEY_BYTES) bad(`${WRAPPED_KEY_BYTES} bytes`);
@@ -277,7 +284,6 @@ export function openSetMessage(bytes: Uint8Array, state: LockSetState): Accepted
     if (claims.base !== state.seq || state.current === null) {
       fail('DELTA_BASE_MISMATCH', `delta applies to sequence ${claims.base}, lock holds ${state.seq}; send the full set`, { base: claims.base, current: state.seq });
     }
-    if (seq <= claims.base!) fail('MALFORMED', `delta goes from ${claims.base} to ${seq}, which is not forward`);
   }
   const plain = open(state.contentKey, claims.body!, bodyAad(parsed.type, state.lockId, seq));
   const body = kind === 'full' ? plain : applyChanges(state.current!, parseDelta(plain));

@@ -8,7 +8,17 @@ import {
   decodeEvents,
   decodeLockInfo,
   decodeRequest,
+  decodeResponse,
   encodeCbor,
+  encodeRequest,
+  encodeUnknownOpcodeResponse,
+  encodeUnlockChallenge,
+  issueAnchorRotation,
+  issueTimeSync,
+  canonicalMap,
+  nobleProvider,
+  openTimeSync,
+  sigStructure,
   issueCommission,
   issueDelta,
   issueFullSet,
@@ -212,5 +222,32 @@ describe('framing must be rejected when', () => {
   it('event batches and lock info that are cut short', () => {
     expect(code(() => decodeEvents(new Uint8Array(33)))).toBe('TRUNCATED');
     expect(code(() => decodeLockInfo(new Uint8Array(10).fill(1)))).toBe('TRUNCATED');
+  });
+});
+
+describe('review findings stay fixed', () => {
+  it('a protected header with its labels out of canonical order is rejected, even with a valid signature', () => {
+    const payload = encodeCbor(canonicalMap([[3, lockId], [6, NOW_S], [-65543, 0]]));
+    const signed = (prot: Uint8Array) => encodeCbor(new Tag([prot, new Map(), payload, nobleProvider.ed25519Sign(issuer.seed, sigStructure(prot, lockId, payload))], 18));
+    const inOrder = Uint8Array.of(0xa3, 0x01, 0x32, 0x03, 0x19, 0xff, 0x05, 0x04, 0x48, ...issuer.kid);
+    const swapped = Uint8Array.of(0xa3, 0x03, 0x19, 0xff, 0x05, 0x01, 0x32, 0x04, 0x48, ...issuer.kid);
+    const lock = { lockId, anchors: [issuer.publicKey] };
+    expect(openTimeSync(signed(inOrder), lock)).toEqual({ time: NOW_S, utcOffset: 0 });
+    expect(code(() => openTimeSync(signed(swapped), lock))).toBe('MALFORMED');
+  });
+  it('issue functions refuse values every lock would reject', () => {
+    expect(code(() => issueTimeSync({ issuer, lockId, issuedAt: NOW_S, utcOffset: 5000 }))).toBe('INVALID_ARGUMENT');
+    expect(code(() => issueAnchorRotation({ issuer, lockId, issuedAt: NOW_S, seq: -1, anchors: [issuer.publicKey] }))).toBe('INVALID_ARGUMENT');
+    expect(code(() => issueAnchorRotation({ issuer, lockId, issuedAt: NOW_S, seq: 1, anchors: Array(9).fill(0).map((_, i) => det(`a${i}`)) }))).toBe('INVALID_ARGUMENT');
+    expect(code(() => issueAnchorRotation({ issuer, lockId, issuedAt: NOW_S, seq: 1, anchors: [issuer.publicKey, issuer.publicKey] }))).toBe('INVALID_ARGUMENT');
+  });
+  it('binary encoders refuse out-of-range numbers instead of wrapping them', () => {
+    expect(code(() => encodeRequest({ opcode: 'getInfo', token: 256, payload: new Uint8Array(0) }))).toBe('INVALID_ARGUMENT');
+    expect(code(() => encodeUnlockChallenge({ nonce: new Uint8Array(16), lockTime: 2 ** 32 }))).toBe('INVALID_ARGUMENT');
+    expect(code(() => new ByteWriter().u16(-1))).toBe('INVALID_ARGUMENT');
+  });
+  it('an unknown-opcode error response decodes; a success for an unknown opcode does not', () => {
+    expect(decodeResponse(encodeUnknownOpcodeResponse(0x7e, 3))).toMatchObject({ opcode: 'unknown', opcodeByte: 0x7e, status: 0x13 });
+    expect(code(() => decodeResponse(Uint8Array.of(0xfe, 3, 0)))).toBe('MALFORMED');
   });
 });
