@@ -1,3 +1,5 @@
+import { LatchkitError } from '@latchkit/protocol';
+
 /**
  * The gateway's error catalogue. Every failure a caller can see (HTTP, CLI, library) carries one
  * of these codes; the codes are a public contract, so they are never renamed, only added.
@@ -74,17 +76,13 @@ export const ERROR_CATALOGUE = {
 
 export type GatewayErrorCode = keyof typeof ERROR_CATALOGUE;
 
-export class GatewayError extends Error {
-  readonly code: GatewayErrorCode;
+/** The gateway's errors: a LatchkitError whose code is in ERROR_CATALOGUE, with its HTTP status. */
+export class GatewayError extends LatchkitError<GatewayErrorCode> {
   readonly httpStatus: number;
-  readonly details: Record<string, unknown> | undefined;
 
   constructor(code: GatewayErrorCode, message: string, details?: Record<string, unknown>) {
-    super(message);
-    this.name = 'GatewayError';
-    this.code = code;
+    super(code, message, details === undefined ? undefined : { details });
     this.httpStatus = ERROR_CATALOGUE[code].status;
-    this.details = details;
   }
 }
 

@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { LatchkitError } from '@latchkit/protocol';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CATALOGUE, GatewayError } from '../../gateway/src/errors.js';
 import { buildApp } from '../../gateway/src/api/app.js';
@@ -31,9 +32,10 @@ describe('error catalogue', () => {
     for (const c of Object.keys(ERROR_CATALOGUE)) expect(code, c).toContain(`'${c}'`);
   });
 
-  it('GatewayError carries the catalogue status', () => {
+  it('GatewayError is a LatchkitError carrying the catalogue status', () => {
     const e = new GatewayError('PERSON_NOT_FOUND', 'person 1 does not exist');
-    expect([e.code, e.httpStatus, e.message, e instanceof Error]).toEqual(['PERSON_NOT_FOUND', 404, 'person 1 does not exist', true]);
+    expect([e.code, e.httpStatus, e.message, e.name, e instanceof LatchkitError]).toEqual(['PERSON_NOT_FOUND', 404, 'person 1 does not exist', 'GatewayError', true]);
+    expect(new GatewayError('INVALID_ARGUMENT', 'x', { got: 3 }).details).toEqual({ got: 3 });
   });
 
   it('API.md lists every route of the server', async () => {
