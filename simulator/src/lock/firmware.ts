@@ -162,6 +162,8 @@ const RECENT_NONCES = 8;
 const LOW_BATTERY_PERCENT = 15;
 /** A signed time that moves the clock by less than this is not worth an event record. */
 const CLOCK_EVENT_THRESHOLD_S = 60;
+/** A time sync older than the lock clock by more than this cannot change the UTC offset. */
+const OFFSET_SYNC_MAX_AGE_S = 15 * 60;
 /** Events scanned at boot to rebuild the keypad lockout. */
 const LOCKOUT_SCAN_EVENTS = 512;
 
@@ -400,8 +402,8 @@ export class LockFirmware {
 
   /**
    * Signed time sync. The time only moves the clock forward; the UTC offset (daylight saving)
-   * is taken only from a sync at least as new as every signed time seen, so replaying an old
-   * sync cannot bring back last season's offset.
+   * is taken only from a fresh sync, so replaying an old one cannot bring back last season's
+   * offset.
    */
   timeSync(bytes: Uint8Array): void {
     this.alive();
@@ -413,7 +415,9 @@ export class LockFirmware {
       this.rejected(err);
       throw err;
     }
-    const newest = Math.max(this.state.clockFloor, this.state.set?.issuedAt ?? 0, c.commissionedAt);
+    // "Fresh" = not older than every committed signed time, and not older than the lock's own
+    // clock by more than a crystal drifts in months: a replayed sync from yesterday fails both.
+    const newest = Math.max(this.state.clockFloor, this.state.set?.issuedAt ?? 0, c.commissionedAt, this.now() - OFFSET_SYNC_MAX_AGE_S);
     if (t.time >= newest && t.utcOffset !== c.utcOffset) {
       this.commitState({ ...this.state, commission: { ...c, utcOffset: t.utcOffset }, clockFloor: Math.max(this.state.clockFloor, t.time) });
     }

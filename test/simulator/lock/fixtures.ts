@@ -12,11 +12,12 @@ import {
   issueFullSet,
   issueTimeSync,
   signingKeyFromSeed,
+  verifyEventChain,
   type IssuedSet,
 } from '@latchkit/protocol';
 import { nodeCryptoProvider } from '@latchkit/protocol/node';
 import { createHash } from 'node:crypto';
-import type { IndicatorEvent, LockDeviceOptions } from '../../../simulator/src/lock/index.js';
+import type { IndicatorEvent, LockDeviceOptions, LockFirmware } from '../../../simulator/src/lock/index.js';
 import { LockDevice, ManualClock } from '../../../simulator/src/lock/index.js';
 
 /** Deterministic bytes from a label. */
@@ -153,4 +154,13 @@ export function testLock(o: { n?: number; profile?: LockDeviceOptions['profile']
     if (o.specs) device.firmware.applySetMessage(backend.full(1, o.specs).bytes);
   }
   return { device, clock, backend, indicators, bolt };
+}
+
+/** The lock's kept event log is one unbroken chain (from genesis when it still holds record 0). */
+export function verifyLog(fw: LockFirmware): void {
+  const events = fw.events.read(0, 100_000);
+  if (events.length === 0) return;
+  const first = events[0]!;
+  if (first.index === 0) verifyEventChain(fw.events.chainBefore(0)!, 0, events, undefined, crypto);
+  else verifyEventChain(first.chain, first.index + 1, events.slice(1), undefined, crypto);
 }
