@@ -7,3 +7,7 @@ export * from './time.js';
 export { openStore, defaultStateDir, STATE_DIR_ENV, DB_FILE_NAME, type Db, type OpenStoreOptions } from './store/db.js';
 export { MIGRATIONS, migrate, schemaVersion, appliedMigrations, type Migration } from './store/migrations.js';
 export * from './model/index.js';
+export * from './views.js';
+export { buildApp, type BuildAppOptions } from './api/app.js';
+export { buildOpenApi } from './api/openapi.js';
+export { buildProgram, runCli, type CliIo } from './cli/main.js';

@@ -95,6 +95,22 @@ describe('invite (seeds 001/004)', () => {
   });
 });
 
+describe('people list', () => {
+  it('searches name and email case-insensitively, treating % and _ literally, and filters residents', () => {
+    const f = fixture();
+    resident(f);
+    resident(f, { email: 'bob_smith@example.com', firstName: 'Bob', lastName: 'Smith', isResident: false });
+    const emails = (q: g.PeopleQuery) => g.listPeople(f.db, f.prop.id, q, f.ctx).map((p) => p.email);
+    expect(emails({ search: 'JANE' })).toEqual(['jane@example.com']);
+    expect(emails({ search: 'bob smith' })).toEqual(['bob_smith@example.com']);
+    expect(emails({ search: 'b_s' })).toEqual(['bob_smith@example.com']);
+    expect(emails({ search: 'e_e' })).toEqual([]);
+    expect(emails({ search: '%' })).toEqual([]);
+    expect(emails({ residentsOnly: true })).toEqual(['jane@example.com']);
+    expect(emails({ limit: 1, offset: 1 })).toEqual(['bob_smith@example.com']); // sorted by last name
+  });
+});
+
 describe('edit (add/remove keys, change expiration)', () => {
   it('adds a key, changes its expiration and removes it, journaling the key doors each time', () => {
     const f = fixture();
