@@ -428,7 +428,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
     .action((id: number, o: { start?: string; expires?: string }) => {
       const g0 = m.getGrant(store(), id);
       const off = offsetOf(m.getPerson(store(), g0.personId).propertyId);
-      const patch: m.Window | Partial<m.Window> = {};
+      const patch: Partial<m.Window> = {};
       const s = timeOpt(o.start, off, 'up');
       const e = timeOpt(o.expires, off, 'down');
       if (s !== undefined) patch.start = s;

@@ -3,28 +3,10 @@ import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
 import { all, bit, nowOf, one, run, tx, type Ctx } from './base.js';
 import { logAccess } from './activity.js';
-import { personName } from './grants.js';
+import { personRef } from './refs.js';
 import { doorsForPerson, doorsForPersonCodes, journalDoors } from './journal.js';
 import type { AffectsDoors, Keycard, PhoneKey } from './types.js';
 import { normalizeKeycardUid, normalizePublicKey } from './validate.js';
-
-interface PersonRef {
-  id: number;
-  propertyId: number;
-  holderRef: number;
-  accessType: 'app' | 'doorcode';
-  dailyDoorcode: number;
-}
-
-function personRef(db: Db, personId: number): PersonRef {
-  const p = one<PersonRef>(
-    db,
-    'SELECT id, property_id AS propertyId, holder_ref AS holderRef, access_type AS accessType, daily_doorcode AS dailyDoorcode FROM people WHERE id = ?',
-    personId,
-  );
-  if (!p) throw new GatewayError('PERSON_NOT_FOUND', `person ${personId} does not exist`);
-  return p;
-}
 
 /**
  * Picks a random code of `length` digits for which `isTaken` is false. Random draws first (codes
@@ -68,7 +50,7 @@ export function resetDoorcode(db: Db, personId: number, ctx: Ctx = {}): { code: 
     const p = personRef(db, personId);
     const code = newDoorcode(db, p.propertyId);
     run(db, 'UPDATE people SET doorcode = ? WHERE id = ?', code, personId);
-    const name = personName(db, personId);
+    const name = p.name;
     const affected = journalDoors(db, doorsForPersonCodes(db, personId), `doorcode reset for ${name}`, nowOf(ctx));
     logAccess(db, p.propertyId, { action: 'doorcode.reset', holderRef: p.holderRef, message: `reset doorcode of ${name}` }, ctx);
     return { code, affectedDoors: affected };
@@ -82,7 +64,7 @@ export function clearDoorcode(db: Db, personId: number, ctx: Ctx = {}): AffectsD
     const had = one<{ code: string | null }>(db, 'SELECT doorcode AS code FROM people WHERE id = ?', personId)!.code !== null;
     if (!had) return { affectedDoors: [] };
     run(db, 'UPDATE people SET doorcode = NULL WHERE id = ?', personId);
-    const name = personName(db, personId);
+    const name = p.name;
     const affected = journalDoors(db, doorsForPersonCodes(db, personId), `doorcode removed for ${name}`, nowOf(ctx));
     logAccess(db, p.propertyId, { action: 'doorcode.cleared', holderRef: p.holderRef, message: `removed doorcode of ${name}` }, ctx);
     return { affectedDoors: affected };
@@ -95,7 +77,7 @@ export function setDailyDoorcode(db: Db, personId: number, enabled: boolean, ctx
     const p = personRef(db, personId);
     if ((p.dailyDoorcode === 1) === enabled) return { affectedDoors: [] };
     run(db, 'UPDATE people SET daily_doorcode = ? WHERE id = ?', bit(enabled), personId);
-    const name = personName(db, personId);
+    const name = p.name;
     const affected = journalDoors(db, doorsForPersonCodes(db, personId), `daily doorcode ${enabled ? 'enabled' : 'disabled'} for ${name}`, nowOf(ctx));
     logAccess(db, p.propertyId, { action: 'daily.changed', holderRef: p.holderRef, message: `daily doorcode ${enabled ? 'enabled' : 'disabled'} for ${name}` }, ctx);
     return { affectedDoors: affected };
@@ -129,7 +111,7 @@ export function activateKeycard(db: Db, personId: number, uid: string, ctx: Ctx 
     }
     const at = nowOf(ctx);
     const { lastInsertRowid } = run(db, 'INSERT INTO keycards (property_id, person_id, uid, activated_at) VALUES (?, ?, ?, ?)', p.propertyId, personId, hex, at);
-    const name = personName(db, personId);
+    const name = p.name;
     const affected = journalDoors(db, doorsForPerson(db, personId), `keycard ${hex} activated for ${name}`, at);
     logAccess(db, p.propertyId, { action: 'keycard.activated', holderRef: p.holderRef, message: `activated keycard ${hex} for ${name}` }, ctx);
     return { ...getKeycard(db, lastInsertRowid), affectedDoors: affected };
@@ -143,7 +125,7 @@ export function deactivateKeycard(db: Db, keycardId: number, ctx: Ctx = {}): Aff
     const p = personRef(db, card.personId);
     const at = nowOf(ctx);
     run(db, 'UPDATE keycards SET deactivated_at = ? WHERE id = ?', at, keycardId);
-    const name = personName(db, card.personId);
+    const name = p.name;
     const affected = journalDoors(db, doorsForPerson(db, card.personId), `keycard ${card.uid} deactivated for ${name}`, at);
     logAccess(db, p.propertyId, { action: 'keycard.deactivated', holderRef: p.holderRef, message: `deactivated keycard ${card.uid} of ${name}` }, ctx);
     return { affectedDoors: affected };
@@ -186,7 +168,7 @@ export function addPhoneKey(db: Db, personId: number, input: { publicKey: string
       input.label ?? null,
       at,
     );
-    const name = personName(db, personId);
+    const name = p.name;
     const affected = journalDoors(db, doorsForPerson(db, personId), `phone key added for ${name}`, at);
     logAccess(db, p.propertyId, { action: 'phone.added', holderRef: p.holderRef, message: `registered a phone key for ${name}` }, ctx);
     return { ...getPhoneKey(db, lastInsertRowid), affectedDoors: affected };
@@ -200,7 +182,7 @@ export function revokePhoneKey(db: Db, phoneKeyId: number, ctx: Ctx = {}): Affec
     const p = personRef(db, k.personId);
     const at = nowOf(ctx);
     run(db, 'UPDATE phone_keys SET revoked_at = ? WHERE id = ?', at, phoneKeyId);
-    const name = personName(db, k.personId);
+    const name = p.name;
     const affected = journalDoors(db, doorsForPerson(db, k.personId), `phone key revoked for ${name}`, at);
     logAccess(db, p.propertyId, { action: 'phone.revoked', holderRef: p.holderRef, message: `revoked a phone key of ${name}` }, ctx);
     return { affectedDoors: affected };

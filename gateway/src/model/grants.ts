@@ -2,19 +2,14 @@ import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
 import { all, nowOf, one, run, tx, uniq, type Ctx } from './base.js';
 import { logAccess } from './activity.js';
-import { journalDoors } from './journal.js';
+import { doorsOfKeys, journalDoors } from './journal.js';
+import { personRef } from './refs.js';
 import type { AffectsDoors, Grant, GrantSource } from './types.js';
 import { checkWindow } from './validate.js';
 import { minuteOf } from '../time.js';
 
 const COLS = `g.id, g.person_id AS personId, g.key_id AS keyId, k.name AS keyName, g.shared_by AS sharedBy,
   g.start_min AS start, g.end_min AS end, g.source, g.created_at AS createdAt, g.updated_at AS updatedAt`;
-
-/** "Jane Doe" — used in journal reasons and activity messages. */
-export function personName(db: Db, personId: number): string {
-  const p = one<{ n: string }>(db, "SELECT first_name || ' ' || last_name AS n FROM people WHERE id = ?", personId);
-  return p?.n ?? `person ${personId}`;
-}
 
 /** Every grant the person holds: direct ones and those shared with them as a guest. */
 export function listGrants(db: Db, personId: number): Grant[] {
@@ -107,12 +102,7 @@ export interface AddGrantsInput extends Partial<Window> {
 export function addGrants(db: Db, personId: number, input: AddGrantsInput, ctx: Ctx = {}): { grants: Grant[]; created: number[] } & AffectsDoors {
   return tx(db, () => {
     const at = nowOf(ctx);
-    const person = one<{ propertyId: number; holderRef: number }>(
-      db,
-      'SELECT property_id AS propertyId, holder_ref AS holderRef FROM people WHERE id = ?',
-      personId,
-    );
-    if (!person) throw new GatewayError('PERSON_NOT_FOUND', `person ${personId} does not exist`);
+    const person = personRef(db, personId);
     return grantKeys(db, personId, person.propertyId, person.holderRef, input, at, ctx);
   });
 }
@@ -144,14 +134,9 @@ export function grantKeys(
     grantIds.push(r.grantId);
     if (r.created) created.push(r.grantId);
   }
-  const name = personName(db, personId);
+  const name = personRef(db, personId).name;
   const keyNames = keys.map((k) => k.name).join(', ');
-  const doors = all<{ id: number }>(
-    db,
-    `SELECT DISTINCT door_id AS id FROM key_doors WHERE key_id IN (SELECT value FROM json_each(?))`,
-    JSON.stringify(keyIds),
-  ).map((r) => r.id);
-  const affected = journalDoors(db, doors, `${verb} ${name}: ${keyNames}`, at);
+  const affected = journalDoors(db, doorsOfKeys(db, keyIds), `${verb} ${name}: ${keyNames}`, at);
   logAccess(db, propertyId, { action: verb === 'invited' ? 'person.invited' : 'grant.added', holderRef, message: `${verb} ${name}: key(s) ${keyNames}` }, ctx);
   const grants = grantIds.map((id) => getGrant(db, id));
   return { grants, created, affectedDoors: affected };
@@ -167,12 +152,11 @@ export function updateGrant(db: Db, grantId: number, patch: Partial<Window>, ctx
     checkWindow(start, end);
     const at = nowOf(ctx);
     run(db, 'UPDATE grants SET start_min = ?, end_min = ?, updated_at = ? WHERE id = ?', start, end, at, grantId);
-    const name = personName(db, g.personId);
-    const doors = all<{ id: number }>(db, 'SELECT door_id AS id FROM key_doors WHERE key_id = ?', g.keyId).map((r) => r.id);
+    const p = personRef(db, g.personId);
+    const what = `changed ${p.name}'s window for key ${g.keyName}`;
     // Guests' windows are clipped to this one when compiled, so the same doors cover them.
-    const affected = journalDoors(db, doors, `changed ${name}'s window for key ${g.keyName}`, at);
-    const p = one<{ propertyId: number; holderRef: number }>(db, 'SELECT property_id AS propertyId, holder_ref AS holderRef FROM people WHERE id = ?', g.personId)!;
-    logAccess(db, p.propertyId, { action: 'grant.updated', holderRef: p.holderRef, message: `changed ${name}'s window for key ${g.keyName}` }, ctx);
+    const affected = journalDoors(db, doorsOfKeys(db, [g.keyId]), what, at);
+    logAccess(db, p.propertyId, { action: 'grant.updated', holderRef: p.holderRef, message: what }, ctx);
     return { ...getGrant(db, grantId), affectedDoors: affected };
   });
 }
@@ -182,16 +166,14 @@ export function removeGrant(db: Db, grantId: number, ctx: Ctx = {}): AffectsDoor
   return tx(db, () => {
     const g = getGrant(db, grantId);
     const at = nowOf(ctx);
-    const name = personName(db, g.personId);
+    const p = personRef(db, g.personId);
     const affected = new Set<number>();
     if (g.sharedBy === null) {
-      for (const d of revokeSharedGrants(db, { hostId: g.personId, keyId: g.keyId }, `key ${g.keyName} removed from host ${name}`, at)) affected.add(d);
+      for (const d of revokeSharedGrants(db, { hostId: g.personId, keyId: g.keyId }, `key ${g.keyName} removed from host ${p.name}`, at)) affected.add(d);
     }
     run(db, 'DELETE FROM grants WHERE id = ?', grantId);
-    const doors = all<{ id: number }>(db, 'SELECT door_id AS id FROM key_doors WHERE key_id = ?', g.keyId).map((r) => r.id);
-    for (const d of journalDoors(db, doors, `removed key ${g.keyName} from ${name}`, at)) affected.add(d);
-    const p = one<{ propertyId: number; holderRef: number }>(db, 'SELECT property_id AS propertyId, holder_ref AS holderRef FROM people WHERE id = ?', g.personId)!;
-    logAccess(db, p.propertyId, { action: 'grant.removed', holderRef: p.holderRef, message: `removed key ${g.keyName} from ${name}` }, ctx);
+    for (const d of journalDoors(db, doorsOfKeys(db, [g.keyId]), `removed key ${g.keyName} from ${p.name}`, at)) affected.add(d);
+    logAccess(db, p.propertyId, { action: 'grant.removed', holderRef: p.holderRef, message: `removed key ${g.keyName} from ${p.name}` }, ctx);
     return { affectedDoors: [...affected].sort((a, b) => a - b) };
   });
 }

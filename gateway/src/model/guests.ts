@@ -2,8 +2,9 @@ import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
 import { all, nowOf, one, tx, uniq, type Ctx } from './base.js';
 import { logAccess } from './activity.js';
-import { checkNewWindow, getGrant, personName, revokeSharedGrants, upsertGrant, type Window } from './grants.js';
-import { journalDoors } from './journal.js';
+import { checkNewWindow, getGrant, revokeSharedGrants, upsertGrant, type Window } from './grants.js';
+import { doorsOfKeys, journalDoors } from './journal.js';
+import { personRef } from './refs.js';
 import { createPersonRecord, findPersonByEmail, getPerson } from './people.js';
 import type { AccessType, AffectsDoors, Grant, Person } from './types.js';
 import { minuteOf } from '../time.js';
@@ -70,10 +71,9 @@ export function inviteGuest(db: Db, hostId: number, input: GuestInviteInput, ctx
         at,
       );
     const grantIds = keys.map((k) => upsertGrant(db, { personId: guestId, keyId: k.id, sharedBy: hostId, source: 'guest', ...w }, at).grantId);
-    const guestName = personName(db, guestId);
+    const guestName = personRef(db, guestId).name;
     const keyNames = keys.map((k) => k.name).join(', ');
-    const doors = all<{ id: number }>(db, 'SELECT DISTINCT door_id AS id FROM key_doors WHERE key_id IN (SELECT value FROM json_each(?))', JSON.stringify(keyIds)).map((r) => r.id);
-    const affected = journalDoors(db, doors, `${hostName} shared ${keyNames} with guest ${guestName}`, at);
+    const affected = journalDoors(db, doorsOfKeys(db, keyIds), `${hostName} shared ${keyNames} with guest ${guestName}`, at);
     const guest = getPerson(db, guestId, ctx);
     logAccess(db, host.propertyId, { action: 'guest.invited', holderRef: guest.holderRef, message: `${hostName} invited guest ${guestName}: ${keyNames}` }, ctx);
     return { guest, created: !existing, grants: grantIds.map((id) => getGrant(db, id)), affectedDoors: affected };
@@ -103,10 +103,9 @@ export function revokeGuest(db: Db, hostId: number, guestId: number, ctx: Ctx = 
       throw new GatewayError('GUEST_NOT_FOUND', `person ${guestId} is not a guest of person ${hostId}`);
     }
     const hostName = `${host.firstName} ${host.lastName}`;
-    const guestName = personName(db, guestId);
-    const affected = revokeSharedGrants(db, { hostId, guestId }, `${hostName} revoked guest ${guestName}`, nowOf(ctx));
-    const guestRef = one<{ h: number }>(db, 'SELECT holder_ref AS h FROM people WHERE id = ?', guestId)!.h;
-    logAccess(db, host.propertyId, { action: 'guest.revoked', holderRef: guestRef, message: `${hostName} revoked guest ${guestName}` }, ctx);
+    const guest = personRef(db, guestId);
+    const affected = revokeSharedGrants(db, { hostId, guestId }, `${hostName} revoked guest ${guest.name}`, nowOf(ctx));
+    logAccess(db, host.propertyId, { action: 'guest.revoked', holderRef: guest.holderRef, message: `${hostName} revoked guest ${guest.name}` }, ctx);
     return { affectedDoors: affected };
   });
 }

@@ -79,6 +79,15 @@ export function markChangesCompiled(db: Db, doorId: number, throughChangeId: num
   return run(db, 'UPDATE door_changes SET compiled_seq = ? WHERE door_id = ? AND compiled_seq IS NULL AND id <= ?', seq, doorId, throughChangeId).changes;
 }
 
+/** The doors held by any of the keys, ascending. */
+export function doorsOfKeys(db: Db, keyIds: readonly number[]): number[] {
+  return all<{ id: number }>(
+    db,
+    'SELECT DISTINCT door_id AS id FROM key_doors WHERE key_id IN (SELECT value FROM json_each(?)) ORDER BY 1',
+    JSON.stringify(keyIds),
+  ).map((r) => r.id);
+}
+
 export type AffectedTarget = { personId: number } | { keyId: number } | { grantId: number };
 
 /**
@@ -87,9 +96,7 @@ export type AffectedTarget = { personId: number } | { keyId: number } | { grantI
  * a subset is not, so when unsure this includes.
  */
 export function affectedDoors(db: Db, target: AffectedTarget): number[] {
-  if ('keyId' in target) {
-    return all<{ id: number }>(db, 'SELECT door_id AS id FROM key_doors WHERE key_id = ?', target.keyId).map((r) => r.id);
-  }
+  if ('keyId' in target) return doorsOfKeys(db, [target.keyId]);
   if ('grantId' in target) {
     const g = one<{ keyId: number }>(db, 'SELECT key_id AS keyId FROM grants WHERE id = ?', target.grantId);
     if (!g) throw new GatewayError('GRANT_NOT_FOUND', `grant ${target.grantId} does not exist`);

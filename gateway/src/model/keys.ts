@@ -3,7 +3,7 @@ import { GatewayError } from '../errors.js';
 import { all, bit, bool, nowOf, one, run, tx, uniq, type Ctx } from './base.js';
 import { requireDoorsIn } from './doors.js';
 import { revokeSharedGrants } from './grants.js';
-import { journalDoors } from './journal.js';
+import { doorsOfKeys, journalDoors } from './journal.js';
 import { logAccess } from './activity.js';
 import { getProperty } from './properties.js';
 import type { AffectsDoors, Key, KeyKind } from './types.js';
@@ -25,8 +25,7 @@ const COLS = `id, property_id AS propertyId, name, kind, unit_id AS unitId, may_
   doorcodes_disabled AS doorcodesDisabled, created_at AS createdAt`;
 
 function toKey(db: Db, r: KeyRow): Key {
-  const doorIds = all<{ id: number }>(db, 'SELECT door_id AS id FROM key_doors WHERE key_id = ? ORDER BY door_id', r.id).map((d) => d.id);
-  return { ...r, mayShare: bool(r.mayShare), doorcodesDisabled: bool(r.doorcodesDisabled), doorIds };
+  return { ...r, mayShare: bool(r.mayShare), doorcodesDisabled: bool(r.doorcodesDisabled), doorIds: doorsOfKeys(db, [r.id]) };
 }
 
 export interface KeyInput {
@@ -124,9 +123,8 @@ export function updateKey(db: Db, id: number, patch: KeyPatch, ctx: Ctx = {}): K
       if (held && changed.length > 0) for (const d of journalDoors(db, changed, `key ${name}: doors changed`, at)) affected.add(d);
     }
     if (held && codesOff !== k.doorcodesDisabled) {
-      const doors = all<{ id: number }>(db, 'SELECT door_id AS id FROM key_doors WHERE key_id = ?', id).map((r) => r.id);
       const reason = `key ${name}: doorcodes ${codesOff ? 'disabled' : 'enabled'}`;
-      for (const d of journalDoors(db, doors, reason, at)) affected.add(d);
+      for (const d of journalDoors(db, doorsOfKeys(db, [id]), reason, at)) affected.add(d);
     }
     if (k.mayShare && !mayShare) {
       for (const d of revokeSharedGrants(db, { keyId: id }, `key ${name} no longer shareable`, at)) affected.add(d);

@@ -3,10 +3,11 @@ import { GatewayError } from '../errors.js';
 import { all, bit, bool, nowOf, one, run, tx, uniq, type Ctx } from './base.js';
 import { logAccess } from './activity.js';
 import { newDoorcode, revokeAllPhoneKeys } from './credentials.js';
-import { grantKeys, listGrants, revokeSharedGrants, type Window } from './grants.js';
+import { grantKeys, revokeSharedGrants, type Window } from './grants.js';
 import { affectedDoors, doorsForPerson, journalDoors } from './journal.js';
 import { getProperty } from './properties.js';
 import type { AccessType, AffectsDoors, Grant, GrantSource, Person, PersonStatus } from './types.js';
+import { personRef } from './refs.js';
 import { requireUnitIn } from './units.js';
 import { normalizeEmail, requireName } from './validate.js';
 import { minuteOf } from '../time.js';
@@ -190,7 +191,7 @@ export function invitePerson(db: Db, propertyId: number, input: InviteInput, ctx
     const at = nowOf(ctx);
     const existing = findPersonByEmail(db, propertyId, input.email, ctx);
     const personId = existing?.id ?? createPersonRecord(db, propertyId, input, at);
-    const holderRef = existing?.holderRef ?? one<{ h: number }>(db, 'SELECT holder_ref AS h FROM people WHERE id = ?', personId)!.h;
+    const holderRef = existing?.holderRef ?? personRef(db, personId).holderRef;
     const r = grantKeys(db, personId, propertyId, holderRef, input, at, ctx, existing ? 'granted' : 'invited');
     const warnings: Warning[] = [];
     if ((input.end ?? null) === null) {
@@ -309,4 +310,3 @@ export function deletePerson(db: Db, id: number, ctx: Ctx = {}): AffectsDoors {
   });
 }
 
-export { listGrants };

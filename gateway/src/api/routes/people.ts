@@ -7,13 +7,12 @@ import {
   deletePerson,
   getPerson,
   invitePerson,
-  listGrants,
   listPeople,
   revokeAllKeys,
   updatePerson,
   type PersonPatch,
 } from '../../model/people.js';
-import { addGrants, getGrant, removeGrant, updateGrant } from '../../model/grants.js';
+import { addGrants, getGrant, listGrants, removeGrant, updateGrant } from '../../model/grants.js';
 import { inviteGuest, listGuests, revokeGuest } from '../../model/guests.js';
 import type { AccessType } from '../../model/types.js';
 import { GatewayError } from '../../errors.js';
