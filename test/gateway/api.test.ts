@@ -330,6 +330,7 @@ describe('OpenAPI document', () => {
     }
     expect(ops.length).toBeGreaterThanOrEqual(40);
     const ids = ops.map(([, , op]) => op.operationId);
+    expect(ids.every((id) => typeof id === 'string')).toBe(true);
     expect(new Set(ids).size).toBe(ids.length);
     for (const [path, method, op] of ops) {
       const pathParams = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);

@@ -97,7 +97,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     '/openapi.json',
     {
       config: { public: true },
-      schema: { summary: 'This OpenAPI 3.1 document', tags: ['meta'], querystring: noQuery, response: { 200: { type: 'object', additionalProperties: true } } },
+      schema: { operationId: 'openapi', summary: 'This OpenAPI 3.1 document', tags: ['meta'], querystring: noQuery, response: { 200: { type: 'object', additionalProperties: true } } },
     },
     async () => buildOpenApi(routes),
   );
