@@ -1,33 +1,179 @@
+/**
+ * End to end over the virtual radio with the real noble (phone) and bleno (lock) stacks:
+ * phone unlock with passive sync, fallback from delta to full set, a link dropped mid-relay and
+ * resumed on the next visit, replayed unlock answers, a power cut during a relayed commit.
+ */
 import { afterEach, describe, expect, it } from 'vitest';
-import { openReceipt } from '@latchkit/protocol';
+import type { CredentialSpec, EventRecord } from '@latchkit/protocol';
+import { openReceipt, toHex, unlockSigningInput, verifyEventChain } from '@latchkit/protocol';
+import { SimulatorError } from '../../../simulator/src/errors.js';
+import { serveLock, type ServedLock } from '../../../simulator/src/lock/index.js';
+import { LockClient, Phone } from '../../../simulator/src/phone/index.js';
 import { createAir, type Air } from '../../../simulator/src/radio/index.js';
-import { serveLock } from '../../../simulator/src/lock/index.js';
-import { Phone } from '../../../simulator/src/phone/index.js';
-import { crypto, phoneKeyOf, resident, testLock } from '../lock/fixtures.js';
+import { crypto, phoneKeyOf, resident, testLock, type TestLock } from '../lock/fixtures.js';
 
 let air: Air | undefined;
+const cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
   await air?.close();
   air = undefined;
 });
 
-describe('phone over the virtual radio', () => {
-  it('unlocks and relays a delta', async () => {
-    air = createAir({ seed: 7 });
-    const specs1 = [...resident(1001, '123456'), ...resident(1002, '222222')];
-    const t = testLock({ specs: specs1 });
-    const served = await serveLock(air, t.device);
-    const phone = await Phone.create({ radio: air, key: phoneKeyOf(1003), profile: 'ios', crypto });
-    const base = t.backend.full(1, specs1);
-    const specs2 = [...specs1, ...resident(1003, '333333')];
-    phone.carry({ lockId: t.device.lockId, delta: t.backend.delta(base, 2, specs2).bytes, full: t.backend.full(2, specs2).bytes });
+async function setup(specs: CredentialSpec[], seed = 7): Promise<{ t: TestLock; served: ServedLock }> {
+  air = createAir({ seed });
+  const t = testLock({ specs });
+  const served = await serveLock(air, t.device);
+  cleanup.push(() => served.stop());
+  return { t, served };
+}
+
+async function phoneFor(holder: number, profile: 'ios' | 'android' = 'ios'): Promise<Phone> {
+  const phone = await Phone.create({ radio: air!, key: phoneKeyOf(holder), profile, crypto });
+  cleanup.push(() => phone.close());
+  return phone;
+}
+
+function residents(from: number, n: number): CredentialSpec[] {
+  const out: CredentialSpec[] = [];
+  for (let h = from; h < from + n; h++) out.push(...resident(h, String(100000 + h)));
+  return out;
+}
+
+describe('resident phone on the virtual radio', () => {
+  for (const profile of ['ios', 'android'] as const) {
+    it(`${profile}: relays a one-resident delta, unlocks as the new resident, brings back receipt and events`, async () => {
+      const specs1 = residents(1000, 5);
+      const { t } = await setup(specs1);
+      const base = t.backend.full(1, specs1);
+      const specs2 = [...specs1, ...resident(2000, '200020')];
+      const phone = await phoneFor(2000, profile);
+      phone.carry({ lockId: t.device.lockId, delta: t.backend.delta(base, 2, specs2).bytes, full: t.backend.full(2, specs2).bytes });
+      const r = await phone.visit(t.device.lockId);
+      expect(r.info.seq).toBe(1);
+      expect(r.relay).toMatchObject({ sent: 'delta', fellBack: false, seq: 2, resumedFrom: 0 });
+      expect(r.unlock).toMatchObject({ granted: true, holder: 2000 });
+      expect(t.device.firmware.seq).toBe(2);
+      const receipt = openReceipt(r.receipt, { lockId: t.device.lockId, devicePublicKey: t.backend.device.signing.publicKey, provider: crypto });
+      expect(receipt.seq).toBe(2);
+      // The events it brought back are the whole log, chained to the signed head in the receipt.
+      verifyEventChain(t.device.firmware.events.chainBefore(0)!, 0, r.events, { index: receipt.eventIndex, hash: receipt.eventHash }, crypto);
+      expect(r.events.map((e) => e.type)).toEqual(['boot', 'commissioned', 'syncApplied', 'syncApplied', 'granted']);
+      expect(r.timing.modelled).toBe(true);
+      expect(r.timing.connectMs).toBeGreaterThan(0);
+      expect(r.timing.exchangeMs).toBeGreaterThan(0);
+      // Second visit: nothing to relay, still unlocks.
+      const again = await phone.visit(t.device.lockId);
+      expect(again.relay).toBeNull();
+      expect(again.unlock?.granted).toBe(true);
+    });
+  }
+
+  it('falls back to the full set when the lock refuses the delta, and a stranger phone is denied', async () => {
+    const specs1 = residents(1000, 3);
+    const { t } = await setup(specs1);
+    const specs5 = [...specs1, ...resident(3000, '300030')];
+    // A delta that claims base 1 but was computed from another body fails the digest check.
+    const wrongBody = t.backend.delta(t.backend.full(1, residents(5000, 2)), 5, specs5);
+    const phone = await phoneFor(3000);
+    phone.carry({ lockId: t.device.lockId, delta: wrongBody.bytes, full: t.backend.full(5, specs5).bytes });
     const r = await phone.visit(t.device.lockId);
-    console.log(JSON.stringify({ relay: r.relay, unlock: r.unlock, timing: r.timing, events: r.events.length }));
-    expect(r.relay?.sent).toBe('delta');
+    expect(r.relay).toMatchObject({ sent: 'full', fellBack: true, seq: 5 });
     expect(r.unlock?.granted).toBe(true);
-    const receipt = openReceipt(r.receipt, { lockId: t.device.lockId, devicePublicKey: t.backend.device.signing.publicKey, provider: crypto });
-    expect(receipt.seq).toBe(2);
-    await served.stop();
-    await phone.close();
+    const stranger = await phoneFor(9999);
+    const s = await stranger.visit(t.device.lockId);
+    expect(s.unlock).toMatchObject({ granted: false, reason: 'unknownCredential' });
+  });
+
+  it('reports a refused relay (a set for another lock) and still unlocks', async () => {
+    const specs1 = residents(1000, 2);
+    const { t } = await setup(specs1);
+    const phone = await phoneFor(1000);
+    const other = Uint8Array.from([0x4c, 0x4b, 0, 0, 0, 0, 0, 99]);
+    phone.carry({ lockId: t.device.lockId, full: t.backend.full(9, specs1, undefined, other).bytes });
+    const r = await phone.visit(t.device.lockId);
+    expect(r.relayError).toBe('WRONG_LOCK');
+    expect(r.unlock?.granted).toBe(true);
+    expect(t.device.firmware.seq).toBe(1);
+  });
+
+  it('a link dropped mid-relay resumes at the acknowledged offset on the next visit', async () => {
+    const specs1 = residents(1000, 2);
+    const { t, served } = await setup(specs1);
+    const specs2 = residents(1000, 400);
+    const full = t.backend.full(2, specs2).bytes;
+    expect(full.length).toBeGreaterThan(8000);
+    const phone = await phoneFor(1001, 'android');
+    phone.carry({ lockId: t.device.lockId, full });
+    const fault = air!.injectFault({ kind: 'drop-at-byte', peripheral: served.peripheral.address, byte: 5000, direction: 'central-to-peripheral' });
+    let err: unknown;
+    try {
+      await phone.visit(t.device.lockId);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(SimulatorError);
+    expect((err as SimulatorError).code).toBe('NOT_CONNECTED');
+    expect(fault.firings).toHaveLength(1);
+    expect(t.device.firmware.seq).toBe(1);
+    const r = await phone.visit(t.device.lockId);
+    expect(r.relay?.resumedFrom).toBeGreaterThan(1000);
+    expect(r.relay!.resumedFrom + r.relay!.bytes).toBe(full.length);
+    expect(t.device.firmware.seq).toBe(2);
+    expect(r.unlock?.granted).toBe(true);
+  });
+
+  it('a replayed unlock answer is refused over the air, and events are notified as they happen', async () => {
+    const { t } = await setup(residents(1000, 2));
+    const phone = await phoneFor(1000);
+    const key = phone.key;
+    const notified: EventRecord[] = [];
+    const first = await phone.connect(t.device.lockId);
+    const nonce = await first.challenge();
+    const signature = crypto.ed25519Sign(key.seed, unlockSigningInput(t.device.lockId, nonce));
+    expect((await first.unlockWith(key.publicKey, signature, false)).result.result).toBe(0);
+    expect((await first.unlockWith(key.publicKey, signature, false)).result.result).toBe(7);
+    await first.disconnect();
+    const peripheral = await (async () => {
+      const c = await phone.connect(t.device.lockId);
+      await c.disconnect();
+      return c.peripheral;
+    })();
+    await peripheral.connectAsync();
+    const second = await LockClient.open(peripheral, { crypto, onEvent: (e) => notified.push(e) });
+    const replay = await second.unlockWith(key.publicKey, signature, true);
+    expect(replay.result.result).toBe(7); // staleNonce
+    const granted = await second.unlock(key, t.device.lockId);
+    expect(granted.result).toBe(0);
+    // Notifications are asynchronous: wait for both records to arrive.
+    for (let i = 0; i < 100 && notified.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(notified.map((e) => [e.type, e.reason])).toEqual([
+      ['denied', 'staleNonce'],
+      ['granted', 'none'],
+    ]);
+    await second.disconnect();
+  });
+
+  it('a power cut during a relayed commit drops the link; after a reboot the next visit applies the set', async () => {
+    const specs1 = residents(1000, 2);
+    const { t } = await setup(specs1);
+    const specs2 = [...specs1, ...resident(4000, '400040')];
+    const phone = await phoneFor(4000);
+    phone.carry({ lockId: t.device.lockId, full: t.backend.full(2, specs2).bytes });
+    t.device.flash.cutAt({ atWrite: t.device.flash.writes + 1 });
+    let err: unknown;
+    try {
+      await phone.visit(t.device.lockId);
+    } catch (e) {
+      err = e;
+    }
+    expect((err as SimulatorError).code).toBe('NOT_CONNECTED');
+    expect(t.device.firmware.isHalted).toBe(true);
+    t.device.powerCycle();
+    expect(t.device.firmware.seq).toBe(1);
+    const r = await phone.visit(t.device.lockId);
+    expect(r.relay?.seq).toBe(2);
+    expect(r.unlock?.granted).toBe(true);
+    expect(toHex(t.device.firmware.persisted.set!.digest)).toBe(toHex(t.backend.full(2, specs2).digest));
   });
 });
