@@ -9,13 +9,16 @@
  * `require('@abandonware/noble')` elsewhere (the `hci` radio) still gets the real socket.
  *
  * bleno exports one instance (`module.exports = new Bleno()` over a singleton bindings object that
- * holds one connection handle), so every virtual lock gets fresh copies of the three files that
- * create those singletons (index.js, lib/bleno.js, lib/hci-socket/bindings.js); the rest (HCI, GATT,
- * ATT classes) is shared. noble supports several instances, so centrals are `new Noble(new
- * NobleBindings({ deviceId }))` from one private copy.
+ * holds one connection handle), so every virtual lock gets fresh module instances of the three
+ * files that create those singletons (index.js, lib/bleno.js, lib/hci-socket/bindings.js) — the
+ * same as deleting them from require.cache and requiring again, but compiled once and re-run per
+ * lock. The rest (HCI, GATT, ATT classes) is shared. noble supports several instances, so
+ * centrals are `new Noble(new NobleBindings({ deviceId }))` from one private copy.
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
+import { compileFunction } from 'node:vm';
 import { RadioError } from './errors.js';
 import { VirtualHciSocket } from './socket.js';
 
@@ -28,13 +31,18 @@ interface CjsModule {
   exports: unknown;
   loaded: boolean;
   filename: string;
+  paths: string[];
+  require(id: string): unknown;
 }
 
 interface ModuleStatics {
   new (id: string): CjsModule;
   _cache: Record<string, CjsModule | undefined>;
   _resolveFilename(request: string, ...rest: unknown[]): string;
+  _nodeModulePaths(dir: string): string[];
 }
+
+type ModuleFactory = (this: unknown, exports: unknown, require: (id: string) => unknown, module: CjsModule, filename: string, dirname: string) => void;
 
 const NodeModule = require('node:module') as ModuleStatics;
 const SOCKET_REQUEST = '@abandonware/bluetooth-hci-socket';
@@ -55,6 +63,7 @@ export class VirtualStackLoader {
   private readonly nobleRoot: string;
   private readonly realSocketPath: string | undefined;
   private readonly privateCache = new Map<string, CjsModule>();
+  private readonly factories = new Map<string, ModuleFactory>();
   private loadedOnce = false;
   private noble: { Noble: Constructor<Noble>; Bindings: Constructor<unknown> } | undefined;
   private readonly socketModule: CjsModule;
@@ -85,11 +94,38 @@ export class VirtualStackLoader {
 
   /** A fresh bleno instance (its own bindings, HCI, GATT database), not yet initialised. */
   createBleno(): Bleno {
-    const fresh = ['index.js', 'lib/bleno.js', 'lib/hci-socket/bindings.js'].map((f) => this.blenoRoot + f.split('/').join(sep));
+    // Dependencies first, so each file's require of the next one finds the fresh instance.
+    const fresh = ['lib/hci-socket/bindings.js', 'lib/bleno.js', 'index.js'].map((f) => this.blenoRoot + f.split('/').join(sep));
     return this.inPrivateWorld(fresh, () => {
-      if (!this.loadedOnce) this.patchShared();
-      return require(this.blenoRoot + 'index.js') as Bleno;
+      if (!this.loadedOnce) {
+        this.patchShared();
+        return require(this.blenoRoot + 'index.js') as Bleno;
+      }
+      let exports: unknown;
+      for (const file of fresh) exports = this.instantiate(file);
+      return exports as Bleno;
     });
+  }
+
+  /**
+   * Runs a module file again as a new module instance, from a function compiled once: the same as
+   * deleting it from require.cache and requiring it, without reading and compiling it per lock.
+   */
+  private instantiate(filename: string): unknown {
+    let factory = this.factories.get(filename);
+    if (!factory) {
+      const source = readFileSync(filename, 'utf8');
+      factory = compileFunction(source, ['exports', 'require', 'module', '__filename', '__dirname'], { filename }) as ModuleFactory;
+      this.factories.set(filename, factory);
+    }
+    const mod = new NodeModule(filename);
+    mod.filename = filename;
+    mod.paths = NodeModule._nodeModulePaths(dirname(filename));
+    NodeModule._cache[filename] = mod;
+    const requireFromModule = (id: string): unknown => mod.require(id);
+    factory.call(mod.exports, mod.exports, requireFromModule, mod, filename, dirname(filename));
+    mod.loaded = true;
+    return mod.exports;
   }
 
   /** A new noble instance whose HCI binds to virtual device `deviceId`, not yet initialised. */
