@@ -1,5 +1,6 @@
 import type { Db } from './db.js';
 import { GatewayError } from '../errors.js';
+import { LOCKS_SCHEMA } from './migration-002-locks.js';
 
 export interface Migration {
   /** Strictly increasing from 1; a released version is never edited, only followed. */
@@ -239,7 +240,10 @@ CREATE TABLE notifications (
 );
 `;
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial access model', up: INITIAL_SCHEMA }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'initial access model', up: INITIAL_SCHEMA },
+  { version: 2, name: 'lock identities, property secrets, set bodies and deltas', up: LOCKS_SCHEMA },
+];
 
 export function appliedMigrations(db: Db): { version: number; name: string; appliedAt: number }[] {
   return db
