@@ -15,13 +15,13 @@ import type { IndicatorEvent, LockIdentity } from './firmware.js';
 import { LockFirmware } from './firmware.js';
 import type { HostClock, RtcState } from './hardware.js';
 import { SimulatedBattery, SimulatedRtc } from './hardware.js';
-import type { DeviceProfile, DeviceProfileName } from './profiles.js';
+import type { DeviceProfile, DeviceProfileInput } from './profiles.js';
 import { deviceProfile } from './profiles.js';
 import { flashSizes } from './storage.js';
 
 export interface LockDeviceOptions {
   identity: LockIdentity;
-  profile?: DeviceProfileName | DeviceProfile;
+  profile?: DeviceProfileInput;
   /** Flash cells; a fresh in-memory flash sized for the profile by default. */
   storage?: FlashDevice;
   /** Host clock in ms (default `Date.now`); the RTC and all timers derive from it. */
@@ -82,6 +82,11 @@ export class LockDevice {
   onBoot(listener: (fw: LockFirmware) => void): () => void {
     this.bootListeners.add(listener);
     return () => this.bootListeners.delete(listener);
+  }
+
+  /** Release the flash (file handles of a lock directory). The device is not usable afterwards. */
+  close(): void {
+    (this.storage as FlashDevice & { close?: () => void }).close?.();
   }
 
   /** Power off and on: RAM state is lost, flash and the RTC (on its backup cell) survive. */

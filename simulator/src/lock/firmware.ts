@@ -162,8 +162,6 @@ const RECENT_NONCES = 8;
 const LOW_BATTERY_PERCENT = 15;
 /** A signed time that moves the clock by less than this is not worth an event record. */
 const CLOCK_EVENT_THRESHOLD_S = 60;
-/** A time sync older than the lock clock by more than this cannot change the UTC offset. */
-const OFFSET_SYNC_MAX_AGE_S = 15 * 60;
 /** Events scanned at boot to rebuild the keypad lockout. */
 const LOCKOUT_SCAN_EVENTS = 512;
 
@@ -193,6 +191,12 @@ export class LockFirmware {
   private lockoutUntil = 0;
   private readonly recentNonces: Uint8Array[] = [];
   private lowBatteryWarned = false;
+  /**
+   * Newest signed time accepted (set, commissioning, rotation, time sync). Time syncs that do
+   * not change the offset are not written to flash, so after a reboot this restarts from the
+   * committed times (clock floor, set and commissioning).
+   */
+  private newestSigned = 0;
   private readonly eventListeners = new Set<(e: EventRecord) => void>();
 
   private constructor(
@@ -212,7 +216,9 @@ export class LockFirmware {
     this.state = opened.state;
     this.boot = opened.boot;
     this.events = EventLog.open(ports.flash, this.profile, ports.crypto, this.lockId);
-    this.bulk = new BulkReceiver(this.profile.slotBytes + 64 * 1024, ports.crypto);
+    // PROTOCOL.md §6.7: the slot size is the message limit, so a set that cannot fit is refused
+    // at bulkBegin (OVERSIZE), before its bytes cross the air.
+    this.bulk = new BulkReceiver(this.profile.slotBytes, ports.crypto);
     this.loadCredentials();
   }
 
@@ -221,6 +227,7 @@ export class LockFirmware {
     const lock = new LockFirmware(identity, ports, options);
     const floor = Math.max(lock.state.clockFloor, lock.state.set?.issuedAt ?? 0, lock.state.commission?.commissionedAt ?? 0);
     if (ports.rtc.read() < floor) ports.rtc.write(floor);
+    lock.newestSigned = floor;
     lock.restoreLockout();
     if (options.logBoot !== false) {
       lock.log({ type: 'boot', detail: lock.boot.generation });
@@ -321,6 +328,7 @@ export class LockFirmware {
    * back: a relayed old set or time sync cannot revive an expired credential.
    */
   private advanceClock(signedSeconds: number): boolean {
+    this.newestSigned = Math.max(this.newestSigned, signedSeconds);
     const current = this.ports.rtc.read();
     if (signedSeconds <= current) return false;
     this.ports.rtc.write(signedSeconds);
@@ -402,8 +410,7 @@ export class LockFirmware {
 
   /**
    * Signed time sync. The time only moves the clock forward; the UTC offset (daylight saving)
-   * is taken only from a fresh sync, so replaying an old one cannot bring back last season's
-   * offset.
+   * is taken only from a sync at least as new as every signed time accepted.
    */
   timeSync(bytes: Uint8Array): void {
     this.alive();
@@ -415,10 +422,9 @@ export class LockFirmware {
       this.rejected(err);
       throw err;
     }
-    // "Fresh" = not older than every committed signed time, and not older than the lock's own
-    // clock by more than a crystal drifts in months: a replayed sync from yesterday fails both.
-    const newest = Math.max(this.state.clockFloor, this.state.set?.issuedAt ?? 0, c.commissionedAt, this.now() - OFFSET_SYNC_MAX_AGE_S);
-    if (t.time >= newest && t.utcOffset !== c.utcOffset) {
+    // PROTOCOL.md §7.4: the offset is taken only from a sync at least as new as every signed
+    // time accepted, so a replayed sync cannot bring back last season's offset.
+    if (t.time >= this.newestSigned && t.utcOffset !== c.utcOffset) {
       this.commitState({ ...this.state, commission: { ...c, utcOffset: t.utcOffset }, clockFloor: Math.max(this.state.clockFloor, t.time) });
     }
     this.advanceClock(t.time);
@@ -440,7 +446,7 @@ export class LockFirmware {
         contentKey: c.contentKey,
         seq: this.seq,
         current: this.credentials,
-        maxBytes: this.profile.slotBytes + 64 * 1024,
+        maxBytes: this.profile.slotBytes,
         provider: this.ports.crypto,
       });
       this.commitState({

@@ -8,3 +8,5 @@ export * from './firmware.js';
 export * from './device.js';
 export * from './session.js';
 export * from './gatt-service.js';
+export * from './lock-dir.js';
+export * from './runtime.js';

@@ -66,14 +66,17 @@ export const DEVICE_PROFILES = {
 
 export type DeviceProfileName = keyof typeof DEVICE_PROFILES;
 
-export function deviceProfile(input: DeviceProfileName | (Partial<DeviceProfile> & { base?: DeviceProfileName }) | undefined): DeviceProfile {
+/** A profile name, a full profile, or overrides on top of a named one. */
+export type DeviceProfileInput = DeviceProfileName | DeviceProfile | (Partial<DeviceProfile> & { base?: DeviceProfileName });
+
+export function deviceProfile(input: DeviceProfileInput | undefined): DeviceProfile {
   if (input === undefined) return DEVICE_PROFILES.standard;
   if (typeof input === 'string') {
     const p = (DEVICE_PROFILES as Record<string, DeviceProfile>)[input];
     if (!p) throw badArgument('device profile', `one of ${Object.keys(DEVICE_PROFILES).join(', ')}`, input);
     return p;
   }
-  const { base: baseName, ...over } = input;
+  const { base: baseName, ...over } = input as Partial<DeviceProfile> & { base?: DeviceProfileName };
   const p: DeviceProfile = { ...deviceProfile(baseName ?? 'standard'), ...over };
   checkProfile(p);
   return p;

@@ -19,6 +19,7 @@ import {
   encodeResponse,
   encodeUnlockChallenge,
   encodeUnlockResult,
+  encodeUnknownOpcodeResponse,
   EVENT_RECORD_BYTES,
   MAX_CONTROL_MESSAGE_BYTES,
   Opcode,
@@ -33,6 +34,9 @@ import type { LockFirmware, PhoneChallenge } from './firmware.js';
 
 /** Records per eventsRead answer: what fits one control message after the 3-byte header. */
 export const EVENTS_PER_READ = Math.floor((MAX_CONTROL_MESSAGE_BYTES - 3) / EVENT_RECORD_BYTES);
+
+/** Requests whose payload is empty (PROTOCOL.md §9.4: a long fixed-size payload is MALFORMED). */
+const EMPTY_REQUESTS: ReadonlySet<ControlRequest['opcode']> = new Set(['getInfo', 'unlockChallenge', 'bulkStatus', 'receiptRead']);
 
 export interface SessionHooks {
   /** Send one notification value on the control point. */
@@ -88,10 +92,12 @@ export class LockSession {
     try {
       request = decodeRequest(message);
     } catch (err) {
-      const token = err instanceof ProtocolError ? Number(err.details?.['token'] ?? message[1] ?? 0) : 0;
+      const code = message[0] ?? 0;
+      const token = message[1] ?? 0;
+      if (err instanceof ProtocolError && err.code === 'UNKNOWN_OPCODE' && code < 0x80) return encodeUnknownOpcodeResponse(code, token);
+      // Shorter than opcode + token (TRUNCATED): echo what there is so the central can match it.
       const status = err instanceof ProtocolError ? err.wire : ProtocolErrorCodes.MALFORMED.wire;
-      // Echo the opcode byte so the central can match it, even if it is not one we know.
-      return Uint8Array.of((message[0] ?? 0) | 0x80, token & 0xff, status);
+      return Uint8Array.of(code | 0x80, token, status);
     }
     try {
       return encodeResponse({ opcode: request.opcode, token: request.token, status: 0, payload: this.dispatch(request) });
@@ -107,6 +113,7 @@ export class LockSession {
 
   private dispatch(r: ControlRequest): Uint8Array {
     const lock = this.lock;
+    if (EMPTY_REQUESTS.has(r.opcode) && r.payload.length !== 0) throw new ProtocolError('MALFORMED', `${r.opcode} takes no payload, got ${r.payload.length} byte(s)`);
     switch (r.opcode) {
       case 'getInfo':
         return encodeLockInfo(lock.info());

@@ -9,7 +9,7 @@
  * acknowledges, so a transfer cut by a dropped link continues on the next connection.
  */
 import type { Characteristic, Peripheral } from '@abandonware/noble';
-import type { ControlResponse, CryptoProvider, EventRecord, LockInfo, OpcodeName, SigningKey, UnlockResult } from '@latchkit/protocol';
+import type { ControlResponse, CryptoProvider, UnknownOpcodeResponse, EventRecord, LockInfo, OpcodeName, SigningKey, UnlockResult } from '@latchkit/protocol';
 import {
   bulkChunks,
   checkStatus,
@@ -132,7 +132,7 @@ export class LockClient {
       return;
     }
     if (!whole || !this.pending) return;
-    let response: ControlResponse;
+    let response: ControlResponse | UnknownOpcodeResponse;
     try {
       response = decodeResponse(whole);
     } catch (err) {
@@ -140,8 +140,15 @@ export class LockClient {
       this.pending = null;
       return;
     }
-    if (response.token !== this.pending.token || response.opcode !== this.pending.opcode) return;
+    if (response.token !== this.pending.token) return;
     const p = this.pending;
+    if (response.opcode === 'unknown') {
+      // The lock does not know this opcode (older firmware): a typed error, not a hang.
+      this.pending = null;
+      p.reject(ProtocolError.fromWire(response.status, `lock does not support ${p.opcode} (opcode 0x${response.opcodeByte.toString(16)})`));
+      return;
+    }
+    if (response.opcode !== p.opcode) return;
     this.pending = null;
     p.resolve(response);
   }

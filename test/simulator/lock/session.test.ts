@@ -4,7 +4,7 @@
  * connections, unknown opcodes, event reads, and a power cut while committing.
  */
 import { describe, expect, it } from 'vitest';
-import type { ControlResponse, OpcodeName } from '@latchkit/protocol';
+import type { ControlResponse, OpcodeName, UnknownOpcodeResponse } from '@latchkit/protocol';
 import {
   bulkChunks,
   decodeBulkProgress,
@@ -43,7 +43,7 @@ class Link {
     this.session = new LockSession(t.device.firmware, { notify: (v) => this.out.push(v), mtu: () => this.mtu, halted: (e) => (this.halted = e) });
   }
 
-  call(opcode: OpcodeName, payload = new Uint8Array(0)): ControlResponse | null {
+  call(opcode: OpcodeName, payload: Uint8Array = new Uint8Array(0)): ControlResponse | UnknownOpcodeResponse | null {
     const token = (this.token = (this.token + 1) & 0xff);
     for (const seg of segment(encodeRequest({ opcode, token, payload }), this.mtu)) this.session.onControlWrite(seg);
     const r = new Reassembler();
@@ -124,7 +124,7 @@ describe('bulk transfer', () => {
     const link = new Link(t, 185);
     const other = t.backend.full(5, specs1);
     const delta = t.backend.delta(other, 6, specs2).bytes;
-    const push = (m: Uint8Array): ControlResponse => {
+    const push = (m: Uint8Array): ControlResponse | UnknownOpcodeResponse => {
       const id = transferId(m, crypto);
       link.ok('bulkBegin', encodeBulkBegin({ id, total: m.length }));
       for (const c of bulkChunks(m, 0, 185)) link.session.onBulkWrite(c);

@@ -105,20 +105,32 @@ describe('a lock refuses', () => {
     expect(toHex(r.digest)).toBe(toHex(v4full.digest));
   });
 
-  it('a set too large for the device flash: FLASH_CAPACITY, the old set stays, on the wire as CAPACITY_EXCEEDED', () => {
+  it('a set larger than the flash slot: OVERSIZE before any byte is stored; a delta that would overflow it: FLASH_CAPACITY; the old set stays', () => {
     const t = testLock({ profile: 'compact', specs: specs1 });
     const fw = t.device.firmware;
     const before = enforced(fw);
-    // 7,500 credentials pack to ~77 KB; the compact profile's slot is 64 KiB.
-    const big: CredentialSpec[] = [];
-    for (let h = 10_000; big.length < 7_500; h++) {
-      const common = { holder: h, start: null, end: null, schedule: null };
-      big.push({ ...common, kind: 'doorcode', code: String(100000 + h) }, { ...common, kind: 'phone', publicKey: det(`pk-${h}`) }, { ...common, kind: 'keycard', uid: det(`uid-${h}`, 7) });
-    }
-    const msg = t.backend.full(2, big);
+    // Three credentials per holder pack to ~31 bytes; the compact profile's slot is 64 KiB.
+    const holders = (from: number, n: number): CredentialSpec[] => {
+      const out: CredentialSpec[] = [];
+      for (let h = from; h < from + n; h++) {
+        const common = { holder: h, start: null, end: null, schedule: null };
+        out.push({ ...common, kind: 'doorcode', code: String(300000 + h) }, { ...common, kind: 'phone', publicKey: det(`pk-${h}`) }, { ...common, kind: 'keycard', uid: det(`uid-${h}`, 7) });
+      }
+      return out;
+    };
+    const tooBig = t.backend.full(2, holders(10_000, 2_500));
+    expect(rejectCode(() => fw.applySetMessage(tooBig.bytes))).toBe('OVERSIZE');
+    expect(lastRejection(fw)).toBe(ProtocolErrorCodes.OVERSIZE.wire);
+    expect(enforced(fw)).toBe(before);
+
+    const baseSpecs = [...specs1, ...holders(10_000, 1_800)];
+    const base = t.backend.full(3, baseSpecs);
+    expect(fw.applySetMessage(base.bytes).seq).toBe(3);
+    const grown = t.backend.delta(base, 4, [...baseSpecs, ...holders(20_000, 600)]);
+    expect(grown.bytes.length).toBeLessThan(fw.profile.slotBytes);
     let err: unknown;
     try {
-      fw.applySetMessage(msg.bytes);
+      fw.applySetMessage(grown.bytes);
     } catch (e) {
       err = e;
     }
@@ -127,11 +139,12 @@ describe('a lock refuses', () => {
     expect((err as SimulatorError).message).toMatch(/does not fit the compact profile's 65536-byte flash slot; the current set stays in force/);
     expect((err as SimulatorError).wire).toBe(ProtocolErrorCodes.CAPACITY_EXCEEDED.wire);
     expect(lastRejection(fw)).toBe(ProtocolErrorCodes.CAPACITY_EXCEEDED.wire);
-    expect(enforced(fw)).toBe(before);
-    expect(t.device.powerCycle().seq).toBe(1);
-    // The standard profile (1 MiB slots) takes it.
-    const big2 = testLock({ n: 2, profile: 'standard' });
-    expect(big2.device.firmware.applySetMessage(big2.backend.full(2, big).bytes).seq).toBe(2);
+    expect(fw.seq).toBe(3);
+    expect(fw.enterCode('111111').granted).toBe(true);
+    expect(t.device.powerCycle().seq).toBe(3);
+    // The standard profile (1 MiB slots) takes the large set.
+    const roomy = testLock({ n: 2, profile: 'standard' });
+    expect(roomy.device.firmware.applySetMessage(roomy.backend.full(2, holders(10_000, 2_500)).bytes).seq).toBe(2);
   });
 
   it('anything before commissioning, with NOT_COMMISSIONED', () => {
