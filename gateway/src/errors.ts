@@ -54,6 +54,7 @@ export const ERROR_CATALOGUE = {
   HOLDER_REFS_EXHAUSTED: { status: 409, summary: 'The property has used every 32-bit holder reference.' },
   SEQUENCE_NOT_NEWER: { status: 409, summary: 'A compiled set must have a higher sequence than the last one.' },
   RECEIPT_MISMATCH: { status: 409, summary: 'A lock receipt names a sequence or digest the gateway never compiled.' },
+  LOCK_NOT_COMMISSIONED: { status: 409, summary: 'The door has no commissioned lock yet; commission it before syncing.' },
   CONFLICT: { status: 409, summary: 'A uniqueness or reference rule of the store was violated.' },
 
   // 422: well-formed, but a rule of the access model refuses it.

@@ -11,3 +11,4 @@ export * from './views.js';
 export { buildApp, type BuildAppOptions } from './api/app.js';
 export { buildOpenApi } from './api/openapi.js';
 export { buildProgram, runCli, type CliIo } from './cli/main.js';
+export * from './compiler/index.js';

@@ -20,7 +20,11 @@ CREATE TABLE lock_identities (
   commission_message BLOB NOT NULL,
   commissioned_at INTEGER NOT NULL,
   -- Set once the lock has accepted the commissioning message (its receipt or lock info says so).
-  confirmed_at INTEGER
+  confirmed_at INTEGER,
+  -- Verified prefix of the lock's hash-chained event log (PROTOCOL.md §8): the next index the
+  -- gateway expects and the chain value after the last verified record.
+  events_next_index INTEGER NOT NULL DEFAULT 0,
+  events_chain BLOB
 );
 
 CREATE TABLE property_secrets (

@@ -1,0 +1,350 @@
+/**
+ * The set compiler: turns the access model into signed, lock-encrypted sets per door.
+ *
+ * Each access change journals the doors it affects (model/journal.ts). `compileDirty` compiles
+ * exactly those doors into a new sequence: the full set (always kept: it is the fallback and
+ * the base of the next delta) and, when the door has receipted an earlier set, a delta from the
+ * sequence it enforces. Journal rows are marked compiled in the same transaction that stores the
+ * set, so a crash between compiling and recording loses nothing.
+ *
+ * Also here: commissioning (a per-door content key wrapped to the lock's device key), choosing
+ * what to send a lock that reports sequence N, and accepting receipts and event uploads.
+ */
+import type { CredentialSpec, CryptoProvider, EventRecord, Receipt, SetSecrets, SigningKey } from '@latchkit/protocol';
+import {
+  CredentialKind,
+  decodeEvents,
+  deriveIndexKey,
+  entriesFromSpecs,
+  equalBytes,
+  fromHex,
+  genesisChain,
+  getCryptoProvider,
+  issueCommission,
+  issueDelta,
+  issueFullSet,
+  keyId,
+  openReceipt,
+  signingKeyFromSeed,
+  toHex,
+  verifyEventChain,
+} from '@latchkit/protocol';
+import type { Db } from '../store/db.js';
+import { GatewayError } from '../errors.js';
+import { all, nowOf, one, run, tx, type Ctx } from '../model/base.js';
+import { credentialsForDoor } from '../model/compile-input.js';
+import { journalDoors } from '../model/journal.js';
+import { dirtyDoors } from '../model/journal.js';
+import { activeIssuerKey, addIssuerKey, doorSyncState, recordCompiledSet, recordReceipt, type DoorSyncState } from '../model/sync-state.js';
+import { recordLockEvents, type LockEvent } from '../model/activity.js';
+
+export interface CompilerOptions {
+  ctx?: Ctx;
+  provider?: CryptoProvider;
+}
+
+const providerOf = (o: CompilerOptions): CryptoProvider => o.provider ?? getCryptoProvider();
+
+// ---------------------------------------------------------------- property keys
+
+/** The property's daily-code secret and card master key, created on first use. */
+export function propertySecrets(db: Db, propertyId: number, o: CompilerOptions = {}): SetSecrets {
+  return tx(db, () => {
+    const r = one<{ daily: Buffer; card: Buffer }>(db, 'SELECT daily_secret AS daily, card_master AS card FROM property_secrets WHERE property_id = ?', propertyId);
+    if (r) return { daily: Uint8Array.from(r.daily), cardMaster: Uint8Array.from(r.card) };
+    const p = providerOf(o);
+    const s = { daily: p.randomBytes(32), cardMaster: p.randomBytes(32) };
+    run(db, 'INSERT INTO property_secrets (property_id, daily_secret, card_master, created_at) VALUES (?, ?, ?, ?)', propertyId, Buffer.from(s.daily), Buffer.from(s.cardMaster), nowOf(o.ctx ?? {}));
+    return s;
+  });
+}
+
+/** The property's active issuer key; one is generated and activated if it has none. */
+export function issuerFor(db: Db, propertyId: number, o: CompilerOptions = {}): SigningKey {
+  const existing = activeIssuerKey(db, propertyId);
+  if (existing) return signingKeyFromSeed(existing.secretKey, providerOf(o));
+  const key = signingKeyFromSeed(providerOf(o).randomBytes(32), providerOf(o));
+  addIssuerKey(db, { propertyId, kid: toHex(key.kid), publicKey: key.publicKey, secretKey: key.seed, activate: true }, o.ctx ?? {});
+  return key;
+}
+
+/** Public keys a lock should trust: the active key and any pending one being rolled out. */
+export function trustAnchors(db: Db, propertyId: number): Uint8Array[] {
+  return all<{ pk: Buffer }>(db, "SELECT public_key AS pk FROM issuer_keys WHERE property_id = ? AND status IN ('active', 'pending') ORDER BY status, id", propertyId).map((r) =>
+    Uint8Array.from(r.pk),
+  );
+}
+
+// ---------------------------------------------------------------- commissioning
+
+export interface LockDeviceKeys {
+  signingPublic: Uint8Array;
+  encryptionPublic: Uint8Array;
+}
+
+export interface LockIdentity extends LockDeviceKeys {
+  doorId: number;
+  lockId: Uint8Array;
+  propertyId: number;
+  contentKey: Uint8Array;
+  generation: number;
+  commissionMessage: Uint8Array;
+  confirmedAt: number | null;
+  eventsNextIndex: number;
+  eventsChain: Uint8Array;
+}
+
+interface DoorRow {
+  id: number;
+  propertyId: number;
+  lockId: string;
+  utcOffset: number;
+}
+
+function door(db: Db, doorId: number): DoorRow {
+  const d = one<DoorRow>(db, 'SELECT d.id, d.property_id AS propertyId, d.lock_id AS lockId, p.utc_offset_min AS utcOffset FROM doors d JOIN properties p ON p.id = d.property_id WHERE d.id = ?', doorId);
+  if (!d) throw new GatewayError('DOOR_NOT_FOUND', `door ${doorId} does not exist`);
+  return d;
+}
+
+export function lockIdentity(db: Db, doorId: number): LockIdentity | undefined {
+  const r = one<{
+    doorId: number;
+    lockId: string;
+    propertyId: number;
+    sp: Buffer;
+    ep: Buffer;
+    ck: Buffer;
+    generation: number;
+    msg: Buffer;
+    confirmedAt: number | null;
+    nextIndex: number;
+    chain: Buffer | null;
+  }>(
+    db,
+    `SELECT l.door_id AS doorId, d.lock_id AS lockId, d.property_id AS propertyId, l.device_signing_public AS sp, l.device_encryption_public AS ep,
+            l.content_key AS ck, l.generation, l.commission_message AS msg, l.confirmed_at AS confirmedAt,
+            l.events_next_index AS nextIndex, l.events_chain AS chain
+       FROM lock_identities l JOIN doors d ON d.id = l.door_id WHERE l.door_id = ?`,
+    doorId,
+  );
+  if (!r) return undefined;
+  const lockId = fromHex(r.lockId);
+  return {
+    doorId: r.doorId,
+    lockId,
+    propertyId: r.propertyId,
+    signingPublic: Uint8Array.from(r.sp),
+    encryptionPublic: Uint8Array.from(r.ep),
+    contentKey: Uint8Array.from(r.ck),
+    generation: r.generation,
+    commissionMessage: Uint8Array.from(r.msg),
+    confirmedAt: r.confirmedAt,
+    eventsNextIndex: r.nextIndex,
+    eventsChain: r.chain ? Uint8Array.from(r.chain) : genesisChain(lockId),
+  };
+}
+
+/**
+ * Commission (or re-commission) the lock of a door: a fresh content key wrapped to the lock's
+ * device key, the property's trust anchors, the time and UTC offset, signed by the active
+ * issuer. The door is journaled so its first set compiles. Returns the message to deliver.
+ */
+export function commissionDoor(db: Db, doorId: number, device: LockDeviceKeys, o: CompilerOptions = {}): { message: Uint8Array; generation: number } {
+  const p = providerOf(o);
+  const ctx = o.ctx ?? {};
+  return tx(db, () => {
+    const d = door(db, doorId);
+    const issuer = issuerFor(db, d.propertyId, o);
+    const prev = lockIdentity(db, doorId);
+    const generation = (prev?.generation ?? 0) + 1;
+    const contentKey = p.randomBytes(32);
+    const now = nowOf(ctx);
+    const message = issueCommission({
+      issuer,
+      lockId: fromHex(d.lockId),
+      anchors: trustAnchors(db, d.propertyId),
+      lockEncryptionPublic: device.encryptionPublic,
+      contentKey,
+      issuedAt: Math.floor(now / 1000),
+      utcOffset: d.utcOffset,
+      generation,
+      provider: p,
+    });
+    run(
+      db,
+      `INSERT INTO lock_identities (door_id, device_signing_public, device_encryption_public, content_key, generation, commission_message, commissioned_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (door_id) DO UPDATE SET device_signing_public = excluded.device_signing_public, device_encryption_public = excluded.device_encryption_public,
+         content_key = excluded.content_key, generation = excluded.generation, commission_message = excluded.commission_message,
+         commissioned_at = excluded.commissioned_at, confirmed_at = NULL`,
+      doorId,
+      Buffer.from(device.signingPublic),
+      Buffer.from(device.encryptionPublic),
+      Buffer.from(contentKey),
+      generation,
+      Buffer.from(message),
+      now,
+    );
+    journalDoors(db, [doorId], prev ? 'lock re-commissioned' : 'lock commissioned', now);
+    return { message, generation };
+  });
+}
+
+/** The lock accepted its commissioning (seen in its lock info or a receipt). */
+export function confirmCommissioning(db: Db, doorId: number, o: CompilerOptions = {}): void {
+  run(db, 'UPDATE lock_identities SET confirmed_at = coalesce(confirmed_at, ?) WHERE door_id = ?', nowOf(o.ctx ?? {}), doorId);
+}
+
+// ---------------------------------------------------------------- compiling
+
+export interface CompiledDoorSet {
+  doorId: number;
+  lockId: string;
+  seq: number;
+  digest: Uint8Array;
+  credentials: number;
+  fullBytes: Uint8Array;
+  delta: { bytes: Uint8Array; baseSeq: number } | null;
+}
+
+function storedBody(db: Db, doorId: number, seq: number): Uint8Array | null {
+  const r = one<{ body: Buffer | null }>(db, 'SELECT body FROM door_sets WHERE door_id = ? AND seq = ?', doorId, seq);
+  return r?.body ? Uint8Array.from(r.body) : null;
+}
+
+/**
+ * Compile one door into its next sequence. Returns null when the door's lock is not
+ * commissioned yet (its changes stay pending until it is). `specs` may be passed in when the
+ * caller already loaded them (a whole-property compile).
+ */
+export function compileDoor(db: Db, doorId: number, o: CompilerOptions & { throughChangeId?: number; specs?: CredentialSpec[] } = {}): CompiledDoorSet | null {
+  const p = providerOf(o);
+  const ctx = o.ctx ?? {};
+  const identity = lockIdentity(db, doorId);
+  if (!identity) return null;
+  const through =
+    o.throughChangeId ?? one<{ m: number | null }>(db, 'SELECT max(id) AS m FROM door_changes WHERE door_id = ? AND compiled_seq IS NULL', doorId)?.m ?? 0;
+  const specs = o.specs ?? credentialsForDoor(db, doorId, ctx);
+  const secrets = propertySecrets(db, identity.propertyId, o);
+  const issuer = issuerFor(db, identity.propertyId, o);
+  const entries = entriesFromSpecs(specs, deriveIndexKey(identity.contentKey, identity.lockId), p);
+  const state = doorSyncState(db, doorId);
+  const seq = state.compiledSeq + 1;
+  const issuedAt = Math.floor(nowOf(ctx) / 1000);
+  const common = { issuer, lockId: identity.lockId, contentKey: identity.contentKey, secrets, seq, issuedAt, entries, provider: p };
+  const full = issueFullSet(common);
+  const baseBody = state.enforcedSeq > 0 ? storedBody(db, doorId, state.enforcedSeq) : null;
+  const delta = baseBody ? issueDelta({ ...common, base: { seq: state.enforcedSeq, body: baseBody } }) : null;
+  tx(db, () => {
+    recordCompiledSet(db, { doorId, seq, digest: full.digest, payload: full.bytes, throughChangeId: through }, ctx);
+    run(
+      db,
+      'UPDATE door_sets SET body = ?, delta = ?, delta_base_seq = ? WHERE door_id = ? AND seq = ?',
+      Buffer.from(full.body),
+      delta ? Buffer.from(delta.bytes) : null,
+      delta ? state.enforcedSeq : null,
+      doorId,
+      seq,
+    );
+  });
+  return {
+    doorId,
+    lockId: toHex(identity.lockId),
+    seq,
+    digest: full.digest,
+    credentials: entries.length,
+    fullBytes: full.bytes,
+    delta: delta ? { bytes: delta.bytes, baseSeq: state.enforcedSeq } : null,
+  };
+}
+
+/** Compile every door with pending changes (optionally of one property). */
+export function compileDirty(db: Db, o: CompilerOptions & { propertyId?: number } = {}): CompiledDoorSet[] {
+  const out: CompiledDoorSet[] = [];
+  for (const d of dirtyDoors(db, o.propertyId === undefined ? {} : { propertyId: o.propertyId })) {
+    const compiled = compileDoor(db, d.doorId, { ...o, throughChangeId: d.throughChangeId });
+    if (compiled) out.push(compiled);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- what to send, what came back
+
+export interface SyncPayload {
+  kind: 'full' | 'delta';
+  seq: number;
+  baseSeq: number | null;
+  bytes: Uint8Array;
+}
+
+/**
+ * What to send a lock that reports sequence `lockSeq`: the delta when it was compiled from
+ * exactly that sequence, otherwise the full set. Null when the lock is up to date.
+ */
+export function syncPayload(db: Db, doorId: number, lockSeq: number, opts: { forceFull?: boolean } = {}): SyncPayload | null {
+  const state = doorSyncState(db, doorId);
+  if (lockSeq >= state.compiledSeq || state.compiledSeq === 0) return null;
+  const r = one<{ payload: Buffer; delta: Buffer | null; base: number | null }>(
+    db,
+    'SELECT payload, delta, delta_base_seq AS base FROM door_sets WHERE door_id = ? AND seq = ?',
+    doorId,
+    state.compiledSeq,
+  );
+  if (!r) throw new GatewayError('INTERNAL', `door ${doorId}: compiled set ${state.compiledSeq} is missing`);
+  if (!opts.forceFull && r.delta && r.base === lockSeq) return { kind: 'delta', seq: state.compiledSeq, baseSeq: r.base, bytes: Uint8Array.from(r.delta) };
+  return { kind: 'full', seq: state.compiledSeq, baseSeq: null, bytes: Uint8Array.from(r.payload) };
+}
+
+/** Verify a receipt from the door's lock and record what the door now enforces. */
+export function acceptReceipt(db: Db, doorId: number, receiptBytes: Uint8Array, o: CompilerOptions = {}): { receipt: Receipt; advanced: boolean; state: DoorSyncState } {
+  const identity = lockIdentity(db, doorId);
+  if (!identity) throw new GatewayError('LOCK_NOT_COMMISSIONED', `door ${doorId} has no commissioned lock`);
+  const receipt = openReceipt(receiptBytes, { lockId: identity.lockId, devicePublicKey: identity.signingPublic, provider: providerOf(o) });
+  confirmCommissioning(db, doorId, o);
+  if (receipt.seq === 0) return { receipt, advanced: false, state: doorSyncState(db, doorId) };
+  const r = recordReceipt(db, { doorId, seq: receipt.seq, digest: receipt.digest, at: receipt.time * 1000 });
+  return { receipt, ...r };
+}
+
+const KIND_NAME = new Map<number, LockEvent['credentialKind']>(Object.entries(CredentialKind).map(([n, v]) => [v, n as LockEvent['credentialKind']]));
+
+/**
+ * Verify an uploaded batch of event records against the chain the gateway holds for this lock
+ * (and, when given, the head a receipt signed), then store the access events as activity.
+ * A batch that does not continue the verified chain is refused whole.
+ */
+export function acceptEvents(db: Db, doorId: number, batch: Uint8Array | readonly EventRecord[], head?: { index: number; hash: Uint8Array }, o: CompilerOptions = {}): { inserted: number; verifiedThrough: number } {
+  const identity = lockIdentity(db, doorId);
+  if (!identity) throw new GatewayError('LOCK_NOT_COMMISSIONED', `door ${doorId} has no commissioned lock`);
+  const events = batch instanceof Uint8Array ? decodeEvents(batch) : [...batch];
+  const fresh = events.filter((e) => e.index >= identity.eventsNextIndex);
+  if (fresh.length === 0) return { inserted: 0, verifiedThrough: identity.eventsNextIndex - 1 };
+  const chain = verifyEventChain(identity.eventsChain, identity.eventsNextIndex, fresh, head && head.index >= identity.eventsNextIndex ? head : undefined, providerOf(o));
+  return tx(db, () => {
+    const access = fresh
+      .filter((e) => e.type === 'granted' || e.type === 'denied')
+      .map<LockEvent>((e) => ({
+        at: e.time * 1000,
+        holder: e.holder === 0 ? null : e.holder,
+        credentialKind: KIND_NAME.get(e.kind) ?? null,
+        result: e.type === 'granted' ? 'granted' : 'denied',
+        ...(e.type === 'denied' ? { reason: e.reason } : {}),
+        lockSeq: e.index,
+      }));
+    const { inserted } = recordLockEvents(db, doorId, access);
+    const last = fresh[fresh.length - 1]!;
+    run(db, 'UPDATE lock_identities SET events_next_index = ?, events_chain = ? WHERE door_id = ?', last.index + 1, Buffer.from(chain), doorId);
+    return { inserted, verifiedThrough: last.index };
+  });
+}
+
+/** kid (hex) of a lock's device signing key, as its receipts name it. */
+export function deviceKid(identity: LockDeviceKeys): string {
+  return toHex(keyId(identity.signingPublic));
+}
+
+/** True if `a` and `b` name the same device keys (re-commissioning the same hardware). */
+export function sameDevice(a: LockDeviceKeys, b: LockDeviceKeys): boolean {
+  return equalBytes(a.signingPublic, b.signingPublic) && equalBytes(a.encryptionPublic, b.encryptionPublic);
+}
