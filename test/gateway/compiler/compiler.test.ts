@@ -26,7 +26,7 @@ import { codeOf, fixture, resident } from '../helpers.js';
 function virtualLock(lockIdHex: string, seed: number) {
   const device = deviceKeysFromSeed(new Uint8Array(32).fill(seed));
   const lockId = fromHex(lockIdHex);
-  const state = { anchors: [] as Uint8Array[], contentKey: new Uint8Array(32), seq: 0, current: null as CredentialSet | null, digest: new Uint8Array(32) };
+  const state = { anchors: [] as Uint8Array[], contentKey: new Uint8Array(32) as Uint8Array, seq: 0, current: null as CredentialSet | null, digest: new Uint8Array(32) as Uint8Array };
   let chain = genesisChain(lockId);
   const events: EventRecord[] = [];
   return {
