@@ -154,6 +154,9 @@ export interface LockStateSummary {
   lockedOutUntil: number | null;
   nextEventIndex: number;
   oldestEventIndex: number;
+  /** Where the state in force now is committed. */
+  flash: { slot: 0 | 1 | null; generation: number; slotBytes: number; imageBytes: number };
+  /** What this boot found. */
   boot: BootReport;
 }
 
@@ -319,6 +322,7 @@ export class LockFirmware {
       lockedOutUntil: this.lockedOut ? this.lockoutUntil : null,
       nextEventIndex: this.events.nextIndex,
       oldestEventIndex: this.events.oldestIndex,
+      flash: { ...this.store.committed, slotBytes: this.profile.slotBytes, imageBytes: this.store.imageSize(this.state) },
       boot: this.boot,
     };
   }

@@ -191,6 +191,11 @@ export class StateStore {
     return { store: new StateStore(flash, profile, provider, boot, null), state: EMPTY_STATE, boot };
   }
 
+  /** The slot and commit generation of the state in force now (null slot: nothing committed). */
+  get committed(): { slot: 0 | 1 | null; generation: number } {
+    return { slot: this.active, generation: this.generation };
+  }
+
   /** Bytes an image of `state` takes; FLASH_CAPACITY is raised before any write if it does not fit. */
   imageSize(state: PersistentState): number {
     return encodeImage(state).length;
