@@ -133,7 +133,6 @@ export class VirtualController implements ControllerPort {
   scan: ScanState = { active: false, intervalMs: 10, windowMs: 10, enabled: false, filterDuplicates: false, startedAt: 0, seen: new Set(), pending: new Map() };
   initiating: Initiation | undefined;
   readonly links = new Map<number, LinkEnd>();
-  /** Counts per diagnostic kind, for tests and for the air's summary. */
   private socket: VirtualHciSocket | undefined;
   private timelineInstance: Timeline | undefined;
   private nextHandle: number;
