@@ -91,6 +91,31 @@ describe('noble central and bleno peripheral on the virtual air', () => {
     expect(link.stats.bytesToPeripheral).toBeGreaterThan(total);
   });
 
+  it('streams notifications from the lock through bleno flow control at the modelled rate', async () => {
+    air = createAir({ seed: 6 });
+    const lock = await addTestLock(air, { name: 'door-n' });
+    const phone = await air.addCentral({ profile: 'ios' });
+    const s = await connect(phone, 'door-n');
+    await s.notify.subscribeAsync();
+    await lock.subscribed();
+    const total = 30 * 1024;
+    const chunk = s.peripheral.mtu! - 3;
+    let got = 0;
+    const all = new Promise<void>((resolve) =>
+      s.notify.on('data', (d: Buffer) => {
+        got += d.length;
+        if (got >= total) resolve();
+      }),
+    );
+    const t0 = lock.device.now();
+    for (let off = 0; off < total; off += chunk) lock.notify(Buffer.alloc(Math.min(chunk, total - off), 7));
+    await within(all, 10_000, 'notifications');
+    const kbps = (total * 8) / (phone.now() - t0);
+    const predicted = predictedWriteCommandThroughputBps(PROFILES.ios, chunk) / 1000;
+    expect(got).toBe(total);
+    expect(Math.abs(kbps - predicted) / predicted).toBeLessThan(0.05);
+  });
+
   it('reports the same modelled times for the same seed, and different ones for another seed', async () => {
     const run = async (seed: number): Promise<number[]> => {
       const a = createAir({ seed });
