@@ -168,9 +168,12 @@ export class EventLog {
     }, this.provider);
     const pos = this.writePos;
     if (pos % this.sector === 0) {
-      const dropped = new Set<number>();
-      for (let p = pos; p < pos + this.sector; p++) dropped.add(p);
-      this.stored = this.stored.filter((s) => !dropped.has(s.pos));
+      // The sector about to be erased holds the records written one lap ago, the oldest ones: a
+      // prefix of `stored`, so dropping them is a splice, not a scan of the whole log. (Cells
+      // skipped after a torn write are never old records: entering a sector erased all of it.)
+      let k = 0;
+      while (k < this.stored.length && this.stored[k]!.pos >= pos && this.stored[k]!.pos < pos + this.sector) k++;
+      if (k > 0) this.stored.splice(0, k);
       this.flash.erase('events', pos * EVENT_RECORD_BYTES, this.sector * EVENT_RECORD_BYTES);
     }
     this.flash.program('events', pos * EVENT_RECORD_BYTES, encodeEvent(record));

@@ -1,0 +1,306 @@
+/**
+ * `npm run bench -- lock [--quick] [--check]`
+ *
+ * The lock firmware at a 50,000-credential lobby door (bench/lobby.ts, seed 1):
+ * 1. Host CPU of the lock's own work, per crypto provider: a keypad entry (static doorcode), a
+ *    card tap, a phone unlock verify, applying the full set and a one-resident delta. Access
+ *    checks are measured as the firmware runs them, including the event record they append to
+ *    the flash log; card and phone answers are precomputed (a fixed challenge), so only the
+ *    lock's side is timed. The same checks at 1,000 credentials show how lookups scale.
+ * 2. End-to-end phone unlock over the virtual radio with the real noble and bleno stacks, per
+ *    central profile (ios, android): modelled on-air ms for finding the lock (scan), connecting
+ *    (including GATT discovery and subscribing) and the exchange (info, unlock, receipt, events),
+ *    without relay and with relay of a one-resident delta. The model does not charge the lock's
+ *    CPU time to the air: a delta apply costs what part 1 says on top.
+ */
+import type { CredentialSpec, CryptoProvider, SigningKey } from '@latchkit/protocol';
+import { cardResponse, deriveIndexKey, diversifyCardKey, doorcodeKey, entriesFromSpecs, issueCommission, issueDelta, issueFullSet, nobleProvider, signingKeyFromSeed, unlockSigningInput, type IssuedSet } from '@latchkit/protocol';
+import { nodeCryptoProvider } from '@latchkit/protocol/node';
+import os from 'node:os';
+import { createAir, LockDevice, ManualClock, Phone, serveLock, type LockFirmware } from '@latchkit/simulator';
+import type { BenchOptions } from './run.js';
+import { lobbyHolders, type LobbyHolder } from './lobby.js';
+
+export const TARGETS = { doorcode_check_median_us: 20, keycard_check_median_us: 20, phone_verify_portable_median_ms: 3 } as const;
+
+const NOW = 1_795_435_200; // 2026-11-23T12:00Z
+const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+}
+
+function stats(xs: number[], unit: 'us' | 'ms', d = 3): Record<string, number> {
+  return { [`median_${unit}`]: round(quantile(xs, 0.5), d), [`p99_${unit}`]: round(quantile(xs, 0.99), d), [`min_${unit}`]: round(Math.min(...xs), d), runs: xs.length };
+}
+
+/** Time `fn` `n` times after a warm-up; returns per-call microseconds. */
+function sampleUs(n: number, fn: () => void): number[] {
+  for (let i = 0; i < Math.min(50, n); i++) fn();
+  const xs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    fn();
+    xs.push((performance.now() - t) * 1000);
+  }
+  return xs;
+}
+
+interface Door {
+  lockId: Uint8Array;
+  contentKey: Uint8Array;
+  issuer: SigningKey;
+  secrets: { daily: Uint8Array; cardMaster: Uint8Array };
+  specs: CredentialSpec[];
+  holders: LobbyHolder[];
+  /** A resident whose phone key is a real Ed25519 key (the generator's are random bytes). */
+  phone: SigningKey;
+  doorcode: string;
+  cardUid: Uint8Array;
+  deviceSeed: Uint8Array;
+}
+
+function door(credentials: number): Door {
+  const holders = lobbyHolders({ credentials, seed: 1 });
+  // The generator gives most residents an open window; pick one with a doorcode and a card that
+  // is valid now, and give it a real phone key.
+  const now = NOW / 60;
+  const valid = (s: CredentialSpec) => (s.start === null || s.start <= now) && (s.end === null || s.end > now) && s.schedule === null;
+  const probe = holders.find((h) => h.role === 'resident' && h.specs.some((s) => s.kind === 'keycard') && h.specs.every(valid))!;
+  const phone = signingKeyFromSeed(new Uint8Array(32).fill(9), nodeCryptoProvider);
+  const specs = holders.flatMap((h) => h.specs.map((s) => (h === probe && s.kind === 'phone' ? { ...s, publicKey: phone.publicKey } : s)));
+  return {
+    lockId: Uint8Array.from([0x4c, 0x4b, 0, 0, 0, 0, 0x50, 0x00]),
+    contentKey: new Uint8Array(32).fill(0x42),
+    issuer: signingKeyFromSeed(new Uint8Array(32).fill(3), nodeCryptoProvider),
+    secrets: { daily: new Uint8Array(32).fill(1), cardMaster: new Uint8Array(32).fill(2) },
+    specs,
+    holders,
+    phone,
+    doorcode: (probe.specs.find((s) => s.kind === 'doorcode') as { code: string }).code,
+    cardUid: (probe.specs.find((s) => s.kind === 'keycard') as { uid: Uint8Array }).uid,
+    deviceSeed: new Uint8Array(32).fill(7),
+  };
+}
+
+function fullSet(d: Door, seq: number, specs: CredentialSpec[] = d.specs): IssuedSet {
+  return issueFullSet({
+    issuer: d.issuer,
+    lockId: d.lockId,
+    contentKey: d.contentKey,
+    seq,
+    entries: entriesFromSpecs(specs, deriveIndexKey(d.contentKey, d.lockId), nodeCryptoProvider),
+    secrets: d.secrets,
+    issuedAt: NOW,
+    provider: nodeCryptoProvider,
+  });
+}
+
+/** One resident moves out, another moves in (the everyday lobby change), as specs. */
+function nextSpecs(d: Door, specs: CredentialSpec[], step: number): CredentialSpec[] {
+  const leaving = d.holders[(step * 37) % d.holders.length]!.holder;
+  const arriving = lobbyHolders({ credentials: 4, seed: 1000 + step, firstHolder: 6_000_000 + step * 10 }).find((h) => h.role === 'resident') ?? lobbyHolders({ credentials: 4, seed: 5000 + step, firstHolder: 7_000_000 + step * 10 })[0]!;
+  return [...specs.filter((s) => s.holder !== leaving), ...arriving.specs];
+}
+
+/** A lock on in-memory flash holding the door's set at seq 1; a fixed "random" makes answers precomputable. */
+function lock(d: Door, provider: CryptoProvider, first: IssuedSet): LockFirmware {
+  const clock = new ManualClock(0);
+  const fixed = new Uint8Array(16).fill(0x5a);
+  const device = new LockDevice({
+    identity: { lockId: d.lockId, deviceSeed: d.deviceSeed },
+    profile: 'lobby',
+    clock: clock.now,
+    rtc: { lockMs: NOW * 1000, hostMs: 0 },
+    crypto: provider,
+    random: (n) => fixed.slice(0, n),
+  });
+  const fw = device.firmware;
+  fw.commission(commission(d, device.firmware.device.encryptionPublic));
+  fw.applySetMessage(first.bytes);
+  return fw;
+}
+
+function commission(d: Door, lockEncryptionPublic: Uint8Array): Uint8Array {
+  return issueCommission({ issuer: d.issuer, lockId: d.lockId, issuedAt: NOW, anchors: [d.issuer.publicKey], lockEncryptionPublic, contentKey: d.contentKey, utcOffset: 0, generation: 1, provider: nodeCryptoProvider });
+}
+
+function accessChecks(d: Door, fw: LockFirmware, n: number, provider: CryptoProvider): Record<string, object> {
+  const challenge = new Uint8Array(16).fill(0x5a);
+  const response = cardResponse(diversifyCardKey(d.secrets.cardMaster, d.cardUid, nodeCryptoProvider), d.lockId, challenge, nodeCryptoProvider);
+  const card = { uid: d.cardUid, respond: () => response };
+  const signature = nodeCryptoProvider.ed25519Sign(d.phone.seed, unlockSigningInput(d.lockId, challenge));
+  const check = (ok: boolean, what: string): void => {
+    if (!ok) throw new Error(`bench setup: ${what} was not granted`);
+  };
+  check(fw.enterCode(d.doorcode).granted, 'doorcode');
+  check(fw.tapCard(card).granted, 'keycard');
+  check(fw.unlockPhone(fw.createChallenge(), d.phone.publicKey, signature).granted, 'phone');
+  const set = fw.set!;
+  const indexKey = deriveIndexKey(d.contentKey, d.lockId);
+  return {
+    doorcode_check: stats(sampleUs(n, () => void fw.enterCode(d.doorcode)), 'us'),
+    keycard_check: stats(sampleUs(n, () => void fw.tapCard(card)), 'us'),
+    phone_unlock_verify: stats(sampleUs(Math.max(20, Math.floor(n / 20)), () => void fw.unlockPhone(fw.createChallenge(), d.phone.publicKey, signature)), 'us'),
+    // The lookup alone (keyed hash + binary search + validity), without the event record.
+    doorcode_lookup_only: stats(
+      sampleUs(n, () => {
+        const row = set.find('doorcode', doorcodeKey(indexKey, d.doorcode, provider));
+        if (row < 0) throw new Error('lookup failed');
+      }),
+      'us',
+    ),
+  };
+}
+
+async function endToEnd(d: Door, profile: 'ios' | 'android', visits: number, relay: boolean, first: IssuedSet, log: (s: string) => void): Promise<object> {
+  const air = createAir({ seed: profile === 'ios' ? 11 : 12 });
+  const clock = { now: Date.now };
+  const device = new LockDevice({ identity: { lockId: d.lockId, deviceSeed: d.deviceSeed }, profile: 'lobby', clock: clock.now, rtc: { lockMs: NOW * 1000, hostMs: Date.now() }, crypto: nodeCryptoProvider });
+  device.firmware.commission(commission(d, device.firmware.device.encryptionPublic));
+  device.firmware.applySetMessage(first.bytes);
+  const served = await serveLock(air, device);
+  const phone = await Phone.create({ radio: air, key: d.phone, profile, crypto: nodeCryptoProvider });
+  const total: number[] = [];
+  const connectExchange: number[] = [];
+  const scan: number[] = [];
+  const connect: number[] = [];
+  const exchange: number[] = [];
+  const deltaBytes: number[] = [];
+  let granted = 0;
+  let relayed = 0;
+  let base = first;
+  let specs = d.specs;
+  try {
+    for (let i = 0; i < visits; i++) {
+      if (relay) {
+        specs = nextSpecs(d, specs, i);
+        const delta = issueDelta({ issuer: d.issuer, lockId: d.lockId, contentKey: d.contentKey, seq: base.seq + 1, entries: entriesFromSpecs(specs, deriveIndexKey(d.contentKey, d.lockId), nodeCryptoProvider), secrets: d.secrets, issuedAt: NOW, base: { seq: base.seq, body: base.body }, provider: nodeCryptoProvider });
+        deltaBytes.push(delta.bytes.length);
+        phone.carry({ lockId: d.lockId, delta: delta.bytes, eventsFrom: device.firmware.events.nextIndex });
+        base = delta;
+      } else {
+        phone.carry({ lockId: d.lockId, eventsFrom: device.firmware.events.nextIndex });
+      }
+      const r = await phone.visit(d.lockId);
+      if (r.unlock?.granted) granted++;
+      if (r.relay?.sent === 'delta') relayed++;
+      total.push(r.timing.totalMs);
+      scan.push(r.timing.scanMs);
+      connect.push(r.timing.connectMs);
+      exchange.push(r.timing.exchangeMs);
+      connectExchange.push(r.timing.connectMs + r.timing.exchangeMs);
+    }
+  } finally {
+    await phone.close();
+    await served.stop();
+    await air.close();
+  }
+  log(`  ${profile} ${relay ? 'with relay' : 'no relay'}: ${visits} visits, p50 connect+exchange ${round(quantile(connectExchange, 0.5), 1)} ms`);
+  return {
+    visits,
+    granted,
+    relayed_deltas: relayed,
+    ...(relay ? { delta_bytes_median: quantile(deltaBytes, 0.5) } : {}),
+    connect_plus_exchange: stats(connectExchange, 'ms', 1),
+    scan: stats(scan, 'ms', 1),
+    connect_incl_discovery: stats(connect, 'ms', 1),
+    exchange: stats(exchange, 'ms', 1),
+    total_incl_scan: stats(total, 'ms', 1),
+  };
+}
+
+export async function run(o: BenchOptions): Promise<object> {
+  const credentials = 50_000;
+  const n = o.quick ? 300 : 3000;
+  const applyRuns = o.quick ? 3 : 10;
+  const visits = o.quick ? 8 : 60;
+  const relayVisits = o.quick ? 5 : 25;
+
+  const big = door(credentials);
+  const kinds: Record<string, number> = {};
+  for (const s of big.specs) kinds[s.kind] = (kinds[s.kind] ?? 0) + 1;
+  o.log(`lobby door: ${big.specs.length} credentials from ${big.holders.length} holders ${JSON.stringify(kinds)}`);
+  const first = fullSet(big, 1);
+  const small = door(1_000);
+  const smallFirst = fullSet(small, 1);
+
+  const cpu: Record<string, object> = {};
+  for (const provider of [nobleProvider, nodeCryptoProvider] as CryptoProvider[]) {
+    o.log(`lock CPU with the ${provider.name} provider`);
+    const fw = lock(big, provider, first);
+    const at50k = accessChecks(big, fw, n, provider);
+    const at1k = accessChecks(small, lock(small, provider, smallFirst), n, provider);
+    // Apply: alternate a full set and a one-resident delta on the same lock, fresh sequences each time.
+    const fullMs: number[] = [];
+    const deltaMs: number[] = [];
+    let base = first;
+    let specs = big.specs;
+    for (let i = 0; i < applyRuns; i++) {
+      const full = fullSet(big, base.seq + 1, specs);
+      let t = performance.now();
+      fw.applySetMessage(full.bytes);
+      fullMs.push(performance.now() - t);
+      specs = nextSpecs(big, specs, 100 + i);
+      const delta = issueDelta({ issuer: big.issuer, lockId: big.lockId, contentKey: big.contentKey, seq: full.seq + 1, entries: entriesFromSpecs(specs, deriveIndexKey(big.contentKey, big.lockId), nodeCryptoProvider), secrets: big.secrets, issuedAt: NOW, base: { seq: full.seq, body: full.body }, provider: nodeCryptoProvider });
+      t = performance.now();
+      fw.applySetMessage(delta.bytes);
+      deltaMs.push(performance.now() - t);
+      base = delta;
+    }
+    cpu[provider.name] = {
+      at_50000: at50k,
+      at_1000: at1k,
+      full_set_apply: { ...stats(fullMs, 'ms'), message_bytes: first.bytes.length },
+      delta_apply_one_resident: stats(deltaMs, 'ms'),
+    };
+  }
+
+  o.log('end-to-end phone unlock over the virtual radio (modelled on-air time)');
+  const e2e: Record<string, object> = {};
+  for (const profile of ['ios', 'android'] as const) {
+    e2e[profile] = {
+      no_relay: await endToEnd(big, profile, visits, false, first, o.log),
+      relay_one_resident_delta: await endToEnd(big, profile, relayVisits, true, first, o.log),
+    };
+  }
+
+  const noble = cpu['noble'] as { at_50000: Record<string, Record<string, number>> };
+  const node = cpu['node'] as { at_50000: Record<string, Record<string, number>> };
+  const result = {
+    scenario: 'lock',
+    machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version },
+    command: `npm run bench -- lock${o.quick ? ' --quick' : ''}`,
+    credentials: big.specs.length,
+    holders: big.holders.length,
+    kinds,
+    targets: TARGETS,
+    target_results: {
+      doorcode_check_noble_median_us: noble.at_50000['doorcode_check']!['median_us'],
+      doorcode_check_node_median_us: node.at_50000['doorcode_check']!['median_us'],
+      keycard_check_noble_median_us: noble.at_50000['keycard_check']!['median_us'],
+      keycard_check_node_median_us: node.at_50000['keycard_check']!['median_us'],
+      phone_verify_noble_median_ms: round(noble.at_50000['phone_unlock_verify']!['median_us']! / 1000),
+      phone_verify_node_median_ms: round(node.at_50000['phone_unlock_verify']!['median_us']! / 1000),
+    },
+    cpu,
+    end_to_end_modelled: e2e,
+  };
+
+  if (o.check) {
+    const failures: string[] = [];
+    const t = result.target_results;
+    // Judged on the faster provider a deployment would choose for the check paths (both are reported).
+    if (Math.min(t.doorcode_check_noble_median_us!, t.doorcode_check_node_median_us!) > TARGETS.doorcode_check_median_us) failures.push(`doorcode check median over ${TARGETS.doorcode_check_median_us} µs`);
+    if (Math.min(t.keycard_check_noble_median_us!, t.keycard_check_node_median_us!) > TARGETS.keycard_check_median_us) failures.push(`keycard check median over ${TARGETS.keycard_check_median_us} µs`);
+    if (t.phone_verify_noble_median_ms > TARGETS.phone_verify_portable_median_ms) failures.push(`portable phone verify median over ${TARGETS.phone_verify_portable_median_ms} ms`);
+    for (const [profile, r] of Object.entries(e2e) as Array<[string, { no_relay: { granted: number; visits: number }; relay_one_resident_delta: { granted: number; visits: number; relayed_deltas: number } }]>) {
+      if (r.no_relay.granted !== r.no_relay.visits) failures.push(`${profile}: not every unlock was granted`);
+      if (r.relay_one_resident_delta.relayed_deltas !== r.relay_one_resident_delta.visits) failures.push(`${profile}: not every visit relayed its delta`);
+    }
+    if (failures.length > 0) throw new Error(`lock benchmark check failed: ${failures.join('; ')}`);
+    o.log('lock benchmark check passed');
+  }
+  return result;
+}
