@@ -206,9 +206,10 @@ export class Link {
       this.pendingUpdate = undefined;
       if (this.state !== 'open') return;
       this.params = { ...this.params, ...changes };
+      // The instant is the first event on the new anchor; nothing has used it yet.
       this.anchor = instant;
-      this.eventIndex = 0;
-      this.eventStart = instant;
+      this.eventIndex = -1;
+      this.eventStart = -Infinity;
       this.eventOpen = false;
       const p = this.params;
       this.centralEnd.toHost(leConnectionUpdateComplete(this.centralHandle, p.connectionIntervalMs, p.latency, p.supervisionTimeoutMs), instant, this.noteDelivery('central', instant));

@@ -116,6 +116,34 @@ describe('noble central and bleno peripheral on the virtual air', () => {
     expect(Math.abs(kbps - predicted) / predicted).toBeLessThan(0.05);
   });
 
+  it('changes link parameters on a live link: connection update, PHY, RSSI', async () => {
+    air = createAir({ seed: 10 });
+    const lock = await addTestLock(air, { name: 'door-u' });
+    const phone = await air.addCentral({ profile: 'android' });
+    const s = await connect(phone, 'door-u');
+    const link = phone.linkTo(lock.device)!;
+    const perWrite = async (): Promise<number> => {
+      const t0 = phone.now();
+      for (let i = 0; i < 6; i++) await s.write.writeAsync(Buffer.from([i]), false);
+      return (phone.now() - t0) / 6;
+    };
+    expect(await perWrite()).toBeCloseTo(15, 0);
+    const hci = (phone.noble as unknown as { _bindings: { _hci: { on(e: string, f: (...a: number[]) => void): void } } })._bindings._hci;
+    const updated = new Promise<number[]>((resolve) => hci.on('leConnUpdateComplete', (...args: number[]) => resolve(args)));
+    air.setLinkParams(phone, lock.device, { connectionIntervalMs: 30 });
+    await s.read.readAsync(); // traffic carries the link past the update instant
+    const [status, handle, interval] = await within(updated, 2000, 'LE Connection Update Complete');
+    expect([status, handle, interval]).toEqual([0, link.centralHandle, 30]);
+    expect(link.params.connectionIntervalMs).toBe(30);
+    await s.write.writeAsync(Buffer.from('settle'), false); // may straddle the update instant
+    expect(await perWrite()).toBeCloseTo(60, 0);
+    air.setLinkParams(phone, lock.device, { phy: '1M' });
+    expect(link.params.phy).toBe('1M');
+    air.setRssi(phone, lock.device, -77);
+    const rssi = await (s.peripheral as unknown as { updateRssiAsync(): Promise<number> }).updateRssiAsync();
+    expect(rssi).toBe(-77);
+  });
+
   it('reports the same modelled times for the same seed, and different ones for another seed', async () => {
     const run = async (seed: number): Promise<number[]> => {
       const a = createAir({ seed });
