@@ -28,6 +28,7 @@ import {
   GattUuid,
   getCryptoProvider,
   MIN_ATT_MTU,
+  peekSetMessage,
   ProtocolError,
   Reassembler,
   segment,
@@ -284,4 +285,50 @@ export class LockClient {
     this.disconnected = true;
     if (this.peripheral.state === 'connected' || this.peripheral.state === 'connecting') await this.peripheral.disconnectAsync();
   }
+}
+
+/** Signed set messages for one lock, as the backend hands them out. */
+export interface SetBundle {
+  /** Delta from the sequence the backend last saw receipted. */
+  delta?: Uint8Array;
+  /** The full set: sent when there is no usable delta or the lock refuses it (`needsFullSet`). */
+  full?: Uint8Array;
+}
+
+export interface DeliveryReport {
+  sent: 'delta' | 'full';
+  /** A delta was carried but could not be used (wrong base, or refused with needsFullSet). */
+  fellBack: boolean;
+  seq: number;
+  /** Bytes sent over the bulk channel in this push (less than the message when resumed). */
+  bytes: number;
+  resumedFrom: number;
+  receipt: Uint8Array;
+}
+
+/**
+ * Bring a lock up to the newest set in `bundle`: nothing if it already holds that sequence or a
+ * newer one; the delta if it starts from the lock's sequence; the full set otherwise or when the
+ * lock refuses the delta with DELTA_BASE_MISMATCH / DIGEST_MISMATCH. Other refusals throw the
+ * lock's ProtocolError; a dropped link throws NOT_CONNECTED (call again on a new connection to
+ * resume). `lockSeq` is the sequence from the lock's info.
+ */
+export async function deliverSet(client: LockClient, lockSeq: number, bundle: SetBundle, onProgress?: (p: PushProgress) => void): Promise<DeliveryReport | null> {
+  const delta = bundle.delta ? peekSetMessage(bundle.delta) : null;
+  const full = bundle.full ? peekSetMessage(bundle.full) : null;
+  if (Math.max(delta?.seq ?? 0, full?.seq ?? 0) <= lockSeq) return null;
+  const send = async (kind: 'delta' | 'full', bytes: Uint8Array, seq: number, fellBack: boolean): Promise<DeliveryReport> => {
+    const r = await client.push(bytes, onProgress);
+    return { sent: kind, fellBack, seq, bytes: r.bytes, resumedFrom: r.resumedFrom, receipt: r.receipt };
+  };
+  if (delta && bundle.delta && delta.base === lockSeq && delta.seq > lockSeq) {
+    try {
+      return await send('delta', bundle.delta, delta.seq, false);
+    } catch (err) {
+      if (!(err instanceof ProtocolError && err.needsFullSet) || !bundle.full || !full || full.seq <= lockSeq) throw err;
+      return send('full', bundle.full, full.seq, true);
+    }
+  }
+  if (bundle.full && full && full.seq > lockSeq) return send('full', bundle.full, full.seq, delta !== null);
+  return null;
 }

@@ -7,6 +7,7 @@ import { GattUuid, toHex } from '@latchkit/protocol';
 import type { Noble } from '../radio/index.js';
 import { simFail } from '../errors.js';
 import { lockAdvertisedName } from '../lock/gatt-service.js';
+import { LockClient, type LockClientOptions } from './client.js';
 
 /** Scan until the lock advertises, then stop scanning. Rejects with LOCK_NOT_FOUND after `timeoutMs` wall time. */
 export async function findLock(noble: Noble, lockId: Uint8Array, timeoutMs = 10_000): Promise<Peripheral> {
@@ -34,5 +35,17 @@ export async function findLock(noble: Noble, lockId: Uint8Array, timeoutMs = 10_
     clearTimeout(timer);
     if (onDiscover) noble.removeListener('discover', onDiscover);
     await noble.stopScanningAsync().catch(() => undefined);
+  }
+}
+
+/** Find a lock, connect and open its latchkit service: the start of every gateway or phone session. */
+export async function connectLock(noble: Noble, lockId: Uint8Array, options: LockClientOptions & { findTimeoutMs?: number } = {}): Promise<LockClient> {
+  const peripheral = await findLock(noble, lockId, options.findTimeoutMs ?? 10_000);
+  await peripheral.connectAsync();
+  try {
+    return await LockClient.open(peripheral, options);
+  } catch (err) {
+    await peripheral.disconnectAsync().catch(() => undefined);
+    throw err;
   }
 }

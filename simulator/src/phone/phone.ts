@@ -9,11 +9,11 @@
  */
 import type { Peripheral } from '@abandonware/noble';
 import type { CryptoProvider, DenyReasonName, EventRecord, LockInfo, SigningKey } from '@latchkit/protocol';
-import { DenyReason, getCryptoProvider, peekSetMessage, ProtocolError, toHex } from '@latchkit/protocol';
+import { DenyReason, getCryptoProvider, ProtocolError, toHex } from '@latchkit/protocol';
 import { badArgument } from '../errors.js';
 import type { CentralOptions, Noble, ProfileInput } from '../radio/index.js';
-import { LockClient, type PushResult } from './client.js';
-import { findLock } from './discover.js';
+import { deliverSet, LockClient, type SetBundle } from './client.js';
+import { connectLock, findLock } from './discover.js';
 
 /** The part of a radio the phone needs (a virtual `Air`, or `openRadio()`'s result). */
 export interface CentralFactory {
@@ -33,12 +33,8 @@ export interface PhoneOptions {
 }
 
 /** What the backend gives a phone to relay to one door. */
-export interface RelayBundle {
+export interface RelayBundle extends SetBundle {
   lockId: Uint8Array;
-  /** Delta from the sequence the backend last saw receipted. */
-  delta?: Uint8Array;
-  /** The full set: sent when there is no delta or the lock refuses it (`needsFullSet`). */
-  full?: Uint8Array;
   /** First event index the backend does not have yet (default 0). */
   eventsFrom?: number;
 }
@@ -116,9 +112,8 @@ export class Phone {
 
   /** Find, connect and open the latchkit service of a lock; the caller disconnects. */
   async connect(lockId: Uint8Array): Promise<LockClient> {
-    const peripheral = await findLock(this.central.noble, lockId, this.options.timeoutMs ?? 10_000);
-    await peripheral.connectAsync();
-    return LockClient.open(peripheral, { timeoutMs: this.options.timeoutMs ?? 10_000, crypto: this.crypto });
+    const timeoutMs = this.options.timeoutMs ?? 10_000;
+    return connectLock(this.central.noble, lockId, { timeoutMs, findTimeoutMs: timeoutMs, crypto: this.crypto });
   }
 
   private get crypto(): CryptoProvider {
@@ -142,9 +137,9 @@ export class Phone {
       let receipt: Uint8Array | null = null;
       if (o.relay !== false && bundle) {
         try {
-          const r = await this.relay(client, info, bundle);
+          const r = await deliverSet(client, info.seq, bundle);
           if (r) {
-            relay = r.report;
+            relay = { sent: r.sent, fellBack: r.fellBack, seq: r.seq, bytes: r.bytes, resumedFrom: r.resumedFrom };
             receipt = r.receipt;
           }
         } catch (err) {
@@ -176,28 +171,6 @@ export class Phone {
       if (client) await client.disconnect().catch(() => undefined);
       else await peripheral.disconnectAsync().catch(() => undefined);
     }
-  }
-
-  /** Relay the carried set if it is newer than what the lock holds; falls back from delta to full. */
-  private async relay(client: LockClient, info: LockInfo, bundle: RelayBundle): Promise<{ report: RelayReport; receipt: Uint8Array } | null> {
-    const delta = bundle.delta ? peekSetMessage(bundle.delta) : null;
-    const full = bundle.full ? peekSetMessage(bundle.full) : null;
-    const newest = Math.max(delta?.seq ?? 0, full?.seq ?? 0);
-    if (newest <= info.seq) return null;
-    const send = async (kind: 'delta' | 'full', bytes: Uint8Array, seq: number, fellBack: boolean): Promise<{ report: RelayReport; receipt: Uint8Array }> => {
-      const r: PushResult = await client.push(bytes);
-      return { report: { sent: kind, fellBack, seq, bytes: r.bytes, resumedFrom: r.resumedFrom }, receipt: r.receipt };
-    };
-    if (delta && bundle.delta && delta.base === info.seq && delta.seq > info.seq) {
-      try {
-        return await send('delta', bundle.delta, delta.seq, false);
-      } catch (err) {
-        if (!(err instanceof ProtocolError && err.needsFullSet) || !bundle.full || !full || full.seq <= info.seq) throw err;
-        return send('full', bundle.full, full.seq, true);
-      }
-    }
-    if (bundle.full && full && full.seq > info.seq) return send('full', bundle.full, full.seq, delta !== null);
-    return null;
   }
 
   async close(): Promise<void> {

@@ -8,7 +8,7 @@ import type { CredentialSpec, EventRecord } from '@latchkit/protocol';
 import { openReceipt, toHex, unlockSigningInput, verifyEventChain } from '@latchkit/protocol';
 import { SimulatorError } from '../../../simulator/src/errors.js';
 import { serveLock, type ServedLock } from '../../../simulator/src/lock/index.js';
-import { LockClient, Phone } from '../../../simulator/src/phone/index.js';
+import { connectLock, deliverSet, LockClient, Phone } from '../../../simulator/src/phone/index.js';
 import { createAir, type Air } from '../../../simulator/src/radio/index.js';
 import { crypto, phoneKeyOf, resident, testLock, type TestLock } from '../lock/fixtures.js';
 
@@ -175,5 +175,40 @@ describe('resident phone on the virtual radio', () => {
     expect(r.relay?.seq).toBe(2);
     expect(r.unlock?.granted).toBe(true);
     expect(toHex(t.device.firmware.persisted.set!.digest)).toBe(toHex(t.backend.full(2, specs2).digest));
+  });
+});
+
+describe('gateway path (what the sync engine uses)', () => {
+  it('commissions a fresh lock over the air, pushes a full set, then a delta, and reads the events', async () => {
+    air = createAir({ seed: 21 });
+    const t = testLock({ commission: false });
+    const served = await serveLock(air, t.device);
+    cleanup.push(() => served.stop());
+    const gateway = await air.addCentral({ profile: 'gateway', name: 'gw' });
+    cleanup.push(() => gateway.close());
+    const client = await connectLock(gateway.noble, t.device.lockId, { crypto });
+    try {
+      const info = await client.info();
+      expect(info.commissioned).toBe(false);
+      expect(toHex(info.deviceEncryptionPublic)).toBe(toHex(t.backend.device.encryptionPublic));
+      const commissioned = openReceipt((await client.push(t.backend.commission())).receipt, { lockId: t.device.lockId, devicePublicKey: info.deviceSigningPublic, provider: crypto });
+      expect(commissioned.seq).toBe(0);
+      const specs1 = residents(1000, 20);
+      const full = t.backend.full(1, specs1);
+      const progress: number[] = [];
+      const first = await deliverSet(client, 0, { full: full.bytes }, (p) => progress.push(p.sent));
+      expect(first).toMatchObject({ sent: 'full', seq: 1, fellBack: false });
+      expect(progress.at(-1)).toBe(full.bytes.length);
+      const specs2 = [...specs1.filter((s) => s.holder !== 1000), ...resident(5000, '500050')];
+      const second = await deliverSet(client, (await client.info()).seq, { delta: t.backend.delta(full, 2, specs2).bytes, full: t.backend.full(2, specs2).bytes });
+      expect(second).toMatchObject({ sent: 'delta', seq: 2 });
+      expect(await deliverSet(client, 2, { full: t.backend.full(2, specs2).bytes })).toBeNull();
+      const receipt = openReceipt(second!.receipt, { lockId: t.device.lockId, devicePublicKey: info.deviceSigningPublic, provider: crypto });
+      const events = await client.readEvents(0);
+      verifyEventChain(t.device.firmware.events.chainBefore(0)!, 0, events, { index: receipt.eventIndex, hash: receipt.eventHash }, crypto);
+      expect(events.map((e) => e.type)).toEqual(['boot', 'commissioned', 'syncApplied', 'syncApplied']);
+    } finally {
+      await client.disconnect();
+    }
   });
 });
