@@ -1,7 +1,8 @@
 /**
- * The radio's one error class. Integrators will re-base it on `LatchkitError` from
- * `@latchkit/protocol`; the constructor shape `(code, message, options)` stays as it is.
+ * The radio's error class: a `LatchkitError` (latchkit's one error base class) with the
+ * radio's stable codes.
  */
+import { LatchkitError } from '@latchkit/protocol';
 
 /** Stable error codes. Each one is documented in simulator/RADIO.md (a test checks that). */
 export const RADIO_ERROR_CODES = [
@@ -21,13 +22,9 @@ export const RADIO_ERROR_CODES = [
 
 export type RadioErrorCode = (typeof RADIO_ERROR_CODES)[number];
 
-export class RadioError extends Error {
-  readonly code: string;
-
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'RadioError';
-    this.code = code;
+export class RadioError extends LatchkitError<RadioErrorCode> {
+  constructor(code: RadioErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
 
