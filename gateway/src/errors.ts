@@ -55,6 +55,8 @@ export const ERROR_CATALOGUE = {
   SEQUENCE_NOT_NEWER: { status: 409, summary: 'A compiled set must have a higher sequence than the last one.' },
   RECEIPT_MISMATCH: { status: 409, summary: 'A lock receipt names a sequence or digest the gateway never compiled.' },
   LOCK_NOT_COMMISSIONED: { status: 409, summary: 'The door has no commissioned lock yet; commission it before syncing.' },
+  LOCK_REJECTED: { status: 502, summary: 'The lock refused what the gateway sent; the message names its protocol error code.' },
+  RADIO_UNAVAILABLE: { status: 503, summary: 'The lock could not be reached or the link kept failing after every retry.' },
   CONFLICT: { status: 409, summary: 'A uniqueness or reference rule of the store was violated.' },
 
   // 422: well-formed, but a rule of the access model refuses it.
@@ -73,6 +75,30 @@ export const ERROR_CATALOGUE = {
   PAYLOAD_TOO_LARGE: { status: 413, summary: 'The request body exceeds the size limit.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'The request body is not `application/json`.' },
   INTERNAL: { status: 500, summary: 'An unexpected error; the gateway log has the details.' },
+
+  // Property management flows: CSV import (seed 000), User Sync (003), Automated Access (002).
+  // Codes marked "row"/"record" describe one CSV row or PMS record in a report; the rest go on.
+  CSV_MALFORMED: { status: 400, summary: 'The CSV file is empty, has no header row, or has more rows than an import may hold.' },
+  CSV_BAD_HEADER: { status: 400, summary: 'The CSV header lacks Email, First Name or Last Name, or names an unknown or repeated column.' },
+  CSV_ROW_MALFORMED: { status: 400, summary: 'Row: the CSV row cannot be read (broken quoting, or a different number of fields than the header).' },
+  DUPLICATE_EMAIL_IN_FILE: { status: 409, summary: 'Row: another row of the same file has this email; fix the file so each person appears once.' },
+  COMMUNAL_KEY_IN_CSV: { status: 422, summary: 'Row: the Keys column names a communal key; communal keys are chosen for the whole import.' },
+  IMPORT_NOT_FOUND: { status: 404, summary: 'The CSV import does not exist in this property.' },
+  IMPORT_ALREADY_APPLIED: { status: 409, summary: 'The CSV import was already applied; upload the corrected file as a new import.' },
+  NOTIFICATION_NOT_FOUND: { status: 404, summary: 'The notification does not exist in this property.' },
+  INTEGRATION_NOT_FOUND: { status: 404, summary: 'The property has no PMS integration configured.' },
+  USER_SYNC_REQUIRED: { status: 422, summary: 'Automated Access requires User Sync to be enabled on the property.' },
+  SYNC_IN_PROGRESS: { status: 409, summary: 'A PMS sync of this property is already running.' },
+  PMS_FETCH_FAILED: { status: 502, summary: 'The PMS feed could not be read (connection refused, HTTP error status, missing file).' },
+  PMS_FEED_INVALID: { status: 502, summary: 'The PMS feed is not JSON of the form {"residents": [...]}; nothing was applied.' },
+  PMS_TIMEOUT: { status: 504, summary: 'The PMS feed did not answer within the configured timeout; nothing was applied.' },
+  PMS_RECORD_INVALID: { status: 422, summary: 'Record: a PMS record lacks a field, has a wrong type, or repeats another record\'s id or email.' },
+  SUGGESTION_NOT_FOUND: { status: 404, summary: 'The access suggestion does not exist in this property.' },
+  SUGGESTION_NOT_PENDING: { status: 409, summary: 'The access suggestion was already applied, discarded or superseded.' },
+  APPROVAL_BATCH_TOO_LARGE: { status: 400, summary: 'At most 50 access suggestions can be approved at a time.' },
+  ALERT_NOT_FOUND: { status: 404, summary: 'The alert does not exist in this property.' },
+  ALERT_NOT_OPEN: { status: 409, summary: 'The alert was already resolved or dismissed.' },
+  NO_PMS_UNIT: { status: 422, summary: 'The person has no PMS unit known in DOOR, so resident keys cannot be assigned from it.' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 export type GatewayErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -12,3 +12,4 @@ export { buildApp, type BuildAppOptions } from './api/app.js';
 export { buildOpenApi } from './api/openapi.js';
 export { buildProgram, runCli, type CliIo } from './cli/main.js';
 export * from './compiler/index.js';
+export * from './sync/engine.js';

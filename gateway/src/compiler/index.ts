@@ -25,6 +25,7 @@ import {
   issueFullSet,
   keyId,
   openReceipt,
+  ProtocolError,
   signingKeyFromSeed,
   toHex,
   verifyEventChain,
@@ -320,7 +321,15 @@ export function acceptEvents(db: Db, doorId: number, batch: Uint8Array | readonl
   const events = batch instanceof Uint8Array ? decodeEvents(batch) : [...batch];
   const fresh = events.filter((e) => e.index >= identity.eventsNextIndex);
   if (fresh.length === 0) return { inserted: 0, verifiedThrough: identity.eventsNextIndex - 1 };
-  const chain = verifyEventChain(identity.eventsChain, identity.eventsNextIndex, fresh, head && head.index >= identity.eventsNextIndex ? head : undefined, providerOf(o));
+  const chain = verifyEventChain(identity.eventsChain, identity.eventsNextIndex, fresh, undefined, providerOf(o));
+  // A signed head inside the batch must match the chain there: the lock vouches for the log up
+  // to that record (records after it are still chained, just not yet signed).
+  if (head && head.index >= identity.eventsNextIndex) {
+    const at = fresh.find((e) => e.index === head.index);
+    if (!at || !equalBytes(at.chain, head.hash)) {
+      throw new ProtocolError('DIGEST_MISMATCH', `event log does not match the head the lock signed (index ${head.index})`);
+    }
+  }
   return tx(db, () => {
     const access = fresh
       .filter((e) => e.type === 'granted' || e.type === 'denied')

@@ -1,0 +1,292 @@
+/**
+ * The sync engine: gets compiled sets onto locks and brings back what they enforce.
+ *
+ * Online doors (in range of a gateway radio) are pushed by the gateway's own noble central:
+ * find the lock, read its info, commission it if it is factory-fresh, send the delta from the
+ * sequence it reports (or the full set when the lock refuses the delta), and record its signed
+ * receipt and event log. Link faults are retried with exponential backoff; a transfer cut by a
+ * dropped link resumes at the offset the lock acknowledged (the lock keeps it across
+ * connections). Offline doors are reached through phones: `relayBundlesFor` hands a person's
+ * phone the bundles for the doors it can open that are behind, and `acceptVisit` takes back the
+ * receipt and events it returns (passive sync).
+ */
+import type { CryptoProvider, EventRecord } from '@latchkit/protocol';
+import { fromHex, ProtocolError, toHex } from '@latchkit/protocol';
+import type { CentralFactory, LockClient, RelayBundle, VisitReport } from '@latchkit/simulator';
+import { connectLock, deliverSet } from '@latchkit/simulator';
+import type { Db } from '../store/db.js';
+import { GatewayError } from '../errors.js';
+import { all, one, type Ctx } from '../model/base.js';
+import { doorSyncState } from '../model/sync-state.js';
+import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDoor, lockIdentity, sameDevice, syncPayload } from '../compiler/index.js';
+
+export interface RetryPolicy {
+  attempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 200, maxDelayMs: 5_000 };
+
+export interface SyncEngineOptions {
+  db: Db;
+  /** The radio the gateway's central runs on (a virtual `Air` or `openRadio()`'s result). */
+  radio: CentralFactory;
+  /** Name of this gateway radio; it serves online doors whose `gatewayRadio` is this (or unset). */
+  name?: string;
+  ctx?: Ctx;
+  provider?: CryptoProvider;
+  retry?: Partial<RetryPolicy>;
+  /** Wall-clock ms for finding a lock and for each control-point answer (default 10,000). */
+  timeoutMs?: number;
+  onProgress?: (e: SyncProgress) => void;
+  /** Waits between retries; injectable so tests do not sleep. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export type SyncProgress =
+  | { kind: 'attempt'; doorId: number; attempt: number }
+  | { kind: 'retry'; doorId: number; attempt: number; delayMs: number; error: string }
+  | { kind: 'bytes'; doorId: number; sent: number; total: number }
+  | { kind: 'done'; result: DoorSyncResult };
+
+export interface DoorSyncResult {
+  doorId: number;
+  lockId: string;
+  /** What happened: nothing to do, or a set (and maybe commissioning) delivered. */
+  action: 'up-to-date' | 'synced';
+  commissioned: boolean;
+  sent: 'delta' | 'full' | null;
+  fellBack: boolean;
+  seq: number;
+  bytes: number;
+  resumedFrom: number;
+  eventsUploaded: number;
+  attempts: number;
+  /** Modelled on-air ms for the whole exchange on the virtual radio (wall ms on real hardware). */
+  elapsedMs: number;
+  modelled: boolean;
+}
+
+/** Protocol refusals that no retry can fix: the bytes or the keys are wrong, not the link. */
+const PERMANENT = new Set(['WRONG_LOCK', 'BAD_SIGNATURE', 'UNKNOWN_KEY_ID', 'DECRYPTION_FAILED', 'MALFORMED', 'OVERSIZE', 'CAPACITY_EXCEEDED', 'UNSUPPORTED_VERSION', 'UNSUPPORTED_ALGORITHM', 'STALE_SEQUENCE']);
+
+export class SyncEngine {
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private running: Promise<unknown> = Promise.resolve();
+  private readonly retry: RetryPolicy;
+
+  private constructor(
+    private readonly options: SyncEngineOptions,
+    private readonly central: Awaited<ReturnType<CentralFactory['addCentral']>>,
+  ) {
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+  }
+
+  static async create(options: SyncEngineOptions): Promise<SyncEngine> {
+    const central = await options.radio.addCentral({ profile: 'gateway', ...(options.name ? { name: options.name } : {}) });
+    return new SyncEngine(options, central);
+  }
+
+  get address(): string {
+    return this.central.address;
+  }
+
+  private get db(): Db {
+    return this.options.db;
+  }
+
+  private now(): number {
+    return this.central.now ? this.central.now() : performance.now();
+  }
+
+  /** Sync one door, retrying link faults with backoff. Throws GatewayError after the last attempt. */
+  async syncDoor(doorId: number): Promise<DoorSyncResult> {
+    const door = one<{ lockId: string }>(this.db, 'SELECT lock_id AS lockId FROM doors WHERE id = ?', doorId);
+    if (!door) throw new GatewayError('DOOR_NOT_FOUND', `door ${doorId} does not exist`);
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= this.retry.attempts; attempt++) {
+      this.options.onProgress?.({ kind: 'attempt', doorId, attempt });
+      try {
+        const result = await this.syncOnce(doorId, fromHex(door.lockId), attempt);
+        this.options.onProgress?.({ kind: 'done', result });
+        return result;
+      } catch (err) {
+        lastError = err;
+        if (err instanceof ProtocolError && PERMANENT.has(err.code)) {
+          throw new GatewayError('LOCK_REJECTED', `lock ${door.lockId} refused the sync: ${err.code}: ${err.message}`, { cause: err });
+        }
+        if (attempt === this.retry.attempts) break;
+        const delayMs = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
+        this.options.onProgress?.({ kind: 'retry', doorId, attempt, delayMs, error: (err as Error).message });
+        await (this.options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))))(delayMs);
+      }
+    }
+    throw new GatewayError('RADIO_UNAVAILABLE', `door ${doorId} (lock ${door.lockId}) could not be synced after ${this.retry.attempts} attempts: ${(lastError as Error)?.message}`, {
+      cause: lastError,
+    });
+  }
+
+  private async syncOnce(doorId: number, lockId: Uint8Array, attempt: number): Promise<DoorSyncResult> {
+    const opts = { ...(this.options.ctx ? { ctx: this.options.ctx } : {}), ...(this.options.provider ? { provider: this.options.provider } : {}) };
+    const t0 = this.now();
+    const client: LockClient = await connectLock(this.central.noble, lockId, { timeoutMs: this.options.timeoutMs ?? 10_000, findTimeoutMs: this.options.timeoutMs ?? 10_000 });
+    try {
+      let info = await client.info();
+      let commissioned = false;
+      const device = { signingPublic: info.deviceSigningPublic, encryptionPublic: info.deviceEncryptionPublic };
+      const known = lockIdentity(this.db, doorId);
+      if (!info.commissioned || !known || !sameDevice(known, device)) {
+        // Factory-fresh, replaced, or never seen: commission it with a new content key.
+        const { message } = commissionDoor(this.db, doorId, device, opts);
+        const r = await client.push(message);
+        acceptReceipt(this.db, doorId, r.receipt, opts);
+        commissioned = true;
+        info = await client.info();
+      } else if (!known.confirmedAt) {
+        acceptReceipt(this.db, doorId, await client.receipt(), opts);
+      }
+      if (doorSyncState(this.db, doorId).pendingChanges > 0 || doorSyncState(this.db, doorId).compiledSeq === 0) compileDoor(this.db, doorId, opts);
+      const newest = syncPayload(this.db, doorId, info.seq);
+      let delivered: Awaited<ReturnType<typeof deliverSet>> = null;
+      if (newest) {
+        const full = syncPayload(this.db, doorId, -1, { forceFull: true })!;
+        delivered = await deliverSet(client, info.seq, newest.kind === 'delta' ? { delta: newest.bytes, full: full.bytes } : { full: full.bytes }, (p) =>
+          this.options.onProgress?.({ kind: 'bytes', doorId, sent: p.sent, total: p.total }),
+        );
+      }
+      const receipt = delivered?.receipt ?? (await client.receipt());
+      const accepted = acceptReceipt(this.db, doorId, receipt, opts);
+      const events = await client.readEvents(lockIdentity(this.db, doorId)!.eventsNextIndex);
+      const { inserted } = acceptEvents(this.db, doorId, events, { index: accepted.receipt.eventIndex, hash: accepted.receipt.eventHash }, opts);
+      return {
+        doorId,
+        lockId: toHex(lockId),
+        action: delivered || commissioned ? 'synced' : 'up-to-date',
+        commissioned,
+        sent: delivered?.sent ?? null,
+        fellBack: delivered?.fellBack ?? false,
+        seq: accepted.receipt.seq,
+        bytes: delivered?.bytes ?? 0,
+        resumedFrom: delivered?.resumedFrom ?? 0,
+        eventsUploaded: inserted,
+        attempts: attempt,
+        elapsedMs: this.now() - t0,
+        modelled: this.central.now !== undefined,
+      };
+    } finally {
+      await client.disconnect().catch(() => undefined);
+    }
+  }
+
+  /** Online doors this radio serves that run an older sequence than compiled, or have pending changes. */
+  doorsToPush(propertyId?: number): number[] {
+    return all<{ id: number }>(
+      this.db,
+      `SELECT d.id FROM doors d JOIN door_sync_state s ON s.door_id = d.id
+        WHERE d.connectivity = 'online' AND (? IS NULL OR d.property_id = ?)
+          AND (d.gateway_radio IS NULL OR ? IS NULL OR d.gateway_radio = ?)
+          AND (s.enforced_seq < s.compiled_seq OR s.compiled_seq = 0
+               OR EXISTS (SELECT 1 FROM door_changes c WHERE c.door_id = d.id AND c.compiled_seq IS NULL))
+        ORDER BY d.id`,
+      propertyId ?? null,
+      propertyId ?? null,
+      this.options.name ?? null,
+      this.options.name ?? null,
+    ).map((r) => r.id);
+  }
+
+  /** Compile what changed, then push every online door that is behind. Failures are reported, not thrown. */
+  async pushPending(propertyId?: number): Promise<{ results: DoorSyncResult[]; failures: { doorId: number; code: string; message: string }[] }> {
+    compileDirty(this.db, { ...(this.options.ctx ? { ctx: this.options.ctx } : {}), ...(this.options.provider ? { provider: this.options.provider } : {}), ...(propertyId === undefined ? {} : { propertyId }) });
+    const results: DoorSyncResult[] = [];
+    const failures: { doorId: number; code: string; message: string }[] = [];
+    // One at a time: a central has one pending connection (noble and the air enforce it).
+    for (const doorId of this.doorsToPush(propertyId)) {
+      try {
+        results.push(await this.syncDoor(doorId));
+      } catch (err) {
+        const e = err as GatewayError;
+        failures.push({ doorId, code: e.code ?? 'INTERNAL', message: e.message });
+      }
+    }
+    return { results, failures };
+  }
+
+  /** Push online doors whenever something changes: checks every `intervalMs` (default 1,000). */
+  start(intervalMs = 1_000, propertyId?: number): void {
+    if (this.timer) return;
+    const tick = (): void => {
+      this.running = this.pushPending(propertyId)
+        .catch(() => undefined)
+        .finally(() => {
+          if (this.timer) this.timer = setTimeout(tick, intervalMs);
+        });
+    };
+    this.timer = setTimeout(tick, 0);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    await this.central.close();
+  }
+}
+
+// ---------------------------------------------------------------- passive sync through phones
+
+/** Doors a person can open (through any of their grants, guests included). */
+function doorsOf(db: Db, personId: number): number[] {
+  return all<{ id: number }>(
+    db,
+    `SELECT DISTINCT kd.door_id AS id FROM grants g JOIN key_doors kd ON kd.key_id = g.key_id WHERE g.person_id = ? ORDER BY kd.door_id`,
+    personId,
+  ).map((r) => r.id);
+}
+
+/**
+ * What a person's phone should carry: for each door they can open that enforces an older set
+ * than compiled, the delta from the enforced sequence (if compiled) and the full set.
+ * Compiles pending changes first, so the phone never carries a set that is already stale.
+ */
+export function relayBundlesFor(db: Db, personId: number, o: { ctx?: Ctx; provider?: CryptoProvider; onlyOffline?: boolean } = {}): (RelayBundle & { doorId: number; seq: number })[] {
+  const doors = doorsOf(db, personId);
+  const opts = { ...(o.ctx ? { ctx: o.ctx } : {}), ...(o.provider ? { provider: o.provider } : {}) };
+  const out: (RelayBundle & { doorId: number; seq: number })[] = [];
+  for (const doorId of doors) {
+    const d = one<{ lockId: string; connectivity: string }>(db, 'SELECT lock_id AS lockId, connectivity FROM doors WHERE id = ?', doorId)!;
+    if (o.onlyOffline && d.connectivity !== 'offline') continue;
+    const identity = lockIdentity(db, doorId);
+    if (!identity) continue;
+    if (doorSyncState(db, doorId).pendingChanges > 0) compileDoor(db, doorId, opts);
+    const state = doorSyncState(db, doorId);
+    if (state.enforcedSeq >= state.compiledSeq) continue;
+    const delta = syncPayload(db, doorId, state.enforcedSeq);
+    const full = syncPayload(db, doorId, -1, { forceFull: true })!;
+    out.push({
+      doorId,
+      seq: state.compiledSeq,
+      lockId: fromHex(d.lockId),
+      full: full.bytes,
+      ...(delta?.kind === 'delta' ? { delta: delta.bytes } : {}),
+      eventsFrom: identity.eventsNextIndex,
+    });
+  }
+  return out;
+}
+
+/** Take back what a phone brought from a door: the lock's receipt and its new event records. */
+export function acceptVisit(db: Db, report: Pick<VisitReport, 'lockId' | 'receipt' | 'events'>, o: { ctx?: Ctx; provider?: CryptoProvider } = {}): { doorId: number; enforcedSeq: number; advanced: boolean; eventsUploaded: number } {
+  const door = one<{ id: number }>(db, 'SELECT id FROM doors WHERE lock_id = ?', report.lockId);
+  if (!door) throw new GatewayError('DOOR_NOT_FOUND', `no door has lock ${report.lockId}`);
+  const accepted = acceptReceipt(db, door.id, report.receipt, o);
+  const { inserted } = acceptEvents(db, door.id, report.events as EventRecord[], { index: accepted.receipt.eventIndex, hash: accepted.receipt.eventHash }, o);
+  return { doorId: door.id, enforcedSeq: accepted.state.enforcedSeq, advanced: accepted.advanced, eventsUploaded: inserted };
+}
+
+

@@ -1,0 +1,184 @@
+/**
+ * The gateway end to end: real SQLite file, real virtual radio with the real noble and bleno
+ * stacks, simulated lock firmware, the gateway's sync engine and residents' phones.
+ *
+ * Covers: commissioning and first sync of an online door by the gateway and of an offline door
+ * by a manager's phone (manual sync); the seeds' sync-until rule (a revoked resident's code
+ * opens an offline door until that door syncs, and not after); passive sync by a roommate's
+ * phone; a gateway crash mid-transfer (restart, resume, nothing lost); changes made while a
+ * sync runs.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fromHex, signingKeyFromSeed, toHex } from '@latchkit/protocol';
+import { nodeCryptoProvider } from '@latchkit/protocol/node';
+import { createAir, LockDevice, Phone, serveLock, type Air, type ServedLock } from '@latchkit/simulator';
+import * as g from '../../gateway/src/index.js';
+
+const crypto = nodeCryptoProvider;
+let air: Air | undefined;
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+  await air?.close();
+  air = undefined;
+});
+
+function seed(label: string): Uint8Array {
+  return crypto.sha256(new TextEncoder().encode(label));
+}
+
+async function property() {
+  const dir = mkdtempSync(join(tmpdir(), 'latchkit-e2e-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'latchkit.db');
+  let db = g.openStore({ file });
+  cleanup.push(() => {
+    if (db.open) db.close();
+  });
+  const ctx: g.Ctx = { actor: 'e2e' };
+  const prop = g.createProperty(db, { name: 'Elm Court', utcOffsetMin: 0 }, ctx);
+  const lobby = g.createDoor(db, prop.id, { name: 'Lobby', lockId: '4c4b0000000000a1', connectivity: 'online', gatewayRadio: 'gw-1' }, ctx);
+  const unit = g.createUnit(db, prop.id, { name: '4B' }, ctx);
+  const door4b = g.createDoor(db, prop.id, { name: '4B front door', lockId: '4c4b0000000000b4', connectivity: 'offline', unitId: unit.id }, ctx);
+  const entrances = g.createKey(db, prop.id, { name: 'Resident Entrances', kind: 'communal', doorIds: [lobby.id], mayShare: false, doorcodesDisabled: false }, ctx);
+  const key4b = g.createKey(db, prop.id, { name: 'Unit 4B', kind: 'residential', doorIds: [door4b.id], mayShare: false, doorcodesDisabled: false, unitId: unit.id }, ctx);
+  const invite = (first: string) => {
+    const p = g.invitePerson(db, prop.id, { email: `${first.toLowerCase()}@example.com`, firstName: first, lastName: 'Doe', accessType: 'app', isResident: true, mayShare: false, keyIds: [entrances.id, key4b.id] }, ctx).person;
+    const key = signingKeyFromSeed(seed(`phone-${first}`), crypto);
+    g.addPhoneKey(db, p.id, { publicKey: toHex(key.publicKey) }, ctx);
+    return { person: p, key, code: g.personDoorcode(db, p.id)! };
+  };
+  const jane = invite('Jane');
+  const sam = invite('Sam');
+
+  air = createAir({ seed: 11 });
+  const locks = new Map<number, { device: LockDevice; served: ServedLock }>();
+  for (const d of [lobby, door4b]) {
+    const device = new LockDevice({ identity: { lockId: fromHex(d.lockId), deviceSeed: seed(`device-${d.lockId}`) }, crypto });
+    const served = await serveLock(air, device);
+    cleanup.push(() => served.stop());
+    locks.set(d.id, { device, served });
+  }
+  const reopen = () => {
+    db.close();
+    db = g.openStore({ file });
+    return db;
+  };
+  return { get db() { return db; }, reopen, ctx, prop, lobby, door4b, jane, sam, locks, air: air! };
+}
+
+async function engine(db: g.Db, name: string, o: Partial<g.SyncEngineOptions> = {}) {
+  const e = await g.SyncEngine.create({ db, radio: air!, name, provider: crypto, sleep: async () => undefined, ...o });
+  cleanup.push(() => e.close());
+  return e;
+}
+
+async function phone(key: ReturnType<typeof signingKeyFromSeed>) {
+  const p = await Phone.create({ radio: air!, key, profile: 'ios', crypto });
+  cleanup.push(() => p.close());
+  return p;
+}
+
+describe('gateway sync end to end', () => {
+  it('syncs every door, unlocks, and enforces a revoke only where the door has synced', async () => {
+    const f = await property();
+    const gw = await engine(f.db, 'gw-1');
+    // The gateway pushes its online door (commissioning it first); the offline door is not its to reach.
+    const pushed = await gw.pushPending(f.prop.id);
+    expect(pushed.failures).toEqual([]);
+    expect(pushed.results.map((r) => [r.doorId, r.commissioned, r.sent])).toEqual([[f.lobby.id, true, 'full']]);
+    // A manager's phone syncs the offline door by hand (same engine code, different radio).
+    const manager = await engine(f.db, 'manager-phone');
+    const manual = await manager.syncDoor(f.door4b.id);
+    expect(manual).toMatchObject({ commissioned: true, sent: 'full', action: 'synced' });
+    expect(manual.modelled).toBe(true);
+    expect(manual.elapsedMs).toBeGreaterThan(0);
+    expect(g.doorSyncTasks(f.db, f.prop.id)).toEqual([]);
+
+    // Each credential kind the resident holds opens the doors.
+    const janePhone = await phone(f.jane.key);
+    expect((await janePhone.visit(fromHex(f.lobby.lockId))).unlock).toMatchObject({ granted: true, holder: f.jane.person.holderRef });
+    const unitLock = f.locks.get(f.door4b.id)!.device;
+    expect(unitLock.firmware.enterCode(f.jane.code)).toMatchObject({ granted: true, holder: f.jane.person.holderRef });
+
+    // Revoke Jane. The gateway pushes the lobby within one pass; the offline unit door has not synced.
+    g.revokeAllKeys(f.db, f.jane.person.id, f.ctx);
+    const afterRevoke = await gw.pushPending(f.prop.id);
+    expect(afterRevoke.results.map((r) => [r.doorId, r.sent])).toEqual([[f.lobby.id, 'delta']]);
+    expect((await janePhone.visit(fromHex(f.lobby.lockId))).unlock).toMatchObject({ granted: false, reason: 'unknownCredential' });
+    expect(unitLock.firmware.enterCode(f.jane.code)).toMatchObject({ granted: true }); // sync-until rule
+    const tasks = g.doorSyncTasks(f.db, f.prop.id);
+    expect(tasks.map((t) => t.doorId)).toEqual([f.door4b.id]);
+    expect(tasks[0]!.changes.map((c) => c.reason).join(' ')).toMatch(/Jane/);
+
+    // Sam's phone carries the unit door's bundle and relays it during his unlock (passive sync).
+    const bundles = g.relayBundlesFor(f.db, f.sam.person.id, { onlyOffline: true, provider: crypto });
+    expect(bundles.map((b) => b.doorId)).toEqual([f.door4b.id]);
+    expect(bundles[0]!.delta).toBeDefined();
+    const samPhone = await phone(f.sam.key);
+    for (const b of bundles) samPhone.carry(b);
+    const visit = await samPhone.visit(fromHex(f.door4b.lockId));
+    expect(visit.relay).toMatchObject({ sent: 'delta', fellBack: false });
+    expect(visit.unlock).toMatchObject({ granted: true, holder: f.sam.person.holderRef });
+    const back = g.acceptVisit(f.db, visit, { provider: crypto });
+    expect(back.advanced).toBe(true);
+    expect(g.doorSyncTasks(f.db, f.prop.id)).toEqual([]);
+    // Right after the sync, Jane's code no longer opens the unit door.
+    expect(unitLock.firmware.enterCode(f.jane.code)).toMatchObject({ granted: false, reason: 'unknownCredential' });
+
+    // Uploaded lock events became activity, attributed by name.
+    const unlocks = g.listActivity(f.db, f.prop.id, {}).filter((a) => a.kind === 'unlock');
+    expect(unlocks.some((a) => a.holderName === 'Jane Doe' && a.result === 'granted' && a.credentialKind === 'phone')).toBe(true);
+    expect(unlocks.some((a) => a.holderName === 'Sam Doe' && a.result === 'granted' && a.doorId === f.door4b.id)).toBe(true);
+  });
+
+  it('a gateway that crashes mid-transfer restarts and finishes; nothing is lost', async () => {
+    const f = await property();
+    const gw = await engine(f.db, 'gw-1', { retry: { attempts: 1 } });
+    await gw.pushPending(f.prop.id);
+    // A bigger change, so the next set takes many chunks; drop the link part way through it.
+    for (let i = 0; i < 40; i++) {
+      g.invitePerson(f.db, f.prop.id, { email: `guest${i}@example.com`, firstName: `G${i}`, lastName: 'X', accessType: 'app', isResident: true, mayShare: false, keyIds: [g.listKeys(f.db, f.prop.id)[0]!.id] }, f.ctx);
+    }
+    const lobbyLock = f.locks.get(f.lobby.id)!;
+    f.air.injectFault({ kind: 'drop-at-byte', peripheral: lobbyLock.served.peripheral, byte: 900 });
+    const crashed = await gw.pushPending(f.prop.id);
+    expect(crashed.failures.map((x) => x.code)).toEqual(['RADIO_UNAVAILABLE']);
+    const before = g.doorSyncState(f.db, f.lobby.id);
+    expect(before.enforcedSeq).toBeLessThan(before.compiledSeq);
+    expect(lobbyLock.device.firmware.bulkReceiver.progress().received).toBeGreaterThan(0);
+
+    // "Crash": drop the engine and the database handle, reopen the file, start a new engine.
+    await gw.close();
+    const db2 = f.reopen();
+    const gw2 = await engine(db2, 'gw-1');
+    const resumed = await gw2.pushPending(f.prop.id);
+    expect(resumed.failures).toEqual([]);
+    expect(resumed.results[0]!.resumedFrom).toBeGreaterThan(0);
+    const after = g.doorSyncState(db2, f.lobby.id);
+    expect(after.enforcedSeq).toBe(after.compiledSeq);
+    expect(after.pendingChanges).toBe(0);
+    expect(lobbyLock.device.firmware.seq).toBe(after.compiledSeq);
+  });
+
+  it('changes made while a sync runs are compiled and pushed on the next pass, none lost', async () => {
+    const f = await property();
+    const gw = await engine(f.db, 'gw-1');
+    await gw.pushPending(f.prop.id);
+    g.revokeAllKeys(f.db, f.jane.person.id, f.ctx);
+    const running = gw.pushPending(f.prop.id);
+    // While the push is in flight, another change lands.
+    const late = g.invitePerson(f.db, f.prop.id, { email: 'late@example.com', firstName: 'Late', lastName: 'Comer', accessType: 'app', isResident: true, mayShare: false, keyIds: [g.listKeys(f.db, f.prop.id)[0]!.id] }, f.ctx);
+    await running;
+    await gw.pushPending(f.prop.id);
+    const state = g.doorSyncState(f.db, f.lobby.id);
+    expect(state.pendingChanges).toBe(0);
+    expect(state.enforcedSeq).toBe(state.compiledSeq);
+    const lobby = f.locks.get(f.lobby.id)!.device;
+    expect(lobby.firmware.enterCode(g.personDoorcode(f.db, late.person.id)!)).toMatchObject({ granted: true });
+    expect(lobby.firmware.enterCode(f.jane.code)).toMatchObject({ granted: false });
+  });
+});
