@@ -181,4 +181,22 @@ describe('gateway sync end to end', () => {
     expect(lobby.firmware.enterCode(g.personDoorcode(f.db, late.person.id)!)).toMatchObject({ granted: true });
     expect(lobby.firmware.enterCode(f.jane.code)).toMatchObject({ granted: false });
   });
+
+  it('the running engine pushes an online door within seconds of a change, with no call from the test', async () => {
+    const f = await property();
+    const gw = await engine(f.db, 'gw-1');
+    await gw.pushPending(f.prop.id);
+    gw.start(100, f.prop.id);
+    const lobby = f.locks.get(f.lobby.id)!.device;
+    const seqBefore = lobby.firmware.seq;
+    const t0 = Date.now();
+    g.revokeAllKeys(f.db, f.jane.person.id, f.ctx);
+    while (lobby.firmware.seq === seqBefore && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));
+    const waitedMs = Date.now() - t0;
+    await gw.stop();
+    expect(lobby.firmware.seq).toBeGreaterThan(seqBefore);
+    expect(waitedMs).toBeLessThan(10_000);
+    expect(lobby.firmware.enterCode(f.jane.code)).toMatchObject({ granted: false });
+    expect(g.doorSyncState(f.db, f.lobby.id).enforcedSeq).toBe(lobby.firmware.seq);
+  });
 });
