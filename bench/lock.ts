@@ -56,6 +56,8 @@ interface Door {
   holders: LobbyHolder[];
   /** A resident whose phone key is a real Ed25519 key (the generator's are random bytes). */
   phone: SigningKey;
+  /** Holder reference of that resident (never moved out by the delta generator). */
+  probeHolder: number;
   doorcode: string;
   cardUid: Uint8Array;
   deviceSeed: Uint8Array;
@@ -78,6 +80,7 @@ function door(credentials: number): Door {
     specs,
     holders,
     phone,
+    probeHolder: probe.holder,
     doorcode: (probe.specs.find((s) => s.kind === 'doorcode') as { code: string }).code,
     cardUid: (probe.specs.find((s) => s.kind === 'keycard') as { uid: Uint8Array }).uid,
     deviceSeed: new Uint8Array(32).fill(7),
@@ -99,7 +102,9 @@ function fullSet(d: Door, seq: number, specs: CredentialSpec[] = d.specs): Issue
 
 /** One resident moves out, another moves in (the everyday lobby change), as specs. */
 function nextSpecs(d: Door, specs: CredentialSpec[], step: number): CredentialSpec[] {
-  const leaving = d.holders[(step * 37) % d.holders.length]!.holder;
+  let pick = (step * 37 + 1) % d.holders.length;
+  if (d.holders[pick]!.holder === d.probeHolder) pick = (pick + 1) % d.holders.length;
+  const leaving = d.holders[pick]!.holder;
   const arriving = lobbyHolders({ credentials: 4, seed: 1000 + step, firstHolder: 6_000_000 + step * 10 }).find((h) => h.role === 'resident') ?? lobbyHolders({ credentials: 4, seed: 5000 + step, firstHolder: 7_000_000 + step * 10 })[0]!;
   return [...specs.filter((s) => s.holder !== leaving), ...arriving.specs];
 }
@@ -298,6 +303,7 @@ export async function run(o: BenchOptions): Promise<object> {
     for (const [profile, r] of Object.entries(e2e) as Array<[string, { no_relay: { granted: number; visits: number }; relay_one_resident_delta: { granted: number; visits: number; relayed_deltas: number } }]>) {
       if (r.no_relay.granted !== r.no_relay.visits) failures.push(`${profile}: not every unlock was granted`);
       if (r.relay_one_resident_delta.relayed_deltas !== r.relay_one_resident_delta.visits) failures.push(`${profile}: not every visit relayed its delta`);
+      if (r.relay_one_resident_delta.granted !== r.relay_one_resident_delta.visits) failures.push(`${profile}: not every unlock after a relay was granted`);
     }
     if (failures.length > 0) throw new Error(`lock benchmark check failed: ${failures.join('; ')}`);
     o.log('lock benchmark check passed');

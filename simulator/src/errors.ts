@@ -14,7 +14,6 @@ export const SimulatorErrorCodes = {
     summary: 'the set does not fit this device profile flash slot; the old set stays in force',
   },
   POWER_CUT: { wire: null, summary: 'simulated power cut during a flash write; the lock must be rebooted from flash' },
-  FLASH_CORRUPT: { wire: null, summary: 'flash holds no valid committed state and no factory state to fall back to' },
   LOCK_NOT_FOUND: { wire: null, summary: 'no lock state directory, or no lock with this id in range' },
   LOCK_HALTED: { wire: null, summary: 'the lock lost power (power cut) and must be rebooted before use' },
   BAD_ARGUMENT: { wire: ProtocolErrorCodes.INVALID_ARGUMENT.wire, summary: 'an API or file argument has the wrong type, length or range' },
@@ -22,7 +21,6 @@ export const SimulatorErrorCodes = {
   NOT_CONNECTED: { wire: null, summary: 'the central is not connected to the lock, or the link dropped mid-operation' },
   TIMEOUT: { wire: null, summary: 'the lock did not answer a control-point request in time' },
   TRANSFER_STALLED: { wire: null, summary: 'a bulk transfer made no progress after repeated resumes' },
-  NO_ADAPTER: { wire: null, summary: 'the real-radio path was selected but no Bluetooth adapter is usable' },
 } as const;
 
 export type SimulatorErrorCode = keyof typeof SimulatorErrorCodes;

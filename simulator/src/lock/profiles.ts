@@ -3,9 +3,9 @@
  *
  * Flash sizes decide what a lock can enforce: a slot holds the whole committed state (the
  * decrypted set body plus commissioning), and two slots are needed for an atomic update, so a
- * "1 MiB slot" lock has at least 2 MiB of flash for credentials. At ~12 bytes per credential
- * (README, Performance) the `standard` slot holds about 80,000 credentials, `compact` about
- * 5,000 (the per-lock capacities found in ble-lock-anchors.md §3 are 100 to 5,000).
+ * "1 MiB slot" lock has at least 2 MiB of flash for credentials. At lobby density (about 11 bytes
+ * per credential, simulator/LOCK.md) the `standard` slot holds about 94,000 credentials and
+ * `compact` about 5,900; the per-lock capacities found in ble-lock-anchors.md §3 are 100 to 5,000.
  */
 import { badArgument } from '../errors.js';
 
