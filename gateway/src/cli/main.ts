@@ -8,6 +8,7 @@ import { parseTimeToMinute } from '../time.js';
 import * as m from '../model/index.js';
 import * as v from '../views.js';
 import { record, table } from './format.js';
+import { registerFlowCommands } from './flows.js';
 
 export interface CliIo {
   out(text: string): void;
@@ -660,6 +661,18 @@ export function buildProgram(io: CliIo = processIo()): Command {
       await app.close();
       d.close();
     });
+
+  registerFlowCommands(program, {
+    io,
+    store,
+    show,
+    ctx,
+    takeStore: () => {
+      const d = store();
+      db = undefined;
+      return d;
+    },
+  });
 
   return program;
 }

@@ -1,6 +1,8 @@
 import type { Db } from './db.js';
 import { GatewayError } from '../errors.js';
 import { LOCKS_SCHEMA } from './migration-002-locks.js';
+import { CSV_IMPORT_SCHEMA } from './migration-003-csv-import.js';
+import { PMS_SCHEMA } from './migration-004-pms.js';
 
 export interface Migration {
   /** Strictly increasing from 1; a released version is never edited, only followed. */
@@ -243,6 +245,8 @@ CREATE TABLE notifications (
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial access model', up: INITIAL_SCHEMA },
   { version: 2, name: 'lock identities, property secrets, set bodies and deltas', up: LOCKS_SCHEMA },
+  { version: 3, name: 'csv import state', up: CSV_IMPORT_SCHEMA },
+  { version: 4, name: 'pms integration: user sync, automated access', up: PMS_SCHEMA },
 ];
 
 export function appliedMigrations(db: Db): { version: number; name: string; appliedAt: number }[] {

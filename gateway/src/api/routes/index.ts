@@ -5,6 +5,8 @@ import { registerPropertyRoutes } from './properties.js';
 import { registerPeopleRoutes } from './people.js';
 import { registerCredentialRoutes } from './credentials.js';
 import { registerActivityRoutes } from './activity.js';
+import { registerCsvImportRoutes } from './csv-import.js';
+import { registerPmsRoutes } from './pms.js';
 
 export function registerRoutes(app: FastifyInstance, c: AppContext): void {
   registerMetaRoutes(app, c);
@@ -12,4 +14,6 @@ export function registerRoutes(app: FastifyInstance, c: AppContext): void {
   registerPeopleRoutes(app, c);
   registerCredentialRoutes(app, c);
   registerActivityRoutes(app, c);
+  registerCsvImportRoutes(app, c);
+  registerPmsRoutes(app, c);
 }
