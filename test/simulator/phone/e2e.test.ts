@@ -123,6 +123,28 @@ describe('resident phone on the virtual radio', () => {
     expect(r.unlock?.granted).toBe(true);
   });
 
+  it('dropped at several points across a transfer, each next visit resumes where the lock acknowledged', async () => {
+    const specs1 = residents(1000, 2);
+    const { t, served } = await setup(specs1, 31);
+    const phone = await phoneFor(1001, 'ios');
+    let seq = 1;
+    for (const byte of [200, 1500, 3500, 6000, 9000]) {
+      seq++;
+      const full = t.backend.full(seq, residents(1000, 400 + seq)).bytes;
+      phone.carry({ lockId: t.device.lockId, full });
+      air!.injectFault({ kind: 'drop-at-byte', peripheral: served.peripheral.address, byte, direction: 'central-to-peripheral' });
+      await expect(phone.visit(t.device.lockId)).rejects.toMatchObject({ code: 'NOT_CONNECTED' });
+      expect(t.device.firmware.seq).toBe(seq - 1);
+      const r = await phone.visit(t.device.lockId);
+      // Byte 200 of the link is still GATT discovery: nothing of the set had arrived yet.
+      if (byte >= 1500) expect(r.relay!.resumedFrom, `drop at byte ${byte}`).toBeGreaterThan(0);
+      else expect(r.relay!.resumedFrom).toBe(0);
+      expect(r.relay!.resumedFrom + r.relay!.bytes).toBe(full.length);
+      expect(t.device.firmware.seq).toBe(seq);
+      expect(r.unlock?.granted).toBe(true);
+    }
+  });
+
   it('a replayed unlock answer is refused over the air, and events are notified as they happen', async () => {
     const { t } = await setup(residents(1000, 2));
     const phone = await phoneFor(1000);
