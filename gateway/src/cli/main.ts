@@ -8,6 +8,7 @@ import { parseTimeToMinute } from '../time.js';
 import * as m from '../model/index.js';
 import * as v from '../views.js';
 import { record, table } from './format.js';
+import { registerSimulatorCommands } from '@latchkit/simulator';
 import { registerFlowCommands } from './flows.js';
 
 export interface CliIo {
@@ -673,6 +674,9 @@ export function buildProgram(io: CliIo = processIo()): Command {
       return d;
     },
   });
+
+  // One `latchkit` binary: the simulator adds `fleet start`, `lock run` and `lock state`.
+  registerSimulatorCommands(program, io);
 
   return program;
 }
