@@ -67,7 +67,7 @@ export function registerFlowCommands(program: Command, c: FlowCliContext): void 
       const data = { import: f.importView(s), errors };
       show(data, () =>
         [
-          `import ${s.id} (${s.fileName}): ${s.counts.total} rows: ${s.counts.ready} ready (${s.counts.newPeople} new, ${s.counts.existingPeople} existing email: keys added), ${s.counts.error} with errors, ${s.counts.already_imported} already imported`,
+          `import ${s.id} (${s.fileName}): ${s.counts.total} rows: ${s.counts.ready} ready (${s.counts.newPeople} new, ${s.counts.existingPeople} existing email: keys added), ${s.counts.error} with errors, ${s.counts.alreadyImported} already imported`,
           ...(errors.length > 0 ? ['', 'rows with errors (skipped; fix them and upload the file again):', table(errors, ['line', 'email', 'errorCode', 'errorMessage'])] : []),
           '',
           s.counts.ready > 0 ? `apply with: latchkit import apply ${s.id} [--communal-keys <ids>] [--start <time>] [--expires <time>]` : 'nothing to apply',
@@ -98,7 +98,7 @@ export function registerFlowCommands(program: Command, c: FlowCliContext): void 
       const n = r.import.counts;
       show(data, () =>
         [
-          `import ${id}: ${n.imported} imported (${n.newPeople} new people, ${n.existingPeople} existing), ${n.failed} failed, ${n.error} skipped with errors, ${n.already_imported} already imported`,
+          `import ${id}: ${n.imported} imported (${n.newPeople} new people, ${n.existingPeople} existing), ${n.failed} failed, ${n.error} skipped with errors, ${n.alreadyImported} already imported`,
           ...(r.failed.length > 0 ? [table(data.failed, ['line', 'email', 'errorCode', 'errorMessage'])] : []),
           changed(r.affectedDoors),
         ].join('\n'),

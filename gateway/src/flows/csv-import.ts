@@ -46,7 +46,7 @@ export interface ImportSummary {
   communalKeyIds: number[] | null;
   start: number | null;
   end: number | null;
-  counts: Record<ImportRowStatus, number> & { total: number; newPeople: number; existingPeople: number };
+  counts: { total: number; ready: number; error: number; alreadyImported: number; imported: number; failed: number; newPeople: number; existingPeople: number };
 }
 
 interface RowRecord {
@@ -246,13 +246,13 @@ export function getImport(db: Db, importId: number): ImportSummary {
     importId,
   );
   if (!r) throw new GatewayError('IMPORT_NOT_FOUND', `CSV import ${importId} does not exist`);
-  const counts = { total: 0, ready: 0, error: 0, already_imported: 0, imported: 0, failed: 0, newPeople: 0, existingPeople: 0 };
+  const counts = { total: 0, ready: 0, error: 0, alreadyImported: 0, imported: 0, failed: 0, newPeople: 0, existingPeople: 0 };
   for (const c of all<{ status: ImportRowStatus; existing: number; n: number }>(
     db,
     'SELECT status, existing_person AS existing, count(*) AS n FROM csv_import_rows WHERE import_id = ? GROUP BY status, existing_person',
     importId,
   )) {
-    counts[c.status] += c.n;
+    counts[c.status === 'already_imported' ? 'alreadyImported' : c.status] += c.n;
     counts.total += c.n;
     if (c.status === 'ready' || c.status === 'imported') counts[c.existing === 1 ? 'existingPeople' : 'newPeople'] += c.n;
   }

@@ -24,16 +24,7 @@ export const importView = (i: ImportSummary) => ({
   communalKeyIds: i.communalKeyIds,
   startsAt: minuteToIso(i.start),
   expiresAt: minuteToIso(i.end),
-  counts: {
-    total: i.counts.total,
-    ready: i.counts.ready,
-    error: i.counts.error,
-    alreadyImported: i.counts.already_imported,
-    imported: i.counts.imported,
-    failed: i.counts.failed,
-    newPeople: i.counts.newPeople,
-    existingPeople: i.counts.existingPeople,
-  },
+  counts: { ...i.counts },
 });
 
 export const importRowView = (r: ImportRow) => ({
