@@ -3,6 +3,7 @@ import { GatewayError } from '../errors.js';
 import { LOCKS_SCHEMA } from './migration-002-locks.js';
 import { CSV_IMPORT_SCHEMA } from './migration-003-csv-import.js';
 import { PMS_SCHEMA } from './migration-004-pms.js';
+import { ANCHOR_UPDATES_SCHEMA } from './migration-005-anchor-updates.js';
 
 export interface Migration {
   /** Strictly increasing from 1; a released version is never edited, only followed. */
@@ -247,6 +248,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: 'lock identities, property secrets, set bodies and deltas', up: LOCKS_SCHEMA },
   { version: 3, name: 'csv import state', up: CSV_IMPORT_SCHEMA },
   { version: 4, name: 'pms integration: user sync, automated access', up: PMS_SCHEMA },
+  { version: 5, name: 'anchor updates for issuer key rotation', up: ANCHOR_UPDATES_SCHEMA },
 ];
 
 export function appliedMigrations(db: Db): { version: number; name: string; appliedAt: number }[] {
