@@ -57,6 +57,9 @@ export const ERROR_CATALOGUE = {
   LOCK_NOT_COMMISSIONED: { status: 409, summary: 'The door has no commissioned lock yet; commission it before syncing.' },
   LOCK_REJECTED: { status: 502, summary: 'The lock refused what the gateway sent; the message names its protocol error code.' },
   RADIO_UNAVAILABLE: { status: 503, summary: 'The lock could not be reached or the link kept failing after every retry.' },
+  ROTATION_IN_PROGRESS: { status: 409, summary: 'An issuer key rotation is already in progress for this property; complete it first.' },
+  ROTATION_INCOMPLETE: { status: 409, summary: 'Some locks have not applied the new trust anchor yet; sync those doors before completing the rotation.' },
+  NO_ROTATION: { status: 409, summary: 'No issuer key rotation is in progress for this property.' },
   CONFLICT: { status: 409, summary: 'A uniqueness or reference rule of the store was violated.' },
 
   // 422: well-formed, but a rule of the access model refuses it.

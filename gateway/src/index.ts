@@ -13,3 +13,4 @@ export { buildOpenApi } from './api/openapi.js';
 export { buildProgram, runCli, type CliIo } from './cli/main.js';
 export * from './compiler/index.js';
 export * from './sync/engine.js';
+export * from './compiler/rotation.js';

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fromHex, signingKeyFromSeed, toHex } from '@latchkit/protocol';
+import { fromHex, issueFullSet, signingKeyFromSeed, toHex } from '@latchkit/protocol';
 import { nodeCryptoProvider } from '@latchkit/protocol/node';
 import { createAir, LockDevice, Phone, serveLock, type Air, type ServedLock } from '@latchkit/simulator';
 import * as g from '../../gateway/src/index.js';
@@ -198,5 +198,46 @@ describe('gateway sync end to end', () => {
     expect(waitedMs).toBeLessThan(10_000);
     expect(lobby.firmware.enterCode(f.jane.code)).toMatchObject({ granted: false });
     expect(g.doorSyncState(f.db, f.lobby.id).enforcedSeq).toBe(lobby.firmware.seq);
+  });
+
+  it('rotates the issuer key: locks learn the new anchor first, then sets switch signer, then the old key is dropped', async () => {
+    const f = await property();
+    const gw = await engine(f.db, 'gw-1');
+    await gw.pushPending(f.prop.id);
+    const lobby = f.locks.get(f.lobby.id)!.device;
+    const oldKey = g.activeIssuerKey(f.db, f.prop.id)!;
+    const begun = g.beginIssuerRotation(f.db, f.prop.id, { ctx: f.ctx, provider: crypto });
+    expect(begun.doors).toBe(1); // only the lobby's lock is commissioned so far
+    expect(() => g.completeIssuerRotation(f.db, f.prop.id, { ctx: f.ctx, provider: crypto })).toThrowError(/not applied the new trust anchor/);
+    expect(lobby.firmware.summary().anchors).toBe(1);
+    await gw.pushPending(f.prop.id);
+    expect(lobby.firmware.summary().anchors).toBe(2);
+    expect(g.doorsBehindOnAnchors(f.db, f.prop.id)).toEqual([]);
+
+    const done = g.completeIssuerRotation(f.db, f.prop.id, { ctx: f.ctx, provider: crypto });
+    expect(done.kid).toBe(begun.kid);
+    const seqBefore = lobby.firmware.seq;
+    const r = await gw.pushPending(f.prop.id);
+    expect(r.failures).toEqual([]);
+    expect(lobby.firmware.seq).toBeGreaterThan(seqBefore); // recompiled and signed by the new key
+    expect(lobby.firmware.summary().anchors).toBe(1);
+    expect(lobby.firmware.enterCode(f.jane.code)).toMatchObject({ granted: true });
+
+    // The retired key can no longer sign anything this lock accepts.
+    const forged = issueFullSet({
+      issuer: signingKeyFromSeed(g.issuerKey(f.db, oldKey.id).secretKey, crypto),
+      lockId: fromHex(f.lobby.lockId),
+      contentKey: g.lockIdentity(f.db, f.lobby.id)!.contentKey,
+      secrets: g.propertySecrets(f.db, f.prop.id),
+      seq: lobby.firmware.seq + 10,
+      issuedAt: Math.floor(Date.now() / 1000),
+      entries: [],
+      provider: crypto,
+    });
+    expect(() => lobby.firmware.applySetMessage(forged.bytes)).toThrowError(expect.objectContaining({ code: 'UNKNOWN_KEY_ID' }));
+    // A door commissioned after the rotation trusts only the new key and syncs fine.
+    const manager = await engine(f.db, 'manager-phone');
+    expect(await manager.syncDoor(f.door4b.id)).toMatchObject({ commissioned: true, sent: 'full' });
+    expect(f.locks.get(f.door4b.id)!.device.firmware.summary().anchors).toBe(1);
   });
 });

@@ -19,6 +19,7 @@ import { GatewayError } from '../errors.js';
 import { all, one, type Ctx } from '../model/base.js';
 import { doorSyncState } from '../model/sync-state.js';
 import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDoor, lockIdentity, sameDevice, syncPayload } from '../compiler/index.js';
+import { markAnchorUpdateApplied, pendingAnchorUpdates } from '../compiler/rotation.js';
 
 export interface RetryPolicy {
   attempts: number;
@@ -146,6 +147,17 @@ export class SyncEngine {
       } else if (!known.confirmedAt) {
         acceptReceipt(this.db, doorId, await client.receipt(), opts);
       }
+      // Trust anchors first: after a rotation completes, the next set is signed by a key the
+      // lock learns only from these updates.
+      for (const u of pendingAnchorUpdates(this.db, doorId)) {
+        try {
+          await client.push(u.message);
+        } catch (err) {
+          // Already applied (we crashed before recording it): the lock's counter is past it.
+          if (!(err instanceof ProtocolError && err.code === 'STALE_SEQUENCE')) throw err;
+        }
+        markAnchorUpdateApplied(this.db, u.id, opts);
+      }
       if (doorSyncState(this.db, doorId).pendingChanges > 0 || doorSyncState(this.db, doorId).compiledSeq === 0) compileDoor(this.db, doorId, opts);
       const newest = syncPayload(this.db, doorId, info.seq);
       let delivered: Awaited<ReturnType<typeof deliverSet>> = null;
@@ -187,7 +199,8 @@ export class SyncEngine {
         WHERE d.connectivity = 'online' AND (? IS NULL OR d.property_id = ?)
           AND (d.gateway_radio IS NULL OR ? IS NULL OR d.gateway_radio = ?)
           AND (s.enforced_seq < s.compiled_seq OR s.compiled_seq = 0
-               OR EXISTS (SELECT 1 FROM door_changes c WHERE c.door_id = d.id AND c.compiled_seq IS NULL))
+               OR EXISTS (SELECT 1 FROM door_changes c WHERE c.door_id = d.id AND c.compiled_seq IS NULL)
+               OR EXISTS (SELECT 1 FROM anchor_updates u WHERE u.door_id = d.id AND u.applied_at IS NULL))
         ORDER BY d.id`,
       propertyId ?? null,
       propertyId ?? null,
