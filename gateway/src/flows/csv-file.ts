@@ -203,7 +203,7 @@ function mapHeader(header: readonly string[]): (CsvField | null)[] {
     seen.add(f);
     return f;
   });
-  const missing = REQUIRED.filter((f) => !seen.has(f));
+  const missing = FIELDS.filter((f) => REQUIRED.includes(f) && !seen.has(f));
   const problems = [
     ...(missing.length > 0 ? [`missing column(s) ${missing.map((f) => TEMPLATE_COLUMNS[FIELDS.indexOf(f)]).join(', ')}`] : []),
     ...(unknown.length > 0 ? [`unknown column(s) ${unknown.map((u) => JSON.stringify(u)).join(', ')}`] : []),
