@@ -16,7 +16,7 @@ export interface BenchOptions {
   log: (line: string) => void;
 }
 
-const SUITES = ['protocol', 'radio', 'lock', 'gateway'] as const;
+const SUITES = ['protocol', 'radio', 'lock', 'gateway', 'propagation'] as const;
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
