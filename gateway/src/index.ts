@@ -14,3 +14,4 @@ export { buildProgram, runCli, type CliIo } from './cli/main.js';
 export * from './compiler/index.js';
 export * from './sync/engine.js';
 export * from './compiler/rotation.js';
+export * from './flows/index.js';
