@@ -643,23 +643,55 @@ export function buildProgram(io: CliIo = processIo()): Command {
   // ---- serve
   program
     .command('serve')
-    .description('run the HTTP API')
+    .description('run the HTTP API; with --radio, also the sync engine that pushes online doors')
     .option('--port <port>', 'TCP port (0 picks a free one)', (s) => {
       if (!/^\d+$/.test(s) || Number(s) > 65535) throw new InvalidArgumentError(`expected a port 0-65535, got "${s}"`);
       return Number(s);
     }, 8080)
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--log', 'log each request')
-    .action(async (o: { port: number; host: string; log?: boolean }) => {
+    .option('--radio <kind>', 'run the sync engine on this radio: virtual (in-process air) or hci (a real adapter)', (s) => {
+      if (s !== 'virtual' && s !== 'hci') throw new InvalidArgumentError(`expected virtual or hci, got "${s}"`);
+      return s;
+    })
+    .option('--gateway-name <name>', 'this gateway radio\'s name: it pushes online doors whose gatewayRadio is this', 'gw-1')
+    .option('--sync-interval <ms>', 'how often the sync engine looks for changes', (s) => {
+      if (!/^\d+$/.test(s) || Number(s) < 10) throw new InvalidArgumentError(`expected milliseconds >= 10, got "${s}"`);
+      return Number(s);
+    }, 1000)
+    .option('--fleet <file>', 'with --radio virtual: also run the simulated locks of this property description on the same air')
+    .action(async (o: { port: number; host: string; log?: boolean; radio?: 'virtual' | 'hci'; gatewayName: string; syncInterval: number; fleet?: string }) => {
       const { buildApp } = await import('../api/app.js');
       const d = store();
       // serve owns the connection for its lifetime; keep postAction from closing it early.
       db = undefined;
+      if (o.fleet && o.radio !== 'virtual') throw new InvalidArgumentError('--fleet needs --radio virtual (simulated locks live on the in-process air)');
+      const sim = o.radio ? await import('@latchkit/simulator') : null;
+      const radio = sim && o.radio ? await sim.openRadio({ radio: o.radio }) : null;
+      const fleet = sim && radio && o.fleet ? await sim.startFleet(resolve(io.cwd, o.fleet), { radio }) : null;
+      const { SyncEngine } = await import('../sync/engine.js');
+      const engine = radio
+        ? await SyncEngine.create({
+            db: d,
+            radio,
+            name: o.gatewayName,
+            onProgress: (e) => {
+              if (e.kind === 'done' && e.result.action === 'synced') {
+                io.out(json() ? JSON.stringify({ synced: e.result }) : `synced door ${e.result.doorId} (lock ${e.result.lockId}): ${e.result.sent ?? 'commissioned'} seq ${e.result.seq}, ${e.result.bytes} B`);
+              }
+            },
+          })
+        : null;
+      engine?.start(o.syncInterval);
       const app = await buildApp({ db: d, logger: o.log ? { level: 'info' } : false });
       const address = await app.listen({ port: o.port, host: o.host });
-      io.out(json() ? JSON.stringify({ listening: address, stateDir: stateDir() }) : `latchkit gateway listening on ${address} (state: ${stateDir()})`);
+      const extra = radio ? `, sync engine ${o.gatewayName} on the ${radio.kind} radio${fleet ? ` with ${fleet.locks.size} simulated locks` : ''}` : '';
+      io.out(json() ? JSON.stringify({ listening: address, stateDir: stateDir(), radio: radio?.kind ?? null, locks: fleet?.locks.size ?? 0 }) : `latchkit gateway listening on ${address} (state: ${stateDir()})${extra}`);
       await (io.untilStopped ?? untilSignal)();
       await app.close();
+      await engine?.close();
+      await fleet?.stop();
+      await radio?.close();
       d.close();
     });
 
