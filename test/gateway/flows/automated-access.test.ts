@@ -82,6 +82,18 @@ describe('seed 002: Automated Access rules', () => {
     expect(t.keysOf(t.person('t-300')!.id)).toEqual([]);
   });
 
+  it('common-area keys "can be configured as shareable or non-shareable keys": the key\'s own may-share setting holds for what Automated Access assigns', async () => {
+    const t = pmsFixture({ mode: 'automatic' });
+    t.pms.add({ ...jane, leaseStatus: 'current', statusChangedAt: new Date(t.clock.t - DAY).toISOString() });
+    await t.sync();
+    const p = t.person(jane.id)!;
+    g.updatePerson(t.db, p.id, { mayShare: true }, t.ctx);
+    const share = (keyId: number) => () => g.inviteGuest(t.db, p.id, { email: 'gus@example.com', firstName: 'Gus', lastName: 'Guest', keyIds: [keyId] }, t.ctx);
+    // "Resident Entrances" is may-share in this property, "Resident Amenities" is not.
+    expect(codeOf(share(t.residentAmenities.id))).toBe('KEY_NOT_SHAREABLE');
+    expect(share(t.entrances.id)().grants.map((x) => x.keyName)).toEqual(['Resident Entrances']);
+  });
+
   it('"Future Resident: No access assigned" — a grey no-change suggestion, no keys', async () => {
     const t = pmsFixture();
     t.pms.add({ ...jane, leaseStatus: 'future' });
@@ -381,6 +393,22 @@ describe('Automated Access: bad input', () => {
     // Deleting the person takes their suggestions with them: nothing is left to apply to no one.
     g.deletePerson(t.db, t.person(jane.id)!.id, t.ctx);
     expect(f.listSuggestions(t.db, t.prop.id, { state: 'applied' })).toEqual([]);
+  });
+
+  it('a resident deleted in DOOR while still current in the PMS comes back as a new contact with no access (only PMS changes move access)', async () => {
+    const t = pmsFixture({ mode: 'automatic' });
+    t.pms.add({ ...jane, leaseStatus: 'current' });
+    await t.sync();
+    const first = t.person(jane.id)!;
+    g.deletePerson(t.db, first.id, t.ctx);
+    const run = await t.sync();
+    expect(run.report!.userSync).toMatchObject({ created: 1 });
+    const again = t.person(jane.id)!;
+    expect(again.holderRef).not.toBe(first.holderRef); // a new person (row ids may be reused, holder references never)
+    expect(t.keysOf(again.id)).toEqual([]);
+    t.pms.changeUnit(jane.id, '5C');
+    await t.sync();
+    expect(t.keysOf(again.id)).toEqual(['Unit 5C']);
   });
 
   it('suggestions of another property, unknown ids, and manual "current" without a PMS unit are refused', async () => {

@@ -192,6 +192,8 @@ describe('seed 000: CSV import rules', () => {
     const ann = g.findPersonByEmail(t.db, t.prop.id, 'ann@example.com')!;
     expect(g.credentialsForDoor(t.db, t.door4b.id, t.ctx).some((c) => c.holder === ann.holderRef)).toBe(true);
     expect(g.listGrants(t.db, ann.id).every((x) => x.source === 'csv')).toBe(true);
+    // Step 3, "Select DOOR App": imported residents are DOOR App users (phone keys and a doorcode).
+    expect([ann.accessType, ann.hasDoorcode, ann.isResident]).toEqual(['app', true, true]);
   });
 });
 
