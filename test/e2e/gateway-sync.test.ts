@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fromHex, issueFullSet, signingKeyFromSeed, toHex } from '@latchkit/protocol';
+import { encodeEvent, fromHex, issueFullSet, signingKeyFromSeed, toHex } from '@latchkit/protocol';
 import { nodeCryptoProvider } from '@latchkit/protocol/node';
 import { createAir, LockDevice, Phone, serveLock, type Air, type ServedLock } from '@latchkit/simulator';
 import * as g from '../../gateway/src/index.js';
@@ -239,5 +239,43 @@ describe('gateway sync end to end', () => {
     const manager = await engine(f.db, 'manager-phone');
     expect(await manager.syncDoor(f.door4b.id)).toMatchObject({ commissioned: true, sent: 'full' });
     expect(f.locks.get(f.door4b.id)!.device.firmware.summary().anchors).toBe(1);
+  });
+
+  it('over HTTP: a phone fetches its relay bundles, syncs an offline door, and uploads the visit; bad uploads are refused', async () => {
+    const f = await property();
+    const gw = await engine(f.db, 'gw-1');
+    await gw.pushPending(f.prop.id);
+    const manager = await engine(f.db, 'manager-phone');
+    await manager.syncDoor(f.door4b.id);
+    g.revokeAllKeys(f.db, f.jane.person.id, f.ctx);
+    const app = await g.buildApp({ db: f.db });
+    cleanup.push(() => app.close());
+    const token = g.createToken(f.db, { name: 'resident app backend', role: 'read_only' }, f.ctx).secret;
+    const call = async (method: 'GET' | 'POST', url: string, payload?: Record<string, unknown>) => {
+      const res = await app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload ? { payload } : {}) });
+      return { status: res.statusCode, body: JSON.parse(res.body) };
+    };
+    const base = `/properties/${f.prop.id}`;
+    const got = await call('GET', `${base}/people/${f.sam.person.id}/relay-bundles`);
+    expect(got.status).toBe(200);
+    expect(got.body.map((b: { doorId: number }) => b.doorId)).toEqual([f.door4b.id]);
+    const samPhone = await phone(f.sam.key);
+    for (const b of got.body) samPhone.carry({ lockId: fromHex(b.lockId), full: Buffer.from(b.full, 'base64'), ...(b.delta ? { delta: Buffer.from(b.delta, 'base64') } : {}), eventsFrom: b.eventsFrom });
+    const visit = await samPhone.visit(fromHex(f.door4b.lockId));
+    expect(visit.relay?.sent).toBe('delta');
+    const events = Buffer.concat(visit.events.map((e) => Buffer.from(encodeEvent(e)))).toString('base64');
+    const upload = { lockId: f.door4b.lockId, receipt: Buffer.from(visit.receipt).toString('base64'), events };
+    const tampered = Buffer.from(visit.receipt);
+    tampered[tampered.length - 5]! ^= 1;
+    expect(await call('POST', `${base}/visits`, { ...upload, receipt: tampered.toString('base64') })).toMatchObject({ status: 422, body: { error: { code: 'LOCK_MESSAGE_INVALID' } } });
+    expect(await call('POST', `${base}/visits`, { ...upload, lockId: f.lobby.lockId })).toMatchObject({ status: 422 });
+    const ok = await call('POST', `${base}/visits`, upload);
+    expect(ok).toMatchObject({ status: 200, body: { doorId: f.door4b.id, advanced: true } });
+    expect(ok.body.eventsUploaded).toBeGreaterThan(0);
+    // The unit door is no longer behind (the lobby still is: this test never pushed it).
+    expect(g.doorSyncTasks(f.db, f.prop.id).map((t) => t.doorId)).toEqual([f.lobby.id]);
+    expect((await call('GET', `${base}/people/${f.sam.person.id}/relay-bundles`)).body).toEqual([]);
+    expect(await call('POST', `${base}/visits`, { lockId: 'zz', receipt: 'AAAA' })).toMatchObject({ status: 400 });
+    expect(await call('POST', `${base}/issuer-rotation`)).toMatchObject({ status: 403 }); // read-only token
   });
 });

@@ -7,6 +7,7 @@ import { registerCredentialRoutes } from './credentials.js';
 import { registerActivityRoutes } from './activity.js';
 import { registerCsvImportRoutes } from './csv-import.js';
 import { registerPmsRoutes } from './pms.js';
+import { registerSyncRoutes } from './sync.js';
 
 export function registerRoutes(app: FastifyInstance, c: AppContext): void {
   registerMetaRoutes(app, c);
@@ -16,4 +17,5 @@ export function registerRoutes(app: FastifyInstance, c: AppContext): void {
   registerActivityRoutes(app, c);
   registerCsvImportRoutes(app, c);
   registerPmsRoutes(app, c);
+  registerSyncRoutes(app, c);
 }

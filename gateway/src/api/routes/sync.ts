@@ -1,0 +1,125 @@
+/**
+ * Sync routes: what a resident's phone carries to offline doors (passive sync), what it brings
+ * back (the lock's signed receipt and event records), and issuer key rotation.
+ *
+ * Bundles hold only signed, lock-encrypted set messages: a phone (or whoever reads this route)
+ * learns no credential material from them, so any authenticated token may fetch them. A visit
+ * upload is verified against the lock's device key and event chain before anything is stored.
+ */
+import type { FastifyInstance } from 'fastify';
+import { decodeEvents, ProtocolError } from '@latchkit/protocol';
+import type { AppContext } from '../app.js';
+import * as S from '../schemas.js';
+import { define, inProperty } from './define.js';
+import { GatewayError } from '../../errors.js';
+import { getPerson } from '../../model/people.js';
+import { acceptVisit, relayBundlesFor } from '../../sync/engine.js';
+import { beginIssuerRotation, completeIssuerRotation, doorsBehindOnAnchors } from '../../compiler/rotation.js';
+import { one } from '../../model/base.js';
+
+const base64 = { type: 'string', pattern: '^[A-Za-z0-9+/]*={0,2}$', maxLength: 8_000_000 } as const;
+const lockIdHex = { type: 'string', pattern: '^[0-9a-f]{16}$' } as const;
+const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
+const fromB64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'));
+
+const bundleSchema = S.obj(
+  {
+    doorId: S.idSchema,
+    lockId: lockIdHex,
+    seq: { type: 'integer', minimum: 1, description: 'Sequence the door will enforce after the relay' },
+    delta: { ...base64, description: 'Signed delta from the sequence the door enforces (base64), when one was compiled' },
+    full: { ...base64, description: 'The signed full set (base64): sent when the lock refuses the delta' },
+    eventsFrom: { type: 'integer', minimum: 0, description: 'First event index the gateway does not have yet' },
+  },
+  ['doorId', 'lockId', 'seq', 'full', 'eventsFrom'],
+);
+
+const rotationSchema = S.obj({ kid: { type: 'string' }, doors: { type: 'integer', minimum: 0 } }, ['kid', 'doors']);
+
+export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx }: AppContext): void {
+  define<undefined, { propertyId: number; personId: number }>(app, {
+    method: 'GET',
+    url: '/properties/:propertyId/people/:personId/relay-bundles',
+    operationId: 'getRelayBundles',
+    summary: "What this person's phone should carry: signed sets for the offline doors they open that are behind (passive sync)",
+    tags: ['sync'],
+    permission: 'read',
+    params: S.params.person,
+    response: { 200: { type: 'array', items: bundleSchema } },
+    handler: (req) => {
+      inProperty(getPerson(db, req.params.personId), req.params.propertyId, 'PERSON_NOT_FOUND', `person ${req.params.personId}`);
+      return relayBundlesFor(db, req.params.personId, { ctx: ctx(req), onlyOffline: true }).map((b) => ({
+        doorId: b.doorId,
+        lockId: Buffer.from(b.lockId).toString('hex'),
+        seq: b.seq,
+        ...(b.delta ? { delta: b64(b.delta) } : {}),
+        full: b64(b.full!),
+        eventsFrom: b.eventsFrom ?? 0,
+      }));
+    },
+  });
+
+  define<{ lockId: string; receipt: string; events?: string }, { propertyId: number }>(app, {
+    method: 'POST',
+    url: '/properties/:propertyId/visits',
+    operationId: 'uploadVisit',
+    summary: 'A phone reports a visit to a door: the lock receipt (what it enforces) and its new event records',
+    tags: ['sync'],
+    permission: 'read',
+    params: S.params.property,
+    body: S.obj({ lockId: lockIdHex, receipt: { ...base64, minLength: 4 }, events: { ...base64, description: 'Concatenated 32-byte event records (base64)' } }, ['lockId', 'receipt']),
+    response: {
+      200: S.obj({ doorId: S.idSchema, enforcedSeq: { type: 'integer', minimum: 0 }, advanced: { type: 'boolean' }, eventsUploaded: { type: 'integer', minimum: 0 } }, ['doorId', 'enforcedSeq', 'advanced', 'eventsUploaded']),
+    },
+    handler: (req) => {
+      const door = one<{ propertyId: number }>(db, 'SELECT property_id AS propertyId FROM doors WHERE lock_id = ?', req.body.lockId);
+      if (!door || door.propertyId !== req.params.propertyId) throw new GatewayError('DOOR_NOT_FOUND', `no door of property ${req.params.propertyId} has lock ${req.body.lockId}`);
+      try {
+        const events = req.body.events ? decodeEvents(fromB64(req.body.events)) : [];
+        return acceptVisit(db, { lockId: req.body.lockId, receipt: fromB64(req.body.receipt), events }, { ctx: ctx(req) });
+      } catch (e) {
+        // Bytes a lock would never have produced, or a forgery: say which check failed.
+        if (e instanceof ProtocolError) throw new GatewayError('LOCK_MESSAGE_INVALID', `${e.code}: ${e.message}`);
+        throw e;
+      }
+    },
+  });
+
+  define<undefined, { propertyId: number }>(app, {
+    method: 'POST',
+    url: '/properties/:propertyId/issuer-rotation',
+    operationId: 'beginIssuerRotation',
+    summary: 'Start rotating the issuer key: locks learn the new key next to the current one on their next sync',
+    tags: ['sync'],
+    permission: 'configure',
+    params: S.params.property,
+    noBody: true,
+    response: { 200: rotationSchema },
+    handler: (req) => beginIssuerRotation(db, req.params.propertyId, { ctx: ctx(req) }),
+  });
+
+  define<undefined, { propertyId: number }>(app, {
+    method: 'GET',
+    url: '/properties/:propertyId/issuer-rotation',
+    operationId: 'getIssuerRotation',
+    summary: 'Doors whose locks have not applied a pending trust-anchor update yet',
+    tags: ['sync'],
+    permission: 'read',
+    params: S.params.property,
+    response: { 200: S.obj({ doorsBehind: { type: 'array', items: S.idSchema } }, ['doorsBehind']) },
+    handler: (req) => ({ doorsBehind: doorsBehindOnAnchors(db, req.params.propertyId) }),
+  });
+
+  define<undefined, { propertyId: number }>(app, {
+    method: 'POST',
+    url: '/properties/:propertyId/issuer-rotation/complete',
+    operationId: 'completeIssuerRotation',
+    summary: 'Switch signing to the new key once every lock trusts it; locks then drop the old key on their next sync',
+    tags: ['sync'],
+    permission: 'configure',
+    params: S.params.property,
+    noBody: true,
+    response: { 200: rotationSchema },
+    handler: (req) => completeIssuerRotation(db, req.params.propertyId, { ctx: ctx(req) }),
+  });
+}
