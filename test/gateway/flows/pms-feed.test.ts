@@ -105,6 +105,16 @@ describe('PMS feed adapters', () => {
     expect(state(t)).toEqual(before);
   });
 
+  it('a body too large to be a resident feed is cut off (PMS_FEED_INVALID) instead of read into memory', async () => {
+    const t = pmsFixture();
+    const s = await served(t);
+    for (let i = 0; i < 50; i++) t.pms.add({ id: `r-${i}`, firstName: `R${i}`, lastName: 'Doe', email: `r${i}@example.com`, leaseStatus: 'current' });
+    const small = new f.HttpFeedAdapter(s.url, { maxBytes: 1024 });
+    await expect(f.runPmsSync(t.db, t.prop.id, { adapter: small, ctx: t.ctx })).rejects.toMatchObject({ code: 'PMS_FEED_INVALID', message: expect.stringContaining('more than 1024 bytes') });
+    expect(g.listPeople(t.db, t.prop.id, { includeExpired: true })).toEqual([]);
+    await expect(f.runPmsSync(t.db, t.prop.id, { adapter: new f.HttpFeedAdapter(s.url), ctx: t.ctx })).resolves.toMatchObject({ status: 'ok' });
+  });
+
   it('a second pull of the same property while one runs is refused (SYNC_IN_PROGRESS); the first completes', async () => {
     const t = pmsFixture();
     t.pms.add({ ...jane, leaseStatus: 'current' });

@@ -212,11 +212,37 @@ export class FileFeedAdapter implements PmsAdapter {
   }
 }
 
+/** A resident list is a few MB at most; a body past this is not a feed, and must not exhaust memory. */
+export const MAX_FEED_BYTES = 64 * 1024 * 1024;
+
+async function readCapped(res: Response, max: number, url: string): Promise<string> {
+  const reader = res.body?.getReader();
+  if (!reader) return '';
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      await reader.cancel();
+      throw new GatewayError('PMS_FEED_INVALID', `GET ${url} sent more than ${max} bytes; not a resident feed`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** A feed served over HTTP(S): one GET, JSON body. */
 export class HttpFeedAdapter implements PmsAdapter {
   readonly description: string;
-  constructor(private readonly url: string) {
+  private readonly maxBytes: number;
+  constructor(
+    private readonly url: string,
+    opts: { maxBytes?: number } = {},
+  ) {
     this.description = `http ${url}`;
+    this.maxBytes = opts.maxBytes ?? MAX_FEED_BYTES;
   }
 
   async fetchFeed(signal: AbortSignal): Promise<unknown> {
@@ -224,8 +250,11 @@ export class HttpFeedAdapter implements PmsAdapter {
     try {
       // GET only, and redirects refused: the integration reads one configured address, nothing else.
       const res = await fetch(this.url, { method: 'GET', headers: { accept: 'application/json' }, redirect: 'error', signal });
-      body = await res.text();
-      if (!res.ok) throw new GatewayError('PMS_FETCH_FAILED', `GET ${this.url} answered HTTP ${res.status}`);
+      if (!res.ok) {
+        await res.body?.cancel();
+        throw new GatewayError('PMS_FETCH_FAILED', `GET ${this.url} answered HTTP ${res.status}`);
+      }
+      body = await readCapped(res, this.maxBytes, this.url);
     } catch (e) {
       if (isGatewayError(e)) throw e;
       if (signal.aborted) throw new GatewayError('PMS_TIMEOUT', `GET ${this.url} did not answer in time`);
