@@ -660,7 +660,8 @@ export function buildProgram(io: CliIo = processIo()): Command {
       return Number(s);
     }, 1000)
     .option('--fleet <file>', 'with --radio virtual: also run the simulated locks of this property description on the same air')
-    .action(async (o: { port: number; host: string; log?: boolean; radio?: 'virtual' | 'hci'; gatewayName: string; syncInterval: number; fleet?: string }) => {
+    .option('--no-pms', 'do not run the PMS scheduler (User Sync / Automated Access pulls of enabled integrations)')
+    .action(async (o: { port: number; host: string; log?: boolean; radio?: 'virtual' | 'hci'; gatewayName: string; syncInterval: number; fleet?: string; pms: boolean }) => {
       const { buildApp } = await import('../api/app.js');
       const d = store();
       // serve owns the connection for its lifetime; keep postAction from closing it early.
@@ -683,12 +684,24 @@ export function buildProgram(io: CliIo = processIo()): Command {
           })
         : null;
       engine?.start(o.syncInterval);
+      // The scheduler pulls only properties whose PMS integration is enabled, each at its interval.
+      const { PmsScheduler } = await import('../flows/pms/scheduler.js');
+      const pms = o.pms
+        ? new PmsScheduler({
+            db: d,
+            onResult: (r) => {
+              if (r.error) io.err(`PMS pull for property ${r.propertyId} failed: ${(r.error as GatewayError).code ?? 'INTERNAL'}: ${r.error.message}`);
+            },
+          })
+        : null;
+      pms?.start();
       const app = await buildApp({ db: d, logger: o.log ? { level: 'info' } : false });
       const address = await app.listen({ port: o.port, host: o.host });
       const extra = radio ? `, sync engine ${o.gatewayName} on the ${radio.kind} radio${fleet ? ` with ${fleet.locks.size} simulated locks` : ''}` : '';
       io.out(json() ? JSON.stringify({ listening: address, stateDir: stateDir(), radio: radio?.kind ?? null, locks: fleet?.locks.size ?? 0 }) : `latchkit gateway listening on ${address} (state: ${stateDir()})${extra}`);
       await (io.untilStopped ?? untilSignal)();
       await app.close();
+      await pms?.stop();
       await engine?.close();
       await fleet?.stop();
       await radio?.close();
