@@ -7,7 +7,8 @@
  * sets. Tests prove the two providers produce byte-identical signatures and agree on every
  * verify verdict (test/protocol/provider.test.ts).
  */
-import { createHash, createHmac, createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { createCipheriv, createHash, createHmac, createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { hchacha } from '@noble/ciphers/chacha.js';
 import type { CryptoProvider } from '../src/index.js';
 import { expectBytes } from '../src/index.js';
 
@@ -30,6 +31,40 @@ class KeyCache<V> {
     }
     return v;
   }
+}
+
+// "expand 32-byte k" as little-endian words: the ChaCha constants.
+const SIGMA = new Uint32Array([0x61707865, 0x3320646e, 0x79622d32, 0x6b206574]);
+
+function wordsLE(b: Uint8Array): Uint32Array {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const out = new Uint32Array(b.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = v.getUint32(i * 4, true);
+  return out;
+}
+
+/**
+ * XChaCha20-Poly1305 = ChaCha20-Poly1305 (RFC 8439, which OpenSSL has) under the HChaCha20
+ * subkey of the first 16 nonce bytes, with nonce 0^4 || the last 8 (draft-irtf-cfrg-xchacha §2.3).
+ * HChaCha20 is one block, so the portable one is fine; the bulk cipher is what costs.
+ */
+function xchachaSeal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  const sub = new Uint32Array(8);
+  hchacha(SIGMA, wordsLE(key), wordsLE(nonce.subarray(0, 16)), sub);
+  const subkey = Buffer.alloc(32);
+  for (let i = 0; i < 8; i++) subkey.writeUInt32LE(sub[i]!, i * 4);
+  const iv = Buffer.alloc(12);
+  iv.set(nonce.subarray(16, 24), 4);
+  const c = createCipheriv('chacha20-poly1305', subkey, iv, { authTagLength: 16 });
+  c.setAAD(aad, { plaintextLength: plaintext.length });
+  const out = new Uint8Array(nonce.length + plaintext.length + 16);
+  out.set(nonce, 0);
+  const head = c.update(plaintext);
+  out.set(head, nonce.length);
+  const tail = c.final();
+  out.set(tail, nonce.length + head.length);
+  out.set(c.getAuthTag(), nonce.length + head.length + tail.length);
+  return out;
 }
 
 export function createNodeCryptoProvider(): CryptoProvider {
@@ -67,6 +102,7 @@ export function createNodeCryptoProvider(): CryptoProvider {
       }
     },
     randomBytes: (length) => new Uint8Array(randomBytes(length)),
+    xchacha20Poly1305Seal: xchachaSeal,
   };
 }
 

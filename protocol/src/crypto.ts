@@ -32,6 +32,12 @@ export interface CryptoProvider {
   /** RFC 8032 verification; returns false (never throws) for any bad signature or key. */
   ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
   randomBytes(length: number): Uint8Array;
+  /**
+   * Optional faster XChaCha20-Poly1305 seal with exactly `seal`'s output (`nonce || ct || tag`).
+   * A gateway seals every full set it compiles (half a megabyte for a lobby door); the portable
+   * cipher costs ~10x OpenSSL's there. Absent: `seal` is used.
+   */
+  xchacha20Poly1305Seal?(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array;
 }
 
 export const nobleProvider: CryptoProvider = {
@@ -82,6 +88,14 @@ export function seal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, no
   expectBytes(key, 'content key', 32);
   expectBytes(nonce, 'nonce', AEAD_NONCE_BYTES);
   return concatBytes(nonce, xchacha20poly1305(key, nonce, aad).encrypt(plaintext));
+}
+
+/** `seal` through the provider's faster cipher when it has one (same bytes either way). */
+export function sealWith(provider: CryptoProvider, key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, nonce: Uint8Array): Uint8Array {
+  if (!provider.xchacha20Poly1305Seal) return seal(key, plaintext, aad, nonce);
+  expectBytes(key, 'content key', 32);
+  expectBytes(nonce, 'nonce', AEAD_NONCE_BYTES);
+  return provider.xchacha20Poly1305Seal(key, nonce, aad, plaintext);
 }
 
 export function open(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array {

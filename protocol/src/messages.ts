@@ -13,7 +13,7 @@ import type { ParsedSign1, SigningKey } from './cose.js';
 import { keyId, MessageType, parseSign1, signingKeyFromSeed, signSign1, verifySign1 } from './cose.js';
 import { checkLockId } from './credentials.js';
 import type { CryptoProvider } from './crypto.js';
-import { AEAD_NONCE_BYTES, getCryptoProvider, hkdfSha256, open, seal, utf8, x25519PublicKey, x25519Shared } from './crypto.js';
+import { AEAD_NONCE_BYTES, getCryptoProvider, hkdfSha256, open, seal, sealWith, utf8, x25519PublicKey, x25519Shared } from './crypto.js';
 import type { DeltaChanges } from './delta.js';
 import { applyChanges, diffEntries, packDelta, parseDelta } from './delta.js';
 import { fail } from './errors.js';
@@ -207,13 +207,36 @@ export interface IssuedSet {
 }
 
 export function issueFullSet(args: IssueSetArgs): IssuedSet {
+  checkLockId(args.lockId);
+  expectUint(args.seq, 'seq', U32_MAX);
+  expectUint(args.issuedAt, 'issuedAt', U32_MAX);
+  return issueFullSetBody({ ...args, body: packSet(args.entries, args.secrets) });
+}
+
+/** Arguments of the *Body issuers: a set body the caller already packed (packSet or patchSet). */
+export interface IssueBodyArgs extends IssueCommon {
+  contentKey: Uint8Array;
+  seq: number;
+  /** A complete canonical set body (with secrets), exactly as packSet / patchSet return it. */
+  body: Uint8Array;
+  /** SHA-256 of `body`, if the caller has it already. */
+  digest?: Uint8Array;
+  nonce?: Uint8Array;
+}
+
+/**
+ * issueFullSet for a body the caller packed already: a compiler that patched the previous
+ * body (patchSet) or issues the full set and the delta of one sequence packs it once.
+ */
+export function issueFullSetBody(args: IssueBodyArgs): IssuedSet {
   const provider = args.provider ?? getCryptoProvider();
   checkLockId(args.lockId);
   expectUint(args.seq, 'seq', U32_MAX);
   expectUint(args.issuedAt, 'issuedAt', U32_MAX);
-  const body = packSet(args.entries, args.secrets);
-  const digest = provider.sha256(body);
-  const sealed = seal(args.contentKey, body, bodyAad(MessageType.fullSet, args.lockId, args.seq), args.nonce ?? provider.randomBytes(AEAD_NONCE_BYTES));
+  const body = args.body;
+  if ((body[1]! & 1) === 0) fail('INVALID_ARGUMENT', 'a full set body must carry the property secrets');
+  const digest = args.digest ?? provider.sha256(body);
+  const sealed = sealWith(provider, args.contentKey, body, bodyAad(MessageType.fullSet, args.lockId, args.seq), args.nonce ?? provider.randomBytes(AEAD_NONCE_BYTES));
   const payload = encodeClaims('fullSet', { aud: args.lockId, iat: args.issuedAt, seq: args.seq, digest, body: sealed });
   return { bytes: signSign1(MessageType.fullSet, args.issuer, payload, args.lockId, provider), seq: args.seq, digest, body };
 }
@@ -228,17 +251,35 @@ export interface IssuedDelta extends IssuedSet {
 }
 
 export function issueDelta(args: IssueDeltaArgs): IssuedDelta {
-  const provider = args.provider ?? getCryptoProvider();
   checkLockId(args.lockId);
   expectUint(args.seq, 'seq', U32_MAX);
   expectUint(args.base.seq, 'base.seq', U32_MAX);
   if (args.seq <= args.base.seq) fail('INVALID_ARGUMENT', `delta seq ${args.seq} must be greater than base ${args.base.seq}`);
   const base = CredentialSet.parse(args.base.body);
-  const body = packSet(args.entries, args.secrets);
-  const digest = provider.sha256(body);
-  const changes = diffEntries(base, args.entries, args.secrets);
+  return issueDeltaBody({ ...args, body: packSet(args.entries, args.secrets), base: { seq: args.base.seq, set: base }, changes: diffEntries(base, args.entries, args.secrets) });
+}
+
+/**
+ * issueDelta for a next body the caller packed already. `changes` (from base to body) may be
+ * passed when known (patchSet returns them); otherwise they are found by diffing the bodies.
+ * `base.set` may be a `CredentialSet.fromTrustedBody` of a body this process packed.
+ */
+export function issueDeltaBody(args: IssueBodyArgs & { base: { seq: number; set: CredentialSet }; changes?: DeltaChanges }): IssuedDelta {
+  const provider = args.provider ?? getCryptoProvider();
+  checkLockId(args.lockId);
+  expectUint(args.seq, 'seq', U32_MAX);
+  expectUint(args.issuedAt, 'issuedAt', U32_MAX);
+  expectUint(args.base.seq, 'base.seq', U32_MAX);
+  if (args.seq <= args.base.seq) fail('INVALID_ARGUMENT', `delta seq ${args.seq} must be greater than base ${args.base.seq}`);
+  const body = args.body;
+  const digest = args.digest ?? provider.sha256(body);
+  let changes = args.changes;
+  if (!changes) {
+    const next = CredentialSet.fromTrustedBody(body);
+    changes = diffEntries(args.base.set, [...next.entries()], next.secrets);
+  }
   const deltaBody = packDelta(changes);
-  const sealed = seal(args.contentKey, deltaBody, bodyAad(MessageType.delta, args.lockId, args.seq), args.nonce ?? provider.randomBytes(AEAD_NONCE_BYTES));
+  const sealed = sealWith(provider, args.contentKey, deltaBody, bodyAad(MessageType.delta, args.lockId, args.seq), args.nonce ?? provider.randomBytes(AEAD_NONCE_BYTES));
   const payload = encodeClaims('delta', { aud: args.lockId, iat: args.issuedAt, seq: args.seq, base: args.base.seq, digest, body: sealed });
   return { bytes: signSign1(MessageType.delta, args.issuer, payload, args.lockId, provider), seq: args.seq, digest, body, changes };
 }

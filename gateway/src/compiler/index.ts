@@ -10,21 +10,25 @@
  * Also here: commissioning (a per-door content key wrapped to the lock's device key), choosing
  * what to send a lock that reports sequence N, and accepting receipts and event uploads.
  */
-import type { CredentialSpec, CryptoProvider, EventRecord, Receipt, SetSecrets, SigningKey } from '@latchkit/protocol';
+import type { CredentialSpec, CryptoProvider, DeltaChanges, Entry, EventRecord, IssuedDelta, Receipt, SetSecrets, SigningKey } from '@latchkit/protocol';
 import {
   CredentialKind,
+  CredentialSet,
   decodeEvents,
   deriveIndexKey,
+  diffEntries,
   entriesFromSpecs,
   equalBytes,
   fromHex,
   genesisChain,
   getCryptoProvider,
   issueCommission,
-  issueDelta,
-  issueFullSet,
+  issueDeltaBody,
+  issueFullSetBody,
   keyId,
   openReceipt,
+  packSet,
+  patchSet,
   ProtocolError,
   signingKeyFromSeed,
   toHex,
@@ -32,8 +36,9 @@ import {
 } from '@latchkit/protocol';
 import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
-import { all, nowOf, one, run, tx, type Ctx } from '../model/base.js';
-import { credentialsForDoor } from '../model/compile-input.js';
+import { all, allRaw, nowOf, one, run, tx, type Ctx } from '../model/base.js';
+import { credentialsForDoor, credentialsForHolders, credentialsForProperty } from '../model/compile-input.js';
+import { minuteOf } from '../time.js';
 import { journalDoors } from '../model/journal.js';
 import { dirtyDoors } from '../model/journal.js';
 import { activeIssuerKey, addIssuerKey, doorSyncState, recordCompiledSet, recordReceipt, type DoorSyncState } from '../model/sync-state.js';
@@ -209,65 +214,232 @@ export interface CompiledDoorSet {
   delta: { bytes: Uint8Array; baseSeq: number } | null;
 }
 
+/** A view on a blob as read (better-sqlite3 hands out a fresh Buffer): no 500 KB copies. */
+const view = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+const blob = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
 function storedBody(db: Db, doorId: number, seq: number): Uint8Array | null {
   const r = one<{ body: Buffer | null }>(db, 'SELECT body FROM door_sets WHERE door_id = ? AND seq = ?', doorId, seq);
-  return r?.body ? Uint8Array.from(r.body) : null;
+  return r?.body ? view(r.body) : null;
+}
+
+/** The door's last compiled body and what it reflects (migration 6), the base of a patch. */
+interface SetBasis {
+  body: Uint8Array;
+  touchMark: number | null;
+  generation: number | null;
+  compiledMin: number | null;
+}
+
+function setBasis(db: Db, doorId: number, seq: number): SetBasis | null {
+  const r = one<{ body: Buffer | null; mark: number | null; gen: number | null; min: number | null }>(
+    db,
+    'SELECT body, touch_mark AS mark, lock_generation AS gen, compiled_min AS min FROM door_sets WHERE door_id = ? AND seq = ?',
+    doorId,
+    seq,
+  );
+  return r?.body ? { body: view(r.body), touchMark: r.mark, generation: r.gen, compiledMin: r.min } : null;
+}
+
+/** Past this many changed holders a full recompile is about as fast as patching, and bounded. */
+const MAX_PATCH_HOLDERS = 2048;
+
+const lastTouch = (db: Db): number => one<{ m: number }>(db, 'SELECT coalesce(max(id), 0) AS m FROM access_touches')!.m;
+
+// Holders whose window (own grant, or a guest's cut to the host's grant) ended in (from, to]:
+// compile input judges windows against "now", so these differ from the base without any touch.
+const ENDED_SQL = `SELECT p.holder_ref FROM grants g JOIN people p ON p.id = g.person_id WHERE g.end_min > ? AND g.end_min <= ?
+  UNION SELECT p.holder_ref FROM grants hg JOIN grants g ON g.shared_by = hg.person_id AND g.key_id = hg.key_id JOIN people p ON p.id = g.person_id
+   WHERE hg.end_min > ? AND hg.end_min <= ?`;
+
+/**
+ * The holders to re-derive for a patch of `basis`, or null when the door must recompile in
+ * full: the basis predates migration 6 or another lock generation (new index key, every key
+ * changes), the clock went back, a change was not one person's (touch 0), or too many changed.
+ */
+function touchedSince(db: Db, basis: SetBasis, generation: number, nowMin: number): Set<number> | null {
+  if (basis.touchMark === null || basis.generation !== generation || basis.compiledMin === null || nowMin < basis.compiledMin) return null;
+  const touched = new Set<number>();
+  for (const [ref] of allRaw<[number]>(db, 'SELECT DISTINCT holder_ref FROM access_touches WHERE id > ? LIMIT ?', basis.touchMark, MAX_PATCH_HOLDERS + 1)) {
+    if (ref === 0) return null;
+    touched.add(ref);
+  }
+  if (nowMin > basis.compiledMin) {
+    for (const [ref] of allRaw<[number]>(db, ENDED_SQL, basis.compiledMin, nowMin, basis.compiledMin, nowMin)) touched.add(ref);
+  }
+  return touched.size > MAX_PATCH_HOLDERS ? null : touched;
+}
+
+/** Credential count of a body, from its header (PROTOCOL.md §4.2: four u16 counts at 8..15). */
+function credentialCount(body: Uint8Array): number {
+  const v = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  return v.getUint16(8) + v.getUint16(10) + v.getUint16(12) + v.getUint16(14);
+}
+
+/** Per-compile-run cache of what every door of a property shares. */
+interface RunCache {
+  keys: Map<number, { secrets: SetSecrets; issuer: SigningKey }>;
+  /** Full compile input of a door, when the caller loaded the whole property at once. */
+  specsFor?: (doorId: number) => CredentialSpec[] | undefined;
+}
+
+function propertyKeys(db: Db, propertyId: number, o: CompilerOptions, cache: RunCache): { secrets: SetSecrets; issuer: SigningKey } {
+  let k = cache.keys.get(propertyId);
+  if (!k) {
+    k = { secrets: propertySecrets(db, propertyId, o), issuer: issuerFor(db, propertyId, o) };
+    cache.keys.set(propertyId, k);
+  }
+  return k;
 }
 
 /**
  * Compile one door into its next sequence. Returns null when the door's lock is not
  * commissioned yet (its changes stay pending until it is). `specs` may be passed in when the
  * caller already loaded them (a whole-property compile).
+ *
+ * When the door's last compiled body can vouch for everything but a few holders (migration
+ * 6: access_touches), only those holders' credentials are loaded and hashed and the body is
+ * patched (patchSet), which gives byte for byte the body a full recompile gives
+ * (test/gateway/compiler/incremental.test.ts). The delta from that body comes with the patch.
  */
 export function compileDoor(db: Db, doorId: number, o: CompilerOptions & { throughChangeId?: number; specs?: CredentialSpec[] } = {}): CompiledDoorSet | null {
+  return compileOne(db, doorId, o, { keys: new Map() });
+}
+
+function compileOne(db: Db, doorId: number, o: CompilerOptions & { throughChangeId?: number; specs?: CredentialSpec[] }, cache: RunCache): CompiledDoorSet | null {
   const p = providerOf(o);
-  const ctx = o.ctx ?? {};
-  const identity = lockIdentity(db, doorId);
-  if (!identity) return null;
-  const through =
-    o.throughChangeId ?? one<{ m: number | null }>(db, 'SELECT max(id) AS m FROM door_changes WHERE door_id = ? AND compiled_seq IS NULL', doorId)?.m ?? 0;
-  const specs = o.specs ?? credentialsForDoor(db, doorId, ctx);
-  const secrets = propertySecrets(db, identity.propertyId, o);
-  const issuer = issuerFor(db, identity.propertyId, o);
-  const entries = entriesFromSpecs(specs, deriveIndexKey(identity.contentKey, identity.lockId), p);
-  const state = doorSyncState(db, doorId);
-  const seq = state.compiledSeq + 1;
-  const issuedAt = Math.floor(nowOf(ctx) / 1000);
-  const common = { issuer, lockId: identity.lockId, contentKey: identity.contentKey, secrets, seq, issuedAt, entries, provider: p };
-  const full = issueFullSet(common);
-  const baseBody = state.enforcedSeq > 0 ? storedBody(db, doorId, state.enforcedSeq) : null;
-  const delta = baseBody ? issueDelta({ ...common, base: { seq: state.enforcedSeq, body: baseBody } }) : null;
-  tx(db, () => {
+  // One clock reading per compile: the windows judged, issuedAt and the recorded compiled_min
+  // must agree, or the next patch could miss a window that ended in between.
+  const t = nowOf(o.ctx ?? {});
+  const ctx: Ctx = { ...(o.ctx ?? {}), now: () => t };
+  // Reads and writes in one transaction: the touch mark recorded must match the data read.
+  return tx(db, () => {
+    const identity = lockIdentity(db, doorId);
+    if (!identity) return null;
+    const through =
+      o.throughChangeId ?? one<{ m: number | null }>(db, 'SELECT max(id) AS m FROM door_changes WHERE door_id = ? AND compiled_seq IS NULL', doorId)?.m ?? 0;
+    const { secrets, issuer } = propertyKeys(db, identity.propertyId, o, cache);
+    const state = doorSyncState(db, doorId);
+    const seq = state.compiledSeq + 1;
+    const nowMin = minuteOf(t);
+    const mark = lastTouch(db);
+    const indexKey = deriveIndexKey(identity.contentKey, identity.lockId);
+    const patchFrom = (baseSeq: number): { set: CredentialSet; touched: Set<number> } | null => {
+      const basis = setBasis(db, doorId, baseSeq);
+      const touched = basis ? touchedSince(db, basis, identity.generation, nowMin) : null;
+      return basis && touched ? { set: CredentialSet.fromTrustedBody(basis.body), touched } : null;
+    };
+    // Patch from the set the door enforces when possible: the same patch then yields the new
+    // body and the delta's changes (everyone not touched since that set is unchanged in it).
+    // Otherwise patch from the last compiled set, or compile in full.
+    const fromEnforced = o.specs === undefined && state.enforcedSeq > 0 ? patchFrom(state.enforcedSeq) : null;
+    const patchBase = fromEnforced ?? (o.specs === undefined && state.compiledSeq > 0 && state.compiledSeq !== state.enforcedSeq ? patchFrom(state.compiledSeq) : null);
+    // A door that cannot be patched takes the property-wide input when the run loaded one.
+    const given = patchBase ? undefined : (o.specs ?? cache.specsFor?.(doorId));
+
+    let body: Uint8Array;
+    let changes: DeltaChanges | null = null;
+    let entries: Entry[] | null = null;
+    if (patchBase) {
+      const replacement = entriesFromSpecs(credentialsForHolders(db, doorId, [...patchBase.touched], ctx), indexKey, p);
+      const patched = patchSet(patchBase.set, patchBase.touched, replacement, secrets);
+      body = patched.body;
+      if (fromEnforced) changes = patched.changes;
+    } else {
+      entries = entriesFromSpecs(given ?? credentialsForDoor(db, doorId, ctx), indexKey, p);
+      body = packSet(entries, secrets);
+    }
+
+    const common = { issuer, lockId: identity.lockId, contentKey: identity.contentKey, seq, issuedAt: Math.floor(t / 1000), provider: p };
+    const full = issueFullSetBody({ ...common, body });
+    let delta: IssuedDelta | null = null;
+    if (state.enforcedSeq > 0) {
+      const base = fromEnforced ? fromEnforced.set : (() => {
+        const b = storedBody(db, doorId, state.enforcedSeq);
+        return b ? CredentialSet.fromTrustedBody(b) : null;
+      })();
+      if (base) {
+        // Without a patch from the base: diff the entries, or (rare: patched from a later set
+        // while the base is not patchable) the two bodies.
+        if (!changes && entries) changes = diffEntries(base, entries, secrets);
+        delta = issueDeltaBody({ ...common, body, digest: full.digest, base: { seq: state.enforcedSeq, set: base }, ...(changes ? { changes } : {}) });
+      }
+    }
     recordCompiledSet(db, { doorId, seq, digest: full.digest, payload: full.bytes, throughChangeId: through }, ctx);
     run(
       db,
-      'UPDATE door_sets SET body = ?, delta = ?, delta_base_seq = ? WHERE door_id = ? AND seq = ?',
-      Buffer.from(full.body),
-      delta ? Buffer.from(delta.bytes) : null,
+      'UPDATE door_sets SET body = ?, delta = ?, delta_base_seq = ?, touch_mark = ?, lock_generation = ?, compiled_min = ? WHERE door_id = ? AND seq = ?',
+      blob(body),
+      delta ? blob(delta.bytes) : null,
       delta ? state.enforcedSeq : null,
+      mark,
+      identity.generation,
+      // Specs a caller loaded were judged at a time this compile cannot vouch for.
+      o.specs ? null : nowMin,
       doorId,
       seq,
     );
+    return {
+      doorId,
+      lockId: toHex(identity.lockId),
+      seq,
+      digest: full.digest,
+      credentials: entries ? entries.length : credentialCount(body),
+      fullBytes: full.bytes,
+      delta: delta ? { bytes: delta.bytes, baseSeq: state.enforcedSeq } : null,
+    };
   });
-  return {
-    doorId,
-    lockId: toHex(identity.lockId),
-    seq,
-    digest: full.digest,
-    credentials: entries.length,
-    fullBytes: full.bytes,
-    delta: delta ? { bytes: delta.bytes, baseSeq: state.enforcedSeq } : null,
-  };
 }
 
+/** Dirty doors of one property at or above which a full compile input is loaded in one pass. */
+const PROPERTY_PASS_MIN_DOORS = 64;
+
 /** Compile every door with pending changes (optionally of one property). */
-export function compileDirty(db: Db, o: CompilerOptions & { propertyId?: number } = {}): CompiledDoorSet[] {
+export function compileDirty(db: Db, opts: CompilerOptions & { propertyId?: number } = {}): CompiledDoorSet[] {
+  // One clock for the run: a property-wide input loaded now must be judged at the minute each
+  // door records as compiled_min.
+  const t = nowOf(opts.ctx ?? {});
+  const o = { ...opts, ctx: { ...(opts.ctx ?? {}), now: () => t } };
   const out: CompiledDoorSet[] = [];
-  for (const d of dirtyDoors(db, o.propertyId === undefined ? {} : { propertyId: o.propertyId })) {
-    const compiled = compileDoor(db, d.doorId, { ...o, throughChangeId: d.throughChangeId });
+  const dirty = dirtyDoors(db, o.propertyId === undefined ? {} : { propertyId: o.propertyId });
+  const perProperty = new Map<number, number>();
+  for (const d of dirty) perProperty.set(d.propertyId, (perProperty.get(d.propertyId) ?? 0) + 1);
+  // Many doors of a property at once (first compile, a key's doors changed): one pass over the
+  // property's grants (credentialsForProperty), loaded only if some door cannot be patched.
+  const loaded = new Map<number, Map<number, CredentialSpec[]>>();
+  const doorProperty = new Map(dirty.map((d) => [d.doorId, d.propertyId]));
+  const cache: RunCache = {
+    keys: new Map(),
+    specsFor: (doorId) => {
+      const pid = doorProperty.get(doorId);
+      if (pid === undefined || (perProperty.get(pid) ?? 0) < PROPERTY_PASS_MIN_DOORS) return undefined;
+      let m = loaded.get(pid);
+      if (!m) {
+        m = credentialsForProperty(db, pid, o.ctx);
+        loaded.set(pid, m);
+      }
+      return m.get(doorId);
+    },
+  };
+  for (const d of dirty) {
+    const compiled = compileOne(db, d.doorId, { ...o, throughChangeId: d.throughChangeId }, cache);
     if (compiled) out.push(compiled);
   }
+  pruneTouches(db);
   return out;
+}
+
+/**
+ * Touches every door's last set already reflects are dropped, once there are many of them
+ * (the check is two rowid lookups; the prune scans the door sets).
+ */
+function pruneTouches(db: Db): void {
+  const r = one<{ lo: number | null; hi: number | null }>(db, 'SELECT min(id) AS lo, max(id) AS hi FROM access_touches')!;
+  if (r.lo === null || r.hi === null || r.hi - r.lo < 100_000) return;
+  run(
+    db,
+    `DELETE FROM access_touches WHERE id <= (SELECT min(ds.touch_mark) FROM door_sync_state s JOIN door_sets ds ON ds.door_id = s.door_id AND ds.seq = s.compiled_seq)`,
+  );
 }
 
 // ---------------------------------------------------------------- what to send, what came back

@@ -143,6 +143,26 @@ export function credentialsForDoor(db: Db, doorId: number, ctx: Ctx = {}): Crede
 }
 
 /**
+ * credentialsForDoor restricted to the people with these holder references (in the door's
+ * property): exactly their entries of the full list, for patching a compiled set (patchSet)
+ * when only they changed. A reference nobody holds any more (a deleted person) yields nothing.
+ */
+export function credentialsForHolders(db: Db, doorId: number, holderRefs: readonly number[], ctx: Ctx = {}): CredentialSpec[] {
+  if (!one(db, 'SELECT 1 FROM doors WHERE id = ?', doorId)) throw new GatewayError('DOOR_NOT_FOUND', `door ${doorId} does not exist`);
+  if (holderRefs.length === 0) return [];
+  const refs = JSON.stringify(holderRefs);
+  const who = 'SELECT id FROM people WHERE property_id = (SELECT property_id FROM doors WHERE id = ?) AND holder_ref IN (SELECT value FROM json_each(?))';
+  const rows = allRaw<GrantRow>(db, `${GRANTS_SELECT} WHERE kd.door_id = ? AND g.person_id IN (${who})`, doorId, doorId, refs);
+  if (rows.length === 0) return [];
+  const mat = material(
+    all<HolderRow>(db, `SELECT ${HOLDER_COLS} FROM people p WHERE p.id IN (${who})`, doorId, refs),
+    all(db, `SELECT person_id AS personId, uid FROM keycards WHERE deactivated_at IS NULL AND person_id IN (${who}) ORDER BY id`, doorId, refs),
+    all(db, `SELECT person_id AS personId, public_key AS publicKey FROM phone_keys WHERE revoked_at IS NULL AND person_id IN (${who}) ORDER BY id`, doorId, refs),
+  );
+  return assemble(rows, mat, minuteOf(nowOf(ctx)));
+}
+
+/**
  * credentialsForDoor for every door of a property at once (a full recompile): one pass over the
  * property's grants instead of one query set per door. Doors nobody can open map to [].
  * Byte arrays are shared between doors; treat the result as read-only.

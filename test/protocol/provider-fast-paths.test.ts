@@ -1,0 +1,38 @@
+/** The providers' optional fast paths must give exactly the portable bytes. */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { nobleProvider, open, seal, sealWith } from '@latchkit/protocol';
+import { nodeCryptoProvider } from '@latchkit/protocol/node';
+
+describe('XChaCha20-Poly1305 seal through the node provider', () => {
+  it('is byte-identical to the portable seal and opens with the portable open', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ minLength: 24, maxLength: 24 }),
+        fc.uint8Array({ maxLength: 64 }),
+        fc.uint8Array({ maxLength: 3000 }),
+        (key, nonce, aad, pt) => {
+          const portable = seal(key, pt, aad, nonce);
+          const fast = sealWith(nodeCryptoProvider, key, pt, aad, nonce);
+          expect(fast).toEqual(portable);
+          expect(open(key, fast, aad)).toEqual(pt);
+          expect(sealWith(nobleProvider, key, pt, aad, nonce)).toEqual(portable);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('a large body (a lobby set) too', () => {
+    const key = new Uint8Array(32).fill(7);
+    const nonce = Uint8Array.from({ length: 24 }, (_, i) => i * 11);
+    const pt = Uint8Array.from({ length: 500_001 }, (_, i) => (i * 31) & 0xff);
+    expect(sealWith(nodeCryptoProvider, key, pt, Uint8Array.of(1, 2), nonce)).toEqual(seal(key, pt, Uint8Array.of(1, 2), nonce));
+  });
+
+  it('refuses a bad key or nonce length like the portable seal', () => {
+    expect(() => sealWith(nodeCryptoProvider, new Uint8Array(31), new Uint8Array(1), new Uint8Array(0), new Uint8Array(24))).toThrow(/content key/);
+    expect(() => sealWith(nodeCryptoProvider, new Uint8Array(32), new Uint8Array(1), new Uint8Array(0), new Uint8Array(12))).toThrow(/nonce/);
+  });
+});
