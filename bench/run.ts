@@ -5,7 +5,7 @@
  * object. Results are printed as JSON on stdout (one document per run) and written to
  * bench/out/<suite>.json; progress goes to stderr so stdout stays machine-readable.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,7 +16,14 @@ export interface BenchOptions {
   log: (line: string) => void;
 }
 
-const SUITES = ['protocol', 'radio', 'lock', 'gateway', 'propagation'] as const;
+const SUITES = ['protocol', 'radio', 'lock', 'gateway', 'propagation', 'scale'] as const;
+
+/** A suite is `bench/<name>.ts`, or a folder `bench/<name>/index.ts` for a larger one (scale). */
+function suiteModule(here: string, name: string): string | null {
+  if (existsSync(join(here, `${name}.ts`))) return `./${name}.ts`;
+  if (existsSync(join(here, name, 'index.ts'))) return `./${name}/index.ts`;
+  return null;
+}
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -25,8 +32,7 @@ async function main(): Promise<void> {
   if (unknownFlags.length > 0) throw new Error(`unknown option(s): ${unknownFlags.join(', ')}`);
   const requested = args.filter((a) => !a.startsWith('--'));
   const here = dirname(fileURLToPath(import.meta.url));
-  const { existsSync } = await import('node:fs');
-  const available = SUITES.filter((s) => existsSync(join(here, `${s}.ts`)));
+  const available = SUITES.filter((s) => suiteModule(here, s) !== null);
   for (const name of requested) {
     if (!available.includes(name as (typeof SUITES)[number])) {
       throw new Error(`unknown benchmark suite "${name}"; available: ${available.join(', ')}`);
@@ -43,7 +49,7 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = {};
   for (const name of suites) {
     options.log(`suite ${name}${options.quick ? ' (quick)' : ''}`);
-    const mod = (await import(`./${name}.ts`)) as { run: (o: BenchOptions) => Promise<unknown> };
+    const mod = (await import(suiteModule(here, name)!)) as { run: (o: BenchOptions) => Promise<unknown> };
     const result = await mod.run(options);
     results[name] = result;
     writeFileSync(join(outDir, `${name}.json`), JSON.stringify(result, null, 2) + '\n');
