@@ -17,6 +17,10 @@
  * BUILDING_UNITS units are therefore campuses of buildings of at most 10,000 units, each with its
  * own shared doors; at 100-10,000 units there is one building and its shared doors are shared by
  * all residents.
+ *
+ * Determinism: everything the generator chooses derives from the seed. Doorcodes, content keys
+ * and property secrets come from the gateway's CSPRNG as in production; their values differ run
+ * to run, their lengths (hence every size and modelled time) do not.
  */
 import { deviceKeysFromSeed, signingKeyFromSeed, toHex, type SigningKey } from '@latchkit/protocol';
 import { nodeCryptoProvider } from '@latchkit/protocol/node';
@@ -90,11 +94,12 @@ export function validNow(r: Pick<Resident, 'start' | 'end'>): boolean {
   return (r.start === null || r.start <= NOW_MIN) && (r.end === null || r.end > NOW_MIN);
 }
 
-export function buildProperty(db: g.Db, o: { units: number; seed?: number; onProgress?: (done: number) => void }): ScaleProperty {
+export function buildProperty(db: g.Db, o: { units: number; seed?: number; onProgress?: (done: number) => void; /** Tests only: a smaller building, to exercise the split. */ buildingUnits?: number }): ScaleProperty {
+  const perBuilding = o.buildingUnits ?? BUILDING_UNITS;
   const seed = o.seed ?? 1;
   const rand = prng(seed);
   const ctx: g.Ctx = { actor: 'bench-scale', now: () => FIXED_NOW_MS };
-  const buildings = Math.ceil(o.units / BUILDING_UNITS);
+  const buildings = Math.ceil(o.units / perBuilding);
   const shared: SharedDoor[] = [];
   const unitDoors: UnitDoor[] = [];
   const residents: Resident[] = [];
@@ -119,8 +124,8 @@ export function buildProperty(db: g.Db, o: { units: number; seed?: number; onPro
       const amenityDoors = [mk('amenity', 'Fitness Center', 4), mk('amenity', 'Pool', 5)];
       const entrances = g.createKey(db, prop.id, { name: `B${b} Resident Entrances`, kind: 'communal', doorIds: entranceDoors.map((d) => d.id), mayShare: true, doorcodesDisabled: false }, ctx);
       const amenities = g.createKey(db, prop.id, { name: `B${b} Resident Amenities`, kind: 'communal', doorIds: amenityDoors.map((d) => d.id), mayShare: false, doorcodesDisabled: true }, ctx);
-      const first = b * BUILDING_UNITS;
-      const last = Math.min(o.units, first + BUILDING_UNITS);
+      const first = b * perBuilding;
+      const last = Math.min(o.units, first + perBuilding);
       for (let u = first; u < last; u++) {
         const unit = g.createUnit(db, prop.id, { name: `B${b}-U${u}` }, ctx);
         const door = g.createDoor(db, prop.id, { name: `U${u} door`, lockId: lockIdOf(1_000 + u), connectivity: 'offline', unitId: unit.id }, ctx);

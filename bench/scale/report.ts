@@ -74,8 +74,8 @@ export function renderMarkdown(doc: ScaleDocument): string {
     '## Locks per process',
     '',
     table(
-      ['units', 'locks started', 'start wall ms', 'RSS bytes per lock', 'heap bytes per lock', 'RSS after MB'],
-      by(doc, 'capacity').map((r) => [num(r.units), num(r['locks']), num(r['start_wall_ms']), num(r['rss_bytes_per_lock']), num(r['heap_bytes_per_lock']), num(r['rss_after_mb'])]),
+      ['units', 'locks started', 'start wall ms', 'bytes per lock (heap + buffers)', 'of which V8 heap', 'RSS bytes per lock', 'RSS after MB'],
+      by(doc, 'capacity').map((r) => [num(r.units), num(r['locks']), num(r['start_wall_ms']), num(r['bytes_per_lock']), num(r['heap_bytes_per_lock']), num(r['rss_bytes_per_lock']), num(r['rss_after_mb'])]),
     ),
     '',
     '## Baselines (same run)',
@@ -129,7 +129,8 @@ export async function renderSvg(doc: ScaleDocument): Promise<string> {
     encoding: {
       x: { field: 'units', type: 'quantitative', scale: { type: 'log' }, axis: { title: 'units in the property (log scale)', values: doc.sizes, format: ',d' } },
       y: { field: 'modelled_ms', type: 'quantitative', scale: { type: 'log' }, axis: { title: 'modelled on-air ms (log scale)', format: ',d' } },
-      color: { field: 'series', type: 'nominal', legend: { title: null, orient: 'right', labelLimit: 260 } },
+      // 20 distinct colours: up to 11 series here, and category10 would repeat one.
+      color: { field: 'series', type: 'nominal', scale: { scheme: 'tableau20' }, legend: { title: null, orient: 'right', labelLimit: 260 } },
       tooltip: [{ field: 'series' }, { field: 'units' }, { field: 'modelled_ms' }],
     },
     config: { font: 'DejaVu Sans, Arial, sans-serif' },

@@ -147,6 +147,10 @@ export async function runSize(units: number, log: (s: string) => void, seed = 1)
       for (const c of compiled) db.prepare('UPDATE door_sync_state SET enforced_seq = ?, enforced_digest = ? WHERE door_id = ?').run(c.seq, Buffer.from(c.digest), c.doorId);
     })();
 
+    // Locks per process first, while the heap holds little else: freed pages from the radio
+    // scenarios would otherwise be reused and hide the locks' share of RSS.
+    await capacity(db, p, units, out, log);
+
     // ------------------------------------------------------------ baselines on the lobby set
     await baselines(db, p, lobby.id, lobby.lockId, lobbySet.fullBytes.length, units, out, log);
 
@@ -170,9 +174,6 @@ export async function runSize(units: number, log: (s: string) => void, seed = 1)
 
     // ------------------------------------------------------------ unlock latency
     await unlocks(db, p, lobby, sampled, residentsOf, victim, units, out, log);
-
-    // ------------------------------------------------------------ locks per process, memory per lock
-    await capacity(db, p, units, out, log);
 
     // ------------------------------------------------------------ revoke-to-enforced with 4 gateways
     await propagation(db, p, sampled, residentsOf, victim, units, out, log);
@@ -445,6 +446,7 @@ async function capacity(db: g.Db, p: ScaleProperty, units: number, out: ScaleRes
   try {
     const doors = p.unitDoors.slice(0, n).map((d) => ({ ...d, set: fullPayload(db, d.id), commission: g.lockIdentity(db, d.id)!.commissionMessage }));
     forceGc();
+    forceGc();
     const before = process.memoryUsage();
     const w0 = performance.now();
     const c0 = process.cpuUsage();
@@ -466,12 +468,17 @@ async function capacity(db: g.Db, p: ScaleProperty, units: number, out: ScaleRes
       device_profile: 'standard',
       start_wall_ms: Math.round(startWall),
       start_cpu_ms: Math.round(startCpu),
-      rss_bytes_per_lock: Math.round((after.rss - before.rss) / n),
+      // V8 heap + buffers is the locks' own memory; the RSS delta is also given, but freed
+      // pages of earlier work are reused by the locks, so it can come out low or negative
+      // (then null) at small lock counts.
+      bytes_per_lock: Math.round((after.heapUsed + after.external - before.heapUsed - before.external) / n),
+      rss_bytes_per_lock: after.rss > before.rss ? Math.round((after.rss - before.rss) / n) : null,
       heap_bytes_per_lock: Math.round((after.heapUsed - before.heapUsed) / n),
-      external_bytes_per_lock: Math.round((after.external + after.arrayBuffers - before.external - before.arrayBuffers) / n),
+      // Buffers (flash images, sets) live outside the V8 heap.
+      external_bytes_per_lock: Math.round((after.external - before.external) / n),
       rss_after_mb: round(after.rss / 2 ** 20, 1),
     });
-    log(`[${units}]   ${n} locks in ${(startWall / 1000).toFixed(1)} s; ${Math.round((after.rss - before.rss) / n)} B RSS per lock`);
+    log(`[${units}]   ${n} locks in ${(startWall / 1000).toFixed(1)} s; ${Math.round((after.heapUsed + after.external - before.heapUsed - before.external) / n)} B heap + buffers per lock`);
   } finally {
     for (const s of served) await s.stop().catch(() => undefined);
     await air.close();
