@@ -26,6 +26,8 @@ export const KEY_BYTES: Readonly<Record<CredentialKindName, number>> = { doorcod
 export const KIND_ORDER: readonly CredentialKindName[] = ['doorcode', 'daily', 'keycard', 'phone'];
 const ROW_BYTES = { schedule: 5, window: 9, holder: 6 } as const;
 const OPEN_END = U32_MAX;
+/** A schedule row as one number whose order is the row's byte order (days, from, to). */
+const SCHED_KEY = (days: number, from: number, to: number): number => days * 0x400000 + from * 0x800 + to;
 const MAX_ROWS = 0xffff;
 const MAX_SCHEDULES = 0xff;
 
@@ -70,14 +72,16 @@ export function checkEntry(e: Entry): void {
   if (!Number.isInteger(e.holder) || e.holder < 0 || e.holder > U32_MAX) {
     fail('INVALID_ARGUMENT', `entry holder: expected u32, got ${String(e.holder)}`);
   }
-  if (e.kind === 'daily' && !equalBytes(e.key, u32be(e.holder))) {
+  // Compared in place: u32be allocates a writer, once per daily credential of every set.
+  const h = e.holder;
+  if (e.kind === 'daily' && (e.key[0] !== h >>> 24 || e.key[1] !== ((h >>> 16) & 0xff) || e.key[2] !== ((h >>> 8) & 0xff) || e.key[3] !== (h & 0xff))) {
     fail('INVALID_ARGUMENT', 'daily entry key must be the holder reference (big-endian u32)');
   }
   const start = e.start ?? 0;
   const end = e.end ?? OPEN_END;
-  for (const [name, v] of [['start', start], ['end', end]] as const) {
-    if (!Number.isInteger(v) || v < 0 || v > U32_MAX) fail('INVALID_ARGUMENT', `entry ${name}: expected minutes in u32, got ${String(v)}`);
-  }
+  // Checked one by one (no tuple list): this runs once per credential of every compiled set.
+  if (!Number.isInteger(start) || start < 0 || start > U32_MAX) fail('INVALID_ARGUMENT', `entry start: expected minutes in u32, got ${String(start)}`);
+  if (!Number.isInteger(end) || end < 0 || end > U32_MAX) fail('INVALID_ARGUMENT', `entry end: expected minutes in u32, got ${String(end)}`);
   if (e.start !== null && e.start === 0) fail('INVALID_ARGUMENT', 'entry start: 0 is reserved for "open"; use null');
   if (e.end !== null && e.end === OPEN_END) fail('INVALID_ARGUMENT', `entry end: ${OPEN_END} is reserved for "open"; use null`);
   try {
@@ -96,47 +100,101 @@ export function packSet(entries: readonly Entry[], secrets: SetSecrets | null): 
   }
   const n = entries.length;
 
-  // Composite numeric keys whose numeric order equals the byte order of the packed row, so
-  // tables sort and deduplicate without building byte strings per entry (compilers pack
-  // lobby doors of 50,000 credentials on every change).
-  const schedKeyOf = (s: WeeklySchedule) => s.days * 0x400000 + s.from * 0x800 + s.to;
+  // Everything below sorts numbers, never byte strings or objects: compilers pack lobby doors
+  // of 50,000 credentials, and comparator calls on Uint8Arrays and per-entry strings and maps
+  // dominated a whole-property compile. Each numeric key orders exactly as the packed row's bytes.
+  const schedKeyOf = (sc: WeeklySchedule) => SCHED_KEY(sc.days, sc.from, sc.to);
   const schedKeys = [...new Set(entries.filter((e) => e.schedule).map((e) => schedKeyOf(e.schedule!)))].sort((a, b) => a - b);
   if (schedKeys.length > MAX_SCHEDULES) fail('CAPACITY_EXCEEDED', `${schedKeys.length} distinct schedules; a set holds at most ${MAX_SCHEDULES}`);
   const schedIndex = new Map<number, number>(schedKeys.map((k, i) => [k, i + 1]));
 
-  const winOf = new Array<string>(n);
-  const winRows = new Map<string, [number, number, number]>();
+  // Windows: distinct (start, end, schedule) triples, found through start -> (end, schedule);
+  // a holder's credentials come in a row with one window, so the last one is checked first.
+  const wStart: number[] = [];
+  const wEnd: number[] = [];
+  const wSched: number[] = [];
+  const winOfEntry = new Int32Array(n);
+  const byStart = new Map<number, Map<number, number>>();
+  let lastStart = -1;
+  let lastEnd = -1;
+  let lastSched = -1;
+  let lastId = -1;
   for (let i = 0; i < n; i++) {
     const e = entries[i]!;
-    const row: [number, number, number] = [e.start ?? 0, e.end ?? OPEN_END, e.schedule ? schedIndex.get(schedKeyOf(e.schedule))! : 0];
-    const k = `${row[0]}:${row[1]}:${row[2]}`;
-    winOf[i] = k;
-    if (!winRows.has(k)) winRows.set(k, row);
+    const st = e.start ?? 0;
+    const en = e.end ?? OPEN_END;
+    const sc = e.schedule ? schedIndex.get(schedKeyOf(e.schedule))! : 0;
+    if (st !== lastStart || en !== lastEnd || sc !== lastSched) {
+      let m = byStart.get(st);
+      if (!m) byStart.set(st, (m = new Map()));
+      const k = en * 0x100 + sc;
+      let id = m.get(k);
+      if (id === undefined) {
+        id = wStart.length;
+        m.set(k, id);
+        wStart.push(st);
+        wEnd.push(en);
+        wSched.push(sc);
+      }
+      lastStart = st;
+      lastEnd = en;
+      lastSched = sc;
+      lastId = id;
+    }
+    winOfEntry[i] = lastId;
   }
-  const windows = [...winRows.entries()].sort(([, a], [, b]) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
+  const windows = wStart.map((_, id) => id).sort((a, b) => wStart[a]! - wStart[b]! || wEnd[a]! - wEnd[b]! || wSched[a]! - wSched[b]!);
   if (windows.length > MAX_ROWS) fail('CAPACITY_EXCEEDED', `${windows.length} distinct windows; a set holds at most ${MAX_ROWS}`);
-  const winIndex = new Map<string, number>(windows.map(([k], i) => [k, i]));
+  const winRank = new Int32Array(windows.length);
+  windows.forEach((id, rank) => (winRank[id] = rank));
 
   // Holder rows sort as (holder u32, window u16): holder * 2^16 + window stays below 2^53.
   const holdKeyOf = new Float64Array(n);
-  for (let i = 0; i < n; i++) holdKeyOf[i] = entries[i]!.holder * 0x10000 + winIndex.get(winOf[i]!)!;
-  const holdKeys = [...new Set(holdKeyOf)].sort((a, b) => a - b);
+  for (let i = 0; i < n; i++) holdKeyOf[i] = entries[i]!.holder * 0x10000 + winRank[winOfEntry[i]!]!;
+  const sortedHold = holdKeyOf.slice().sort();
+  let h = 0;
+  for (let i = 0; i < n; i++) if (i === 0 || sortedHold[i] !== sortedHold[i - 1]) sortedHold[h++] = sortedHold[i]!;
+  const holdKeys = sortedHold.subarray(0, h);
   if (holdKeys.length > MAX_ROWS) fail('CAPACITY_EXCEEDED', `${holdKeys.length} holder rows; a set holds at most ${MAX_ROWS}`);
-  const holdIndex = new Map<number, number>(holdKeys.map((k, i) => [k, i]));
-
-  const rowsByKind = new Map<CredentialKindName, { key: Uint8Array; holder: number }[]>(KIND_ORDER.map((k) => [k, []]));
-  for (let i = 0; i < n; i++) rowsByKind.get(entries[i]!.kind)!.push({ key: entries[i]!.key, holder: holdIndex.get(holdKeyOf[i]!)! });
-  for (const kind of KIND_ORDER) {
-    const rows = rowsByKind.get(kind)!;
-    if (rows.length > MAX_ROWS) fail('CAPACITY_EXCEEDED', `${rows.length} ${kind} credentials; a set holds at most ${MAX_ROWS} per kind`);
-    // Daily rows are found by code, not key, so they sort by holder row (PROTOCOL.md §4.3).
-    rows.sort((a, b) => compareBytes(a.key, b.key));
-    for (let i = 1; i < rows.length; i++) {
-      if (compareBytes(rows[i - 1]!.key, rows[i]!.key) === 0) {
-        fail('DUPLICATE_CREDENTIAL', `two ${kind} credentials share key ${toHex(rows[i]!.key)}`, { kind });
-      }
+  const holdRowOf = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const k = holdKeyOf[i]!;
+    let lo = 0;
+    let hi = holdKeys.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (holdKeys[mid]! < k) lo = mid + 1;
+      else hi = mid;
     }
-    if (kind === 'daily') rows.sort((a, b) => a.holder - b.holder);
+    holdRowOf[i] = lo;
+  }
+
+  // Credential rows: entry indices per kind, sorted by key bytes (sortByKey: stable, so equal
+  // keys stay in input order as with a comparator sort, and the same duplicate is reported).
+  const kindRows = new Map<CredentialKindName, number[]>(KIND_ORDER.map((k) => [k, []]));
+  for (let i = 0; i < n; i++) kindRows.get(entries[i]!.kind)!.push(i);
+  const rowsByKind = new Map<CredentialKindName, Int32Array>();
+  for (const kind of KIND_ORDER) {
+    const list = kindRows.get(kind)!;
+    if (list.length > MAX_ROWS) fail('CAPACITY_EXCEEDED', `${list.length} ${kind} credentials; a set holds at most ${MAX_ROWS} per kind`);
+    const width = KEY_BYTES[kind];
+    const rows = sortByKey(list, entries, width);
+    for (let i = 1; i < rows.length; i++) {
+      const a = entries[rows[i - 1]!]!.key;
+      const b = entries[rows[i]!]!.key;
+      let same = true;
+      for (let j = 0; j < width && same; j++) same = a[j] === b[j];
+      if (same) fail('DUPLICATE_CREDENTIAL', `two ${kind} credentials share key ${toHex(b)}`, { kind });
+    }
+    if (kind === 'daily') {
+      // Daily rows are found by code, not key, so they sort by holder row (PROTOCOL.md §4.3);
+      // distinct keys (holder references) mean distinct holder rows, so a slot per row sorts.
+      const slot = new Int32Array(holdKeys.length).fill(-1);
+      for (const i of rows) slot[holdRowOf[i]!] = i;
+      let k = 0;
+      for (const i of slot) if (i >= 0) rows[k++] = i;
+    }
+    rowsByKind.set(kind, rows);
   }
 
   let size = SET_HEADER_BYTES + (secrets ? SECRETS_BYTES : 0) + schedKeys.length * ROW_BYTES.schedule + windows.length * ROW_BYTES.window + holdKeys.length * ROW_BYTES.holder;
@@ -161,10 +219,10 @@ export function packSet(entries: readonly Entry[], secrets: SetSecrets | null): 
     v.setUint16(at + 3, k % 0x800);
     at += ROW_BYTES.schedule;
   }
-  for (const [, [start, end, sched]] of windows) {
-    v.setUint32(at, start);
-    v.setUint32(at + 4, end);
-    out[at + 8] = sched;
+  for (const id of windows) {
+    v.setUint32(at, wStart[id]!);
+    v.setUint32(at + 4, wEnd[id]!);
+    out[at + 8] = wSched[id]!;
     at += ROW_BYTES.window;
   }
   for (const k of holdKeys) {
@@ -173,16 +231,65 @@ export function packSet(entries: readonly Entry[], secrets: SetSecrets | null): 
     at += ROW_BYTES.holder;
   }
   for (const kind of KIND_ORDER) {
-    for (const r of rowsByKind.get(kind)!) {
+    for (const i of rowsByKind.get(kind)!) {
       if (kind !== 'daily') {
-        out.set(r.key, at);
-        at += r.key.length;
+        const key = entries[i]!.key;
+        for (let j = 0; j < key.length; j++) out[at + j] = key[j]!;
+        at += key.length;
       }
-      v.setUint16(at, r.holder);
+      const hr = holdRowOf[i]!;
+      out[at] = hr >>> 8;
+      out[at + 1] = hr & 0xff;
       at += 2;
     }
   }
   return out;
+}
+
+/**
+ * Entry indices ordered by the first `width` bytes of their keys: an LSD radix sort, one
+ * stable counting pass per byte, so the order is the bytes' lexicographic order and ties keep
+ * input order. A comparator sort of 45,000 keys cost tens of milliseconds; this costs about one.
+ */
+function sortByKey(indices: readonly number[], entries: readonly Entry[], width: number): Int32Array {
+  const n = indices.length;
+  let src = Int32Array.from(indices);
+  if (n < 2) return src;
+  if (n <= 32) {
+    return src.sort((a, b) => compareBytes(entries[a]!.key.subarray(0, width), entries[b]!.key.subarray(0, width)));
+  }
+  // Keys copied once into one flat array, addressed by an entry's position in `indices`.
+  const keys = new Uint8Array(n * width);
+  let maxIndex = 0;
+  for (const i of indices) if (i > maxIndex) maxIndex = i;
+  const pos = new Int32Array(maxIndex + 1);
+  for (let r = 0; r < n; r++) {
+    const i = indices[r]!;
+    pos[i] = r;
+    const key = entries[i]!.key;
+    for (let j = 0; j < width; j++) keys[r * width + j] = key[j]!;
+  }
+  let dst = new Int32Array(n);
+  const count = new Int32Array(257);
+  for (let byte = width - 1; byte >= 0; byte--) {
+    count.fill(0);
+    for (let r = 0; r < n; r++) {
+      const d = keys[pos[src[r]!]! * width + byte]! + 1;
+      count[d] = count[d]! + 1;
+    }
+    for (let d = 0; d < 256; d++) count[d + 1] = count[d + 1]! + count[d]!;
+    for (let r = 0; r < n; r++) {
+      const i = src[r]!;
+      const d = keys[pos[i]! * width + byte]!;
+      const at = count[d]!;
+      count[d] = at + 1;
+      dst[at] = i;
+    }
+    const t = src;
+    src = dst;
+    dst = t;
+  }
+  return src;
 }
 
 /** Row width in the body per kind: key (daily rows have none) + u16 holder index. */
@@ -416,8 +523,6 @@ export class CredentialSet {
     }
   }
 }
-
-const SCHED_KEY = (days: number, from: number, to: number): number => days * 0x400000 + from * 0x800 + to;
 
 /**
  * What `packSet` returns for "the base's entries of every holder not in `holders`, plus

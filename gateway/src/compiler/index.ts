@@ -39,8 +39,7 @@ import { GatewayError } from '../errors.js';
 import { all, allRaw, nowOf, one, run, tx, type Ctx } from '../model/base.js';
 import { credentialsForDoor, credentialsForHolders, credentialsForProperty } from '../model/compile-input.js';
 import { minuteOf } from '../time.js';
-import { journalDoors } from '../model/journal.js';
-import { dirtyDoors } from '../model/journal.js';
+import { dirtyDoorHeads, journalDoors } from '../model/journal.js';
 import { activeIssuerKey, addIssuerKey, doorSyncState, recordCompiledSet, recordReceipt, type DoorSyncState } from '../model/sync-state.js';
 import { recordLockEvents, type LockEvent } from '../model/activity.js';
 
@@ -401,7 +400,7 @@ export function compileDirty(db: Db, opts: CompilerOptions & { propertyId?: numb
   const t = nowOf(opts.ctx ?? {});
   const o = { ...opts, ctx: { ...(opts.ctx ?? {}), now: () => t } };
   const out: CompiledDoorSet[] = [];
-  const dirty = dirtyDoors(db, o.propertyId === undefined ? {} : { propertyId: o.propertyId });
+  const dirty = dirtyDoorHeads(db, o.propertyId === undefined ? {} : { propertyId: o.propertyId });
   const perProperty = new Map<number, number>();
   for (const d of dirty) perProperty.set(d.propertyId, (perProperty.get(d.propertyId) ?? 0) + 1);
   // Many doors of a property at once (first compile, a key's doors changed): one pass over the

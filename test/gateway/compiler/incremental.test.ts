@@ -170,3 +170,17 @@ describe('incremental compile', () => {
     expect(lobby!.credentials).toBeGreaterThan(0);
   });
 });
+
+describe('dirtyDoorHeads', () => {
+  it('is dirtyDoors without the change rows, in the same order', () => {
+    const f = fixture();
+    const a = g.invitePerson(f.db, f.prop.id, { email: 'a@example.com', firstName: 'A', lastName: 'A', accessType: 'app', isResident: true, keyIds: [f.key4b.id] }, f.ctx).person;
+    g.invitePerson(f.db, f.prop.id, { email: 'b@example.com', firstName: 'B', lastName: 'B', accessType: 'app', isResident: true, keyIds: [f.entrances.id, f.amenities.id] }, f.ctx);
+    g.revokeAllKeys(f.db, a.id, f.ctx);
+    const full = g.dirtyDoors(f.db, { propertyId: f.prop.id }).map((d) => ({ doorId: d.doorId, propertyId: d.propertyId, throughChangeId: d.throughChangeId }));
+    expect(full.length).toBe(3);
+    expect(g.dirtyDoorHeads(f.db, { propertyId: f.prop.id })).toEqual(full);
+    expect(g.dirtyDoorHeads(f.db)).toEqual(full);
+    expect(g.dirtyDoorHeads(f.db, { propertyId: f.prop.id + 1 })).toEqual([]);
+  });
+});
