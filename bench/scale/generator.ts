@@ -173,10 +173,11 @@ export function buildProperty(db: g.Db, o: { units: number; seed?: number; onPro
  * commissioned it), keeping the commissioning messages so simulated locks can be given the same
  * commissioning directly, without a radio round trip per lock.
  */
-export function commissionAll(db: g.Db, p: ScaleProperty): Map<number, Uint8Array> {
+export function commissionAll(db: g.Db, p: ScaleProperty, onProgress?: (done: number) => void): Map<number, Uint8Array> {
   const messages = new Map<number, Uint8Array>();
   db.transaction(() => {
     for (const d of [...p.shared, ...p.unitDoors]) {
+      if (onProgress && messages.size > 0 && messages.size % 10_000 === 0) onProgress(messages.size);
       const device = deviceKeysOf(d.lockId);
       const { message } = g.commissionDoor(db, d.id, device, { ctx: p.ctx, provider: nodeCryptoProvider });
       g.confirmCommissioning(db, d.id, { ctx: p.ctx });

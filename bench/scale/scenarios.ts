@@ -96,7 +96,7 @@ export async function runSize(units: number, log: (s: string) => void, seed = 1)
     const buildWall = performance.now() - w0;
     c0 = process.cpuUsage();
     w0 = performance.now();
-    commissionAll(db, p);
+    commissionAll(db, p, (n) => log(`[${units}]   ${n} doors commissioned`));
     const commissionCpu = cpuMs(process.cpuUsage(c0));
     out.push({
       scenario: 'build',
@@ -125,7 +125,8 @@ export async function runSize(units: number, log: (s: string) => void, seed = 1)
     const compileWall = performance.now() - w0;
     const lobby = p.shared.find((d) => d.building === 0 && d.role === 'lobby')!;
     const lobbySet = compiled.find((c) => c.doorId === lobby.id)!;
-    const unitSets = compiled.filter((c) => p.unitDoors.some((u) => u.id === c.doorId) || false);
+    const unitIds = new Set(p.unitDoors.map((u) => u.id));
+    const unitSets = compiled.filter((c) => unitIds.has(c.doorId));
     const credentials = compiled.reduce((s, c) => s + c.credentials, 0);
     out.push({
       scenario: 'compile',
@@ -143,8 +144,9 @@ export async function runSize(units: number, log: (s: string) => void, seed = 1)
     });
     log(`[${units}]   ${compiled.length} doors, ${credentials} credentials; lobby ${lobbySet.credentials} credentials in ${lobbySet.fullBytes.length} B; ${Math.round(compileCpu)} ms CPU`);
     // Every door receipts its first set (as after a full sync), so later compiles make deltas.
+    const enforce = db.prepare('UPDATE door_sync_state SET enforced_seq = ?, enforced_digest = ? WHERE door_id = ?');
     db.transaction(() => {
-      for (const c of compiled) db.prepare('UPDATE door_sync_state SET enforced_seq = ?, enforced_digest = ? WHERE door_id = ?').run(c.seq, Buffer.from(c.digest), c.doorId);
+      for (const c of compiled) enforce.run(c.seq, Buffer.from(c.digest), c.doorId);
     })();
 
     // Locks per process first, while the heap holds little else: freed pages from the radio
