@@ -9,7 +9,7 @@
  */
 import { concatBytes, equalBytes, expectBytes, expectUint, u32be } from './bytes.js';
 import type { CryptoProvider } from './crypto.js';
-import { getCryptoProvider, hkdfSha256, utf8 } from './crypto.js';
+import { getCryptoProvider, hkdfSha256, keyedHmac, utf8 } from './crypto.js';
 import { fail } from './errors.js';
 import type { Entry } from './set.js';
 import { KEY_BYTES } from './set.js';
@@ -111,20 +111,28 @@ export function unlockSigningInput(lockId: Uint8Array, nonce: Uint8Array): Uint8
 
 /** Backend side: turn plaintext credentials into the entries of one lock's set. */
 export function entriesFromSpecs(specs: readonly CredentialSpec[], indexKey: Uint8Array, provider: CryptoProvider = getCryptoProvider()): Entry[] {
+  // Keyed once per lock (the same HMAC as doorcodeKey / keycardKey / phoneKey, §5.1).
+  const mac = keyedHmac(provider, indexKey);
+  const keyed = (domain: number, material: Uint8Array, width: number): Uint8Array => {
+    const msg = new Uint8Array(1 + material.length);
+    msg[0] = domain;
+    msg.set(material, 1);
+    return mac(msg).slice(0, width);
+  };
   return specs.map((s) => {
     let key: Uint8Array;
     switch (s.kind) {
       case 'doorcode':
-        key = doorcodeKey(indexKey, s.code, provider);
+        key = keyed(DOMAIN.doorcode, utf8(checkDoorcode(s.code)), KEY_BYTES.doorcode);
         break;
       case 'daily':
         key = u32be(expectUint(s.holder, 'holder', 0xffff_ffff));
         break;
       case 'keycard':
-        key = keycardKey(indexKey, s.uid, provider);
+        key = keyed(DOMAIN.keycard, expectBytes(s.uid, 'card uid', [4, 10]), KEY_BYTES.keycard);
         break;
       case 'phone':
-        key = phoneKey(indexKey, s.publicKey, provider);
+        key = keyed(DOMAIN.phone, expectBytes(s.publicKey, 'phone public key', 32), KEY_BYTES.phone);
         break;
       default:
         fail('INVALID_ARGUMENT', `credential kind: unknown ${JSON.stringify((s as { kind: unknown }).kind)}`);

@@ -1,7 +1,7 @@
 /** The providers' optional fast paths must give exactly the portable bytes. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { nobleProvider, open, seal, sealWith } from '@latchkit/protocol';
+import { hmacSha256KeyedPortable, keyedHmac, nobleProvider, open, seal, sealWith } from '@latchkit/protocol';
 import { nodeCryptoProvider } from '@latchkit/protocol/node';
 
 describe('XChaCha20-Poly1305 seal through the node provider', () => {
@@ -34,5 +34,31 @@ describe('XChaCha20-Poly1305 seal through the node provider', () => {
   it('refuses a bad key or nonce length like the portable seal', () => {
     expect(() => sealWith(nodeCryptoProvider, new Uint8Array(31), new Uint8Array(1), new Uint8Array(0), new Uint8Array(24))).toThrow(/content key/);
     expect(() => sealWith(nodeCryptoProvider, new Uint8Array(32), new Uint8Array(1), new Uint8Array(0), new Uint8Array(12))).toThrow(/nonce/);
+  });
+});
+
+describe('keyed HMAC-SHA256', () => {
+  it('gives the bytes of hmacSha256 for any key and message length (block boundaries included)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 100 }), fc.array(fc.uint8Array({ maxLength: 200 }), { minLength: 1, maxLength: 4 }), (key, msgs) => {
+        for (const provider of [nobleProvider, nodeCryptoProvider]) {
+          const mac = keyedHmac(provider, key);
+          // Several messages under one key: the reused buffers must not leak between calls.
+          for (const m of msgs) expect(mac(m)).toEqual(nobleProvider.hmacSha256(key, m));
+        }
+      }),
+      { numRuns: 300 },
+    );
+    for (const len of [0, 1, 54, 55, 56, 63, 64, 65, 119, 120, 128]) {
+      const m = Uint8Array.from({ length: len }, (_, i) => i);
+      expect(hmacSha256KeyedPortable(new Uint8Array(32).fill(1))(m)).toEqual(nodeCryptoProvider.hmacSha256(new Uint8Array(32).fill(1), m));
+    }
+  });
+
+  it('a provider without the keyed path falls back to its own hmacSha256', () => {
+    const calls: number[] = [];
+    const plain = { ...nobleProvider, hmacSha256Keyed: undefined, hmacSha256: (k: Uint8Array, d: Uint8Array) => (calls.push(d.length), nobleProvider.hmacSha256(k, d)) };
+    expect(keyedHmac(plain, new Uint8Array(3))(new Uint8Array(5))).toEqual(nobleProvider.hmacSha256(new Uint8Array(3), new Uint8Array(5)));
+    expect(calls).toEqual([5]);
   });
 });
