@@ -60,6 +60,7 @@ export const ERROR_CATALOGUE = {
   ROTATION_IN_PROGRESS: { status: 409, summary: 'An issuer key rotation is already in progress for this property; complete it first.' },
   ROTATION_INCOMPLETE: { status: 409, summary: 'Some locks have not applied the new trust anchor yet; sync those doors before completing the rotation.' },
   NO_ROTATION: { status: 409, summary: 'No issuer key rotation is in progress for this property.' },
+  LOCK_IDENTITY_CHANGED: { status: 409, summary: 'A lock answering for the door claims to be factory-fresh or has other device keys than the one commissioned; forget the old identity if the hardware was replaced.' },
   LOCK_MESSAGE_INVALID: { status: 422, summary: 'A receipt or event batch from a lock failed verification (bad signature, wrong lock, broken chain); the message names the check.' },
   CONFLICT: { status: 409, summary: 'A uniqueness or reference rule of the store was violated.' },
 

@@ -278,4 +278,30 @@ describe('gateway sync end to end', () => {
     expect(await call('POST', `${base}/visits`, { lockId: 'zz', receipt: 'AAAA' })).toMatchObject({ status: 400 });
     expect(await call('POST', `${base}/issuer-rotation`)).toMatchObject({ status: 403 }); // read-only token
   });
+
+  it('an impostor advertising a commissioned lock id gets no keys; replaced hardware is commissioned only after the operator forgets the old identity', async () => {
+    const f = await property();
+    const gw = await engine(f.db, 'gw-1');
+    await gw.pushPending(f.prop.id);
+    const before = g.lockIdentity(f.db, f.lobby.id)!;
+    expect(before.confirmedAt).not.toBeNull();
+    // The genuine lock goes away; a factory-fresh device answers for the same lock id.
+    await f.locks.get(f.lobby.id)!.served.stop();
+    const impostor = new LockDevice({ identity: { lockId: fromHex(f.lobby.lockId), deviceSeed: seed('impostor') }, crypto });
+    const served = await serveLock(f.air, impostor);
+    cleanup.push(() => served.stop());
+    const failed = await gw.pushPending(f.prop.id);
+    expect(failed.failures.map((x) => x.code)).toEqual([]); // nothing pending: the door looks up to date
+    await expect(gw.syncDoor(f.lobby.id)).rejects.toMatchObject({ code: 'LOCK_IDENTITY_CHANGED' });
+    const after = g.lockIdentity(f.db, f.lobby.id)!;
+    expect(after.contentKey).toEqual(before.contentKey);
+    expect(after.signingPublic).toEqual(before.signingPublic);
+    expect(impostor.firmware.summary().commissioned).toBe(false);
+    // The operator confirms the hardware was replaced: the next sync commissions it and installs the set.
+    g.forgetLockIdentity(f.db, f.lobby.id);
+    const r = await gw.syncDoor(f.lobby.id);
+    expect(r).toMatchObject({ commissioned: true, sent: 'full' });
+    expect(impostor.firmware.enterCode(f.jane.code)).toMatchObject({ granted: true });
+    expect(g.doorSyncState(f.db, f.lobby.id).enforcedSeq).toBe(impostor.firmware.seq);
+  });
 });

@@ -231,6 +231,15 @@ export function buildProgram(io: CliIo = processIo()): Command {
       const rows = m.credentialsForDoor(store(), id, ctx()).map(v.doorCredentialView);
       show(rows, () => table(rows, ['kind', 'holderRef', 'startsAt', 'expiresAt', 'hint']));
     });
+  door
+    .command('forget-lock')
+    .description("forget the door's commissioned lock (replaced or factory-reset hardware); the next sync commissions the lock that answers")
+    .argument('<doorId>', 'door id', int('door id'))
+    .action(async (id: number) => {
+      const { forgetLockIdentity } = await import('../compiler/index.js');
+      forgetLockIdentity(store(), id);
+      show({ doorId: id, forgotten: true }, () => `door ${id}: lock identity forgotten; sync the door to commission its lock`);
+    });
 
   // ---- key
   const key = program.command('key').description('keys (sets of doors)');

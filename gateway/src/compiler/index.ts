@@ -29,7 +29,6 @@ import {
   openReceipt,
   packSet,
   patchSet,
-  ProtocolError,
   signingKeyFromSeed,
   toHex,
   verifyEventChain,
@@ -191,8 +190,29 @@ export function commissionDoor(db: Db, doorId: number, device: LockDeviceKeys, o
       Buffer.from(message),
       now,
     );
+    if (!prev || !sameDevice(prev, device)) {
+      // Different hardware (or the first): it enforces nothing the gateway compiled, and its
+      // event log starts over. Until its receipt says otherwise the door is fully behind.
+      run(db, 'UPDATE door_sync_state SET enforced_seq = 0, enforced_digest = NULL, last_receipt_at = NULL WHERE door_id = ?', doorId);
+      run(db, 'UPDATE lock_identities SET events_next_index = 0, events_chain = NULL WHERE door_id = ?', doorId);
+    }
     journalDoors(db, [doorId], prev ? 'lock re-commissioned' : 'lock commissioned', now);
     return { message, generation };
+  });
+}
+
+/**
+ * Operator action for replaced or factory-reset hardware: forget the door's lock identity, so
+ * the next sync commissions whatever lock answers for the door. The sync engine never does this
+ * on its own for a confirmed lock (an impostor advertising the lock id would get the keys).
+ */
+export function forgetLockIdentity(db: Db, doorId: number): void {
+  tx(db, () => {
+    door(db, doorId);
+    // Keep the row: its generation must keep counting up, because the compiler reuses a
+    // door's last body only within one generation (a new content key re-keys every entry).
+    run(db, 'UPDATE lock_identities SET confirmed_at = NULL WHERE door_id = ?', doorId);
+    run(db, 'UPDATE door_sync_state SET enforced_seq = 0, enforced_digest = NULL, last_receipt_at = NULL WHERE door_id = ?', doorId);
   });
 }
 
@@ -486,21 +506,17 @@ const KIND_NAME = new Map<number, LockEvent['credentialKind']>(Object.entries(Cr
  * (and, when given, the head a receipt signed), then store the access events as activity.
  * A batch that does not continue the verified chain is refused whole.
  */
-export function acceptEvents(db: Db, doorId: number, batch: Uint8Array | readonly EventRecord[], head?: { index: number; hash: Uint8Array }, o: CompilerOptions = {}): { inserted: number; verifiedThrough: number } {
+export function acceptEvents(db: Db, doorId: number, batch: Uint8Array | readonly EventRecord[], head: { index: number; hash: Uint8Array }, o: CompilerOptions = {}): { inserted: number; verifiedThrough: number } {
   const identity = lockIdentity(db, doorId);
   if (!identity) throw new GatewayError('LOCK_NOT_COMMISSIONED', `door ${doorId} has no commissioned lock`);
   const events = batch instanceof Uint8Array ? decodeEvents(batch) : [...batch];
-  const fresh = events.filter((e) => e.index >= identity.eventsNextIndex);
-  if (fresh.length === 0) return { inserted: 0, verifiedThrough: identity.eventsNextIndex - 1 };
-  const chain = verifyEventChain(identity.eventsChain, identity.eventsNextIndex, fresh, undefined, providerOf(o));
-  // A signed head inside the batch must match the chain there: the lock vouches for the log up
-  // to that record (records after it are still chained, just not yet signed).
-  if (head && head.index >= identity.eventsNextIndex) {
-    const at = fresh.find((e) => e.index === head.index);
-    if (!at || !equalBytes(at.chain, head.hash)) {
-      throw new ProtocolError('DIGEST_MISMATCH', `event log does not match the head the lock signed (index ${head.index})`);
-    }
-  }
+  // The hash chain alone authenticates nothing (anyone can chain a record); only the head a
+  // receipt signed does. So accept exactly the records from the verified prefix up to that head
+  // and nothing after it: later records wait for the next signed head. An old (replayed)
+  // receipt whose head is behind what we verified adds nothing.
+  const fresh = events.filter((e) => e.index >= identity.eventsNextIndex && e.index <= head.index);
+  if (fresh.length === 0 || head.index < identity.eventsNextIndex) return { inserted: 0, verifiedThrough: identity.eventsNextIndex - 1 };
+  const chain = verifyEventChain(identity.eventsChain, identity.eventsNextIndex, fresh, head, providerOf(o));
   return tx(db, () => {
     const access = fresh
       .filter((e) => e.type === 'granted' || e.type === 'denied')

@@ -13,7 +13,7 @@
 import type { CryptoProvider, EventRecord } from '@latchkit/protocol';
 import { fromHex, ProtocolError, toHex } from '@latchkit/protocol';
 import type { CentralFactory, LockClient, RelayBundle, VisitReport } from '@latchkit/simulator';
-import { connectLock, deliverSet } from '@latchkit/simulator';
+import { connectLock, deliverSet, RadioError, SimulatorError } from '@latchkit/simulator';
 import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
 import { all, one, type Ctx } from '../model/base.js';
@@ -49,7 +49,8 @@ export type SyncProgress =
   | { kind: 'attempt'; doorId: number; attempt: number }
   | { kind: 'retry'; doorId: number; attempt: number; delayMs: number; error: string }
   | { kind: 'bytes'; doorId: number; sent: number; total: number }
-  | { kind: 'done'; result: DoorSyncResult };
+  | { kind: 'done'; result: DoorSyncResult }
+  | { kind: 'failed'; doorId: number; code: string; message: string };
 
 export interface DoorSyncResult {
   doorId: number;
@@ -69,12 +70,23 @@ export interface DoorSyncResult {
   modelled: boolean;
 }
 
-/** Protocol refusals that no retry can fix: the bytes or the keys are wrong, not the link. */
-const PERMANENT = new Set(['WRONG_LOCK', 'BAD_SIGNATURE', 'UNKNOWN_KEY_ID', 'DECRYPTION_FAILED', 'MALFORMED', 'OVERSIZE', 'CAPACITY_EXCEEDED', 'UNSUPPORTED_VERSION', 'UNSUPPORTED_ALGORITHM', 'STALE_SEQUENCE']);
+/**
+ * Only the link is retried: a dropped or lost connection, a lock not heard, a stalled transfer,
+ * a radio timeout, or a lock that reports a newer sequence than we read (another sender got
+ * there first: re-read its info). Everything else is a verdict no retry changes.
+ */
+function retryable(err: unknown): boolean {
+  if (err instanceof ProtocolError) return err.code === 'STALE_SEQUENCE' || err.code === 'TRANSFER_UNKNOWN' || err.code === 'TRANSFER_INCOMPLETE' || err.code === 'BUSY';
+  if (err instanceof SimulatorError) return ['NOT_CONNECTED', 'LOCK_NOT_FOUND', 'TRANSFER_STALLED', 'TIMEOUT'].includes(err.code);
+  if (err instanceof RadioError) return err.code === 'RADIO_TIMEOUT' || err.code === 'RADIO_LINK_LOST';
+  return false;
+}
 
 export class SyncEngine {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private running: Promise<unknown> = Promise.resolve();
+  private queue: Promise<unknown> = Promise.resolve();
+  private generation = 0;
   private readonly retry: RetryPolicy;
 
   private constructor(
@@ -101,21 +113,41 @@ export class SyncEngine {
     return this.central.now ? this.central.now() : performance.now();
   }
 
+  /** Serialise everything that uses the central: noble allows one pending connection per central. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   /** Sync one door, retrying link faults with backoff. Throws GatewayError after the last attempt. */
-  async syncDoor(doorId: number): Promise<DoorSyncResult> {
+  syncDoor(doorId: number): Promise<DoorSyncResult> {
+    return this.exclusive(() => this.syncDoorNow(doorId));
+  }
+
+  private async syncDoorNow(doorId: number): Promise<DoorSyncResult> {
     const door = one<{ lockId: string }>(this.db, 'SELECT lock_id AS lockId FROM doors WHERE id = ?', doorId);
     if (!door) throw new GatewayError('DOOR_NOT_FOUND', `door ${doorId} does not exist`);
+    // Modelled time counts from the first attempt, so retries show in what a door waited.
+    const t0 = this.now();
     let lastError: unknown;
     for (let attempt = 1; attempt <= this.retry.attempts; attempt++) {
       this.options.onProgress?.({ kind: 'attempt', doorId, attempt });
       try {
-        const result = await this.syncOnce(doorId, fromHex(door.lockId), attempt);
+        const result = await this.syncOnce(doorId, fromHex(door.lockId), attempt, t0);
         this.options.onProgress?.({ kind: 'done', result });
         return result;
       } catch (err) {
         lastError = err;
-        if (err instanceof ProtocolError && PERMANENT.has(err.code)) {
-          throw new GatewayError('LOCK_REJECTED', `lock ${door.lockId} refused the sync: ${err.code}: ${err.message}`, { cause: err });
+        if (!retryable(err)) {
+          const e =
+            err instanceof GatewayError
+              ? err
+              : err instanceof ProtocolError
+                ? new GatewayError('LOCK_REJECTED', `lock ${door.lockId} refused the sync: ${err.code}: ${err.message}`, { protocolCode: err.code })
+                : err;
+          if (e instanceof GatewayError) this.options.onProgress?.({ kind: 'failed', doorId, code: e.code, message: e.message });
+          throw e;
         }
         if (attempt === this.retry.attempts) break;
         const delayMs = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
@@ -123,22 +155,33 @@ export class SyncEngine {
         await (this.options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))))(delayMs);
       }
     }
-    throw new GatewayError('RADIO_UNAVAILABLE', `door ${doorId} (lock ${door.lockId}) could not be synced after ${this.retry.attempts} attempts: ${(lastError as Error)?.message}`, {
-      cause: lastError,
+    const failure = new GatewayError('RADIO_UNAVAILABLE', `door ${doorId} (lock ${door.lockId}) could not be synced after ${this.retry.attempts} attempts: ${(lastError as Error)?.message}`, {
+      lastError: (lastError as { code?: string })?.code ?? null,
     });
+    this.options.onProgress?.({ kind: 'failed', doorId, code: failure.code, message: failure.message });
+    throw failure;
   }
 
-  private async syncOnce(doorId: number, lockId: Uint8Array, attempt: number): Promise<DoorSyncResult> {
+  private async syncOnce(doorId: number, lockId: Uint8Array, attempt: number, t0: number): Promise<DoorSyncResult> {
     const opts = { ...(this.options.ctx ? { ctx: this.options.ctx } : {}), ...(this.options.provider ? { provider: this.options.provider } : {}) };
-    const t0 = this.now();
     const client: LockClient = await connectLock(this.central.noble, lockId, { timeoutMs: this.options.timeoutMs ?? 10_000, findTimeoutMs: this.options.timeoutMs ?? 10_000 });
     try {
       let info = await client.info();
       let commissioned = false;
       const device = { signingPublic: info.deviceSigningPublic, encryptionPublic: info.deviceEncryptionPublic };
       const known = lockIdentity(this.db, doorId);
+      if (known?.confirmedAt && (!info.commissioned || !sameDevice(known, device))) {
+        // Lock info is unsigned: anything can advertise this lock id and claim to be fresh. A
+        // door whose lock has confirmed its identity is never re-keyed from here (the impostor
+        // would receive the content key and the property secrets); an operator forgets the old
+        // identity first (`latchkit door forget-lock`).
+        throw new GatewayError(
+          'LOCK_IDENTITY_CHANGED',
+          `lock ${toHex(lockId)} answered ${info.commissioned ? 'with other device keys' : 'as factory-fresh'}; if the hardware was replaced, forget its identity and sync again`,
+        );
+      }
       if (!info.commissioned || !known || !sameDevice(known, device)) {
-        // Factory-fresh, replaced, or never seen: commission it with a new content key.
+        // First contact (installation) or a lock that never confirmed: commission it.
         const { message } = commissionDoor(this.db, doorId, device, opts);
         const r = await client.push(message);
         acceptReceipt(this.db, doorId, r.receipt, opts);
@@ -167,10 +210,19 @@ export class SyncEngine {
           this.options.onProgress?.({ kind: 'bytes', doorId, sent: p.sent, total: p.total }),
         );
       }
-      const receipt = delivered?.receipt ?? (await client.receipt());
+      // A fresh receipt signs the newest event, so the upload below is authenticated up to it.
+      const receipt = delivered ? delivered.receipt : await client.receipt();
       const accepted = acceptReceipt(this.db, doorId, receipt, opts);
       const events = await client.readEvents(lockIdentity(this.db, doorId)!.eventsNextIndex);
-      const { inserted } = acceptEvents(this.db, doorId, events, { index: accepted.receipt.eventIndex, hash: accepted.receipt.eventHash }, opts);
+      let inserted = 0;
+      try {
+        inserted = acceptEvents(this.db, doorId, events, { index: accepted.receipt.eventIndex, hash: accepted.receipt.eventHash }, opts).inserted;
+      } catch (err) {
+        // The set is applied and receipted either way; a log that does not verify is reported,
+        // not allowed to turn a successful sync into a failure.
+        if (!(err instanceof ProtocolError)) throw err;
+        this.options.onProgress?.({ kind: 'failed', doorId, code: 'LOCK_MESSAGE_INVALID', message: `event upload refused: ${err.code}: ${err.message}` });
+      }
       return {
         doorId,
         lockId: toHex(lockId),
@@ -210,38 +262,42 @@ export class SyncEngine {
   }
 
   /** Compile what changed, then push every online door that is behind. Failures are reported, not thrown. */
-  async pushPending(propertyId?: number): Promise<{ results: DoorSyncResult[]; failures: { doorId: number; code: string; message: string }[] }> {
-    compileDirty(this.db, { ...(this.options.ctx ? { ctx: this.options.ctx } : {}), ...(this.options.provider ? { provider: this.options.provider } : {}), ...(propertyId === undefined ? {} : { propertyId }) });
-    const results: DoorSyncResult[] = [];
-    const failures: { doorId: number; code: string; message: string }[] = [];
-    // One at a time: a central has one pending connection (noble and the air enforce it).
-    for (const doorId of this.doorsToPush(propertyId)) {
-      try {
-        results.push(await this.syncDoor(doorId));
-      } catch (err) {
-        const e = err as GatewayError;
-        failures.push({ doorId, code: e.code ?? 'INTERNAL', message: e.message });
+  pushPending(propertyId?: number): Promise<{ results: DoorSyncResult[]; failures: { doorId: number; code: string; message: string }[] }> {
+    return this.exclusive(async () => {
+      compileDirty(this.db, { ...(this.options.ctx ? { ctx: this.options.ctx } : {}), ...(this.options.provider ? { provider: this.options.provider } : {}), ...(propertyId === undefined ? {} : { propertyId }) });
+      const results: DoorSyncResult[] = [];
+      const failures: { doorId: number; code: string; message: string }[] = [];
+      for (const doorId of this.doorsToPush(propertyId)) {
+        try {
+          results.push(await this.syncDoorNow(doorId));
+        } catch (err) {
+          const e = err as { code?: string; message?: string };
+          failures.push({ doorId, code: e.code ?? 'INTERNAL', message: e.message ?? String(err) });
+        }
       }
-    }
-    return { results, failures };
+      return { results, failures };
+    });
   }
 
   /** Push online doors whenever something changes: checks every `intervalMs` (default 1,000). */
   start(intervalMs = 1_000, propertyId?: number): void {
-    if (this.timer) return;
+    if (this.timer !== null || this.generation < 0) return;
+    // A tick from an earlier start() must not reschedule after stop(): each loop has a generation.
+    const generation = ++this.generation;
     const tick = (): void => {
       this.running = this.pushPending(propertyId)
         .catch(() => undefined)
         .finally(() => {
-          if (this.timer) this.timer = setTimeout(tick, intervalMs);
+          if (this.timer !== null && this.generation === generation) this.timer = setTimeout(tick, intervalMs);
         });
     };
     this.timer = setTimeout(tick, 0);
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+    this.generation++;
     await this.running;
   }
 

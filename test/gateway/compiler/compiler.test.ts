@@ -142,13 +142,26 @@ describe('compiler', () => {
     const holder = jane.person.holderRef;
     lock.log(holder, true, 1_700_000_010);
     lock.log(0, false, 1_700_000_020);
-    expect(acceptEvents(f.db, f.lobby.id, encodeEvents(lock.events), undefined, { ctx: f.ctx })).toEqual({ inserted: 2, verifiedThrough: 1 });
-    // Re-upload is idempotent; a tampered continuation is refused whole.
-    expect(acceptEvents(f.db, f.lobby.id, encodeEvents(lock.events), undefined, { ctx: f.ctx }).inserted).toBe(0);
+    const head = () => {
+      const last = lock.events[lock.events.length - 1]!;
+      return { index: last.index, hash: last.chain };
+    };
+    const signedHead = head();
+    expect(acceptEvents(f.db, f.lobby.id, encodeEvents(lock.events), signedHead, { ctx: f.ctx })).toEqual({ inserted: 2, verifiedThrough: 1 });
+    // Re-upload is idempotent.
+    expect(acceptEvents(f.db, f.lobby.id, encodeEvents(lock.events), signedHead, { ctx: f.ctx }).inserted).toBe(0);
+    // Anyone can chain a record; only a signed head vouches for it. A forged, correctly chained
+    // record after the head (or sent with an old, replayed head) is not accepted.
+    const forgedRecord = chainEvent(lock.events[1]!.chain, { index: 2, time: 1_700_000_025, type: 'granted', kind: 1, reason: 'none', holder, detail: 0 });
+    expect(acceptEvents(f.db, f.lobby.id, encodeEvents([...lock.events, forgedRecord]), signedHead, { ctx: f.ctx }).inserted).toBe(0);
+    // A batch that does not reach its head, or whose records were edited, is refused whole.
     lock.log(holder, true, 1_700_000_030);
     const tampered = lock.events.map((e, i) => (i === 2 ? { ...e, holder: holder + 1 } : e));
-    expect(() => acceptEvents(f.db, f.lobby.id, encodeEvents(tampered), undefined, { ctx: f.ctx })).toThrowError(ProtocolError);
+    expect(() => acceptEvents(f.db, f.lobby.id, encodeEvents(tampered), head(), { ctx: f.ctx })).toThrowError(ProtocolError);
+    expect(() => acceptEvents(f.db, f.lobby.id, encodeEvents([forgedRecord]), head(), { ctx: f.ctx })).toThrowError(ProtocolError);
     expect(lockIdentity(f.db, f.lobby.id)!.eventsNextIndex).toBe(2);
+    // The genuine continuation, under its own signed head, still goes through.
+    expect(acceptEvents(f.db, f.lobby.id, encodeEvents(lock.events), head(), { ctx: f.ctx })).toEqual({ inserted: 1, verifiedThrough: 2 });
     const unlocks = g.listActivity(f.db, f.prop.id, {}).filter((a) => a.kind === 'unlock');
     expect(unlocks.map((a) => [a.doorId, a.result, a.holderName, a.credentialKind])).toEqual(
       expect.arrayContaining([
@@ -156,7 +169,8 @@ describe('compiler', () => {
         [f.lobby.id, 'denied', null, 'doorcode'],
       ]),
     );
-    expect(unlocks).toHaveLength(2);
+    expect(unlocks).toHaveLength(3);
+    expect(unlocks.filter((a) => a.result === 'granted' && a.holderName === 'Jane Doe')).toHaveLength(2);
   });
 
   it('syncing requires a commissioned lock', () => {
