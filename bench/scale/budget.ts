@@ -42,8 +42,8 @@ export function deterministicMetrics(doc: Pick<ScaleDocument, 'results'>): Recor
       }
       case 'unlock':
         if (r['kind'] === 'phone' && r['door_class'] === 'all') {
-          put(`unlock.phone.${str(r.profile)}.modelled_ms_p50`, r, (r['modelled_ms'] as Stats).p50, 'lower');
-          put(`unlock.phone.${str(r.profile)}.modelled_ms_p95`, r, (r['modelled_ms'] as Stats).p95, 'lower');
+          put(`unlock.phone.${str(r['load'])}.${str(r.profile)}.modelled_ms_p50`, r, (r['modelled_ms'] as Stats).p50, 'lower');
+          put(`unlock.phone.${str(r['load'])}.${str(r.profile)}.modelled_ms_p95`, r, (r['modelled_ms'] as Stats).p95, 'lower');
         }
         break;
       case 'propagation':
@@ -67,9 +67,9 @@ export function deterministicMetrics(doc: Pick<ScaleDocument, 'results'>): Recor
 function invariants(doc: Pick<ScaleDocument, 'results'>): BudgetLine[] {
   const lines: BudgetLine[] = [];
   for (const r of doc.results) {
-    if (r.scenario === 'unlock' && r['door_class'] !== 'all') {
+    if (r.scenario === 'unlock' && (r['door_class'] !== 'all' || r['load'] === 'alone')) {
       const n = (r['unlocks'] ?? r['checks']) as number;
-      lines.push({ metric: `invariant.unlock.${str(r['kind'])}.${str(r.profile)}.${str(r['door_class'])}.all_granted@${r.units}`, expect: n, actual: r['granted'] as number, better: 'higher', ok: n > 0 && r['granted'] === n });
+      lines.push({ metric: `invariant.unlock.${str(r['kind'])}.${r['load'] ? `${str(r['load'])}.` : ''}${str(r.profile)}.${str(r['door_class'])}.all_granted@${r.units}`, expect: n, actual: r['granted'] as number, better: 'higher', ok: n > 0 && r['granted'] === n });
     }
     if (r.scenario === 'propagation') {
       lines.push({ metric: `invariant.propagation.doors_behind_after@${r.units}`, expect: 0, actual: r['doors_behind_after'] as number, better: 'lower', ok: r['doors_behind_after'] === 0 });

@@ -52,15 +52,15 @@ export function renderMarkdown(doc: ScaleDocument): string {
     '',
     '## Unlock latency',
     '',
-    'Phones: all phones of both profiles at once, each visiting its unit door then the lobby (scan + connect + unlock; no relay, no event upload). Keypad and card: local to the lock, zero air time; lock CPU per check.',
+    'Phones (scan + connect + unlock; no relay, no event upload): `concurrent` = all phones of both profiles at once, each visiting its unit door then the lobby (a lock serves one phone at a time, so the lobby figures include the queue); `alone` = one phone per profile, nobody else on the air. Keypad and card: local to the lock, zero air time; lock CPU per check.',
     '',
     table(
-      ['units', 'kind', 'profile', 'door', 'n', 'granted', 'modelled p50', 'p95', 'p99', 'CPU'],
+      ['units', 'kind', 'load', 'profile', 'door', 'n', 'granted', 'modelled p50', 'p95', 'p99', 'CPU'],
       by(doc, 'unlock').map((r) => {
         const phone = r['kind'] === 'phone';
         const ms = st(r['modelled_ms']);
         const cpu = phone ? `${num(r['cpu_ms_per_unlock'], 2)} ms/unlock` : `p50 ${num(st(r['lock_cpu_us']).p50, 2)} µs, p99 ${num(st(r['lock_cpu_us']).p99, 2)} µs`;
-        return [num(r.units), String(r['kind']), String(r.profile ?? '–'), String(r['door_class']), num(ms.n), num(r['granted']), num(ms.p50), num(ms.p95), num(ms.p99), cpu];
+        return [num(r.units), String(r['kind']), String(r['load'] ?? '–'), String(r.profile ?? '–'), String(r['door_class']), num(ms.n), num(r['granted']), num(ms.p50), num(ms.p95), num(ms.p99), cpu];
       }),
     ),
     '',
@@ -101,13 +101,14 @@ export function renderMarkdown(doc: ScaleDocument): string {
   return parts.join('\n');
 }
 
-/** Points for the chart: phone unlock p50/p99 per profile, and lobby full/delta sync per profile. */
+/** Points for the chart: phone unlock (alone p50; all at once p50/p99) per profile, lobby full/delta sync per profile, revoke-to-enforced. */
 export function chartData(doc: ScaleDocument): { units: number; series: string; modelled_ms: number }[] {
   const rows: { units: number; series: string; modelled_ms: number }[] = [];
   for (const r of doc.results) {
     if (r.scenario === 'unlock' && r['kind'] === 'phone' && r['door_class'] === 'all') {
       const s = st(r['modelled_ms']);
-      rows.push({ units: r.units, series: `phone unlock ${String(r.profile)} p50`, modelled_ms: s.p50 }, { units: r.units, series: `phone unlock ${String(r.profile)} p99`, modelled_ms: s.p99 });
+      if (r['load'] === 'alone') rows.push({ units: r.units, series: `phone unlock ${String(r.profile)} alone p50`, modelled_ms: s.p50 });
+      else rows.push({ units: r.units, series: `phone unlock ${String(r.profile)} ${String(r['concurrent_phones'])} at once p50`, modelled_ms: s.p50 }, { units: r.units, series: `phone unlock ${String(r.profile)} ${String(r['concurrent_phones'])} at once p99`, modelled_ms: s.p99 });
     }
     if (r.scenario === 'sync' && r['door_class'] === 'lobby' && (r['mode'] === 'full' || r['mode'] === 'delta')) {
       rows.push({ units: r.units, series: `lobby ${String(r['mode'])} sync ${String(r.profile)}`, modelled_ms: st(r['modelled_ms']).p50 });
@@ -130,7 +131,7 @@ export async function renderSvg(doc: ScaleDocument): Promise<string> {
       x: { field: 'units', type: 'quantitative', scale: { type: 'log' }, axis: { title: 'units in the property (log scale)', values: doc.sizes, format: ',d' } },
       y: { field: 'modelled_ms', type: 'quantitative', scale: { type: 'log' }, axis: { title: 'modelled on-air ms (log scale)', format: ',d' } },
       // 20 distinct colours: up to 11 series here, and category10 would repeat one.
-      color: { field: 'series', type: 'nominal', scale: { scheme: 'tableau20' }, legend: { title: null, orient: 'right', labelLimit: 260 } },
+      color: { field: 'series', type: 'nominal', scale: { scheme: 'tableau20' }, legend: { title: null, orient: 'right', labelLimit: 400 } },
       tooltip: [{ field: 'series' }, { field: 'units' }, { field: 'modelled_ms' }],
     },
     config: { font: 'DejaVu Sans, Arial, sans-serif' },

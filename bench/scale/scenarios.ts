@@ -29,6 +29,8 @@ export const SAMPLE = {
   shared_door: 'lobby of building 0',
   /** Phones per profile (ios, android), residents of the sampled unit doors, all at once. */
   phones_per_profile: 12,
+  /** Then one phone per profile alone: this many rounds of (its unit door, the lobby). */
+  alone_visits: 5,
   /** Keypad and card checks per door class (lobby, unit doors), each resident's code/card in turn. */
   local_checks: 400,
   /** Locks started for the per-lock memory figure: every unit door up to this many. */
@@ -367,6 +369,38 @@ async function unlocks(
       }),
     );
     const phoneCpu = cpuMs(process.cpuUsage(c0));
+    // The same phones one at a time (the first of each profile, its unit door and the lobby in
+    // turn): the latency of an unlock nobody else competes for, next to the rush above.
+    const alone: typeof visits = [];
+    const c1 = process.cpuUsage();
+    for (const profile of ['ios', 'android'] as const) {
+      const first = plan.find((x) => x.profile === profile);
+      for (let i = 0; first && i < SAMPLE.alone_visits; i++) {
+        for (const [cls, lockId] of [['unit', first.door.lockId], ['lobby', lobby.lockId]] as const) {
+          const v = await first.phone.visit(fromHex(lockId), { readEvents: false, relay: false });
+          alone.push({ profile, cls, totalMs: v.timing.totalMs, connectExchangeMs: v.timing.connectMs + v.timing.exchangeMs, granted: v.unlock?.granted === true });
+        }
+      }
+    }
+    const aloneCpu = cpuMs(process.cpuUsage(c1));
+    for (const profile of ['ios', 'android'] as const) {
+      const v = alone.filter((x) => x.profile === profile);
+      out.push({
+        scenario: 'unlock',
+        units,
+        profile,
+        kind: 'phone',
+        load: 'alone',
+        door_class: 'all',
+        phones: 1,
+        concurrent_phones: 1,
+        unlocks: v.length,
+        granted: v.filter((x) => x.granted).length,
+        modelled_ms: stats(v.map((x) => x.totalMs)),
+        connect_exchange_modelled_ms: stats(v.map((x) => x.connectExchangeMs)),
+        cpu_ms_per_unlock: round(aloneCpu / alone.length, 2),
+      });
+    }
     for (const profile of ['ios', 'android'] as const) {
       for (const cls of ['unit', 'lobby', 'all'] as const) {
         const v = visits.filter((x) => x.profile === profile && (cls === 'all' || x.cls === cls));
@@ -375,6 +409,7 @@ async function unlocks(
           units,
           profile,
           kind: 'phone',
+          load: 'concurrent',
           door_class: cls,
           phones: plan.filter((x) => x.profile === profile).length,
           concurrent_phones: plan.length,
@@ -387,7 +422,8 @@ async function unlocks(
         });
       }
       const all = visits.filter((x) => x.profile === profile);
-      log(`[${units}]   phone ${profile}: ${all.length} unlocks, ${all.filter((x) => x.granted).length} granted, modelled p50 ${stats(all.map((x) => x.totalMs)).p50} ms p99 ${stats(all.map((x) => x.totalMs)).p99} ms`);
+      const one = alone.filter((x) => x.profile === profile);
+      log(`[${units}]   phone ${profile}: ${all.length} concurrent unlocks, ${all.filter((x) => x.granted).length} granted, modelled p50 ${stats(all.map((x) => x.totalMs)).p50} ms p99 ${stats(all.map((x) => x.totalMs)).p99} ms; alone p50 ${stats(one.map((x) => x.totalMs)).p50} ms`);
     }
 
     // Keypad and card: local to the lock, no air time. Lock CPU per check, event record included.

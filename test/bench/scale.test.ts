@@ -87,8 +87,8 @@ const fixture: ScaleDocument = {
     { scenario: 'compile' as const, units, doors: units + 6, credentials: units * 28, lobby_credentials: units * 4.6, lobby_bytes: units * 56, lobby_bytes_per_credential: 12.1, cpu_ms: 100 },
     { scenario: 'sync' as const, units, profile: 'ios' as const, mode: 'full', door_class: 'lobby', doors: 1, bytes: stat(units * 56), modelled_ms: stat(units), cpu_ms: stat(5) },
     { scenario: 'sync' as const, units, profile: 'ios' as const, mode: 'delta', door_class: 'lobby', doors: 1, bytes: stat(243), modelled_ms: stat(660), cpu_ms: stat(1) },
-    { scenario: 'unlock' as const, units, profile: 'ios' as const, kind: 'phone', door_class: 'all', unlocks: 4, granted: 4, modelled_ms: stat(600, 900), cpu_ms_per_unlock: 3 },
-    { scenario: 'unlock' as const, units, profile: 'ios' as const, kind: 'phone', door_class: 'lobby', unlocks: 4, granted: 4, modelled_ms: stat(600, 900), cpu_ms_per_unlock: 3 },
+    { scenario: 'unlock' as const, units, profile: 'ios' as const, kind: 'phone', load: 'concurrent', door_class: 'all', concurrent_phones: 24, unlocks: 4, granted: 4, modelled_ms: stat(600, 900), cpu_ms_per_unlock: 3 },
+    { scenario: 'unlock' as const, units, profile: 'ios' as const, kind: 'phone', load: 'concurrent', door_class: 'lobby', unlocks: 4, granted: 4, modelled_ms: stat(600, 900), cpu_ms_per_unlock: 3 },
     { scenario: 'unlock' as const, units, profile: null, kind: 'doorcode', door_class: 'lobby', checks: 4, granted: 4, modelled_ms: stat(0), lock_cpu_us: stat(10) },
     { scenario: 'propagation' as const, units, profile: 'gateway' as const, gateways: 4, doors_changed: 7, revoke_to_enforced_modelled_ms: 3050, doors_behind_after: 0 },
     { scenario: 'capacity' as const, units, locks: units, bytes_per_lock: 40_000 },
@@ -102,11 +102,11 @@ describe('scale report', () => {
     expect(md).toContain('| units | profile | mode | door | doors | bytes p50 | modelled ms p50 | modelled ms max | CPU ms p50 |');
     expect(md).toContain('| 1,000 | ios | delta | lobby | 1 | 243 | 660 | 660 | 1 |');
     expect(md).toContain('Test CPU');
-    expect(chartData(fixture).map((r) => r.series)).toContain('phone unlock ios p99');
+    expect(chartData(fixture).map((r) => r.series)).toContain('phone unlock ios 24 at once p99');
     const svg = await renderSvg(fixture);
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
-    expect(svg).toContain('phone unlock ios p50');
+    expect(svg).toContain('phone unlock ios 24 at once p50');
     expect(svg).toContain('units in the property');
   });
 
