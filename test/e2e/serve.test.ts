@@ -71,4 +71,25 @@ describe('latchkit serve with a radio', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('a port in use fails cleanly: non-zero exit, and the radio and store it opened are closed again', async () => {
+    const { createServer } = await import('node:net');
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as { port: number }).port;
+    const dir = mkdtempSync(join(tmpdir(), 'latchkit-serve-'));
+    const out: string[] = [];
+    try {
+      const code = await g.runCli(['--state-dir', dir, 'serve', '--port', String(port), '--radio', 'virtual'], { out: (t) => out.push(t), err: (t) => out.push(t), cwd: dir, env: {}, untilStopped: async () => undefined });
+      expect(code).not.toBe(0);
+      expect(out.join('\n')).toMatch(/EADDRINUSE/);
+      // The store was closed: a new connection can take an exclusive transaction at once.
+      const db = g.openStore({ stateDir: dir });
+      db.exec('BEGIN EXCLUSIVE; COMMIT;');
+      db.close();
+    } finally {
+      blocker.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -671,50 +671,68 @@ export function buildProgram(io: CliIo = processIo()): Command {
     .option('--fleet <file>', 'with --radio virtual: also run the simulated locks of this property description on the same air')
     .option('--no-pms', 'do not run the PMS scheduler (User Sync / Automated Access pulls of enabled integrations)')
     .action(async (o: { port: number; host: string; log?: boolean; radio?: 'virtual' | 'hci'; gatewayName: string; syncInterval: number; fleet?: string; pms: boolean }) => {
+      // Argument checks first, before anything is opened.
+      if (o.fleet && o.radio !== 'virtual') throw new InvalidArgumentError('--fleet needs --radio virtual (simulated locks live on the in-process air)');
       const { buildApp } = await import('../api/app.js');
+      const { SyncEngine } = await import('../sync/engine.js');
+      const { PmsScheduler } = await import('../flows/pms/scheduler.js');
       const d = store();
       // serve owns the connection for its lifetime; keep postAction from closing it early.
       db = undefined;
-      if (o.fleet && o.radio !== 'virtual') throw new InvalidArgumentError('--fleet needs --radio virtual (simulated locks live on the in-process air)');
-      const sim = o.radio ? await import('@latchkit/simulator') : null;
-      const radio = sim && o.radio ? await sim.openRadio({ radio: o.radio }) : null;
-      const fleet = sim && radio && o.fleet ? await sim.startFleet(resolve(io.cwd, o.fleet), { radio }) : null;
-      const { SyncEngine } = await import('../sync/engine.js');
-      const engine = radio
-        ? await SyncEngine.create({
-            db: d,
-            radio,
-            name: o.gatewayName,
-            onProgress: (e) => {
-              if (e.kind === 'done' && e.result.action === 'synced') {
-                io.out(json() ? JSON.stringify({ synced: e.result }) : `synced door ${e.result.doorId} (lock ${e.result.lockId}): ${e.result.sent ?? 'commissioned'} seq ${e.result.seq}, ${e.result.bytes} B`);
-              }
-            },
-          })
-        : null;
-      engine?.start(o.syncInterval);
-      // The scheduler pulls only properties whose PMS integration is enabled, each at its interval.
-      const { PmsScheduler } = await import('../flows/pms/scheduler.js');
-      const pms = o.pms
-        ? new PmsScheduler({
-            db: d,
-            onResult: (r) => {
-              if (r.error) io.err(`PMS pull for property ${r.propertyId} failed: ${(r.error as GatewayError).code ?? 'INTERNAL'}: ${r.error.message}`);
-            },
-          })
-        : null;
-      pms?.start();
-      const app = await buildApp({ db: d, logger: o.log ? { level: 'info' } : false });
-      const address = await app.listen({ port: o.port, host: o.host });
-      const extra = radio ? `, sync engine ${o.gatewayName} on the ${radio.kind} radio${fleet ? ` with ${fleet.locks.size} simulated locks` : ''}` : '';
-      io.out(json() ? JSON.stringify({ listening: address, stateDir: stateDir(), radio: radio?.kind ?? null, locks: fleet?.locks.size ?? 0 }) : `latchkit gateway listening on ${address} (state: ${stateDir()})${extra}`);
-      await (io.untilStopped ?? untilSignal)();
-      await app.close();
-      await pms?.stop();
-      await engine?.close();
-      await fleet?.stop();
-      await radio?.close();
-      d.close();
+      // Everything started is torn down in reverse order, also when a later step fails
+      // (a port in use must not leave radios, timers and the store open).
+      const teardown: (() => Promise<void> | void)[] = [
+        () => {
+          d.close();
+        },
+      ];
+      try {
+        const sim = o.radio ? await import('@latchkit/simulator') : null;
+        const radio = sim && o.radio ? await sim.openRadio({ radio: o.radio }) : null;
+        if (radio) teardown.push(() => radio.close());
+        const fleet = sim && radio && o.fleet ? await sim.startFleet(resolve(io.cwd, o.fleet), { radio }) : null;
+        if (fleet) teardown.push(() => fleet.stop());
+        const app = await buildApp({ db: d, logger: o.log ? { level: 'info' } : false });
+        teardown.push(() => app.close());
+        const address = await app.listen({ port: o.port, host: o.host });
+        const engine = radio
+          ? await SyncEngine.create({
+              db: d,
+              radio,
+              name: o.gatewayName,
+              onProgress: (e) => {
+                if (e.kind === 'done' && e.result.action === 'synced') {
+                  io.out(json() ? JSON.stringify({ synced: e.result }) : `synced door ${e.result.doorId} (lock ${e.result.lockId}): ${e.result.sent ?? 'commissioned'} seq ${e.result.seq}, ${e.result.bytes} B`);
+                } else if (e.kind === 'failed') {
+                  // An operator must see a door that cannot be synced (and why), not a silent retry loop.
+                  io.err(json() ? JSON.stringify({ syncFailed: e }) : `sync of door ${e.doorId} failed: ${e.code}: ${e.message}`);
+                }
+              },
+            })
+          : null;
+        if (engine) {
+          teardown.push(() => engine.close());
+          engine.start(o.syncInterval);
+        }
+        // The scheduler pulls only properties whose PMS integration is enabled, each at its interval.
+        const pms = o.pms
+          ? new PmsScheduler({
+              db: d,
+              onResult: (r) => {
+                if (r.error) io.err(`PMS pull for property ${r.propertyId} failed: ${(r.error as GatewayError).code ?? 'INTERNAL'}: ${r.error.message}`);
+              },
+            })
+          : null;
+        if (pms) {
+          teardown.push(() => pms.stop());
+          pms.start();
+        }
+        const extra = radio ? `, sync engine ${o.gatewayName} on the ${radio.kind} radio${fleet ? ` with ${fleet.locks.size} simulated locks` : ''}` : '';
+        io.out(json() ? JSON.stringify({ listening: address, stateDir: stateDir(), radio: radio?.kind ?? null, locks: fleet?.locks.size ?? 0 }) : `latchkit gateway listening on ${address} (state: ${stateDir()})${extra}`);
+        await (io.untilStopped ?? untilSignal)();
+      } finally {
+        for (const stop of teardown.reverse()) await stop();
+      }
     });
 
   registerFlowCommands(program, {
