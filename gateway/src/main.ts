@@ -50,7 +50,10 @@ function prng(seed: number): () => number {
   };
 }
 
-const say = (s = ''): void => void process.stdout.write(`${s}\n`);
+let quiet = false;
+const say = (s = ''): void => {
+  if (!quiet) process.stdout.write(`${s}\n`);
+};
 const pct = (xs: number[], p: number): number => {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
@@ -59,7 +62,7 @@ const pct = (xs: number[], p: number): number => {
 const ms = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(0)} ms` : 'n/a');
 
 function progress(label: string, done: number, total: number): void {
-  if (!process.stdout.isTTY && done !== total && done % Math.max(1, Math.floor(total / 10)) !== 0) return;
+  if (quiet || (!process.stdout.isTTY && done !== total && done % Math.max(1, Math.floor(total / 10)) !== 0)) return;
   const width = 30;
   const filled = Math.round((done / total) * width);
   const line = `  ${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`;
@@ -71,9 +74,13 @@ export interface DemoOptions {
   units: number;
   stateDir: string;
   seed: number;
+  /** Print nothing (the caller prints the returned summary, e.g. as JSON). */
+  quiet?: boolean;
 }
 
 export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> {
+  quiet = o.quiet ?? false;
+  if (o.units < 10) throw new Error(`--units: at least 10 (the demo needs a shared unit and a resident with a keycard), got ${o.units}`);
   const wall0 = performance.now();
   const cpu0 = process.cpuUsage();
   const rand = prng(o.seed);
@@ -149,7 +156,9 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
   // ---------------------------------------------------------------- commission and sync every door
   say();
   say('Commissioning and first sync');
-  const gwResults = (await gw.pushPending(prop.id)).results;
+  const firstPush = await gw.pushPending(prop.id);
+  if (firstPush.failures.length > 0) throw new Error(`the gateway could not sync: ${firstPush.failures.map((f) => `door ${f.doorId}: ${f.code} ${f.message}`).join('; ')}`);
+  const gwResults = firstPush.results;
   say(`  gateway gw-1 pushed ${gwResults.length} online doors: ${gwResults.map((r) => `${r.sent} set ${r.bytes} B in ${ms(r.elapsedMs)}`).join(', ')}`);
   const installResults: DoorSyncResult[] = [];
   for (const [i, d] of unitDoors.entries()) {
@@ -157,6 +166,9 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
     progress('installer phone syncing unit doors', i + 1, unitDoors.length);
   }
   const behind = doorSyncTasks(db, prop.id).length;
+  // The entrance set as first installed (credentials and the bytes of that same set).
+  const firstCounts = locks.get(online[0]!.id)!.device.firmware.summary().counts;
+  const lobbyCreds = firstCounts ? firstCounts.doorcode + firstCounts.daily + firstCounts.keycard + firstCounts.phone : 0;
   say(`  doors behind after the first sync: ${behind}`);
 
   // ---------------------------------------------------------------- unlocks with each credential kind
@@ -197,7 +209,9 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
   const unitLock = locks.get(victim.unitDoorId)!.device;
   say(`Revoking resident ${victim.holder} (doorcode ${victimCode})`);
   revokeAllKeys(db, victim.personId, ctx);
-  const revokePush = (await gw.pushPending(prop.id)).results;
+  const revoked = await gw.pushPending(prop.id);
+  if (revoked.failures.length > 0) throw new Error(`the gateway could not push the revoke: ${revoked.failures.map((f) => `door ${f.doorId}: ${f.code}`).join('; ')}`);
+  const revokePush = revoked.results;
   say(`  gateway pushed the change to ${revokePush.length} online doors: ${revokePush.map((r) => `${r.sent} ${r.bytes} B in ${ms(r.elapsedMs)}`).join(', ')}`);
   say(`  their code at North Entrance (synced): ${north.firmware.enterCode(victimCode).granted ? 'GRANTED' : 'denied'}`);
   const before = unitLock.firmware.enterCode(victimCode).granted;
@@ -214,8 +228,6 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
 
   // ---------------------------------------------------------------- summary
   const lobbyBytes = gwResults.find((r) => r.doorId === online[0]!.id)?.bytes ?? 0;
-  const c = north.firmware.summary().counts;
-  const lobbyCreds = c ? c.doorcode + c.daily + c.keycard + c.phone : 0;
   const installMs = installResults.map((r) => r.elapsedMs);
   const cpu = process.cpuUsage(cpu0);
   const summary = {
@@ -223,7 +235,8 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
     doors: { total: doorCount, online: online.length, offline: unitDoors.length },
     residents: residents.length,
     entrance_set: { credentials: lobbyCreds, bytes: lobbyBytes, bytes_per_credential: lobbyCreds ? Number((lobbyBytes / lobbyCreds).toFixed(2)) : null },
-    bytes_pushed: [...gwResults, ...installResults, ...revokePush].reduce((s, r) => s + r.bytes, 0),
+    // Set and delta bytes sent over the bulk channel (commissioning messages not included).
+    set_bytes_pushed: [...gwResults, ...installResults, ...revokePush].reduce((s, r) => s + r.bytes, 0) + (visit.relay?.bytes ?? 0),
     modelled_ms: {
       commission_and_full_sync_per_unit_door: { p50: pct(installMs, 50), p99: pct(installMs, 99) },
       gateway_full_sync_entrance: gwResults[0]?.elapsedMs ?? null,
@@ -240,7 +253,7 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
   say('Summary');
   say(`  doors            ${summary.doors.total} (${summary.doors.online} online, ${summary.doors.offline} offline); ${summary.residents} residents`);
   say(`  entrance set     ${lobbyCreds} credentials, ${lobbyBytes} bytes (${summary.entrance_set.bytes_per_credential} B/credential)`);
-  say(`  bytes pushed     ${summary.bytes_pushed} over BLE in total`);
+  say(`  sets over BLE    ${summary.set_bytes_pushed} bytes of sets and deltas in total (gateway, installer, relay)`);
   say(`  unit door sync   commission + full set, modelled p50 ${ms(pct(installMs, 50))}, p99 ${ms(pct(installMs, 99))}`);
   say(`  revoke (online)  delta to ${revokePush.length} online doors, modelled per door p50 ${ms(summary.modelled_ms.gateway_delta_revoke_online_doors.p50)}, max ${ms(summary.modelled_ms.gateway_delta_revoke_online_doors.max)}`);
   say(`  phone unlock     modelled p50 ios ${ms(summary.modelled_ms.phone_unlock_ios.p50)}, android ${ms(summary.modelled_ms.phone_unlock_android.p50)}`);
@@ -262,13 +275,13 @@ if (isMain) {
     options: { units: { type: 'string', default: '300' }, 'state-dir': { type: 'string', default: join('.latchkit', 'demo') }, seed: { type: 'string', default: '1' }, json: { type: 'boolean', default: false } },
   });
   const units = Number(values.units);
-  if (!Number.isInteger(units) || units < 1 || units > 5000) {
-    process.stderr.write(`--units: expected a whole number from 1 to 5000, got ${values.units}\n`);
+  if (!Number.isInteger(units) || units < 10 || units > 5000) {
+    process.stderr.write(`--units: expected a whole number from 10 to 5000, got ${values.units}\n`);
     process.exit(2);
   }
-  runDemo({ units, stateDir: resolve(values['state-dir']!), seed: Number(values.seed) })
+  runDemo({ units, stateDir: resolve(values['state-dir']!), seed: Number(values.seed), quiet: values.json === true })
     .then((s) => {
-      if (values.json) say(JSON.stringify(s, null, 2));
+      if (values.json) process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
     })
     .catch((err: unknown) => {
       process.stderr.write(`latchkit demo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
