@@ -100,6 +100,8 @@ export async function run(o: BenchOptions): Promise<object> {
       profile: 'gateway',
     };
     if (o.check) {
+      const failures = pushes.flatMap((p) => p.failures);
+      if (failures.length > 0) throw new Error(`propagation check: ${failures.length} door(s) failed to sync: ${failures[0]!.code} ${failures[0]!.message}`);
       if (behind !== 0) throw new Error(`propagation check: ${behind} doors still behind after the push`);
       if (result.revoke.doors_changed !== 4) throw new Error(`propagation check: a revoke should reach 3 shared doors + 1 unit door, reached ${result.revoke.doors_changed}`);
     }

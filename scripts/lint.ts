@@ -46,7 +46,8 @@ for (const top of Object.keys(LAYERS)) {
     const lines = readFileSync(file, 'utf8').split('\n');
     lines.forEach((line, i) => {
       const at = `${rel}:${i + 1}`;
-      for (const m of line.matchAll(/(?:from\s+|import\s*\(\s*|require\s*\(\s*)['"]([^'"]+)['"]/g)) {
+      // `from 'x'`, `import('x')`, `require('x')` and bare side-effect imports `import 'x'`.
+      for (const m of line.matchAll(/(?:from\s+|import\s*\(\s*|require\s*\(\s*|^\s*import\s+)['"]([^'"]+)['"]/g)) {
         const spec = m[1]!;
         if (pureProtocol && NODE_BUILTINS.has(spec)) problems.push(`${at} protocol/src must not import Node built-in "${spec}"`);
         const pkg = Object.keys(PACKAGE_LAYER).find((p) => spec === p || spec.startsWith(`${p}/`));

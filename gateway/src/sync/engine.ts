@@ -16,7 +16,7 @@ import type { CentralFactory, LockClient, RelayBundle, VisitReport } from '@latc
 import { connectLock, deliverSet, RadioError, SimulatorError } from '@latchkit/simulator';
 import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
-import { all, one, type Ctx } from '../model/base.js';
+import { all, nowOf, one, type Ctx } from '../model/base.js';
 import { doorSyncState } from '../model/sync-state.js';
 import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDoor, lockIdentity, sameDevice, syncPayload } from '../compiler/index.js';
 import { markAnchorUpdateApplied, pendingAnchorUpdates } from '../compiler/rotation.js';
@@ -309,12 +309,14 @@ export class SyncEngine {
 
 // ---------------------------------------------------------------- passive sync through phones
 
-/** Doors a person can open (through any of their grants, guests included). */
-function doorsOf(db: Db, personId: number): number[] {
+/** Doors a person can open now or later (through any grant not yet ended, guests included). */
+function doorsOf(db: Db, personId: number, nowMinute: number): number[] {
   return all<{ id: number }>(
     db,
-    `SELECT DISTINCT kd.door_id AS id FROM grants g JOIN key_doors kd ON kd.key_id = g.key_id WHERE g.person_id = ? ORDER BY kd.door_id`,
+    `SELECT DISTINCT kd.door_id AS id FROM grants g JOIN key_doors kd ON kd.key_id = g.key_id
+      WHERE g.person_id = ? AND (g.end_min IS NULL OR g.end_min > ?) ORDER BY kd.door_id`,
     personId,
+    nowMinute,
   ).map((r) => r.id);
 }
 
@@ -324,7 +326,7 @@ function doorsOf(db: Db, personId: number): number[] {
  * Compiles pending changes first, so the phone never carries a set that is already stale.
  */
 export function relayBundlesFor(db: Db, personId: number, o: { ctx?: Ctx; provider?: CryptoProvider; onlyOffline?: boolean } = {}): (RelayBundle & { doorId: number; seq: number })[] {
-  const doors = doorsOf(db, personId);
+  const doors = doorsOf(db, personId, Math.floor(nowOf(o.ctx ?? {}) / 60_000));
   const opts = { ...(o.ctx ? { ctx: o.ctx } : {}), ...(o.provider ? { provider: o.provider } : {}) };
   const out: (RelayBundle & { doorId: number; seq: number })[] = [];
   for (const doorId of doors) {

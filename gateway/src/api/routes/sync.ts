@@ -16,6 +16,7 @@ import { getPerson } from '../../model/people.js';
 import { acceptVisit, relayBundlesFor } from '../../sync/engine.js';
 import { beginIssuerRotation, completeIssuerRotation, doorsBehindOnAnchors } from '../../compiler/rotation.js';
 import { one } from '../../model/base.js';
+import { getProperty } from '../../model/properties.js';
 
 const base64 = { type: 'string', pattern: '^[A-Za-z0-9+/]*={0,2}$', maxLength: 8_000_000 } as const;
 const lockIdHex = { type: 'string', pattern: '^[0-9a-f]{16}$' } as const;
@@ -107,7 +108,10 @@ export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx }: Ap
     permission: 'read',
     params: S.params.property,
     response: { 200: S.obj({ doorsBehind: { type: 'array', items: S.idSchema } }, ['doorsBehind']) },
-    handler: (req) => ({ doorsBehind: doorsBehindOnAnchors(db, req.params.propertyId) }),
+    handler: (req) => {
+      getProperty(db, req.params.propertyId); // 404 PROPERTY_NOT_FOUND for an unknown property
+      return { doorsBehind: doorsBehindOnAnchors(db, req.params.propertyId) };
+    },
   });
 
   define<undefined, { propertyId: number }>(app, {
