@@ -166,19 +166,33 @@ describe('gateway sync end to end', () => {
 
   it('changes made while a sync runs are compiled and pushed on the next pass, none lost', async () => {
     const f = await property();
-    const gw = await engine(f.db, 'gw-1');
+    let late: number | null = null;
+    // The change lands mid-transfer: after this pass compiled its set, before the lock receipts it.
+    const gw = await engine(f.db, 'gw-1', {
+      onProgress: (e) => {
+        if (e.kind === 'bytes' && late === null && gw0Ready) {
+          late = g.invitePerson(f.db, f.prop.id, { email: 'late@example.com', firstName: 'Late', lastName: 'Comer', accessType: 'app', isResident: true, mayShare: false, keyIds: [g.listKeys(f.db, f.prop.id)[0]!.id] }, f.ctx).person.id;
+        }
+      },
+    });
+    let gw0Ready = false;
     await gw.pushPending(f.prop.id);
+    gw0Ready = true;
     g.revokeAllKeys(f.db, f.jane.person.id, f.ctx);
-    const running = gw.pushPending(f.prop.id);
-    // While the push is in flight, another change lands.
-    const late = g.invitePerson(f.db, f.prop.id, { email: 'late@example.com', firstName: 'Late', lastName: 'Comer', accessType: 'app', isResident: true, mayShare: false, keyIds: [g.listKeys(f.db, f.prop.id)[0]!.id] }, f.ctx);
-    await running;
+    const first = await gw.pushPending(f.prop.id);
+    expect(late).not.toBeNull();
+    const lobby = f.locks.get(f.lobby.id)!.device;
+    // The pass that was running delivered the revoke, not the late invite...
+    expect(first.results.map((r) => r.doorId)).toEqual([f.lobby.id]);
+    expect(lobby.firmware.enterCode(f.jane.code)).toMatchObject({ granted: false });
+    expect(lobby.firmware.enterCode(g.personDoorcode(f.db, late!)!)).toMatchObject({ granted: false });
+    expect(g.doorSyncState(f.db, f.lobby.id).pendingChanges).toBeGreaterThan(0);
+    // ...and the next pass does, so nothing is lost.
     await gw.pushPending(f.prop.id);
     const state = g.doorSyncState(f.db, f.lobby.id);
     expect(state.pendingChanges).toBe(0);
     expect(state.enforcedSeq).toBe(state.compiledSeq);
-    const lobby = f.locks.get(f.lobby.id)!.device;
-    expect(lobby.firmware.enterCode(g.personDoorcode(f.db, late.person.id)!)).toMatchObject({ granted: true });
+    expect(lobby.firmware.enterCode(g.personDoorcode(f.db, late!)!)).toMatchObject({ granted: true });
     expect(lobby.firmware.enterCode(f.jane.code)).toMatchObject({ granted: false });
   });
 
