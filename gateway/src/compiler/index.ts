@@ -38,8 +38,8 @@ import { GatewayError } from '../errors.js';
 import { all, allRaw, nowOf, one, run, tx, type Ctx } from '../model/base.js';
 import { credentialsForDoor, credentialsForHolders, credentialsForProperty } from '../model/compile-input.js';
 import { minuteOf } from '../time.js';
-import { dirtyDoorHeads, journalDoors } from '../model/journal.js';
-import { activeIssuerKey, addIssuerKey, doorSyncState, recordCompiledSet, recordReceipt, type DoorSyncState } from '../model/sync-state.js';
+import { dirtyDoorHeads, journalDoors, markChangesCompiled } from '../model/journal.js';
+import { activeIssuerKey, addIssuerKey, doorSyncState, recordReceipt, type DoorSyncState } from '../model/sync-state.js';
 import { recordLockEvents, type LockEvent } from '../model/activity.js';
 
 export interface CompilerOptions {
@@ -384,10 +384,19 @@ function compileOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
         delta = issueDeltaBody({ ...common, body, digest: full.digest, base: { seq: state.enforcedSeq, set: base }, ...(changes ? { changes } : {}) });
       }
     }
-    recordCompiledSet(db, { doorId, seq, digest: full.digest, payload: full.bytes, throughChangeId: through }, ctx);
+    // What recordCompiledSet writes, with the body, delta and basis in the same INSERT: an
+    // UPDATE after it rewrote the whole row (SQLite rewrites a record, overflow pages and all),
+    // i.e. a lobby door's half-megabyte payload a second time on every change. The sequence is
+    // new by construction (read in this transaction), as recordCompiledSet checks.
     run(
       db,
-      'UPDATE door_sets SET body = ?, delta = ?, delta_base_seq = ?, touch_mark = ?, lock_generation = ?, compiled_min = ? WHERE door_id = ? AND seq = ?',
+      `INSERT INTO door_sets (door_id, seq, digest, payload, created_at, body, delta, delta_base_seq, touch_mark, lock_generation, compiled_min)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      doorId,
+      seq,
+      blob(full.digest),
+      blob(full.bytes),
+      t,
       blob(body),
       delta ? blob(delta.bytes) : null,
       delta ? state.enforcedSeq : null,
@@ -395,9 +404,11 @@ function compileOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
       identity.generation,
       // Specs a caller loaded were judged at a time this compile cannot vouch for.
       o.specs ? null : nowMin,
-      doorId,
-      seq,
     );
+    run(db, 'UPDATE door_sync_state SET compiled_seq = ?, compiled_digest = ?, compiled_at = ? WHERE door_id = ?', seq, blob(full.digest), t, doorId);
+    markChangesCompiled(db, doorId, through, seq);
+    // Sets older than what the door enforces can never be a delta base again.
+    if (state.enforcedSeq > 1) run(db, 'DELETE FROM door_sets WHERE door_id = ? AND seq < ?', doorId, state.enforcedSeq);
     return {
       doorId,
       lockId: toHex(identity.lockId),
@@ -440,9 +451,18 @@ export function compileDirty(db: Db, opts: CompilerOptions & { propertyId?: numb
       return m.get(doorId);
     },
   };
-  for (const d of dirty) {
-    const compiled = compileOne(db, d.doorId, { ...o, throughChangeId: d.throughChangeId }, cache);
-    if (compiled) out.push(compiled);
+  // A whole-property run reads and writes tens of megabytes of pages (journal rows, sets);
+  // the default 2 MB page cache made SQLite re-read them from the OS for every door.
+  const big = dirty.length >= PROPERTY_PASS_MIN_DOORS;
+  const cacheSize = big ? (db.pragma('cache_size', { simple: true }) as number) : 0;
+  if (big) db.pragma('cache_size = -65536');
+  try {
+    for (const d of dirty) {
+      const compiled = compileOne(db, d.doorId, { ...o, throughChangeId: d.throughChangeId }, cache);
+      if (compiled) out.push(compiled);
+    }
+  } finally {
+    if (big) db.pragma(`cache_size = ${cacheSize}`);
   }
   pruneTouches(db);
   return out;
