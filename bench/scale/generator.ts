@@ -60,6 +60,8 @@ export interface Resident {
   slot: number;
   cardUid: string | null;
   daily: boolean;
+  /** Whether the phone key is a real key pair (residentPhoneKey) that can unlock; see buildProperty. */
+  realKey: boolean;
   /** Access window in minutes (null = open). */
   start: number | null;
   end: number | null;
@@ -94,10 +96,24 @@ export function validNow(r: Pick<Resident, 'start' | 'end'>): boolean {
   return (r.start === null || r.start <= NOW_MIN) && (r.end === null || r.end > NOW_MIN);
 }
 
-export function buildProperty(db: g.Db, o: { units: number; seed?: number; onProgress?: (done: number) => void; /** Tests only: a smaller building, to exercise the split. */ buildingUnits?: number }): ScaleProperty {
+/**
+ * Units whose residents get real phone key pairs. Deriving an Ed25519 public key costs ~0.5 ms
+ * here (node:crypto createPrivateKey), half of building a property; only the phones that visit
+ * locks need a private key, so every other resident gets 32 seeded pseudo-random bytes as its
+ * public key (as bench/lobby.ts does): the same size in the set, no signing possible.
+ */
+export type KeyedUnits = (unit: number) => boolean;
+
+export function buildProperty(
+  db: g.Db,
+  o: { units: number; seed?: number; onProgress?: (done: number) => void; keyedUnits?: KeyedUnits; /** Tests only: a smaller building, to exercise the split. */ buildingUnits?: number },
+): ScaleProperty {
   const perBuilding = o.buildingUnits ?? BUILDING_UNITS;
+  const keyed: KeyedUnits = o.keyedUnits ?? (() => true);
   const seed = o.seed ?? 1;
   const rand = prng(seed);
+  // A separate stream, so which units get real keys does not move any other seeded choice.
+  const fakeKeys = prng((seed ^ 0x5eed) >>> 0);
   const ctx: g.Ctx = { actor: 'bench-scale', now: () => FIXED_NOW_MS };
   const buildings = Math.ceil(o.units / perBuilding);
   const shared: SharedDoor[] = [];
@@ -143,7 +159,9 @@ export function buildProperty(db: g.Db, o: { units: number; seed?: number; onPro
             { email: `r${u}-${slot}@scale.example`, firstName: 'R', lastName: `${u}-${slot}`, accessType: 'app', isResident: true, mayShare: true, unitId: unit.id, keyIds: [entrances.id, amenities.id, key.id], start, end },
             ctx,
           ).person;
-          g.addPhoneKey(db, person.id, { publicKey: toHex(residentPhoneKey(seed, u, slot).publicKey) }, ctx);
+          const realKey = keyed(u);
+          const publicKey = realKey ? residentPhoneKey(seed, u, slot).publicKey : Uint8Array.from({ length: 32 }, () => Math.floor(fakeKeys() * 256));
+          g.addPhoneKey(db, person.id, { publicKey: toHex(publicKey) }, ctx);
           let cardUid: string | null = null;
           if (rand() < 0.5) {
             do cardUid = toHex(Uint8Array.from({ length: 7 }, () => Math.floor(rand() * 256)));
@@ -153,7 +171,7 @@ export function buildProperty(db: g.Db, o: { units: number; seed?: number; onPro
           }
           const daily = rand() < 0.08;
           if (daily) g.setDailyDoorcode(db, person.id, true, ctx);
-          residents.push({ personId: person.id, unit: u, slot, cardUid, daily, start, end });
+          residents.push({ personId: person.id, unit: u, slot, cardUid, daily, realKey, start, end });
           if (slot === 0 && start === null && end === null) host = person.id;
         }
         if (host && rand() < 0.05) {
@@ -173,12 +191,12 @@ export function buildProperty(db: g.Db, o: { units: number; seed?: number; onPro
  * commissioned it), keeping the commissioning messages so simulated locks can be given the same
  * commissioning directly, without a radio round trip per lock.
  */
-export function commissionAll(db: g.Db, p: ScaleProperty, onProgress?: (done: number) => void): Map<number, Uint8Array> {
+export function commissionAll(db: g.Db, p: ScaleProperty, o: { onProgress?: (done: number) => void; realDevice?: (doorId: number) => boolean } = {}): Map<number, Uint8Array> {
   const messages = new Map<number, Uint8Array>();
   db.transaction(() => {
     for (const d of [...p.shared, ...p.unitDoors]) {
-      if (onProgress && messages.size > 0 && messages.size % 10_000 === 0) onProgress(messages.size);
-      const device = deviceKeysOf(d.lockId);
+      if (o.onProgress && messages.size > 0 && messages.size % 10_000 === 0) o.onProgress(messages.size);
+      const device = (o.realDevice ?? (() => true))(d.id) ? deviceKeysOf(d.lockId) : standInDeviceKeys(d.lockId);
       const { message } = g.commissionDoor(db, d.id, device, { ctx: p.ctx, provider: nodeCryptoProvider });
       g.confirmCommissioning(db, d.id, { ctx: p.ctx });
       messages.set(d.id, message);
@@ -187,15 +205,33 @@ export function commissionAll(db: g.Db, p: ScaleProperty, onProgress?: (done: nu
   return messages;
 }
 
+/**
+ * Device keys for a door whose lock never goes on the air in this benchmark: the lock's side of
+ * key derivation (X25519 in JavaScript, ~1.6 ms) is not the gateway's work, so such doors get
+ * hashed stand-in public keys. The gateway's commissioning (wrap, sign, store) is the same.
+ */
+function standInDeviceKeys(lockId: string): g.LockDeviceKeys {
+  return {
+    signingPublic: nodeCryptoProvider.sha256(new TextEncoder().encode(`scale-standin-sign-${lockId}`)),
+    encryptionPublic: nodeCryptoProvider.sha256(new TextEncoder().encode(`scale-standin-x25519-${lockId}`)),
+  };
+}
+
 function deviceKeysOf(lockId: string): g.LockDeviceKeys {
   const d = deviceKeysFromSeed(deviceSeedOf(lockId), nodeCryptoProvider);
   return { signingPublic: d.signing.publicKey, encryptionPublic: d.encryptionPublic };
 }
 
-/** Evenly spaced sample of building 0's unit doors (deterministic), always including unit 0. */
+/** Evenly spaced sample of building 0's units (deterministic), always including unit 0. */
+export function sampleUnits(units: number, n: number, buildingUnits = BUILDING_UNITS): number[] {
+  const inB0 = Math.min(units, buildingUnits);
+  if (inB0 <= n) return Array.from({ length: inB0 }, (_, i) => i);
+  const step = inB0 / n;
+  return Array.from({ length: n }, (_, i) => Math.floor(i * step));
+}
+
+/** The unit doors of sampleUnits (building 0's units are the first ones built). */
 export function sampleUnitDoors(p: ScaleProperty, n: number): UnitDoor[] {
   const inB0 = p.unitDoors.filter((d) => d.building === 0);
-  if (inB0.length <= n) return inB0;
-  const step = inB0.length / n;
-  return Array.from({ length: n }, (_, i) => inB0[Math.floor(i * step)]!);
+  return sampleUnits(p.units, n, inB0.length).map((u) => inB0[u]!);
 }

@@ -18,7 +18,7 @@ import { dailyCode, deriveIndexKey, diversifyCardKey, localDay, encodeCbor, entr
 import { nodeCryptoProvider } from '@latchkit/protocol/node';
 import { connectLock, createAir, deliverSet, LockDevice, Phone, serveLock, SimulatedCard, type ServedLock, type VirtualCentral } from '@latchkit/simulator';
 import * as g from '../../gateway/src/index.js';
-import { buildProperty, commissionAll, deviceSeedOf, FIXED_NOW_MS, residentPhoneKey, sampleUnitDoors, validNow, type Resident, type ScaleProperty, type UnitDoor } from './generator.js';
+import { buildProperty, commissionAll, deviceSeedOf, FIXED_NOW_MS, residentPhoneKey, sampleUnitDoors, sampleUnits, validNow, type Resident, type ScaleProperty, type UnitDoor } from './generator.js';
 import { round, stats, type Profile, type ScaleResult } from './types.js';
 
 /** What is sampled, per size; reported in the result document. */
@@ -93,12 +93,16 @@ export async function runSize(units: number, log: (s: string) => void, seed = 1)
     log(`[${units}] building the property`);
     let c0 = process.cpuUsage();
     let w0 = performance.now();
-    const p = buildProperty(db, { units, seed, onProgress: (n) => log(`[${units}]   ${n} units`) });
+    const keyedUnits = new Set(sampleUnits(units, SAMPLE.unit_doors));
+    const p = buildProperty(db, { units, seed, keyedUnits: (u) => keyedUnits.has(u), onProgress: (n) => log(`[${units}]   ${n} units`) });
     const buildCpu = cpuMs(process.cpuUsage(c0));
     const buildWall = performance.now() - w0;
     c0 = process.cpuUsage();
     w0 = performance.now();
-    commissionAll(db, p, (n) => log(`[${units}]   ${n} doors commissioned`));
+    // Real device keys where a simulated lock will be built: shared doors, the capacity locks (the
+    // first unit doors) and the sampled unit doors.
+    const realDevice = new Set([...p.shared.map((d) => d.id), ...p.unitDoors.slice(0, SAMPLE.capacity_locks_max).map((d) => d.id), ...p.unitDoors.filter((d) => keyedUnits.has(d.unit) && d.building === 0).map((d) => d.id)]);
+    commissionAll(db, p, { onProgress: (n) => log(`[${units}]   ${n} doors commissioned`), realDevice: (id) => realDevice.has(id) });
     const commissionCpu = cpuMs(process.cpuUsage(c0));
     out.push({
       scenario: 'build',
@@ -345,7 +349,7 @@ async function unlocks(
       served.push(await serveLock(air, device));
     }
     // Residents of the sampled units whose access is open now (the victim was revoked).
-    const holders = sampled.flatMap((d) => (residentsOf.get(d.unit) ?? []).filter((r) => r !== victim && validNow(r)).map((r) => ({ r, door: d })));
+    const holders = sampled.flatMap((d) => (residentsOf.get(d.unit) ?? []).filter((r) => r !== victim && r.realKey && validNow(r)).map((r) => ({ r, door: d })));
     log(`[${units}] unlock: ${holders.length} eligible residents at ${sampled.length} unit doors and the lobby`);
 
     // Phone keys: every phone at once, each visiting its unit door then the lobby.

@@ -11,7 +11,7 @@ import { setCryptoProvider } from '@latchkit/protocol';
 import { nodeCryptoProvider } from '@latchkit/protocol/node';
 import * as g from '../../gateway/src/index.js';
 import { checkBudget, deterministicMetrics } from '../../bench/scale/budget.js';
-import { buildProperty, sampleUnitDoors, validNow } from '../../bench/scale/generator.js';
+import { buildProperty, residentPhoneKey, sampleUnitDoors, sampleUnits, validNow } from '../../bench/scale/generator.js';
 import { chartData, renderMarkdown, renderSvg } from '../../bench/scale/report.js';
 import type { ScaleDocument } from '../../bench/scale/types.js';
 
@@ -63,6 +63,19 @@ describe('scale generator', () => {
     expect(p.residents.some((r) => r.end !== null)).toBe(true);
     expect(p.residents.filter(validNow).length / p.residents.length).toBeGreaterThan(0.7);
     expect(sampleUnitDoors(p, 10).map((d) => d.unit)).toEqual([0, 20, 40, 60, 80, 100, 120, 140, 160, 180]);
+  });
+
+  it('gives real phone key pairs only to the units asked for', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkit-scale-test-'));
+    dirs.push(dir);
+    const db = g.openStore({ stateDir: dir });
+    const p = buildProperty(db, { units: 30, keyedUnits: (u) => u % 10 === 0 });
+    expect(new Set(p.residents.filter((r) => r.realKey).map((r) => r.unit))).toEqual(new Set([0, 10, 20]));
+    const keyOf = (personId: number): string => g.listPhoneKeys(db, personId)[0]!.publicKey;
+    const r0 = p.residents.find((r) => r.unit === 10)!;
+    expect(keyOf(r0.personId)).toBe(Buffer.from(residentPhoneKey(1, 10, r0.slot).publicKey).toString('hex'));
+    expect(sampleUnits(50_000, 10)).toEqual([0, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000]);
+    db.close();
   });
 
   it('splits a large property into buildings with their own shared doors', () => {
