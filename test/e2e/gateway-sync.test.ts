@@ -283,8 +283,14 @@ describe('gateway sync end to end', () => {
     tampered[tampered.length - 5]! ^= 1;
     expect(await call('POST', `${base}/visits`, { ...upload, receipt: tampered.toString('base64') })).toMatchObject({ status: 422, body: { error: { code: 'LOCK_MESSAGE_INVALID' } } });
     expect(await call('POST', `${base}/visits`, { ...upload, lockId: f.lobby.lockId })).toMatchObject({ status: 422 });
+    // A genuine receipt with edited event records: the receipt stands, the records are refused.
+    const edited = visit.events.map((e, i) => (i === visit.events.length - 1 ? { ...e, holder: e.holder + 1 } : e));
+    const editedB64 = Buffer.concat(edited.map((e) => Buffer.from(encodeEvent(e)))).toString('base64');
+    const partial = await call('POST', `${base}/visits`, { ...upload, events: editedB64 });
+    expect(partial).toMatchObject({ status: 200, body: { doorId: f.door4b.id, advanced: true, eventsUploaded: 0 } });
+    expect(partial.body.eventsRefused).toMatch(/DIGEST_MISMATCH/);
     const ok = await call('POST', `${base}/visits`, upload);
-    expect(ok).toMatchObject({ status: 200, body: { doorId: f.door4b.id, advanced: true } });
+    expect(ok).toMatchObject({ status: 200, body: { doorId: f.door4b.id, advanced: false, eventsRefused: null } });
     expect(ok.body.eventsUploaded).toBeGreaterThan(0);
     // The unit door is no longer behind (the lobby still is: this test never pushed it).
     expect(g.doorSyncTasks(f.db, f.prop.id).map((t) => t.doorId)).toEqual([f.lobby.id]);

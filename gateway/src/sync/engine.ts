@@ -351,13 +351,24 @@ export function relayBundlesFor(db: Db, personId: number, o: { ctx?: Ctx; provid
   return out;
 }
 
-/** Take back what a phone brought from a door: the lock's receipt and its new event records. */
-export function acceptVisit(db: Db, report: Pick<VisitReport, 'lockId' | 'receipt' | 'events'>, o: { ctx?: Ctx; provider?: CryptoProvider } = {}): { doorId: number; enforcedSeq: number; advanced: boolean; eventsUploaded: number } {
+/**
+ * Take back what a phone brought from a door: the lock's receipt and its new event records.
+ * The receipt is verified on its own and recorded first (it says what the door enforces); an
+ * event batch that does not verify is refused and reported, without undoing the receipt.
+ */
+export function acceptVisit(
+  db: Db,
+  report: Pick<VisitReport, 'lockId' | 'receipt' | 'events'>,
+  o: { ctx?: Ctx; provider?: CryptoProvider } = {},
+): { doorId: number; enforcedSeq: number; advanced: boolean; eventsUploaded: number; eventsRefused: string | null } {
   const door = one<{ id: number }>(db, 'SELECT id FROM doors WHERE lock_id = ?', report.lockId);
   if (!door) throw new GatewayError('DOOR_NOT_FOUND', `no door has lock ${report.lockId}`);
   const accepted = acceptReceipt(db, door.id, report.receipt, o);
-  const { inserted } = acceptEvents(db, door.id, report.events as EventRecord[], { index: accepted.receipt.eventIndex, hash: accepted.receipt.eventHash }, o);
-  return { doorId: door.id, enforcedSeq: accepted.state.enforcedSeq, advanced: accepted.advanced, eventsUploaded: inserted };
+  try {
+    const { inserted } = acceptEvents(db, door.id, report.events as EventRecord[], { index: accepted.receipt.eventIndex, hash: accepted.receipt.eventHash }, o);
+    return { doorId: door.id, enforcedSeq: accepted.state.enforcedSeq, advanced: accepted.advanced, eventsUploaded: inserted, eventsRefused: null };
+  } catch (err) {
+    if (!(err instanceof ProtocolError)) throw err;
+    return { doorId: door.id, enforcedSeq: accepted.state.enforcedSeq, advanced: accepted.advanced, eventsUploaded: 0, eventsRefused: `${err.code}: ${err.message}` };
+  }
 }
-
-

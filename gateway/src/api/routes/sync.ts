@@ -70,7 +70,16 @@ export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx }: Ap
     params: S.params.property,
     body: S.obj({ lockId: lockIdHex, receipt: { ...base64, minLength: 4 }, events: { ...base64, description: 'Concatenated 32-byte event records (base64)' } }, ['lockId', 'receipt']),
     response: {
-      200: S.obj({ doorId: S.idSchema, enforcedSeq: { type: 'integer', minimum: 0 }, advanced: { type: 'boolean' }, eventsUploaded: { type: 'integer', minimum: 0 } }, ['doorId', 'enforcedSeq', 'advanced', 'eventsUploaded']),
+      200: S.obj(
+        {
+          doorId: S.idSchema,
+          enforcedSeq: { type: 'integer', minimum: 0 },
+          advanced: { type: 'boolean' },
+          eventsUploaded: { type: 'integer', minimum: 0 },
+          eventsRefused: { type: ['string', 'null'], description: 'Why the event records were refused (they did not verify against the signed head); null when accepted' },
+        },
+        ['doorId', 'enforcedSeq', 'advanced', 'eventsUploaded', 'eventsRefused'],
+      ),
     },
     handler: (req) => {
       const door = one<{ propertyId: number }>(db, 'SELECT property_id AS propertyId FROM doors WHERE lock_id = ?', req.body.lockId);
