@@ -31,7 +31,7 @@ export async function run(o: BenchOptions): Promise<ScaleDocument> {
   }
   const doc: ScaleDocument = {
     schema: 'latchkit-bench-scale/1',
-    command: `npm run bench -- scale${o.quick ? ' --quick' : ''}${o.check ? ' --check' : ''}`,
+    command: `${env ? `LATCHKIT_SCALE_SIZES=${env} ` : ''}npm run bench -- scale${o.quick ? ' --quick' : ''}${o.check ? ' --check' : ''}`,
     machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, platform: `${os.platform()} ${os.arch()}` },
     quick: o.quick,
     sizes,
