@@ -187,9 +187,11 @@ export function buildProperty(
 }
 
 /**
- * Commission every door in the store with its lock's device keys (as if an installer had
- * commissioned it), keeping the commissioning messages so simulated locks can be given the same
- * commissioning directly, without a radio round trip per lock.
+ * Commission every door in the store with its lock's device keys (the gateway's side of an
+ * installation), so every door compiles. Not confirmed: no lock has answered yet, so a sync
+ * engine that meets a factory-fresh lock later commissions it (the sync engine refuses to
+ * re-key a confirmed door). The messages are returned; simulated locks get the current one
+ * from lockIdentity().
  */
 export function commissionAll(db: g.Db, p: ScaleProperty, o: { onProgress?: (done: number) => void; realDevice?: (doorId: number) => boolean } = {}): Map<number, Uint8Array> {
   const messages = new Map<number, Uint8Array>();
@@ -198,7 +200,6 @@ export function commissionAll(db: g.Db, p: ScaleProperty, o: { onProgress?: (don
       if (o.onProgress && messages.size > 0 && messages.size % 10_000 === 0) o.onProgress(messages.size);
       const device = (o.realDevice ?? (() => true))(d.id) ? deviceKeysOf(d.lockId) : standInDeviceKeys(d.lockId);
       const { message } = g.commissionDoor(db, d.id, device, { ctx: p.ctx, provider: nodeCryptoProvider });
-      g.confirmCommissioning(db, d.id, { ctx: p.ctx });
       messages.set(d.id, message);
     }
   })();
