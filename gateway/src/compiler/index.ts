@@ -451,16 +451,19 @@ export function compileDirty(db: Db, opts: CompilerOptions & { propertyId?: numb
       return m.get(doorId);
     },
   };
-  // A whole-property run reads and writes tens of megabytes of pages (journal rows, sets);
-  // the default 2 MB page cache made SQLite re-read them from the OS for every door.
+  // A whole-property run reads and writes tens of megabytes of pages (journal rows, sets: the
+  // 10,000-unit bench store is 50 MB), more than the connection's default 16 MB page cache.
   const big = dirty.length >= PROPERTY_PASS_MIN_DOORS;
   const cacheSize = big ? (db.pragma('cache_size', { simple: true }) as number) : 0;
   if (big) db.pragma('cache_size = -65536');
+  // Doors with few pending changes (few holders, as a rule) go first in a big run, and the
+  // results are returned in journal order: packing a 45,000-credential lobby door before the
+  // packer is JIT-compiled cost ~200 ms per door, against ~30 ms once warm (measured).
+  const order = big ? dirty.map((d, i) => ({ d, i })).sort((a, b) => a.d.pending - b.d.pending || a.i - b.i) : dirty.map((d, i) => ({ d, i }));
+  const results = new Array<CompiledDoorSet | null>(dirty.length).fill(null);
   try {
-    for (const d of dirty) {
-      const compiled = compileOne(db, d.doorId, { ...o, throughChangeId: d.throughChangeId }, cache);
-      if (compiled) out.push(compiled);
-    }
+    for (const { d, i } of order) results[i] = compileOne(db, d.doorId, { ...o, throughChangeId: d.throughChangeId }, cache);
+    for (const r of results) if (r) out.push(r);
   } finally {
     if (big) db.pragma(`cache_size = ${cacheSize}`);
   }

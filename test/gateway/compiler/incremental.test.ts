@@ -179,8 +179,40 @@ describe('dirtyDoorHeads', () => {
     g.revokeAllKeys(f.db, a.id, f.ctx);
     const full = g.dirtyDoors(f.db, { propertyId: f.prop.id }).map((d) => ({ doorId: d.doorId, propertyId: d.propertyId, throughChangeId: d.throughChangeId }));
     expect(full.length).toBe(3);
-    expect(g.dirtyDoorHeads(f.db, { propertyId: f.prop.id })).toEqual(full);
-    expect(g.dirtyDoorHeads(f.db)).toEqual(full);
+    expect(g.dirtyDoorHeads(f.db, { propertyId: f.prop.id }).map(({ pending: _p, ...h }) => h)).toEqual(full);
+    expect(g.dirtyDoorHeads(f.db).map((h) => h.pending)).toEqual(g.dirtyDoors(f.db).map((d) => d.changes.length));
+    expect(g.dirtyDoorHeads(f.db).map((h) => h.doorId)).toEqual(full.map((h) => h.doorId));
     expect(g.dirtyDoorHeads(f.db, { propertyId: f.prop.id + 1 })).toEqual([]);
+  });
+});
+
+describe('a whole-property run', () => {
+  it('compiles from the property-wide input, biggest doors last, and returns sets in journal order', () => {
+    const f = fixture();
+    const doors = [f.lobby, f.gym, f.door4b];
+    for (let u = 0; u < 70; u++) {
+      const unit = g.createUnit(f.db, f.prop.id, { name: `U${u}` }, f.ctx);
+      const door = g.createDoor(f.db, f.prop.id, { name: `U${u} door`, lockId: (0x100 + u).toString(16).padStart(16, '0'), connectivity: 'offline', unitId: unit.id }, f.ctx);
+      const key = g.createKey(f.db, f.prop.id, { name: `Unit U${u}`, kind: 'residential', doorIds: [door.id], mayShare: true, doorcodesDisabled: false, unitId: unit.id }, f.ctx);
+      g.invitePerson(f.db, f.prop.id, { email: `u${u}@example.com`, firstName: 'U', lastName: String(u), accessType: u % 3 === 0 ? 'doorcode' : 'app', isResident: true, keyIds: [f.entrances.id, key.id] }, f.ctx);
+      doors.push(door);
+    }
+    for (const [i, d] of doors.entries()) {
+      const device = deviceKeysFromSeed(new Uint8Array(32).fill(i + 1));
+      commissionDoor(f.db, d.id, { signingPublic: device.signing.publicKey, encryptionPublic: device.encryptionPublic }, { ctx: f.ctx });
+    }
+    const expected = g.dirtyDoors(f.db).map((d) => d.doorId);
+    expect(expected.length).toBeGreaterThanOrEqual(64);
+    const cacheBefore = f.db.pragma('cache_size', { simple: true });
+    const compiled = compileDirty(f.db, { ctx: f.ctx });
+    expect(compiled.map((c) => c.doorId)).toEqual(expected);
+    const secrets = propertySecrets(f.db, f.prop.id);
+    for (const c of compiled) {
+      const id = lockIdentity(f.db, c.doorId)!;
+      const stored = f.db.prepare('SELECT body FROM door_sets WHERE door_id = ? AND seq = ?').get(c.doorId, c.seq) as { body: Buffer };
+      expect(hex(stored.body)).toBe(hex(packSet(entriesFromSpecs(credentialsForDoor(f.db, c.doorId, f.ctx), deriveIndexKey(id.contentKey, id.lockId)), secrets)));
+    }
+    // The page cache is back to what it was.
+    expect(f.db.pragma('cache_size', { simple: true })).toBe(cacheBefore);
   });
 });
