@@ -29,7 +29,7 @@ export const SAMPLE = {
   shared_door: 'lobby of building 0',
   /** Phones per profile (ios, android), residents of the sampled unit doors, all at once. */
   phones_per_profile: 12,
-  /** Then one phone per profile alone: this many rounds of (its unit door, the lobby). */
+  /** Then one phone per profile alone on a fresh air: this many rounds of (its unit door, the lobby). */
   alone_visits: 5,
   /** Keypad and card checks per door class (lobby, unit doors), each resident's code/card in turn. */
   local_checks: 400,
@@ -354,13 +354,13 @@ async function unlocks(
 
     // Phone keys: every phone at once, each visiting its unit door then the lobby.
     const visits: { profile: 'ios' | 'android'; cls: 'lobby' | 'unit'; totalMs: number; connectExchangeMs: number; granted: boolean }[] = [];
-    const plan: { phone: Phone; profile: 'ios' | 'android'; door: UnitDoor }[] = [];
+    const plan: { phone: Phone; profile: 'ios' | 'android'; door: UnitDoor; holder: (typeof holders)[number] }[] = [];
     for (const profile of ['ios', 'android'] as const) {
       for (let i = 0; i < SAMPLE.phones_per_profile && holders.length > 0; i++) {
         const h = holders[(i * 7 + (profile === 'ios' ? 0 : 3)) % holders.length]!;
         const phone = await Phone.create({ radio: air, key: residentPhoneKey(p.seed, h.r.unit, h.r.slot), profile, crypto, timeoutMs: 120_000 });
         phones.push(phone);
-        plan.push({ phone, profile, door: h.door });
+        plan.push({ phone, profile, door: h.door, holder: h });
       }
     }
     const c0 = process.cpuUsage();
@@ -373,17 +373,35 @@ async function unlocks(
       }),
     );
     const phoneCpu = cpuMs(process.cpuUsage(c0));
-    // The same phones one at a time (the first of each profile, its unit door and the lobby in
-    // turn): the latency of an unlock nobody else competes for, next to the rush above.
+    // One phone per profile alone (the first of each), on its own air with its own two locks:
+    // the latency of an unlock nobody competes for. Not on the air above: after the rush, the
+    // locks' modelled clocks are seconds ahead of a fresh phone's, and its first scan would wait
+    // for them (a central hears an advertiser only after that advertiser's own time).
     const alone: typeof visits = [];
     const c1 = process.cpuUsage();
     for (const profile of ['ios', 'android'] as const) {
       const first = plan.find((x) => x.profile === profile);
-      for (let i = 0; first && i < SAMPLE.alone_visits; i++) {
-        for (const [cls, lockId] of [['unit', first.door.lockId], ['lobby', lobby.lockId]] as const) {
-          const v = await first.phone.visit(fromHex(lockId), { readEvents: false, relay: false });
-          alone.push({ profile, cls, totalMs: v.timing.totalMs, connectExchangeMs: v.timing.connectMs + v.timing.exchangeMs, granted: v.unlock?.granted === true });
+      if (!first) continue;
+      const h = first.holder;
+      const soloAir = createAir({ seed: 75 });
+      const soloServed: ServedLock[] = [];
+      try {
+        soloServed.push(await serveLock(soloAir, preparedLock(db, lobby.id, lobby.lockId, 'lobby', fullPayload(db, lobby.id))));
+        soloServed.push(await serveLock(soloAir, preparedLock(db, h.door.id, h.door.lockId, 'standard', fullPayload(db, h.door.id))));
+        const phone = await Phone.create({ radio: soloAir, key: first.phone.key, profile, crypto, timeoutMs: 120_000 });
+        try {
+          for (let i = 0; i < SAMPLE.alone_visits; i++) {
+            for (const [cls, lockId] of [['unit', h.door.lockId], ['lobby', lobby.lockId]] as const) {
+              const v = await phone.visit(fromHex(lockId), { readEvents: false, relay: false });
+              alone.push({ profile, cls, totalMs: v.timing.totalMs, connectExchangeMs: v.timing.connectMs + v.timing.exchangeMs, granted: v.unlock?.granted === true });
+            }
+          }
+        } finally {
+          await phone.close();
         }
+      } finally {
+        for (const s2 of soloServed) await s2.stop().catch(() => undefined);
+        await soloAir.close();
       }
     }
     const aloneCpu = cpuMs(process.cpuUsage(c1));
