@@ -472,12 +472,18 @@ export function compileDirty(db: Db, opts: CompilerOptions & { propertyId?: numb
 }
 
 /**
- * Touches every door's last set already reflects are dropped, once there are many of them
- * (the check is two rowid lookups; the prune scans the door sets).
+ * Touches every door's last set already reflects are dropped, once there are a million of
+ * them: the check is two rowid lookups, the prune scans the door sets and deletes in bulk
+ * (~0.7 us a row), so it runs rarely and stays off the per-change path. A building of a
+ * 10,000-unit property leaves ~150,000.
  */
+const PRUNE_TOUCHES_AT = 1_000_000;
+
 function pruneTouches(db: Db): void {
-  const r = one<{ lo: number | null; hi: number | null }>(db, 'SELECT min(id) AS lo, max(id) AS hi FROM access_touches')!;
-  if (r.lo === null || r.hi === null || r.hi - r.lo < 100_000) return;
+  // Two subqueries: SQLite answers a lone min() or max() from the rowid b-tree, but scans the
+  // table for both in one SELECT (3 ms per compile at 150,000 touches).
+  const r = one<{ lo: number | null; hi: number | null }>(db, 'SELECT (SELECT min(id) FROM access_touches) AS lo, (SELECT max(id) FROM access_touches) AS hi')!;
+  if (r.lo === null || r.hi === null || r.hi - r.lo < PRUNE_TOUCHES_AT) return;
   run(
     db,
     `DELETE FROM access_touches WHERE id <= (SELECT min(ds.touch_mark) FROM door_sync_state s JOIN door_sets ds ON ds.door_id = s.door_id AND ds.seq = s.compiled_seq)`,

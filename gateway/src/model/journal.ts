@@ -36,13 +36,17 @@ export interface DirtyDoor {
   changes: DoorChange[];
 }
 
-/** Doors with access changes not yet in a compiled set, oldest change first. Does not consume. */
+/**
+ * Doors with access changes not yet in a compiled set, oldest change first. Does not consume.
+ * INDEXED BY: left to itself the planner scanned the whole (door, compiled_seq) index, every
+ * change ever journaled (~15 ms at 10,000 units), instead of the partial index of pending ones.
+ */
 export function dirtyDoors(db: Db, opts: { propertyId?: number; limit?: number } = {}): DirtyDoor[] {
   const rows = all<{ id: number; doorId: number; reason: string; at: number; propertyId: number; lockId: string; connectivity: 'online' | 'offline' }>(
     db,
     `SELECT c.id, c.door_id AS doorId, c.reason, c.created_at AS at, d.property_id AS propertyId,
             d.lock_id AS lockId, d.connectivity
-       FROM door_changes c JOIN doors d ON d.id = c.door_id
+       FROM door_changes c INDEXED BY door_changes_pending JOIN doors d ON d.id = c.door_id
       WHERE c.compiled_seq IS NULL AND (@pid IS NULL OR d.property_id = @pid)
       ORDER BY c.id`,
     { pid: opts.propertyId ?? null },
@@ -71,7 +75,7 @@ export function dirtyDoorHeads(db: Db, opts: { propertyId?: number } = {}): { do
   return all<{ doorId: number; propertyId: number; throughChangeId: number; pending: number }>(
     db,
     `SELECT c.door_id AS doorId, d.property_id AS propertyId, max(c.id) AS throughChangeId, count(*) AS pending
-       FROM door_changes c JOIN doors d ON d.id = c.door_id
+       FROM door_changes c INDEXED BY door_changes_pending JOIN doors d ON d.id = c.door_id
       WHERE c.compiled_seq IS NULL AND (@pid IS NULL OR d.property_id = @pid)
       GROUP BY c.door_id ORDER BY min(c.id)`,
     { pid: opts.propertyId ?? null },
