@@ -473,15 +473,15 @@ export function compileDirty(db: Db, opts: CompilerOptions & { propertyId?: numb
 
 /**
  * Touches every door's last set already reflects are dropped, once there are a million of
- * them: the check is two rowid lookups, the prune scans the door sets and deletes in bulk
- * (~0.7 us a row), so it runs rarely and stays off the per-change path. A building of a
- * 10,000-unit property leaves ~150,000.
+ * them: the check is two rowid lookups, but the prune scans every door's set and deletes in
+ * bulk, so it runs rarely and stays off the per-change path (building the 10,000-unit bench
+ * property leaves ~91,000).
  */
 const PRUNE_TOUCHES_AT = 1_000_000;
 
 function pruneTouches(db: Db): void {
   // Two subqueries: SQLite answers a lone min() or max() from the rowid b-tree, but scans the
-  // table for both in one SELECT (3 ms per compile at 150,000 touches).
+  // table for both in one SELECT (~3 ms per compile with the 10,000-unit bench store).
   const r = one<{ lo: number | null; hi: number | null }>(db, 'SELECT (SELECT min(id) FROM access_touches) AS lo, (SELECT max(id) FROM access_touches) AS hi')!;
   if (r.lo === null || r.hi === null || r.hi - r.lo < PRUNE_TOUCHES_AT) return;
   run(

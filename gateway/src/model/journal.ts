@@ -69,7 +69,7 @@ export function dirtyDoors(db: Db, opts: { propertyId?: number; limit?: number }
  * dirtyDoors without the change rows: door, property, the highest pending change id and the
  * number of pending changes, in the
  * same order (oldest pending change first). What a compiler run needs; building one object per
- * pending change cost a second on a freshly built 10,000-unit property (~150,000 rows).
+ * pending change cost a second on a freshly built 10,000-unit property (~245,000 rows).
  */
 export function dirtyDoorHeads(db: Db, opts: { propertyId?: number } = {}): { doorId: number; propertyId: number; throughChangeId: number; pending: number }[] {
   return all<{ doorId: number; propertyId: number; throughChangeId: number; pending: number }>(
