@@ -38,8 +38,8 @@ import { GatewayError } from '../errors.js';
 import { all, allRaw, nowOf, one, run, tx, type Ctx } from '../model/base.js';
 import { credentialsForDoor, credentialsForHolders, credentialsForProperty } from '../model/compile-input.js';
 import { minuteOf } from '../time.js';
-import { dirtyDoorHeads, journalDoors, markChangesCompiled } from '../model/journal.js';
-import { activeIssuerKey, addIssuerKey, doorSyncState, recordReceipt, type DoorSyncState } from '../model/sync-state.js';
+import { dirtyDoorHeads, journalDoors } from '../model/journal.js';
+import { activeIssuerKey, addIssuerKey, doorSyncState, recordReceipt, writeCompiledSet, type DoorSyncState } from '../model/sync-state.js';
 import { recordLockEvents, type LockEvent } from '../model/activity.js';
 
 export interface CompilerOptions {
@@ -235,7 +235,6 @@ export interface CompiledDoorSet {
 
 /** A view on a blob as read (better-sqlite3 hands out a fresh Buffer): no 500 KB copies. */
 const view = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-const blob = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
 function storedBody(db: Db, doorId: number, seq: number): Uint8Array | null {
   const r = one<{ body: Buffer | null }>(db, 'SELECT body FROM door_sets WHERE door_id = ? AND seq = ?', doorId, seq);
@@ -384,31 +383,24 @@ function compileOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
         delta = issueDeltaBody({ ...common, body, digest: full.digest, base: { seq: state.enforcedSeq, set: base }, ...(changes ? { changes } : {}) });
       }
     }
-    // What recordCompiledSet writes, with the body, delta and basis in the same INSERT: an
-    // UPDATE after it rewrote the whole row (SQLite rewrites a record, overflow pages and all),
-    // i.e. a lobby door's half-megabyte payload a second time on every change. The sequence is
-    // new by construction (read in this transaction), as recordCompiledSet checks.
-    run(
+    writeCompiledSet(
       db,
-      `INSERT INTO door_sets (door_id, seq, digest, payload, created_at, body, delta, delta_base_seq, touch_mark, lock_generation, compiled_min)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      doorId,
-      seq,
-      blob(full.digest),
-      blob(full.bytes),
+      {
+        doorId,
+        seq,
+        digest: full.digest,
+        payload: full.bytes,
+        throughChangeId: through,
+        body,
+        delta: delta ? { bytes: delta.bytes, baseSeq: state.enforcedSeq } : null,
+        touchMark: mark,
+        lockGeneration: identity.generation,
+        // Specs a caller loaded were judged at a time this compile cannot vouch for.
+        compiledMin: o.specs ? null : nowMin,
+      },
+      state.enforcedSeq,
       t,
-      blob(body),
-      delta ? blob(delta.bytes) : null,
-      delta ? state.enforcedSeq : null,
-      mark,
-      identity.generation,
-      // Specs a caller loaded were judged at a time this compile cannot vouch for.
-      o.specs ? null : nowMin,
     );
-    run(db, 'UPDATE door_sync_state SET compiled_seq = ?, compiled_digest = ?, compiled_at = ? WHERE door_id = ?', seq, blob(full.digest), t, doorId);
-    markChangesCompiled(db, doorId, through, seq);
-    // Sets older than what the door enforces can never be a delta base again.
-    if (state.enforcedSeq > 1) run(db, 'DELETE FROM door_sets WHERE door_id = ? AND seq < ?', doorId, state.enforcedSeq);
     return {
       doorId,
       lockId: toHex(identity.lockId),

@@ -61,14 +61,51 @@ export function recordCompiledSet(db: Db, input: CompiledSetInput, ctx: Ctx = {}
     if (!Number.isSafeInteger(input.seq) || input.seq <= s.compiledSeq) {
       throw new GatewayError('SEQUENCE_NOT_NEWER', `door ${input.doorId} already has sequence ${s.compiledSeq}; got ${input.seq}`);
     }
-    const at = nowOf(ctx);
-    run(db, 'INSERT INTO door_sets (door_id, seq, digest, payload, created_at) VALUES (?, ?, ?, ?, ?)', input.doorId, input.seq, Buffer.from(input.digest), Buffer.from(input.payload), at);
-    run(db, 'UPDATE door_sync_state SET compiled_seq = ?, compiled_digest = ?, compiled_at = ? WHERE door_id = ?', input.seq, Buffer.from(input.digest), at, input.doorId);
-    markChangesCompiled(db, input.doorId, input.throughChangeId, input.seq);
-    // Sets older than what the door enforces can never be a delta base again.
-    run(db, 'DELETE FROM door_sets WHERE door_id = ? AND seq < ? AND seq < ?', input.doorId, s.enforcedSeq, input.seq);
+    writeCompiledSet(db, input, s.enforcedSeq, nowOf(ctx));
     return doorSyncState(db, input.doorId);
   });
+}
+
+/** What the compiler stores beside a set: the plaintext body, the delta, and what the set reflects. */
+export interface CompiledSetExtras {
+  body?: Uint8Array | null;
+  delta?: { bytes: Uint8Array; baseSeq: number } | null;
+  /** Last access_touches id the set reflects (incremental compiles patch from there). */
+  touchMark?: number | null;
+  lockGeneration?: number | null;
+  /** Minute at which the set's windows were judged. */
+  compiledMin?: number | null;
+}
+
+/**
+ * The writes of a compiled set, in the caller's transaction, with no checks or re-reads: the
+ * compiler has already read the door's state and chosen a new sequence in the same
+ * transaction. One INSERT carries the row whole (a lobby door's row is half a megabyte, and an
+ * UPDATE after the INSERT would rewrite it).
+ */
+export function writeCompiledSet(db: Db, input: CompiledSetInput & CompiledSetExtras, enforcedSeq: number, at: number): void {
+  // Views, not copies: SQLite copies the bytes itself, and these are up to half a megabyte.
+  const blob = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+  run(
+    db,
+    `INSERT INTO door_sets (door_id, seq, digest, payload, created_at, body, delta, delta_base_seq, touch_mark, lock_generation, compiled_min)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    input.doorId,
+    input.seq,
+    blob(input.digest),
+    blob(input.payload),
+    at,
+    input.body ? blob(input.body) : null,
+    input.delta ? blob(input.delta.bytes) : null,
+    input.delta ? input.delta.baseSeq : null,
+    input.touchMark ?? null,
+    input.lockGeneration ?? null,
+    input.compiledMin ?? null,
+  );
+  run(db, 'UPDATE door_sync_state SET compiled_seq = ?, compiled_digest = ?, compiled_at = ? WHERE door_id = ?', input.seq, blob(input.digest), at, input.doorId);
+  markChangesCompiled(db, input.doorId, input.throughChangeId, input.seq);
+  // Sets older than what the door enforces can never be a delta base again.
+  if (enforcedSeq > 1) run(db, 'DELETE FROM door_sets WHERE door_id = ? AND seq < ? AND seq < ?', input.doorId, enforcedSeq, input.seq);
 }
 
 export interface StoredSet {
