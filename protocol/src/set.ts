@@ -92,6 +92,36 @@ export function checkEntry(e: Entry): void {
   }
 }
 
+/**
+ * Allocate a body and write what packSet and patchSet lay out alike: the header, the secrets
+ * and the schedule rows. Returns the buffer and the offset where the window rows start.
+ */
+function writeHead(schedKeys: readonly number[], windows: number, holders: number, kindCounts: readonly number[], secrets: SetSecrets | null): { out: Uint8Array; v: DataView; at: number } {
+  let size = SET_HEADER_BYTES + (secrets ? SECRETS_BYTES : 0) + schedKeys.length * ROW_BYTES.schedule + windows * ROW_BYTES.window + holders * ROW_BYTES.holder;
+  KIND_ORDER.forEach((kind, i) => (size += kindCounts[i]! * rowWidth(kind)));
+  const out = new Uint8Array(size);
+  const v = new DataView(out.buffer);
+  let at = 0;
+  out[at++] = SET_BODY_VERSION;
+  out[at++] = secrets ? 1 : 0;
+  for (const count of [schedKeys.length, windows, holders, ...kindCounts]) {
+    v.setUint16(at, count);
+    at += 2;
+  }
+  if (secrets) {
+    out.set(secrets.daily, at);
+    out.set(secrets.cardMaster, at + 32);
+    at += SECRETS_BYTES;
+  }
+  for (const k of schedKeys) {
+    out[at] = Math.floor(k / 0x400000);
+    v.setUint16(at + 1, Math.floor(k / 0x800) % 0x800);
+    v.setUint16(at + 3, k % 0x800);
+    at += ROW_BYTES.schedule;
+  }
+  return { out, v, at };
+}
+
 /** Pack logical entries into the canonical body. Throws DUPLICATE_CREDENTIAL / CAPACITY_EXCEEDED. */
 export function packSet(entries: readonly Entry[], secrets: SetSecrets | null): Uint8Array {
   for (const e of entries) checkEntry(e);
@@ -197,28 +227,9 @@ export function packSet(entries: readonly Entry[], secrets: SetSecrets | null): 
     rowsByKind.set(kind, rows);
   }
 
-  let size = SET_HEADER_BYTES + (secrets ? SECRETS_BYTES : 0) + schedKeys.length * ROW_BYTES.schedule + windows.length * ROW_BYTES.window + holdKeys.length * ROW_BYTES.holder;
-  for (const kind of KIND_ORDER) size += rowsByKind.get(kind)!.length * rowWidth(kind);
-  const out = new Uint8Array(size);
-  const v = new DataView(out.buffer);
-  let at = 0;
-  out[at++] = SET_BODY_VERSION;
-  out[at++] = secrets ? 1 : 0;
-  for (const count of [schedKeys.length, windows.length, holdKeys.length, ...KIND_ORDER.map((k) => rowsByKind.get(k)!.length)]) {
-    v.setUint16(at, count);
-    at += 2;
-  }
-  if (secrets) {
-    out.set(secrets.daily, at);
-    out.set(secrets.cardMaster, at + 32);
-    at += SECRETS_BYTES;
-  }
-  for (const k of schedKeys) {
-    out[at] = Math.floor(k / 0x400000);
-    v.setUint16(at + 1, Math.floor(k / 0x800) % 0x800);
-    v.setUint16(at + 3, k % 0x800);
-    at += ROW_BYTES.schedule;
-  }
+  const head = writeHead(schedKeys, windows.length, holdKeys.length, KIND_ORDER.map((k) => rowsByKind.get(k)!.length), secrets);
+  const { out, v } = head;
+  let at = head.at;
   for (const id of windows) {
     v.setUint32(at, wStart[id]!);
     v.setUint32(at + 4, wEnd[id]!);
@@ -763,28 +774,9 @@ export function patchSet(base: CredentialSet, holders: ReadonlySet<number>, repl
     if (count > MAX_ROWS) fail('CAPACITY_EXCEEDED', `${count} ${kind} credentials; a set holds at most ${MAX_ROWS} per kind`);
   }
 
-  let size = SET_HEADER_BYTES + (secrets ? SECRETS_BYTES : 0) + schedKeys.length * ROW_BYTES.schedule + windows.length * ROW_BYTES.window + holdKeys.length * ROW_BYTES.holder;
-  for (const kind of KIND_ORDER) size += outRows.get(kind)!.count * rowWidth(kind);
-  const out = new Uint8Array(size);
-  const v = new DataView(out.buffer);
-  at = 0;
-  out[at++] = SET_BODY_VERSION;
-  out[at++] = secrets ? 1 : 0;
-  for (const count of [schedKeys.length, windows.length, holdKeys.length, ...KIND_ORDER.map((k) => outRows.get(k)!.count)]) {
-    v.setUint16(at, count);
-    at += 2;
-  }
-  if (secrets) {
-    out.set(secrets.daily, at);
-    out.set(secrets.cardMaster, at + 32);
-    at += SECRETS_BYTES;
-  }
-  for (const k of schedKeys) {
-    out[at] = Math.floor(k / 0x400000);
-    v.setUint16(at + 1, Math.floor(k / 0x800) % 0x800);
-    v.setUint16(at + 3, k % 0x800);
-    at += ROW_BYTES.schedule;
-  }
+  const head = writeHead(schedKeys, windows.length, holdKeys.length, KIND_ORDER.map((k) => outRows.get(k)!.count), secrets);
+  const { out, v } = head;
+  at = head.at;
   for (const [, [start, end, sched]] of windows) {
     v.setUint32(at, start);
     v.setUint32(at + 4, end);

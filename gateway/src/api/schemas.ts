@@ -11,7 +11,7 @@ export const idSchema = { type: 'integer', minimum: 1, maximum: 9007199254740991
 const isoTime = { type: 'string', description: 'ISO 8601 UTC date-time' } as const;
 const nullableIso = { type: ['string', 'null'], description: 'ISO 8601 UTC date-time, or null' } as const;
 /** Input times: date, local date-time (property UTC offset) or date-time with zone. */
-const timeInput = {
+export const timeInput = {
   type: ['string', 'null'],
   minLength: 10,
   maxLength: 40,

@@ -3,7 +3,7 @@
  * integration). Same conventions as ../schemas.ts: requests reject unknown fields, responses are
  * serialized through these objects, and /openapi.json is built from them.
  */
-import { idSchema, obj } from '../schemas.js';
+import { idSchema, obj, timeInput } from '../schemas.js';
 
 type Schema = Record<string, unknown>;
 
@@ -11,12 +11,6 @@ const isoTime = { type: 'string', description: 'ISO 8601 UTC date-time' } as con
 const nullableIso = { type: ['string', 'null'], description: 'ISO 8601 UTC date-time, or null' } as const;
 const nullableId = { type: ['integer', 'null'], minimum: 1 } as const;
 const nullableText = { type: ['string', 'null'] } as const;
-const timeInput = {
-  type: ['string', 'null'],
-  minLength: 10,
-  maxLength: 40,
-  description: 'YYYY-MM-DD (local midnight), local YYYY-MM-DDTHH:MM[:SS], or with Z/±HH:MM; null = open',
-} as const;
 const count = { type: 'integer', minimum: 0 } as const;
 const affectedDoors = { type: 'array', items: idSchema, description: 'Doors whose credential sets this change altered' } as const;
 const limit = { type: 'integer', minimum: 1, maximum: 1000, default: 100 } as const;
