@@ -11,7 +11,7 @@
  * code still opening their offline unit door until a roommate's phone syncs it, and failing
  * after. Latencies are modelled on-air milliseconds; CPU time is reported separately.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { dailyCode, diversifyCardKey, fromHex, localDay, setCryptoProvider, signingKeyFromSeed, toHex } from '@latchkit/protocol';
@@ -84,8 +84,15 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
   const wall0 = performance.now();
   const cpu0 = process.cpuUsage();
   const rand = prng(o.seed);
+  // The demo starts from an empty state directory each run, but only ever deletes one it made:
+  // a directory without the marker (say, the CLI's ./.latchkit store) is refused, not wiped.
+  const marker = join(o.stateDir, '.latchkit-demo');
+  if (existsSync(o.stateDir) && readdirSync(o.stateDir).length > 0 && !existsSync(marker)) {
+    throw new Error(`--state-dir ${o.stateDir} is not empty and was not made by this demo; choose another directory (nothing was deleted)`);
+  }
   rmSync(o.stateDir, { recursive: true, force: true });
   mkdirSync(o.stateDir, { recursive: true });
+  writeFileSync(marker, 'made by `npm start`; the demo deletes and recreates this directory on each run\n');
   const db = openStore({ stateDir: o.stateDir });
   const ctx = { actor: 'demo' };
 
@@ -271,9 +278,34 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
 
 const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname);
 if (isMain) {
-  const { values } = parseArgs({
-    options: { units: { type: 'string', default: '300' }, 'state-dir': { type: 'string', default: join('.latchkit', 'demo') }, seed: { type: 'string', default: '1' }, json: { type: 'boolean', default: false } },
-  });
+  const usage = `usage: npm start -- [--units N] [--state-dir DIR] [--seed N] [--json]
+
+  --units N        units in the property, 10..5000 (default 300)
+  --state-dir DIR  where the store and the lock directories go (default .latchkit/demo);
+                   recreated on each run, and only if it is empty or made by this demo
+  --seed N         seed of the property generator and the virtual radio (default 1)
+  --json           print only the summary, as JSON (use \`npm start --silent -- --json\`
+                   so npm's own banner stays off stdout)
+`;
+  let values: { units?: string; 'state-dir'?: string; seed?: string; json?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      options: {
+        units: { type: 'string', default: '300' },
+        'state-dir': { type: 'string', default: join('.latchkit', 'demo') },
+        seed: { type: 'string', default: '1' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${usage}`);
+    process.exit(2);
+  }
+  if (values.help) {
+    process.stdout.write(usage);
+    process.exit(0);
+  }
   const units = Number(values.units);
   if (!Number.isInteger(units) || units < 10 || units > 5000) {
     process.stderr.write(`--units: expected a whole number from 10 to 5000, got ${values.units}\n`);
@@ -284,7 +316,9 @@ if (isMain) {
       if (values.json) process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
     })
     .catch((err: unknown) => {
-      process.stderr.write(`latchkit demo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      // The message says what went wrong; the stack is for debugging (LATCHKIT_DEBUG=1).
+      const detail = err instanceof Error ? (process.env['LATCHKIT_DEBUG'] ? (err.stack ?? err.message) : err.message) : String(err);
+      process.stderr.write(`latchkit demo failed: ${detail}\n`);
       process.exit(1);
     });
 }

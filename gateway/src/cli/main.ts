@@ -3,13 +3,14 @@ import { resolve } from 'node:path';
 import type { Db } from '../store/db.js';
 import { defaultStateDir, openStore } from '../store/db.js';
 import { schemaVersion } from '../store/migrations.js';
-import { GatewayError, isGatewayError } from '../errors.js';
+import { GatewayError } from '../errors.js';
 import { parseTimeToMinute } from '../time.js';
 import * as m from '../model/index.js';
 import * as v from '../views.js';
 import { record, table } from './format.js';
 import { registerSimulatorCommands } from '@latchkit/simulator';
 import { registerFlowCommands } from './flows.js';
+import { LatchkitError } from '@latchkit/protocol';
 
 export interface CliIo {
   out(text: string): void;
@@ -780,8 +781,9 @@ export async function runCli(args: readonly string[], io: CliIo = processIo()): 
       io.err(asJson ? JSON.stringify({ error: { code: 'VALIDATION_FAILED', message } }) : `error VALIDATION_FAILED: ${message}`);
       return 2;
     }
-    const code = isGatewayError(e) ? e.code : 'INTERNAL';
-    const message = isGatewayError(e) ? e.message : (e as Error).message;
+    // Every latchkit package's errors carry a stable code (simulator, radio, protocol too).
+    const code = e instanceof LatchkitError ? e.code : 'INTERNAL';
+    const message = e instanceof Error ? e.message : String(e);
     io.err(asJson ? JSON.stringify({ error: { code, message } }) : `error ${code}: ${message}`);
     return 1;
   } finally {
