@@ -121,7 +121,8 @@ export function chartData(doc: ScaleDocument): { units: number; series: string; 
 export async function renderSvg(doc: ScaleDocument): Promise<string> {
   const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'latchkit: modelled latency against property size', subtitle: `${doc.command} · ${doc.machine.cores} × ${doc.machine.cpu} · Node ${doc.machine.node}` },
+    title: { text: 'latchkit: modelled latency against property size', // The command goes in report.md: merged runs make it too long for a chart.
+    subtitle: `${doc.sizes.map((x) => x.toLocaleString('en-US')).join(', ')} units · ${doc.machine.cores} × ${doc.machine.cpu} · Node ${doc.machine.node} · bench/out/report.md` },
     width: 560,
     height: 340,
     background: 'white',
