@@ -9,6 +9,7 @@ import { parseTimeToMinute } from '../time.js';
 import * as f from '../flows/index.js';
 import { record, table } from './format.js';
 import type { CliIo } from './main.js';
+import { int, intList, yesNo } from './args.js';
 
 /** What the flow commands borrow from the program in main.ts. */
 export interface FlowCliContext {
@@ -20,16 +21,6 @@ export interface FlowCliContext {
   takeStore(): Db;
 }
 
-const int = (what: string) => (value: string): number => {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`expected a ${what} (a positive integer), got "${value}"`);
-  return Number(value);
-};
-const intList = (what: string) => (value: string): number[] => value.split(',').map((s) => int(what)(s.trim()));
-const yesNo = (value: string): boolean => {
-  if (/^(yes|on|true|1)$/i.test(value)) return true;
-  if (/^(no|off|false|0)$/i.test(value)) return false;
-  throw new InvalidArgumentError(`expected yes or no, got "${value}"`);
-};
 const changed = (doors: number[]): string => (doors.length === 0 ? 'no door sets change' : `doors to sync: ${doors.join(', ')}`);
 
 /** CSV import, the welcome outbox, and the PMS integration (User Sync, Automated Access). */

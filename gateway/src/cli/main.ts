@@ -11,6 +11,7 @@ import { record, table } from './format.js';
 import { registerSimulatorCommands } from '@latchkit/simulator';
 import { registerFlowCommands } from './flows.js';
 import { LatchkitError } from '@latchkit/protocol';
+import { int, intList, yesNo } from './args.js';
 
 export interface CliIo {
   out(text: string): void;
@@ -31,16 +32,6 @@ const processIo = (): CliIo => ({
   env: process.env,
 });
 
-const int = (what: string) => (value: string): number => {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`expected a ${what} (a positive integer), got "${value}"`);
-  return Number(value);
-};
-const intList = (what: string) => (value: string): number[] => value.split(',').map((s) => int(what)(s.trim()));
-const yesNo = (value: string): boolean => {
-  if (/^(yes|on|true|1)$/i.test(value)) return true;
-  if (/^(no|off|false|0)$/i.test(value)) return false;
-  throw new InvalidArgumentError(`expected yes or no, got "${value}"`);
-};
 
 /** `none` clears a start or expiration; anything else is a time in the property's local zone. */
 function timeOpt(value: string | undefined, offset: number, round: 'up' | 'down'): number | null | undefined {

@@ -1,0 +1,15 @@
+/** Option parsers shared by every `latchkit` command: a bad value is a usage error (exit 2). */
+import { InvalidArgumentError } from 'commander';
+
+export const int = (what: string) => (value: string): number => {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`expected a ${what} (a positive integer), got "${value}"`);
+  return Number(value);
+};
+
+export const intList = (what: string) => (value: string): number[] => value.split(',').map((s) => int(what)(s.trim()));
+
+export const yesNo = (value: string): boolean => {
+  if (/^(yes|on|true|1)$/i.test(value)) return true;
+  if (/^(no|off|false|0)$/i.test(value)) return false;
+  throw new InvalidArgumentError(`expected yes or no, got "${value}"`);
+};
