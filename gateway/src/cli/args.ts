@@ -13,3 +13,16 @@ export const yesNo = (value: string): boolean => {
   if (/^(no|off|false|0)$/i.test(value)) return false;
   throw new InvalidArgumentError(`expected yes or no, got "${value}"`);
 };
+
+/** Resolves on SIGINT or SIGTERM: how long-running commands (serve, pms watch) wait to stop. */
+export function untilSignal(): Promise<void> {
+  return new Promise((resolveStop) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolveStop();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

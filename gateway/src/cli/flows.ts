@@ -9,7 +9,7 @@ import { parseTimeToMinute } from '../time.js';
 import * as f from '../flows/index.js';
 import { record, table } from './format.js';
 import type { CliIo } from './main.js';
-import { int, intList, yesNo } from './args.js';
+import { int, intList, untilSignal, yesNo } from './args.js';
 
 /** What the flow commands borrow from the program in main.ts. */
 export interface FlowCliContext {
@@ -312,16 +312,4 @@ export function registerFlowCommands(program: Command, c: FlowCliContext): void 
       const r = f.setResidentStatus(store(), id, status, ctx());
       show({ ...f.residentStatusView(r), affectedDoors: r.affectedDoors }, () => `person ${id} is now ${status}; ${changed(r.affectedDoors)}`);
     });
-}
-
-function untilSignal(): Promise<void> {
-  return new Promise((resolveStop) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolveStop();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
 }

@@ -11,7 +11,7 @@ import { record, table } from './format.js';
 import { registerSimulatorCommands } from '@latchkit/simulator';
 import { registerFlowCommands } from './flows.js';
 import { LatchkitError } from '@latchkit/protocol';
-import { int, intList, yesNo } from './args.js';
+import { int, intList, untilSignal, yesNo } from './args.js';
 
 export interface CliIo {
   out(text: string): void;
@@ -745,17 +745,6 @@ export function buildProgram(io: CliIo = processIo()): Command {
   return program;
 }
 
-function untilSignal(): Promise<void> {
-  return new Promise((resolveStop) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolveStop();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-}
 
 /** Runs the CLI; returns the exit code (0 ok, 1 operation refused or failed, 2 bad usage). */
 export async function runCli(args: readonly string[], io: CliIo = processIo()): Promise<number> {
