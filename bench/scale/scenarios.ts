@@ -126,29 +126,34 @@ export async function runSize(units: number, log: (s: string) => void, seed = 1)
     log(`[${units}] compiling and signing every door`);
     c0 = process.cpuUsage();
     w0 = performance.now();
-    const compiled = db.transaction(() => g.compileDirty(db, { ctx: p.ctx, propertyId: p.propertyId, provider: crypto }))();
+    const compiled = g.compileDirty(db, { ctx: p.ctx, propertyId: p.propertyId, provider: crypto });
     const compileCpu = cpuMs(process.cpuUsage(c0));
     const compileWall = performance.now() - w0;
     const lobby = p.shared.find((d) => d.building === 0 && d.role === 'lobby')!;
     const lobbySet = compiled.find((c) => c.doorId === lobby.id)!;
     const unitIds = new Set(p.unitDoors.map((u) => u.id));
     const unitSets = compiled.filter((c) => unitIds.has(c.doorId));
+    // A first compile signs every full set (no lock holds a base yet).
+    const fullOf = (c: g.CompiledDoorSet): Uint8Array => {
+      if (!c.fullBytes) throw new Error(`scale bench: door ${c.doorId} was compiled without its full set`);
+      return c.fullBytes;
+    };
     const credentials = compiled.reduce((s, c) => s + c.credentials, 0);
     out.push({
       scenario: 'compile',
       units,
       doors: compiled.length,
       credentials,
-      set_bytes_total: compiled.reduce((s, c) => s + c.fullBytes.length, 0),
+      set_bytes_total: compiled.reduce((s, c) => s + fullOf(c).length, 0),
       lobby_credentials: lobbySet.credentials,
-      lobby_bytes: lobbySet.fullBytes.length,
-      lobby_bytes_per_credential: round(lobbySet.fullBytes.length / lobbySet.credentials, 3),
-      unit_door_bytes: stats(unitSets.map((c) => c.fullBytes.length), 0),
+      lobby_bytes: fullOf(lobbySet).length,
+      lobby_bytes_per_credential: round(fullOf(lobbySet).length / lobbySet.credentials, 3),
+      unit_door_bytes: stats(unitSets.map((c) => fullOf(c).length), 0),
       cpu_ms: Math.round(compileCpu),
       wall_ms: Math.round(compileWall),
       provider: 'node',
     });
-    log(`[${units}]   ${compiled.length} doors, ${credentials} credentials; lobby ${lobbySet.credentials} credentials in ${lobbySet.fullBytes.length} B; ${Math.round(compileCpu)} ms CPU`);
+    log(`[${units}]   ${compiled.length} doors, ${credentials} credentials; lobby ${lobbySet.credentials} credentials in ${fullOf(lobbySet).length} B; ${Math.round(compileCpu)} ms CPU`);
     // Every door receipts its first set (as after a full sync), so later compiles make deltas.
     const enforce = db.prepare('UPDATE door_sync_state SET enforced_seq = ?, enforced_digest = ? WHERE door_id = ?');
     db.transaction(() => {
@@ -160,7 +165,7 @@ export async function runSize(units: number, log: (s: string) => void, seed = 1)
     await capacity(db, p, units, out, log);
 
     // ------------------------------------------------------------ baselines on the lobby set
-    await baselines(db, p, lobby.id, lobby.lockId, lobbySet.fullBytes.length, units, out, log);
+    await baselines(db, p, lobby.id, lobby.lockId, fullOf(lobbySet).length, units, out, log);
 
     // ------------------------------------------------------------ full and delta sync per profile
     const sampled = sampleUnitDoors(p, SAMPLE.unit_doors);
@@ -172,7 +177,7 @@ export async function runSize(units: number, log: (s: string) => void, seed = 1)
     const victimUnit = sampled.find((d) => (residentsOf.get(d.unit) ?? []).length === 2) ?? sampled[0]!;
     const victim = residentsOf.get(victimUnit.unit)![0]!;
     g.revokeAllKeys(db, victim.personId, p.ctx);
-    const recompiled = db.transaction(() => g.compileDirty(db, { ctx: p.ctx, propertyId: p.propertyId, provider: crypto }))();
+    const recompiled = g.compileDirty(db, { ctx: p.ctx, propertyId: p.propertyId, provider: crypto });
     const changed = syncDoors.filter((d) => recompiled.some((c) => c.doorId === d.id));
     const seq2 = new Map(changed.map((d) => [d.id, { full: fullPayload(db, d.id), delta: g.syncPayload(db, d.id, recompiled.find((c) => c.doorId === d.id)!.seq - 1)!.bytes }]));
     log(`[${units}] sync: lobby + ${sampled.length} unit doors per profile; then a one-resident revoke (${recompiled.length} doors recompiled, ${changed.length} of them on the air)`);

@@ -536,6 +536,80 @@ export class CredentialSet {
 }
 
 /**
+ * patchSet's writer for one kind: the base rows whose holder is kept (copied in runs, then
+ * their holder index rewritten, since removed holder rows shift the rest) merged in key order
+ * with the replacement rows (sorted, holder indices already final). A top-level function with
+ * plain locals: as a closure over mutable captured state this loop was several times slower.
+ */
+function writeMergedRows(
+  b: Uint8Array,
+  off: number,
+  n: number,
+  width: number,
+  keepHold: Uint8Array,
+  baseHoldMap: Int32Array,
+  reps: readonly { key: Uint8Array; holder: number }[],
+  kind: CredentialKindName,
+  out: Uint8Array,
+  at: number,
+): number {
+  const keyWidth = width - 2;
+  // Base row before which a replacement row goes (rows are sorted by key); a base row with the
+  // same key is a duplicate unless its holder is being replaced (then it is dropped anyway).
+  const insertAt = (key: Uint8Array): number => {
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const p = off + mid * width;
+      let cmp = 0;
+      for (let j = 0; j < keyWidth && cmp === 0; j++) cmp = b[p + j]! - key[j]!;
+      if (cmp < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < n) {
+      const p = off + lo * width;
+      let same = true;
+      for (let j = 0; j < keyWidth && same; j++) same = b[p + j] === key[j];
+      if (same && keepHold[(b[p + keyWidth]! << 8) | b[p + keyWidth + 1]!]) fail('DUPLICATE_CREDENTIAL', `two ${kind} credentials share key ${toHex(key)}`, { kind });
+    }
+    return lo;
+  };
+  let o = at;
+  let r = 0;
+  let nextRep = reps.length > 0 ? insertAt(reps[0]!.key) : n;
+  let i = 0;
+  for (;;) {
+    while (r < reps.length && nextRep <= i) {
+      const rep = reps[r++]!;
+      out.set(rep.key, o);
+      out[o + keyWidth] = rep.holder >>> 8;
+      out[o + keyWidth + 1] = rep.holder & 0xff;
+      o += width;
+      nextRep = r < reps.length ? insertAt(reps[r]!.key) : n;
+    }
+    if (i >= n) break;
+    const stop = Math.min(nextRep, n);
+    // Dropped rows are skipped; a run of kept rows goes up to the next dropped row or the
+    // next replacement's place.
+    for (let q = off + i * width + keyWidth; i < stop && !keepHold[(b[q]! << 8) | b[q + 1]!]; i++, q += width);
+    let j = i;
+    for (let q = off + i * width + keyWidth; j < stop && keepHold[(b[q]! << 8) | b[q + 1]!]; j++, q += width);
+    if (j > i) {
+      out.set(b.subarray(off + i * width, off + j * width), o);
+      for (let q = off + i * width + keyWidth, w = o + keyWidth; q < off + j * width; q += width, w += width) {
+        const h = baseHoldMap[(b[q]! << 8) | b[q + 1]!]!;
+        out[w] = h >>> 8;
+        out[w + 1] = h & 0xff;
+      }
+      o += (j - i) * width;
+      i = j;
+    }
+  }
+  return o;
+}
+
+/**
  * What `packSet` returns for "the base's entries of every holder not in `holders`, plus
  * `replacement`", byte for byte, without unpacking the base into entries, and the delta
  * changes from the base to it (the same changes `diffEntries` finds, since the rows of the
@@ -623,38 +697,42 @@ export function patchSet(base: CredentialSet, holders: ReadonlySet<number>, repl
   for (let w = 0; w < c.windows; w++) if (usedWin[w]) baseWinMap[w] = winIndex.get(baseWinKey[w]!)!;
 
   // Holder rows: the kept base rows stay sorted (same holder, monotone window remap); merge
-  // the replacement's (holder * 2^16 + window, as in packSet) into them.
+  // the replacement's (holder * 2^16 + window, as in packSet) into them. Integer arrays and one
+  // flat loop: this runs over every holder of a big door for every patch.
   const repHoldKeyOf = new Float64Array(replacement.length);
   for (let i = 0; i < replacement.length; i++) repHoldKeyOf[i] = replacement[i]!.holder * 0x10000 + winIndex.get(repWinKey[i]!)!;
   const repHoldKeys = [...new Set(repHoldKeyOf)].sort((x, y) => x - y);
-  const holdKeys: number[] = [];
   const baseHoldMap = new Int32Array(c.holders).fill(-1);
   const repHoldIndex = new Map<number, number>();
-  {
-    let h = 0;
-    let r = 0;
-    const nextBase = (): number => {
-      while (h < c.holders && !keepHold[h]) h++;
-      return h < c.holders ? bv.getUint32(offHold + h * 6) * 0x10000 + baseWinMap[bv.getUint16(offHold + h * 6 + 4)]! : Infinity;
-    };
-    let bk = nextBase();
-    while (bk !== Infinity || r < repHoldKeys.length) {
-      const rk = r < repHoldKeys.length ? repHoldKeys[r]! : Infinity;
-      const k = bk <= rk ? bk : rk;
-      const idx = holdKeys.length;
-      holdKeys.push(k);
-      if (bk === k) {
-        baseHoldMap[h] = idx;
-        h++;
-        bk = nextBase();
-      }
-      if (rk === k) {
-        repHoldIndex.set(k, idx);
-        r++;
-      }
+  const holdRef = new Uint32Array(c.holders + repHoldKeys.length);
+  const holdWin = new Uint16Array(c.holders + repHoldKeys.length);
+  let holdCount = 0;
+  for (let h = 0, r = 0; ; ) {
+    while (h < c.holders && !keepHold[h]) h++;
+    const baseLeft = h < c.holders;
+    const repLeft = r < repHoldKeys.length;
+    if (!baseLeft && !repLeft) break;
+    const bRef = baseLeft ? bv.getUint32(offHold + h * 6) : 0;
+    const bWin = baseLeft ? baseWinMap[bv.getUint16(offHold + h * 6 + 4)]! : 0;
+    const rk = repLeft ? repHoldKeys[r]! : 0;
+    const rRef = Math.floor(rk / 0x10000);
+    const rWin = rk % 0x10000;
+    const cmp = !repLeft ? -1 : !baseLeft ? 1 : bRef - rRef || bWin - rWin;
+    if (cmp <= 0) {
+      holdRef[holdCount] = bRef;
+      holdWin[holdCount] = bWin;
+      baseHoldMap[h++] = holdCount;
+    } else {
+      holdRef[holdCount] = rRef;
+      holdWin[holdCount] = rWin;
     }
+    if (cmp >= 0) {
+      repHoldIndex.set(rk, holdCount);
+      r++;
+    }
+    holdCount++;
   }
-  if (holdKeys.length > MAX_ROWS) fail('CAPACITY_EXCEEDED', `${holdKeys.length} holder rows; a set holds at most ${MAX_ROWS}`);
+  if (holdCount > MAX_ROWS) fail('CAPACITY_EXCEEDED', `${holdCount} holder rows; a set holds at most ${MAX_ROWS}`);
 
   // Credential rows per kind: the kept base rows in key order, merged with the replacement's.
   const repByKind = new Map<CredentialKindName, { key: Uint8Array; holder: number; e: Entry }[]>(KIND_ORDER.map((k) => [k, []]));
@@ -709,72 +787,19 @@ export function patchSet(base: CredentialSet, holders: ReadonlySet<number>, repl
     }
     // Kept base rows, as positions; the merge with the replacement rows happens while writing.
     let kept = 0;
-    for (let i = 0; i < n; i++) {
-      const hr = (b[off + i * width + keyWidth]! << 8) | b[off + i * width + keyWidth + 1]!;
+    for (let i = 0, q = off + keyWidth; i < n; i++, q += width) {
+      const hr = (b[q]! << 8) | b[q + 1]!;
       if (keepHold[hr]) kept++;
       else dropped.set(entryId(kind, b.subarray(off + i * width, off + i * width + keyWidth)), { kind, row: i, holderRow: hr });
     }
-    outRows.set(kind, {
-      count: kept + reps.length,
-      write: (out, v, at0) => {
-        // Kept base rows are copied in runs (most of a big door's table is one run per
-        // replacement row), then their holder indices are rewritten in place.
-        let o = at0;
-        let r = 0;
-        let runStart = -1;
-        let runOut = 0;
-        const flush = (endRow: number): void => {
-          if (runStart < 0) return;
-          out.set(b.subarray(off + runStart * width, off + endRow * width), runOut);
-          for (let i = runStart, q = runOut + keyWidth; i < endRow; i++, q += width) {
-            const hr = baseHoldMap[(b[off + i * width + keyWidth]! << 8) | b[off + i * width + keyWidth + 1]!]!;
-            out[q] = hr >>> 8;
-            out[q + 1] = hr & 0xff;
-          }
-          runStart = -1;
-        };
-        for (let i = 0; i < n; i++) {
-          const src = off + i * width;
-          const hr = (b[src + keyWidth]! << 8) | b[src + keyWidth + 1]!;
-          if (!keepHold[hr]) {
-            flush(i);
-            continue;
-          }
-          // Replacement rows sorting before this base row go first.
-          while (r < reps.length) {
-            let cmp = 0;
-            const key = reps[r]!.key;
-            for (let j = 0; j < keyWidth && cmp === 0; j++) cmp = key[j]! - b[src + j]!;
-            if (cmp > 0) break;
-            if (cmp === 0) fail('DUPLICATE_CREDENTIAL', `two ${kind} credentials share key ${toHex(key)}`, { kind });
-            flush(i);
-            out.set(key, o);
-            v.setUint16(o + keyWidth, reps[r]!.holder);
-            o += width;
-            r++;
-          }
-          if (runStart < 0) {
-            runStart = i;
-            runOut = o;
-          }
-          o += width;
-        }
-        flush(n);
-        for (; r < reps.length; r++) {
-          out.set(reps[r]!.key, o);
-          v.setUint16(o + keyWidth, reps[r]!.holder);
-          o += width;
-        }
-        return o;
-      },
-    });
+    outRows.set(kind, { count: kept + reps.length, write: (out, _v, at0) => writeMergedRows(b, off, n, width, keepHold, baseHoldMap, reps, kind, out, at0) });
   }
   for (const kind of KIND_ORDER) {
     const count = outRows.get(kind)!.count;
     if (count > MAX_ROWS) fail('CAPACITY_EXCEEDED', `${count} ${kind} credentials; a set holds at most ${MAX_ROWS} per kind`);
   }
 
-  const head = writeHead(schedKeys, windows.length, holdKeys.length, KIND_ORDER.map((k) => outRows.get(k)!.count), secrets);
+  const head = writeHead(schedKeys, windows.length, holdCount, KIND_ORDER.map((k) => outRows.get(k)!.count), secrets);
   const { out, v } = head;
   at = head.at;
   for (const [, [start, end, sched]] of windows) {
@@ -783,9 +808,9 @@ export function patchSet(base: CredentialSet, holders: ReadonlySet<number>, repl
     out[at + 8] = sched;
     at += ROW_BYTES.window;
   }
-  for (const k of holdKeys) {
-    v.setUint32(at, Math.floor(k / 0x10000));
-    v.setUint16(at + 4, k % 0x10000);
+  for (let i = 0; i < holdCount; i++) {
+    v.setUint32(at, holdRef[i]!);
+    v.setUint16(at + 4, holdWin[i]!);
     at += ROW_BYTES.holder;
   }
   for (const kind of KIND_ORDER) at = outRows.get(kind)!.write(out, v, at);

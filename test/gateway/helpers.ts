@@ -67,7 +67,7 @@ export function tempDir(): { dir: string; cleanup(): void } {
 
 /** Clears the journal so a test sees only the changes it makes. */
 export function drainJournal(db: g.Db): void {
-  db.prepare('UPDATE door_changes SET compiled_seq = 0 WHERE compiled_seq IS NULL').run();
+  db.prepare('UPDATE door_sync_state SET compiled_through = journal_head').run();
 }
 
 export function pendingDoors(db: g.Db): number[] {

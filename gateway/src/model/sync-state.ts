@@ -1,7 +1,7 @@
 import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
 import { all, nowOf, one, run, tx, type Ctx } from './base.js';
-import { markChangesCompiled, type DoorChange } from './journal.js';
+import { CHANGE_COLUMNS, type DoorChange } from './journal.js';
 
 /** What the gateway compiled for a door and what the door last confirmed it enforces. */
 export interface DoorSyncState {
@@ -32,7 +32,7 @@ export function doorSyncState(db: Db, doorId: number): DoorSyncState {
     db,
     `SELECT s.door_id AS doorId, s.compiled_seq AS compiledSeq, s.compiled_digest AS compiledDigest, s.compiled_at AS compiledAt,
             s.enforced_seq AS enforcedSeq, s.enforced_digest AS enforcedDigest, s.last_receipt_at AS lastReceiptAt,
-            (SELECT count(*) FROM door_changes c WHERE c.door_id = s.door_id AND c.compiled_seq IS NULL) AS pendingChanges
+            (SELECT count(*) FROM door_changes c WHERE c.door_id = s.door_id AND c.id > s.compiled_through) AS pendingChanges
        FROM door_sync_state s WHERE s.door_id = ?`,
     doorId,
   );
@@ -40,13 +40,20 @@ export function doorSyncState(db: Db, doorId: number): DoorSyncState {
   return { ...r, compiledDigest: u8(r.compiledDigest), enforcedDigest: u8(r.enforcedDigest) };
 }
 
+/** The door's compiled and enforced sequences only: what a compile needs, without counting its journal. */
+export function doorSeqs(db: Db, doorId: number): { compiledSeq: number; enforcedSeq: number } {
+  const r = one<{ compiledSeq: number; enforcedSeq: number }>(db, 'SELECT compiled_seq AS compiledSeq, enforced_seq AS enforcedSeq FROM door_sync_state WHERE door_id = ?', doorId);
+  if (!r) throw new GatewayError('DOOR_NOT_FOUND', `door ${doorId} does not exist`);
+  return r;
+}
+
 export interface CompiledSetInput {
   doorId: number;
   /** Must exceed every sequence compiled for this door before (locks reject anything not newer). */
   seq: number;
   digest: Uint8Array;
-  /** The signed full set, kept as the base for later deltas. */
-  payload: Uint8Array;
+  /** The signed full set, or null when it is to be made from the body when a lock needs it. */
+  payload: Uint8Array | null;
   /** From dirtyDoors(): the journal rows this set includes. Later rows stay pending. */
   throughChangeId: number;
 }
@@ -93,7 +100,7 @@ export function writeCompiledSet(db: Db, input: CompiledSetInput & CompiledSetEx
     input.doorId,
     input.seq,
     blob(input.digest),
-    blob(input.payload),
+    input.payload ? blob(input.payload) : null,
     at,
     input.body ? blob(input.body) : null,
     input.delta ? blob(input.delta.bytes) : null,
@@ -102,8 +109,18 @@ export function writeCompiledSet(db: Db, input: CompiledSetInput & CompiledSetEx
     input.lockGeneration ?? null,
     input.compiledMin ?? null,
   );
-  run(db, 'UPDATE door_sync_state SET compiled_seq = ?, compiled_digest = ?, compiled_at = ? WHERE door_id = ?', input.seq, blob(input.digest), at, input.doorId);
-  markChangesCompiled(db, input.doorId, input.throughChangeId, input.seq);
+  // The watermark marks every journal row up to throughChangeId as compiled in one row write
+  // (migration 7); door_compiles remembers which sequence reached which change.
+  run(
+    db,
+    'UPDATE door_sync_state SET compiled_seq = ?, compiled_digest = ?, compiled_at = ?, compiled_through = max(compiled_through, ?) WHERE door_id = ?',
+    input.seq,
+    blob(input.digest),
+    at,
+    input.throughChangeId,
+    input.doorId,
+  );
+  run(db, 'INSERT INTO door_compiles (door_id, seq, through_change) SELECT door_id, ?, compiled_through FROM door_sync_state WHERE door_id = ?', input.seq, input.doorId);
   // Sets older than what the door enforces can never be a delta base again.
   if (enforcedSeq > 1) run(db, 'DELETE FROM door_sets WHERE door_id = ? AND seq < ? AND seq < ?', input.doorId, enforcedSeq, input.seq);
 }
@@ -111,19 +128,20 @@ export function writeCompiledSet(db: Db, input: CompiledSetInput & CompiledSetEx
 export interface StoredSet {
   seq: number;
   digest: Uint8Array;
-  payload: Uint8Array;
+  /** Null while the full set has not been made (compiler syncPayload makes it). */
+  payload: Uint8Array | null;
   createdAt: number;
 }
 
 /** A kept compiled set (the delta base), or undefined if it was pruned or never existed. */
 export function compiledSet(db: Db, doorId: number, seq: number): StoredSet | undefined {
-  const r = one<{ seq: number; digest: Buffer; payload: Buffer; createdAt: number }>(
+  const r = one<{ seq: number; digest: Buffer; payload: Buffer | null; createdAt: number }>(
     db,
     'SELECT seq, digest, payload, created_at AS createdAt FROM door_sets WHERE door_id = ? AND seq = ?',
     doorId,
     seq,
   );
-  return r && { seq: r.seq, digest: Uint8Array.from(r.digest), payload: Uint8Array.from(r.payload), createdAt: r.createdAt };
+  return r && { seq: r.seq, digest: Uint8Array.from(r.digest), payload: r.payload ? Uint8Array.from(r.payload) : null, createdAt: r.createdAt };
 }
 
 export interface ReceiptInput {
@@ -178,7 +196,7 @@ export function doorSyncTasks(db: Db, propertyId: number, opts: { connectivity?:
             s.enforced_seq AS enforcedSeq, s.last_receipt_at AS lastReceiptAt
        FROM doors d JOIN door_sync_state s ON s.door_id = d.id
       WHERE d.property_id = ? AND (? IS NULL OR d.connectivity = ?)
-        AND (s.enforced_seq < s.compiled_seq OR EXISTS (SELECT 1 FROM door_changes c WHERE c.door_id = d.id AND c.compiled_seq IS NULL))
+        AND (s.enforced_seq < s.compiled_seq OR s.journal_head > s.compiled_through)
       ORDER BY d.id`,
     propertyId,
     opts.connectivity ?? null,
@@ -188,8 +206,9 @@ export function doorSyncTasks(db: Db, propertyId: number, opts: { connectivity?:
     ...d,
     changes: all<DoorChange>(
       db,
-      `SELECT id, door_id AS doorId, reason, created_at AS at, compiled_seq AS compiledSeq FROM door_changes
-        WHERE door_id = ? AND (compiled_seq IS NULL OR compiled_seq > ?) ORDER BY id`,
+      `SELECT ${CHANGE_COLUMNS} FROM door_changes c
+        WHERE c.door_id = ? AND c.id > coalesce((SELECT through_change FROM door_compiles WHERE door_id = ? AND seq = ?), 0) ORDER BY c.id`,
+      d.doorId,
       d.doorId,
       d.enforcedSeq,
     ),

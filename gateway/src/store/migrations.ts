@@ -5,6 +5,7 @@ import { CSV_IMPORT_SCHEMA } from './migration-003-csv-import.js';
 import { PMS_SCHEMA } from './migration-004-pms.js';
 import { ANCHOR_UPDATES_SCHEMA } from './migration-005-anchor-updates.js';
 import { ACCESS_TOUCHES_SCHEMA } from './migration-006-access-touches.js';
+import { JOURNAL_WATERMARKS_SCHEMA } from './migration-007-journal-watermarks.js';
 
 export interface Migration {
   /** Strictly increasing from 1; a released version is never edited, only followed. */
@@ -251,6 +252,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: 'pms integration: user sync, automated access', up: PMS_SCHEMA },
   { version: 5, name: 'anchor updates for issuer key rotation', up: ANCHOR_UPDATES_SCHEMA },
   { version: 6, name: 'access touches: patch compiled sets per changed holder', up: ACCESS_TOUCHES_SCHEMA },
+  { version: 7, name: 'journal watermarks, full sets on demand, relaxed compile commits', up: JOURNAL_WATERMARKS_SCHEMA },
 ];
 
 export function appliedMigrations(db: Db): { version: number; name: string; appliedAt: number }[] {

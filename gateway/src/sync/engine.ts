@@ -251,7 +251,7 @@ export class SyncEngine {
         WHERE d.connectivity = 'online' AND (? IS NULL OR d.property_id = ?)
           AND (d.gateway_radio IS NULL OR ? IS NULL OR d.gateway_radio = ?)
           AND (s.enforced_seq < s.compiled_seq OR s.compiled_seq = 0
-               OR EXISTS (SELECT 1 FROM door_changes c WHERE c.door_id = d.id AND c.compiled_seq IS NULL)
+               OR s.journal_head > s.compiled_through
                OR EXISTS (SELECT 1 FROM anchor_updates u WHERE u.door_id = d.id AND u.applied_at IS NULL))
         ORDER BY d.id`,
       propertyId ?? null,

@@ -1,0 +1,147 @@
+/**
+ * How compiled sets are stored (migration 7): journal watermarks instead of per-row marks,
+ * full sets made on demand, compile commits without an fsync and the barrier before hand-out.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { deviceKeysFromSeed, openCommission, openSetMessage } from '@latchkit/protocol';
+import * as g from '../../../gateway/src/index.js';
+import { commissionDoor, compileDirty, lockIdentity, syncPayload, trustAnchors } from '../../../gateway/src/compiler/index.js';
+import { fixture, resident, tempDir, type Fixture } from '../helpers.js';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  while (cleanups.length) cleanups.pop()!();
+});
+
+const pending = (db: g.Db): number => (db.prepare('SELECT pending FROM store_durability').get() as { pending: number }).pending;
+const storedPayload = (db: g.Db, doorId: number, seq: number): Buffer | null =>
+  (db.prepare('SELECT payload FROM door_sets WHERE door_id = ? AND seq = ?').get(doorId, seq) as { payload: Buffer | null }).payload;
+
+/** Commission the lobby, compile and sync its first set, receipted: the next compile is a delta. */
+function lobbyAtSeq1(f: Fixture) {
+  const device = deviceKeysFromSeed(new Uint8Array(32).fill(7));
+  const c = commissionDoor(f.db, f.lobby.id, { signingPublic: device.signing.publicKey, encryptionPublic: device.encryptionPublic }, { ctx: f.ctx });
+  const { contentKey } = openCommission(c.message, { lockId: lockIdentity(f.db, f.lobby.id)!.lockId, device, anchors: null, generation: 0 });
+  compileDirty(f.db, { ctx: f.ctx });
+  const first = syncPayload(f.db, f.lobby.id, 0)!;
+  const lockState = { lockId: lockIdentity(f.db, f.lobby.id)!.lockId, anchors: trustAnchors(f.db, f.prop.id), contentKey };
+  const opened = openSetMessage(first.bytes, { ...lockState, seq: 0, current: null });
+  f.db.prepare('UPDATE door_sync_state SET enforced_seq = ?, enforced_digest = ? WHERE door_id = ?').run(first.seq, Buffer.from(opened.digest), f.lobby.id);
+  return { lockState, current: opened.set };
+}
+
+describe('compiled set storage', () => {
+  it('a compile for a lock at its delta base stores no full set; the first lock that needs one gets it made, stored and valid', () => {
+    const f = fixture();
+    const { lockState, current } = lobbyAtSeq1(f);
+    resident(f);
+    const [c] = compileDirty(f.db, { ctx: f.ctx }).filter((x) => x.doorId === f.lobby.id);
+    expect(c!.seq).toBe(2);
+    expect(c!.delta?.baseSeq).toBe(1);
+    expect(c!.fullBytes).toBeNull();
+    expect(storedPayload(f.db, f.lobby.id, 2)).toBeNull();
+
+    const full = syncPayload(f.db, f.lobby.id, 0)!;
+    expect(full.kind).toBe('full');
+    expect(Uint8Array.from(storedPayload(f.db, f.lobby.id, 2)!)).toEqual(full.bytes);
+    // Made once: the next lock that needs it gets the same bytes.
+    expect(syncPayload(f.db, f.lobby.id, -1, { forceFull: true })!.bytes).toEqual(full.bytes);
+    // The full set and the delta give the lock the same body, under the digest the delta signed.
+    const viaFull = openSetMessage(full.bytes, { ...lockState, seq: 1, current });
+    const viaDelta = openSetMessage(syncPayload(f.db, f.lobby.id, 1)!.bytes, { ...lockState, seq: 1, current });
+    expect(viaFull.digest).toEqual(viaDelta.digest);
+    expect(viaFull.set.body).toEqual(viaDelta.set.body);
+    expect(viaFull.seq).toBe(2);
+  });
+
+  it('compiles commit without an fsync and say so; the store is made durable before a set is handed out', () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const db = g.openStore({ stateDir: t.dir });
+    cleanups.unshift(() => db.close());
+    const ctx: g.Ctx = { now: () => Date.UTC(2025, 5, 1), actor: 'test' };
+    const prop = g.createProperty(db, { name: 'File Court', utcOffsetMin: 0 }, ctx);
+    const lobby = g.createDoor(db, prop.id, { name: 'Lobby', lockId: '00000000000000c1', connectivity: 'offline' }, ctx);
+    const device = deviceKeysFromSeed(new Uint8Array(32).fill(9));
+    commissionDoor(db, lobby.id, { signingPublic: device.signing.publicKey, encryptionPublic: device.encryptionPublic }, { ctx });
+    expect(pending(db)).toBe(0);
+
+    expect(compileDirty(db, { ctx }).map((c) => c.doorId)).toEqual([lobby.id]);
+    expect(pending(db)).toBe(1);
+    // Back to FULL for everything else on the connection (access changes must survive a power cut).
+    expect(db.pragma('synchronous', { simple: true })).toBe(2);
+    expect(syncPayload(db, lobby.id, 0)!.kind).toBe('full');
+    expect(pending(db)).toBe(0);
+
+    // Inside a caller's transaction the caller's commit decides; the debt is still recorded.
+    g.createDoor(db, prop.id, { name: 'Gym', lockId: '00000000000000c2', connectivity: 'offline' }, ctx);
+    commissionDoor(db, g.getDoorByLockId(db, '00000000000000c2').id, { signingPublic: device.signing.publicKey, encryptionPublic: device.encryptionPublic }, { ctx });
+    db.transaction(() => compileDirty(db, { ctx }))();
+    expect(pending(db)).toBe(1);
+  });
+
+  it('a compile moves the door watermark instead of marking rows; each change still knows the sequence that first included it', () => {
+    const f = fixture();
+    lobbyAtSeq1(f);
+    const before = g.doorChanges(f.db, f.lobby.id);
+    expect(before.every((c) => c.compiledSeq === 1)).toBe(true);
+    resident(f);
+    const jane = g.listPeople(f.db, f.prop.id, {})[0]!;
+    g.revokeAllKeys(f.db, jane.id, f.ctx);
+    const pendingNow = g.doorChanges(f.db, f.lobby.id, { pendingOnly: true });
+    expect(pendingNow.length).toBe(2);
+    expect(pendingNow.every((c) => c.compiledSeq === null)).toBe(true);
+    expect(g.doorSyncState(f.db, f.lobby.id).pendingChanges).toBe(2);
+    // A change landing after the compiler read the journal head stays pending.
+    const head = g.dirtyDoorHeads(f.db).find((d) => d.doorId === f.lobby.id)!.throughChangeId;
+    g.compileDoor(f.db, f.lobby.id, { ctx: f.ctx, throughChangeId: head - 1 });
+    expect(g.doorChanges(f.db, f.lobby.id, { pendingOnly: true }).map((c) => c.id)).toEqual([head]);
+    compileDirty(f.db, { ctx: f.ctx });
+    expect(g.doorChanges(f.db, f.lobby.id, { limit: 2 }).map((c) => c.compiledSeq)).toEqual([3, 2]);
+    expect(g.dirtyDoors(f.db).map((d) => d.doorId)).not.toContain(f.lobby.id);
+    // Door Sync: the lobby enforces 1, so both changes since are listed with their sequences.
+    const task = g.doorSyncTasks(f.db, f.prop.id).find((x) => x.doorId === f.lobby.id)!;
+    expect(task.changes.map((c) => c.compiledSeq)).toEqual([2, 3]);
+  });
+
+  it('migration 7 carries a version-6 journal over: compiled rows keep their sequence, pending rows stay pending', () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const v6 = g.openStore({ stateDir: t.dir, migrations: g.MIGRATIONS.slice(0, 6) });
+    const prop = g.createProperty(v6, { name: 'Old Court', utcOffsetMin: 0 });
+    // Written as version 6 did: rows marked with the sequence that compiled them, NULL = pending.
+    v6.prepare("INSERT INTO doors (property_id, name, lock_id, connectivity, created_at) VALUES (?, 'Lobby', '00000000000000d1', 'offline', 0)").run(prop.id);
+    const door = (v6.prepare('SELECT id FROM doors').get() as { id: number }).id;
+    v6.prepare('INSERT INTO door_sync_state (door_id, compiled_seq, enforced_seq) VALUES (?, 2, 1)').run(door);
+    const add = v6.prepare('INSERT INTO door_changes (door_id, reason, created_at, compiled_seq) VALUES (?, ?, 0, ?)');
+    const ids = [
+      add.run(door, 'a', 1).lastInsertRowid,
+      add.run(door, 'b', 2).lastInsertRowid,
+      add.run(door, 'c', 2).lastInsertRowid,
+      add.run(door, 'd', null).lastInsertRowid,
+    ].map(Number);
+    v6.prepare('INSERT INTO door_sets (door_id, seq, digest, payload, created_at) VALUES (?, 2, ?, ?, 0)').run(door, Buffer.alloc(32), Buffer.from([1, 2, 3]));
+    v6.close();
+
+    const db = g.openStore({ stateDir: t.dir });
+    try {
+      expect(g.schemaVersion(db)).toBe(g.MIGRATIONS.length);
+      expect(db.prepare('SELECT journal_head AS h, compiled_through AS c FROM door_sync_state WHERE door_id = ?').get(door)).toEqual({ h: ids[3], c: ids[2] });
+      expect(g.doorChanges(db, door).map((c) => [c.reason, c.compiledSeq])).toEqual([
+        ['d', null],
+        ['c', 2],
+        ['b', 2],
+        ['a', 1],
+      ]);
+      expect(g.dirtyDoors(db).map((d) => [d.doorId, d.throughChangeId])).toEqual([[door, ids[3]]]);
+      expect(g.doorSyncState(db, door).pendingChanges).toBe(1);
+      // The stored set survived the table rebuild.
+      expect(Uint8Array.from(storedPayload(db, door, 2)!)).toEqual(new Uint8Array([1, 2, 3]));
+      // New journal rows move the head through the trigger.
+      db.prepare("INSERT INTO door_changes (door_id, reason, created_at) VALUES (?, 'e', 0)").run(door);
+      expect(g.doorSyncState(db, door).pendingChanges).toBe(2);
+    } finally {
+      db.close();
+    }
+  });
+});
