@@ -255,6 +255,48 @@ describe('gateway sync end to end', () => {
     expect(f.locks.get(f.door4b.id)!.device.firmware.summary().anchors).toBe(1);
   });
 
+  it('rotates the issuer key at an offline door by passive sync: the lock\'s signed event log, not the phone, says the anchor update applied', async () => {
+    const f = await property();
+    const gw = await engine(f.db, 'gw-1');
+    await gw.pushPending(f.prop.id);
+    const manager = await engine(f.db, 'manager-phone');
+    await manager.syncDoor(f.door4b.id);
+    const unitLock = f.locks.get(f.door4b.id)!.device;
+    expect(g.beginIssuerRotation(f.db, f.prop.id, { ctx: f.ctx, provider: crypto }).doors).toBe(2);
+    await gw.pushPending(f.prop.id); // the online lobby learns the new anchor from its gateway
+    expect(g.doorsBehindOnAnchors(f.db, f.prop.id)).toEqual([f.door4b.id]);
+
+    // A visit that relayed nothing proves nothing: the door stays behind.
+    const janePhone = await phone(f.jane.key);
+    g.acceptVisit(f.db, await janePhone.visit(fromHex(f.door4b.lockId)), { provider: crypto });
+    expect(g.doorsBehindOnAnchors(f.db, f.prop.id)).toEqual([f.door4b.id]);
+
+    // Sam's bundle for the unit door is the anchor update alone (its set is current).
+    const bundles = g.relayBundlesFor(f.db, f.sam.person.id, { onlyOffline: true, provider: crypto });
+    expect(bundles.map((b) => [b.doorId, b.anchorUpdates?.length, b.full === undefined])).toEqual([[f.door4b.id, 1, true]]);
+    const samPhone = await phone(f.sam.key);
+    for (const b of bundles) samPhone.carry(b);
+    const visit = await samPhone.visit(fromHex(f.door4b.lockId));
+    expect(visit).toMatchObject({ anchorsApplied: 1, relay: null, relayError: null, unlock: { granted: true } });
+    expect(unitLock.firmware.summary().anchors).toBe(2);
+    g.acceptVisit(f.db, visit, { provider: crypto });
+    expect(g.doorsBehindOnAnchors(f.db, f.prop.id)).toEqual([]);
+
+    // The rotation completes; the unit door gets the update dropping the old key and a set
+    // signed by the new key, both by the next resident's phone.
+    g.completeIssuerRotation(f.db, f.prop.id, { ctx: f.ctx, provider: crypto });
+    const next = g.relayBundlesFor(f.db, f.jane.person.id, { onlyOffline: true, provider: crypto });
+    expect(next.map((b) => [b.doorId, b.anchorUpdates?.length, b.full !== undefined])).toEqual([[f.door4b.id, 1, true]]);
+    for (const b of next) janePhone.carry(b);
+    const second = await janePhone.visit(fromHex(f.door4b.lockId));
+    expect(second).toMatchObject({ anchorsApplied: 1, relayError: null, unlock: { granted: true } });
+    expect(second.relay?.seq).toBe(next[0]!.seq);
+    expect(unitLock.firmware.summary().anchors).toBe(1);
+    g.acceptVisit(f.db, second, { provider: crypto });
+    expect(g.doorsBehindOnAnchors(f.db, f.prop.id)).toEqual([f.lobby.id]); // the online lobby waits for its gateway's pass
+    expect(g.doorSyncTasks(f.db, f.prop.id).map((t) => t.doorId)).not.toContain(f.door4b.id);
+  });
+
   it('over HTTP: a phone fetches its relay bundles, syncs an offline door, and uploads the visit; bad uploads are refused', async () => {
     const f = await property();
     const gw = await engine(f.db, 'gw-1');

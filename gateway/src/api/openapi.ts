@@ -71,7 +71,9 @@ export function buildOpenApi(routes: readonly RouteRecord[]): Schema {
       version: '0.1.0',
       description: 'Property access management for latchkit locks. Error codes and roles: gateway/API.md.',
     },
-    servers: [{ url: 'http://127.0.0.1:8080' }],
+    // Relative: resolved against where the document was fetched, so it is right on any host and
+    // port `latchkit serve --port` listens on (a fixed http://127.0.0.1:8080 was wrong elsewhere).
+    servers: [{ url: '/', description: 'the gateway that served this document' }],
     components: {
       securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'API token from `latchkit token create`' } },
       'x-error-codes': Object.fromEntries(Object.entries(ERROR_CATALOGUE).map(([code, e]) => [code, { status: e.status, summary: e.summary }])),

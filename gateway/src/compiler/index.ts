@@ -620,6 +620,15 @@ export function acceptEvents(db: Db, doorId: number, batch: Uint8Array | readonl
         lockSeq: e.index,
       }));
     const { inserted } = recordLockEvents(db, doorId, access);
+    // The lock logs each trust-anchor update it applies (detail = its rotation counter), and
+    // these records are covered by a signed head: the proof a phone relaying the updates
+    // cannot forge. Updates up to that counter are applied (or superseded: the lock refuses
+    // any counter not above its own).
+    const rotated = fresh.filter((e) => e.type === 'anchorsRotated');
+    if (rotated.length > 0) {
+      const counter = Math.max(...rotated.map((e) => e.detail));
+      run(db, 'UPDATE anchor_updates SET applied_at = ? WHERE door_id = ? AND seq <= ? AND applied_at IS NULL', nowOf(o.ctx ?? {}), doorId, counter);
+    }
     const last = fresh[fresh.length - 1]!;
     run(db, 'UPDATE lock_identities SET events_next_index = ?, events_chain = ? WHERE door_id = ?', last.index + 1, Buffer.from(chain), doorId);
     return { inserted, verifiedThrough: last.index };

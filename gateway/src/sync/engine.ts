@@ -322,8 +322,10 @@ function doorsOf(db: Db, personId: number, nowMinute: number): number[] {
 
 /**
  * What a person's phone should carry: for each door they can open that enforces an older set
- * than compiled, the delta from the enforced sequence (if compiled) and the full set.
- * Compiles pending changes first, so the phone never carries a set that is already stale.
+ * than compiled, the delta from the enforced sequence (if compiled) and the full set; and for
+ * each door whose lock has not applied an issuer-rotation anchor update, those updates (pushed
+ * first; acceptEvents marks them applied from the lock's signed event log). Compiles pending
+ * changes first, so the phone never carries a set that is already stale.
  */
 export function relayBundlesFor(db: Db, personId: number, o: { ctx?: Ctx; provider?: CryptoProvider; onlyOffline?: boolean } = {}): (RelayBundle & { doorId: number; seq: number })[] {
   const doors = doorsOf(db, personId, Math.floor(nowOf(o.ctx ?? {}) / 60_000));
@@ -336,15 +338,18 @@ export function relayBundlesFor(db: Db, personId: number, o: { ctx?: Ctx; provid
     if (!identity) continue;
     if (doorSyncState(db, doorId).pendingChanges > 0) compileDoor(db, doorId, opts);
     const state = doorSyncState(db, doorId);
-    if (state.enforcedSeq >= state.compiledSeq) continue;
-    const delta = syncPayload(db, doorId, state.enforcedSeq);
-    const full = syncPayload(db, doorId, -1, { forceFull: true })!;
+    const anchorUpdates = pendingAnchorUpdates(db, doorId).map((u) => u.message);
+    const behind = state.enforcedSeq < state.compiledSeq;
+    if (!behind && anchorUpdates.length === 0) continue;
+    const delta = behind ? syncPayload(db, doorId, state.enforcedSeq) : null;
+    const full = behind ? syncPayload(db, doorId, -1, { forceFull: true })! : null;
     out.push({
       doorId,
       seq: state.compiledSeq,
       lockId: fromHex(d.lockId),
-      full: full.bytes,
+      ...(full ? { full: full.bytes } : {}),
       ...(delta?.kind === 'delta' ? { delta: delta.bytes } : {}),
+      ...(anchorUpdates.length > 0 ? { anchorUpdates } : {}),
       eventsFrom: identity.eventsNextIndex,
     });
   }

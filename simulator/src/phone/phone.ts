@@ -35,6 +35,13 @@ export interface PhoneOptions {
 /** What the backend gives a phone to relay to one door. */
 export interface RelayBundle extends SetBundle {
   lockId: Uint8Array;
+  /**
+   * Signed trust-anchor updates (issuer key rotation), oldest first, pushed before the set: a
+   * set signed by a new issuer key opens only at a lock that learned the key. The lock logs
+   * each one it applies (`anchorsRotated`), and that signed-head-covered record is how the
+   * backend learns it was applied.
+   */
+  anchorUpdates?: Uint8Array[];
   /** First event index the backend does not have yet (default 0). */
   eventsFrom?: number;
 }
@@ -65,6 +72,8 @@ export interface VisitReport {
   relay: RelayReport | null;
   /** Set when the lock refused what was relayed (and no fallback helped): its error code. */
   relayError: string | null;
+  /** Anchor updates the lock applied on this visit (already applied ones are skipped). */
+  anchorsApplied: number;
   unlock: { granted: boolean; reason: DenyReasonName; holder: number; eventIndex: number } | null;
   /** The lock's signed receipt after the visit (what it enforces, and its event head). */
   receipt: Uint8Array;
@@ -135,7 +144,19 @@ export class Phone {
       let relay: RelayReport | null = null;
       let relayError: string | null = null;
       let receipt: Uint8Array | null = null;
+      let anchorsApplied = 0;
       if (o.relay !== false && bundle) {
+        for (const update of bundle.anchorUpdates ?? []) {
+          try {
+            await client.push(update);
+            anchorsApplied++;
+          } catch (err) {
+            if (!(err instanceof ProtocolError)) throw err;
+            // STALE_SEQUENCE: applied on an earlier visit. Anything else is reported; the set
+            // may still apply (it is signed by a key the lock already trusts, or it is refused).
+            if (err.code !== 'STALE_SEQUENCE') relayError = err.code;
+          }
+        }
         try {
           const r = await deliverSet(client, info.seq, bundle);
           if (r) {
@@ -162,6 +183,7 @@ export class Phone {
         info,
         relay,
         relayError,
+        anchorsApplied,
         unlock,
         receipt,
         events,

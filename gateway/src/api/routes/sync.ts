@@ -29,10 +29,15 @@ const bundleSchema = S.obj(
     lockId: lockIdHex,
     seq: { type: 'integer', minimum: 1, description: 'Sequence the door will enforce after the relay' },
     delta: { ...base64, description: 'Signed delta from the sequence the door enforces (base64), when one was compiled' },
-    full: { ...base64, description: 'The signed full set (base64): sent when the lock refuses the delta' },
+    full: { ...base64, description: 'The signed full set (base64): sent when there is no delta or the lock refuses it. Absent when the door only misses anchor updates' },
+    anchorUpdates: {
+      type: 'array',
+      items: base64,
+      description: 'Signed trust-anchor updates (issuer key rotation, base64), oldest first: push them before the set. The lock logs each one it applies, and the visit upload reports it',
+    },
     eventsFrom: { type: 'integer', minimum: 0, description: 'First event index the gateway does not have yet' },
   },
-  ['doorId', 'lockId', 'seq', 'full', 'eventsFrom'],
+  ['doorId', 'lockId', 'seq', 'eventsFrom'],
 );
 
 const rotationSchema = S.obj({ kid: { type: 'string' }, doors: { type: 'integer', minimum: 0 } }, ['kid', 'doors']);
@@ -54,7 +59,8 @@ export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx }: Ap
         lockId: Buffer.from(b.lockId).toString('hex'),
         seq: b.seq,
         ...(b.delta ? { delta: b64(b.delta) } : {}),
-        full: b64(b.full!),
+        ...(b.full ? { full: b64(b.full) } : {}),
+        ...(b.anchorUpdates ? { anchorUpdates: b.anchorUpdates.map(b64) } : {}),
         eventsFrom: b.eventsFrom ?? 0,
       }));
     },
