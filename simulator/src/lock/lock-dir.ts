@@ -11,7 +11,7 @@
  * The .bin files are the flash cells byte for byte (erased bytes are 0xFF; files hold only as
  * much as was ever written), each program or erase is one synchronous positioned write.
  */
-import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromHex, toHex, type CryptoProvider } from '@latchkit/protocol';
 import { nodeCryptoProvider } from '@latchkit/protocol/node';
@@ -129,6 +129,11 @@ export function openLockDir(dir: string, options: OpenLockDirOptions = {}): Lock
     if (!options.create) simFail('LOCK_NOT_FOUND', `${dir} holds no lock (no factory.json)`);
     const c = options.create;
     if (!(c.lockId instanceof Uint8Array) || c.lockId.length !== 8) throw badArgument('lock id', 'Uint8Array of 8 bytes', c.lockId);
+    // A new lock gets a new or empty directory: writing factory.json and flash images into a
+    // directory of other files (a typo'd --dir, a home directory) would mix them up.
+    if (existsSync(dir) && readdirSync(dir).length > 0) {
+      simFail('BAD_ARGUMENT', `${dir} is not empty and holds no lock (no factory.json); give a new or empty directory for a new lock`);
+    }
     mkdirSync(dir, { recursive: true });
     const factory: FactoryData = {
       lockId: toHex(c.lockId),

@@ -2,7 +2,7 @@
  * The simulator's CLI commands, run in-process through commander with captured output:
  * `lock run` driven by scripted input, `lock state` (text and JSON), `fleet start --check`.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -85,6 +85,13 @@ describe('latchkit lock', () => {
     expect(json.counts.doorcode).toBe(3);
     expect(json.events.at(-1)!.type).toBe('granted');
     await expect(run(['lock', 'state', join(dir, 'missing')])).rejects.toBeInstanceOf(SimulatorError);
+  });
+
+  it('run: refuses to make a new lock in a directory that holds other files, and leaves them alone', async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'notes.txt'), 'not a lock');
+    await expect(run(['lock', 'run', '--dir', dir, '--id', '4c4b0000000000c3', '--demo'], ['quit'])).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    expect(readdirSync(dir)).toEqual(['notes.txt']);
   });
 });
 
