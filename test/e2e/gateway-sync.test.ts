@@ -214,6 +214,31 @@ describe('gateway sync end to end', () => {
     expect(g.doorSyncState(f.db, f.lobby.id).enforcedSeq).toBe(lobby.firmware.seq);
   });
 
+  it('stop() ends a pass at an unreachable door after the attempt in flight: no further retries or backoff', async () => {
+    const f = await property();
+    await f.locks.get(f.lobby.id)!.served.stop(); // the online lobby is off the air
+    const events: g.SyncProgress[] = [];
+    let firstAttempt!: () => void;
+    const attempted = new Promise<void>((r) => (firstAttempt = r));
+    const gw = await engine(f.db, 'gw-1', {
+      timeoutMs: 200,
+      retry: { attempts: 4, baseDelayMs: 5_000, maxDelayMs: 5_000 },
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      onProgress: (e) => {
+        events.push(e);
+        if (e.kind === 'attempt') firstAttempt();
+      },
+    });
+    gw.start(50, f.prop.id);
+    await attempted;
+    await gw.stop();
+    expect(events.filter((e) => e.kind === 'attempt')).toHaveLength(1);
+    expect(events.filter((e) => e.kind === 'retry')).toEqual([]);
+    expect(events.find((e) => e.kind === 'failed')).toMatchObject({ doorId: f.lobby.id, code: 'RADIO_UNAVAILABLE', message: expect.stringMatching(/before the engine stopped/) });
+    // The door is still pending for the next start.
+    expect(gw.doorsToPush(f.prop.id)).toContain(f.lobby.id);
+  });
+
   it('rotates the issuer key: locks learn the new anchor first, then sets switch signer, then the old key is dropped', async () => {
     const f = await property();
     const gw = await engine(f.db, 'gw-1');

@@ -87,6 +87,8 @@ export class SyncEngine {
   private running: Promise<unknown> = Promise.resolve();
   private queue: Promise<unknown> = Promise.resolve();
   private generation = 0;
+  /** Set while stop() waits: no further door, attempt or backoff starts (serve stops promptly). */
+  private stopping = false;
   private readonly retry: RetryPolicy;
 
   private constructor(
@@ -132,6 +134,7 @@ export class SyncEngine {
     const t0 = this.now();
     let lastError: unknown;
     for (let attempt = 1; attempt <= this.retry.attempts; attempt++) {
+      if (this.stopping && attempt > 1) break;
       this.options.onProgress?.({ kind: 'attempt', doorId, attempt });
       try {
         const result = await this.syncOnce(doorId, fromHex(door.lockId), attempt, t0);
@@ -149,13 +152,14 @@ export class SyncEngine {
           if (e instanceof GatewayError) this.options.onProgress?.({ kind: 'failed', doorId, code: e.code, message: e.message });
           throw e;
         }
-        if (attempt === this.retry.attempts) break;
+        if (attempt === this.retry.attempts || this.stopping) break;
         const delayMs = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
         this.options.onProgress?.({ kind: 'retry', doorId, attempt, delayMs, error: (err as Error).message });
         await (this.options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))))(delayMs);
       }
     }
-    const failure = new GatewayError('RADIO_UNAVAILABLE', `door ${doorId} (lock ${door.lockId}) could not be synced after ${this.retry.attempts} attempts: ${(lastError as Error)?.message}`, {
+    const tried = this.stopping ? 'before the engine stopped' : `after ${this.retry.attempts} attempts`;
+    const failure = new GatewayError('RADIO_UNAVAILABLE', `door ${doorId} (lock ${door.lockId}) could not be synced ${tried}: ${(lastError as Error)?.message}`, {
       lastError: (lastError as { code?: string })?.code ?? null,
     });
     this.options.onProgress?.({ kind: 'failed', doorId, code: failure.code, message: failure.message });
@@ -268,6 +272,7 @@ export class SyncEngine {
       const results: DoorSyncResult[] = [];
       const failures: { doorId: number; code: string; message: string }[] = [];
       for (const doorId of this.doorsToPush(propertyId)) {
+        if (this.stopping) break;
         try {
           results.push(await this.syncDoorNow(doorId));
         } catch (err) {
@@ -294,11 +299,21 @@ export class SyncEngine {
     this.timer = setTimeout(tick, 0);
   }
 
+  /**
+   * Stop the loop. The pass under way finishes the attempt in flight (at most one connection
+   * timeout) and starts no further door, retry or backoff; what it skipped stays pending.
+   */
   async stop(): Promise<void> {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.generation++;
-    await this.running;
+    this.stopping = true;
+    try {
+      await this.running;
+      await this.queue;
+    } finally {
+      this.stopping = false;
+    }
   }
 
   async close(): Promise<void> {
