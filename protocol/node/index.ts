@@ -10,7 +10,7 @@
 import { createCipheriv, createHash, createHmac, createPrivateKey, createPublicKey, randomBytes, randomFillSync, sign, verify, type KeyObject } from 'node:crypto';
 import { hchacha } from '@noble/ciphers/chacha.js';
 import type { CryptoProvider } from '../src/index.js';
-import { expectBytes, hmacSha256KeyedPortable } from '../src/index.js';
+import { expectBytes, expectUint, hmacSha256KeyedPortable } from '../src/index.js';
 
 // DER prefixes of PKCS#8 (private) and SPKI (public) Ed25519 keys, RFC 8410; the raw 32-byte
 // key follows. node:crypto has no raw-key import for Ed25519 on Node 20.
@@ -68,15 +68,18 @@ function xchachaSeal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaint
 }
 
 /**
- * Small random values (nonces: two per compiled set) come from a pool refilled 4 KiB at a
+ * Nonce-sized random values (two nonces per compiled set) come from a pool refilled 4 KiB at a
  * time: each randomBytes() call into OpenSSL cost ~5 us, ~0.1 s of a 10,000-door compile. The
- * pool is CSPRNG output like any other; each byte is handed out once and the slot zeroed.
+ * pool is CSPRNG output like any other; each byte is handed out once and the slot zeroed. Keys
+ * (32 bytes) and odd requests go straight to OpenSSL, so no future key sits in memory.
  */
 const POOL_BYTES = 4096;
+const POOLED_MAX = 24;
 const pool = new Uint8Array(POOL_BYTES);
 let poolAt = POOL_BYTES;
 function pooledRandomBytes(length: number): Uint8Array {
-  if (length > 256) return new Uint8Array(randomBytes(length));
+  expectUint(length, 'randomBytes length', 0x7fff_ffff);
+  if (length === 0 || length > POOLED_MAX) return new Uint8Array(randomBytes(length));
   if (poolAt + length > POOL_BYTES) {
     randomFillSync(pool);
     poolAt = 0;

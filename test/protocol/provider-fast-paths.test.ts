@@ -62,3 +62,28 @@ describe('keyed HMAC-SHA256', () => {
     expect(calls).toEqual([5]);
   });
 });
+
+describe('node provider randomBytes (nonces from a pool)', () => {
+  it('never hands out the same bytes twice, across pool refills, and gives keys their own draw', () => {
+    const seen = new Set<string>();
+    // 24-byte nonces: 4096 / 24 per pool, so this crosses several refills.
+    for (let i = 0; i < 2_000; i++) {
+      const n = nodeCryptoProvider.randomBytes(24);
+      expect(n).toHaveLength(24);
+      const hex = Buffer.from(n).toString('hex');
+      expect(seen.has(hex)).toBe(false);
+      seen.add(hex);
+    }
+    const a = nodeCryptoProvider.randomBytes(32);
+    const b = nodeCryptoProvider.randomBytes(32);
+    expect(a).toHaveLength(32);
+    expect(a).not.toEqual(b);
+  });
+
+  it('refuses a negative or non-integer length instead of rewinding or breaking the pool', () => {
+    for (const bad of [-8, Number.NaN, 1.5]) expect(() => nodeCryptoProvider.randomBytes(bad)).toThrowError(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    const next = nodeCryptoProvider.randomBytes(24);
+    expect(next).toHaveLength(24);
+    expect(next.some((x) => x !== 0)).toBe(true);
+  });
+});

@@ -175,6 +175,9 @@ export function commissionDoor(db: Db, doorId: number, device: LockDeviceKeys, o
   return tx(db, () => {
     const d = door(db, doorId);
     const issuer = issuerFor(db, d.propertyId, o);
+    // Created here, in an fsync'd transaction, not by the first compile: compiles commit
+    // without an fsync, and these secrets are not derived data (they cannot be made again).
+    propertySecrets(db, d.propertyId, o);
     const prev = lockIdentity(db, doorId);
     const generation = (prev?.generation ?? 0) + 1;
     const contentKey = p.randomBytes(32);
@@ -318,8 +321,12 @@ function credentialCount(body: Uint8Array): number {
 /** Per-compile-run cache of what every door of a property shares. */
 interface RunCache {
   keys: Map<number, { secrets: SetSecrets; issuer: SigningKey }>;
-  /** Full compile input of a door, when the caller loaded the whole property at once. */
-  specsFor?: (doorId: number) => CredentialSpec[] | undefined;
+  /**
+   * Full compile input of a door, when the run loaded the whole property at once, with the
+   * last access touch the input reflects (the run commits in chunks, so later chunks must not
+   * claim touches committed after the load).
+   */
+  specsFor?: (doorId: number) => { specs: CredentialSpec[]; mark: number } | undefined;
 }
 
 function propertyKeys(db: Db, propertyId: number, o: CompilerOptions, cache: RunCache): { secrets: SetSecrets; issuer: SigningKey } {
@@ -361,7 +368,7 @@ function compileOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
     const state = doorSeqs(db, doorId);
     const seq = state.compiledSeq + 1;
     const nowMin = minuteOf(t);
-    const mark = lastTouch(db);
+    let mark = lastTouch(db);
     const indexKey = deriveIndexKey(identity.contentKey, identity.lockId);
     const patchFrom = (baseSeq: number): { set: CredentialSet; touched: Set<number> } | null => {
       const basis = setBasis(db, doorId, baseSeq);
@@ -374,7 +381,9 @@ function compileOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
     const fromEnforced = o.specs === undefined && state.enforcedSeq > 0 ? patchFrom(state.enforcedSeq) : null;
     const patchBase = fromEnforced ?? (o.specs === undefined && state.compiledSeq > 0 && state.compiledSeq !== state.enforcedSeq ? patchFrom(state.compiledSeq) : null);
     // A door that cannot be patched takes the property-wide input when the run loaded one.
-    const given = patchBase ? undefined : (o.specs ?? cache.specsFor?.(doorId));
+    const loaded = patchBase || o.specs ? undefined : cache.specsFor?.(doorId);
+    if (loaded) mark = loaded.mark;
+    const given = patchBase ? undefined : (o.specs ?? loaded?.specs);
 
     let body: Uint8Array;
     let changes: DeltaChanges | null = null;
@@ -443,7 +452,15 @@ function compileOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
 /** Dirty doors of one property at or above which a full compile input is loaded in one pass. */
 const PROPERTY_PASS_MIN_DOORS = 64;
 
-/** Compile every door with pending changes (optionally of one property). */
+/** Doors per commit of a compile run (~15 ms of work per chunk of unit doors at 10,000 units). */
+const COMMIT_CHUNK_DOORS = 64;
+
+/**
+ * Compile every door with pending changes (optionally of one property).
+ *
+ * The returned bytes are for inspection (sizes, tests): they may not be on disk yet. Anything
+ * handed to a lock or a phone comes from syncPayload, which makes it durable first.
+ */
 export function compileDirty(db: Db, opts: CompilerOptions & { propertyId?: number } = {}): CompiledDoorSet[] {
   // One clock for the run: a property-wide input loaded now must be judged at the minute each
   // door records as compiled_min.
@@ -455,7 +472,7 @@ export function compileDirty(db: Db, opts: CompilerOptions & { propertyId?: numb
   for (const d of dirty) perProperty.set(d.propertyId, (perProperty.get(d.propertyId) ?? 0) + 1);
   // Many doors of a property at once (first compile, a key's doors changed): one pass over the
   // property's grants (credentialsForProperty), loaded only if some door cannot be patched.
-  const loaded = new Map<number, Map<number, CredentialSpec[]>>();
+  const loaded = new Map<number, { specs: Map<number, CredentialSpec[]>; mark: number }>();
   const doorProperty = new Map(dirty.map((d) => [d.doorId, d.propertyId]));
   const cache: RunCache = {
     keys: new Map(),
@@ -464,10 +481,12 @@ export function compileDirty(db: Db, opts: CompilerOptions & { propertyId?: numb
       if (pid === undefined || (perProperty.get(pid) ?? 0) < PROPERTY_PASS_MIN_DOORS) return undefined;
       let m = loaded.get(pid);
       if (!m) {
-        m = credentialsForProperty(db, pid, o.ctx);
+        // Read in one transaction with the input: the input reflects exactly these touches.
+        m = { mark: lastTouch(db), specs: credentialsForProperty(db, pid, o.ctx) };
         loaded.set(pid, m);
       }
-      return m.get(doorId);
+      const specs = m.specs.get(doorId);
+      return specs && { specs, mark: m.mark };
     },
   };
   // A whole-property run reads and writes tens of megabytes of pages (journal rows, sets: the
@@ -481,12 +500,16 @@ export function compileDirty(db: Db, opts: CompilerOptions & { propertyId?: numb
   const order = big ? dirty.map((d, i) => ({ d, i })).sort((a, b) => a.d.pending - b.d.pending || a.i - b.i) : dirty.map((d, i) => ({ d, i }));
   const results = new Array<CompiledDoorSet | null>(dirty.length).fill(null);
   try {
-    // One transaction for the run, committed without an fsync (store/db.ts relaxedCommit): sets
-    // are derived data, made durable before they leave the gateway (syncPayload).
-    relaxedCommit(db, () => {
-      for (const { d, i } of order) results[i] = compileOne(db, d.doorId, { ...o, throughChangeId: d.throughChangeId }, cache);
-      pruneTouches(db);
-    });
+    // Committed in chunks without an fsync (store/db.ts relaxedCommit): sets are derived data,
+    // made durable before they leave the gateway (syncPayload). Chunks, not one transaction:
+    // the write lock is never held for a whole property (another process's revoke would wait
+    // seconds and could time out), and a door that fails keeps the chunks before it.
+    for (let c = 0; c < order.length; c += COMMIT_CHUNK_DOORS) {
+      relaxedCommit(db, () => {
+        for (const { d, i } of order.slice(c, c + COMMIT_CHUNK_DOORS)) results[i] = compileOne(db, d.doorId, { ...o, throughChangeId: d.throughChangeId }, cache);
+      });
+    }
+    relaxedCommit(db, () => pruneTouches(db));
     for (const r of results) if (r) out.push(r);
   } finally {
     if (big) db.pragma(`cache_size = ${cacheSize}`);

@@ -4,7 +4,10 @@
  * 1. `beginIssuerRotation`: a new key is stored as pending, and each commissioned lock gets an
  *    update, signed by the current key, that trusts both keys. New commissionings during the
  *    rotation already trust both (`trustAnchors` includes pending keys).
- * 2. The sync engine delivers pending updates before anything else on each visit.
+ * 2. The sync engine, or a resident's phone (relay bundles), delivers pending updates before
+ *    anything else on each visit. An update counts as applied only when the lock's own
+ *    `anchorsRotated` event record comes back verified up to a receipt-signed head
+ *    (compiler acceptEvents), never on a status byte or a phone's word.
  * 3. `completeIssuerRotation` (only once every lock has applied step 1): the new key becomes
  *    the signer, the old one is retired, every door recompiles under the new key, and a second
  *    update (signed by the new key) drops the old key from each lock.
@@ -69,10 +72,6 @@ export function pendingAnchorUpdates(db: Db, doorId: number): { id: number; seq:
     ...r,
     message: Uint8Array.from(r.message),
   }));
-}
-
-export function markAnchorUpdateApplied(db: Db, id: number, o: CompilerOptions = {}): void {
-  run(db, 'UPDATE anchor_updates SET applied_at = coalesce(applied_at, ?) WHERE id = ?', nowOf(o.ctx ?? {}), id);
 }
 
 /** Doors whose locks still miss an anchor update (the rotation cannot complete before they apply it). */

@@ -207,7 +207,7 @@ export function doorSyncTasks(db: Db, propertyId: number, opts: { connectivity?:
     changes: all<DoorChange>(
       db,
       `SELECT ${CHANGE_COLUMNS} FROM door_changes c
-        WHERE c.door_id = ? AND c.id > coalesce((SELECT through_change FROM door_compiles WHERE door_id = ? AND seq = ?), 0) ORDER BY c.id`,
+        WHERE c.door_id = ? AND c.id > coalesce((SELECT max(through_change) FROM door_compiles WHERE door_id = ? AND seq <= ?), 0) ORDER BY c.id`,
       d.doorId,
       d.doorId,
       d.enforcedSeq,

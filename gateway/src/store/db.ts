@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { GatewayError } from '../errors.js';
 import { MIGRATIONS, migrate, type Migration } from './migrations.js';
 
 export type Db = Database.Database;
@@ -54,13 +55,25 @@ export function openStore(options: OpenStoreOptions = {}): Db {
   return db;
 }
 
+/** Connections in WAL mode: only there does synchronous = NORMAL keep the file intact on a power cut. */
+const walConnections = new WeakMap<Db, boolean>();
+function inWal(db: Db): boolean {
+  let wal = walConnections.get(db);
+  if (wal === undefined) {
+    wal = db.pragma('journal_mode', { simple: true }) === 'wal';
+    walConnections.set(db, wal);
+  }
+  return wal;
+}
+
 /**
  * Runs `fn` in a transaction that commits without an fsync (synchronous = NORMAL, WAL mode) and
  * notes in the store that such a commit may not be on disk yet. Only for derived data the
  * journal can rebuild (compiled sets): a power cut can roll the commit back, never corrupt the
  * file, and a rolled-back compile leaves its journal rows pending, so it simply runs again. The
  * fsync a FULL commit costs here (6–20 ms measured on this project's virtual disk) was most of
- * "recompile after one change". Inside an outer transaction, the outer commit decides.
+ * "recompile after one change". Inside an outer transaction, or when the store is not in WAL
+ * mode, the commit keeps the connection's own setting.
  */
 export function relaxedCommit<T>(db: Db, fn: () => T): T {
   const body = db.transaction(() => {
@@ -68,12 +81,13 @@ export function relaxedCommit<T>(db: Db, fn: () => T): T {
     db.prepare('UPDATE store_durability SET pending = 1 WHERE id = 1 AND pending = 0').run();
     return r;
   });
-  if (db.inTransaction) return body();
+  if (db.inTransaction || !inWal(db)) return body();
+  const level = db.pragma('synchronous', { simple: true }) as number;
   db.pragma('synchronous = NORMAL');
   try {
     return body();
   } finally {
-    db.pragma('synchronous = FULL');
+    db.pragma(`synchronous = ${level}`);
   }
 }
 
@@ -81,9 +95,15 @@ export function relaxedCommit<T>(db: Db, fn: () => T): T {
  * Makes every earlier commit durable before anything compiled leaves the gateway (a set handed
  * to a lock or a phone must never be rolled back, or its sequence number could be reused for
  * other bytes). Writes, and so fsyncs the WAL, only when a relaxed commit is pending; `extra`
- * runs in the same fsync'd transaction. Cheap when nothing is pending: one row read.
+ * runs in the same fsync'd transaction. Cheap when nothing is pending: one row read. Refuses to
+ * run inside a caller's transaction while a relaxed commit is pending: there it could not
+ * commit, and the caller would hand out bytes that may not be on disk.
  */
 export function durableBarrier(db: Db, extra?: () => void): void {
+  if (db.inTransaction) {
+    const r = db.prepare('SELECT pending FROM store_durability WHERE id = 1').get() as { pending: number };
+    if (r.pending === 1) throw new GatewayError('INTERNAL', 'a compiled set cannot be handed out inside a transaction while a compile is not yet on disk; call syncPayload outside transactions');
+  }
   db.transaction(() => {
     extra?.();
     db.prepare('UPDATE store_durability SET pending = 0 WHERE id = 1 AND pending = 1').run();

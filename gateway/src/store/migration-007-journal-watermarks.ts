@@ -43,7 +43,7 @@ CREATE INDEX door_changes_door ON door_changes(door_id, id);
 CREATE INDEX door_sync_dirty ON door_sync_state(door_id) WHERE journal_head > compiled_through;
 
 CREATE TRIGGER door_changes_head AFTER INSERT ON door_changes BEGIN
-  UPDATE door_sync_state SET journal_head = NEW.id WHERE door_id = NEW.door_id;
+  UPDATE door_sync_state SET journal_head = max(journal_head, NEW.id) WHERE door_id = NEW.door_id;
 END;
 
 CREATE TABLE door_sets_v7 (

@@ -19,7 +19,7 @@ import { GatewayError } from '../errors.js';
 import { all, nowOf, one, type Ctx } from '../model/base.js';
 import { doorSyncState } from '../model/sync-state.js';
 import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDoor, lockIdentity, sameDevice, syncPayload } from '../compiler/index.js';
-import { markAnchorUpdateApplied, pendingAnchorUpdates } from '../compiler/rotation.js';
+import { pendingAnchorUpdates } from '../compiler/rotation.js';
 
 export interface RetryPolicy {
   attempts: number;
@@ -196,14 +196,17 @@ export class SyncEngine {
       }
       // Trust anchors first: after a rotation completes, the next set is signed by a key the
       // lock learns only from these updates.
+      // They count as applied only when the lock's own anchorsRotated record comes back in the
+      // event upload below, verified up to the signed head (acceptEvents): neither a status
+      // byte nor STALE_SEQUENCE proves anything (a lock whose counter is past this update for
+      // another reason never learned its keys).
       for (const u of pendingAnchorUpdates(this.db, doorId)) {
         try {
           await client.push(u.message);
         } catch (err) {
-          // Already applied (we crashed before recording it): the lock's counter is past it.
+          // Applied before (and logged then; the upload from eventsNextIndex carries the record).
           if (!(err instanceof ProtocolError && err.code === 'STALE_SEQUENCE')) throw err;
         }
-        markAnchorUpdateApplied(this.db, u.id, opts);
       }
       if (doorSyncState(this.db, doorId).pendingChanges > 0 || doorSyncState(this.db, doorId).compiledSeq === 0) compileDoor(this.db, doorId, opts);
       const newest = syncPayload(this.db, doorId, info.seq);

@@ -78,6 +78,13 @@ describe('compiled set storage', () => {
     commissionDoor(db, g.getDoorByLockId(db, '00000000000000c2').id, { signingPublic: device.signing.publicKey, encryptionPublic: device.encryptionPublic }, { ctx });
     db.transaction(() => compileDirty(db, { ctx }))();
     expect(pending(db)).toBe(1);
+    // Handing a set out inside a caller's transaction could not make it durable: refused.
+    const gym = g.getDoorByLockId(db, '00000000000000c2').id;
+    expect(() => db.transaction(() => syncPayload(db, gym, 0))()).toThrowError(expect.objectContaining({ code: 'INTERNAL' }));
+    expect(syncPayload(db, gym, 0)!.kind).toBe('full');
+    expect(pending(db)).toBe(0);
+    // With nothing pending, a caller's transaction is fine.
+    expect(db.transaction(() => syncPayload(db, gym, 0))()!.kind).toBe('full');
   });
 
   it('a compile moves the door watermark instead of marking rows; each change still knows the sequence that first included it', () => {
@@ -135,6 +142,12 @@ describe('compiled set storage', () => {
       ]);
       expect(g.dirtyDoors(db).map((d) => [d.doorId, d.throughChangeId])).toEqual([[door, ids[3]]]);
       expect(g.doorSyncState(db, door).pendingChanges).toBe(1);
+      // Door Sync lists what changed since the enforced set (1: through change a).
+      expect(g.doorSyncTasks(db, prop.id)[0]!.changes.map((c) => c.reason)).toEqual(['b', 'c', 'd']);
+      // An enforced sequence whose compile marked no journal row (none in door_compiles):
+      // everything up to the last sequence at or below it counts as enforced.
+      db.prepare('UPDATE door_sync_state SET compiled_seq = 3, enforced_seq = 3 WHERE door_id = ?').run(door);
+      expect(g.doorSyncTasks(db, prop.id)[0]!.changes.map((c) => c.reason)).toEqual(['d']);
       // The stored set survived the table rebuild.
       expect(Uint8Array.from(storedPayload(db, door, 2)!)).toEqual(new Uint8Array([1, 2, 3]));
       // New journal rows move the head through the trigger.
