@@ -27,8 +27,11 @@ import {
   issueFullSetBody,
   keyId,
   openReceipt,
+  packDelta,
   packSet,
+  parseDelta,
   patchSet,
+  ProtocolError,
   signingKeyFromSeed,
   toHex,
   verifyEventChain,
@@ -277,9 +280,75 @@ export interface CompiledDoorSet {
 /** A view on a blob as read (better-sqlite3 hands out a fresh Buffer): no 500 KB copies. */
 const view = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
-function storedBody(db: Db, doorId: number, seq: number): Uint8Array | null {
-  const r = one<{ body: Buffer | null }>(db, 'SELECT body FROM door_sets WHERE door_id = ? AND seq = ?', doorId, seq);
-  return r?.body ? view(r.body) : null;
+/**
+ * A stored body as a recipe (migration 7): the touched holders (u32 count, u32 each) and their
+ * replacement entries as a delta body (upserts only). patchSet is a pure function, so the base
+ * body plus this gives the compiled body byte for byte; the stored digest checks it.
+ */
+function encodeRecipe(touched: ReadonlySet<number>, replacement: readonly Entry[]): Uint8Array {
+  const holders = [...touched].sort((a, b) => a - b);
+  const entries = packDelta({ removed: [], upserts: [...replacement], secrets: null });
+  const out = new Uint8Array(4 + holders.length * 4 + entries.length);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, holders.length);
+  holders.forEach((h, i) => v.setUint32(4 + i * 4, h));
+  out.set(entries, 4 + holders.length * 4);
+  return out;
+}
+
+function decodeRecipe(b: Uint8Array): { touched: Set<number>; replacement: Entry[] } {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const n = b.length >= 4 ? v.getUint32(0) : -1;
+  if (n < 0 || 4 + n * 4 > b.length) throw new GatewayError('INTERNAL', `a stored set recipe is truncated (${b.length} bytes)`);
+  const touched = new Set<number>();
+  for (let i = 0; i < n; i++) touched.add(v.getUint32(4 + i * 4));
+  return { touched, replacement: parseDelta(b.subarray(4 + n * 4)).upserts };
+}
+
+/**
+ * The plaintext body of a compiled set: stored, or made from its recipe and the body it
+ * patched (checked against the set's digest). Null when the set or its base is gone.
+ */
+function bodyOf(db: Db, doorId: number, seq: number, o: CompilerOptions = {}): Uint8Array | null {
+  const r = one<{ body: Buffer | null; recipe: Buffer | null; base: number | null; digest: Buffer }>(
+    db,
+    'SELECT body, recipe, delta_base_seq AS base, digest FROM door_sets WHERE door_id = ? AND seq = ?',
+    doorId,
+    seq,
+  );
+  if (!r) return null;
+  if (r.body) return view(r.body);
+  if (!r.recipe || r.base === null || r.base >= seq) return null;
+  const base = bodyOf(db, doorId, r.base, o);
+  if (!base) return null;
+  let body: Uint8Array;
+  try {
+    const { touched, replacement } = decodeRecipe(view(r.recipe));
+    body = patchSet(CredentialSet.fromTrustedBody(base), touched, replacement, propertySecrets(db, door(db, doorId).propertyId, o)).body;
+  } catch (err) {
+    if (!(err instanceof ProtocolError)) throw err;
+    throw new GatewayError('INTERNAL', `door ${doorId}: the stored recipe of set ${seq} is unreadable (${err.code}: ${err.message})`);
+  }
+  if (!equalBytes(providerOf(o).sha256(body), view(r.digest))) {
+    throw new GatewayError('INTERNAL', `door ${doorId}: set ${seq} made from its recipe does not match its digest`);
+  }
+  return body;
+}
+
+/** Exported for tests and tools: the body of a compiled set, however it is stored. */
+export function compiledBody(db: Db, doorId: number, seq: number, o: CompilerOptions = {}): Uint8Array | null {
+  return bodyOf(db, doorId, seq, o);
+}
+
+/**
+ * Store the body of a set whose lock just receipted it: it becomes the base of the next patch
+ * and delta, and the set its recipe was based on can then be pruned.
+ */
+function materializeBody(db: Db, doorId: number, seq: number, o: CompilerOptions): void {
+  const r = one<{ recipe: number }>(db, 'SELECT recipe IS NOT NULL AND body IS NULL AS recipe FROM door_sets WHERE door_id = ? AND seq = ?', doorId, seq);
+  if (!r?.recipe) return;
+  const body = bodyOf(db, doorId, seq, o);
+  if (body) run(db, 'UPDATE door_sets SET body = ?, recipe = NULL WHERE door_id = ? AND seq = ?', Buffer.from(body.buffer, body.byteOffset, body.byteLength), doorId, seq);
 }
 
 /** The door's last compiled body and what it reflects (migration 6), the base of a patch. */
@@ -290,14 +359,15 @@ interface SetBasis {
   compiledMin: number | null;
 }
 
-function setBasis(db: Db, doorId: number, seq: number): SetBasis | null {
-  const r = one<{ body: Buffer | null; mark: number | null; gen: number | null; min: number | null }>(
+function setBasis(db: Db, doorId: number, seq: number, o: CompilerOptions): SetBasis | null {
+  const r = one<{ mark: number | null; gen: number | null; min: number | null }>(
     db,
-    'SELECT body, touch_mark AS mark, lock_generation AS gen, compiled_min AS min FROM door_sets WHERE door_id = ? AND seq = ?',
+    'SELECT touch_mark AS mark, lock_generation AS gen, compiled_min AS min FROM door_sets WHERE door_id = ? AND seq = ?',
     doorId,
     seq,
   );
-  return r?.body ? { body: view(r.body), touchMark: r.mark, generation: r.gen, compiledMin: r.min } : null;
+  const body = r ? bodyOf(db, doorId, seq, o) : null;
+  return r && body ? { body, touchMark: r.mark, generation: r.gen, compiledMin: r.min } : null;
 }
 
 /** Past this many changed holders a full recompile is about as fast as patching, and bounded. */
@@ -388,7 +458,7 @@ function compileOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
     let mark = lastTouch(db);
     const indexKey = indexKeyOf(identity.contentKey, identity.lockId);
     const patchFrom = (baseSeq: number): { set: CredentialSet; touched: Set<number> } | null => {
-      const basis = setBasis(db, doorId, baseSeq);
+      const basis = setBasis(db, doorId, baseSeq, o);
       const touched = basis ? touchedSince(db, basis, identity.generation, nowMin) : null;
       return basis && touched ? { set: CredentialSet.fromTrustedBody(basis.body), touched } : null;
     };
@@ -405,11 +475,15 @@ function compileOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
     let body: Uint8Array;
     let changes: DeltaChanges | null = null;
     let entries: Entry[] | null = null;
+    let recipe: Uint8Array | null = null;
     if (patchBase) {
       const replacement = entriesFromSpecs(credentialsForHolders(db, doorId, [...patchBase.touched], ctx), indexKey, p);
       const patched = patchSet(patchBase.set, patchBase.touched, replacement, secrets);
       body = patched.body;
-      if (fromEnforced) changes = patched.changes;
+      if (fromEnforced) {
+        changes = patched.changes;
+        recipe = encodeRecipe(patchBase.touched, replacement);
+      }
     } else {
       entries = entriesFromSpecs(given ?? credentialsForDoor(db, doorId, ctx), indexKey, p);
       body = packSet(entries, secrets);
@@ -419,7 +493,7 @@ function compileOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
     let delta: IssuedDelta | null = null;
     if (state.enforcedSeq > 0) {
       const base = fromEnforced ? fromEnforced.set : (() => {
-        const b = storedBody(db, doorId, state.enforcedSeq);
+        const b = bodyOf(db, doorId, state.enforcedSeq, o);
         return b ? CredentialSet.fromTrustedBody(b) : null;
       })();
       if (base) {
@@ -443,7 +517,8 @@ function compileOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
         digest,
         payload: full ? full.bytes : null,
         throughChangeId: through,
-        body,
+        // A patch of the enforced set with a delta from it is stored as its recipe.
+        ...(recipe && delta ? { body: null, recipe } : { body }),
         delta: delta ? { bytes: delta.bytes, baseSeq: state.enforcedSeq } : null,
         touchMark: mark,
         lockGeneration: identity.generation,
@@ -605,14 +680,15 @@ export function syncPayload(db: Db, doorId: number, lockSeq: number, opts: { for
 /** Seal and sign the stored body of a compiled set as the full set it stands for. */
 function fullSetOf(db: Db, doorId: number, seq: number, o: CompilerOptions): Uint8Array {
   const identity = lockIdentity(db, doorId);
-  const row = one<{ body: Buffer | null; digest: Buffer; createdAt: number; gen: number | null }>(
+  const row = one<{ digest: Buffer; createdAt: number; gen: number | null }>(
     db,
-    'SELECT body, digest, created_at AS createdAt, lock_generation AS gen FROM door_sets WHERE door_id = ? AND seq = ?',
+    'SELECT digest, created_at AS createdAt, lock_generation AS gen FROM door_sets WHERE door_id = ? AND seq = ?',
     doorId,
     seq,
   );
+  const body = row ? bodyOf(db, doorId, seq, o) : null;
   // A set compiled for another lock generation was sealed for another content key: never send it.
-  if (!identity || !row?.body || (row.gen !== null && row.gen !== identity.generation)) {
+  if (!identity || !row || !body || (row.gen !== null && row.gen !== identity.generation)) {
     throw new GatewayError('INTERNAL', `door ${doorId}: set ${seq} cannot be issued as a full set (no body for the current lock)`);
   }
   const full = issueFullSetBody({
@@ -621,7 +697,7 @@ function fullSetOf(db: Db, doorId: number, seq: number, o: CompilerOptions): Uin
     contentKey: identity.contentKey,
     seq,
     issuedAt: Math.floor(row.createdAt / 1000),
-    body: view(row.body),
+    body,
     digest: view(row.digest),
     provider: providerOf(o),
   });
@@ -635,7 +711,11 @@ export function acceptReceipt(db: Db, doorId: number, receiptBytes: Uint8Array, 
   const receipt = openReceipt(receiptBytes, { lockId: identity.lockId, devicePublicKey: identity.signingPublic, provider: providerOf(o) });
   confirmCommissioning(db, doorId, o);
   if (receipt.seq === 0) return { receipt, advanced: false, state: doorSyncState(db, doorId) };
-  const r = recordReceipt(db, { doorId, seq: receipt.seq, digest: receipt.digest, at: receipt.time * 1000 });
+  const r = tx(db, () => {
+    const rec = recordReceipt(db, { doorId, seq: receipt.seq, digest: receipt.digest, at: receipt.time * 1000 });
+    if (rec.advanced) materializeBody(db, doorId, receipt.seq, o);
+    return rec;
+  });
   return { receipt, ...r };
 }
 

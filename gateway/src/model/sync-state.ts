@@ -73,9 +73,14 @@ export function recordCompiledSet(db: Db, input: CompiledSetInput, ctx: Ctx = {}
   });
 }
 
+/** Pruning keeps a set while a kept recipe (a body stored as a patch of it) is based on it. */
+const NOT_A_RECIPE_BASE = 'seq NOT IN (SELECT k.delta_base_seq FROM door_sets k WHERE k.door_id = door_sets.door_id AND k.recipe IS NOT NULL AND k.delta_base_seq IS NOT NULL)';
+
 /** What the compiler stores beside a set: the plaintext body, the delta, and what the set reflects. */
 export interface CompiledSetExtras {
   body?: Uint8Array | null;
+  /** Instead of the body: the patch that makes it from the set at `delta.baseSeq`. */
+  recipe?: Uint8Array | null;
   delta?: { bytes: Uint8Array; baseSeq: number } | null;
   /** Last access_touches id the set reflects (incremental compiles patch from there). */
   touchMark?: number | null;
@@ -95,14 +100,15 @@ export function writeCompiledSet(db: Db, input: CompiledSetInput & CompiledSetEx
   const blob = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
   run(
     db,
-    `INSERT INTO door_sets (door_id, seq, digest, payload, created_at, body, delta, delta_base_seq, touch_mark, lock_generation, compiled_min)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO door_sets (door_id, seq, digest, payload, created_at, body, recipe, delta, delta_base_seq, touch_mark, lock_generation, compiled_min)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     input.doorId,
     input.seq,
     blob(input.digest),
     input.payload ? blob(input.payload) : null,
     at,
     input.body ? blob(input.body) : null,
+    input.recipe ? blob(input.recipe) : null,
     input.delta ? blob(input.delta.bytes) : null,
     input.delta ? input.delta.baseSeq : null,
     input.touchMark ?? null,
@@ -122,7 +128,7 @@ export function writeCompiledSet(db: Db, input: CompiledSetInput & CompiledSetEx
   );
   run(db, 'INSERT INTO door_compiles (door_id, seq, through_change) SELECT door_id, ?, compiled_through FROM door_sync_state WHERE door_id = ?', input.seq, input.doorId);
   // Sets older than what the door enforces can never be a delta base again.
-  if (enforcedSeq > 1) run(db, 'DELETE FROM door_sets WHERE door_id = ? AND seq < ? AND seq < ?', input.doorId, enforcedSeq, input.seq);
+  if (enforcedSeq > 1) run(db, `DELETE FROM door_sets WHERE door_id = ? AND seq < ? AND seq < ? AND ${NOT_A_RECIPE_BASE}`, input.doorId, enforcedSeq, input.seq);
 }
 
 export interface StoredSet {
@@ -168,7 +174,7 @@ export function recordReceipt(db: Db, r: ReceiptInput): { advanced: boolean; sta
       throw new GatewayError('RECEIPT_MISMATCH', `door ${r.doorId} reports a digest for sequence ${r.seq} that the gateway did not compile`);
     }
     run(db, 'UPDATE door_sync_state SET enforced_seq = ?, enforced_digest = ?, last_receipt_at = ? WHERE door_id = ?', r.seq, Buffer.from(r.digest), r.at, r.doorId);
-    run(db, 'DELETE FROM door_sets WHERE door_id = ? AND seq < ?', r.doorId, r.seq);
+    run(db, `DELETE FROM door_sets WHERE door_id = ? AND seq < ? AND ${NOT_A_RECIPE_BASE}`, r.doorId, r.seq);
     return { advanced: true, state: doorSyncState(db, r.doorId) };
   });
 }

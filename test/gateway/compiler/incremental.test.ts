@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CredentialSet, deriveIndexKey, deviceKeysFromSeed, entriesFromSpecs, openSetMessage, packSet } from '@latchkit/protocol';
 import * as g from '../../../gateway/src/index.js';
-import { commissionDoor, compileDirty, lockIdentity, propertySecrets, syncPayload, trustAnchors } from '../../../gateway/src/compiler/index.js';
+import { commissionDoor, compileDirty, compiledBody, lockIdentity, propertySecrets, syncPayload, trustAnchors } from '../../../gateway/src/compiler/index.js';
 import { credentialsForDoor } from '../../../gateway/src/model/compile-input.js';
 import { fixture, HOUR, MIN, minute, type Fixture } from '../helpers.js';
 
@@ -125,9 +125,10 @@ describe('incremental compile', () => {
           for (const c of compileDirty(f.db, { ctx: f.ctx })) {
             const i = doors.findIndex((d) => d.id === c.doorId);
             const id = lockIdentity(f.db, c.doorId)!;
-            const stored = f.db.prepare('SELECT body FROM door_sets WHERE door_id = ? AND seq = ?').get(c.doorId, c.seq) as { body: Buffer };
+            // Stored as a body or as a recipe (a patch of the enforced set): the same bytes.
+            const stored = compiledBody(f.db, c.doorId, c.seq)!;
             const full = packSet(entriesFromSpecs(credentialsForDoor(f.db, c.doorId, f.ctx), deriveIndexKey(id.contentKey, id.lockId)), secrets);
-            expect(hex(stored.body)).toBe(hex(full));
+            expect(hex(stored)).toBe(hex(full));
             expect(c.credentials).toBe(CredentialSet.parse(full).size);
             // What the lock does with the delta (when it holds the base) and with the full set.
             const state = { lockId: id.lockId, anchors: trustAnchors(f.db, f.prop.id), contentKey: id.contentKey };
@@ -144,8 +145,7 @@ describe('incremental compile', () => {
             const d = doors[op.door]!;
             const s = g.doorSyncState(f.db, d.id);
             if (s.compiledSeq > s.enforcedSeq) {
-              const row = f.db.prepare('SELECT body FROM door_sets WHERE door_id = ? AND seq = ?').get(d.id, s.compiledSeq) as { body: Buffer };
-              locks[op.door] = { seq: s.compiledSeq, set: CredentialSet.parse(Uint8Array.from(row.body)) };
+              locks[op.door] = { seq: s.compiledSeq, set: CredentialSet.parse(Uint8Array.from(compiledBody(f.db, d.id, s.compiledSeq)!)) };
               f.db.prepare('UPDATE door_sync_state SET enforced_seq = compiled_seq, enforced_digest = compiled_digest WHERE door_id = ?').run(d.id);
             }
           }
@@ -211,8 +211,8 @@ describe('a whole-property run', () => {
     const secrets = propertySecrets(f.db, f.prop.id);
     for (const c of compiled) {
       const id = lockIdentity(f.db, c.doorId)!;
-      const stored = f.db.prepare('SELECT body FROM door_sets WHERE door_id = ? AND seq = ?').get(c.doorId, c.seq) as { body: Buffer };
-      expect(hex(stored.body)).toBe(hex(packSet(entriesFromSpecs(credentialsForDoor(f.db, c.doorId, f.ctx), deriveIndexKey(id.contentKey, id.lockId)), secrets)));
+      const stored = compiledBody(f.db, c.doorId, c.seq)!;
+      expect(hex(stored)).toBe(hex(packSet(entriesFromSpecs(credentialsForDoor(f.db, c.doorId, f.ctx), deriveIndexKey(id.contentKey, id.lockId)), secrets)));
     }
     // The page cache is back to what it was.
     expect(f.db.pragma('cache_size', { simple: true })).toBe(cacheBefore);

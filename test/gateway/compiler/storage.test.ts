@@ -3,9 +3,9 @@
  * full sets made on demand, compile commits without an fsync and the barrier before hand-out.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { deviceKeysFromSeed, openCommission, openSetMessage } from '@latchkit/protocol';
+import { deviceKeysFromSeed, genesisChain, issueReceipt, openCommission, openSetMessage } from '@latchkit/protocol';
 import * as g from '../../../gateway/src/index.js';
-import { commissionDoor, compileDirty, lockIdentity, syncPayload, trustAnchors } from '../../../gateway/src/compiler/index.js';
+import { acceptReceipt, commissionDoor, compileDirty, compiledBody, lockIdentity, syncPayload, trustAnchors } from '../../../gateway/src/compiler/index.js';
 import { fixture, resident, tempDir, type Fixture } from '../helpers.js';
 
 const cleanups: (() => void)[] = [];
@@ -27,8 +27,11 @@ function lobbyAtSeq1(f: Fixture) {
   const lockState = { lockId: lockIdentity(f.db, f.lobby.id)!.lockId, anchors: trustAnchors(f.db, f.prop.id), contentKey };
   const opened = openSetMessage(first.bytes, { ...lockState, seq: 0, current: null });
   f.db.prepare('UPDATE door_sync_state SET enforced_seq = ?, enforced_digest = ? WHERE door_id = ?').run(first.seq, Buffer.from(opened.digest), f.lobby.id);
-  return { lockState, current: opened.set };
+  return { lockState, current: opened.set, device };
 }
+
+const row = (db: g.Db, doorId: number, seq: number) =>
+  db.prepare('SELECT body IS NOT NULL AS body, recipe IS NOT NULL AS recipe FROM door_sets WHERE door_id = ? AND seq = ?').get(doorId, seq) as { body: number; recipe: number } | undefined;
 
 describe('compiled set storage', () => {
   it('a compile for a lock at its delta base stores no full set; the first lock that needs one gets it made, stored and valid', () => {
@@ -52,6 +55,45 @@ describe('compiled set storage', () => {
     expect(viaFull.digest).toEqual(viaDelta.digest);
     expect(viaFull.set.body).toEqual(viaDelta.set.body);
     expect(viaFull.seq).toBe(2);
+  });
+
+  it('a patch of the enforced set is stored as its recipe, made again byte for byte, and stored as a body once its lock receipts it', () => {
+    const f = fixture();
+    const { lockState, current, device } = lobbyAtSeq1(f);
+    resident(f);
+    compileDirty(f.db, { ctx: f.ctx });
+    expect(row(f.db, f.lobby.id, 2)).toEqual({ body: 0, recipe: 1 });
+    // What a lock makes of the delta is what the recipe gives.
+    const viaDelta = openSetMessage(syncPayload(f.db, f.lobby.id, 1)!.bytes, { ...lockState, seq: 1, current });
+    expect(compiledBody(f.db, f.lobby.id, 2)).toEqual(viaDelta.set.body);
+    // A second change before the lock syncs: again a recipe on the enforced set 1, which stays.
+    g.revokeAllKeys(f.db, g.listPeople(f.db, f.prop.id, {})[0]!.id, f.ctx);
+    compileDirty(f.db, { ctx: f.ctx });
+    expect([row(f.db, f.lobby.id, 1), row(f.db, f.lobby.id, 3)]).toEqual([{ body: 1, recipe: 0 }, { body: 0, recipe: 1 }]);
+    // The lock applies 3 (a delta from 1) and receipts it: 3 is stored whole, 1 and 2 go.
+    const three = openSetMessage(syncPayload(f.db, f.lobby.id, 1)!.bytes, { ...lockState, seq: 1, current });
+    const lockId = lockState.lockId;
+    acceptReceipt(f.db, f.lobby.id, issueReceipt(device.signing, { lockId, seq: 3, digest: three.digest, time: 1_750_000_000, eventIndex: 0, eventHash: genesisChain(lockId) }), { ctx: f.ctx });
+    expect(row(f.db, f.lobby.id, 3)).toEqual({ body: 1, recipe: 0 });
+    expect(compiledBody(f.db, f.lobby.id, 3)).toEqual(three.set.body);
+    resident(f, { email: 'sam@example.com', firstName: 'Sam' });
+    compileDirty(f.db, { ctx: f.ctx });
+    expect([1, 2].map((seq) => row(f.db, f.lobby.id, seq))).toEqual([undefined, undefined]);
+    expect(row(f.db, f.lobby.id, 4)).toEqual({ body: 0, recipe: 1 });
+  });
+
+  it('a recipe that does not give its digest is refused, never sent', () => {
+    const f = fixture();
+    lobbyAtSeq1(f);
+    resident(f);
+    compileDirty(f.db, { ctx: f.ctx });
+    // Corrupt the stored recipe (as a disk fault would): flip a bit of its last byte (an entry).
+    const { recipe } = f.db.prepare('SELECT recipe FROM door_sets WHERE door_id = ? AND seq = 2').get(f.lobby.id) as { recipe: Buffer };
+    recipe[recipe.length - 1]! ^= 1;
+    f.db.prepare('UPDATE door_sets SET recipe = ? WHERE door_id = ? AND seq = 2').run(recipe, f.lobby.id);
+    expect(() => syncPayload(f.db, f.lobby.id, 0)).toThrowError(expect.objectContaining({ code: 'INTERNAL' }));
+    f.db.prepare('UPDATE door_sets SET recipe = ? WHERE door_id = ? AND seq = 2').run(recipe.subarray(0, 2), f.lobby.id);
+    expect(() => syncPayload(f.db, f.lobby.id, 0)).toThrowError(expect.objectContaining({ code: 'INTERNAL' }));
   });
 
   it('compiles commit without an fsync and say so; the store is made durable before a set is handed out', () => {
