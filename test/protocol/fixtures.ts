@@ -1,6 +1,6 @@
 /** Shared fixtures for protocol tests: deterministic keys, a lock, an issuer, sets. */
-import type { CredentialSpec, CryptoProvider, SetSecrets } from '@latchkit/protocol';
-import { deriveIndexKey, deviceKeysFromSeed, entriesFromSpecs, nobleProvider, signingKeyFromSeed } from '@latchkit/protocol';
+import type { CredentialSpec, CryptoProvider, ProtocolErrorCode, SetSecrets } from '@latchkit/protocol';
+import { deriveIndexKey, deviceKeysFromSeed, entriesFromSpecs, nobleProvider, ProtocolError, signingKeyFromSeed } from '@latchkit/protocol';
 import { sha256 } from '@noble/hashes/sha2.js';
 
 /** Deterministic bytes for fixtures: SHA-256 of a label, stretched. */
@@ -44,4 +44,15 @@ export function specsForResident(holder: number, code: string, extra: Partial<Pi
 
 export function entriesFor(specs: CredentialSpec[]) {
   return entriesFromSpecs(specs, indexKey);
+}
+
+/** The ProtocolError code `f` throws, or null when it returns; anything else is rethrown. */
+export function protocolCodeOf(f: () => unknown): ProtocolErrorCode | null {
+  try {
+    f();
+    return null;
+  } catch (e) {
+    if (e instanceof ProtocolError) return e.code;
+    throw e;
+  }
 }

@@ -19,8 +19,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Entry, ProtocolErrorCode, SetSecrets, Validity, WeeklySchedule } from '@latchkit/protocol';
-import { applyChanges, CredentialSet, diffEntries, KEY_BYTES, packDelta, packSet, parseDelta, patchSet, ProtocolError, u32be } from '@latchkit/protocol';
-import { det, secrets as fixtureSecrets } from './fixtures.js';
+import { applyChanges, CredentialSet, diffEntries, KEY_BYTES, packDelta, packSet, parseDelta, patchSet, u32be } from '@latchkit/protocol';
+import { prng } from '../../bench/lobby.js';
+import { det, protocolCodeOf, secrets as fixtureSecrets } from './fixtures.js';
 
 type Kind = Entry['kind'];
 const KINDS: readonly Kind[] = ['doorcode', 'daily', 'keycard', 'phone'];
@@ -67,15 +68,7 @@ function uniqueByKey(es: readonly Entry[]): Entry[] {
   });
 }
 
-function codeOf(f: () => unknown): ProtocolErrorCode | null {
-  try {
-    f();
-    return null;
-  } catch (e) {
-    if (e instanceof ProtocolError) return e.code;
-    throw e;
-  }
-}
+const codeOf = protocolCodeOf;
 
 /** Byte equality with a readable failure (first differing offset) instead of a 200 kB diff. */
 function expectSameBytes(got: Uint8Array, want: Uint8Array, what: string): void {
@@ -356,17 +349,6 @@ describe('patchSet fuzz (writeMergedRows safety net)', () => {
 // Deterministic: a big base (long copy runs) and the capacity limits
 // ---------------------------------------------------------------------------------------------
 
-/** mulberry32: a small deterministic PRNG for the big fixtures. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomKey(rand: () => number, width: number): Uint8Array {
   return Uint8Array.from({ length: width }, () => Math.floor(rand() * 256));

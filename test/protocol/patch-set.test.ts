@@ -6,8 +6,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Entry, SetSecrets } from '@latchkit/protocol';
-import { CredentialSet, diffEntries, KEY_BYTES, packDelta, packSet, patchSet, ProtocolError, u32be } from '@latchkit/protocol';
-import { secrets } from './fixtures.js';
+import { CredentialSet, diffEntries, KEY_BYTES, packDelta, packSet, patchSet, u32be } from '@latchkit/protocol';
+import { protocolCodeOf, secrets } from './fixtures.js';
 
 // Small pools on purpose: shared windows and schedules, keys that collide across holders, the
 // same key coming back with another window.
@@ -31,15 +31,7 @@ const uniqueEntries = (max: number) =>
   });
 const otherSecrets: SetSecrets = { daily: new Uint8Array(32).fill(1), cardMaster: new Uint8Array(32).fill(2) };
 
-function codeOf(f: () => unknown): string | null {
-  try {
-    f();
-    return null;
-  } catch (e) {
-    if (e instanceof ProtocolError) return e.code;
-    throw e;
-  }
-}
+const codeOf = protocolCodeOf;
 
 describe('patchSet', () => {
   it('equals packSet of the patched entries, with the diffEntries delta', () => {
