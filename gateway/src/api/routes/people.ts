@@ -15,6 +15,7 @@ import {
 import { addGrants, getGrant, listGrants, removeGrant, updateGrant } from '../../model/grants.js';
 import { inviteGuest, listGuests, revokeGuest } from '../../model/guests.js';
 import type { AccessType } from '../../model/types.js';
+import type { NewPersonInput } from '../../model/people.js';
 import { GatewayError } from '../../errors.js';
 import { grantView, personView } from '../../views.js';
 
@@ -26,18 +27,8 @@ interface WindowBody {
   expiresAt?: string | null;
 }
 
-interface InviteBody extends WindowBody {
-  email: string;
-  firstName: string;
-  lastName: string;
-  phone?: string | null;
-  accessType: AccessType;
-  isResident?: boolean;
-  mayShare?: boolean;
-  doorcode?: boolean;
-  dailyDoorcode?: boolean;
-  unitId?: number | null;
-  externalRef?: string | null;
+/** The person's fields are the model's (NewPersonInput); the window comes as ISO times. */
+interface InviteBody extends WindowBody, NewPersonInput {
   keyIds: number[];
 }
 
