@@ -152,37 +152,35 @@ export function lockIdentity(db: Db, doorId: number): LockIdentity | undefined {
   };
 }
 
+/** A cache of values derived per lock that forgets everything once it holds `limit` entries. */
+function boundedMemo<V>(limit: number): (key: string, make: () => V) => V {
+  const map = new Map<string, V>();
+  return (key, make) => {
+    let v = map.get(key);
+    if (v === undefined) {
+      if (map.size >= limit) map.clear();
+      v = make();
+      map.set(key, v);
+    }
+    return v;
+  };
+}
+
 /**
  * The index key a door's credential keys are hashed under (HKDF of the content key, ~75 us in
  * the portable HKDF) is the same for every compile of one lock generation. Keyed by the content
  * key itself, so stores that reuse door ids and re-commissioned locks never share an entry.
  */
-const indexKeyCache = new Map<string, Uint8Array>();
-function indexKeyOf(contentKey: Uint8Array, lockId: Uint8Array): Uint8Array {
-  const k = toHex(contentKey) + toHex(lockId);
-  let v = indexKeyCache.get(k);
-  if (!v) {
-    if (indexKeyCache.size >= 100_000) indexKeyCache.clear();
-    v = deriveIndexKey(contentKey, lockId);
-    indexKeyCache.set(k, v);
-  }
-  return v;
-}
+const indexKeys = boundedMemo<Uint8Array>(100_000);
+const indexKeyOf = (contentKey: Uint8Array, lockId: Uint8Array): Uint8Array =>
+  indexKeys(toHex(contentKey) + toHex(lockId), () => deriveIndexKey(contentKey, lockId));
 
 /**
  * A lock's genesis chain value depends only on its id; a compile of every door reads every
  * identity, and hashing each genesis again was ~45 ms of a 10,000-door compile.
  */
-const genesisCache = new Map<string, Uint8Array>();
-function genesisOf(hex: string, lockId: Uint8Array): Uint8Array {
-  let g = genesisCache.get(hex);
-  if (!g) {
-    if (genesisCache.size >= 100_000) genesisCache.clear();
-    g = genesisChain(lockId);
-    genesisCache.set(hex, g);
-  }
-  return g.slice();
-}
+const genesisValues = boundedMemo<Uint8Array>(100_000);
+const genesisOf = (hex: string, lockId: Uint8Array): Uint8Array => genesisValues(hex, () => genesisChain(lockId)).slice();
 
 /**
  * Commission (or re-commission) the lock of a door: a fresh content key wrapped to the lock's
