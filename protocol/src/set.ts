@@ -536,48 +536,53 @@ export class CredentialSet {
 }
 
 /**
+ * The base row before which a replacement row with `key` goes (rows are sorted by key). A base
+ * row with the same key is a duplicate unless its holder is being replaced (it is dropped).
+ */
+function insertionRow(b: Uint8Array, off: number, n: number, width: number, keepHold: Uint8Array, key: Uint8Array, kind: CredentialKindName): number {
+  const keyWidth = width - 2;
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const p = off + mid * width;
+    let cmp = 0;
+    for (let j = 0; j < keyWidth && cmp === 0; j++) cmp = b[p + j]! - key[j]!;
+    if (cmp < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo < n) {
+    const p = off + lo * width;
+    let same = true;
+    for (let j = 0; j < keyWidth && same; j++) same = b[p + j] === key[j];
+    if (same && keepHold[(b[p + keyWidth]! << 8) | b[p + keyWidth + 1]!]) fail('DUPLICATE_CREDENTIAL', `two ${kind} credentials share key ${toHex(key)}`, { kind });
+  }
+  return lo;
+}
+
+/**
  * patchSet's writer for one kind: the base rows whose holder is kept (copied in runs, then
  * their holder index rewritten, since removed holder rows shift the rest) merged in key order
- * with the replacement rows (sorted, holder indices already final). A top-level function with
- * plain locals: as a closure over mutable captured state this loop was several times slower.
+ * with the replacement rows (sorted, holder indices already final, each placed before base row
+ * `insertAt[r]`). A top-level function with plain locals: as a closure over mutable captured
+ * state this loop was several times slower.
  */
 function writeMergedRows(
   b: Uint8Array,
   off: number,
   n: number,
   width: number,
-  keepHold: Uint8Array,
   baseHoldMap: Int32Array,
+  keepHold: Uint8Array,
   reps: readonly { key: Uint8Array; holder: number }[],
-  kind: CredentialKindName,
+  insertAt: Int32Array,
   out: Uint8Array,
   at: number,
 ): number {
   const keyWidth = width - 2;
-  // Base row before which a replacement row goes (rows are sorted by key); a base row with the
-  // same key is a duplicate unless its holder is being replaced (then it is dropped anyway).
-  const insertAt = (key: Uint8Array): number => {
-    let lo = 0;
-    let hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const p = off + mid * width;
-      let cmp = 0;
-      for (let j = 0; j < keyWidth && cmp === 0; j++) cmp = b[p + j]! - key[j]!;
-      if (cmp < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo < n) {
-      const p = off + lo * width;
-      let same = true;
-      for (let j = 0; j < keyWidth && same; j++) same = b[p + j] === key[j];
-      if (same && keepHold[(b[p + keyWidth]! << 8) | b[p + keyWidth + 1]!]) fail('DUPLICATE_CREDENTIAL', `two ${kind} credentials share key ${toHex(key)}`, { kind });
-    }
-    return lo;
-  };
   let o = at;
   let r = 0;
-  let nextRep = reps.length > 0 ? insertAt(reps[0]!.key) : n;
+  let nextRep = reps.length > 0 ? insertAt[0]! : n;
   let i = 0;
   for (;;) {
     while (r < reps.length && nextRep <= i) {
@@ -586,7 +591,7 @@ function writeMergedRows(
       out[o + keyWidth] = rep.holder >>> 8;
       out[o + keyWidth + 1] = rep.holder & 0xff;
       o += width;
-      nextRep = r < reps.length ? insertAt(reps[r]!.key) : n;
+      nextRep = r < reps.length ? insertAt[r]! : n;
     }
     if (i >= n) break;
     const stop = Math.min(nextRep, n);
@@ -743,12 +748,22 @@ export function patchSet(base: CredentialSet, holders: ReadonlySet<number>, repl
   // Base rows of the replaced holders, by entry id: to tell removed from unchanged from changed.
   const dropped = new Map<string, { kind: CredentialKindName; row: number; holderRow: number }>();
   const outRows = new Map<CredentialKindName, { count: number; write: (out: Uint8Array, v: DataView, at: number) => number }>();
+  // Per kind, in packSet's order of checks (the row count, then duplicate keys), so both report
+  // the same error for the same logical input (test/protocol/patch-fuzz.test.ts).
   for (const kind of KIND_ORDER) {
     const reps = repByKind.get(kind)!;
     const width = rowWidth(kind);
     const keyWidth = width - 2;
     const off = offKind[kind];
     const n = c[kind];
+    let kept = 0;
+    for (let i = 0, q = off + keyWidth; i < n; i++, q += width) {
+      const hr = kind === 'daily' ? bv.getUint16(off + i * 2) : (b[q]! << 8) | b[q + 1]!;
+      if (keepHold[hr]) kept++;
+      else if (kind !== 'daily') dropped.set(entryId(kind, b.subarray(off + i * width, off + i * width + keyWidth)), { kind, row: i, holderRow: hr });
+    }
+    const count = kept + reps.length;
+    if (count > MAX_ROWS) fail('CAPACITY_EXCEEDED', `${count} ${kind} credentials; a set holds at most ${MAX_ROWS} per kind`);
     if (kind === 'daily') {
       // Daily rows have no key on the wire; their key is the holder reference, one per holder.
       const refs = new Set<number>();
@@ -785,18 +800,11 @@ export function patchSet(base: CredentialSet, holders: ReadonlySet<number>, repl
     for (let i = 1; i < reps.length; i++) {
       if (compareBytes(reps[i - 1]!.key, reps[i]!.key) === 0) fail('DUPLICATE_CREDENTIAL', `two ${kind} credentials share key ${toHex(reps[i]!.key)}`, { kind });
     }
-    // Kept base rows, as positions; the merge with the replacement rows happens while writing.
-    let kept = 0;
-    for (let i = 0, q = off + keyWidth; i < n; i++, q += width) {
-      const hr = (b[q]! << 8) | b[q + 1]!;
-      if (keepHold[hr]) kept++;
-      else dropped.set(entryId(kind, b.subarray(off + i * width, off + i * width + keyWidth)), { kind, row: i, holderRow: hr });
-    }
-    outRows.set(kind, { count: kept + reps.length, write: (out, _v, at0) => writeMergedRows(b, off, n, width, keepHold, baseHoldMap, reps, kind, out, at0) });
-  }
-  for (const kind of KIND_ORDER) {
-    const count = outRows.get(kind)!.count;
-    if (count > MAX_ROWS) fail('CAPACITY_EXCEEDED', `${count} ${kind} credentials; a set holds at most ${MAX_ROWS} per kind`);
+    // Where each replacement row goes among the base rows (also the check against kept keys);
+    // the merge itself happens while writing.
+    const insertAt = new Int32Array(reps.length);
+    for (let r = 0; r < reps.length; r++) insertAt[r] = insertionRow(b, off, n, width, keepHold, reps[r]!.key, kind);
+    outRows.set(kind, { count, write: (out, _v, at0) => writeMergedRows(b, off, n, width, baseHoldMap, keepHold, reps, insertAt, out, at0) });
   }
 
   const head = writeHead(schedKeys, windows.length, holdCount, KIND_ORDER.map((k) => outRows.get(k)!.count), secrets);

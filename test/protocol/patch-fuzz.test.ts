@@ -449,13 +449,9 @@ describe('patchSet at the capacity limits', () => {
 });
 
 /**
- * FOUND: when a patch is wrong in two ways at once (a duplicate key and one kind over 65,535
- * rows), patchSet reports a different code than packSet. packSet checks, kind by kind in
- * KIND_ORDER, the row count and then duplicates; patchSet checks duplicates among the
- * replacement rows in its per-kind loop, then every kind's row count, and duplicates between
- * replacement and kept rows only while writing (writeMergedRows). Each case below throws in both,
- * just not the same code. Marked `it.fails`: flip to `it` once patchSet orders its checks like
- * packSet.
+ * Found by this fuzz: when a patch was wrong in two ways at once (a duplicate key and one kind
+ * over 65,535 rows), patchSet reported a different code than packSet. packSet checks, kind by
+ * kind in KIND_ORDER, the row count and then duplicates; patchSet now does the same.
  */
 describe('patchSet error precedence (duplicate and capacity in one patch)', () => {
   const open: Validity = { start: null, end: null, schedule: null };
@@ -465,15 +461,15 @@ describe('patchSet error precedence (duplicate and capacity in one patch)', () =
     return k;
   };
 
-  it.fails('65,534 phones + two replacement phones with one key: packSet CAPACITY_EXCEEDED, patchSet DUPLICATE_CREDENTIAL', () => {
+  it('65,534 phones + two replacement phones with one key: CAPACITY_EXCEEDED from both', () => {
     const base: Entry[] = Array.from({ length: 0xfffe }, (_, i) => ({ kind: 'phone' as const, key: keyN(8, i), holder: i % 50, ...open }));
     const dup: Entry = { kind: 'phone', key: keyN(8, 0x100000), holder: 999, ...open };
-    checkPatch(base, fixtureSecrets, new Set([999]), [dup, { ...dup }], fixtureSecrets);
+    expect(checkPatch(base, fixtureSecrets, new Set([999]), [dup, { ...dup }], fixtureSecrets)).toBe('CAPACITY_EXCEEDED');
   });
 
-  it.fails('65,535 keycards + a replacement doorcode equal to a kept one + one keycard: packSet DUPLICATE_CREDENTIAL, patchSet CAPACITY_EXCEEDED', () => {
+  it('65,535 keycards + a replacement doorcode equal to a kept one + one keycard: DUPLICATE_CREDENTIAL from both', () => {
     const kept: Entry = { kind: 'doorcode', key: keyN(5, 7), holder: 3, ...open };
     const base: Entry[] = [...Array.from({ length: 0xffff }, (_, i) => ({ kind: 'keycard' as const, key: keyN(6, i), holder: i % 50, ...open })), kept];
-    checkPatch(base, fixtureSecrets, new Set([999]), [{ ...kept, holder: 999 }, { kind: 'keycard', key: keyN(6, 0x100000), holder: 999, ...open }], fixtureSecrets);
+    expect(checkPatch(base, fixtureSecrets, new Set([999]), [{ ...kept, holder: 999 }, { kind: 'keycard', key: keyN(6, 0x100000), holder: 999, ...open }], fixtureSecrets)).toBe('DUPLICATE_CREDENTIAL');
   });
 });
