@@ -226,19 +226,8 @@ export function createImport(db: Db, propertyId: number, input: CreateImportInpu
 }
 
 export function getImport(db: Db, importId: number): ImportSummary {
-  const r = one<{
-    id: number;
-    propertyId: number;
-    fileName: string | null;
-    status: 'previewed' | 'applied';
-    createdAt: number;
-    createdBy: string;
-    appliedAt: number | null;
-    appliedBy: string | null;
-    communal: string | null;
-    start: number | null;
-    end: number | null;
-  }>(
+  // The summary's columns as stored: communal key ids as JSON, counts computed below.
+  const r = one<Omit<ImportSummary, 'communalKeyIds' | 'counts'> & { communal: string | null }>(
     db,
     `SELECT id, property_id AS propertyId, file_name AS fileName, status, created_at AS createdAt, created_by AS createdBy,
        applied_at AS appliedAt, applied_by AS appliedBy, communal_key_ids AS communal, start_min AS start, end_min AS "end"

@@ -27,14 +27,8 @@ export function queueWelcome(db: Db, propertyId: number, personId: number, email
     .lastInsertRowid;
 }
 
-interface Row {
-  id: number;
-  propertyId: number;
-  personId: number | null;
-  kind: 'welcome';
-  email: string;
-  createdAt: number;
-  sentAt: number | null;
+/** A notification as stored, with what its text is rendered from. */
+interface Row extends Omit<Notification, 'subject' | 'body'> {
   firstName: string | null;
   propertyName: string;
 }
