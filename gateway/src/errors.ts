@@ -104,6 +104,17 @@ export const ERROR_CATALOGUE = {
   ALERT_NOT_FOUND: { status: 404, summary: 'The alert does not exist in this property.' },
   ALERT_NOT_OPEN: { status: 409, summary: 'The alert was already resolved or dismissed.' },
   NO_PMS_UNIT: { status: 422, summary: 'The person has no PMS unit known in DOOR, so resident keys cannot be assigned from it.' },
+
+  // The running world (`serve --radio virtual`): simulate routes and the world clock.
+  WORLD_NOT_RUNNING: { status: 409, summary: 'Simulate routes need the simulated world: start the server with `latchkit serve --radio virtual` (or `--demo`).' },
+  DOOR_BUSY: { status: 409, summary: 'Another simulated action is using this door (a Door Sync or phone visit in progress); try again when it finishes.' },
+  INVALID_CODE: { status: 400, summary: 'A keypad code is not digits of the property\'s doorcode length or of a daily code (6).' },
+  NO_PHONE_KEY: { status: 422, summary: 'The person has no active phone key, so there is no phone to unlock with; install the simulated phone first.' },
+  PHONE_NOT_SIMULATED: { status: 409, summary: 'The person\'s phone keys were registered from outside the world, which holds none of their private keys.' },
+  LOCK_UNPOWERED: { status: 409, summary: 'The door\'s simulated lock has no power at this moment (a power cut is being recovered).' },
+  NOTHING_TO_APPLY: { status: 409, summary: 'A power cut during the next apply needs a set to apply: the lock already runs the newest compiled set (or is not commissioned).' },
+  POWER_CUT_NOT_REACHED: { status: 422, summary: 'The pending apply takes fewer flash writes than the write number given; the details say how many it takes.' },
+  CLOCK_BACKWARDS: { status: 400, summary: 'The world clock only moves forward: advance by a positive amount.' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 export type GatewayErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -15,3 +15,4 @@ export * from './compiler/index.js';
 export * from './sync/engine.js';
 export * from './compiler/rotation.js';
 export * from './flows/index.js';
+export * from './world/index.js';

@@ -14,41 +14,15 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { dailyCode, diversifyCardKey, fromHex, localDay, setCryptoProvider, signingKeyFromSeed, toHex } from '@latchkit/protocol';
+import { dailyCode, localDay, setCryptoProvider } from '@latchkit/protocol';
 import { nodeCryptoProvider } from '@latchkit/protocol/node';
-import { createAir, openLockDir, Phone, serveLock, SimulatedCard, type LockDevice, type ServedLock } from '@latchkit/simulator';
-import {
-  acceptVisit,
-  activateKeycard,
-  addPhoneKey,
-  createDoor,
-  createKey,
-  createProperty,
-  createUnit,
-  doorSyncTasks,
-  invitePerson,
-  openStore,
-  personDoorcode,
-  propertySecrets,
-  relayBundlesFor,
-  revokeAllKeys,
-  setDailyDoorcode,
-  SyncEngine,
-  type DoorSyncResult,
-} from './index.js';
+import { doorSyncTasks, openStore, personDoorcode, propertySecrets, revokeAllKeys, type DoorSyncResult } from './index.js';
+import { doorSync, keypad, phoneUnlock, tapCard } from './world/actions.js';
+import { seedDemoProperty } from './world/demo-property.js';
+import { World } from './world/world.js';
 
 const crypto = nodeCryptoProvider;
 setCryptoProvider(crypto);
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let quiet = false;
 const say = (s = ''): void => {
@@ -83,7 +57,6 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
   if (o.units < 10) throw new Error(`--units: at least 10 (the demo needs a shared unit and a resident with a keycard), got ${o.units}`);
   const wall0 = performance.now();
   const cpu0 = process.cpuUsage();
-  const rand = prng(o.seed);
   // The demo starts from an empty state directory each run, but only ever deletes one it made:
   // a directory without the marker (say, the CLI's ./.latchkit store) is refused, not wiped.
   const marker = join(o.stateDir, '.latchkit-demo');
@@ -94,118 +67,73 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
   mkdirSync(o.stateDir, { recursive: true });
   writeFileSync(marker, 'made by `npm start`; the demo deletes and recreates this directory on each run\n');
   const db = openStore({ stateDir: o.stateDir });
-  const ctx = { actor: 'demo' };
-
   say(`latchkit: a ${o.units}-unit property on the virtual BLE radio (state in ${o.stateDir})`);
-  // ---------------------------------------------------------------- the property
-  const prop = createProperty(db, { name: 'Maple Court', utcOffsetMin: 0 }, ctx);
-  const lockIdOf = (n: number): string => `4c4b${n.toString(16).padStart(12, '0')}`;
-  let nextLock = 1;
-  const online = ['North Entrance', 'South Entrance', 'Fitness Center'].map((name) =>
-    createDoor(db, prop.id, { name, lockId: lockIdOf(nextLock++), connectivity: 'online', gatewayRadio: 'gw-1' }, ctx),
-  );
-  const entrances = createKey(db, prop.id, { name: 'Resident Entrances', kind: 'communal', doorIds: [online[0]!.id, online[1]!.id], mayShare: true, doorcodesDisabled: false }, ctx);
-  const amenities = createKey(db, prop.id, { name: 'Resident Amenities', kind: 'communal', doorIds: [online[2]!.id], mayShare: false, doorcodesDisabled: true }, ctx);
-  interface Resident {
-    personId: number;
-    holder: number;
-    unitDoorId: number;
-    phoneKey: ReturnType<typeof signingKeyFromSeed>;
-    card: Uint8Array | null;
-    daily: boolean;
+  // The same world `latchkit serve --radio virtual` runs: every door's lock on one air, gateway
+  // gw-1 in range of the online doors, a phone per resident, the manager's phone for Door Syncs.
+  // Its loops stay off: this job drives every step itself, so the figures are its own.
+  const world = await World.open({ db, stateDir: o.stateDir, seed: o.seed, crypto, syncIntervalMs: 0, collectIntervalMs: 0 });
+  try {
+    return await walkthrough(world, o, wall0, cpu0);
+  } finally {
+    await world.close();
+    db.close();
   }
-  const residents: Resident[] = [];
-  const unitDoors: { id: number; lockId: string }[] = [];
-  for (let u = 0; u < o.units; u++) {
-    const name = `${Math.floor(u / 20) + 1}${String.fromCharCode(65 + (u % 20))}`;
-    const unit = createUnit(db, prop.id, { name }, ctx);
-    const door = createDoor(db, prop.id, { name: `${name} front door`, lockId: lockIdOf(nextLock++), connectivity: 'offline', unitId: unit.id }, ctx);
-    unitDoors.push(door);
-    const key = createKey(db, prop.id, { name: `Unit ${name}`, kind: 'residential', doorIds: [door.id], mayShare: true, doorcodesDisabled: false, unitId: unit.id }, ctx);
-    const count = rand() < 0.8 ? 2 : 1; // ~1.8 residents per unit
-    for (let r = 0; r < count; r++) {
-      const person = invitePerson(
-        db,
-        prop.id,
-        { email: `resident-${name.toLowerCase()}-${r}@maple.example`, firstName: `Resident${r + 1}`, lastName: `of ${name}`, accessType: 'app', isResident: true, mayShare: true, keyIds: [entrances.id, amenities.id, key.id] },
-        ctx,
-      ).person;
-      const phoneKey = signingKeyFromSeed(crypto.sha256(new TextEncoder().encode(`demo-phone-${o.seed}-${person.id}`)), crypto);
-      addPhoneKey(db, person.id, { publicKey: toHex(phoneKey.publicKey) }, ctx);
-      let card: Uint8Array | null = null;
-      if (rand() < 0.5) {
-        card = crypto.sha256(new TextEncoder().encode(`demo-card-${o.seed}-${person.id}`)).slice(0, 7);
-        activateKeycard(db, person.id, toHex(card), ctx);
-      }
-      const daily = rand() < 0.1;
-      if (daily) setDailyDoorcode(db, person.id, true, ctx);
-      residents.push({ personId: person.id, holder: person.holderRef, unitDoorId: door.id, phoneKey, card, daily });
-    }
-  }
+}
+
+async function walkthrough(world: World, o: DemoOptions, wall0: number, cpu0: NodeJS.CpuUsage): Promise<Record<string, unknown>> {
+  const db = world.db;
+  const ctx = world.ctx('demo');
+  const demo = seedDemoProperty(db, world, { units: o.units, seed: o.seed, ctx });
+  const { propertyId: pid, online, unitDoors, residents } = demo;
+  const t0 = performance.now();
+  await world.refresh();
   const doorCount = online.length + unitDoors.length;
   say(`  ${doorCount} doors (${online.length} online through gateway gw-1, ${unitDoors.length} offline unit doors), ${residents.length} residents`);
-
-  // ---------------------------------------------------------------- locks on the virtual radio
-  const air = createAir({ seed: o.seed });
-  const locks = new Map<number, { device: LockDevice; served: ServedLock }>();
-  const t0 = performance.now();
-  for (const d of [...online, ...unitDoors]) {
-    const device = openLockDir(join(o.stateDir, 'locks', d.lockId), { create: { lockId: fromHex(d.lockId), deviceSeed: crypto.sha256(new TextEncoder().encode(`demo-device-${o.seed}-${d.lockId}`)) }, crypto });
-    locks.set(d.id, { device, served: await serveLock(air, device) });
-  }
-  say(`  ${locks.size} simulated locks advertising (${(performance.now() - t0).toFixed(0)} ms wall)`);
-
-  const gw = await SyncEngine.create({ db, radio: air, name: 'gw-1', ctx, provider: crypto });
-  const installer = await SyncEngine.create({ db, radio: air, name: 'installer-phone', ctx, provider: crypto });
-  // The gateway radio covers the lobby floor only; unit doors are out of its range.
-  for (const d of unitDoors) air.setInRange(gw.address, locks.get(d.id)!.served.peripheral, false);
+  say(`  ${world.doors.size} simulated locks advertising (${(performance.now() - t0).toFixed(0)} ms wall)`);
+  const gw = world.gateways.get('gw-1')!;
 
   // ---------------------------------------------------------------- commission and sync every door
   say();
   say('Commissioning and first sync');
-  const firstPush = await gw.pushPending(prop.id);
+  const firstPush = await gw.pushPending(pid);
   if (firstPush.failures.length > 0) throw new Error(`the gateway could not sync: ${firstPush.failures.map((f) => `door ${f.doorId}: ${f.code} ${f.message}`).join('; ')}`);
   const gwResults = firstPush.results;
   say(`  gateway gw-1 pushed ${gwResults.length} online doors: ${gwResults.map((r) => `${r.sent} set ${r.bytes} B in ${ms(r.elapsedMs)}`).join(', ')}`);
   const installResults: DoorSyncResult[] = [];
   for (const [i, d] of unitDoors.entries()) {
-    installResults.push(await installer.syncDoor(d.id));
-    progress('installer phone syncing unit doors', i + 1, unitDoors.length);
+    installResults.push((await doorSync(world, pid, d.id)).result);
+    progress('Door Sync of each unit door by the manager phone', i + 1, unitDoors.length);
   }
-  const behind = doorSyncTasks(db, prop.id).length;
-  // The entrance set as first installed (credentials and the bytes of that same set).
-  const firstCounts = locks.get(online[0]!.id)!.device.firmware.summary().counts;
+  const behind = doorSyncTasks(db, pid).length;
+  const firstCounts = world.door(online[0]!.id).device.firmware.summary().counts;
   const lobbyCreds = firstCounts ? firstCounts.doorcode + firstCounts.daily + firstCounts.keycard + firstCounts.phone : 0;
   say(`  doors behind after the first sync: ${behind}`);
 
   // ---------------------------------------------------------------- unlocks with each credential kind
   say();
   say('Unlocking with each credential kind');
-  const secrets = propertySecrets(db, prop.id);
+  const secrets = propertySecrets(db, pid);
   const who = residents.find((r) => r.card && r.daily) ?? residents.find((r) => r.card)!;
-  const north = locks.get(online[0]!.id)!.device;
+  const north = online[0]!.id;
   const unlockMs: Record<string, number[]> = { ios: [], android: [] };
   for (const profile of ['ios', 'android'] as const) {
-    const phone = await Phone.create({ radio: air, key: who.phoneKey, profile, crypto });
     for (let i = 0; i < 5; i++) {
-      const v = await phone.visit(fromHex(online[i % 2]!.lockId), { readEvents: false });
-      if (!v.unlock?.granted) throw new Error(`phone unlock was denied: ${v.unlock?.reason}`);
-      unlockMs[profile]!.push(v.timing.totalMs);
+      const v = await phoneUnlock(world, pid, online[i % 2]!.id, who.personId, profile);
+      if (v.outcome !== 'granted') throw new Error(`phone unlock was denied: ${v.reason}`);
+      unlockMs[profile]!.push(v.modelledMs.total);
     }
-    await phone.close();
     say(`  phone key (${profile}) at the entrances: granted, modelled ${ms(pct(unlockMs[profile]!, 50))} median (scan + connect + exchange)`);
   }
   const code = personDoorcode(db, who.personId)!;
-  say(`  doorcode ${code} at North Entrance: ${north.firmware.enterCode(code).granted ? 'granted' : 'DENIED'}`);
+  say(`  doorcode ${code} at North Entrance: ${keypad(world, pid, north, code).outcome}`);
   if (who.card) {
-    const card = new SimulatedCard(who.card, diversifyCardKey(secrets.cardMaster, who.card), crypto);
-    say(`  keycard ${toHex(who.card)} at North Entrance: ${north.firmware.tapCard(card).granted ? 'granted' : 'DENIED'}`);
-    const clone = new SimulatedCard(who.card, new Uint8Array(16), crypto);
-    say(`  a clone of that card (right UID, no key): ${north.firmware.tapCard(clone).granted ? 'GRANTED (bad!)' : 'denied'}`);
+    say(`  keycard ${who.card} at North Entrance: ${tapCard(world, pid, north, who.card).outcome}`);
+    const clone = tapCard(world, pid, north, who.card, true);
+    say(`  a clone of that card (right UID, no key): ${clone.outcome === 'granted' ? 'GRANTED (bad!)' : `denied (${clone.reason})`}`);
   }
   if (who.daily) {
-    const today = dailyCode(secrets.daily, who.holder, localDay(Math.floor(Date.now() / 60_000), 0));
-    say(`  today's daily code ${today} at North Entrance: ${north.firmware.enterCode(today).granted ? 'granted' : 'DENIED'}`);
+    const today = dailyCode(secrets.daily, who.holder, localDay(Math.floor(world.clock.now() / 60_000), 0));
+    say(`  today's daily code ${today} at North Entrance: ${keypad(world, pid, north, today).outcome}`);
   }
 
   // ---------------------------------------------------------------- revoke: enforced only where synced
@@ -213,24 +141,18 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
   const victim = residents.find((r) => residents.some((s) => s !== r && s.unitDoorId === r.unitDoorId))!;
   const roommate = residents.find((s) => s !== victim && s.unitDoorId === victim.unitDoorId)!;
   const victimCode = personDoorcode(db, victim.personId)!;
-  const unitLock = locks.get(victim.unitDoorId)!.device;
   say(`Revoking resident ${victim.holder} (doorcode ${victimCode})`);
   revokeAllKeys(db, victim.personId, ctx);
-  const revoked = await gw.pushPending(prop.id);
+  const revoked = await gw.pushPending(pid);
   if (revoked.failures.length > 0) throw new Error(`the gateway could not push the revoke: ${revoked.failures.map((f) => `door ${f.doorId}: ${f.code}`).join('; ')}`);
   const revokePush = revoked.results;
   say(`  gateway pushed the change to ${revokePush.length} online doors: ${revokePush.map((r) => `${r.sent} ${r.bytes} B in ${ms(r.elapsedMs)}`).join(', ')}`);
-  say(`  their code at North Entrance (synced): ${north.firmware.enterCode(victimCode).granted ? 'GRANTED' : 'denied'}`);
-  const before = unitLock.firmware.enterCode(victimCode).granted;
+  say(`  their code at North Entrance (synced): ${keypad(world, pid, north, victimCode).outcome}`);
+  const before = keypad(world, pid, victim.unitDoorId, victimCode).outcome === 'granted';
   say(`  their code at their unit door (offline, not yet synced): ${before ? 'still GRANTED, as the door runs its last set' : 'denied'}`);
-  const bundles = relayBundlesFor(db, roommate.personId, { onlyOffline: true, ctx, provider: crypto });
-  const roommatePhone = await Phone.create({ radio: air, key: roommate.phoneKey, profile: 'ios', crypto });
-  for (const b of bundles) roommatePhone.carry(b);
-  const visit = await roommatePhone.visit(fromHex(unitDoors.find((d) => d.id === victim.unitDoorId)!.lockId));
-  await roommatePhone.close();
-  const accepted = acceptVisit(db, visit, { ctx, provider: crypto });
-  say(`  roommate's phone unlocked (${visit.unlock?.granted ? 'granted' : 'denied'}) and relayed a ${visit.relay?.sent} of ${visit.relay?.bytes} B (passive sync, modelled ${ms(visit.timing.totalMs)}); door now enforces seq ${accepted.enforcedSeq}`);
-  const after = unitLock.firmware.enterCode(victimCode).granted;
+  const visit = await phoneUnlock(world, pid, victim.unitDoorId, roommate.personId);
+  say(`  roommate's phone unlocked (${visit.outcome}) and relayed a ${visit.relay?.sent} of ${visit.relay?.bytes} B (passive sync, modelled ${ms(visit.modelledMs.total)}); door now enforces seq ${visit.seqAfter}`);
+  const after = keypad(world, pid, victim.unitDoorId, victimCode).outcome === 'granted';
   say(`  their code at their unit door after the sync: ${after ? 'GRANTED (bad!)' : 'denied'}`);
 
   // ---------------------------------------------------------------- summary
@@ -250,7 +172,7 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
       gateway_delta_revoke_online_doors: { p50: pct(revokePush.map((r) => r.elapsedMs), 50), max: pct(revokePush.map((r) => r.elapsedMs), 100) },
       phone_unlock_ios: { p50: pct(unlockMs.ios!, 50), max: pct(unlockMs.ios!, 100) },
       phone_unlock_android: { p50: pct(unlockMs.android!, 50), max: pct(unlockMs.android!, 100) },
-      passive_sync_visit: visit.timing.totalMs,
+      passive_sync_visit: visit.modelledMs.total,
     },
     sync_until_rule: { granted_before_sync: before, granted_after_sync: after },
     wall_s: Number(((performance.now() - wall0) / 1000).toFixed(1)),
@@ -267,11 +189,6 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
   say(`  sync-until rule  revoked code opened the offline door before its sync: ${before}; after: ${after}`);
   say(`  host             ${summary.wall_s} s wall, ${summary.cpu_s} s CPU`);
 
-  await gw.close();
-  await installer.close();
-  for (const { served } of locks.values()) await served.stop();
-  await air.close();
-  db.close();
   if (!before || after) throw new Error('the sync-until rule did not hold; see the lines above');
   return summary;
 }

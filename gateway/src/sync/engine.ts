@@ -35,6 +35,8 @@ export interface SyncEngineOptions {
   radio: CentralFactory;
   /** Name of this gateway radio; it serves online doors whose `gatewayRadio` is this (or unset). */
   name?: string;
+  /** Radio profile of the central (default `gateway`; a manager's phone doing Door Syncs is `ios`). */
+  profile?: 'gateway' | 'ios' | 'android';
   ctx?: Ctx;
   provider?: CryptoProvider;
   retry?: Partial<RetryPolicy>;
@@ -99,7 +101,7 @@ export class SyncEngine {
   }
 
   static async create(options: SyncEngineOptions): Promise<SyncEngine> {
-    const central = await options.radio.addCentral({ profile: 'gateway', ...(options.name ? { name: options.name } : {}) });
+    const central = await options.radio.addCentral({ profile: options.profile ?? 'gateway', ...(options.name ? { name: options.name } : {}) });
     return new SyncEngine(options, central);
   }
 
@@ -109,6 +111,10 @@ export class SyncEngine {
 
   private get db(): Db {
     return this.options.db;
+  }
+
+  private get opts(): { ctx?: Ctx; provider?: CryptoProvider } {
+    return { ...(this.options.ctx ? { ctx: this.options.ctx } : {}), ...(this.options.provider ? { provider: this.options.provider } : {}) };
   }
 
   private now(): number {
@@ -167,7 +173,7 @@ export class SyncEngine {
   }
 
   private async syncOnce(doorId: number, lockId: Uint8Array, attempt: number, t0: number): Promise<DoorSyncResult> {
-    const opts = { ...(this.options.ctx ? { ctx: this.options.ctx } : {}), ...(this.options.provider ? { provider: this.options.provider } : {}) };
+    const opts = this.opts;
     const client: LockClient = await connectLock(this.central.noble, lockId, { timeoutMs: this.options.timeoutMs ?? 10_000, findTimeoutMs: this.options.timeoutMs ?? 10_000 });
     try {
       let info = await client.info();
@@ -218,18 +224,7 @@ export class SyncEngine {
         );
       }
       // A fresh receipt signs the newest event, so the upload below is authenticated up to it.
-      const receipt = delivered ? delivered.receipt : await client.receipt();
-      const accepted = acceptReceipt(this.db, doorId, receipt, opts);
-      const events = await client.readEvents(lockIdentity(this.db, doorId)!.eventsNextIndex);
-      let inserted = 0;
-      try {
-        inserted = acceptEvents(this.db, doorId, events, { index: accepted.receipt.eventIndex, hash: accepted.receipt.eventHash }, opts).inserted;
-      } catch (err) {
-        // The set is applied and receipted either way; a log that does not verify is reported,
-        // not allowed to turn a successful sync into a failure.
-        if (!(err instanceof ProtocolError)) throw err;
-        this.options.onProgress?.({ kind: 'failed', doorId, code: 'LOCK_MESSAGE_INVALID', message: `event upload refused: ${err.code}: ${err.message}` });
-      }
+      const { accepted, inserted } = await this.uploadEvents(client, doorId, delivered ? delivered.receipt : await client.receipt());
       return {
         doorId,
         lockId: toHex(lockId),
@@ -248,6 +243,47 @@ export class SyncEngine {
     } finally {
       await client.disconnect().catch(() => undefined);
     }
+  }
+
+  /**
+   * Record the lock's receipt and upload its event records from the first one the gateway lacks.
+   * The set is applied and receipted either way; a log that does not verify is reported, not
+   * allowed to turn a successful sync into a failure.
+   */
+  private async uploadEvents(client: LockClient, doorId: number, receipt: Uint8Array): Promise<{ accepted: ReturnType<typeof acceptReceipt>; inserted: number }> {
+    const opts = this.opts;
+    const accepted = acceptReceipt(this.db, doorId, receipt, opts);
+    const events = await client.readEvents(lockIdentity(this.db, doorId)!.eventsNextIndex);
+    let inserted = 0;
+    try {
+      inserted = acceptEvents(this.db, doorId, events, { index: accepted.receipt.eventIndex, hash: accepted.receipt.eventHash }, opts).inserted;
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      this.options.onProgress?.({ kind: 'failed', doorId, code: 'LOCK_MESSAGE_INVALID', message: `event upload refused: ${err.code}: ${err.message}` });
+    }
+    return { accepted, inserted };
+  }
+
+  /**
+   * Collect a commissioned door's new event records (its receipt first, which signs the newest
+   * one): what a gateway does between syncs so a denial at an up-to-date door reaches Activity.
+   * One attempt, no retry; a door not heard throws the radio's error.
+   */
+  collectEvents(doorId: number): Promise<{ doorId: number; eventsUploaded: number; elapsedMs: number }> {
+    return this.exclusive(async () => {
+      const door = one<{ lockId: string }>(this.db, 'SELECT lock_id AS lockId FROM doors WHERE id = ?', doorId);
+      if (!door) throw new GatewayError('DOOR_NOT_FOUND', `door ${doorId} does not exist`);
+      if (!lockIdentity(this.db, doorId)?.confirmedAt) return { doorId, eventsUploaded: 0, elapsedMs: 0 };
+      const t0 = this.now();
+      const timeoutMs = this.options.timeoutMs ?? 10_000;
+      const client = await connectLock(this.central.noble, fromHex(door.lockId), { timeoutMs, findTimeoutMs: timeoutMs });
+      try {
+        const { inserted } = await this.uploadEvents(client, doorId, await client.receipt());
+        return { doorId, eventsUploaded: inserted, elapsedMs: this.now() - t0 };
+      } finally {
+        await client.disconnect().catch(() => undefined);
+      }
+    });
   }
 
   /** Online doors this radio serves that run an older sequence than compiled, or have pending changes. */

@@ -52,6 +52,8 @@ export class LockDevice {
   /** This power-on's view of the flash: counts writes and takes power-cut plans. */
   flash!: PowerCutFlash;
   private current!: LockFirmware;
+  /** A power cut armed for the next applied message: at its Nth flash write (0-based). */
+  private applyCut: number | null = null;
   private readonly bootListeners = new Set<(fw: LockFirmware) => void>();
 
   constructor(private readonly options: LockDeviceOptions) {
@@ -89,6 +91,52 @@ export class LockDevice {
     (this.storage as FlashDevice & { close?: () => void }).close?.();
   }
 
+  /**
+   * Cut the power during the next signed message the lock applies, at that apply's `atWrite`-th
+   * flash write (0-based); `null` disarms. The lock halts there; `powerCycle()` boots it again
+   * from what reached the cells.
+   */
+  cutPowerDuringNextApply(atWrite: number | null): void {
+    if (atWrite !== null && !(Number.isInteger(atWrite) && atWrite >= 0)) throw badArgument('atWrite', 'a whole number >= 0', atWrite);
+    this.applyCut = atWrite;
+  }
+
+  get armedApplyCut(): number | null {
+    return this.applyCut;
+  }
+
+  /**
+   * How many flash writes applying `message` takes on this lock as it is now, found on a copy
+   * of its cells (nothing on the device changes). Throws what the apply would throw.
+   */
+  countApplyWrites(message: Uint8Array): number {
+    const sizes = flashSizes(this.profile);
+    const copy = new MemoryFlash(sizes);
+    for (const region of Object.keys(sizes) as (keyof typeof sizes)[]) {
+      const bytes = this.storage.read(region, 0, sizes[region]);
+      // Only the written part: erased cells read 0xFF in a fresh MemoryFlash too.
+      let end = bytes.length;
+      while (end > 0 && bytes[end - 1] === 0xff) end--;
+      if (end > 0) copy.program(region, 0, bytes.subarray(0, end));
+    }
+    const flash = new PowerCutFlash(copy);
+    const fw = LockFirmware.boot(
+      this.options.identity,
+      {
+        flash,
+        monotonicMs: this.clock,
+        rtc: new SimulatedRtc(this.clock, this.rtc.snapshot()),
+        random: (n) => this.crypto.randomBytes(n),
+        crypto: this.crypto,
+        battery: new SimulatedBattery(this.profile.batteryMah, this.battery.usedMah),
+      },
+      { profile: this.profile, logBoot: false },
+    );
+    const before = flash.writes;
+    fw.applyMessage(message);
+    return flash.writes - before;
+  }
+
   /** Power off and on: RAM state is lost, flash and the RTC (on its backup cell) survive. */
   powerCycle(): LockFirmware {
     this.flash = new PowerCutFlash(this.storage);
@@ -104,6 +152,11 @@ export class LockDevice {
         battery: this.battery,
         ...(o.bolt ? { bolt: o.bolt } : {}),
         ...(o.indicator ? { indicator: o.indicator } : {}),
+        beforeApply: () => {
+          if (this.applyCut === null) return;
+          this.flash.cutAt({ atWrite: this.flash.writes + this.applyCut });
+          this.applyCut = null;
+        },
       },
       { profile: this.profile, ...(o.firmware !== undefined ? { firmware: o.firmware } : {}) },
     );

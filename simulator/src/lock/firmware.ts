@@ -98,6 +98,8 @@ export interface LockPorts {
   battery: BatteryPort;
   bolt?: (locked: boolean) => void;
   indicator?: (e: IndicatorEvent) => void;
+  /** Called as a signed message starts to apply (fault injection: a power cut at its Nth write). */
+  beforeApply?: () => void;
 }
 
 /** Factory data: burnt in at manufacturing, never in the state slots. */
@@ -345,6 +347,7 @@ export class LockFirmware {
   /** Dispatch any signed message by its type (what arrives over the bulk channel). */
   applyMessage(bytes: Uint8Array): { type: 'set' | 'commission' | 'rotateAnchors' | 'timeSync'; sync?: SyncOutcome } {
     this.alive();
+    this.ports.beforeApply?.();
     let type: number;
     try {
       type = parseSign1(bytes, DEFAULT_MAX_MESSAGE_BYTES).type;
