@@ -114,6 +114,7 @@ export const ERROR_CATALOGUE = {
   LOCK_UNPOWERED: { status: 409, summary: 'The door\'s simulated lock has no power at this moment (a power cut is being recovered).' },
   NOTHING_TO_APPLY: { status: 409, summary: 'A power cut during the next apply needs a set to apply: the lock already runs the newest compiled set (or is not commissioned).' },
   POWER_CUT_NOT_REACHED: { status: 422, summary: 'The pending apply takes fewer flash writes than the write number given; the details say how many it takes.' },
+  SERVER_UNREACHABLE: { status: 503, summary: 'CLI: no running `latchkit serve` was found for the state directory, or it did not answer.' },
   CLOCK_BACKWARDS: { status: 400, summary: 'The world clock only moves forward: advance by a positive amount.' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 

@@ -8,6 +8,8 @@ import { systemClock, type Clock } from '../time.js';
 import { buildOpenApi, type RouteRecord } from './openapi.js';
 import { errorSchema, noQuery } from './schemas.js';
 import { registerRoutes } from './routes/index.js';
+import type { World } from '../world/world.js';
+import type { EventHub } from '../world/events.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -16,6 +18,8 @@ declare module 'fastify' {
     public?: boolean;
     /** POST routes that take no body (actions such as revoke-all). */
     noBody?: boolean;
+    /** The bearer token may come as `?token=` (the event stream, for EventSource). */
+    queryToken?: boolean;
   }
   interface FastifyRequest {
     principal: Principal | null;
@@ -27,11 +31,17 @@ export interface BuildAppOptions {
   now?: Clock;
   /** Fastify logger options; off by default so tests stay quiet. */
   logger?: boolean | { level: string };
+  /** The simulated world the simulate routes drive (`serve --radio virtual`); its clock is `now`. */
+  world?: World;
+  /** The live event stream (default: the world's). */
+  hub?: EventHub;
 }
 
 /** Everything a route handler needs besides the request. */
 export interface AppContext {
   db: Db;
+  world?: World;
+  hub?: EventHub;
   ctxFor(req: FastifyRequest): Ctx;
 }
 
@@ -41,7 +51,8 @@ export interface AppContext {
  */
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
   const { db } = options;
-  const now = options.now ?? systemClock;
+  const now = options.now ?? options.world?.clock.now ?? systemClock;
+  const hub = options.hub ?? options.world?.hub;
   const app = Fastify({
     logger: options.logger ?? false,
     exposeHeadRoutes: false,
@@ -61,7 +72,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.addHook('onRequest', async (req) => {
     const config = req.routeOptions.config;
     if (config.public || config.permission === undefined) return;
-    const header = req.headers.authorization;
+    let header = req.headers.authorization;
+    const queryToken = (req.query as { token?: unknown } | undefined)?.token;
+    if (!header && config.queryToken && typeof queryToken === 'string') header = `Bearer ${queryToken}`;
     if (!header) throw new GatewayError('UNAUTHENTICATED', 'send Authorization: Bearer <token>');
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     const principal = m ? authenticate(db, m[1]!) : undefined;
@@ -89,6 +102,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
 
   const appCtx: AppContext = {
     db,
+    ...(options.world ? { world: options.world } : {}),
+    ...(hub ? { hub } : {}),
     ctxFor: (req) => ({ now, actor: req.principal ? `token:${req.principal.name}` : 'anonymous' }),
   };
   registerRoutes(app, appCtx);

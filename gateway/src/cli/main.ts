@@ -11,7 +11,9 @@ import { record, table } from './format.js';
 import { registerSimulatorCommands } from '@latchkit/simulator';
 import { registerFlowCommands } from './flows.js';
 import { LatchkitError } from '@latchkit/protocol';
-import { int, intList, untilSignal, yesNo } from './args.js';
+import { int, intList, yesNo } from './args.js';
+import { stateDirClock } from '../world/clock.js';
+import { registerSimCommands } from './sim.js';
 
 export interface CliIo {
   out(text: string): void;
@@ -61,7 +63,12 @@ export function buildProgram(io: CliIo = processIo()): Command {
   };
   const store = (): Db => (db ??= openStore({ stateDir: stateDir() }));
   const json = (): boolean => program.opts<{ json?: boolean }>().json === true;
-  const ctx = (): m.Ctx => ({ actor: 'cli' });
+  // A state directory a world ran on keeps the world's time (world.json), which may be ahead of
+  // the wall clock: CLI changes are stamped on the same clock as the server's.
+  const ctx = (): m.Ctx => {
+    const now = stateDirClock(stateDir());
+    return now ? { actor: 'cli', now } : { actor: 'cli' };
+  };
   /** Prints `data` as JSON, or as the human text `text()` makes from it. */
   const show = (data: unknown, text: () => string): void => io.out(json() ? JSON.stringify(data, null, 2) : text());
   const offsetOf = (propertyId: number): number => m.getProperty(store(), propertyId).utcOffsetMin;
@@ -644,88 +651,58 @@ export function buildProgram(io: CliIo = processIo()): Command {
   // ---- serve
   program
     .command('serve')
-    .description('run the HTTP API; with --radio, also the sync engine that pushes online doors')
+    .description('run the HTTP API; with --radio virtual (or --demo), also the simulated world of every door in the store')
     .option('--port <port>', 'TCP port (0 picks a free one)', (s) => {
       if (!/^\d+$/.test(s) || Number(s) > 65535) throw new InvalidArgumentError(`expected a port 0-65535, got "${s}"`);
       return Number(s);
     }, 8080)
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--log', 'log each request')
-    .option('--radio <kind>', 'run the sync engine on this radio: virtual (in-process air) or hci (a real adapter)', (s) => {
+    .option('--radio <kind>', 'virtual: run a simulated lock for every door, the gateway radios and phones on an in-process air; hci: the sync engine on a real adapter', (s) => {
       if (s !== 'virtual' && s !== 'hci') throw new InvalidArgumentError(`expected virtual or hci, got "${s}"`);
       return s;
     })
-    .option('--gateway-name <name>', 'this gateway radio\'s name: it pushes online doors whose gatewayRadio is this', 'gw-1')
-    .option('--sync-interval <ms>', 'how often the sync engine looks for changes', (s) => {
+    .option('--demo [units]', 'a store with no property gets the demo property (default 50 units); implies --radio virtual; prints a URL with a manager token', (s) => {
+      if (!/^\d+$/.test(s) || Number(s) < 10 || Number(s) > 5000) throw new InvalidArgumentError(`expected 10 to 5000 units, got "${s}"`);
+      return Number(s);
+    })
+    .option('--gateway-name <name>', 'gateway radio for online doors that name none', 'gw-1')
+    .option('--sync-interval <ms>', 'how often each gateway radio looks for changes to push', (s) => {
       if (!/^\d+$/.test(s) || Number(s) < 10) throw new InvalidArgumentError(`expected milliseconds >= 10, got "${s}"`);
       return Number(s);
     }, 1000)
-    .option('--fleet <file>', 'with --radio virtual: also run the simulated locks of this property description on the same air')
+    .option('--collect-interval <ms>', 'how often each gateway radio collects event logs from its online doors (0: only after syncs and local attempts)', (s) => {
+      if (!/^\d+$/.test(s) || (Number(s) !== 0 && Number(s) < 100)) throw new InvalidArgumentError(`expected 0 or milliseconds >= 100, got "${s}"`);
+      return Number(s);
+    }, 10_000)
+    .addOption(new Option('--fleet <file>').hideHelp())
     .option('--no-pms', 'do not run the PMS scheduler (User Sync / Automated Access pulls of enabled integrations)')
-    .action(async (o: { port: number; host: string; log?: boolean; radio?: 'virtual' | 'hci'; gatewayName: string; syncInterval: number; fleet?: string; pms: boolean }) => {
-      // Argument checks first, before anything is opened.
-      if (o.fleet && o.radio !== 'virtual') throw new InvalidArgumentError('--fleet needs --radio virtual (simulated locks live on the in-process air)');
-      const { buildApp } = await import('../api/app.js');
-      const { SyncEngine } = await import('../sync/engine.js');
-      const { PmsScheduler } = await import('../flows/pms/scheduler.js');
-      const d = store();
-      // serve owns the connection for its lifetime; keep postAction from closing it early.
-      db = undefined;
-      // Everything started is torn down in reverse order, also when a later step fails
-      // (a port in use must not leave radios, timers and the store open).
-      const teardown: (() => Promise<void> | void)[] = [
-        () => {
-          d.close();
-        },
-      ];
-      try {
-        const sim = o.radio ? await import('@latchkit/simulator') : null;
-        const radio = sim && o.radio ? await sim.openRadio({ radio: o.radio }) : null;
-        if (radio) teardown.push(() => radio.close());
-        const fleet = sim && radio && o.fleet ? await sim.startFleet(resolve(io.cwd, o.fleet), { radio }) : null;
-        if (fleet) teardown.push(() => fleet.stop());
-        const app = await buildApp({ db: d, logger: o.log ? { level: 'info' } : false });
-        teardown.push(() => app.close());
-        const address = await app.listen({ port: o.port, host: o.host });
-        const engine = radio
-          ? await SyncEngine.create({
-              db: d,
-              radio,
-              name: o.gatewayName,
-              onProgress: (e) => {
-                if (e.kind === 'done' && e.result.action === 'synced') {
-                  io.out(json() ? JSON.stringify({ synced: e.result }) : `synced door ${e.result.doorId} (lock ${e.result.lockId}): ${e.result.sent ?? 'commissioned'} seq ${e.result.seq}, ${e.result.bytes} B`);
-                } else if (e.kind === 'failed') {
-                  // An operator must see a door that cannot be synced (and why), not a silent retry loop.
-                  io.err(json() ? JSON.stringify({ syncFailed: e }) : `sync of door ${e.doorId} failed: ${e.code}: ${e.message}`);
-                }
-              },
-            })
-          : null;
-        if (engine) {
-          teardown.push(() => engine.close());
-          engine.start(o.syncInterval);
-        }
-        // The scheduler pulls only properties whose PMS integration is enabled, each at its interval.
-        const pms = o.pms
-          ? new PmsScheduler({
-              db: d,
-              onResult: (r) => {
-                if (r.error) io.err(`PMS pull for property ${r.propertyId} failed: ${(r.error as GatewayError).code ?? 'INTERNAL'}: ${r.error.message}`);
-              },
-            })
-          : null;
-        if (pms) {
-          teardown.push(() => pms.stop());
-          pms.start();
-        }
-        const extra = radio ? `, sync engine ${o.gatewayName} on the ${radio.kind} radio${fleet ? ` with ${fleet.locks.size} simulated locks` : ''}` : '';
-        io.out(json() ? JSON.stringify({ listening: address, stateDir: stateDir(), radio: radio?.kind ?? null, locks: fleet?.locks.size ?? 0 }) : `latchkit gateway listening on ${address} (state: ${stateDir()})${extra}`);
-        await (io.untilStopped ?? untilSignal)();
-      } finally {
-        for (const stop of teardown.reverse()) await stop();
-      }
-    });
+    .action(
+      async (o: { port: number; host: string; log?: boolean; radio?: 'virtual' | 'hci'; demo?: number | true; gatewayName: string; syncInterval: number; collectInterval: number; fleet?: string; pms: boolean }) => {
+        // Argument checks first, before anything is opened.
+        if (o.fleet) throw new InvalidArgumentError('--fleet is no longer needed: serve --radio virtual runs a simulated lock for every door in the store (lock directories under <state-dir>/locks)');
+        if (o.demo !== undefined && o.radio === 'hci') throw new InvalidArgumentError('--demo runs the simulated world; it cannot use --radio hci');
+        const radioKind = o.demo !== undefined ? 'virtual' : o.radio;
+        const { serve } = await import('./serve.js');
+        const d = store();
+        // serve owns the connection for its lifetime; keep postAction from closing it early.
+        db = undefined;
+        await serve(d, {
+          io,
+          json: json(),
+          stateDir: stateDir(),
+          port: o.port,
+          host: o.host,
+          log: o.log === true,
+          radio: radioKind ?? null,
+          demoUnits: o.demo === undefined ? null : o.demo === true ? 50 : o.demo,
+          gatewayName: o.gatewayName,
+          syncIntervalMs: o.syncInterval,
+          collectIntervalMs: o.collectInterval,
+          pms: o.pms,
+        });
+      },
+    );
 
   registerFlowCommands(program, {
     io,
@@ -738,6 +715,9 @@ export function buildProgram(io: CliIo = processIo()): Command {
       return d;
     },
   });
+
+  // Commands that drive a running server's world over HTTP (never the locks' directories).
+  registerSimCommands(program, { io, stateDir, store, json });
 
   // One `latchkit` binary: the simulator adds `fleet start`, `lock run` and `lock state`.
   registerSimulatorCommands(program, io);

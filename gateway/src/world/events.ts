@@ -81,8 +81,8 @@ export class EventHub {
       );
       for (const r of rows) {
         this.lastActivityId = r.id;
-        const { propertyId, kind, ...rest } = r;
-        this.publish(kind === 'access' ? 'access' : 'activity', propertyId, { ...rest, activityId: r.id });
+        const { id, propertyId, kind, at, ...rest } = r;
+        this.publish(kind === 'access' ? 'access' : 'activity', propertyId, { ...rest, activityId: id, recordedAt: new Date(at).toISOString() });
       }
     };
     this.tailTimer = setInterval(() => {

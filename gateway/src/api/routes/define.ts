@@ -17,6 +17,8 @@ export interface RouteSpec<B, P, Q> {
   querystring?: Schema;
   body?: Schema;
   noBody?: boolean;
+  /** The token may come as `?token=` (event streams: a browser's EventSource sends no headers). */
+  queryToken?: boolean;
   /** Success responses by status; the error responses are added for every route. */
   response: Record<number, Schema>;
   handler: (req: FastifyRequest<{ Body: B; Params: P; Querystring: Q }>, reply: FastifyReply) => unknown;
@@ -27,7 +29,7 @@ export function define<B = undefined, P = Record<string, never>, Q = Record<stri
   app.route<{ Body: B; Params: P; Querystring: Q }>({
     method: spec.method,
     url: spec.url,
-    config: { permission: spec.permission, noBody: spec.noBody ?? false },
+    config: { permission: spec.permission, noBody: spec.noBody ?? false, queryToken: spec.queryToken ?? false },
     schema: {
       operationId: spec.operationId,
       summary: spec.summary,

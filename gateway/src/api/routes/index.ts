@@ -8,6 +8,8 @@ import { registerActivityRoutes } from './activity.js';
 import { registerCsvImportRoutes } from './csv-import.js';
 import { registerPmsRoutes } from './pms.js';
 import { registerSyncRoutes } from './sync.js';
+import { registerSimulateRoutes } from './simulate.js';
+import { registerEventRoutes } from './events.js';
 
 export function registerRoutes(app: FastifyInstance, c: AppContext): void {
   registerMetaRoutes(app, c);
@@ -18,4 +20,6 @@ export function registerRoutes(app: FastifyInstance, c: AppContext): void {
   registerCsvImportRoutes(app, c);
   registerPmsRoutes(app, c);
   registerSyncRoutes(app, c);
+  registerSimulateRoutes(app, c);
+  registerEventRoutes(app, c);
 }

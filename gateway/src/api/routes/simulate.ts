@@ -1,0 +1,267 @@
+/**
+ * Simulate routes: drive the running world (`latchkit serve --radio virtual`). Each action is
+ * what a person does at a door (a manager's Door Sync, a resident's phone unlock, a code on the
+ * keypad, a card at the reader) or a fault (power, battery, radio range, lock clock), plus the
+ * world clock. Actions change who can get in or what a lock holds, so they need Key Management;
+ * reading door state needs any token. Without a world every route answers WORLD_NOT_RUNNING.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { AppContext } from '../app.js';
+import * as S from '../schemas.js';
+import { define } from './define.js';
+import { GatewayError } from '../../errors.js';
+import { getProperty } from '../../model/properties.js';
+import type { World } from '../../world/world.js';
+import * as act from '../../world/actions.js';
+
+const loose = { type: 'object', additionalProperties: true } as const;
+
+export const doorStateSchema = S.obj(
+  {
+    doorId: S.idSchema,
+    name: { type: 'string' },
+    lockId: { type: 'string' },
+    connectivity: { type: 'string', enum: ['online', 'offline'] },
+    gateway: { type: ['string', 'null'], description: 'Gateway radio that reaches the door (online doors)' },
+    inRange: { type: 'boolean', description: 'False while the door is put out of every radio\'s range' },
+    compiledSeq: { type: 'integer', description: 'Newest set the gateway compiled for the door' },
+    enforcedSeq: { type: 'integer', description: 'Set the door last confirmed (signed receipt)' },
+    pendingChanges: { type: 'integer', description: 'Access changes not compiled into a set yet' },
+    inSync: { type: 'boolean', description: 'The door enforces the newest set and nothing is pending' },
+    lockSeq: { type: ['integer', 'null'], description: 'Set the simulated lock runs now (null while it has no power)' },
+    commissioned: { type: ['boolean', 'null'] },
+    battery: { type: 'integer', description: 'Percent' },
+    lockedOutUntil: { type: ['string', 'null'], description: 'End of a keypad lockout in force (ISO 8601)' },
+    lockClock: { type: ['string', 'null'], description: "The lock's RTC (ISO 8601)" },
+    powered: { type: 'boolean' },
+    busy: { type: 'boolean', description: 'A simulated action is using the door' },
+  },
+  ['doorId', 'name', 'lockId', 'connectivity', 'gateway', 'inRange', 'compiledSeq', 'enforcedSeq', 'pendingChanges', 'inSync', 'lockSeq', 'commissioned', 'battery', 'lockedOutUntil', 'lockClock', 'powered', 'busy'],
+);
+
+const attemptSchema = S.obj(
+  {
+    doorId: S.idSchema,
+    outcome: { type: 'string', enum: ['granted', 'denied'] },
+    reason: { type: ['string', 'null'], description: 'Why the lock denied (unknownCredential, expired, lockedOut, badProof...)' },
+    credentialKind: { type: ['string', 'null'] },
+    holder: { type: ['integer', 'null'] },
+    personId: { type: ['integer', 'null'] },
+    lockEventIndex: { type: 'integer' },
+  },
+  ['doorId', 'outcome', 'reason', 'credentialKind', 'holder', 'personId', 'lockEventIndex'],
+);
+
+const clockSchema = S.obj({ now: { type: 'string' }, aheadMs: { type: 'integer', description: 'How far the world is ahead of wall time' } }, ['now', 'aheadMs']);
+
+export function registerSimulateRoutes(app: FastifyInstance, c: AppContext): void {
+  const world = (): World => {
+    if (!c.world) throw new GatewayError('WORLD_NOT_RUNNING', 'this server runs no simulated world; start it with `latchkit serve --radio virtual` (or `--demo`)');
+    return c.world;
+  };
+  type DoorParams = { propertyId: number; doorId: number };
+  const base = '/properties/:propertyId/simulate';
+
+  define<undefined, { propertyId: number }>(app, {
+    method: 'GET',
+    url: `${base}/doors`,
+    operationId: 'listSimulatedDoors',
+    summary: "Every door's state in the world: compiled vs enforced sequence, what the lock runs, battery, lockout, range",
+    tags: ['simulate'],
+    permission: 'read',
+    params: S.params.property,
+    response: { 200: { type: 'array', items: doorStateSchema } },
+    handler: (req) => [...world().doors.values()].filter((d) => d.propertyId === req.params.propertyId).map((d) => world().doorState(d.doorId)),
+  });
+
+  define<undefined, DoorParams>(app, {
+    method: 'GET',
+    url: `${base}/doors/:doorId`,
+    operationId: 'getSimulatedDoor',
+    summary: "One door's state in the world",
+    tags: ['simulate'],
+    permission: 'read',
+    params: S.params.door,
+    response: { 200: doorStateSchema },
+    handler: (req) => world().doorState(world().door(req.params.doorId, req.params.propertyId).doorId),
+  });
+
+  define<undefined, DoorParams>(app, {
+    method: 'POST',
+    url: `${base}/doors/:doorId/door-sync`,
+    operationId: 'simulateDoorSync',
+    summary: "Door Sync by the manager's phone in range: commission if needed, delta or full set, receipt and events. Fails with RADIO_UNAVAILABLE (task kept) when the door cannot be heard",
+    tags: ['simulate'],
+    permission: 'key_management',
+    noBody: true,
+    params: S.params.door,
+    response: {
+      200: S.obj(
+        {
+          doorId: S.idSchema,
+          seqBefore: { type: 'integer' },
+          seqAfter: { type: 'integer' },
+          taskPending: { type: 'boolean', description: 'The door still has a Door Sync task (only if a change arrived meanwhile)' },
+          result: { ...loose, description: 'The sync: action, commissioned, sent (delta/full), bytes, eventsUploaded, attempts, elapsedMs (modelled)' },
+          door: doorStateSchema,
+        },
+        ['doorId', 'seqBefore', 'seqAfter', 'taskPending', 'result', 'door'],
+      ),
+    },
+    handler: (req) => act.doorSync(world(), req.params.propertyId, req.params.doorId),
+  });
+
+  define<{ personId: number; profile?: 'ios' | 'android' }, DoorParams>(app, {
+    method: 'POST',
+    url: `${base}/doors/:doorId/phone-unlock`,
+    operationId: 'simulatePhoneUnlock',
+    summary: "A person's phone at the door: relays a newer set if the door is behind (passive sync), unlocks, uploads the visit",
+    tags: ['simulate'],
+    permission: 'key_management',
+    params: S.params.door,
+    body: S.obj({ personId: S.idSchema, profile: { type: 'string', enum: ['ios', 'android'], description: 'Radio profile of the phone (default ios)' } }, ['personId']),
+    response: {
+      200: S.obj(
+        {
+          doorId: S.idSchema,
+          personId: S.idSchema,
+          outcome: { type: 'string', enum: ['granted', 'denied'] },
+          reason: { type: ['string', 'null'] },
+          relay: { type: ['object', 'null'], additionalProperties: true, description: 'What was relayed: sent (delta/full), seq, bytes, fellBack' },
+          relayError: { type: ['string', 'null'] },
+          seqBefore: { type: 'integer' },
+          seqAfter: { type: 'integer' },
+          eventsUploaded: { type: 'integer' },
+          modelledMs: S.obj({ scan: { type: 'number' }, connect: { type: 'number' }, exchange: { type: 'number' }, total: { type: 'number' } }, ['scan', 'connect', 'exchange', 'total']),
+          door: doorStateSchema,
+        },
+        ['doorId', 'personId', 'outcome', 'reason', 'relay', 'relayError', 'seqBefore', 'seqAfter', 'eventsUploaded', 'modelledMs', 'door'],
+      ),
+    },
+    handler: (req) => act.phoneUnlock(world(), req.params.propertyId, req.params.doorId, req.body.personId, req.body.profile ?? 'ios'),
+  });
+
+  define<{ code: string }, DoorParams>(app, {
+    method: 'POST',
+    url: `${base}/doors/:doorId/keypad`,
+    operationId: 'simulateKeypad',
+    summary: "A code typed on the door's keypad: the lock judges it against the set it holds",
+    tags: ['simulate'],
+    permission: 'key_management',
+    params: S.params.door,
+    body: S.obj({ code: { type: 'string', minLength: 1, maxLength: 32, description: 'Digits: the property doorcode length, or 6 for a daily code' } }, ['code']),
+    response: { 200: attemptSchema },
+    handler: (req) => act.keypad(world(), req.params.propertyId, req.params.doorId, req.body.code),
+  });
+
+  define<{ uid: string; cloned?: boolean }, DoorParams>(app, {
+    method: 'POST',
+    url: `${base}/doors/:doorId/keycard`,
+    operationId: 'simulateKeycard',
+    summary: 'A keycard the property issued held to the reader (cloned: right UID, no key)',
+    tags: ['simulate'],
+    permission: 'key_management',
+    params: S.params.door,
+    body: S.obj({ uid: { type: 'string', pattern: '^([0-9a-f]{2}){4,10}$' }, cloned: { type: 'boolean' } }, ['uid']),
+    response: { 200: attemptSchema },
+    handler: (req) => act.tapCard(world(), req.params.propertyId, req.params.doorId, req.body.uid, req.body.cloned ?? false),
+  });
+
+  define<{ atWrite?: number }, DoorParams>(app, {
+    method: 'POST',
+    url: `${base}/doors/:doorId/power-cut`,
+    operationId: 'simulatePowerCut',
+    summary: 'Cut the lock power now (battery pulled and put back), or at the Nth flash write (0-based) of the next set it applies',
+    tags: ['simulate'],
+    permission: 'key_management',
+    params: S.params.door,
+    body: S.obj({ atWrite: { type: 'integer', minimum: 0, maximum: 1_000_000 } }),
+    response: {
+      200: S.obj(
+        { doorId: S.idSchema, mode: { type: 'string', enum: ['now', 'armed'] }, atWrite: { type: ['integer', 'null'] }, applyWrites: { type: ['integer', 'null'] }, door: doorStateSchema },
+        ['doorId', 'mode', 'atWrite', 'applyWrites', 'door'],
+      ),
+    },
+    handler: (req) => act.powerCut(world(), req.params.propertyId, req.params.doorId, req.body.atWrite),
+  });
+
+  define<{ percent: number }, DoorParams>(app, {
+    method: 'POST',
+    url: `${base}/doors/:doorId/battery`,
+    operationId: 'simulateBattery',
+    summary: "Set the lock battery's charge",
+    tags: ['simulate'],
+    permission: 'key_management',
+    params: S.params.door,
+    body: S.obj({ percent: { type: 'integer', minimum: 0, maximum: 100 } }, ['percent']),
+    response: { 200: doorStateSchema },
+    handler: (req) => act.setBattery(world(), req.params.propertyId, req.params.doorId, req.body.percent),
+  });
+
+  define<{ inRange: boolean }, DoorParams>(app, {
+    method: 'POST',
+    url: `${base}/doors/:doorId/range`,
+    operationId: 'simulateRange',
+    summary: 'Take the door out of every radio range (gateway, phones) or bring it back',
+    tags: ['simulate'],
+    permission: 'key_management',
+    params: S.params.door,
+    body: S.obj({ inRange: { type: 'boolean' } }, ['inRange']),
+    response: { 200: doorStateSchema },
+    handler: (req) => act.setInRange(world(), req.params.propertyId, req.params.doorId, req.body.inRange),
+  });
+
+  define<{ skewSeconds: number }, DoorParams>(app, {
+    method: 'POST',
+    url: `${base}/doors/:doorId/lock-clock`,
+    operationId: 'simulateLockClockSkew',
+    summary: "Move the lock's RTC by a number of seconds, either way (drift, reset); signed time corrects it forward only",
+    tags: ['simulate'],
+    permission: 'key_management',
+    params: S.params.door,
+    body: S.obj({ skewSeconds: { type: 'integer', minimum: -315_360_000, maximum: 315_360_000 } }, ['skewSeconds']),
+    response: { 200: doorStateSchema },
+    handler: (req) => act.skewLockClock(world(), req.params.propertyId, req.params.doorId, req.body.skewSeconds),
+  });
+
+  define<undefined, { propertyId: number; personId: number }>(app, {
+    method: 'POST',
+    url: `${base}/people/:personId/install-phone`,
+    operationId: 'simulateInstallPhone',
+    summary: "Give the person a simulated phone: its key (held by the world) is added as the person's phone key",
+    tags: ['simulate'],
+    permission: 'key_management',
+    noBody: true,
+    params: S.params.person,
+    response: { 200: S.obj({ personId: S.idSchema, publicKey: { type: 'string' }, added: { type: 'boolean', description: 'False when the key was already registered' } }, ['personId', 'publicKey', 'added']) },
+    handler: (req) => act.installPhone(world(), req.params.propertyId, req.params.personId),
+  });
+
+  define<undefined, { propertyId: number }>(app, {
+    method: 'GET',
+    url: `${base}/clock`,
+    operationId: 'getWorldClock',
+    summary: "The world's time",
+    tags: ['simulate'],
+    permission: 'read',
+    params: S.params.property,
+    response: { 200: clockSchema },
+    handler: () => ({ now: new Date(world().clock.now()).toISOString(), aheadMs: world().clock.aheadMs }),
+  });
+
+  define<{ minutes: number }, { propertyId: number }>(app, {
+    method: 'POST',
+    url: `${base}/clock/advance`,
+    operationId: 'advanceWorldClock',
+    summary: 'Advance the world clock by N minutes (it never goes back): starts and expirations come due, locks\' clocks run on',
+    tags: ['simulate'],
+    permission: 'key_management',
+    params: S.params.property,
+    body: S.obj({ minutes: { type: 'number', description: 'Minutes to move forward (> 0)' } }, ['minutes']),
+    response: { 200: clockSchema },
+    handler: (req) => {
+      getProperty(c.db, req.params.propertyId);
+      return act.advanceClock(world(), req.body.minutes * 60_000);
+    },
+  });
+}

@@ -1,0 +1,141 @@
+/**
+ * `latchkit serve`: the HTTP API over the store, and with `--radio virtual` the running world of
+ * every door in it (locks, gateway radios, phones; gateway/src/world). Writes
+ * `<state-dir>/server.json` (its URL and pid) while it listens, so the `sim` and `events`
+ * commands find it; `--demo` also writes a manager token to `<state-dir>/demo-token` (mode 0600).
+ */
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Db } from '../store/db.js';
+import type { GatewayError } from '../errors.js';
+import { one } from '../model/base.js';
+import { createToken } from '../model/tokens.js';
+import type { CliIo } from './main.js';
+import { untilSignal } from './args.js';
+
+export const SERVER_FILE = 'server.json';
+export const DEMO_TOKEN_FILE = 'demo-token';
+
+export interface ServeOptions {
+  io: CliIo;
+  json: boolean;
+  stateDir: string;
+  port: number;
+  host: string;
+  log: boolean;
+  radio: 'virtual' | 'hci' | null;
+  /** Seed the demo property of this many units into a store that has no property. */
+  demoUnits: number | null;
+  gatewayName: string;
+  syncIntervalMs: number;
+  collectIntervalMs: number;
+  pms: boolean;
+}
+
+export async function serve(d: Db, o: ServeOptions): Promise<void> {
+  const { io } = o;
+  const { buildApp } = await import('../api/app.js');
+  const { SyncEngine } = await import('../sync/engine.js');
+  const { PmsScheduler } = await import('../flows/pms/scheduler.js');
+  // Everything started is torn down in reverse order, also when a later step fails (a port in
+  // use must not leave radios, locks, timers and the store open).
+  const teardown: (() => Promise<void> | void)[] = [
+    () => {
+      d.close();
+    },
+  ];
+  try {
+    let world: import('../world/world.js').World | null = null;
+    let demoToken: string | null = null;
+    if (o.radio === 'virtual') {
+      const { World } = await import('../world/world.js');
+      world = await World.open({
+        db: d,
+        stateDir: o.stateDir,
+        gatewayName: o.gatewayName,
+        syncIntervalMs: o.syncIntervalMs,
+        collectIntervalMs: o.collectIntervalMs,
+        log: (line) => (line.includes('failed') ? io.err(line) : io.out(line)),
+      });
+      const w = world;
+      teardown.push(() => w.close());
+      if (o.demoUnits !== null) demoToken = await prepareDemo(d, w, o);
+      world.start();
+    }
+    const engine =
+      o.radio === 'hci'
+        ? await (async () => {
+            const sim = await import('@latchkit/simulator');
+            const radio = await sim.openRadio({ radio: 'hci' });
+            teardown.push(() => radio.close());
+            return SyncEngine.create({
+              db: d,
+              radio,
+              name: o.gatewayName,
+              onProgress: (e) => {
+                if (e.kind === 'done' && e.result.action === 'synced') io.out(`${o.gatewayName} synced door ${e.result.doorId}: ${e.result.sent ?? 'commissioned'} seq ${e.result.seq}, ${e.result.bytes} B`);
+                else if (e.kind === 'failed') io.err(`${o.gatewayName}: sync of door ${e.doorId} failed: ${e.code}: ${e.message}`);
+              },
+            });
+          })()
+        : null;
+    if (engine) {
+      teardown.push(() => engine.close());
+      engine.start(o.syncIntervalMs);
+    }
+    const app = await buildApp({ db: d, logger: o.log ? { level: 'info' } : false, ...(world ? { world } : {}) });
+    teardown.push(() => app.close());
+    const address = await app.listen({ port: o.port, host: o.host });
+    const serverFile = join(o.stateDir, SERVER_FILE);
+    writeFileSync(serverFile, `${JSON.stringify({ url: address, pid: process.pid }, null, 2)}\n`);
+    teardown.push(() => {
+      // Only our own: a second server on the same state directory may have replaced it.
+      if (existsSync(serverFile) && (JSON.parse(readFileSync(serverFile, 'utf8')) as { pid: number }).pid === process.pid) rmSync(serverFile, { force: true });
+    });
+    const pms = o.pms
+      ? new PmsScheduler({
+          db: d,
+          onResult: (r) => {
+            if (r.error) io.err(`PMS pull for property ${r.propertyId} failed: ${(r.error as GatewayError).code ?? 'INTERNAL'}: ${r.error.message}`);
+          },
+        })
+      : null;
+    if (pms) {
+      teardown.push(() => pms.stop());
+      pms.start();
+    }
+    const doors = world?.doors.size ?? 0;
+    const extra = world
+      ? `, the simulated world on the virtual radio: ${doors} locks, gateway radios ${[...world.gateways.keys()].join(', ') || '(none yet)'}, the manager's phone`
+      : engine
+        ? `, sync engine ${o.gatewayName} on the hci radio`
+        : '';
+    if (o.json) io.out(JSON.stringify({ listening: address, stateDir: o.stateDir, radio: o.radio, locks: doors, ...(demoToken ? { console: `${address}/?token=${demoToken}`, token: demoToken } : {}) }));
+    else {
+      io.out(`latchkit gateway listening on ${address} (state: ${o.stateDir})${extra}`);
+      if (demoToken) {
+        io.out(`demo manager token (Key Management): ${demoToken} (also in ${join(o.stateDir, DEMO_TOKEN_FILE)})`);
+        io.out(`console: ${address}/?token=${demoToken}`);
+      }
+    }
+    await (io.untilStopped ?? untilSignal)();
+  } finally {
+    for (const stop of teardown.reverse()) await stop();
+  }
+}
+
+/** The demo property (only into a store without one) and a manager token for it. */
+async function prepareDemo(d: Db, world: import('../world/world.js').World, o: ServeOptions): Promise<string> {
+  const { seedDemoProperty } = await import('../world/demo-property.js');
+  const existing = one<{ id: number }>(d, 'SELECT id FROM properties ORDER BY id LIMIT 1');
+  let propertyId: number;
+  if (existing) propertyId = existing.id;
+  else {
+    propertyId = seedDemoProperty(d, world, { units: o.demoUnits!, seed: 1 }).propertyId;
+    await world.refresh();
+    o.io.out(`demo property ${propertyId}: ${o.demoUnits} units, ${world.doors.size} doors (locks are factory-new: the gateway commissions the online doors, a Door Sync each unit door)`);
+  }
+  const { secret } = createToken(d, { name: 'demo-manager', role: 'property_manager', propertyId, keyManagement: true }, world.ctx('serve --demo'));
+  writeFileSync(join(o.stateDir, DEMO_TOKEN_FILE), `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
