@@ -15,6 +15,7 @@ export const SimulatorErrorCodes = {
   },
   POWER_CUT: { wire: null, summary: 'simulated power cut during a flash write; the lock must be rebooted from flash' },
   LOCK_NOT_FOUND: { wire: null, summary: 'no lock state directory, or no lock with this id in range' },
+  LOCK_IN_USE: { wire: null, summary: 'the lock directory is held by a running process (lock.pid names it); nothing was changed' },
   LOCK_HALTED: { wire: null, summary: 'the lock lost power (power cut) and must be rebooted before use' },
   BAD_ARGUMENT: { wire: ProtocolErrorCodes.INVALID_ARGUMENT.wire, summary: 'an API or file argument has the wrong type, length or range' },
   BAD_PROPERTY_FILE: { wire: null, summary: 'the property description file does not follow the documented schema' },

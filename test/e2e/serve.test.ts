@@ -1,9 +1,9 @@
 /**
- * `latchkit serve --radio virtual --fleet <file>`: the API, the sync engine and simulated locks
- * in one process. A fresh lock is commissioned and synced without any call, and a change made
- * in the store while it runs reaches the lock by itself.
+ * `latchkit serve --radio virtual`: the API and the world (a simulated lock for every door in
+ * the store, the gateway radio) in one process. A fresh lock is commissioned and synced without
+ * any call, and a change made in the store while it runs reaches the lock by itself.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -18,7 +18,7 @@ async function until(cond: () => boolean, ms: number): Promise<void> {
 }
 
 describe('latchkit serve with a radio', () => {
-  it('commissions, syncs and keeps pushing an online door of a simulated fleet', async () => {
+  it('commissions, syncs and keeps pushing an online door of the store, with no fleet file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'latchkit-serve-'));
     try {
       const db = g.openStore({ stateDir: dir });
@@ -27,22 +27,21 @@ describe('latchkit serve with a radio', () => {
       const key = g.createKey(db, prop.id, { name: 'Entrances', kind: 'communal', doorIds: [lobby.id], mayShare: false, doorcodesDisabled: false }, {});
       const jane = g.invitePerson(db, prop.id, { email: 'jane@serve.example', firstName: 'Jane', lastName: 'Doe', accessType: 'app', isResident: true, mayShare: false, keyIds: [key.id] }, {}).person;
       db.close();
-      const fleetFile = join(dir, 'fleet.json');
-      writeFileSync(fleetFile, JSON.stringify({ version: 1, name: 'Serve Court', stateDir: 'locks', radio: 'virtual', locks: [{ id: '4c4b0000000000c1', name: 'Lobby' }] }));
 
       const out: string[] = [];
       let stop!: () => void;
       const stopped = new Promise<void>((r) => (stop = r));
-      const running = g.runCli(['--state-dir', dir, 'serve', '--port', '0', '--radio', 'virtual', '--fleet', fleetFile, '--sync-interval', '50'], {
+      const running = g.runCli(['--state-dir', dir, 'serve', '--port', '0', '--radio', 'virtual', '--sync-interval', '50'], {
         out: (t) => out.push(t),
         err: (t) => out.push(`ERR ${t}`),
         cwd: dir,
         env: {},
         untilStopped: () => stopped,
       });
-      const synced = () => out.filter((l) => l.startsWith('synced door')).length;
+      const synced = () => out.filter((l) => l.startsWith('gw-1 synced door')).length;
       await until(() => synced() >= 1, 20_000);
-      expect(out.join('\n')).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+ .*sync engine gw-1 on the virtual radio with 1 simulated locks/);
+      expect(out.join('\n')).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+ .*the simulated world on the virtual radio: 1 locks, gateway radios gw-1/);
+      expect(existsSync(join(dir, 'locks', '4c4b0000000000c1', 'factory.json'))).toBe(true);
 
       // A change made while serve runs (another process, e.g. the CLI) reaches the lock by itself.
       const db2 = g.openStore({ stateDir: dir });
@@ -60,13 +59,13 @@ describe('latchkit serve with a radio', () => {
     }
   });
 
-  it('refuses --fleet without the virtual radio', async () => {
+  it('refuses --fleet: the world runs every door of the store itself', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'latchkit-serve-'));
     const out: string[] = [];
     try {
       const code = await g.runCli(['--state-dir', dir, 'serve', '--port', '0', '--fleet', 'x.json'], { out: (t) => out.push(t), err: (t) => out.push(t), cwd: dir, env: {}, untilStopped: async () => undefined });
       expect(code).not.toBe(0);
-      expect(out.join('\n')).toMatch(/--fleet needs --radio virtual/);
+      expect(out.join('\n')).toMatch(/--fleet is no longer needed/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
