@@ -12,7 +12,7 @@ import { addPhoneKey, listPhoneKeys } from '../model/credentials.js';
 import { getPerson } from '../model/people.js';
 import { getProperty } from '../model/properties.js';
 import { doorSyncState } from '../model/sync-state.js';
-import { propertySecrets, syncPayload } from '../compiler/index.js';
+import { compileDoor, propertySecrets, syncPayload } from '../compiler/index.js';
 import { acceptVisit, relayBundlesFor, type DoorSyncResult } from '../sync/engine.js';
 import type { DoorState, PhoneProfile, SimulatedDoor, World } from './world.js';
 
@@ -31,8 +31,7 @@ export async function doorSync(world: World, propertyId: number, doorId: number)
   const door = world.door(doorId, propertyId);
   return world.exclusive(door, async () => {
     const seqBefore = doorSyncState(world.db, doorId).enforcedSeq;
-    world.walkTo(world.manager.address, door);
-    const result = await world.manager.syncDoor(doorId);
+    const result = await world.atDoor(world.manager.address, door, () => world.manager.syncDoor(doorId));
     const after = doorSyncState(world.db, doorId);
     return { doorId, seqBefore, seqAfter: after.enforcedSeq, result, taskPending: after.enforcedSeq < after.compiledSeq || after.pendingChanges > 0, door: world.doorState(doorId) };
   });
@@ -151,10 +150,9 @@ export async function phoneUnlock(world: World, propertyId: number, doorId: numb
     const seqBefore = doorSyncState(world.db, doorId).enforcedSeq;
     const phone = await world.phone(personId, profile);
     for (const b of relayBundlesFor(world.db, personId, { ctx, provider: world.crypto, onlyOffline: true })) phone.carry(b);
-    world.walkTo(phone.address, door);
     let visit;
     try {
-      visit = await phone.visit(fromHex(door.lockId));
+      visit = await world.atDoor(phone.address, door, () => phone.visit(fromHex(door.lockId)));
     } catch (err) {
       const code = (err as { code?: string }).code ?? 'INTERNAL';
       throw new GatewayError('RADIO_UNAVAILABLE', `person ${personId}'s phone could not complete the visit to door ${doorId}: ${code}: ${(err as Error).message}`, { lastError: code });
@@ -206,6 +204,9 @@ export function powerCut(world: World, propertyId: number, doorId: number, atWri
   }
   const fw = door.device.firmware;
   if (fw.isHalted) throw new GatewayError('LOCK_UNPOWERED', `door ${doorId}'s lock has no power now`);
+  // The next Door Sync compiles pending changes before it sends: do the same, or an access
+  // change made at an offline door (compiled by nothing else) would never count as a set to apply.
+  if (fw.commissioned && doorSyncState(world.db, doorId).pendingChanges > 0) compileDoor(world.db, doorId, { ctx: world.ctx('world:power-cut'), provider: world.crypto });
   const payload = fw.commissioned ? syncPayload(world.db, doorId, fw.seq) : null;
   if (!payload) {
     throw new GatewayError('NOTHING_TO_APPLY', `door ${doorId}'s lock ${fw.commissioned ? 'already runs the newest compiled set' : 'is not commissioned yet'}; a cut during the next apply needs a set to apply (make an access change first)`);

@@ -438,6 +438,27 @@ export class World {
     this.air.moveTo(address, door.inRange ? [door.served.peripheral.address] : []);
   }
 
+  private readonly walks = new Map<string, Promise<unknown>>();
+
+  /**
+   * Walk a phone (or the manager's) to a door and do `fn` there. One device is at one door at a
+   * time: a second action of the same device (a Door Sync at another door meanwhile) waits for
+   * the first, instead of walking the device away from the door the first is still talking to.
+   */
+  atDoor<T>(address: string, door: SimulatedDoor, fn: () => Promise<T>): Promise<T> {
+    const go = (): Promise<T> => {
+      this.walkTo(address, door);
+      return fn();
+    };
+    const run = (this.walks.get(address) ?? Promise.resolve()).then(go, go);
+    const settled = run.catch(() => undefined);
+    this.walks.set(address, settled);
+    void settled.then(() => {
+      if (this.walks.get(address) === settled) this.walks.delete(address);
+    });
+    return run;
+  }
+
   /** Run an action on a door that no other world action is using (409 DOOR_BUSY otherwise). */
   async exclusive<T>(door: SimulatedDoor, fn: () => Promise<T>): Promise<T> {
     if (door.busy) throw new GatewayError('DOOR_BUSY', `door ${door.doorId} is busy with another simulated action; try again when it finishes`);

@@ -7,6 +7,7 @@
  * 1,000), after a `gap` event if some were dropped. Browsers' EventSource cannot send headers,
  * so the token may also come as `?token=`.
  */
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../app.js';
 import * as S from '../schemas.js';
@@ -21,6 +22,12 @@ function frame(e: StreamEvent): string {
 }
 
 export function registerEventRoutes(app: FastifyInstance, c: AppContext): void {
+  // An open stream never ends by itself, and server.close() waits for every connection: end the
+  // streams when the app closes, or shutting down hangs while any console is connected.
+  const open = new Set<ServerResponse>();
+  app.addHook('preClose', async () => {
+    for (const res of open) res.end(() => res.destroy());
+  });
   define<undefined, { propertyId: number }, { token?: string; lastEventId?: number }>(app, {
     method: 'GET',
     url: '/properties/:propertyId/events',
@@ -53,9 +60,11 @@ export function registerEventRoutes(app: FastifyInstance, c: AppContext): void {
       });
       const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
       keepalive.unref();
+      open.add(res);
       const done = (): void => {
         clearInterval(keepalive);
         off();
+        open.delete(res);
       };
       req.raw.on('close', done);
       res.on('close', done);
