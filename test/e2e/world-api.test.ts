@@ -576,6 +576,38 @@ describe('simulate routes over HTTP', () => {
     expect((await w.call('readOnly', 'GET', `${w.sim}/clock`)).status).toBe(200);
   });
 
+  it('13. door lists page with a total, behind first; a door\'s credentials as the lock holds them vs as compiled; /me says what a token may do', async () => {
+    const all = await fetch(`${w.url}${w.sim}/doors`, { headers: { authorization: `Bearer ${w.tokens.km}` } });
+    expect(all.headers.get('x-total-count')).toBe('3');
+    const page = await w.call('km', 'GET', `${w.sim}/doors?limit=1&offset=1`);
+    expect(page.status).toBe(200);
+    expect(page.body).toHaveLength(1);
+    const named = await w.call('km', 'GET', `${w.sim}/doors?search=1b`);
+    expect(named.body.map((d: { doorId: number }) => d.doorId)).toEqual([w.doorB.id]);
+    expect((await w.call('km', 'GET', `${w.sim}/doors?limit=0`)).body.error.code).toBe('VALIDATION_FAILED');
+
+    // A change not yet on the lock: the resident is in "compiled" and not in "lock" until a Door Sync.
+    await doorSync(w.doorB.id);
+    const guest = await invite('thirteen@world.example', 'Thirteen', [w.keys.keyB.id]);
+    const before = await w.call('km', 'GET', `${w.sim}/doors/${w.doorB.id}/credentials`);
+    expect(before.status).toBe(200);
+    const holder = (w.db.prepare('SELECT holder_ref AS h FROM people WHERE id = ?').get(guest.id) as { h: number }).h;
+    const has = (rows: { holderRef: number }[]) => rows.some((r) => r.holderRef === holder);
+    expect([has(before.body.compiled), has(before.body.lock)]).toEqual([true, false]);
+    const listed = await w.call('km', 'GET', `${w.sim}/doors`);
+    expect(listed.body[0].doorId).toBe(w.doorB.id); // behind: listed first
+    await doorSync(w.doorB.id);
+    const after = await w.call('km', 'GET', `${w.sim}/doors/${w.doorB.id}/credentials`);
+    expect([has(after.body.compiled), has(after.body.lock)]).toEqual([true, true]);
+    expect(after.body.lock.length).toBe(after.body.compiled.length);
+    expect((await w.call('km', 'GET', `${w.sim}/doors/${w.otherDoor.id}/credentials`)).body.error.code).toBe('DOOR_NOT_FOUND');
+
+    expect((await w.call('km', 'GET', '/me')).body).toMatchObject({ role: 'property_manager', keyManagement: true, propertyId: w.prop.id });
+    expect((await w.call('pm', 'GET', '/me')).body.keyManagement).toBe(false);
+    expect((await w.call('readOnly', 'GET', '/me')).body).toMatchObject({ role: 'read_only', keyManagement: false });
+    expect((await w.call(null, 'GET', '/me')).status).toBe(401);
+  });
+
   it('11. the OpenAPI document lists every simulate route and the event stream', async () => {
     const r = await w.call(null, 'GET', '/openapi.json');
     expect(r.status).toBe(200);
@@ -584,6 +616,7 @@ describe('simulate routes over HTTP', () => {
     const expected: [string, string][] = [
       ['get', `${p}/doors`],
       ['get', `${p}/doors/{doorId}`],
+      ['get', `${p}/doors/{doorId}/credentials`],
       ['post', `${p}/doors/{doorId}/door-sync`],
       ['post', `${p}/doors/{doorId}/phone-unlock`],
       ['post', `${p}/doors/{doorId}/keypad`],

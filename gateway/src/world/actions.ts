@@ -159,8 +159,9 @@ export async function phoneUnlock(world: World, propertyId: number, doorId: numb
     }
     const accepted = acceptVisit(world.db, visit, { ctx, provider: world.crypto });
     if (visit.relay) world.hub.publish('sync', propertyId, { doorId, by: `phone:${personId}`, phase: 'done', action: 'synced', sent: visit.relay.sent, seq: visit.relay.seq, bytes: visit.relay.bytes, elapsedMs: visit.timing.totalMs, passive: true });
-    world.publishDoor(doorId);
     const u = visit.unlock!;
+    world.hub.publish('visit', propertyId, { doorId, personId, outcome: u.granted ? 'granted' : 'denied', reason: u.granted ? null : u.reason, relayed: visit.relay?.sent ?? null, modelledMs: visit.timing.totalMs, profile });
+    world.publishDoor(doorId);
     return {
       doorId,
       personId,

@@ -13,7 +13,7 @@
 import type { Db } from '../store/db.js';
 import { all, one } from '../model/base.js';
 
-export type StreamEventKind = 'attempt' | 'sync' | 'door' | 'access' | 'activity' | 'clock' | 'gap';
+export type StreamEventKind = 'attempt' | 'visit' | 'sync' | 'door' | 'access' | 'activity' | 'clock' | 'gap';
 
 export interface StreamEvent {
   id: number;

@@ -18,6 +18,7 @@ import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
 import { all, one, type Ctx } from '../model/base.js';
 import { doorSyncState } from '../model/sync-state.js';
+import { credentialsForDoor } from '../model/compile-input.js';
 import { SyncEngine, type SyncProgress } from '../sync/engine.js';
 import { readWorldFile, WorldClock, writeWorldFile } from './clock.js';
 import { EventHub } from './events.js';
@@ -385,7 +386,7 @@ export class World {
     const s = doorSyncState(this.db, doorId);
     const fw = door.device.firmware;
     const halted = fw.isHalted;
-    const lockedOutUntil = halted ? null : fw.summary().lockedOutUntil;
+    const lockedOutUntil = halted ? null : fw.lockedOutUntil;
     return {
       doorId,
       name: door.name,
@@ -397,14 +398,58 @@ export class World {
       enforcedSeq: s.enforcedSeq,
       pendingChanges: s.pendingChanges,
       inSync: s.enforcedSeq === s.compiledSeq && s.pendingChanges === 0,
+      lastVisitAt: s.lastReceiptAt === null ? null : new Date(s.lastReceiptAt).toISOString(),
       lockSeq: halted ? null : fw.seq,
       commissioned: halted ? null : fw.commissioned,
       battery: door.device.battery.percent(),
-      lockedOutUntil: lockedOutUntil && lockedOutUntil * 1000 > this.clock.now() ? new Date(lockedOutUntil * 1000).toISOString() : null,
+      lockedOutUntil: lockedOutUntil === null ? null : new Date(lockedOutUntil * 1000).toISOString(),
       lockClock: halted ? null : new Date(fw.now() * 1000).toISOString(),
       powered: !halted,
       busy: door.busy,
     };
+  }
+
+  /**
+   * Doors of a property for a list: those behind first (the Door Sync tasks), then by id;
+   * `search` matches the name. Returns one page and the total.
+   */
+  listDoors(propertyId: number, o: { search?: string; offset?: number; limit?: number } = {}): { total: number; doors: DoorState[] } {
+    const search = o.search?.toLowerCase();
+    const ids = [...this.doors.values()].filter((d) => d.propertyId === propertyId && (!search || d.name.toLowerCase().includes(search))).map((d) => d.doorId);
+    const behind = new Set(
+      all<{ id: number }>(
+        this.db,
+        `SELECT d.id FROM doors d JOIN door_sync_state s ON s.door_id = d.id
+          WHERE d.property_id = ? AND (s.enforced_seq < s.compiled_seq OR s.journal_head > s.compiled_through)`,
+        propertyId,
+      ).map((r) => r.id),
+    );
+    ids.sort((a, b) => Number(behind.has(b)) - Number(behind.has(a)) || a - b);
+    const offset = o.offset ?? 0;
+    const page = ids.slice(offset, offset + (o.limit ?? ids.length));
+    return { total: ids.length, doors: page.map((id) => this.doorState(id)) };
+  }
+
+  /**
+   * A door's credentials as its lock holds them (read from the set it runs) and as the gateway
+   * would compile them now: the sync-until rule, row by row.
+   */
+  doorCredentials(doorId: number): { lock: HeldCredential[]; compiled: HeldCredential[] } {
+    const door = this.door(doorId);
+    const fw = door.device.firmware;
+    const lock: HeldCredential[] = [];
+    const set = fw.isHalted ? null : fw.set;
+    const minuteIso = (m: number | null): string | null => (m === null ? null : new Date(m * 60_000).toISOString());
+    if (set) {
+      for (const kind of ['doorcode', 'daily', 'keycard', 'phone'] as const) {
+        for (let row = 0; row < set.counts[kind]; row++) {
+          const h = set.holderAt(set.holderRowOf(kind, row));
+          lock.push({ kind, holderRef: h.holder, startsAt: minuteIso(h.start), expiresAt: minuteIso(h.end) });
+        }
+      }
+    }
+    const compiled = credentialsForDoor(this.db, doorId, this.ctx('world')).map((c) => ({ kind: c.kind, holderRef: c.holder, startsAt: minuteIso(c.start), expiresAt: minuteIso(c.end) }));
+    return { lock, compiled };
   }
 
   publishDoor(doorId: number): void {
@@ -493,6 +538,14 @@ export class World {
 
 export type PhoneProfile = 'ios' | 'android';
 
+/** One credential row of a door: who (holder reference) and when, never the secret. */
+export interface HeldCredential {
+  kind: 'doorcode' | 'daily' | 'keycard' | 'phone';
+  holderRef: number;
+  startsAt: string | null;
+  expiresAt: string | null;
+}
+
 export interface DoorState {
   doorId: number;
   name: string;
@@ -507,6 +560,8 @@ export interface DoorState {
   /** Access changes not compiled into any set yet. */
   pendingChanges: number;
   inSync: boolean;
+  /** When the door last confirmed a set (its newest signed receipt: a sync or a visit), ISO 8601. */
+  lastVisitAt: string | null;
   /** What the simulated lock runs right now (null while it has no power). */
   lockSeq: number | null;
   commissioned: boolean | null;

@@ -272,6 +272,11 @@ export class LockFirmware {
     return this.now() < this.lockoutUntil;
   }
 
+  /** End of the keypad lockout in force (lock time, Unix seconds), or null. */
+  get lockedOutUntil(): number | null {
+    return this.lockedOut ? this.lockoutUntil : null;
+  }
+
   /** The persisted state, for inspection (do not mutate). */
   get persisted(): Readonly<PersistentState> {
     return this.state;

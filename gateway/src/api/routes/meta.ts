@@ -15,6 +15,21 @@ export function registerMetaRoutes(app: FastifyInstance, { db, ctxFor }: AppCont
 
   define(app, {
     method: 'GET',
+    url: '/me',
+    operationId: 'whoAmI',
+    summary: 'The calling token: its name, role, Key Management permission and property scope (what a console shows or hides)',
+    tags: ['tokens'],
+    permission: 'read',
+    response: { 200: S.obj({ tokenId: S.idSchema, name: { type: 'string' }, role: { type: 'string' }, keyManagement: { type: 'boolean' }, propertyId: { type: ['integer', 'null'] } }, ['tokenId', 'name', 'role', 'keyManagement', 'propertyId']) },
+    handler: (req) => {
+      const p = req.principal!;
+      // A portfolio manager may change access everywhere; a read-only token nowhere.
+      return { tokenId: p.tokenId, name: p.name, role: p.role, keyManagement: p.role === 'read_only' ? false : p.role === 'portfolio_manager' ? true : p.keyManagement, propertyId: p.propertyId };
+    },
+  });
+
+  define(app, {
+    method: 'GET',
     url: '/tokens',
     operationId: 'listTokens',
     summary: 'List API tokens (never their secrets)',

@@ -28,6 +28,7 @@ export const doorStateSchema = S.obj(
     enforcedSeq: { type: 'integer', description: 'Set the door last confirmed (signed receipt)' },
     pendingChanges: { type: 'integer', description: 'Access changes not compiled into a set yet' },
     inSync: { type: 'boolean', description: 'The door enforces the newest set and nothing is pending' },
+    lastVisitAt: { type: ['string', 'null'], description: 'When the door last confirmed a set (a sync or a visit), ISO 8601' },
     lockSeq: { type: ['integer', 'null'], description: 'Set the simulated lock runs now (null while it has no power)' },
     commissioned: { type: ['boolean', 'null'] },
     battery: { type: 'integer', description: 'Percent' },
@@ -36,7 +37,7 @@ export const doorStateSchema = S.obj(
     powered: { type: 'boolean' },
     busy: { type: 'boolean', description: 'A simulated action is using the door' },
   },
-  ['doorId', 'name', 'lockId', 'connectivity', 'gateway', 'inRange', 'compiledSeq', 'enforcedSeq', 'pendingChanges', 'inSync', 'lockSeq', 'commissioned', 'battery', 'lockedOutUntil', 'lockClock', 'powered', 'busy'],
+  ['doorId', 'name', 'lockId', 'connectivity', 'gateway', 'inRange', 'compiledSeq', 'enforcedSeq', 'pendingChanges', 'inSync', 'lastVisitAt', 'lockSeq', 'commissioned', 'battery', 'lockedOutUntil', 'lockClock', 'powered', 'busy'],
 );
 
 const attemptSchema = S.obj(
@@ -62,16 +63,41 @@ export function registerSimulateRoutes(app: FastifyInstance, c: AppContext): voi
   type DoorParams = { propertyId: number; doorId: number };
   const base = '/properties/:propertyId/simulate';
 
-  define<undefined, { propertyId: number }>(app, {
+  define<undefined, { propertyId: number }, { search?: string; offset: number; limit: number }>(app, {
     method: 'GET',
     url: `${base}/doors`,
     operationId: 'listSimulatedDoors',
-    summary: "Every door's state in the world: compiled vs enforced sequence, what the lock runs, battery, lockout, range",
+    summary: "Doors' state in the world, those behind (Door Sync tasks) first: compiled vs enforced sequence, what the lock runs, battery, lockout, range. The total is in X-Total-Count",
     tags: ['simulate'],
     permission: 'read',
     params: S.params.property,
+    querystring: S.obj({
+      search: { type: 'string', minLength: 1, maxLength: 200, description: 'Part of the door name' },
+      offset: { type: 'integer', minimum: 0, default: 0 },
+      limit: { type: 'integer', minimum: 1, maximum: 10_000, default: 1000 },
+    }),
     response: { 200: { type: 'array', items: doorStateSchema } },
-    handler: (req) => [...world().doors.values()].filter((d) => d.propertyId === req.params.propertyId).map((d) => world().doorState(d.doorId)),
+    handler: (req, reply) => {
+      const { total, doors } = world().listDoors(req.params.propertyId, { ...(req.query.search ? { search: req.query.search } : {}), offset: req.query.offset, limit: req.query.limit });
+      void reply.header('x-total-count', String(total));
+      return doors;
+    },
+  });
+
+  const heldSchema = S.obj(
+    { kind: { type: 'string', enum: ['doorcode', 'daily', 'keycard', 'phone'] }, holderRef: { type: 'integer' }, startsAt: { type: ['string', 'null'] }, expiresAt: { type: ['string', 'null'] } },
+    ['kind', 'holderRef', 'startsAt', 'expiresAt'],
+  );
+  define<undefined, DoorParams>(app, {
+    method: 'GET',
+    url: `${base}/doors/:doorId/credentials`,
+    operationId: 'getSimulatedDoorCredentials',
+    summary: 'The door\'s credentials as its lock holds them and as the gateway compiles them now (who is added, who stays until the next sync); no secrets',
+    tags: ['simulate'],
+    permission: 'read',
+    params: S.params.door,
+    response: { 200: S.obj({ lock: { type: 'array', items: heldSchema }, compiled: { type: 'array', items: heldSchema } }, ['lock', 'compiled']) },
+    handler: (req) => world().doorCredentials(world().door(req.params.doorId, req.params.propertyId).doorId),
   });
 
   define<undefined, DoorParams>(app, {
