@@ -35,6 +35,8 @@ export interface BuildAppOptions {
   world?: World;
   /** The live event stream (default: the world's). */
   hub?: EventHub;
+  /** Serve the web console at `/` (gateway/console; bundled when the app is built). */
+  console?: boolean;
 }
 
 /** Everything a route handler needs besides the request. */
@@ -107,6 +109,10 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     ctxFor: (req) => ({ now, actor: req.principal ? `token:${req.principal.name}` : 'anonymous' }),
   };
   registerRoutes(app, appCtx);
+  if (options.console) {
+    const { registerConsole } = await import('../../console/serve.js');
+    await registerConsole(app);
+  }
 
   app.get(
     '/openapi.json',

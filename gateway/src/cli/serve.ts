@@ -83,7 +83,7 @@ export async function serve(d: Db, o: ServeOptions): Promise<void> {
       teardown.push(() => engine.close());
       engine.start(o.syncIntervalMs);
     }
-    const app = await buildApp({ db: d, logger: o.log ? { level: 'info' } : false, ...(world ? { world } : {}) });
+    const app = await buildApp({ db: d, logger: o.log ? { level: 'info' } : false, console: true, ...(world ? { world } : {}) });
     teardown.push(() => app.close());
     const address = await app.listen({ port: o.port, host: o.host });
     const serverFile = join(o.stateDir, SERVER_FILE);
@@ -116,7 +116,7 @@ export async function serve(d: Db, o: ServeOptions): Promise<void> {
       if (demoToken) {
         io.out(`demo manager token (Key Management): ${demoToken} (also in ${join(o.stateDir, DEMO_TOKEN_FILE)})`);
         io.out(`console: ${address}/?token=${demoToken}`);
-      }
+      } else io.out(`console: ${address}/ (log in with an API token)`);
     }
     await (io.untilStopped ?? untilSignal)();
   } finally {

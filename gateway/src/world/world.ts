@@ -413,7 +413,7 @@ export class World {
    * Doors of a property for a list: those behind first (the Door Sync tasks), then by id;
    * `search` matches the name. Returns one page and the total.
    */
-  listDoors(propertyId: number, o: { search?: string; offset?: number; limit?: number } = {}): { total: number; doors: DoorState[] } {
+  listDoors(propertyId: number, o: { search?: string; offset?: number; limit?: number } = {}): { total: number; behind: number; doors: DoorState[] } {
     const search = o.search?.toLowerCase();
     const ids = [...this.doors.values()].filter((d) => d.propertyId === propertyId && (!search || d.name.toLowerCase().includes(search))).map((d) => d.doorId);
     const behind = new Set(
@@ -427,7 +427,7 @@ export class World {
     ids.sort((a, b) => Number(behind.has(b)) - Number(behind.has(a)) || a - b);
     const offset = o.offset ?? 0;
     const page = ids.slice(offset, offset + (o.limit ?? ids.length));
-    return { total: ids.length, doors: page.map((id) => this.doorState(id)) };
+    return { total: ids.length, behind: ids.filter((id) => behind.has(id)).length, doors: page.map((id) => this.doorState(id)) };
   }
 
   /**
@@ -437,18 +437,35 @@ export class World {
   doorCredentials(doorId: number): { lock: HeldCredential[]; compiled: HeldCredential[] } {
     const door = this.door(doorId);
     const fw = door.device.firmware;
-    const lock: HeldCredential[] = [];
     const set = fw.isHalted ? null : fw.set;
     const minuteIso = (m: number | null): string | null => (m === null ? null : new Date(m * 60_000).toISOString());
+    // Names from the holder registry (it outlives deleted people), person ids from living people.
+    const who = new Map(
+      all<{ ref: number; name: string; personId: number | null }>(
+        this.db,
+        `SELECT h.holder_ref AS ref, h.name, p.id AS personId FROM holders h LEFT JOIN people p ON p.property_id = h.property_id AND p.holder_ref = h.holder_ref
+          WHERE h.property_id = ?`,
+        door.propertyId,
+      ).map((r) => [r.ref, r]),
+    );
+    const held = (kind: HeldCredential['kind'], holderRef: number, start: number | null, end: number | null): HeldCredential => ({
+      kind,
+      holderRef,
+      name: who.get(holderRef)?.name ?? null,
+      personId: who.get(holderRef)?.personId ?? null,
+      startsAt: minuteIso(start),
+      expiresAt: minuteIso(end),
+    });
+    const lock: HeldCredential[] = [];
     if (set) {
       for (const kind of ['doorcode', 'daily', 'keycard', 'phone'] as const) {
         for (let row = 0; row < set.counts[kind]; row++) {
           const h = set.holderAt(set.holderRowOf(kind, row));
-          lock.push({ kind, holderRef: h.holder, startsAt: minuteIso(h.start), expiresAt: minuteIso(h.end) });
+          lock.push(held(kind, h.holder, h.start, h.end));
         }
       }
     }
-    const compiled = credentialsForDoor(this.db, doorId, this.ctx('world')).map((c) => ({ kind: c.kind, holderRef: c.holder, startsAt: minuteIso(c.start), expiresAt: minuteIso(c.end) }));
+    const compiled = credentialsForDoor(this.db, doorId, this.ctx('world')).map((c) => held(c.kind, c.holder, c.start, c.end));
     return { lock, compiled };
   }
 
@@ -542,6 +559,10 @@ export type PhoneProfile = 'ios' | 'android';
 export interface HeldCredential {
   kind: 'doorcode' | 'daily' | 'keycard' | 'phone';
   holderRef: number;
+  /** The holder's name (kept after the person is deleted), or null if never registered. */
+  name: string | null;
+  /** The living person with this holder reference, or null. */
+  personId: number | null;
   startsAt: string | null;
   expiresAt: string | null;
 }

@@ -67,7 +67,7 @@ export function registerSimulateRoutes(app: FastifyInstance, c: AppContext): voi
     method: 'GET',
     url: `${base}/doors`,
     operationId: 'listSimulatedDoors',
-    summary: "Doors' state in the world, those behind (Door Sync tasks) first: compiled vs enforced sequence, what the lock runs, battery, lockout, range. The total is in X-Total-Count",
+    summary: "Doors' state in the world, those behind (Door Sync tasks) first: compiled vs enforced sequence, what the lock runs, battery, lockout, range. X-Total-Count: doors matching; X-Behind-Count: of those, behind",
     tags: ['simulate'],
     permission: 'read',
     params: S.params.property,
@@ -78,15 +78,22 @@ export function registerSimulateRoutes(app: FastifyInstance, c: AppContext): voi
     }),
     response: { 200: { type: 'array', items: doorStateSchema } },
     handler: (req, reply) => {
-      const { total, doors } = world().listDoors(req.params.propertyId, { ...(req.query.search ? { search: req.query.search } : {}), offset: req.query.offset, limit: req.query.limit });
-      void reply.header('x-total-count', String(total));
+      const { total, behind, doors } = world().listDoors(req.params.propertyId, { ...(req.query.search ? { search: req.query.search } : {}), offset: req.query.offset, limit: req.query.limit });
+      void reply.header('x-total-count', String(total)).header('x-behind-count', String(behind));
       return doors;
     },
   });
 
   const heldSchema = S.obj(
-    { kind: { type: 'string', enum: ['doorcode', 'daily', 'keycard', 'phone'] }, holderRef: { type: 'integer' }, startsAt: { type: ['string', 'null'] }, expiresAt: { type: ['string', 'null'] } },
-    ['kind', 'holderRef', 'startsAt', 'expiresAt'],
+    {
+      kind: { type: 'string', enum: ['doorcode', 'daily', 'keycard', 'phone'] },
+      holderRef: { type: 'integer' },
+      name: { type: ['string', 'null'], description: "The holder's name (kept after deletion)" },
+      personId: { type: ['integer', 'null'], description: 'The living person, if any' },
+      startsAt: { type: ['string', 'null'] },
+      expiresAt: { type: ['string', 'null'] },
+    },
+    ['kind', 'holderRef', 'name', 'personId', 'startsAt', 'expiresAt'],
   );
   define<undefined, DoorParams>(app, {
     method: 'GET',
