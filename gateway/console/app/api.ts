@@ -1,12 +1,14 @@
 /** The console's HTTP client: same origin, bearer token, the server's error codes kept. */
+import { LatchkitError } from '@latchkit/protocol';
 
-export class ApiError extends Error {
+/** A refusal from the server: its stable code (gateway/API.md) and message, and the HTTP status. */
+export class ApiError extends LatchkitError {
   constructor(
     readonly status: number,
-    readonly code: string,
+    code: string,
     message: string,
   ) {
-    super(message);
+    super(code, message);
   }
 }
 
