@@ -456,7 +456,8 @@ describe('simulate routes over HTTP', () => {
 
     const carol = w.people.carol;
     const code = w.code(carol.id);
-    expect((await keypad(B, code)).body.outcome).toBe('granted');
+    const first = (await keypad(B, code)).body;
+    expect(first.outcome, JSON.stringify(first)).toBe('granted');
     await stream.waitFor((f) => f.event === 'attempt' && f.data.doorId === B);
     expect((await doorSync(B)).status).toBe(200);
     const syncDone = await stream.waitFor((f) => f.event === 'sync' && f.data.phase === 'done' && f.data.doorId === B);
@@ -606,6 +607,37 @@ describe('simulate routes over HTTP', () => {
     expect((await w.call('pm', 'GET', '/me')).body.keyManagement).toBe(false);
     expect((await w.call('readOnly', 'GET', '/me')).body).toMatchObject({ role: 'read_only', keyManagement: false });
     expect((await w.call(null, 'GET', '/me')).status).toBe(401);
+  });
+
+  it('14. wrong JSON types are refused, not converted, and change nothing; a phone at a never-synced door is denied (noSet)', async () => {
+    const A = w.doorA.id;
+    const before = await doorState(A);
+    const clockBefore = (await w.call('km', 'GET', `${w.sim}/clock`)).body;
+    const refused: [string, unknown][] = [
+      [`/doors/${A}/battery`, { percent: null }],
+      [`/doors/${A}/battery`, { percent: '50' }],
+      [`/doors/${A}/lock-clock`, { skewSeconds: '10' }],
+      [`/doors/${A}/phone-unlock`, { personId: String(w.people.alice.id) }],
+      [`/doors/${A}/keypad`, { code: 123456 }],
+      [`/doors/${A}/keycard`, { uid: w.aliceCard, cloned: 1 }],
+      [`/doors/${A}/range`, { inRange: 'yes' }],
+      ['/clock/advance', { minutes: '5' }],
+    ];
+    for (const [path, body] of refused) {
+      const r = await w.call('km', 'POST', `${w.sim}${path}`, body);
+      expect([path, r.status, r.code]).toEqual([path, 400, 'VALIDATION_FAILED']);
+    }
+    expect(stable(await doorState(A))).toEqual(stable(before));
+    expect((await w.call('km', 'GET', `${w.sim}/clock`)).body.aheadMs).toBe(clockBefore.aheadMs);
+    expect((await w.call('km', 'POST', `${w.sim}/doors/${A}/keypad`, { code: '12ab56' })).code).toBe('INVALID_CODE');
+
+    // A door added now has a factory-new lock: the phone's unlock is the lock's answer.
+    const fresh = g.createDoor(w.db, w.prop.id, { name: '1A back door', lockId: '4c4b00000000a0ff', connectivity: 'offline', unitId: w.units.unitA.id }, w.world.ctx('test'));
+    await w.world.refresh();
+    const r = await w.call('km', 'POST', `${w.sim}/doors/${fresh.id}/phone-unlock`, { personId: w.people.alice.id });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect([r.body.outcome, r.body.reason, r.body.eventsUploaded]).toEqual(['denied', 'noSet', 0]);
+    expect((await doorSync(fresh.id)).status).toBe(200); // commissioned: no task left behind
   });
 
   it('11. the OpenAPI document lists every simulate route and the event stream', async () => {

@@ -133,6 +133,7 @@ export async function openSse(url: string, headers: Record<string, string> = {})
   const res = await fetch(url, { headers, signal: abort.signal });
   const frames: SseFrame[] = [];
   const comments: string[] = [];
+  const readyMarks: { lastId: number; replayed: boolean }[] = [];
   let ended = false;
   let buf = '';
   const pump = (async () => {
@@ -157,7 +158,9 @@ export async function openSse(url: string, headers: Record<string, string> = {})
             else if (line.startsWith('event: ')) event = line.slice(7);
             else if (line.startsWith('data: ')) data.push(line.slice(6));
           }
-          if (data.length > 0) frames.push({ id, event, data: JSON.parse(data.join('\n')) });
+          // `ready` marks where the replay ends; it carries no id and is not a stream event.
+          if (event === 'ready') readyMarks.push(JSON.parse(data.join('\n')));
+          else if (data.length > 0) frames.push({ id, event, data: JSON.parse(data.join('\n')) });
         }
       }
     } catch {
@@ -170,6 +173,7 @@ export async function openSse(url: string, headers: Record<string, string> = {})
     res,
     frames,
     comments,
+    readyMarks,
     get ended() {
       return ended;
     },

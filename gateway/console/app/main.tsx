@@ -109,8 +109,9 @@ function Shell({ me, property, onLogout }: { me: Me; property: Property; onLogou
     const close = openStream(
       property.id,
       storedToken() ?? '',
-      (m) => {
+      (m, live) => {
         setEvents((old) => [m, ...old].slice(0, 500));
+        if (!live) return;
         if (m.kind === 'access' || (m.kind === 'sync' && m['phase'] === 'done') || m.kind === 'activity' || m.kind === 'clock') setRevision((r) => r + 1);
         if (m.kind === 'access') refreshAlerts();
         for (const l of listeners.current) l(m);

@@ -9,11 +9,21 @@ export type StreamStatus = { state: 'connecting' | 'live' | 'reconnecting' | 'cl
 
 const KINDS = ['attempt', 'visit', 'sync', 'door', 'access', 'activity', 'clock', 'gap'] as const;
 
-export function openStream(propertyId: number, token: string, onMessage: (m: StreamMessage) => void, onStatus: (s: StreamStatus) => void): () => void {
+/**
+ * `onMessage(m, live)`: `live` is false for the buffer the server replays on the first connect
+ * (so feeds and the chart have history), true from its `ready` marker on.
+ */
+export function openStream(propertyId: number, token: string, onMessage: (m: StreamMessage, live: boolean) => void, onStatus: (s: StreamStatus) => void): () => void {
   let lastId = 0;
   let drops = 0;
   let resumedAfter: number | null = null;
-  const source = new EventSource(`/properties/${propertyId}/events?token=${encodeURIComponent(token)}`);
+  let live = false;
+  // lastEventId=0: the first connect replays what the server holds; reconnects send the
+  // Last-Event-ID header themselves, which the server prefers over the query.
+  const source = new EventSource(`/properties/${propertyId}/events?token=${encodeURIComponent(token)}&lastEventId=0`);
+  source.addEventListener('ready', () => {
+    live = true;
+  });
   onStatus({ state: 'connecting', resumedAfter, drops });
   source.onopen = () => {
     if (drops > 0) resumedAfter = lastId;
@@ -31,7 +41,7 @@ export function openStream(propertyId: number, token: string, onMessage: (m: Str
     source.addEventListener(kind, (ev) => {
       const m = JSON.parse((ev as MessageEvent<string>).data) as StreamMessage;
       if (m.id > lastId) lastId = m.id;
-      onMessage(m);
+      onMessage(m, live);
     });
   }
   return () => source.close();

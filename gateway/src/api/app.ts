@@ -1,3 +1,4 @@
+import { Ajv } from 'ajv';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
 import type { Db } from '../store/db.js';
 import { GatewayError, isGatewayError } from '../errors.js';
@@ -58,9 +59,14 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const app = Fastify({
     logger: options.logger ?? false,
     exposeHeadRoutes: false,
-    // Unknown fields are an error, not silently dropped: a typo in "expiresAt" must not grant forever.
-    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
   });
+  // Bodies are JSON and validated as they are: `"percent": null` or `"minutes": "5"` is a 400,
+  // never silently turned into 0 or 5 (Ajv's type coercion, on by default in Fastify, would).
+  // Path and query parameters are text by nature and keep the coercion ("7" → 7).
+  // Unknown fields are an error, not silently dropped: a typo in "expiresAt" must not grant forever.
+  const strictBodies = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
+  const coercing = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strictBodies.compile(schema) : coercing.compile(schema)));
   app.decorateRequest('principal', null);
   // JSON only: a text/plain body would otherwise reach the schema as a string and read as a 400.
   app.removeContentTypeParser('text/plain');

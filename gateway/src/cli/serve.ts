@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Db } from '../store/db.js';
 import type { GatewayError } from '../errors.js';
 import { one } from '../model/base.js';
-import { createToken } from '../model/tokens.js';
+import { createToken, listTokens, revokeToken } from '../model/tokens.js';
 import type { CliIo } from './main.js';
 import { untilSignal } from './args.js';
 
@@ -135,6 +135,8 @@ async function prepareDemo(d: Db, world: import('../world/world.js').World, o: S
     await world.refresh();
     o.io.out(`demo property ${propertyId}: ${o.demoUnits} units, ${world.doors.size} doors (locks are factory-new: the gateway commissions the online doors, a Door Sync each unit door)`);
   }
+  // One demo token at a time: the one a restart replaces stops working.
+  for (const t of listTokens(d)) if (t.name === 'demo-manager' && t.revokedAt === null) revokeToken(d, t.tokenId, world.ctx('serve --demo'));
   const { secret } = createToken(d, { name: 'demo-manager', role: 'property_manager', propertyId, keyManagement: true }, world.ctx('serve --demo'));
   writeFileSync(join(o.stateDir, DEMO_TOKEN_FILE), `${secret}\n`, { mode: 0o600 });
   return secret;

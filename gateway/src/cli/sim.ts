@@ -106,7 +106,7 @@ export function registerSimCommands(program: Command, deps: SimCommandDeps): voi
       const doors = (await call(cmd, 'GET', '/simulate/doors')) as unknown as Record<string, unknown>[];
       show(doors, () =>
         doors
-          .map((d) => `${String(d['doorId']).padStart(5)}  ${String(d['name']).padEnd(22)} ${String(d['connectivity']).padEnd(7)} ${d['inSync'] ? 'in sync   ' : `behind (${String(d['enforcedSeq'])} of ${String(d['compiledSeq'])}${Number(d['pendingChanges']) > 0 ? ', changes pending' : ''})`} lock seq ${String(d['lockSeq'])}  battery ${String(d['battery'])}%${d['inRange'] ? '' : '  OUT OF RANGE'}${d['lockedOutUntil'] ? `  locked out until ${String(d['lockedOutUntil'])}` : ''}`)
+          .map((d) => `${String(d['doorId']).padStart(5)}  ${String(d['name']).padEnd(22)} ${String(d['connectivity']).padEnd(7)} ${d['inSync'] ? 'in sync   ' : Number(d['compiledSeq']) === 0 && Number(d['enforcedSeq']) === 0 ? 'never synced (factory-new lock)' : `behind (${String(d['enforcedSeq'])} of ${String(d['compiledSeq'])}${Number(d['pendingChanges']) > 0 ? ', changes pending' : ''})`} lock seq ${String(d['lockSeq'])}  battery ${String(d['battery'])}%${d['inRange'] ? '' : '  OUT OF RANGE'}${d['lockedOutUntil'] ? `  locked out until ${String(d['lockedOutUntil'])}` : ''}`)
           .join('\n'),
       );
     });
@@ -118,7 +118,9 @@ export function registerSimCommands(program: Command, deps: SimCommandDeps): voi
     .action(async (doorId: number, _o, cmd: Command) => {
       const r = await call(cmd, 'POST', `/simulate/doors/${doorId}/door-sync`);
       const s = r['result'] as Record<string, unknown>;
-      show(r, () => `Door Sync of door ${doorId}: seq ${String(r['seqBefore'])} -> ${String(r['seqAfter'])}${s['commissioned'] ? ', commissioned' : ''}${s['sent'] ? `, ${String(s['sent'])} ${String(s['bytes'])} B` : ', already up to date'}, ${String(s['eventsUploaded'])} events uploaded, ${ms(s['elapsedMs'])} modelled`);
+      const events = Number(s['eventsUploaded']);
+      const attempts = Number(s['attempts']);
+      show(r, () => `Door Sync of door ${doorId}: seq ${String(r['seqBefore'])} -> ${String(r['seqAfter'])}${s['commissioned'] ? ', commissioned' : ''}${s['sent'] ? `, ${String(s['sent'])} ${String(s['bytes'])} B` : ', already up to date'}, ${events} event${events === 1 ? '' : 's'} uploaded, ${ms(s['elapsedMs'])} modelled${attempts > 1 ? ` (${attempts} attempts: the link or the lock failed before)` : ''}`);
     });
 
   sim
@@ -151,7 +153,7 @@ export function registerSimCommands(program: Command, deps: SimCommandDeps): voi
     .argument('<uid>', 'card UID (hex)')
     .option('--cloned', 'a copy: right UID, no key')
     .action(async (doorId: number, uid: string, o: { cloned?: boolean }, cmd: Command) => {
-      const r = await call(cmd, 'POST', `/simulate/doors/${doorId}/keycard`, { uid, cloned: o.cloned === true });
+      const r = await call(cmd, 'POST', `/simulate/doors/${doorId}/keycard`, { uid: uid.toLowerCase(), cloned: o.cloned === true });
       show(r, () => attempt(`${o.cloned ? 'cloned ' : ''}card ${uid} at door ${doorId}`, r));
     });
 
@@ -195,7 +197,7 @@ export function registerSimCommands(program: Command, deps: SimCommandDeps): voi
     .argument('<doorId>', 'door id', int('door id'))
     .argument('<seconds>', 'seconds, e.g. -3600')
     .action(async (doorId: number, seconds: string, _o, cmd: Command) => {
-      if (!/^-?\d+$/.test(seconds)) throw new InvalidArgumentError(`expected whole seconds, got "${seconds}"`);
+      if (!/^[-+]?\d+$/.test(seconds)) throw new InvalidArgumentError(`expected whole seconds, e.g. 600 or -3600, got "${seconds}"`);
       const r = await call(cmd, 'POST', `/simulate/doors/${doorId}/lock-clock`, { skewSeconds: Number(seconds) });
       show(r, () => `door ${doorId}: lock clock ${String(r['lockClock'])}`);
     });
@@ -249,7 +251,7 @@ export function registerSimCommands(program: Command, deps: SimCommandDeps): voi
       const reader = readEvents(res.body, (e) => (live ? print(e) : backlog.push(e)));
       // The replay arrives at once; what comes after it is live.
       await new Promise((r) => setTimeout(r, 300));
-      for (const e of o.since === undefined ? backlog.slice(-o.last) : backlog) print(e);
+      for (const e of o.since === undefined ? (o.last === 0 ? [] : backlog.slice(-o.last)) : backlog) print(e);
       live = true;
       if (o.follow) await Promise.race([stop, reader]);
       ac.abort();
@@ -294,7 +296,11 @@ export function describeEvent(e: Record<string, unknown>): string {
     case 'clock':
       return `${head} world time ${String(e['now'])}`;
     case 'gap':
-      return `${head} ${String(e['missed'])} events were dropped from the server's buffer before this reconnect`;
+      return e['reason'] === 'server restarted'
+        ? `${head} the server restarted since that event id: what happened before its restart is not in the stream`
+        : `${head} ${String(e['missed'])} events were dropped from the server's buffer before this reconnect`;
+    case 'visit':
+      return `${head} door ${String(e['doorId'])}: phone of person ${String(e['personId'])} ${String(e['outcome']).toUpperCase()}${e['relayed'] ? `, relayed a ${String(e['relayed'])}` : ''}, ${Number(e['modelledMs']).toFixed(0)} ms modelled`;
     default:
       return `${head} ${JSON.stringify(e)}`;
   }

@@ -12,7 +12,7 @@ import { addPhoneKey, listPhoneKeys } from '../model/credentials.js';
 import { getPerson } from '../model/people.js';
 import { getProperty } from '../model/properties.js';
 import { doorSyncState } from '../model/sync-state.js';
-import { compileDoor, propertySecrets, syncPayload } from '../compiler/index.js';
+import { compileDoor, lockIdentity, propertySecrets, syncPayload } from '../compiler/index.js';
 import { acceptVisit, relayBundlesFor, type DoorSyncResult } from '../sync/engine.js';
 import type { DoorState, PhoneProfile, SimulatedDoor, World } from './world.js';
 
@@ -70,7 +70,8 @@ function afterLocalAttempt(world: World, door: SimulatedDoor): void {
 export function keypad(world: World, propertyId: number, doorId: number, code: string): AttemptOutcome {
   const door = world.door(doorId, propertyId);
   const property = getProperty(world.db, propertyId);
-  if (!/^[0-9]+$/.test(code) || (code.length !== property.doorcodeLength && code.length !== DAILY_CODE_DIGITS)) {
+  if (!/^[0-9]+$/.test(code)) throw new GatewayError('INVALID_CODE', `a keypad has digits only; got "${code.slice(0, 32)}"`);
+  if (code.length !== property.doorcodeLength && code.length !== DAILY_CODE_DIGITS) {
     throw new GatewayError(
       'INVALID_CODE',
       `a code at this property is ${property.doorcodeLength} digits (a doorcode)${property.doorcodeLength === DAILY_CODE_DIGITS ? '' : ` or ${DAILY_CODE_DIGITS} digits (a daily code)`}; got ${code.length} characters`,
@@ -157,7 +158,11 @@ export async function phoneUnlock(world: World, propertyId: number, doorId: numb
       const code = (err as { code?: string }).code ?? 'INTERNAL';
       throw new GatewayError('RADIO_UNAVAILABLE', `person ${personId}'s phone could not complete the visit to door ${doorId}: ${code}: ${(err as Error).message}`, { lastError: code });
     }
-    const accepted = acceptVisit(world.db, visit, { ctx, provider: world.crypto });
+    // A lock never commissioned has no identity to check its receipt against: the visit is the
+    // lock's answer (denied, noSet) and nothing goes to the store, as with a keypad there.
+    const accepted = lockIdentity(world.db, doorId)
+      ? acceptVisit(world.db, visit, { ctx, provider: world.crypto })
+      : { enforcedSeq: seqBefore, eventsUploaded: 0 };
     if (visit.relay) world.hub.publish('sync', propertyId, { doorId, by: `phone:${personId}`, phase: 'done', action: 'synced', sent: visit.relay.sent, seq: visit.relay.seq, bytes: visit.relay.bytes, elapsedMs: visit.timing.totalMs, passive: true });
     const u = visit.unlock!;
     world.hub.publish('visit', propertyId, { doorId, personId, outcome: u.granted ? 'granted' : 'denied', reason: u.granted ? null : u.reason, relayed: visit.relay?.sent ?? null, modelledMs: visit.timing.totalMs, profile });

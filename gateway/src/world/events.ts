@@ -55,7 +55,7 @@ export class EventHub {
       // An id this server never gave: the client saw an earlier run (ids restart at 1). What it
       // missed cannot be counted; it gets everything this run still holds.
       out.push({ id: 0, kind: 'gap', propertyId, at: this.now(), data: { missed: null, reason: 'server restarted', capacity: this.capacity } });
-      lastId = 0;
+      lastId = oldest - 1;
     }
     if (lastId + 1 < oldest) {
       out.push({ id: oldest - 1, kind: 'gap', propertyId, at: this.now(), data: { missed: oldest - 1 - lastId, capacity: this.capacity } });

@@ -498,6 +498,11 @@ export class World {
   /** Walk a phone (or the manager's) up to a door: it hears that door only, if the door is in range. */
   walkTo(address: string, door: SimulatedDoor): void {
     this.air.moveTo(address, door.inRange ? [door.served.peripheral.address] : []);
+    // Every device on the air keeps its own modelled clock. A phone idle since its last visit
+    // is behind a lock that served others meanwhile, and would "scan" until it caught up with
+    // the lock's present, time no person spends. The person arrives at the door's present.
+    const mover = this.air.controllerOf(address);
+    mover.hostTime = Math.max(mover.hostTime, this.air.controllerOf(door.served.peripheral.address).now());
   }
 
   private readonly walks = new Map<string, Promise<unknown>>();

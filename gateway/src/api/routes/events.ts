@@ -55,6 +55,8 @@ export function registerEventRoutes(app: FastifyInstance, c: AppContext): void {
       // Tell the client how long to wait before reconnecting, and start from where it was.
       res.write(`retry: 1000\n: latchkit event stream of property ${propertyId}; last id ${hub.lastId}\n\n`);
       if (last !== undefined) for (const e of hub.since(last, propertyId)) res.write(frame(e));
+      // Where the replay ends and live events begin (no id: it does not move Last-Event-ID).
+      res.write(`event: ready\ndata: ${JSON.stringify({ lastId: hub.lastId, replayed: last !== undefined })}\n\n`);
       const off = hub.subscribe((e) => {
         if (e.propertyId === null || e.propertyId === propertyId) res.write(frame(e));
       });

@@ -294,6 +294,7 @@ export function registerSimulateRoutes(app: FastifyInstance, c: AppContext): voi
     response: { 200: clockSchema },
     handler: (req) => {
       getProperty(c.db, req.params.propertyId);
+      if (!(req.body.minutes > 0)) throw new GatewayError('CLOCK_BACKWARDS', `the world clock only moves forward: expected minutes > 0, got ${req.body.minutes}`);
       return act.advanceClock(world(), req.body.minutes * 60_000);
     },
   });
