@@ -46,7 +46,7 @@ export function prng(seed: number): () => number {
 const lockIdOf = (n: number): string => `4c4b${n.toString(16).padStart(12, '0')}`;
 
 export function seedDemoProperty(db: Db, world: World, o: { units: number; seed: number; ctx?: Ctx; name?: string }): DemoProperty {
-  if (!Number.isInteger(o.units) || o.units < 10 || o.units > 5000) throw new RangeError(`units: expected a whole number from 10 to 5000, got ${o.units}`);
+  if (!Number.isInteger(o.units) || o.units < 10 || o.units > 10_000) throw new RangeError(`units: expected a whole number from 10 to 10,000, got ${o.units}`);
   const ctx = o.ctx ?? world.ctx('demo');
   const rand = prng(o.seed);
   const prop = createProperty(db, { name: o.name ?? 'Maple Court', utcOffsetMin: 0 }, ctx);
