@@ -110,3 +110,21 @@ export function Outcome({ outcome, reason }: { outcome: string; reason?: string 
 }
 
 export const field = (data: FormData, name: string): string => String(data.get(name) ?? '').trim();
+
+/** A table in its scrolling frame, with a header row (the pages' lists all look alike). */
+export function Table(props: { testId: string; columns: string[]; children: ComponentChildren }) {
+  return (
+    <div class="table-wrap">
+      <table data-testid={props.testId}>
+        <thead>
+          <tr>
+            {props.columns.map((c, i) => (
+              <th key={i}>{c}</th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{props.children}</tbody>
+      </table>
+    </div>
+  );
+}

@@ -12,6 +12,7 @@
  */
 import type { Db } from '../store/db.js';
 import { all, one } from '../model/base.js';
+import type { ActivityEntry } from '../model/types.js';
 
 export type StreamEventKind = 'attempt' | 'visit' | 'sync' | 'door' | 'access' | 'activity' | 'clock' | 'gap';
 
@@ -78,7 +79,7 @@ export class EventHub {
     if (this.tailTimer) return;
     this.lastActivityId = one<{ id: number | null }>(db, 'SELECT max(id) AS id FROM activity')?.id ?? 0;
     const poll = (): void => {
-      const rows = all<ActivityRow>(
+      const rows = all<ActivityEntry>(
         db,
         `SELECT id, property_id AS propertyId, at, kind, door_id AS doorId, door_name AS doorName, holder_ref AS holderRef, holder_name AS holderName,
                 credential_kind AS credentialKind, result, action, actor, message
@@ -106,20 +107,4 @@ export class EventHub {
     this.tailTimer = null;
     this.listeners.clear();
   }
-}
-
-interface ActivityRow {
-  id: number;
-  propertyId: number;
-  at: number;
-  kind: 'unlock' | 'access';
-  doorId: number | null;
-  doorName: string | null;
-  holderRef: number | null;
-  holderName: string | null;
-  credentialKind: string | null;
-  result: string | null;
-  action: string | null;
-  actor: string | null;
-  message: string;
 }

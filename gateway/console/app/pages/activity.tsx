@@ -7,7 +7,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { get } from '../api.js';
 import type { Session } from '../main.js';
 import type { Activity } from '../types.js';
-import { ErrorNote, Outcome, time } from '../ui.js';
+import { ErrorNote, Outcome, time, Table } from '../ui.js';
 
 export function ActivityPage({ s }: { s: Session }) {
   const [door, setDoor] = useState('');
@@ -63,17 +63,7 @@ export function ActivityPage({ s }: { s: Session }) {
       {entries === null ? (
         <p class="muted">Loading…</p>
       ) : (
-        <div class="table-wrap">
-          <table data-testid="activity">
-            <thead>
-              <tr>
-                <th>When</th>
-                <th>What</th>
-                <th>Who</th>
-                <th>Door</th>
-              </tr>
-            </thead>
-            <tbody>
+        <Table testId="activity" columns={['When', 'What', 'Who', 'Door']}>
               {entries.map((a) => (
                 <tr key={a.id}>
                   <td>{time(a.at)}</td>
@@ -82,9 +72,7 @@ export function ActivityPage({ s }: { s: Session }) {
                   <td>{a.doorName ?? '—'}</td>
                 </tr>
               ))}
-            </tbody>
-          </table>
-        </div>
+            </Table>
       )}
       {next ? (
         <button

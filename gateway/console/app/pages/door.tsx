@@ -7,7 +7,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { get, post } from '../api.js';
 import type { Session } from '../main.js';
 import type { Activity, AttemptOutcome, DoorState, HeldCredential, StreamMessage } from '../types.js';
-import { Action, ActionForm, ErrorNote, Outcome, field, time } from '../ui.js';
+import { Action, ActionForm, ErrorNote, Outcome, field, time, Table } from '../ui.js';
 import { syncLabel } from './doors.js';
 
 interface Row {
@@ -208,17 +208,7 @@ export function DoorPage({ s, doorId }: { s: Session; doorId: number }) {
         {rows.filter((r) => r.state === 'added').length} added by the next sync · {rows.filter((r) => r.state === 'until-sync').length} still admitted until the next sync ·{' '}
         {rows.filter((r) => r.state === 'both').length} unchanged
       </p>
-      <div class="table-wrap">
-        <table data-testid="credentials">
-          <thead>
-            <tr>
-              <th>Holder</th>
-              <th>Kind</th>
-              <th>Window</th>
-              <th>State</th>
-            </tr>
-          </thead>
-          <tbody>
+      <Table testId="credentials" columns={['Holder', 'Kind', 'Window', 'State']}>
             {rows.slice(0, 300).map((r) => (
               <tr key={r.key} class={r.state}>
                 <td>{r.personId ? <a href={`#/people/${r.personId}`}>{r.name}</a> : r.name}</td>
@@ -227,9 +217,7 @@ export function DoorPage({ s, doorId }: { s: Session; doorId: number }) {
                 <td>{r.state === 'added' ? 'added at next sync' : r.state === 'until-sync' ? 'on the lock until the next sync' : 'on the lock'}</td>
               </tr>
             ))}
-          </tbody>
-        </table>
-      </div>
+          </Table>
       {rows.length > 300 ? <p class="muted">first 300 of {rows.length} rows</p> : null}
       <h2>Recent attempts</h2>
       <ul class="feed" data-testid="door-attempts">

@@ -8,7 +8,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, post } from '../api.js';
 import type { Session } from '../main.js';
 import type { DoorState, StreamMessage } from '../types.js';
-import { Action, ErrorNote, Pager, time } from '../ui.js';
+import { Action, ErrorNote, Pager, time, Table } from '../ui.js';
 
 const PAGE = 50;
 
@@ -126,28 +126,13 @@ export function DoorsPage({ s }: { s: Session }) {
       {doors === null ? (
         <p class="muted">Loading doors…</p>
       ) : (
-        <div class="table-wrap">
-          <table data-testid="doors">
-            <thead>
-              <tr>
-                <th>Door</th>
-                <th>Reached</th>
-                <th>Credentials</th>
-                <th>Battery</th>
-                <th>Lockout</th>
-                <th>Last visit</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
+        <Table testId="doors" columns={['Door', 'Reached', 'Credentials', 'Battery', 'Lockout', 'Last visit', '']}>
               {doors.map((d) => (
                 <tr key={d.doorId} class={d.inSync ? '' : 'behind'}>
                   <DoorRowCells d={d} s={s} />
                 </tr>
               ))}
-            </tbody>
-          </table>
-        </div>
+            </Table>
       )}
       <Pager offset={offset} limit={PAGE} total={total} onPage={setOffset} />
     </section>

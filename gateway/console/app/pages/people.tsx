@@ -6,7 +6,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { get, post } from '../api.js';
 import type { Session } from '../main.js';
 import type { Key, Person } from '../types.js';
-import { ActionForm, ErrorNote, field } from '../ui.js';
+import { ActionForm, ErrorNote, field, Table } from '../ui.js';
 
 const PAGE = 25;
 
@@ -146,17 +146,7 @@ export function PeoplePage({ s }: { s: Session }) {
       {people === null ? (
         <p class="muted">Loading…</p>
       ) : (
-        <div class="table-wrap">
-          <table data-testid="people">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Email</th>
-                <th>Access</th>
-                <th>Status</th>
-              </tr>
-            </thead>
-            <tbody>
+        <Table testId="people" columns={['Name', 'Email', 'Access', 'Status']}>
               {people.map((p) => (
                 <tr key={p.id}>
                   <td>
@@ -172,9 +162,7 @@ export function PeoplePage({ s }: { s: Session }) {
                   </td>
                 </tr>
               ))}
-            </tbody>
-          </table>
-        </div>
+            </Table>
       )}
       <nav class="pager" aria-label="pages">
         <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>

@@ -6,7 +6,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, get, post } from '../api.js';
 import type { Session } from '../main.js';
 import type { Grant, Key, Person } from '../types.js';
-import { Action, ActionForm, ErrorNote, field, time } from '../ui.js';
+import { Action, ActionForm, ErrorNote, field, time, Table } from '../ui.js';
 import { KeyChecklist } from './people.js';
 
 interface Credentials {
@@ -120,24 +120,11 @@ export function PersonPage({ s, personId }: { s: Session; personId: number }) {
         <dd>{guestNames || 'none'}</dd>
       </dl>
       <h2>Keys</h2>
-      <div class="table-wrap">
-        <table data-testid="grants">
-          <thead>
-            <tr>
-              <th>Key</th>
-              <th>Start</th>
-              <th>Expiration</th>
-              <th>Source</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
+      <Table testId="grants" columns={['Key', 'Start', 'Expiration', 'Source', '']}>
             {grants.map((g) => (
               <GrantRow key={g.id} s={s} g={g} personId={personId} editable={km} />
             ))}
-          </tbody>
-        </table>
-      </div>
+          </Table>
       {km ? (
         <>
           <details>
