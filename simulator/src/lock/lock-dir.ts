@@ -45,10 +45,34 @@ interface HardwareFile {
   batteryUsedMah: number;
 }
 
+/**
+ * Open flash files of every FileFlash in the process, least recently used first. A lock has
+ * four region files; a world of 10,000 locks would hold 40,000 descriptors (past a common
+ * limit of 20,000), so at most this many stay open and the least recently used is closed and
+ * reopened when next needed (its lock is idle: an idle lock touches no flash).
+ */
+const MAX_OPEN_FLASH_FILES = 1024;
+const openFlashFiles = new Map<string, number>();
+
+function cachedFd(key: string, open: () => number): number {
+  const fd = openFlashFiles.get(key);
+  if (fd !== undefined) {
+    openFlashFiles.delete(key);
+    openFlashFiles.set(key, fd);
+    return fd;
+  }
+  if (openFlashFiles.size >= MAX_OPEN_FLASH_FILES) {
+    const [oldest, oldFd] = openFlashFiles.entries().next().value as [string, number];
+    openFlashFiles.delete(oldest);
+    closeSync(oldFd);
+  }
+  const opened = open();
+  openFlashFiles.set(key, opened);
+  return opened;
+}
+
 /** Flash cells in one file per region. */
 export class FileFlash implements FlashDevice {
-  private readonly fds = new Map<FlashRegion, number>();
-
   constructor(
     readonly dir: string,
     private readonly sizes: Readonly<Record<FlashRegion, number>>,
@@ -59,15 +83,14 @@ export class FileFlash implements FlashDevice {
     return this.sizes[region];
   }
 
+  private key(region: FlashRegion): string {
+    return `${join(this.dir, `${region}.bin`)}\0${this.readOnly ? 'r' : 'rw'}`;
+  }
+
   private fd(region: FlashRegion): number | null {
-    let fd = this.fds.get(region);
-    if (fd === undefined) {
-      const path = join(this.dir, `${region}.bin`);
-      if (this.readOnly && !existsSync(path)) return null;
-      fd = openSync(path, this.readOnly ? 'r' : existsSync(path) ? 'r+' : 'w+');
-      this.fds.set(region, fd);
-    }
-    return fd;
+    const path = join(this.dir, `${region}.bin`);
+    if (this.readOnly && !openFlashFiles.has(this.key(region)) && !existsSync(path)) return null;
+    return cachedFd(this.key(region), () => openSync(path, this.readOnly ? 'r' : existsSync(path) ? 'r+' : 'w+'));
   }
 
   read(region: FlashRegion, offset: number, length: number): Uint8Array {
@@ -100,8 +123,12 @@ export class FileFlash implements FlashDevice {
   }
 
   close(): void {
-    for (const fd of this.fds.values()) closeSync(fd);
-    this.fds.clear();
+    for (const region of Object.keys(this.sizes) as FlashRegion[]) {
+      const fd = openFlashFiles.get(this.key(region));
+      if (fd === undefined) continue;
+      openFlashFiles.delete(this.key(region));
+      closeSync(fd);
+    }
   }
 }
 
