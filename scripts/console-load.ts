@@ -31,7 +31,7 @@ try {
     await page.waitForFunction((before: string | null) => document.querySelector('[data-testid=doors] tbody tr td')?.textContent !== before, {}, firstRow);
   });
   const search = await timed(async () => {
-    await page.type('label.search input', '99T');
+    await page.type('label.search input', '500T');
     await page.waitForFunction(() => document.querySelectorAll('[data-testid=doors] tbody tr').length === 1);
   });
   process.stdout.write(
