@@ -182,7 +182,7 @@ async function walkthrough(world: World, o: DemoOptions, wall0: number, cpu0: No
   say('Summary');
   say(`  doors            ${summary.doors.total} (${summary.doors.online} online, ${summary.doors.offline} offline); ${summary.residents} residents`);
   say(`  entrance set     ${lobbyCreds} credentials, ${lobbyBytes} bytes (${summary.entrance_set.bytes_per_credential} B/credential)`);
-  say(`  sets over BLE    ${summary.set_bytes_pushed} bytes of sets and deltas in total (gateway, installer, relay)`);
+  say(`  sets over BLE    ${summary.set_bytes_pushed} bytes of sets and deltas in total (gateway, manager's phone, relay)`);
   say(`  unit door sync   commission + full set, modelled p50 ${ms(pct(installMs, 50))}, p99 ${ms(pct(installMs, 99))}`);
   say(`  revoke (online)  delta to ${revokePush.length} online doors, modelled per door p50 ${ms(summary.modelled_ms.gateway_delta_revoke_online_doors.p50)}, max ${ms(summary.modelled_ms.gateway_delta_revoke_online_doors.max)}`);
   say(`  phone unlock     modelled p50 ios ${ms(summary.modelled_ms.phone_unlock_ios.p50)}, android ${ms(summary.modelled_ms.phone_unlock_android.p50)}`);
