@@ -6,7 +6,7 @@
  * Creates a property (entrances and an amenity door online through a gateway radio, a door per
  * unit offline), residents with phone keys, doorcodes, keycards and daily codes; puts a
  * simulated lock on the virtual radio for every door (flash persisted under the state
- * directory); commissions and syncs every door (the gateway pushes its doors, an installer's
+ * directory); commissions and syncs every door (the gateway pushes its doors, the manager's
  * phone walks the rest); unlocks with each credential kind; revokes a resident and shows their
  * code still opening their offline unit door until a roommate's phone syncs it, and failing
  * after. Latencies are modelled on-air milliseconds; CPU time is reported separately.
