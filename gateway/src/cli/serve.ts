@@ -60,7 +60,6 @@ export async function serve(d: Db, o: ServeOptions): Promise<void> {
       const w = world;
       teardown.push(() => w.close());
       if (o.demoUnits !== null) demoToken = await prepareDemo(d, w, o);
-      world.start();
     }
     const engine =
       o.radio === 'hci'
@@ -118,6 +117,8 @@ export async function serve(d: Db, o: ServeOptions): Promise<void> {
         io.out(`console: ${address}/?token=${demoToken}`);
       } else io.out(`console: ${address}/ (log in with an API token)`);
     }
+    // The gateway loops start once the server has said where it listens (its log lines follow).
+    world?.start();
     await (io.untilStopped ?? untilSignal)();
   } finally {
     for (const stop of teardown.reverse()) await stop();
