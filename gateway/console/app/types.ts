@@ -5,7 +5,7 @@
  */
 import type * as V from '../../src/views.js';
 import type * as FV from '../../src/flows/views.js';
-import type { DoorState, HeldCredential } from '../../src/world/world.js';
+import type { DoorState, HeldCredential } from '../../src/world/door-views.js';
 
 export type { DoorState, HeldCredential };
 export type Person = ReturnType<typeof V.personView>;

@@ -14,7 +14,8 @@ import { getProperty } from '../model/properties.js';
 import { doorSyncState } from '../model/sync-state.js';
 import { compileDoor, lockIdentity, propertySecrets, syncPayload } from '../compiler/index.js';
 import { acceptVisit, relayBundlesFor, type DoorSyncResult } from '../sync/engine.js';
-import type { DoorState, PhoneProfile, SimulatedDoor, World } from './world.js';
+import type { PhoneProfile, SimulatedDoor, World } from './world.js';
+import { doorState, type DoorState } from './door-views.js';
 
 export interface DoorSyncOutcome {
   doorId: number;
@@ -33,7 +34,7 @@ export async function doorSync(world: World, propertyId: number, doorId: number)
     const seqBefore = doorSyncState(world.db, doorId).enforcedSeq;
     const result = await world.atDoor(world.manager.address, door, () => world.manager.syncDoor(doorId));
     const after = doorSyncState(world.db, doorId);
-    return { doorId, seqBefore, seqAfter: after.enforcedSeq, result, taskPending: after.enforcedSeq < after.compiledSeq || after.pendingChanges > 0, door: world.doorState(doorId) };
+    return { doorId, seqBefore, seqAfter: after.enforcedSeq, result, taskPending: after.enforcedSeq < after.compiledSeq || after.pendingChanges > 0, door: doorState(world, doorId) };
   });
 }
 
@@ -178,7 +179,7 @@ export async function phoneUnlock(world: World, propertyId: number, doorId: numb
       seqAfter: accepted.enforcedSeq,
       eventsUploaded: accepted.eventsUploaded,
       modelledMs: { scan: visit.timing.scanMs, connect: visit.timing.connectMs, exchange: visit.timing.exchangeMs, total: visit.timing.totalMs },
-      door: world.doorState(doorId),
+      door: doorState(world, doorId),
     };
   });
 }
@@ -206,7 +207,7 @@ export function powerCut(world: World, propertyId: number, doorId: number, atWri
     door.device.cutPowerDuringNextApply(null);
     door.device.powerCycle();
     world.publishDoor(doorId);
-    return { doorId, mode: 'now', atWrite: null, applyWrites: null, door: world.doorState(doorId) };
+    return { doorId, mode: 'now', atWrite: null, applyWrites: null, door: doorState(world, doorId) };
   }
   const fw = door.device.firmware;
   if (fw.isHalted) throw new GatewayError('LOCK_UNPOWERED', `door ${doorId}'s lock has no power now`);
@@ -227,14 +228,14 @@ export function powerCut(world: World, propertyId: number, doorId: number, atWri
     throw new GatewayError('POWER_CUT_NOT_REACHED', `applying the pending ${payload.kind} takes ${writes} flash writes (0..${writes - 1}); write ${atWrite} is never reached`, { applyWrites: writes });
   }
   door.device.cutPowerDuringNextApply(atWrite);
-  return { doorId, mode: 'armed', atWrite, applyWrites: writes, door: world.doorState(doorId) };
+  return { doorId, mode: 'armed', atWrite, applyWrites: writes, door: doorState(world, doorId) };
 }
 
 export function setBattery(world: World, propertyId: number, doorId: number, percent: number): DoorState {
   const door = world.door(doorId, propertyId);
   door.device.battery.setPercent(percent);
   world.publishDoor(doorId);
-  return world.doorState(doorId);
+  return doorState(world, doorId);
 }
 
 /** Take a door out of everyone's radio range (or bring it back): syncs and unlocks there fail on the air. */
@@ -244,7 +245,7 @@ export function setInRange(world: World, propertyId: number, doorId: number, inR
   const engine = door.gateway ? world.gateways.get(door.gateway) : undefined;
   if (engine) world.air.setInRange(engine.address, door.served.peripheral.address, inRange);
   world.publishDoor(doorId);
-  return world.doorState(doorId);
+  return doorState(world, doorId);
 }
 
 /** Move the lock's RTC by `seconds` (either way: a drifting or a reset clock), as its hardware would. */
@@ -252,7 +253,7 @@ export function skewLockClock(world: World, propertyId: number, doorId: number, 
   const door = world.door(doorId, propertyId);
   door.device.rtc.write(door.device.rtc.read() + seconds);
   world.publishDoor(doorId);
-  return world.doorState(doorId);
+  return doorState(world, doorId);
 }
 
 /** Advance the world clock; every lock's RTC runs on it, so their timers fire as the time passes. */

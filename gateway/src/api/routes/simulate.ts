@@ -13,6 +13,7 @@ import { GatewayError } from '../../errors.js';
 import { getProperty } from '../../model/properties.js';
 import type { World } from '../../world/world.js';
 import * as act from '../../world/actions.js';
+import { doorCredentials, doorState, listWorldDoors } from '../../world/door-views.js';
 
 const loose = { type: 'object', additionalProperties: true } as const;
 
@@ -78,7 +79,7 @@ export function registerSimulateRoutes(app: FastifyInstance, c: AppContext): voi
     }),
     response: { 200: { type: 'array', items: doorStateSchema } },
     handler: (req, reply) => {
-      const { total, behind, doors } = world().listDoors(req.params.propertyId, { ...(req.query.search ? { search: req.query.search } : {}), offset: req.query.offset, limit: req.query.limit });
+      const { total, behind, doors } = listWorldDoors(world(), req.params.propertyId, { ...(req.query.search ? { search: req.query.search } : {}), offset: req.query.offset, limit: req.query.limit });
       void reply.header('x-total-count', String(total)).header('x-behind-count', String(behind));
       return doors;
     },
@@ -104,7 +105,7 @@ export function registerSimulateRoutes(app: FastifyInstance, c: AppContext): voi
     permission: 'read',
     params: S.params.door,
     response: { 200: S.obj({ lock: { type: 'array', items: heldSchema }, compiled: { type: 'array', items: heldSchema } }, ['lock', 'compiled']) },
-    handler: (req) => world().doorCredentials(world().door(req.params.doorId, req.params.propertyId).doorId),
+    handler: (req) => doorCredentials(world(), world().door(req.params.doorId, req.params.propertyId).doorId),
   });
 
   define<undefined, DoorParams>(app, {
@@ -116,7 +117,7 @@ export function registerSimulateRoutes(app: FastifyInstance, c: AppContext): voi
     permission: 'read',
     params: S.params.door,
     response: { 200: doorStateSchema },
-    handler: (req) => world().doorState(world().door(req.params.doorId, req.params.propertyId).doorId),
+    handler: (req) => doorState(world(), world().door(req.params.doorId, req.params.propertyId).doorId),
   });
 
   define<undefined, DoorParams>(app, {
