@@ -16,9 +16,12 @@ export function formatEvent(e: EventRecord): string {
     case 'syncApplied':
       parts.push(`seq ${e.detail}`);
       break;
-    case 'syncRejected':
-      parts.push(`status 0x${e.detail.toString(16).padStart(2, '0')}`);
+    case 'syncRejected': {
+      // The low byte is the wire status; the rest counts rejections coalesced into this record.
+      const more = e.detail >>> 8;
+      parts.push(`status 0x${(e.detail & 0xff).toString(16).padStart(2, '0')}${more > 0 ? ` (x${more + 1} in a minute)` : ''}`);
       break;
+    }
     case 'lockout':
       parts.push(`after ${e.detail} wrong codes`);
       break;

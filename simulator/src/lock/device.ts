@@ -60,7 +60,8 @@ export class LockDevice {
     this.profile = deviceProfile(options.profile);
     this.storage = options.storage ?? new MemoryFlash(flashSizes(this.profile));
     for (const [region, size] of Object.entries(flashSizes(this.profile))) {
-      if (this.storage.size(region as keyof ReturnType<typeof flashSizes>) < size) {
+      // `!(>=)`: a flash device without the region at all (size undefined) is refused too.
+      if (!(this.storage.size(region as keyof ReturnType<typeof flashSizes>) >= size)) {
         throw badArgument(`flash ${region}`, `at least ${size} bytes for the ${this.profile.name} profile`, this.storage.size(region as keyof ReturnType<typeof flashSizes>));
       }
     }
@@ -137,8 +138,12 @@ export class LockDevice {
     return flash.writes - before;
   }
 
-  /** Power off and on: RAM state is lost, flash and the RTC (on its backup cell) survive. */
-  powerCycle(): LockFirmware {
+  /**
+   * Power off and on: RAM state is lost, flash and the RTC (on its backup cell) survive. With
+   * `rtcLost`, the RTC's backup cell was flat too: it restarts from 1970 (see `loseRtcPower`).
+   */
+  powerCycle(options: { rtcLost?: boolean } = {}): LockFirmware {
+    if (options.rtcLost) this.rtc.lose();
     this.flash = new PowerCutFlash(this.storage);
     const o = this.options;
     this.current = LockFirmware.boot(
@@ -162,5 +167,14 @@ export class LockDevice {
     );
     for (const l of this.bootListeners) l(this.current);
     return this.current;
+  }
+
+  /**
+   * A power cycle in which the RTC lost power too (a battery swap with a flat backup cell): the
+   * RTC reads 1970 at boot, and the firmware restarts its clock from the floor it persisted
+   * (at most 10 minutes behind the time the power went; see LOCK.md "Clock").
+   */
+  loseRtcPower(): LockFirmware {
+    return this.powerCycle({ rtcLost: true });
   }
 }

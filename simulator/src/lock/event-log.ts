@@ -7,9 +7,16 @@
  * the newest record that verifies, so a record torn by a power cut is dropped instead of
  * breaking the chain. Because a torn record leaves dirty cells that cannot be re-programmed
  * without an erase, the next append after such a boot starts at the next sector.
+ *
+ * Unauthenticated noise (`isNoiseRecord`: rejected messages, phone answers from unknown keys or
+ * with bad proofs) goes in through `appendNoise`, which refuses instead of making room: a noise
+ * record is never written when entering its sector would erase a record that is not noise, nor
+ * when the log already holds one sector's worth of noise. So noise can neither push access
+ * records out nor take their capacity: an access record stays until at least
+ * `eventRecords - 2 × eventSectorRecords` newer access records were written after it.
  */
 import type { CryptoProvider, EventRecord, EventTypeName, DenyReasonName } from '@latchkit/protocol';
-import { chainEvent, decodeEvent, encodeEvent, equalBytes, EVENT_RECORD_BYTES, genesisChain } from '@latchkit/protocol';
+import { chainEvent, CredentialKind, decodeEvent, encodeEvent, equalBytes, EVENT_RECORD_BYTES, genesisChain } from '@latchkit/protocol';
 import type { FlashDevice } from './flash.js';
 import type { DeviceProfile } from './profiles.js';
 
@@ -27,6 +34,20 @@ interface Stored {
   pos: number;
 }
 
+/** Phone denials that anyone in radio range can cause without holding a listed key. */
+const NOISE_PHONE_REASONS: ReadonlySet<DenyReasonName> = new Set(['unknownCredential', 'badProof', 'staleNonce', 'noSet']);
+
+/**
+ * Records that unauthenticated radio traffic can cause: every `syncRejected` (junk, forged or
+ * replayed messages) and phone denials that did not prove a listed key (unknown key, bad proof,
+ * stale nonce, no set). A phone denial for a verified key (expired, not yet valid, outside its
+ * schedule) is an access record, as are all keypad and card records (someone at the door).
+ */
+export function isNoiseRecord(e: Pick<EventRecord, 'type' | 'kind' | 'reason'>): boolean {
+  if (e.type === 'syncRejected') return true;
+  return e.type === 'denied' && e.kind === CredentialKind.phone && NOISE_PHONE_REASONS.has(e.reason);
+}
+
 function blank(bytes: Uint8Array): boolean {
   for (const b of bytes) if (b !== 0xff) return false;
   return true;
@@ -39,6 +60,8 @@ export class EventLog {
   private readonly genesis: Uint8Array;
   private readonly capacity: number;
   private readonly sector: number;
+  /** Noise records among `stored`; at most `sector` of them (see `appendNoise`). */
+  private noiseStored = 0;
 
   private constructor(
     private readonly flash: FlashDevice,
@@ -102,6 +125,7 @@ export class EventLog {
       }
     }
     this.stored = run.reverse();
+    this.noiseStored = this.stored.filter((s) => isNoiseRecord(s.record)).length;
     if (head) {
       let next = (head.pos + 1) % this.capacity;
       if (next % this.sector !== 0 && dirty.has(next)) next = (Math.floor(next / this.sector) + 1) * this.sector % this.capacity;
@@ -171,15 +195,47 @@ export class EventLog {
       // The sector about to be erased holds the records written one lap ago, the oldest ones: a
       // prefix of `stored`, so dropping them is a splice, not a scan of the whole log. (Cells
       // skipped after a torn write are never old records: entering a sector erased all of it.)
-      let k = 0;
-      while (k < this.stored.length && this.stored[k]!.pos >= pos && this.stored[k]!.pos < pos + this.sector) k++;
-      if (k > 0) this.stored.splice(0, k);
+      const k = this.inSector(pos);
+      if (k > 0) {
+        for (const s of this.stored.splice(0, k)) if (isNoiseRecord(s.record)) this.noiseStored--;
+      }
       this.flash.erase('events', pos * EVENT_RECORD_BYTES, this.sector * EVENT_RECORD_BYTES);
     }
     this.flash.program('events', pos * EVENT_RECORD_BYTES, encodeEvent(record));
     this.stored.push({ record, pos });
+    if (isNoiseRecord(record)) this.noiseStored++;
     this.writePos = (pos + 1) % this.capacity;
     return record;
+  }
+
+  /** How many of the oldest kept records lie in the sector starting at `pos` (a prefix of `stored`). */
+  private inSector(pos: number): number {
+    let k = 0;
+    while (k < this.stored.length && this.stored[k]!.pos >= pos && this.stored[k]!.pos < pos + this.sector) k++;
+    return k;
+  }
+
+  /**
+   * Append an unauthenticated-noise record (`isNoiseRecord`), or refuse (null, nothing written)
+   * when that would erase a record that is not noise, or when the log already holds one erase
+   * sector's worth of noise records. Access records always go in through `append`.
+   */
+  appendNoise(e: NewEvent): EventRecord | null {
+    let freed = 0;
+    if (this.writePos % this.sector === 0) {
+      const k = this.inSector(this.writePos);
+      for (let i = 0; i < k; i++) {
+        if (!isNoiseRecord(this.stored[i]!.record)) return null;
+        freed++;
+      }
+    }
+    if (this.noiseStored - freed >= this.sector) return null;
+    return this.append(e);
+  }
+
+  /** Noise records in the log now. */
+  get noiseRecords(): number {
+    return this.noiseStored;
   }
 
   /** Records with index >= `from` (from the oldest kept if `from` is older), at most `max`. */

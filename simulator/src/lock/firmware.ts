@@ -12,8 +12,15 @@
  *   (`applySetMessage`, ./storage.ts); a too-large set is refused and the old one stays;
  * - credentials: checked against the last committed set on the lock's own clock, with windows
  *   and schedules (`enterCode`, `tapCard`, `unlockPhone`);
- * - clock: moved only forward and only by signed times (`advanceClock`);
- * - keypad lockout: survives a reboot because it is rebuilt from the persisted event log.
+ * - clock: moved only forward and only by signed times (`advanceClock`); every accepted signed
+ *   time is persisted at once (with the committed state, or a time sync in the guard journal),
+ *   the clock itself every 10 minutes of running, and after an RTC loss credentials that may
+ *   have ended meanwhile are refused (`validity`);
+ * - keypad lockout: in the guard journal (./journal.ts), written before a wrong code is shown
+ *   as wrong, so neither a battery pull nor a flood of log records lifts it;
+ * - unauthenticated noise (rejected messages, unknown phone keys, bad proofs): coalesced into at
+ *   most one counted record per kind per minute (`logNoise`), and never logged at the expense of
+ *   access records (./event-log.ts `appendNoise`).
  */
 import type { AcceptedSet, CredentialKindName, CryptoProvider, DenyReasonName, DeviceKeys, EventRecord, LockInfo } from '@latchkit/protocol';
 import {
@@ -46,9 +53,10 @@ import {
   DEFAULT_MAX_MESSAGE_BYTES,
 } from '@latchkit/protocol';
 import { badArgument, SimulatorError, simFail } from '../errors.js';
-import { EventLog, type NewEvent } from './event-log.js';
+import { EventLog, isNoiseRecord, type NewEvent } from './event-log.js';
 import type { FlashDevice } from './flash.js';
 import type { BatteryPort, CardTransponder, RtcPort } from './hardware.js';
+import { EMPTY_GUARD, GuardJournal, type GuardState } from './journal.js';
 import type { DeviceProfile } from './profiles.js';
 import { DEVICE_PROFILES } from './profiles.js';
 import type { BootReport, PersistentState } from './storage.js';
@@ -154,6 +162,17 @@ export interface LockStateSummary {
   battery: number;
   bolt: 'locked' | 'unlocked';
   lockedOutUntil: number | null;
+  /** Wrong keypad codes counted towards the next lockout, and lockouts since the last success. */
+  keypad: { failures: number; lockoutLevel: number };
+  /**
+   * After an RTC loss, until the lock clock passes this (Unix seconds) a credential whose window
+   * ends at or before it is refused; null when the clock is trusted.
+   */
+  clockUncertainUntil: number | null;
+  /** Persisted clock floor (Unix seconds): the clock never boots below it. */
+  clockFloor: number;
+  /** Unauthenticated failures that got no event record because the log had no room for noise. */
+  droppedNoise: number;
   nextEventIndex: number;
   oldestEventIndex: number;
   /** Where the state in force now is committed. */
@@ -167,8 +186,29 @@ const RECENT_NONCES = 8;
 const LOW_BATTERY_PERCENT = 15;
 /** A signed time that moves the clock by less than this is not worth an event record. */
 const CLOCK_EVENT_THRESHOLD_S = 60;
-/** Events scanned at boot to rebuild the keypad lockout. */
+/** Events scanned at boot to rebuild the keypad lockout, only for a lock without a journal entry yet (upgrade). */
 const LOCKOUT_SCAN_EVENTS = 512;
+/**
+ * Clock checkpoint interval K (lock seconds): the floor is written at least this often while the
+ * lock runs, so after an RTC loss the clock restarts at most K behind the time the power went.
+ */
+export const CLOCK_CHECKPOINT_SECONDS = 600;
+/** At most one record per kind of unauthenticated failure per this window (host ms). */
+export const NOISE_WINDOW_MS = 60_000;
+/** The count of a coalesced noise record lives in `detail` above the low byte. */
+const NOISE_COUNT_MAX = 0xffffff;
+
+/** One kind of unauthenticated failure being coalesced. */
+interface NoiseWindow {
+  /** Host ms when the window closes. */
+  endsMs: number;
+  /** Failures since the last record of this kind that no record counts yet. */
+  pending: number;
+  /** The newest of them (written as the record when the window closes). */
+  last: Omit<NewEvent, 'time'>;
+  /** The last record written for this kind (what a coalesced attempt reports). */
+  record: EventRecord | null;
+}
 
 export class LockFirmware {
   readonly lockId: Uint8Array;
@@ -194,6 +234,17 @@ export class LockFirmware {
   private keypadFailures = 0;
   private lockoutLevel = 0;
   private lockoutUntil = 0;
+  private readonly journal: GuardJournal;
+  /** The journal's newest entry at boot (null: none, a new lock or one from before the journal). */
+  private readonly journalAtBoot: GuardState | null;
+  /** Clock floor last written to the journal. */
+  private guardFloor = 0;
+  /** After an RTC loss: see `LockStateSummary.clockUncertainUntil` (0 = none). */
+  private uncertainUntil = 0;
+  private droppedNoise = 0;
+  private persistedDropped = 0;
+  private lastGuardWriteMs = 0;
+  private readonly noise = new Map<string, NoiseWindow>();
   private readonly recentNonces: Uint8Array[] = [];
   private lowBatteryWarned = false;
   /**
@@ -221,19 +272,38 @@ export class LockFirmware {
     this.state = opened.state;
     this.boot = opened.boot;
     this.events = EventLog.open(ports.flash, this.profile, ports.crypto, this.lockId);
+    const j = GuardJournal.open(ports.flash, this.profile, ports.crypto);
+    this.journal = j.journal;
+    this.journalAtBoot = j.state;
     // PROTOCOL.md §6.7: the slot size is the message limit, so a set that cannot fit is refused
     // at bulkBegin (OVERSIZE), before its bytes cross the air.
     this.bulk = new BulkReceiver(this.profile.slotBytes, ports.crypto);
     this.loadCredentials();
   }
 
-  /** Boot from flash: the committed state, the event log, the clock floor, the lockout. */
+  /** Boot from flash: the committed state, the event log, the guard journal (clock floor, lockout). */
   static boot(identity: LockIdentity, ports: LockPorts, options: LockOptions = {}): LockFirmware {
     const lock = new LockFirmware(identity, ports, options);
-    const floor = Math.max(lock.state.clockFloor, lock.state.set?.issuedAt ?? 0, lock.state.commission?.commissionedAt ?? 0);
-    if (ports.rtc.read() < floor) ports.rtc.write(floor);
-    lock.newestSigned = floor;
+    const g = lock.journalAtBoot;
+    const committed = Math.max(lock.state.clockFloor, lock.state.set?.issuedAt ?? 0, lock.state.commission?.commissionedAt ?? 0);
+    const floor = Math.max(committed, g?.clockFloor ?? 0);
+    lock.guardFloor = g?.clockFloor ?? 0;
+    lock.uncertainUntil = g?.clockUncertainUntil ?? 0;
+    lock.droppedNoise = lock.persistedDropped = g?.droppedNoise ?? 0;
+    // An RTC below the floor lost power (a running one never goes below a floor it passed). The
+    // clock restarts at the floor, up to K behind the time the power went: until it passes
+    // floor + K, a credential ending before that may have ended already (see `validity`).
+    const rtcLost = floor > 0 && ports.rtc.read() < floor;
+    if (rtcLost) {
+      ports.rtc.write(floor);
+      lock.uncertainUntil = Math.max(lock.uncertainUntil, floor + CLOCK_CHECKPOINT_SECONDS);
+    }
+    lock.newestSigned = committed;
     lock.restoreLockout();
+    lock.lastGuardWriteMs = ports.monotonicMs();
+    // The first journal entry (a new lock, or one upgraded from the event-log lockout), and the
+    // margin after an RTC loss, which a later reboot with a good RTC must not forget.
+    if (options.logBoot !== false && (g === null || rtcLost)) lock.persistGuard();
     if (options.logBoot !== false) {
       lock.log({ type: 'boot', detail: lock.boot.generation });
       lock.indicate('boot');
@@ -327,6 +397,10 @@ export class LockFirmware {
       battery: this.ports.battery.percent(),
       bolt: this.boltLocked ? 'locked' : 'unlocked',
       lockedOutUntil: this.lockedOut ? this.lockoutUntil : null,
+      keypad: { failures: this.keypadFailures, lockoutLevel: this.lockoutLevel },
+      clockUncertainUntil: this.clockUncertain ? this.uncertainUntil : null,
+      clockFloor: this.persistedFloor,
+      droppedNoise: this.droppedNoise,
       nextEventIndex: this.events.nextIndex,
       oldestEventIndex: this.events.oldestIndex,
       flash: { ...this.store.committed, slotBytes: this.profile.slotBytes, imageBytes: this.store.imageSize(this.state) },
@@ -341,10 +415,51 @@ export class LockFirmware {
   private advanceClock(signedSeconds: number): boolean {
     this.newestSigned = Math.max(this.newestSigned, signedSeconds);
     const current = this.ports.rtc.read();
-    if (signedSeconds <= current) return false;
-    this.ports.rtc.write(signedSeconds);
-    if (signedSeconds - current >= CLOCK_EVENT_THRESHOLD_S) this.log({ type: 'clockSet', detail: signedSeconds });
-    return true;
+    const moved = signedSeconds > current;
+    if (moved) this.ports.rtc.write(signedSeconds);
+    // A signed time newer than every persisted floor is written at once (replays of older ones
+    // write nothing), so an RTC loss right after a time sync restarts from it. A set, delta,
+    // commissioning or rotation committed its time with the state already: no journal write.
+    if (signedSeconds > this.persistedFloor) this.persistGuard();
+    if (moved && signedSeconds - current >= CLOCK_EVENT_THRESHOLD_S) this.log({ type: 'clockSet', detail: signedSeconds });
+    return moved;
+  }
+
+  /**
+   * Write the guard state (lockout, clock floor, dropped-noise counter, RTC-loss margin) as the
+   * journal's newest entry. The floor is the lock's clock now, once a signed time set it.
+   */
+  private persistGuard(): void {
+    const now = this.now();
+    const floor = this.commissioned || this.guardFloor > 0 ? Math.max(this.persistedFloor, now) : 0;
+    const next: GuardState = {
+      ...EMPTY_GUARD,
+      keypadFailures: this.keypadFailures,
+      lockoutLevel: this.lockoutLevel,
+      lockoutUntil: this.lockoutUntil > now ? this.lockoutUntil : 0,
+      clockFloor: floor,
+      clockUncertainUntil: this.uncertainUntil > now ? this.uncertainUntil : 0,
+      droppedNoise: this.droppedNoise,
+    };
+    try {
+      this.journal.write(next);
+    } catch (err) {
+      if (err instanceof SimulatorError && err.code === 'POWER_CUT') this.die(err);
+      throw err;
+    }
+    this.guardFloor = floor;
+    this.persistedDropped = next.droppedNoise;
+    this.lastGuardWriteMs = this.ports.monotonicMs();
+  }
+
+  /** The highest clock floor in flash: the journal's, or the times committed with the state. */
+  private get persistedFloor(): number {
+    return Math.max(this.guardFloor, this.state.clockFloor, this.state.set?.issuedAt ?? 0, this.state.commission?.commissionedAt ?? 0);
+  }
+
+  /** Journal writes since boot (wear accounting, tests). */
+  get journalWrites(): number {
+    return this.journal.writes;
   }
 
   // ------------------------------------------------------------------ lifecycle messages
@@ -499,7 +614,7 @@ export class LockFirmware {
   private rejected(err: unknown): void {
     if (err instanceof SimulatorError && err.code === 'POWER_CUT') return this.die(err);
     const wire = err instanceof ProtocolError ? err.wire : err instanceof SimulatorError ? (err.wire ?? 0xff) : 0xff;
-    this.log({ type: 'syncRejected', detail: wire });
+    this.logNoise({ type: 'syncRejected', detail: wire & 0xff });
     this.indicate('syncRejected');
   }
 
@@ -575,7 +690,7 @@ export class LockFirmware {
     const row = set.find('doorcode', doorcodeKey(this.indexKey!, code, this.ports.crypto));
     if (row >= 0) {
       const h = set.holderAt(row);
-      const v = checkValidity(h, now, this.utcOffset);
+      const v = this.validity(h, now);
       if (v === 'ok') return this.grant('doorcode', h.holder);
       firstVerdict = verdictReason(v);
       firstHolder = h.holder;
@@ -583,7 +698,7 @@ export class LockFirmware {
     if (code.length === DAILY_CODE_DIGITS && set.secrets) {
       for (const hr of this.dailyCodes(now).get(code) ?? []) {
         const h = set.holderAt(hr);
-        const v = checkValidity(h, now, this.utcOffset);
+        const v = this.validity(h, now);
         if (v === 'ok') return this.grant('daily', h.holder);
         if (firstVerdict === null) {
           firstVerdict = verdictReason(v);
@@ -618,16 +733,42 @@ export class LockFirmware {
     if (this.credentials?.secrets) this.dailyCodes(this.nowMinutes());
   }
 
+  /**
+   * A credential's window and schedule on the lock's clock. After an RTC loss the clock may be
+   * up to K behind the time the power went, so until it passes `uncertainUntil` (floor + K) a
+   * window that ends at or before that is treated as ended: a grant that ended before the loss
+   * never opens again, at the cost of refusing one that ends within K of the floor a little early.
+   */
+  private validity(h: Parameters<typeof checkValidity>[0], nowMinutes: number): ReturnType<typeof checkValidity> {
+    const v = checkValidity(h, nowMinutes, this.utcOffset);
+    if (v === 'ok' && h.end !== null && this.clockUncertain && Math.floor(this.uncertainUntil / 60) >= h.end) return 'expired';
+    return v;
+  }
+
+  private get clockUncertain(): boolean {
+    return this.uncertainUntil > 0 && this.now() < this.uncertainUntil;
+  }
+
+  /**
+   * A wrong code. The new count (and the lockout it starts) is written to the journal before the
+   * denial is logged or shown: a power cut during that write leaves the old count, but then
+   * nothing told the person at the keypad that the code was wrong, so the guess gained nothing.
+   */
   private keypadFailure(): AccessOutcome {
-    const outcome = this.deny('doorcode', 0, 'unknownCredential');
-    this.keypadFailures++;
-    if (this.keypadFailures >= this.profile.lockoutThreshold) {
-      const seconds = this.lockoutDuration(this.lockoutLevel);
-      this.lockoutUntil = this.now() + seconds;
-      this.log({ type: 'lockout', kind: CredentialKind.doorcode, detail: this.keypadFailures });
-      this.indicate('lockedOut');
+    const failures = this.keypadFailures + 1;
+    const lockout = failures >= this.profile.lockoutThreshold;
+    if (lockout) {
+      this.lockoutUntil = this.now() + this.lockoutDuration(this.lockoutLevel);
       this.lockoutLevel++;
       this.keypadFailures = 0;
+    } else {
+      this.keypadFailures = failures;
+    }
+    this.persistGuard();
+    const outcome = this.deny('doorcode', 0, 'unknownCredential');
+    if (lockout) {
+      this.log({ type: 'lockout', kind: CredentialKind.doorcode, detail: failures });
+      this.indicate('lockedOut');
     }
     return outcome;
   }
@@ -637,10 +778,18 @@ export class LockFirmware {
   }
 
   /**
-   * Rebuild failures and lockout from the persisted log, so pulling the batteries does not
-   * give a brute-forcer a fresh set of guesses.
+   * The lockout as the journal has it. A lock without a journal entry (new, or upgraded from
+   * firmware that kept the lockout only in the event log) rebuilds it from the newest records of
+   * the log once; boot then writes it as the first journal entry.
    */
   private restoreLockout(): void {
+    const g = this.journalAtBoot;
+    if (g) {
+      this.keypadFailures = g.keypadFailures;
+      this.lockoutLevel = g.lockoutLevel;
+      this.lockoutUntil = g.lockoutUntil;
+      return;
+    }
     const tail = this.events.tail(LOCKOUT_SCAN_EVENTS);
     let failures = 0;
     let lockouts = 0;
@@ -677,7 +826,7 @@ export class LockFirmware {
     if (!(response instanceof Uint8Array) || !verifyCardResponse(set.secrets!.cardMaster, uid, this.lockId, challenge, response, this.ports.crypto)) {
       return this.deny('keycard', h.holder, 'badProof');
     }
-    const v = checkValidity(h, this.nowMinutes(), this.utcOffset);
+    const v = this.validity(h, this.nowMinutes());
     return v === 'ok' ? this.grant('keycard', h.holder) : this.deny('keycard', h.holder, verdictReason(v));
   }
 
@@ -707,7 +856,7 @@ export class LockFirmware {
     const outcome = ok ? null : this.replayOrStale(publicKey, signature, h.holder, 'badProof');
     this.rememberNonce(challenge.nonce);
     if (outcome) return outcome;
-    const v = checkValidity(h, this.nowMinutes(), this.utcOffset);
+    const v = this.validity(h, this.nowMinutes());
     return v === 'ok' ? this.grant('phone', h.holder) : this.deny('phone', h.holder, verdictReason(v));
   }
 
@@ -737,9 +886,10 @@ export class LockFirmware {
   }
 
   private grant(kind: CredentialKindName, holder: number): AccessOutcome {
-    if (kind === 'doorcode' || kind === 'daily') {
+    if ((kind === 'doorcode' || kind === 'daily') && (this.keypadFailures > 0 || this.lockoutLevel > 0)) {
       this.keypadFailures = 0;
       this.lockoutLevel = 0;
+      this.persistGuard();
     }
     const event = this.log({ type: 'granted', kind: CredentialKind[kind], holder });
     this.indicate('granted');
@@ -755,7 +905,8 @@ export class LockFirmware {
   }
 
   private deny(kind: CredentialKindName, holder: number, reason: DenyReasonName): AccessOutcome {
-    const event = this.log({ type: 'denied', kind: CredentialKind[kind], holder, reason });
+    const e = { type: 'denied' as const, kind: CredentialKind[kind], holder, reason };
+    const event = isNoiseRecord(e) ? this.logNoise(e) : this.log(e);
     this.indicate(reason === 'lockedOut' ? 'lockedOut' : 'denied');
     return { granted: false, reason, kind, holder, event };
   }
@@ -777,11 +928,22 @@ export class LockFirmware {
     }
     this.expireKeypad();
     this.warmDailyCodes();
+    this.flushNoise();
     const lockNow = this.ports.rtc.read();
+    // Clock checkpoint: the floor at most K behind the clock. The dropped-noise counter goes out
+    // with it (on a lock without a clock yet, on its own at most every K).
+    const checkpointDue = this.commissioned ? this.persistedFloor + CLOCK_CHECKPOINT_SECONDS : null;
+    if (checkpointDue !== null ? lockNow >= checkpointDue : this.droppedNoise !== this.persistedDropped && now - this.lastGuardWriteMs >= CLOCK_CHECKPOINT_SECONDS * 1000) {
+      this.persistGuard();
+    }
     const nextMidnight = (localDay(Math.floor(lockNow / 60), this.utcOffset) + 1) * 86400 - this.utcOffset * 60;
     const deadlines = [now + Math.max(1, (nextMidnight - lockNow) * 1000)];
+    if (checkpointDue !== null) deadlines.push(now + Math.max(1, Math.ceil((checkpointDue - lockNow) * 1000)));
+    else if (this.droppedNoise !== this.persistedDropped) deadlines.push(this.lastGuardWriteMs + CLOCK_CHECKPOINT_SECONDS * 1000);
     if (this.relockAtMs !== null) deadlines.push(this.relockAtMs);
     if (this.keypadBuffer) deadlines.push(this.keypadLastMs + this.profile.keypadIdleSeconds * 1000 + 1);
+    // Each open noise window: its count (if any) goes out when it closes.
+    for (const w of this.noise.values()) deadlines.push(w.endsMs);
     return Math.min(...deadlines);
   }
 
@@ -797,6 +959,79 @@ export class LockFirmware {
     }
     for (const l of this.eventListeners) l(record);
     return record;
+  }
+
+  /**
+   * Log an unauthenticated failure (`isNoiseRecord`), coalesced: per kind (record type, reason
+   * and, for a rejected message, its wire status) at most one record per NOISE_WINDOW_MS. The
+   * first failure after a quiet window is written at once, as before; later ones in the window
+   * are counted, and the count goes out in the next record of that kind (the first failure after
+   * the window, or `tick()` when the window closes). A record's `detail` keeps its usual meaning
+   * in the low byte (the wire status of a `syncRejected`, 0 for a denial) and above it the number
+   * of further failures of that kind it stands for: it counts `1 + (detail >>> 8)` failures.
+   * A record the log refuses (no room for noise, ./event-log.ts) adds its failures to the
+   * persisted dropped-noise counter instead. Returns the record this failure is counted in, or
+   * the last one of its kind while its count is pending.
+   */
+  private logNoise(e: Omit<NewEvent, 'time'>): EventRecord {
+    const key = `${e.type}/${e.kind ?? 0}/${e.reason ?? 'none'}/${e.type === 'syncRejected' ? (e.detail ?? 0) : 0}`;
+    const nowMs = this.ports.monotonicMs();
+    const w = this.noise.get(key);
+    if (w && nowMs < w.endsMs) {
+      w.pending++;
+      w.last = e;
+      return w.record ?? this.notLogged(e);
+    }
+    const further = w?.pending ?? 0;
+    const next: NoiseWindow = { endsMs: nowMs + NOISE_WINDOW_MS, pending: 0, last: e, record: w?.record ?? null };
+    this.noise.set(key, next);
+    next.record = this.appendNoise(e, further) ?? next.record;
+    return next.record ?? this.notLogged(e);
+  }
+
+  /** Write the counts of windows that closed with failures no record counts yet. */
+  private flushNoise(): void {
+    const nowMs = this.ports.monotonicMs();
+    for (const [key, w] of this.noise) {
+      if (nowMs < w.endsMs) continue;
+      if (w.pending === 0) {
+        this.noise.delete(key);
+        continue;
+      }
+      const pending = w.pending;
+      w.pending = 0;
+      w.endsMs = nowMs + NOISE_WINDOW_MS;
+      w.record = this.appendNoise(w.last, pending - 1) ?? w.record;
+    }
+  }
+
+  /** One noise record standing for `1 + further` failures, or null when the log refused it. */
+  private appendNoise(e: Omit<NewEvent, 'time'>, further: number): EventRecord | null {
+    const counted = Math.min(further, NOISE_COUNT_MAX);
+    const detail = ((e.detail ?? 0) & 0xff) + counted * 256;
+    let record: EventRecord | null;
+    try {
+      record = this.events.appendNoise({ ...e, detail, time: this.now() });
+    } catch (err) {
+      if (err instanceof SimulatorError && err.code === 'POWER_CUT') this.die(err);
+      throw err;
+    }
+    if (record === null) {
+      this.droppedNoise = Math.min(0xffffffff, this.droppedNoise + 1 + further);
+      return null;
+    }
+    // A count too large for the record's 24 bits (16.7 million in one minute) is dropped noise.
+    if (further > counted) this.droppedNoise = Math.min(0xffffffff, this.droppedNoise + further - counted);
+    for (const l of this.eventListeners) l(record);
+    return record;
+  }
+
+  /**
+   * What a failure without a record of its own reports (the phone's `eventIndex`): a record that
+   * is not in the log, at the index the next record will get.
+   */
+  private notLogged(e: Omit<NewEvent, 'time'>): EventRecord {
+    return { index: this.events.nextIndex, time: this.now(), type: e.type, kind: e.kind ?? 0, reason: e.reason ?? 'none', holder: e.holder ?? 0, detail: e.detail ?? 0, chain: new Uint8Array(12) };
   }
 
   private indicate(signal: IndicatorSignal): void {

@@ -65,6 +65,15 @@ export class SimulatedRtc implements RtcPort {
   snapshot(): RtcState {
     return { ...this.state };
   }
+
+  /**
+   * The RTC lost power (main battery out and its backup cell flat): it restarts from 0 (1970), as
+   * a real counter does. The drift is a property of the crystal and stays.
+   */
+  lose(): void {
+    this.state = { lockMs: 0, hostMs: this.host(), driftPpm: this.state.driftPpm };
+    this.onWrite?.(this.snapshot());
+  }
 }
 
 export interface BatteryPort {

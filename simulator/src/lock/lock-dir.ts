@@ -46,8 +46,8 @@ interface HardwareFile {
 }
 
 /**
- * Open flash files of every FileFlash in the process, least recently used first. A lock has
- * four region files; a world of 10,000 locks would hold 40,000 descriptors (past a common
+ * Open flash files of every FileFlash in the process, least recently used first. A lock has a
+ * file per flash region (five); a world of 10,000 locks would hold 50,000 descriptors (past a common
  * limit of 20,000), so at most this many stay open and the least recently used is closed and
  * reopened when next needed (its lock is idle: an idle lock touches no flash).
  */

@@ -15,7 +15,8 @@
 import type { CryptoProvider } from '@latchkit/protocol';
 import { ByteReader, ByteWriter, equalBytes, ProtocolError } from '@latchkit/protocol';
 import { simFail } from '../errors.js';
-import type { FlashDevice } from './flash.js';
+import type { FlashDevice, FlashRegion } from './flash.js';
+import { journalBytes } from './journal.js';
 import type { DeviceProfile } from './profiles.js';
 
 export interface CommissionState {
@@ -43,8 +44,9 @@ export interface PersistentState {
   commission: CommissionState | null;
   set: SetState | null;
   /**
-   * Newest signed time the lock has accepted, Unix seconds. The clock never boots below it, so a
-   * lock whose RTC lost power (battery swap) cannot be made to accept an expired credential.
+   * Newest signed time committed with a state change, Unix seconds. The clock never boots below
+   * it. The guard journal (./journal.ts) keeps a newer floor (every accepted signed time and a
+   * checkpoint every 10 minutes of running); boot takes the higher of the two.
    */
   clockFloor: number;
 }
@@ -231,6 +233,6 @@ export class StateStore {
 }
 
 /** Region sizes of a device profile's flash (what a flash device for it must provide). */
-export function flashSizes(profile: DeviceProfile): Record<'slot0' | 'slot1' | 'commit' | 'events', number> {
-  return { slot0: profile.slotBytes, slot1: profile.slotBytes, commit: 2 * COMMIT_RECORD_BYTES, events: profile.eventRecords * 32 };
+export function flashSizes(profile: DeviceProfile): Record<FlashRegion, number> {
+  return { slot0: profile.slotBytes, slot1: profile.slotBytes, commit: 2 * COMMIT_RECORD_BYTES, events: profile.eventRecords * 32, journal: journalBytes(profile) };
 }

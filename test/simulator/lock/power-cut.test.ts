@@ -35,7 +35,7 @@ function deviceOn(storage: FlashDevice): LockDevice {
 
 /** Flash of a commissioned lock enforcing v1. */
 function baseline(): MemoryFlash {
-  const storage = new MemoryFlash({ slot0: 16 * 1024, slot1: 16 * 1024, commit: 128, events: 64 * 32 });
+  const storage = new MemoryFlash({ slot0: 16 * 1024, slot1: 16 * 1024, commit: 128, events: 64 * 32, journal: 4 * 128 });
   const d = deviceOn(storage);
   d.firmware.commission(backend.commission());
   d.firmware.applySetMessage(v1.bytes);
@@ -115,7 +115,7 @@ describe('power cut at every flash write', () => {
   });
 
   it('during commissioning: a fresh lock boots uncommissioned or commissioned', () => {
-    const storage = new MemoryFlash({ slot0: 16 * 1024, slot1: 16 * 1024, commit: 128, events: 64 * 32 });
+    const storage = new MemoryFlash({ slot0: 16 * 1024, slot1: 16 * 1024, commit: 128, events: 64 * 32, journal: 4 * 128 });
     const probe = deviceOn(storage.clone());
     const w0 = probe.flash.writes;
     probe.firmware.commission(backend.commission());
