@@ -9,7 +9,7 @@
  */
 import type { Peripheral } from '@abandonware/noble';
 import type { CryptoProvider, DenyReasonName, EventRecord, LockInfo, SigningKey } from '@latchkit/protocol';
-import { DenyReason, getCryptoProvider, ProtocolError, toHex } from '@latchkit/protocol';
+import { Claim, decodeCbor, DEFAULT_MAX_MESSAGE_BYTES, DenyReason, equalBytes, getCryptoProvider, parseSign1, ProtocolError, toHex } from '@latchkit/protocol';
 import { badArgument } from '../errors.js';
 import type { CentralOptions, Noble, ProfileInput } from '../radio/index.js';
 import { deliverSet, LockClient, type SetBundle } from './client.js';
@@ -66,12 +66,29 @@ export interface RelayReport {
   resumedFrom: number;
 }
 
+/** A carried message the phone did not send: addressed to another lock, or its audience unreadable. */
+export interface WithheldMessage {
+  message: 'anchorUpdate' | 'delta' | 'full';
+  /** Position in `anchorUpdates` (anchor updates only). */
+  index?: number;
+  /** Its audience claim (the lock id it is for) in hex; null when the claims could not be read. */
+  aud: string | null;
+  /** `WRONG_AUDIENCE`, or the ProtocolError code of a message whose claims could not be read. */
+  reason: string;
+}
+
 export interface VisitReport {
   lockId: string;
   info: LockInfo;
   relay: RelayReport | null;
-  /** Set when the lock refused what was relayed (and no fallback helped): its error code. */
+  /**
+   * Set when the lock refused what was relayed (and no fallback helped): its error code. Also
+   * `WRONG_LOCK` when the phone withheld a message addressed to another lock (see `withheld`),
+   * the code the lock would have answered, without spending the air time.
+   */
   relayError: string | null;
+  /** Carried messages not sent to this lock (PROTOCOL.md §12.3: the phone checks `aud`). */
+  withheld: WithheldMessage[];
   /** Anchor updates the lock applied on this visit (already applied ones are skipped). */
   anchorsApplied: number;
   unlock: { granted: boolean; reason: DenyReasonName; holder: number; eventIndex: number } | null;
@@ -83,6 +100,29 @@ export interface VisitReport {
 }
 
 const REASON_BY_CODE = new Map<number, DenyReasonName>(Object.entries(DenyReason).map(([k, v]) => [v, k as DenyReasonName]));
+
+/**
+ * The audience claim (`aud`, the lock id) of a signed message, read without verifying or
+ * decrypting: the claims are signed but not encrypted (only the set body is sealed), so a phone
+ * can read them. Throws the ProtocolError of an envelope or claims map it cannot parse.
+ */
+export function audienceOf(message: Uint8Array, maxBytes = DEFAULT_MAX_MESSAGE_BYTES): Uint8Array {
+  const claims = decodeCbor(parseSign1(message, maxBytes).payload, 'claims', maxBytes);
+  const aud = claims instanceof Map ? (claims as Map<unknown, unknown>).get(Claim.aud) : undefined;
+  if (!(aud instanceof Uint8Array)) throw new ProtocolError('MALFORMED', 'claims: no audience (aud) to check');
+  return aud;
+}
+
+/** Why `message` must not go to `lockId`, or null if it is addressed to it. */
+function withholdReason(message: Uint8Array, lockId: Uint8Array): { aud: string | null; reason: string } | null {
+  try {
+    const aud = audienceOf(message);
+    return equalBytes(aud, lockId) ? null : { aud: toHex(aud), reason: 'WRONG_AUDIENCE' };
+  } catch (err) {
+    if (!(err instanceof ProtocolError)) throw err;
+    return { aud: null, reason: err.code };
+  }
+}
 
 export class Phone {
   private readonly bundles = new Map<string, RelayBundle>();
@@ -145,8 +185,26 @@ export class Phone {
       let relayError: string | null = null;
       let receipt: Uint8Array | null = null;
       let anchorsApplied = 0;
+      const withheld: WithheldMessage[] = [];
       if (o.relay !== false && bundle) {
-        for (const update of bundle.anchorUpdates ?? []) {
+        // Nothing addressed to another lock goes on the air (the lock would refuse it with
+        // WRONG_LOCK after receiving every byte); the unlock below still happens.
+        const updates: Uint8Array[] = [];
+        for (const [index, update] of (bundle.anchorUpdates ?? []).entries()) {
+          const why = withholdReason(update, lockId);
+          if (why) withheld.push({ message: 'anchorUpdate', index, ...why });
+          else updates.push(update);
+        }
+        const set: SetBundle = {};
+        for (const kind of ['delta', 'full'] as const) {
+          const message = bundle[kind];
+          if (!message) continue;
+          const why = withholdReason(message, lockId);
+          if (why) withheld.push({ message: kind, ...why });
+          else set[kind] = message;
+        }
+        if (withheld.length > 0) relayError = withheld.some((w) => w.reason === 'WRONG_AUDIENCE') ? 'WRONG_LOCK' : withheld[0]!.reason;
+        for (const update of updates) {
           try {
             await client.push(update);
             anchorsApplied++;
@@ -157,16 +215,18 @@ export class Phone {
             if (err.code !== 'STALE_SEQUENCE') relayError = err.code;
           }
         }
-        try {
-          const r = await deliverSet(client, info.seq, bundle);
-          if (r) {
-            relay = { sent: r.sent, fellBack: r.fellBack, seq: r.seq, bytes: r.bytes, resumedFrom: r.resumedFrom };
-            receipt = r.receipt;
+        if (set.delta || set.full) {
+          try {
+            const r = await deliverSet(client, info.seq, set);
+            if (r) {
+              relay = { sent: r.sent, fellBack: r.fellBack, seq: r.seq, bytes: r.bytes, resumedFrom: r.resumedFrom };
+              receipt = r.receipt;
+            }
+          } catch (err) {
+            if (!(err instanceof ProtocolError)) throw err;
+            // The lock refused what we carry (stale, not for it, too large...): still unlock.
+            relayError = err.code;
           }
-        } catch (err) {
-          if (!(err instanceof ProtocolError)) throw err;
-          // The lock refused what we carry (stale, not for it, too large...): still unlock.
-          relayError = err.code;
         }
       }
       let unlock: VisitReport['unlock'] = null;
@@ -183,6 +243,7 @@ export class Phone {
         info,
         relay,
         relayError,
+        withheld,
         anchorsApplied,
         unlock,
         receipt,
