@@ -6,12 +6,19 @@
  *    card tap, a phone unlock verify, applying the full set and a one-resident delta. Access
  *    checks are measured as the firmware runs them, including the event record they append to
  *    the flash log; card and phone answers are precomputed (a fixed challenge), so only the
- *    lock's side is timed. The same checks at 1,000 credentials show how lookups scale.
+ *    lock's side is timed. The same checks at 1,000 credentials show how lookups scale. Every
+ *    check is timed round-robin with a reference measured in the same loop by the same provider
+ *    (one HMAC-SHA256 of a credential's size for keypad and card, one Ed25519 verify for the
+ *    phone): a busy machine slows both alike, so their ratio holds where absolute times do not.
  * 2. End-to-end phone unlock over the virtual radio with the real noble and bleno stacks, per
  *    central profile (ios, android): modelled on-air ms for finding the lock (scan), connecting
  *    (including GATT discovery and subscribing) and the exchange (info, unlock, receipt, events),
  *    without relay and with relay of a one-resident delta. The model does not charge the lock's
  *    CPU time to the air: a delta apply costs what part 1 says on top.
+ *
+ * --check judges what a shared machine cannot move: every unlock granted, every relay applied,
+ * and the CPU figures only as ratios to their same-run references (with generous bounds). The
+ * absolute medians are reported next to TARGETS (met on the reference machine), never judged.
  */
 import type { CredentialSpec, CryptoProvider, SigningKey } from '@latchkit/protocol';
 import { cardResponse, deriveIndexKey, diversifyCardKey, doorcodeKey, entriesFromSpecs, issueCommission, issueDelta, issueFullSet, nobleProvider, signingKeyFromSeed, unlockSigningInput, type IssuedSet } from '@latchkit/protocol';
@@ -21,7 +28,23 @@ import { createAir, LockDevice, ManualClock, Phone, serveLock, type LockFirmware
 import type { BenchOptions } from './run.js';
 import { lobbyHolders, type LobbyHolder } from './lobby.js';
 
+/** Absolute targets on the reference machine (README): reported beside the figures, not checked. */
 export const TARGETS = { doorcode_check_median_us: 20, keycard_check_median_us: 20, phone_verify_portable_median_ms: 3 } as const;
+
+/**
+ * What --check judges: ratios of lower quartiles of samples timed round-robin in one loop, each
+ * bound about three times what the reference machine measures (README), so load cannot fail them
+ * but a lookup that stopped being a binary search (a linear scan of 50,000 rows is thousands of
+ * HMACs' worth), or firmware work that swamps the signature check, does.
+ */
+export const RATIO_BOUNDS = {
+  /** A keypad or card check (keyed-hash lookup, challenge-response, event record) over one HMAC-SHA256 of a credential's size. */
+  check_per_hmac: 20,
+  /** The same check at 50,000 credentials over 1,000 (a binary search: ~1.6 ideally). */
+  check_50000_per_1000: 3,
+  /** The firmware's phone unlock verify over one bare Ed25519 verify of the same provider. */
+  phone_verify_per_ed25519_verify: 2.5,
+} as const;
 
 const NOW = 1_795_435_200; // 2026-11-23T12:00Z
 const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
@@ -35,14 +58,21 @@ function stats(xs: number[], unit: 'us' | 'ms', d = 3): Record<string, number> {
   return { [`median_${unit}`]: round(quantile(xs, 0.5), d), [`p99_${unit}`]: round(quantile(xs, 0.99), d), [`min_${unit}`]: round(Math.min(...xs), d), runs: xs.length };
 }
 
-/** Time `fn` `n` times after a warm-up; returns per-call microseconds. */
-function sampleUs(n: number, fn: () => void): number[] {
-  for (let i = 0; i < Math.min(50, n); i++) fn();
-  const xs: number[] = [];
+/**
+ * Times every function `n` times, round-robin (one call of each per round, after a warm-up), and
+ * returns per-call microseconds for each: a busy machine slows them alike, so ratios of their
+ * quantiles hold where the absolute figures do not.
+ */
+function sampleUsInterleaved<K extends string>(n: number, fns: Record<K, () => void>): Record<K, number[]> {
+  const names = Object.keys(fns) as K[];
+  for (let i = 0; i < Math.min(50, n); i++) for (const k of names) fns[k]();
+  const xs = Object.fromEntries(names.map((k) => [k, [] as number[]])) as Record<K, number[]>;
   for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    fn();
-    xs.push((performance.now() - t) * 1000);
+    for (const k of names) {
+      const t = performance.now();
+      fns[k]();
+      xs[k].push((performance.now() - t) * 1000);
+    }
   }
   return xs;
 }
@@ -131,7 +161,8 @@ function commission(d: Door, lockEncryptionPublic: Uint8Array): Uint8Array {
   return issueCommission({ issuer: d.issuer, lockId: d.lockId, issuedAt: NOW, anchors: [d.issuer.publicKey], lockEncryptionPublic, contentKey: d.contentKey, utcOffset: 0, generation: 1, provider: nodeCryptoProvider });
 }
 
-function accessChecks(d: Door, fw: LockFirmware, n: number, provider: CryptoProvider): Record<string, object> {
+/** The lock-side calls timed at one door, with answers precomputed (a fixed challenge). */
+function probes(d: Door, fw: LockFirmware, provider: CryptoProvider): { doorcode: () => void; keycard: () => void; phone: () => void; lookup: () => void; ed25519Verify: () => void } {
   const challenge = new Uint8Array(16).fill(0x5a);
   const response = cardResponse(diversifyCardKey(d.secrets.cardMaster, d.cardUid, nodeCryptoProvider), d.lockId, challenge, nodeCryptoProvider);
   const card = { uid: d.cardUid, respond: () => response };
@@ -144,18 +175,67 @@ function accessChecks(d: Door, fw: LockFirmware, n: number, provider: CryptoProv
   check(fw.unlockPhone(fw.createChallenge(), d.phone.publicKey, signature).granted, 'phone');
   const set = fw.set!;
   const indexKey = deriveIndexKey(d.contentKey, d.lockId);
+  const signed = unlockSigningInput(d.lockId, challenge);
   return {
-    doorcode_check: stats(sampleUs(n, () => void fw.enterCode(d.doorcode)), 'us'),
-    keycard_check: stats(sampleUs(n, () => void fw.tapCard(card)), 'us'),
-    phone_unlock_verify: stats(sampleUs(Math.max(20, Math.floor(n / 20)), () => void fw.unlockPhone(fw.createChallenge(), d.phone.publicKey, signature)), 'us'),
+    doorcode: () => void fw.enterCode(d.doorcode),
+    keycard: () => void fw.tapCard(card),
+    phone: () => void fw.unlockPhone(fw.createChallenge(), d.phone.publicKey, signature),
     // The lookup alone (keyed hash + binary search + validity), without the event record.
-    doorcode_lookup_only: stats(
-      sampleUs(n, () => {
-        const row = set.find('doorcode', doorcodeKey(indexKey, d.doorcode, provider));
-        if (row < 0) throw new Error('lookup failed');
-      }),
-      'us',
-    ),
+    lookup: () => {
+      const row = set.find('doorcode', doorcodeKey(indexKey, d.doorcode, provider));
+      if (row < 0) throw new Error('lookup failed');
+    },
+    ed25519Verify: () => {
+      if (!provider.ed25519Verify(signature, signed, d.phone.publicKey)) throw new Error('reference verify failed');
+    },
+  };
+}
+
+/**
+ * The access checks at 50,000 and 1,000 credentials with one provider, each timed round-robin
+ * with its reference (one HMAC-SHA256 of 8 bytes under a 32-byte key, the size of a card's keyed
+ * hash; one bare Ed25519 verify of the phone's answer), and the ratios --check judges.
+ */
+function accessChecks(big: { d: Door; fw: LockFirmware }, small: { d: Door; fw: LockFirmware }, n: number, provider: CryptoProvider): Record<string, object> {
+  const b = probes(big.d, big.fw, provider);
+  const s = probes(small.d, small.fw, provider);
+  const hmacKey = new Uint8Array(32).fill(0x11);
+  const hmacMsg = new Uint8Array(8).fill(0x22);
+  const local = sampleUsInterleaved(n, {
+    hmac: () => void provider.hmacSha256(hmacKey, hmacMsg),
+    doorcode50k: b.doorcode,
+    keycard50k: b.keycard,
+    lookup50k: b.lookup,
+    doorcode1k: s.doorcode,
+    keycard1k: s.keycard,
+    lookup1k: s.lookup,
+  });
+  const phone = sampleUsInterleaved(Math.max(40, Math.floor(n / 20)), { verify: b.ed25519Verify, phone50k: b.phone, phone1k: s.phone });
+  // Lower quartiles, not medians: load only ever adds time to a sample, and a millisecond-long
+  // verify is often preempted on a busy machine (2 CPU hogs on 2 cores put a noble phone verify's
+  // median at 5.7x the bare verify's once, measured); a quarter of the samples untouched is enough.
+  const ratio = (a: number[], r: number[]): number => round(quantile(a, 0.25) / quantile(r, 0.25), 2);
+  return {
+    at_50000: {
+      doorcode_check: stats(local.doorcode50k, 'us'),
+      keycard_check: stats(local.keycard50k, 'us'),
+      phone_unlock_verify: stats(phone.phone50k, 'us'),
+      doorcode_lookup_only: stats(local.lookup50k, 'us'),
+    },
+    at_1000: {
+      doorcode_check: stats(local.doorcode1k, 'us'),
+      keycard_check: stats(local.keycard1k, 'us'),
+      phone_unlock_verify: stats(phone.phone1k, 'us'),
+      doorcode_lookup_only: stats(local.lookup1k, 'us'),
+    },
+    reference: { hmac_sha256_8_bytes: stats(local.hmac, 'us'), ed25519_verify: stats(phone.verify, 'us') },
+    ratios: {
+      doorcode_check_per_hmac: ratio(local.doorcode50k, local.hmac),
+      keycard_check_per_hmac: ratio(local.keycard50k, local.hmac),
+      doorcode_check_50000_per_1000: ratio(local.doorcode50k, local.doorcode1k),
+      keycard_check_50000_per_1000: ratio(local.keycard50k, local.keycard1k),
+      phone_verify_per_ed25519_verify: ratio(phone.phone50k, phone.verify),
+    },
   };
 }
 
@@ -235,8 +315,7 @@ export async function run(o: BenchOptions): Promise<object> {
   for (const provider of [nobleProvider, nodeCryptoProvider] as CryptoProvider[]) {
     o.log(`lock CPU with the ${provider.name} provider`);
     const fw = lock(big, provider, first);
-    const at50k = accessChecks(big, fw, n, provider);
-    const at1k = accessChecks(small, lock(small, provider, smallFirst), n, provider);
+    const checks = accessChecks({ d: big, fw }, { d: small, fw: lock(small, provider, smallFirst) }, n, provider);
     // Apply: alternate a full set and a one-resident delta on the same lock, fresh sequences each time.
     const fullMs: number[] = [];
     const deltaMs: number[] = [];
@@ -254,9 +333,9 @@ export async function run(o: BenchOptions): Promise<object> {
       deltaMs.push(performance.now() - t);
       base = delta;
     }
+    o.log(`  ratios ${JSON.stringify(checks['ratios'])}`);
     cpu[provider.name] = {
-      at_50000: at50k,
-      at_1000: at1k,
+      ...checks,
       full_set_apply: { ...stats(fullMs, 'ms'), message_bytes: first.bytes.length },
       delta_apply_one_resident: stats(deltaMs, 'ms'),
     };
@@ -276,7 +355,7 @@ export async function run(o: BenchOptions): Promise<object> {
   const result = {
     scenario: 'lock',
     machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version },
-    command: `npm run bench -- lock${o.quick ? ' --quick' : ''}`,
+    command: `npm run bench -- lock${o.quick ? ' --quick' : ''}${o.check ? ' --check' : ''}`,
     credentials: big.specs.length,
     holders: big.holders.length,
     kinds,
@@ -289,24 +368,46 @@ export async function run(o: BenchOptions): Promise<object> {
       phone_verify_noble_median_ms: round(noble.at_50000['phone_unlock_verify']!['median_us']! / 1000),
       phone_verify_node_median_ms: round(node.at_50000['phone_unlock_verify']!['median_us']! / 1000),
     },
+    ratio_bounds: RATIO_BOUNDS,
     cpu,
     end_to_end_modelled: e2e,
   };
 
   if (o.check) {
-    const failures: string[] = [];
-    const t = result.target_results;
-    // Judged on the faster provider a deployment would choose for the check paths (both are reported).
-    if (Math.min(t.doorcode_check_noble_median_us!, t.doorcode_check_node_median_us!) > TARGETS.doorcode_check_median_us) failures.push(`doorcode check median over ${TARGETS.doorcode_check_median_us} µs`);
-    if (Math.min(t.keycard_check_noble_median_us!, t.keycard_check_node_median_us!) > TARGETS.keycard_check_median_us) failures.push(`keycard check median over ${TARGETS.keycard_check_median_us} µs`);
-    if (t.phone_verify_noble_median_ms > TARGETS.phone_verify_portable_median_ms) failures.push(`portable phone verify median over ${TARGETS.phone_verify_portable_median_ms} ms`);
-    for (const [profile, r] of Object.entries(e2e) as Array<[string, { no_relay: { granted: number; visits: number }; relay_one_resident_delta: { granted: number; visits: number; relayed_deltas: number } }]>) {
-      if (r.no_relay.granted !== r.no_relay.visits) failures.push(`${profile}: not every unlock was granted`);
-      if (r.relay_one_resident_delta.relayed_deltas !== r.relay_one_resident_delta.visits) failures.push(`${profile}: not every visit relayed its delta`);
-      if (r.relay_one_resident_delta.granted !== r.relay_one_resident_delta.visits) failures.push(`${profile}: not every unlock after a relay was granted`);
-    }
+    const failures = lockCheckFailures({ cpu: cpu as LockCheckInput['cpu'], end_to_end_modelled: e2e as LockCheckInput['end_to_end_modelled'] });
     if (failures.length > 0) throw new Error(`lock benchmark check failed: ${failures.join('; ')}`);
-    o.log('lock benchmark check passed');
+    o.log('lock benchmark check passed (ratios to same-run references, grants and relays)');
   }
   return result;
+}
+
+/** What `--check` reads of the lock document. */
+export interface LockCheckInput {
+  cpu: Record<string, { ratios: Record<string, number> }>;
+  end_to_end_modelled: Record<string, { no_relay: { granted: number; visits: number }; relay_one_resident_delta: { granted: number; visits: number; relayed_deltas: number } }>;
+}
+
+/**
+ * The lock suite's budget verdicts: CPU only as ratios to same-run references (per provider;
+ * the absolute medians and TARGETS are never read here), and every unlock and relay done.
+ */
+export function lockCheckFailures(result: LockCheckInput): string[] {
+  const failures: string[] = [];
+  for (const [name, { ratios: r }] of Object.entries(result.cpu)) {
+    const over = (ratio: string, bound: number, what: string): void => {
+      const v = r[ratio];
+      if (!(v !== undefined && v <= bound)) failures.push(`${name}: ${what} took ${v}x (bound ${bound}x)`);
+    };
+    for (const kind of ['doorcode', 'keycard'] as const) {
+      over(`${kind}_check_per_hmac`, RATIO_BOUNDS.check_per_hmac, `${kind} check against one HMAC-SHA256`);
+      over(`${kind}_check_50000_per_1000`, RATIO_BOUNDS.check_50000_per_1000, `${kind} check at 50,000 credentials against 1,000`);
+    }
+    over('phone_verify_per_ed25519_verify', RATIO_BOUNDS.phone_verify_per_ed25519_verify, 'phone unlock verify against a bare Ed25519 verify');
+  }
+  for (const [profile, r] of Object.entries(result.end_to_end_modelled)) {
+    if (r.no_relay.granted !== r.no_relay.visits) failures.push(`${profile}: not every unlock was granted`);
+    if (r.relay_one_resident_delta.relayed_deltas !== r.relay_one_resident_delta.visits) failures.push(`${profile}: not every visit relayed its delta`);
+    if (r.relay_one_resident_delta.granted !== r.relay_one_resident_delta.visits) failures.push(`${profile}: not every unlock after a relay was granted`);
+  }
+  return failures;
 }

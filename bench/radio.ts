@@ -7,6 +7,9 @@
  *    memory per lock, and a gateway scan that hears every one of them.
  *
  * Modelled figures come from the links' clocks; CPU and wall figures are measured on this machine.
+ * --check judges the modelled throughputs (against the published anchors and the timing model),
+ * that they are identical across runs, that the scan heard every lock, and memory per lock; the
+ * CPU and wall-clock figures (start-up, scan, CPU per KB) are reported only.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -279,23 +282,7 @@ export async function run(options: BenchOptions): Promise<object> {
     fleet: f,
   };
   if (options.check) {
-    const failures: string[] = [];
-    const by = (p: ProfileName) => transfers.find((t) => t.profile === p)!;
-    // Published anchors (simulator/RADIO.md): ~1.3 Mbit/s best case on 2M; 300–400 kbit/s measured
-    // on an iPhone, whose 5-packets-per-event model gives ~485 kbit/s at MTU 185.
-    if (!(by('android').throughputKbps >= 1100 && by('android').throughputKbps <= 1400)) failures.push(`android ${by('android').throughputKbps} kbit/s not in 1100–1400`);
-    if (!(by('ios').throughputKbps >= 250 && by('ios').throughputKbps <= 520)) failures.push(`ios ${by('ios').throughputKbps} kbit/s not in 250–520`);
-    for (const t of transfers) {
-      if (!t.modelledIdenticalAcrossRuns) failures.push(`${t.profile}: modelled time differs between runs with the same seed`);
-      if (Math.abs(t.throughputKbps - t.modelPredictionKbps) / t.modelPredictionKbps > 0.05) failures.push(`${t.profile} strays >5% from the model`);
-    }
-    if (f.discovered !== f.locks) failures.push(`scan heard ${f.discovered} of ${f.locks} locks`);
-    // The target is 10,000 locks in <= 1.5 GB. Per lock that is ~157 KB of RSS growth; judge
-    // the growth (the process's own baseline, and whatever suites ran before in this process,
-    // are not the locks'), and the absolute figure only at the full size.
-    if (f.bytesPerLockRss > (1536 * 2 ** 20) / 10_000) failures.push(`RSS grew ${f.bytesPerLockRss} B per lock, over the ${Math.round((1536 * 2 ** 20) / 10_000)} B budget`);
-    if (f.locks >= 10_000 && f.rssAfterMB > 1536) failures.push(`RSS ${f.rssAfterMB} MB over the 1.5 GB budget`);
-    if (f.startupSeconds > 30 * (f.locks / 10_000)) failures.push(`start-up ${f.startupSeconds} s over budget`);
+    const failures = radioCheckFailures(transfers, f);
     if (failures.length > 0) throw new Error(`radio benchmark check failed: ${failures.join('; ')}`);
   }
   return result;
@@ -304,4 +291,30 @@ export async function run(options: BenchOptions): Promise<object> {
 function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
+}
+
+/**
+ * The radio suite's budget verdicts: modelled throughput against the published anchors and the
+ * timing model, the same modelled figures on every run, every lock heard, RSS growth per lock.
+ * Start-up seconds, scan wall time and CPU per KB are reported, never judged: a busy machine
+ * moves them.
+ */
+export function radioCheckFailures(transfers: readonly TransferResult[], f: FleetResult): string[] {
+  const failures: string[] = [];
+  const by = (p: ProfileName) => transfers.find((t) => t.profile === p)!;
+  // Published anchors (simulator/RADIO.md): ~1.3 Mbit/s best case on 2M; 300–400 kbit/s measured
+  // on an iPhone, whose 5-packets-per-event model gives ~485 kbit/s at MTU 185.
+  if (!(by('android').throughputKbps >= 1100 && by('android').throughputKbps <= 1400)) failures.push(`android ${by('android').throughputKbps} kbit/s not in 1100–1400`);
+  if (!(by('ios').throughputKbps >= 250 && by('ios').throughputKbps <= 520)) failures.push(`ios ${by('ios').throughputKbps} kbit/s not in 250–520`);
+  for (const t of transfers) {
+    if (!t.modelledIdenticalAcrossRuns) failures.push(`${t.profile}: modelled time differs between runs with the same seed`);
+    if (Math.abs(t.throughputKbps - t.modelPredictionKbps) / t.modelPredictionKbps > 0.05) failures.push(`${t.profile} strays >5% from the model`);
+  }
+  if (f.discovered !== f.locks) failures.push(`scan heard ${f.discovered} of ${f.locks} locks`);
+  // The target is 10,000 locks in <= 1.5 GB. Per lock that is ~157 KB of RSS growth; judge
+  // the growth (the process's own baseline, and whatever suites ran before in this process,
+  // are not the locks'), and the absolute figure only at the full size.
+  if (f.bytesPerLockRss > (1536 * 2 ** 20) / 10_000) failures.push(`RSS grew ${f.bytesPerLockRss} B per lock, over the ${Math.round((1536 * 2 ** 20) / 10_000)} B budget`);
+  if (f.locks >= 10_000 && f.rssAfterMB > 1536) failures.push(`RSS ${f.rssAfterMB} MB over the 1.5 GB budget`);
+  return failures;
 }

@@ -1,11 +1,16 @@
 /**
- * `npm run bench -- world [--quick]`
+ * `npm run bench -- world [--quick] [--check]`
  *
  * The running world (`latchkit serve --radio virtual`), measured the way a person drives it:
  * Door Syncs by the manager's phone of the demo property's entrance door and of a unit door
  * (first sync: commission + full set; after a revoke: a delta), modelled on-air ms; and the CPU
  * a world of idle doors costs with the gateway loops running (pushes every second, event
  * collection every 10 s), which must be close to nothing: an idle lock is only timers.
+ *
+ * --check judges what load cannot move: each Door Sync delivered what it should (commission and
+ * full set first, a delta after the revoke, nothing left pending), on the air (modelled, so the
+ * same on any machine), and the delta is smaller than the entrance's full set. The idle world's
+ * CPU, start-up and memory are reported only.
  */
 import os from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -72,6 +77,23 @@ export async function run(o: BenchOptions): Promise<object> {
     },
     { syncIntervalMs: 1_000, collectIntervalMs: 10_000 },
   );
+
+  if (o.check) {
+    const failures: string[] = [];
+    for (const [name, first] of Object.entries(syncs.first)) {
+      if (first.result.action !== 'synced' || !first.result.commissioned || first.result.sent !== 'full') failures.push(`first Door Sync of the ${name} door: ${first.result.action}, commissioned ${first.result.commissioned}, sent ${first.result.sent} (expected commission + full set)`);
+    }
+    for (const [name, delta] of Object.entries(syncs.delta)) {
+      if (delta.result.action !== 'synced' || delta.result.sent !== 'delta') failures.push(`Door Sync of the ${name} door after the revoke: ${delta.result.action}, sent ${delta.result.sent} (expected a delta)`);
+    }
+    for (const s of [...Object.values(syncs.first), ...Object.values(syncs.delta)]) {
+      if (s.taskPending) failures.push(`door ${s.doorId} still has a Door Sync task after its sync`);
+      if (!s.result.modelled) failures.push(`door ${s.doorId}: sync time not modelled`);
+    }
+    if (!(syncs.delta.entrance.result.bytes < syncs.first.entrance.result.bytes)) failures.push(`entrance delta ${syncs.delta.entrance.result.bytes} B not smaller than its full set ${syncs.first.entrance.result.bytes} B`);
+    if (failures.length > 0) throw new Error(`world benchmark check failed: ${failures.join('; ')}`);
+    o.log('world benchmark check passed (Door Syncs delivered, on the air, delta smaller than the full set)');
+  }
 
   const r = (x: number): number => Number(x.toFixed(1));
   return {

@@ -9,6 +9,9 @@ export const ERROR_CATALOGUE = {
   // 400: the request itself is malformed.
   VALIDATION_FAILED: { status: 400, summary: 'The request did not match the route schema (body, params, query), or CLI arguments were invalid.' },
   MALFORMED_JSON: { status: 400, summary: 'The request body is not valid JSON, or is empty where JSON was declared.' },
+  INVALID_ID: { status: 400, summary: 'An id in the path or query is not a canonical decimal id: digits 1-9 then 0-9, no sign, leading zero, exponent, point or spaces, at most 2^53 - 1.' },
+  UNSAFE_INTEGER: { status: 400, summary: 'A number in the request body is beyond ±(2^53 - 1), where JSON numbers silently lose precision.' },
+  INVALID_TEXT: { status: 400, summary: 'The request body is not valid UTF-8, a string in it holds a lone surrogate, or a name holds a control character.' },
   INVALID_TIME: { status: 400, summary: 'A time is not an ISO 8601 date or date-time.' },
   INVALID_WINDOW: { status: 400, summary: 'A validity window starts at or after its expiration.' },
   INVALID_EMAIL: { status: 400, summary: 'An email address is not of the form local@domain.tld.' },
@@ -77,6 +80,9 @@ export const ERROR_CATALOGUE = {
   // 5xx: the gateway itself failed.
   STORE_TOO_NEW: { status: 500, summary: 'The state file was written by a newer gateway (unknown migrations).' },
   MIGRATION_FAILED: { status: 500, summary: 'A schema migration failed and was rolled back.' },
+  KEK_REQUIRED: { status: 500, summary: 'The store\'s issuer keys are encrypted and no key-encryption key was found (LATCHKIT_KEK, LATCHKIT_KEK_FILE or <state-dir>/kek); nothing was changed.' },
+  KEK_MISMATCH: { status: 500, summary: 'The key-encryption key given is not the one the store\'s issuer keys are encrypted with (or a sealed key was altered); nothing was changed.' },
+  KEK_INVALID: { status: 500, summary: 'A key-encryption key (LATCHKIT_KEK, or the file named) is not 64 hex digits.' },
   PAYLOAD_TOO_LARGE: { status: 413, summary: 'The request body exceeds the size limit.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'The request body is not `application/json`.' },
   INTERNAL: { status: 500, summary: 'An unexpected error; the gateway log has the details.' },

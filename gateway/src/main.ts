@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { dailyCode, localDay, setCryptoProvider } from '@latchkit/protocol';
 import { nodeCryptoProvider } from '@latchkit/protocol/node';
 import { doorSyncTasks, openStore, personDoorcode, propertySecrets, revokeAllKeys, type DoorSyncResult } from './index.js';
+import { storeKek } from './store/key-encryption.js';
 import { doorSync, keypad, phoneUnlock, tapCard } from './world/actions.js';
 import { seedDemoProperty } from './world/demo-property.js';
 import { World } from './world/world.js';
@@ -66,8 +67,12 @@ export async function runDemo(o: DemoOptions): Promise<Record<string, unknown>> 
   rmSync(o.stateDir, { recursive: true, force: true });
   mkdirSync(o.stateDir, { recursive: true });
   writeFileSync(marker, 'made by `npm start`; the demo deletes and recreates this directory on each run\n');
+  // A fresh state directory: unless LATCHKIT_KEK / LATCHKIT_KEK_FILE name one, openStore creates
+  // the key-encryption key file <state-dir>/kek (mode 0600) the issuer keys are sealed under.
   const db = openStore({ stateDir: o.stateDir });
+  const kek = storeKek(db);
   say(`latchkit: a ${o.units}-unit property on the virtual BLE radio (state in ${o.stateDir})`);
+  if (kek) say(`  issuer keys encrypted with the key-encryption key ${kek.file ? `in ${kek.file}${kek.source === 'created' ? ' (created, mode 0600)' : ''}` : `from ${kek.source === 'env' ? 'LATCHKIT_KEK' : 'the caller'}`}`);
   // The same world `latchkit serve --radio virtual` runs: every door's lock on one air, gateway
   // gw-1 in range of the online doors, a phone per resident, the manager's phone for Door Syncs.
   // Its loops stay off: this job drives every step itself, so the figures are its own.

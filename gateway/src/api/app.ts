@@ -9,6 +9,7 @@ import { systemClock, type Clock } from '../time.js';
 import { buildOpenApi, type RouteRecord } from './openapi.js';
 import { errorSchema, noQuery } from './schemas.js';
 import { registerRoutes } from './routes/index.js';
+import { canonicalIntegers, registerStrictJsonParser, type ValidatorFn } from './strict-input.js';
 import type { World } from '../world/world.js';
 import type { EventHub } from '../world/events.js';
 
@@ -64,12 +65,21 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   // never silently turned into 0 or 5 (Ajv's type coercion, on by default in Fastify, would).
   // Path and query parameters are text by nature and keep the coercion ("7" → 7).
   // Unknown fields are an error, not silently dropped: a typo in "expiresAt" must not grant forever.
+  // Their integers must still be written canonically ("7", not "07", "7.0", "0x7" or " 7"): the
+  // raw text is checked before it is converted (strict-input.ts; ids: INVALID_ID).
   const strictBodies = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
   const coercing = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strictBodies.compile(schema) : coercing.compile(schema)));
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    if (httpPart === 'body') return strictBodies.compile(schema);
+    const validate = coercing.compile(schema);
+    if (httpPart === 'params' || httpPart === 'querystring') return canonicalIntegers(schema as Record<string, unknown>, validate as ValidatorFn, httpPart === 'params' ? 'path' : 'query');
+    return validate;
+  });
   app.decorateRequest('principal', null);
   // JSON only: a text/plain body would otherwise reach the schema as a string and read as a 400.
   app.removeContentTypeParser('text/plain');
+  // Strict UTF-8, numbers within ±(2^53 - 1), no lone surrogates (strict-input.ts).
+  registerStrictJsonParser(app);
 
   const routes: RouteRecord[] = [];
   app.addHook('onRoute', (route: RouteOptions) => {

@@ -8,6 +8,8 @@ type Schema = Record<string, unknown>;
 const nullable = (s: Schema): Schema => ({ ...s, type: [s.type as string, 'null'] });
 
 export const idSchema = { type: 'integer', minimum: 1, maximum: 9007199254740991 } as const;
+/** idSchema, also with a description added: path and query ids are held to canonical decimal (INVALID_ID). */
+export const isIdSchema = (s: Schema): boolean => s.type === idSchema.type && s.minimum === idSchema.minimum && s.maximum === idSchema.maximum;
 const isoTime = { type: 'string', description: 'ISO 8601 UTC date-time' } as const;
 const nullableIso = { type: ['string', 'null'], description: 'ISO 8601 UTC date-time, or null' } as const;
 /** Input times: date, local date-time (property UTC offset) or date-time with zone. */
@@ -91,7 +93,11 @@ export const propertyChanged = obj({ ...((property as { properties: Record<strin
 export const unit = obj({ id: idSchema, propertyId: idSchema, name, createdAt: isoTime }, ['id', 'propertyId', 'name', 'createdAt']);
 export const unitCreate = obj({ name }, ['name']);
 
-const lockId = { type: 'string', minLength: 16, maxLength: 23, description: '8 bytes as 16 hex digits (separators : - allowed)' } as const;
+/** Checked by the model, not here, so every malformed lock id is INVALID_LOCK_ID (not VALIDATION_FAILED). */
+const lockId = {
+  type: 'string',
+  description: '8 bytes as exactly 16 lower-case hex digits; anything else (upper case, separators, another length) is INVALID_LOCK_ID',
+} as const;
 const connectivity = { type: 'string', enum: ['online', 'offline'] } as const;
 const radio = { type: ['string', 'null'], minLength: 1, maxLength: 100, description: 'Gateway radio reaching an online door' } as const;
 

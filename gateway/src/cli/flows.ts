@@ -39,7 +39,7 @@ export function registerFlowCommands(program: Command, c: FlowCliContext): void 
       if (o.out) {
         writeFileSync(path(o.out), csv);
         show({ written: path(o.out) }, () => `wrote the template to ${path(o.out!)}`);
-      } else show({ csv }, () => csv.trimEnd());
+      } else show({ csv }, () => csvForOut(csv));
     });
   imp
     .command('upload')
@@ -123,7 +123,7 @@ export function registerFlowCommands(program: Command, c: FlowCliContext): void 
       if (o.out) {
         writeFileSync(path(o.out), csv);
         show({ written: path(o.out) }, () => `wrote the error report to ${path(o.out!)}`);
-      } else show({ csv }, () => csv.trimEnd());
+      } else show({ csv }, () => csvForOut(csv));
     });
 
   // ---- welcome outbox
@@ -312,4 +312,12 @@ export function registerFlowCommands(program: Command, c: FlowCliContext): void 
       const r = f.setResidentStatus(store(), id, status, ctx());
       show({ ...f.residentStatusView(r), affectedDoors: r.affectedDoors }, () => `person ${id} is now ${status}; ${changed(r.affectedDoors)}`);
     });
+}
+
+/**
+ * CSV text for `io.out`, which ends every write with LF: the last CRLF loses only its LF, so
+ * the bytes on stdout are the CSV's own, CRLF on every line.
+ */
+function csvForOut(csv: string): string {
+  return csv.endsWith('\r\n') ? csv.slice(0, -1) : csv;
 }

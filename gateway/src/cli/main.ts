@@ -61,7 +61,9 @@ export function buildProgram(io: CliIo = processIo()): Command {
     const o = program.opts<{ stateDir?: string }>();
     return o.stateDir ? resolve(io.cwd, o.stateDir) : defaultStateDir(io.cwd, io.env);
   };
-  const store = (): Db => (db ??= openStore({ stateDir: stateDir() }));
+  // The key-encryption key comes from the same environment as the state directory (KEK_REQUIRED /
+  // KEK_MISMATCH when a store's sealed issuer keys cannot be opened; store/key-encryption.ts).
+  const store = (): Db => (db ??= openStore({ stateDir: stateDir(), env: io.env, cwd: io.cwd }));
   const json = (): boolean => program.opts<{ json?: boolean }>().json === true;
   // A state directory a world ran on keeps the world's time (world.json), which may be ahead of
   // the wall clock: CLI changes are stamped on the same clock as the server's.

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from '../store/db.js';
+import { storeKek } from '../store/key-encryption.js';
 import type { GatewayError } from '../errors.js';
 import { one } from '../model/base.js';
 import { createToken, listTokens, revokeToken } from '../model/tokens.js';
@@ -115,6 +116,9 @@ export async function serve(d: Db, o: ServeOptions): Promise<void> {
       if (demoToken) {
         io.out(`demo manager token (Key Management): ${demoToken} (also in ${join(o.stateDir, DEMO_TOKEN_FILE)})`);
         io.out(`console: ${address}/?token=${demoToken}`);
+        // The store opened before serve started created the key file if none was configured.
+        const kek = storeKek(d);
+        if (kek?.file) io.out(`issuer keys encrypted with the key-encryption key in ${kek.file}${kek.source === 'created' ? ' (created now, mode 0600)' : ''}: back it up with the store`);
       } else io.out(`console: ${address}/ (log in with an API token)`);
     }
     // The gateway loops start once the server has said where it listens (its log lines follow).

@@ -1,4 +1,5 @@
 import { parse, type CsvError } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
 import { GatewayError, type GatewayErrorCode } from '../errors.js';
 
 /**
@@ -6,7 +7,9 @@ import { GatewayError, type GatewayErrorCode } from '../errors.js';
  * contract; parsing is csv-parse's, and this module adds what a manager needs on top: the
  * physical line every row starts on (what a text editor shows, and a spreadsheet when no field
  * spans lines), header matching that forgives case and spacing but not unknown columns, and
- * row-level errors instead of one failure for the whole file.
+ * row-level errors instead of one failure for the whole file. Writing is csv-stringify's, with
+ * formula escaping (OWASP "CSV Injection"): a cell a spreadsheet would run as a formula gets a
+ * leading `'`, which reading takes off again, so an error report re-uploads with its values.
  */
 
 /** The template's columns, in order. Keys: residential key names separated by `;`. */
@@ -181,7 +184,7 @@ export function readImportCsv(input: string | Buffer): CsvRow[] {
 function cellsOf(rec: readonly string[], columns: readonly (CsvField | null)[]): CsvCells {
   const cells: CsvCells = {};
   columns.forEach((c, i) => {
-    if (c !== null && rec[i] !== undefined) cells[c] = rec[i]!.trim();
+    if (c !== null && rec[i] !== undefined) cells[c] = unescapeFormula(rec[i]!.trim());
   });
   return cells;
 }
@@ -221,16 +224,43 @@ function mapHeader(header: readonly string[]): (CsvField | null)[] {
 
 /** The downloadable template: the header row only, CRLF as spreadsheets write it. */
 export function csvTemplate(): string {
-  return `${TEMPLATE_COLUMNS.join(',')}\r\n`;
+  return writeCsv(TEMPLATE_COLUMNS, []);
 }
 
-function csvField(v: string): string {
-  return /[",\r\n]|^\s|\s$/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+/**
+ * First characters that make a spreadsheet read a cell as a formula: what csv-stringify's
+ * `escape_formulas` prefixes with `'` (= + - @, TAB and CR per OWASP, and the full-width
+ * = + - @ that Apple Numbers folds to them). Reading undoes exactly that escape.
+ */
+const FORMULA_START = '=+-@\t\r\uFF1D\uFF0B\uFF0D\uFF20';
+/** A value that is (after any number of `'`) a formula: it gets one more `'` when written. */
+const QUOTED_FORMULA = new RegExp(`^'+[${FORMULA_START}]`);
+
+/**
+ * Undo the writer's formula escape: one leading `'` comes off a cell whose rest starts like a
+ * formula (or with a `'` that was itself escaped). Anything else, a name like O'Neil included,
+ * is kept as it is.
+ */
+export function unescapeFormula(cell: string): string {
+  return QUOTED_FORMULA.test(cell) ? cell.slice(1) : cell;
 }
 
-/** Rows → CSV text (CRLF), quoting only where needed. */
+/**
+ * Rows → CSV text, every line ending in CRLF (the last one too). Quotes a field only where
+ * needed (a comma, quote or line break inside, or leading/trailing white space) and escapes
+ * formulas: `=HYPERLINK(…)` is written `'=HYPERLINK(…)`. A value that already starts with `'`
+ * before a formula character gets one more, so reading (unescapeFormula) gives it back as it was.
+ */
 export function writeCsv(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  return [header, ...rows].map((r) => r.map(csvField).join(',')).join('\r\n') + '\r\n';
+  return stringify([header, ...rows] as string[][], {
+    record_delimiter: 'windows',
+    // Set explicitly: with a record delimiter given, csv-stringify would otherwise leave a lone
+    // LF or CR inside a value unquoted, which splits the row for every reader.
+    quote_record_delimiter: true,
+    quoted_match: /^\s|\s$/,
+    escape_formulas: true,
+    cast: { string: (v) => (QUOTED_FORMULA.test(v) ? `'${v}` : v) },
+  });
 }
 
 export function fieldColumn(f: CsvField): string {

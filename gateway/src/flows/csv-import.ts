@@ -6,7 +6,7 @@ import { checkNewWindow } from '../model/grants.js';
 import { requireKeysIn } from '../model/keys.js';
 import { invitePerson } from '../model/people.js';
 import { getProperty } from '../model/properties.js';
-import { normalizeEmail } from '../model/validate.js';
+import { nameTextProblem, normalizeEmail } from '../model/validate.js';
 import { CSV_FIELDS, ERROR_COLUMN, TEMPLATE_COLUMNS, fieldColumn, readImportCsv, writeCsv, type CsvCells, type CsvRow } from './csv-file.js';
 import { queueWelcome } from './notifications.js';
 
@@ -134,7 +134,10 @@ function checkRow(row: CsvRow, look: Lookup): Checked {
   }
   for (const f of ['firstName', 'lastName'] as const) {
     const v = c[f] ?? '';
-    if (v === '') problems.push({ code: 'INVALID_ARGUMENT', message: `${fieldColumn(f)} is empty` });
+    const bad = nameTextProblem(v);
+    // A newline or other control character in a name must not reach the store: this row waits for a fix.
+    if (bad !== null) problems.push({ code: 'INVALID_TEXT', message: `${fieldColumn(f)} contains ${bad}` });
+    else if (v === '') problems.push({ code: 'INVALID_ARGUMENT', message: `${fieldColumn(f)} is empty` });
     else if (v.length > 200) problems.push({ code: 'INVALID_ARGUMENT', message: `${fieldColumn(f)} is longer than 200 characters` });
   }
   if ((c.phone ?? '').length > 40) problems.push({ code: 'INVALID_ARGUMENT', message: 'Phone is longer than 40 characters' });

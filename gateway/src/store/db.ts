@@ -2,6 +2,8 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GatewayError } from '../errors.js';
+import { attachKek, checkKek, createKekFile, defaultKekFile, findKek, memoryKek, type Kek } from './key-encryption.js';
+import { SEALED_ISSUER_KEYS_VERSION } from './migration-009-sealed-issuer-keys.js';
 import { MIGRATIONS, migrate, type Migration } from './migrations.js';
 
 export type Db = Database.Database;
@@ -23,18 +25,33 @@ export interface OpenStoreOptions {
   /** Override the migration list (tests of the migration runner). */
   migrations?: readonly Migration[];
   now?: () => number;
+  /**
+   * The key-encryption key issuer secret keys are sealed under (32 bytes, or 64 hex digits).
+   * Default: LATCHKIT_KEK, else the file LATCHKIT_KEK_FILE names, else `<state-dir>/kek` (for
+   * `file`, `kek` beside it); a store not yet bound to a KEK gets that file created (mode 0600),
+   * an in-memory store a random key per process. See store/key-encryption.ts.
+   */
+  kek?: Uint8Array | string;
+  /** Environment the KEK is looked up in (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Directory a relative LATCHKIT_KEK_FILE (and the default state directory) is resolved against (default process.cwd()). */
+  cwd?: string;
 }
 
 /**
  * Opens (creating on first run) the gateway's SQLite store and migrates it to the current schema.
+ * A store whose issuer keys are sealed opens only with its key-encryption key: without one it
+ * fails with KEK_REQUIRED, with another with KEK_MISMATCH, in both cases before it writes.
  */
 export function openStore(options: OpenStoreOptions = {}): Db {
   let file = options.file;
   if (file === undefined) {
-    const dir = options.stateDir ?? defaultStateDir();
+    const dir = options.stateDir ?? defaultStateDir(options.cwd ?? process.cwd(), options.env ?? process.env);
     mkdirSync(dir, { recursive: true });
     file = join(dir, DB_FILE_NAME);
   }
+  const memory = file === ':memory:' || file === '';
+  const configured = findKek({ kek: options.kek, env: options.env ?? process.env, cwd: options.cwd ?? process.cwd(), dbFile: memory ? null : resolve(file) });
   const db = new Database(file);
   try {
     // 16 KiB pages, for a new file (SQLite ignores this once a file has tables): a big door's set
@@ -47,7 +64,14 @@ export function openStore(options: OpenStoreOptions = {}): Db {
     db.pragma('foreign_keys = ON');
     // The CLI and a running `latchkit serve` may share the file; wait instead of failing at once.
     db.pragma('busy_timeout = 5000');
-    migrate(db, options.migrations ?? MIGRATIONS, options.now);
+    // Reads only: a wrong or missing key fails here, before any migration or other write.
+    checkKek(db, configured, memory ? 'the kek option' : defaultKekFile(resolve(file)));
+    const kek: Kek = configured ?? (memory ? memoryKek() : createKekFile(defaultKekFile(resolve(file))));
+    attachKek(db, kek);
+    const applied = migrate(db, options.migrations ?? MIGRATIONS, options.now);
+    // The migration that sealed the issuer keys zeroed the pages that held them in the clear;
+    // copy that into the file and empty the WAL, whose frames may hold those pages too.
+    if (applied.includes(SEALED_ISSUER_KEYS_VERSION) && !memory) db.pragma('wal_checkpoint(TRUNCATE)');
   } catch (e) {
     db.close();
     throw e;

@@ -6,12 +6,22 @@ import { PMS_SCHEMA } from './migration-004-pms.js';
 import { ANCHOR_UPDATES_SCHEMA } from './migration-005-anchor-updates.js';
 import { ACCESS_TOUCHES_SCHEMA } from './migration-006-access-touches.js';
 import { JOURNAL_WATERMARKS_SCHEMA } from './migration-007-journal-watermarks.js';
+import { rebuildWithAutoincrement } from './migration-008-no-id-reuse.js';
+import { sealIssuerKeys } from './migration-009-sealed-issuer-keys.js';
 
 export interface Migration {
   /** Strictly increasing from 1; a released version is never edited, only followed. */
   version: number;
   name: string;
   up: string | ((db: Db) => void);
+  /**
+   * Run with foreign key enforcement off, as SQLite's table-rebuild procedure requires (dropping
+   * a parent table with it on would cascade to the children). The runner switches it off before
+   * the migration's transaction (the pragma is a no-op inside one), runs
+   * `PRAGMA foreign_key_check` before committing (a broken reference rolls the migration back),
+   * and restores the connection's setting afterwards.
+   */
+  foreignKeysOff?: boolean;
 }
 
 /**
@@ -253,6 +263,8 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: 'anchor updates for issuer key rotation', up: ANCHOR_UPDATES_SCHEMA },
   { version: 6, name: 'access touches: patch compiled sets per changed holder', up: ACCESS_TOUCHES_SCHEMA },
   { version: 7, name: 'journal watermarks, full sets on demand, relaxed compile commits', up: JOURNAL_WATERMARKS_SCHEMA },
+  { version: 8, name: 'autoincrement ids: deleted ids are never reused', up: (db) => rebuildWithAutoincrement(db), foreignKeysOff: true },
+  { version: 9, name: 'issuer keys sealed under a key-encryption key', up: (db) => sealIssuerKeys(db) },
 ];
 
 export function appliedMigrations(db: Db): { version: number; name: string; appliedAt: number }[] {
@@ -299,12 +311,23 @@ export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS, n
     const run = db.transaction(() => {
       if (typeof m.up === 'string') db.exec(m.up);
       else m.up(db);
+      if (m.foreignKeysOff) {
+        const broken = db.prepare('PRAGMA foreign_key_check').all();
+        if (broken.length > 0) throw new Error(`foreign key check failed: ${JSON.stringify(broken[0])}`);
+      }
       record.run(m.version, m.name, now());
     });
+    const enforced = m.foreignKeysOff ? (db.pragma('foreign_keys', { simple: true }) as number) : 0;
     try {
+      if (m.foreignKeysOff) {
+        if (db.inTransaction) throw new Error('it must switch foreign keys off, which cannot happen inside an open transaction');
+        db.pragma('foreign_keys = OFF');
+      }
       run();
     } catch (e) {
       throw new GatewayError('MIGRATION_FAILED', `migration ${m.version} (${m.name}) failed: ${(e as Error).message}`);
+    } finally {
+      if (enforced === 1) db.pragma('foreign_keys = ON');
     }
     done.push(m.version);
   }

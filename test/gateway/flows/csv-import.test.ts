@@ -211,7 +211,7 @@ describe('CSV import: bad input', () => {
     const rows = f.importRows(t.db, imp.id);
     expect(rows.map((r) => [r.line, r.status, r.cells.firstName, r.cells.lastName])).toEqual([
       [2, 'ready', 'Doe, Jr.', 'O"Neil'],
-      [5, 'ready', 'Multi\r\nLine', 'Smith'],
+      [5, 'error', 'Multi\r\nLine', 'Smith'],
       [7, 'ready', 'Cy', 'Lee'],
     ]);
     expect(rows[0]!.cells.phone).toBe('+1 555, ext 2');

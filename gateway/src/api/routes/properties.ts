@@ -7,6 +7,7 @@ import { createUnit, deleteUnit, getUnit, listUnits, renameUnit } from '../../mo
 import { createDoor, deleteDoor, getDoor, listDoors, updateDoor, type DoorInput, type DoorPatch } from '../../model/doors.js';
 import { createKey, deleteKey, getKey, listKeys, updateKey, type KeyInput, type KeyPatch } from '../../model/keys.js';
 import { credentialsForDoor } from '../../model/compile-input.js';
+import { requireCanonicalLockId } from '../../model/validate.js';
 import { doorChanges } from '../../model/journal.js';
 import { doorSyncState, doorSyncTasks } from '../../model/sync-state.js';
 import type { Connectivity } from '../../model/types.js';
@@ -168,7 +169,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
     body: S.doorCreate,
     response: { 201: S.doorCreated },
     handler: (req, reply) => {
-      const d = createDoor(db, req.params.propertyId, req.body, ctxFor(req));
+      const d = createDoor(db, req.params.propertyId, { ...req.body, lockId: requireCanonicalLockId(req.body.lockId) }, ctxFor(req));
       reply.code(201);
       return { ...doorView(d), affectedDoors: d.affectedDoors };
     },

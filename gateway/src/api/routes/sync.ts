@@ -17,6 +17,7 @@ import { acceptVisit, relayBundlesFor } from '../../sync/engine.js';
 import { beginIssuerRotation, completeIssuerRotation, doorsBehindOnAnchors } from '../../compiler/rotation.js';
 import { one } from '../../model/base.js';
 import { getProperty } from '../../model/properties.js';
+import { requireCanonicalLockId } from '../../model/validate.js';
 
 const base64 = { type: 'string', pattern: '^[A-Za-z0-9+/]*={0,2}$', maxLength: 8_000_000 } as const;
 const lockIdHex = { type: 'string', pattern: '^[0-9a-f]{16}$' } as const;
@@ -74,7 +75,14 @@ export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx }: Ap
     tags: ['sync'],
     permission: 'read',
     params: S.params.property,
-    body: S.obj({ lockId: lockIdHex, receipt: { ...base64, minLength: 4 }, events: { ...base64, description: 'Concatenated 32-byte event records (base64)' } }, ['lockId', 'receipt']),
+    body: S.obj(
+      {
+        lockId: { type: 'string', description: '16 lower-case hex digits (INVALID_LOCK_ID otherwise)' },
+        receipt: { ...base64, minLength: 4 },
+        events: { ...base64, description: 'Concatenated 32-byte event records (base64)' },
+      },
+      ['lockId', 'receipt'],
+    ),
     response: {
       200: S.obj(
         {
@@ -88,11 +96,12 @@ export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx }: Ap
       ),
     },
     handler: (req) => {
-      const door = one<{ propertyId: number }>(db, 'SELECT property_id AS propertyId FROM doors WHERE lock_id = ?', req.body.lockId);
-      if (!door || door.propertyId !== req.params.propertyId) throw new GatewayError('DOOR_NOT_FOUND', `no door of property ${req.params.propertyId} has lock ${req.body.lockId}`);
+      const lockId = requireCanonicalLockId(req.body.lockId);
+      const door = one<{ propertyId: number }>(db, 'SELECT property_id AS propertyId FROM doors WHERE lock_id = ?', lockId);
+      if (!door || door.propertyId !== req.params.propertyId) throw new GatewayError('DOOR_NOT_FOUND', `no door of property ${req.params.propertyId} has lock ${lockId}`);
       try {
         const events = req.body.events ? decodeEvents(fromB64(req.body.events)) : [];
-        return acceptVisit(db, { lockId: req.body.lockId, receipt: fromB64(req.body.receipt), events }, { ctx: ctx(req) });
+        return acceptVisit(db, { lockId, receipt: fromB64(req.body.receipt), events }, { ctx: ctx(req) });
       } catch (e) {
         // Bytes a lock would never have produced, or a forgery: say which check failed.
         if (e instanceof ProtocolError) throw new GatewayError('LOCK_MESSAGE_INVALID', `${e.code}: ${e.message}`);
