@@ -25,6 +25,7 @@ import {
   issueCommission,
   issueDeltaBody,
   issueFullSetBody,
+  issueTimeSync,
   keyId,
   openReceipt,
   packDelta,
@@ -73,6 +74,21 @@ export function issuerFor(db: Db, propertyId: number, o: CompilerOptions = {}): 
   const key = signingKeyFromSeed(providerOf(o).randomBytes(32), providerOf(o));
   addIssuerKey(db, { propertyId, kid: toHex(key.kid), publicKey: key.publicKey, secretKey: key.seed, activate: true }, o.ctx ?? {});
   return key;
+}
+
+/**
+ * A signed time for a door's lock, issued now: the lock's clock moves forward to it (never
+ * back). Gateways and Door Syncs push it when the lock reports a clock more than a minute
+ * behind; phones carry one in their relay bundles for the same reason.
+ */
+export function timeSyncFor(db: Db, doorId: number, o: CompilerOptions = {}): Uint8Array {
+  const d = one<{ propertyId: number; lockId: string; utcOffset: number }>(
+    db,
+    'SELECT d.property_id AS propertyId, d.lock_id AS lockId, p.utc_offset_min AS utcOffset FROM doors d JOIN properties p ON p.id = d.property_id WHERE d.id = ?',
+    doorId,
+  );
+  if (!d) throw new GatewayError('DOOR_NOT_FOUND', `door ${doorId} does not exist`);
+  return issueTimeSync({ issuer: issuerFor(db, d.propertyId, o), lockId: fromHex(d.lockId), issuedAt: Math.floor(nowOf(o.ctx ?? {}) / 1000), utcOffset: d.utcOffset, provider: providerOf(o) });
 }
 
 /** Public keys a lock should trust: the active key and any pending one being rolled out. */

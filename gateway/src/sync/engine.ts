@@ -13,12 +13,12 @@
 import type { CryptoProvider, EventRecord } from '@latchkit/protocol';
 import { fromHex, ProtocolError, toHex } from '@latchkit/protocol';
 import type { CentralFactory, LockClient, RelayBundle, VisitReport } from '@latchkit/simulator';
-import { connectLock, deliverSet, RadioError, SimulatorError } from '@latchkit/simulator';
+import { CLOCK_BEHIND_S, connectLock, deliverSet, RadioError, SimulatorError } from '@latchkit/simulator';
 import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
 import { all, nowOf, one, type Ctx } from '../model/base.js';
 import { doorSyncState } from '../model/sync-state.js';
-import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDoor, lockIdentity, sameDevice, syncPayload } from '../compiler/index.js';
+import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDoor, lockIdentity, sameDevice, syncPayload, timeSyncFor } from '../compiler/index.js';
 import { pendingAnchorUpdates } from '../compiler/rotation.js';
 
 export interface RetryPolicy {
@@ -60,6 +60,8 @@ export interface DoorSyncResult {
   /** What happened: nothing to do, or a set (and maybe commissioning) delivered. */
   action: 'up-to-date' | 'synced';
   commissioned: boolean;
+  /** Signed time was pushed: the lock's clock was more than a minute behind. */
+  timeSynced: boolean;
   sent: 'delta' | 'full' | null;
   fellBack: boolean;
   seq: number;
@@ -178,6 +180,7 @@ export class SyncEngine {
     try {
       let info = await client.info();
       let commissioned = false;
+      let timeSynced = false;
       const device = { signingPublic: info.deviceSigningPublic, encryptionPublic: info.deviceEncryptionPublic };
       const known = lockIdentity(this.db, doorId);
       if (known?.confirmedAt && (!info.commissioned || !sameDevice(known, device))) {
@@ -214,6 +217,16 @@ export class SyncEngine {
           if (!(err instanceof ProtocolError && err.code === 'STALE_SEQUENCE')) throw err;
         }
       }
+      // A lock clock more than a minute behind ours (an RTC that lost power boots at its flash
+      // floor; a drifting crystal) gets signed time before anything else: it moves forward only.
+      if (info.commissioned && info.clock < Math.floor(nowOf(this.options.ctx ?? {}) / 1000) - CLOCK_BEHIND_S) {
+        try {
+          await client.push(timeSyncFor(this.db, doorId, opts));
+          timeSynced = true;
+        } catch (err) {
+          if (!(err instanceof ProtocolError)) throw err;
+        }
+      }
       if (doorSyncState(this.db, doorId).pendingChanges > 0 || doorSyncState(this.db, doorId).compiledSeq === 0) compileDoor(this.db, doorId, opts);
       const newest = syncPayload(this.db, doorId, info.seq);
       let delivered: Awaited<ReturnType<typeof deliverSet>> = null;
@@ -230,6 +243,7 @@ export class SyncEngine {
         lockId: toHex(lockId),
         action: delivered || commissioned ? 'synced' : 'up-to-date',
         commissioned,
+        timeSynced,
         sent: delivered?.sent ?? null,
         fellBack: delivered?.fellBack ?? false,
         seq: accepted.receipt.seq,
@@ -404,6 +418,7 @@ export function relayBundlesFor(db: Db, personId: number, o: { ctx?: Ctx; provid
       ...(full ? { full: full.bytes } : {}),
       ...(delta?.kind === 'delta' ? { delta: delta.bytes } : {}),
       ...(anchorUpdates.length > 0 ? { anchorUpdates } : {}),
+      timeSync: timeSyncFor(db, doorId, opts),
       eventsFrom: identity.eventsNextIndex,
     });
   }

@@ -12,7 +12,7 @@ import { addPhoneKey, listPhoneKeys } from '../model/credentials.js';
 import { getPerson } from '../model/people.js';
 import { getProperty } from '../model/properties.js';
 import { doorSyncState } from '../model/sync-state.js';
-import { compileDoor, lockIdentity, propertySecrets, syncPayload } from '../compiler/index.js';
+import { compileDoor, lockIdentity, propertySecrets, syncPayload, timeSyncFor } from '../compiler/index.js';
 import { acceptVisit, relayBundlesFor, type DoorSyncResult } from '../sync/engine.js';
 import type { PhoneProfile, SimulatedDoor, World } from './world.js';
 import { doorState, type DoorState } from './door-views.js';
@@ -151,7 +151,13 @@ export async function phoneUnlock(world: World, propertyId: number, doorId: numb
     const ctx = world.ctx(`world:phone:${personId}`);
     const seqBefore = doorSyncState(world.db, doorId).enforcedSeq;
     const phone = await world.phone(personId, profile);
-    for (const b of relayBundlesFor(world.db, personId, { ctx, provider: world.crypto, onlyOffline: true })) phone.carry(b);
+    const bundles = relayBundlesFor(world.db, personId, { ctx, provider: world.crypto, onlyOffline: true });
+    for (const b of bundles) phone.carry(b);
+    // A door with nothing to relay still gets the app's signed time (for a lock whose clock is
+    // behind, e.g. after its RTC lost power): the backend hands one out with every bundle.
+    if (lockIdentity(world.db, doorId) && !bundles.some((b) => b.doorId === doorId)) {
+      phone.carry({ lockId: fromHex(door.lockId), timeSync: timeSyncFor(world.db, doorId, { ctx, provider: world.crypto }), eventsFrom: lockIdentity(world.db, doorId)!.eventsNextIndex });
+    }
     let visit;
     try {
       visit = await world.atDoor(phone.address, door, () => phone.visit(fromHex(door.lockId)));

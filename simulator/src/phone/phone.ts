@@ -44,6 +44,11 @@ export interface RelayBundle extends SetBundle {
   anchorUpdates?: Uint8Array[];
   /** First event index the backend does not have yet (default 0). */
   eventsFrom?: number;
+  /**
+   * A signed time for this lock, made when the bundle was: pushed when the lock's clock is more
+   * than a minute behind it (a lock whose RTC lost power reports an old clock in its info).
+   */
+  timeSync?: Uint8Array;
 }
 
 export interface VisitOptions {
@@ -68,7 +73,7 @@ export interface RelayReport {
 
 /** A carried message the phone did not send: addressed to another lock, or its audience unreadable. */
 export interface WithheldMessage {
-  message: 'anchorUpdate' | 'delta' | 'full';
+  message: 'anchorUpdate' | 'timeSync' | 'delta' | 'full';
   /** Position in `anchorUpdates` (anchor updates only). */
   index?: number;
   /** Its audience claim (the lock id it is for) in hex; null when the claims could not be read. */
@@ -91,6 +96,8 @@ export interface VisitReport {
   withheld: WithheldMessage[];
   /** Anchor updates the lock applied on this visit (already applied ones are skipped). */
   anchorsApplied: number;
+  /** The carried signed time was pushed (the lock's clock was behind it). */
+  timeSynced: boolean;
   unlock: { granted: boolean; reason: DenyReasonName; holder: number; eventIndex: number } | null;
   /** The lock's signed receipt after the visit (what it enforces, and its event head). */
   receipt: Uint8Array;
@@ -106,6 +113,16 @@ const REASON_BY_CODE = new Map<number, DenyReasonName>(Object.entries(DenyReason
  * decrypting: the claims are signed but not encrypted (only the set body is sealed), so a phone
  * can read them. Throws the ProtocolError of an envelope or claims map it cannot parse.
  */
+/** The issue time (Unix seconds) a signed message claims, or null. Reads no key. */
+export function issuedAtOf(message: Uint8Array, maxBytes = DEFAULT_MAX_MESSAGE_BYTES): number | null {
+  const claims = decodeCbor(parseSign1(message, maxBytes).payload, 'claims', maxBytes);
+  const iat = claims instanceof Map ? (claims as Map<unknown, unknown>).get(Claim.iat) : undefined;
+  return typeof iat === 'number' ? iat : null;
+}
+
+/** A lock clock this far behind a carried signed time gets the time pushed (RTC lost or drifted). */
+export const CLOCK_BEHIND_S = 60;
+
 export function audienceOf(message: Uint8Array, maxBytes = DEFAULT_MAX_MESSAGE_BYTES): Uint8Array {
   const claims = decodeCbor(parseSign1(message, maxBytes).payload, 'claims', maxBytes);
   const aud = claims instanceof Map ? (claims as Map<unknown, unknown>).get(Claim.aud) : undefined;
@@ -185,6 +202,7 @@ export class Phone {
       let relayError: string | null = null;
       let receipt: Uint8Array | null = null;
       let anchorsApplied = 0;
+      let timeSynced = false;
       const withheld: WithheldMessage[] = [];
       if (o.relay !== false && bundle) {
         // Nothing addressed to another lock goes on the air (the lock would refuse it with
@@ -202,6 +220,24 @@ export class Phone {
           const why = withholdReason(message, lockId);
           if (why) withheld.push({ message: kind, ...why });
           else set[kind] = message;
+        }
+        if (bundle.timeSync) {
+          const why = withholdReason(bundle.timeSync, lockId);
+          if (why) withheld.push({ message: 'timeSync', ...why });
+          else {
+            // Signed time only moves a lock clock forward; push it when the lock is behind (an
+            // RTC that lost power boots at its persisted floor and asks for time this way).
+            const iat = issuedAtOf(bundle.timeSync);
+            if (iat !== null && info.clock < iat - CLOCK_BEHIND_S) {
+              try {
+                await client.push(bundle.timeSync);
+                timeSynced = true;
+              } catch (err) {
+                if (!(err instanceof ProtocolError)) throw err;
+                relayError = err.code;
+              }
+            }
+          }
         }
         if (withheld.length > 0) relayError = withheld.some((w) => w.reason === 'WRONG_AUDIENCE') ? 'WRONG_LOCK' : withheld[0]!.reason;
         for (const update of updates) {
@@ -245,6 +281,7 @@ export class Phone {
         relayError,
         withheld,
         anchorsApplied,
+        timeSynced,
         unlock,
         receipt,
         events,

@@ -36,6 +36,7 @@ const bundleSchema = S.obj(
       items: base64,
       description: 'Signed trust-anchor updates (issuer key rotation, base64), oldest first: push them before the set. The lock logs each one it applies, and the visit upload reports it',
     },
+    timeSync: { ...base64, description: 'A signed time for the lock, issued now (base64): push it first when the lock reports a clock more than a minute behind it (the lock moves its clock only forward)' },
     eventsFrom: { type: 'integer', minimum: 0, description: 'First event index the gateway does not have yet' },
   },
   ['doorId', 'lockId', 'seq', 'eventsFrom'],
@@ -62,6 +63,7 @@ export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx }: Ap
         ...(b.delta ? { delta: b64(b.delta) } : {}),
         ...(b.full ? { full: b64(b.full) } : {}),
         ...(b.anchorUpdates ? { anchorUpdates: b.anchorUpdates.map(b64) } : {}),
+        ...(b.timeSync ? { timeSync: b64(b.timeSync) } : {}),
         eventsFrom: b.eventsFrom ?? 0,
       }));
     },
