@@ -18,6 +18,10 @@ export const ERROR_CATALOGUE = {
   INVALID_LOCK_ID: { status: 400, summary: 'A lock id is not 8 bytes written as 16 hex digits.' },
   INVALID_KEYCARD_UID: { status: 400, summary: 'A keycard UID is not 4 to 10 bytes of hex.' },
   INVALID_PUBLIC_KEY: { status: 400, summary: 'A phone key is not a 32-byte Ed25519 public key in hex.' },
+  INVALID_SCHEDULE: {
+    status: 400,
+    summary: 'A weekly schedule has no days, an unknown or repeated day name, a time that is not HH:MM (00:00 to 24:00), or from at or after to (a schedule cannot span midnight).',
+  },
   INVALID_ARGUMENT: { status: 400, summary: 'A value is out of range or inconsistent with another value.' },
 
   // 401/403: who is asking, and may they.
@@ -76,6 +80,7 @@ export const ERROR_CATALOGUE = {
   HOST_LACKS_KEY: { status: 422, summary: 'The host does not hold an unexpired grant of the key.' },
   GUEST_IS_HOST: { status: 422, summary: 'A person cannot be their own guest.' },
   NOT_APP_USER: { status: 422, summary: 'Phone keys belong to DOOR-app users; the person is doorcode-only.' },
+  NO_DAILY_DOORCODE: { status: 422, summary: 'The person has no daily doorcode (it is turned off), so there is no daily code to show or send.' },
 
   // 5xx: the gateway itself failed.
   STORE_TOO_NEW: { status: 500, summary: 'The state file was written by a newer gateway (unknown migrations).' },
@@ -92,7 +97,7 @@ export const ERROR_CATALOGUE = {
   CSV_MALFORMED: { status: 400, summary: 'The CSV file is empty, has no header row, or has more rows than an import may hold.' },
   CSV_BAD_HEADER: { status: 400, summary: 'The CSV header lacks Email, First Name or Last Name, or names an unknown or repeated column.' },
   CSV_ROW_MALFORMED: { status: 400, summary: 'Row: the CSV row cannot be read (broken quoting, or a different number of fields than the header).' },
-  DUPLICATE_EMAIL_IN_FILE: { status: 409, summary: 'Row: another row of the same file has this email; fix the file so each person appears once.' },
+  DUPLICATE_EMAIL_IN_FILE: { status: 409, summary: 'Row: another row of the same file has this email (any case) with different names, phone, unit or window; rows that agree are merged into one person.' },
   COMMUNAL_KEY_IN_CSV: { status: 422, summary: 'Row: the Keys column names a communal key; communal keys are chosen for the whole import.' },
   IMPORT_NOT_FOUND: { status: 404, summary: 'The CSV import does not exist in this property.' },
   IMPORT_ALREADY_APPLIED: { status: 409, summary: 'The CSV import was already applied; upload the corrected file as a new import.' },

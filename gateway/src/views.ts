@@ -26,6 +26,7 @@ export const grantView = (g: Grant) => ({
   sharedBy: g.sharedBy,
   startsAt: minuteToIso(g.start),
   expiresAt: minuteToIso(g.end),
+  schedule: g.schedule,
   source: g.source,
   createdAt: iso(g.createdAt),
   updatedAt: iso(g.updatedAt),

@@ -122,6 +122,11 @@ describe('migration 8 upgrades a store at migration 7', () => {
     const t = tempDir();
     cleanups.push(t.cleanup);
     const old = g.openStore({ stateDir: t.dir, migrations: g.MIGRATIONS.slice(0, 7) });
+    // Today's model functions read and write columns later migrations added (weekly schedules,
+    // migration 10): give the old store those columns while it is seeded, and take them away
+    // again before the upgrade, so the upgrade sees exactly a migration-7 store with data.
+    const later = ['keys', 'grants'].flatMap((table) => ['schedule_days', 'schedule_from', 'schedule_to'].map((column) => [table, column] as const));
+    for (const [table, column] of later) old.exec(`ALTER TABLE ${table} ADD COLUMN ${column} INTEGER`);
     const ctx: g.Ctx = { now: () => Date.UTC(2025, 5, 1, 12), actor: 'test' };
     // A store in use: things created, some deleted (gaps), credentials, guests, a token, an import.
     const prop = g.createProperty(old, { name: 'Elm', utcOffsetMin: 0 }, ctx);
@@ -142,6 +147,7 @@ describe('migration 8 upgrades a store at migration 7', () => {
     g.addPhoneKey(old, bob.id, { publicKey: 'ab'.repeat(32), label: 'phone' }, ctx);
     g.createToken(old, { name: 'desk', role: 'property_manager', propertyId: prop.id, keyManagement: true }, ctx);
     g.createImport(old, prop.id, { csv: 'First Name,Last Name,Email\nCy,Lee,cy@example.com\n' }, ctx);
+    for (const [table, column] of later) old.exec(`ALTER TABLE ${table} DROP COLUMN ${column}`);
     const before = snapshot(old);
     expect(before.rows.units!.length).toBe(2);
     expect(before.rows.grants!.length).toBeGreaterThan(3);
@@ -149,9 +155,6 @@ describe('migration 8 upgrades a store at migration 7', () => {
     old.close();
 
     const db = g.openStore({ stateDir: t.dir, migrations: g.MIGRATIONS.slice(0, 8) });
-    cleanups.push(() => {
-      db.close();
-    });
     expect(g.schemaVersion(db)).toBe(8);
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
     expect(db.prepare('PRAGMA foreign_key_check').all()).toEqual([]);
@@ -166,23 +169,29 @@ describe('migration 8 upgrades a store at migration 7', () => {
       expect(seq.get(tb) ?? null, tb).toBe(maxIds[tb]);
     }
 
-    // Ids continue upward from here, also after deleting the newest.
-    const u = g.createUnit(db, prop.id, { name: '2A' }, ctx);
+    // Ids continue upward from here, also after deleting the newest (the model of today needs
+    // the later migrations too; they keep the counters).
+    db.close();
+    const now = g.openStore({ stateDir: t.dir });
+    cleanups.push(() => {
+      now.close();
+    });
+    const u = g.createUnit(now, prop.id, { name: '2A' }, ctx);
     expect(u.id).toBe(maxIds.units! + 1);
-    g.deleteUnit(db, u.id);
-    expect(g.createUnit(db, prop.id, { name: '2B' }, ctx).id).toBe(u.id + 1);
+    g.deleteUnit(now, u.id);
+    expect(g.createUnit(now, prop.id, { name: '2B' }, ctx).id).toBe(u.id + 1);
     // Triggers fire (access touches), cascades and foreign keys hold.
-    const touches = () => (db.prepare('SELECT count(*) AS n FROM access_touches').get() as { n: number }).n;
+    const touches = () => (now.prepare('SELECT count(*) AS n FROM access_touches').get() as { n: number }).n;
     const t0 = touches();
-    g.addGrants(db, bob.id, { keyIds: [entrances.id], start: null, end: Date.UTC(2026, 0, 1) / 60_000 }, ctx);
+    g.addGrants(now, bob.id, { keyIds: [entrances.id], start: null, end: Date.UTC(2026, 0, 1) / 60_000 }, ctx);
     expect(touches()).toBeGreaterThan(t0);
-    g.deletePerson(db, ann.id, ctx);
-    expect(db.prepare('SELECT count(*) AS n FROM keycards WHERE person_id = ?').get(ann.id)).toEqual({ n: 0 });
-    expect(db.prepare('SELECT count(*) AS n FROM grants WHERE shared_by = ?').get(ann.id)).toEqual({ n: 0 });
-    expect(() => db.prepare("INSERT INTO units (property_id, name, created_at) VALUES (999, 'x', 0)").run()).toThrow(/FOREIGN KEY/);
-    expect(() => g.deleteDoor(db, lobby.id)).toThrow();
-    g.deleteUnit(db, units[0]!.id);
-    expect(g.getDoor(db, door1a.id).unitId).toBeNull();
+    g.deletePerson(now, ann.id, ctx);
+    expect(now.prepare('SELECT count(*) AS n FROM keycards WHERE person_id = ?').get(ann.id)).toEqual({ n: 0 });
+    expect(now.prepare('SELECT count(*) AS n FROM grants WHERE shared_by = ?').get(ann.id)).toEqual({ n: 0 });
+    expect(() => now.prepare("INSERT INTO units (property_id, name, created_at) VALUES (999, 'x', 0)").run()).toThrow(/FOREIGN KEY/);
+    expect(() => g.deleteDoor(now, lobby.id)).toThrow();
+    g.deleteUnit(now, units[0]!.id);
+    expect(g.getDoor(now, door1a.id).unitId).toBeNull();
   });
 
   it('a fresh store gets the same schema as an upgraded one', () => {

@@ -43,6 +43,35 @@ export const errorSchema = obj(
 
 export const noQuery = obj({});
 
+/**
+ * limit/offset on a list route that used to return everything: without `limit` it still does
+ * (existing clients keep their whole array). `X-Total-Count` carries the total either way.
+ */
+export const pageProps = {
+  limit: { type: 'integer', minimum: 1, maximum: 1000, description: 'At most this many items (default: all)' },
+  offset: { type: 'integer', minimum: 0, default: 0, description: 'Skip this many items first' },
+};
+export const pageQuery = obj(pageProps);
+export interface PageQ {
+  limit?: number;
+  offset?: number;
+}
+
+/** Response header every list route sets: the number of matching items over all pages. */
+export const TOTAL_HEADER = 'X-Total-Count';
+
+/** Sets the total header; returns the items for chaining. */
+export function withTotal<T>(reply: { header(name: string, value: string): unknown }, total: number, items: T): T {
+  reply.header(TOTAL_HEADER, String(total));
+  return items;
+}
+
+/** One page of an already complete list, with the total header. */
+export function pageOf<T>(reply: { header(name: string, value: string): unknown }, items: readonly T[], q: PageQ): T[] {
+  const from = q.offset ?? 0;
+  return withTotal(reply, items.length, items.slice(from, q.limit === undefined ? undefined : from + q.limit));
+}
+
 export const params = {
   property: obj({ propertyId: idSchema }, ['propertyId']),
   token: obj({ tokenId: idSchema }, ['tokenId']),
@@ -121,6 +150,19 @@ export const doorCreated = obj({ ...(door as { properties: Record<string, Schema
   'affectedDoors',
 ]);
 
+/**
+ * A weekly schedule as the API shows it. Input is checked by the model (INVALID_SCHEDULE), not
+ * the schema, so a bad day name or time gets the stable code rather than VALIDATION_FAILED.
+ */
+const scheduleProps = {
+  days: { type: 'array', items: { type: 'string' }, description: "Local weekdays: 'mon' … 'sun', at least one" },
+  from: { type: 'string', description: "Local time HH:MM, inclusive" },
+  to: { type: 'string', description: "Local time HH:MM, exclusive, after from ('24:00' = end of day); no span across midnight" },
+};
+export const schedule = {
+  ...nullable(obj(scheduleProps, ['days', 'from', 'to'])),
+  description: 'Weekly schedule (local time of the property); null = any time inside the window',
+};
 const keyKind = { type: 'string', enum: ['residential', 'communal'] } as const;
 const keyProps = {
   id: idSchema,
@@ -131,6 +173,7 @@ const keyProps = {
   mayShare: { type: 'boolean' },
   doorcodesDisabled: { type: 'boolean' },
   doorIds: { type: 'array', items: idSchema },
+  schedule,
   createdAt: isoTime,
 };
 const keyRequired = Object.keys(keyProps);
@@ -144,11 +187,12 @@ export const keyCreate = obj(
     mayShare: { type: 'boolean', default: false },
     doorcodesDisabled: { type: 'boolean', default: false },
     unitId: nullable(idSchema),
+    schedule,
   },
   ['name', 'kind', 'doorIds'],
 );
 export const keyPatch = obj(
-  { name, kind: keyKind, doorIds: { ...idList, minItems: 1 }, mayShare: { type: 'boolean' }, doorcodesDisabled: { type: 'boolean' }, unitId: nullable(idSchema) },
+  { name, kind: keyKind, doorIds: { ...idList, minItems: 1 }, mayShare: { type: 'boolean' }, doorcodesDisabled: { type: 'boolean' }, unitId: nullable(idSchema), schedule },
   [],
   { minProperties: 1 },
 );
@@ -186,6 +230,7 @@ const grantProps = {
   sharedBy: { ...nullable(idSchema), description: 'Host who shared the key with this guest; null for a direct grant' },
   startsAt: nullableIso,
   expiresAt: nullableIso,
+  schedule: { ...schedule, description: "This grant's own weekly schedule, overriding the key's; null = the key's applies" },
   source: { type: 'string', enum: ['manual', 'csv', 'automated', 'guest'] },
   createdAt: isoTime,
   updatedAt: isoTime,
@@ -193,7 +238,7 @@ const grantProps = {
 export const grant = obj(grantProps, Object.keys(grantProps));
 export const grantChanged = obj({ ...grantProps, affectedDoors }, [...Object.keys(grantProps), 'affectedDoors']);
 export const grantsAdd = obj({ keyIds: { ...idList, minItems: 1 }, startsAt: timeInput, expiresAt: timeInput }, ['keyIds']);
-export const grantPatch = obj({ startsAt: timeInput, expiresAt: timeInput }, [], { minProperties: 1 });
+export const grantPatch = obj({ startsAt: timeInput, expiresAt: timeInput, schedule }, [], { minProperties: 1 });
 export const grantsAdded = obj({ grants: { type: 'array', items: grant }, affectedDoors }, ['grants', 'affectedDoors']);
 
 export const invite = obj(

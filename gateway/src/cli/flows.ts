@@ -21,7 +21,57 @@ export interface FlowCliContext {
   takeStore(): Db;
 }
 
-const changed = (doors: number[]): string => (doors.length === 0 ? 'no door sets change' : `doors to sync: ${doors.join(', ')}`);
+/** "doors to sync: 1, 2"; past 10 doors a count and the first 10 ids (an import can touch thousands). */
+const changed = (doors: number[]): string =>
+  doors.length === 0
+    ? 'no door sets change'
+    : doors.length <= 10
+      ? `doors to sync: ${doors.join(', ')}`
+      : `${doors.length} doors to sync: ${doors.slice(0, 10).join(', ')}, …`;
+
+/** --limit/--offset of a list command. */
+export interface PageOpts {
+  limit: number;
+  offset: number;
+}
+
+/** Adds --limit and --offset to a list command. */
+export function withPaging(cmd: Command, defaultLimit: number): Command {
+  return cmd
+    .option('--limit <n>', `list at most this many (default ${defaultLimit})`, int('count'), defaultLimit)
+    .option('--offset <n>', 'skip this many first (the next page)', int('count'), 0);
+}
+
+/**
+ * One page of a list: `fetch(limit, offset)` reads rows (a negative limit reads all the rest).
+ * `more` counts the rows after the page, only when the page came back full: with `count` (a SQL
+ * COUNT of the whole list) where the list can be long, else by reading the rest.
+ */
+export function paged<T>(fetch: (limit: number, offset: number) => T[], p: PageOpts, count?: () => number): { rows: T[]; more: number } {
+  const rows = fetch(p.limit + 1, p.offset);
+  if (rows.length <= p.limit) return { rows, more: 0 };
+  return { rows: rows.slice(0, p.limit), more: count ? count() - p.offset - p.limit : fetch(-1, p.offset + p.limit).length };
+}
+
+/** Pages an array already in memory (short lists: doors, units, keys). */
+export const sliced =
+  <T>(rows: readonly T[]) =>
+  (limit: number, offset: number): T[] =>
+    rows.slice(offset, limit < 0 ? undefined : offset + limit);
+
+/**
+ * Shows a page; when the list stopped early says so ("N more; use --offset M") after the table,
+ * or on stderr with --json (stdout stays the JSON array).
+ */
+export function showPage<T>(io: CliIo, show: FlowCliContext['show'], page: { rows: T[]; more: number }, p: PageOpts, text: (rows: T[]) => string): void {
+  const note = page.more > 0 ? `${page.more} more; use --offset ${p.offset + page.rows.length}` : null;
+  let asText = false;
+  show(page.rows, () => {
+    asText = true;
+    return note ? `${text(page.rows)}\n${note}` : text(page.rows);
+  });
+  if (!asText && note) io.err(note);
+}
 
 /** CSV import, the welcome outbox, and the PMS integration (User Sync, Automated Access). */
 export function registerFlowCommands(program: Command, c: FlowCliContext): void {
@@ -95,16 +145,19 @@ export function registerFlowCommands(program: Command, c: FlowCliContext): void 
         ].join('\n'),
       );
     });
-  imp
-    .command('list')
-    .requiredOption('--property <id>', 'property id', int('property id'))
-    .action((o: { property: number }) => {
-      getProperty(store(), o.property);
-      const rows = f.listImports(store(), o.property).map(f.importView);
-      show(rows, () => table(rows.map((r) => ({ ...r, ...r.counts })), ['id', 'fileName', 'status', 'createdAt', 'total', 'imported', 'error', 'alreadyImported', 'failed']));
-    });
+  withPaging(
+    imp.command('list').description('list the CSV imports of a property, newest first').requiredOption('--property <id>', 'property id', int('property id')),
+    50,
+  ).action((o: { property: number } & PageOpts) => {
+    getProperty(store(), o.property);
+    const page = paged((limit, offset) => f.listImports(store(), o.property, { limit: limit < 0 ? -1 : offset + limit }).slice(offset), o);
+    showPage(io, show, { rows: page.rows.map(f.importView), more: page.more }, o, (rows) =>
+      table(rows.map((r) => ({ ...r, ...r.counts })), ['id', 'fileName', 'status', 'createdAt', 'total', 'imported', 'error', 'alreadyImported', 'failed']),
+    );
+  });
   imp
     .command('show')
+    .description('show a CSV import: status, counts, the keys and window it was applied with')
     .argument('<importId>', 'import id', int('import id'))
     .addOption(new Option('--status <status>', 'only rows with this status').choices(['ready', 'error', 'already_imported', 'imported', 'failed']))
     .option('--limit <n>', 'how many rows', int('count'), 100)
@@ -128,21 +181,22 @@ export function registerFlowCommands(program: Command, c: FlowCliContext): void 
 
   // ---- welcome outbox
   const note = program.command('notification').description('the welcome-message outbox (no mail transport is built in)');
-  note
+  const noteList = note
     .command('list')
+    .description('list the welcome-message outbox with each message rendered')
     .requiredOption('--property <id>', 'property id', int('property id'))
     .option('--person <id>', 'only this person', int('person id'))
     .option('--unsent', 'only messages not yet marked sent')
-    .option('--full', 'print each message in full')
-    .action((o: { property: number; person?: number; unsent?: boolean; full?: boolean }) => {
-      getProperty(store(), o.property);
-      const rows = f.listNotifications(store(), o.property, { ...(o.person ? { personId: o.person } : {}), unsentOnly: o.unsent ?? false }).map(f.notificationView);
-      show(rows, () =>
-        o.full
-          ? rows.map((n) => `#${n.id} to ${n.email} (${n.sentAt ? `sent ${n.sentAt}` : 'unsent'})\nSubject: ${n.subject}\n\n${n.body}`).join('\n\n---\n\n') || '(none)'
-          : table(rows, ['id', 'personId', 'email', 'kind', 'createdAt', 'sentAt', 'subject']),
-      );
-    });
+    .option('--full', 'print each message in full');
+  withPaging(noteList, 100).action((o: { property: number; person?: number; unsent?: boolean; full?: boolean } & PageOpts) => {
+    getProperty(store(), o.property);
+    const page = paged((limit, offset) => f.listNotifications(store(), o.property, { ...(o.person ? { personId: o.person } : {}), unsentOnly: o.unsent ?? false, limit, offset }), o);
+    showPage(io, show, { rows: page.rows.map(f.notificationView), more: page.more }, o, (rows) =>
+      o.full
+        ? rows.map((n) => `#${n.id} to ${n.email} (${n.sentAt ? `sent ${n.sentAt}` : 'unsent'})\nSubject: ${n.subject}\n\n${n.body}`).join('\n\n---\n\n') || '(none)'
+        : table(rows, ['id', 'personId', 'email', 'kind', 'createdAt', 'sentAt', 'subject']),
+    );
+  });
   note
     .command('sent')
     .description('mark a message as handed to the mail transport')
@@ -161,6 +215,7 @@ export function registerFlowCommands(program: Command, c: FlowCliContext): void 
     });
   pms
     .command('configure')
+    .description('configure the PMS feed, User Sync, Automated Access and its mode')
     .requiredOption('--property <id>', 'property id', int('property id'))
     .option('--feed-file <path>', 'read the feed from this JSON file')
     .option('--feed-url <url>', 'GET the feed from this http(s) URL')
@@ -216,6 +271,7 @@ export function registerFlowCommands(program: Command, c: FlowCliContext): void 
     });
   pms
     .command('runs')
+    .description('the recent PMS sync runs')
     .requiredOption('--property <id>', 'property id', int('property id'))
     .option('--limit <n>', 'how many', int('count'), 20)
     .action((o: { property: number; limit: number }) => {
@@ -246,15 +302,16 @@ export function registerFlowCommands(program: Command, c: FlowCliContext): void 
     });
 
   const sug = program.command('suggestion').description('Automated Access suggestions: approve (Update Access) or discard');
-  sug
+  const sugList = sug
     .command('list')
+    .description('list Automated Access suggestions (pending by default)')
     .requiredOption('--property <id>', 'property id', int('property id'))
-    .addOption(new Option('--state <state>').choices(['pending', 'applied', 'discarded', 'superseded', 'failed']).default('pending'))
-    .option('--person <id>', 'only this person', int('person id'))
-    .action((o: { property: number; state: f.SuggestionState; person?: number }) => {
-      const rows = f.listSuggestions(store(), o.property, { state: o.state, ...(o.person ? { personId: o.person } : {}) }).map(f.suggestionView);
-      show(rows, () => table(rows, ['id', 'color', 'action', 'personName', 'keyName', 'startsAt', 'detail', 'state']));
-    });
+    .addOption(new Option('--state <state>', 'only suggestions in this state').choices(['pending', 'applied', 'discarded', 'superseded', 'failed']).default('pending'))
+    .option('--person <id>', 'only this person', int('person id'));
+  withPaging(sugList, 100).action((o: { property: number; state: f.SuggestionState; person?: number } & PageOpts) => {
+    const page = paged((limit, offset) => f.listSuggestions(store(), o.property, { state: o.state, ...(o.person ? { personId: o.person } : {}), limit, offset }), o);
+    showPage(io, show, { rows: page.rows.map(f.suggestionView), more: page.more }, o, (rows) => table(rows, ['id', 'color', 'action', 'personName', 'keyName', 'startsAt', 'detail', 'state']));
+  });
   sug
     .command('approve')
     .description('Update Access: apply up to 50 pending suggestions')
@@ -267,6 +324,7 @@ export function registerFlowCommands(program: Command, c: FlowCliContext): void 
     });
   sug
     .command('discard')
+    .description('discard suggestions without changing access')
     .requiredOption('--property <id>', 'property id', int('property id'))
     .argument('<suggestionId>', 'suggestion id', int('suggestion id'))
     .action((id: number, o: { property: number }) => {
@@ -275,19 +333,21 @@ export function registerFlowCommands(program: Command, c: FlowCliContext): void 
     });
 
   const alert = program.command('alert').description('User Sync alerts: partial matches and Email Mismatch');
-  alert
+  const alertList = alert
     .command('list')
+    .description('list User Sync alerts')
     .requiredOption('--property <id>', 'property id', int('property id'))
-    .addOption(new Option('--state <state>').choices(['open', 'resolved', 'dismissed']).default('open'))
-    .action((o: { property: number; state: f.AlertState }) => {
-      const rows = f.listAlerts(store(), o.property, { state: o.state }).map(f.alertView);
-      show(rows, () => table(rows, ['id', 'kind', 'externalRef', 'personId', 'message', 'state']));
-    });
+    .addOption(new Option('--state <state>', 'only alerts in this state').choices(['open', 'resolved', 'dismissed']).default('open'));
+  withPaging(alertList, 100).action((o: { property: number; state: f.AlertState } & PageOpts) => {
+    const page = paged((limit, offset) => f.listAlerts(store(), o.property, { state: o.state, limit, offset }), o);
+    showPage(io, show, { rows: page.rows.map(f.alertView), more: page.more }, o, (rows) => table(rows, ['id', 'kind', 'externalRef', 'personId', 'message', 'state']));
+  });
   alert
     .command('resolve')
+    .description('resolve a User Sync alert (link, create, accept the PMS email, or dismiss)')
     .requiredOption('--property <id>', 'property id', int('property id'))
     .argument('<alertId>', 'alert id', int('alert id'))
-    .addOption(new Option('--action <action>').choices(['link', 'create', 'accept_pms_email', 'dismiss']).makeOptionMandatory())
+    .addOption(new Option('--action <action>', 'link to a contact, create one, take the PMS email, or dismiss').choices(['link', 'create', 'accept_pms_email', 'dismiss']).makeOptionMandatory())
     .option('--person <id>', 'link: the contact to link to (default: the matched one)', int('person id'))
     .action((id: number, o: { property: number; action: f.AlertAction; person?: number }) => {
       const a = f.alertView(f.resolveAlert(store(), o.property, id, { action: o.action, ...(o.person ? { personId: o.person } : {}) }, ctx()));
@@ -296,6 +356,7 @@ export function registerFlowCommands(program: Command, c: FlowCliContext): void 
 
   const rs = program.command('resident-status').description('DOOR OS resident status (future/current/past) and manual overrides');
   rs.command('show')
+    .description("a person's resident status and any manual override")
     .argument('<personId>', 'person id', int('person id'))
     .action((id: number) => {
       const r = f.residentStatusView(f.residentStatus(store(), id));

@@ -9,7 +9,8 @@ import * as m from '../model/index.js';
 import * as v from '../views.js';
 import { record, table } from './format.js';
 import { registerSimulatorCommands } from '@latchkit/simulator';
-import { registerFlowCommands } from './flows.js';
+import { paged, registerFlowCommands, showPage, sliced, withPaging, type PageOpts } from './flows.js';
+import { dailyCodeMessages } from '../flows/notifications.js';
 import { LatchkitError } from '@latchkit/protocol';
 import { int, intList, yesNo } from './args.js';
 import { stateDirClock } from '../world/clock.js';
@@ -74,7 +75,13 @@ export function buildProgram(io: CliIo = processIo()): Command {
   /** Prints `data` as JSON, or as the human text `text()` makes from it. */
   const show = (data: unknown, text: () => string): void => io.out(json() ? JSON.stringify(data, null, 2) : text());
   const offsetOf = (propertyId: number): number => m.getProperty(store(), propertyId).utcOffsetMin;
-  const changed = (doors: number[]): string => (doors.length === 0 ? 'no door sets change' : `doors to sync: ${doors.join(', ')}`);
+  /** "doors to sync: 1, 2"; past 10 doors a count and the first 10 ids (an import can touch thousands). */
+  const changed = (doors: number[]): string =>
+    doors.length === 0
+      ? 'no door sets change'
+      : doors.length <= 10
+        ? `doors to sync: ${doors.join(', ')}`
+        : `${doors.length} doors to sync: ${doors.slice(0, 10).join(', ')}, …`;
 
   const close = (): void => {
     db?.close();
@@ -96,7 +103,8 @@ export function buildProgram(io: CliIo = processIo()): Command {
   const property = program.command('property').description('properties');
   property
     .command('create')
-    .requiredOption('--name <name>')
+    .description('create a property (name, UTC offset, doorcode length)')
+    .requiredOption('--name <name>', 'name')
     .requiredOption('--utc-offset <minutes>', 'minutes east of UTC (e.g. -300 for New York in winter)', (s) => {
       if (!/^-?\d+$/.test(s)) throw new InvalidArgumentError(`expected whole minutes, got "${s}"`);
       return Number(s);
@@ -106,12 +114,13 @@ export function buildProgram(io: CliIo = processIo()): Command {
       const p = m.createProperty(store(), { name: o.name, utcOffsetMin: o.utcOffset, doorcodeLength: o.doorcodeLength }, ctx());
       show(v.propertyView(p), () => `created property ${p.id} (${p.name})`);
     });
-  property.command('list').action(() => {
+  property.command('list').description('list properties').action(() => {
     const rows = m.listProperties(store()).map(v.propertyView);
     show(rows, () => table(rows, ['id', 'name', 'utcOffsetMin', 'doorcodeLength']));
   });
   property
     .command('show')
+    .description('show one property')
     .argument('<propertyId>', 'property id', int('property id'))
     .action((id: number) => {
       const p = v.propertyView(m.getProperty(store(), id));
@@ -119,8 +128,9 @@ export function buildProgram(io: CliIo = processIo()): Command {
     });
   property
     .command('update')
+    .description('rename a property or change its UTC offset or doorcode length')
     .argument('<propertyId>', 'property id', int('property id'))
-    .option('--name <name>')
+    .option('--name <name>', 'name')
     .option('--utc-offset <minutes>', 'minutes east of UTC', (s) => Number(s))
     .option('--doorcode-length <digits>', 'length of new doorcodes', int('digit count'))
     .action((id: number, o: { name?: string; utcOffset?: number; doorcodeLength?: number }) => {
@@ -137,29 +147,33 @@ export function buildProgram(io: CliIo = processIo()): Command {
   const unit = program.command('unit').description('units');
   unit
     .command('create')
+    .description('create a unit in a property')
     .requiredOption('--property <id>', 'property id', int('property id'))
-    .requiredOption('--name <name>')
+    .requiredOption('--name <name>', 'name')
     .action((o: { property: number; name: string }) => {
       const u = m.createUnit(store(), o.property, { name: o.name }, ctx());
       show(v.unitView(u), () => `created unit ${u.id} (${u.name})`);
     });
-  unit
+  const unitList = unit
     .command('list')
-    .requiredOption('--property <id>', 'property id', int('property id'))
-    .action((o: { property: number }) => {
-      const rows = m.listUnits(store(), o.property).map(v.unitView);
-      show(rows, () => table(rows, ['id', 'name']));
-    });
+    .description('list the units of a property')
+    .requiredOption('--property <id>', 'property id', int('property id'));
+  withPaging(unitList, 1000).action((o: { property: number } & PageOpts) => {
+    const page = paged(sliced(m.listUnits(store(), o.property).map(v.unitView)), o);
+    showPage(io, show, page, o, (rows) => table(rows, ['id', 'name']));
+  });
   unit
     .command('rename')
+    .description('rename a unit')
     .argument('<unitId>', 'unit id', int('unit id'))
-    .requiredOption('--name <name>')
+    .requiredOption('--name <name>', 'name')
     .action((id: number, o: { name: string }) => {
       const u = m.renameUnit(store(), id, o.name);
       show(v.unitView(u), () => `renamed unit ${id} to ${u.name}`);
     });
   unit
     .command('delete')
+    .description('delete a unit')
     .argument('<unitId>', 'unit id', int('unit id'))
     .action((id: number) => {
       m.deleteUnit(store(), id);
@@ -170,8 +184,9 @@ export function buildProgram(io: CliIo = processIo()): Command {
   const door = program.command('door').description('doors (locks)');
   door
     .command('create')
+    .description('add a door (its lock id, online or offline) to a property')
     .requiredOption('--property <id>', 'property id', int('property id'))
-    .requiredOption('--name <name>')
+    .requiredOption('--name <name>', 'name')
     .requiredOption('--lock-id <hex>', '8-byte lock id, 16 hex digits')
     .option('--online <radio>', 'reached by this gateway radio (otherwise offline: needs Door Sync)')
     .option('--unit <id>', 'unit the door belongs to', int('unit id'))
@@ -184,16 +199,18 @@ export function buildProgram(io: CliIo = processIo()): Command {
       );
       show({ ...v.doorView(d), affectedDoors: d.affectedDoors }, () => `created door ${d.id} (${d.name}, lock ${d.lockId}, ${d.connectivity})`);
     });
-  door
+  const doorList = door
     .command('list')
+    .description('list the doors of a property')
     .requiredOption('--property <id>', 'property id', int('property id'))
-    .addOption(new Option('--connectivity <kind>').choices(['online', 'offline']))
-    .action((o: { property: number; connectivity?: m.Connectivity }) => {
-      const rows = m.listDoors(store(), o.property, o.connectivity ? { connectivity: o.connectivity } : {}).map(v.doorView);
-      show(rows, () => table(rows, ['id', 'name', 'lockId', 'connectivity', 'gatewayRadio', 'unitId']));
-    });
+    .addOption(new Option('--connectivity <kind>', 'only online or only offline doors').choices(['online', 'offline']));
+  withPaging(doorList, 1000).action((o: { property: number; connectivity?: m.Connectivity } & PageOpts) => {
+    const page = paged(sliced(m.listDoors(store(), o.property, o.connectivity ? { connectivity: o.connectivity } : {}).map(v.doorView)), o);
+    showPage(io, show, page, o, (rows) => table(rows, ['id', 'name', 'lockId', 'connectivity', 'gatewayRadio', 'unitId']));
+  });
   door
     .command('show')
+    .description('show one door and its sync state')
     .argument('<doorId>', 'door id', int('door id'))
     .action((id: number) => {
       const d = v.doorView(m.getDoor(store(), id));
@@ -203,8 +220,9 @@ export function buildProgram(io: CliIo = processIo()): Command {
     });
   door
     .command('update')
+    .description('rename a door or change its connectivity or unit')
     .argument('<doorId>', 'door id', int('door id'))
-    .option('--name <name>')
+    .option('--name <name>', 'name')
     .option('--online <radio>', 'now reached by this gateway radio')
     .option('--offline', 'no gateway radio reaches it any more')
     .option('--unit <id>', 'unit id, or "none"', (s) => (s === 'none' ? null : int('unit id')(s)))
@@ -219,6 +237,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
     });
   door
     .command('delete')
+    .description('delete a door')
     .argument('<doorId>', 'door id', int('door id'))
     .action((id: number) => {
       m.deleteDoor(store(), id);
@@ -243,6 +262,17 @@ export function buildProgram(io: CliIo = processIo()): Command {
     });
 
   // ---- key
+  type ScheduleOpts = { schedule?: string; days?: string; from?: string; to?: string };
+  /** --schedule "tue 08:00-17:00" or --days/--from/--to; undefined = not given (INVALID_SCHEDULE when bad). */
+  const scheduleOpt = (o: ScheduleOpts): m.Schedule | null | undefined => {
+    const parts = o.days !== undefined || o.from !== undefined || o.to !== undefined;
+    if (o.schedule !== undefined && parts) throw new GatewayError('INVALID_SCHEDULE', 'give either --schedule or --days/--from/--to, not both');
+    if (o.schedule !== undefined) return m.parseScheduleText(o.schedule);
+    if (!parts) return undefined;
+    if (o.days === undefined || o.from === undefined || o.to === undefined) throw new GatewayError('INVALID_SCHEDULE', '--days, --from and --to go together');
+    return m.parseScheduleText(`${o.days.replace(/\s+/g, '')} ${o.from}-${o.to}`);
+  };
+  const scheduleText = (s: m.Schedule | null): string => (s === null ? 'any time' : `${s.days.join(',')} ${s.from}-${s.to}`);
   const key = program.command('key').description('keys (sets of doors)');
   key
     .command('create')
@@ -253,11 +283,16 @@ export function buildProgram(io: CliIo = processIo()): Command {
     .option('--may-share', 'holders may share it with guests')
     .option('--no-doorcodes', 'doorcodes do not open these doors (keycards and phones only)')
     .option('--unit <id>', 'unit the key is for', int('unit id'))
-    .action((o: { property: number; name: string; doors: number[]; communal?: boolean; mayShare?: boolean; doorcodes: boolean; unit?: number }) => {
+    .option('--schedule <text>', 'weekly schedule, local time: "tue 08:00-17:00", "mon-fri 06:00-22:00", "none"')
+    .option('--days <days>', 'schedule days, e.g. mon,tue (with --from and --to)')
+    .option('--from <HH:MM>', 'schedule start, local time')
+    .option('--to <HH:MM>', 'schedule end, local time (after --from; no span across midnight)')
+    .action((o: { property: number; name: string; doors: number[]; communal?: boolean; mayShare?: boolean; doorcodes: boolean; unit?: number } & ScheduleOpts) => {
+      const schedule = scheduleOpt(o) ?? null;
       const k = m.createKey(
         store(),
         o.property,
-        { name: o.name, kind: o.communal ? 'communal' : 'residential', doorIds: o.doors, mayShare: o.mayShare ?? false, doorcodesDisabled: !o.doorcodes, unitId: o.unit ?? null },
+        { name: o.name, kind: o.communal ? 'communal' : 'residential', doorIds: o.doors, mayShare: o.mayShare ?? false, doorcodesDisabled: !o.doorcodes, unitId: o.unit ?? null, schedule },
         ctx(),
       );
       show(v.keyView(k), () => `created key ${k.id} (${k.name}: doors ${k.doorIds.join(', ')})`);
@@ -267,14 +302,14 @@ export function buildProgram(io: CliIo = processIo()): Command {
     .requiredOption('--property <id>', 'property id', int('property id'))
     .action((o: { property: number }) => {
       const rows = m.listKeys(store(), o.property).map(v.keyView);
-      show(rows, () => table(rows, ['id', 'name', 'kind', 'doorIds', 'mayShare', 'doorcodesDisabled', 'unitId']));
+      show(rows, () => table(rows.map((r) => ({ ...r, schedule: scheduleText(r.schedule) })), ['id', 'name', 'kind', 'doorIds', 'mayShare', 'doorcodesDisabled', 'unitId', 'schedule']));
     });
   key
     .command('show')
     .argument('<keyId>', 'key id', int('key id'))
     .action((id: number) => {
       const k = v.keyView(m.getKey(store(), id));
-      show(k, () => record(k));
+      show(k, () => record({ ...k, schedule: scheduleText(k.schedule) }));
     });
   key
     .command('update')
@@ -283,8 +318,14 @@ export function buildProgram(io: CliIo = processIo()): Command {
     .option('--doors <ids>', 'the full new list of door ids', intList('door id'))
     .option('--may-share <yes|no>', 'may holders share it with guests (no: withdraws existing shares)', yesNo)
     .option('--doorcodes <yes|no>', 'do doorcodes open these doors', yesNo)
-    .action((id: number, o: { name?: string; doors?: number[]; mayShare?: boolean; doorcodes?: boolean }) => {
+    .option('--schedule <text>', 'weekly schedule, local time: "tue 08:00-17:00", "mon-fri 06:00-22:00", "none" to remove')
+    .option('--days <days>', 'schedule days, e.g. mon,tue (with --from and --to)')
+    .option('--from <HH:MM>', 'schedule start, local time')
+    .option('--to <HH:MM>', 'schedule end, local time (after --from; no span across midnight)')
+    .action((id: number, o: { name?: string; doors?: number[]; mayShare?: boolean; doorcodes?: boolean } & ScheduleOpts) => {
       const patch: m.KeyPatch = {};
+      const schedule = scheduleOpt(o);
+      if (schedule !== undefined) patch.schedule = schedule;
       if (o.name) patch.name = o.name;
       if (o.doors) patch.doorIds = o.doors;
       if (o.mayShare !== undefined) patch.mayShare = o.mayShare;
@@ -304,6 +345,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
   const person = program.command('person').description('people: invite, edit, revoke, delete');
   person
     .command('invite')
+    .description('invite a person (DOOR app or daily doorcode) with keys; an existing email gets the keys added')
     .requiredOption('--property <id>', 'property id', int('property id'))
     .requiredOption('--email <email>', 'the identity: an existing email gets the keys added')
     .requiredOption('--first <name>', 'first name')
@@ -312,7 +354,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
     .option('--doorcode-only', 'a daily doorcode instead of the DOOR app')
     .option('--non-resident', 'not a resident (staff, vendor): cannot invite guests')
     .option('--may-share', 'may share keys with guests')
-    .option('--phone <phone>')
+    .option('--phone <phone>', 'phone number')
     .option('--unit <id>', 'unit id', int('unit id'))
     .option('--start <time>', 'access starts (date or date-time, property local time unless zoned)')
     .option('--expires <time>', 'access ends (recommended: the lease end)')
@@ -347,20 +389,23 @@ export function buildProgram(io: CliIo = processIo()): Command {
         );
       },
     );
-  person
+  const personList = person
     .command('list')
+    .description('list the people of a property')
     .requiredOption('--property <id>', 'property id', int('property id'))
     .option('--all', 'also people whose access expired or was revoked ("Show Expired Users")')
     .option('--search <text>', 'match name or email')
-    .option('--residents', 'residents only')
-    .action((o: { property: number; all?: boolean; search?: string; residents?: boolean }) => {
-      const rows = m
-        .listPeople(store(), o.property, { includeExpired: o.all ?? false, residentsOnly: o.residents ?? false, ...(o.search ? { search: o.search } : {}) }, ctx())
-        .map(v.personView);
-      show(rows, () => table(rows, ['id', 'email', 'firstName', 'lastName', 'status', 'accessType', 'isResident', 'holderRef']));
-    });
+    .option('--residents', 'residents only');
+  withPaging(personList, 1000).action((o: { property: number; all?: boolean; search?: string; residents?: boolean } & PageOpts) => {
+    const q = { includeExpired: o.all ?? false, residentsOnly: o.residents ?? false, ...(o.search ? { search: o.search } : {}) };
+    const page = paged((limit, offset) => m.listPeople(store(), o.property, { ...q, limit, offset }, ctx()), o);
+    showPage(io, show, { rows: page.rows.map(v.personView), more: page.more }, o, (rows) =>
+      table(rows, ['id', 'email', 'firstName', 'lastName', 'status', 'accessType', 'isResident', 'holderRef']),
+    );
+  });
   person
     .command('show')
+    .description('show one person with their keys')
     .argument('<personId>', 'person id', int('person id'))
     .action((id: number) => {
       const p = v.personView(m.getPerson(store(), id, ctx()));
@@ -369,11 +414,12 @@ export function buildProgram(io: CliIo = processIo()): Command {
     });
   person
     .command('update')
+    .description('edit contact details and flags (resident, may-share, app/doorcode, unit)')
     .argument('<personId>', 'person id', int('person id'))
-    .option('--email <email>')
-    .option('--first <name>')
-    .option('--last <name>')
-    .option('--phone <phone>')
+    .option('--email <email>', 'email address')
+    .option('--first <name>', 'first name')
+    .option('--last <name>', 'last name')
+    .option('--phone <phone>', 'phone number')
     .option('--resident <yes|no>', 'is a resident (no: their guests lose access)', yesNo)
     .option('--may-share <yes|no>', 'may share keys (no: their guests lose access)', yesNo)
     .addOption(new Option('--access <type>', 'DOOR app or doorcode-only').choices(['app', 'doorcode']))
@@ -414,10 +460,11 @@ export function buildProgram(io: CliIo = processIo()): Command {
   const grant = program.command('grant').description("a person's keys (edit access)");
   grant
     .command('add')
+    .description('give a person a key (optionally with a start and expiration)')
     .argument('<personId>', 'person id', int('person id'))
     .requiredOption('--keys <ids>', 'comma-separated key ids', intList('key id'))
-    .option('--start <time>')
-    .option('--expires <time>')
+    .option('--start <time>', 'access starts (date or date-time, property local time unless zoned)')
+    .option('--expires <time>', 'access ends (date or date-time, property local time unless zoned)')
     .action((id: number, o: { keys: number[]; start?: string; expires?: string }) => {
       const off = offsetOf(m.getPerson(store(), id).propertyId);
       const r = m.addGrants(store(), id, { keyIds: o.keys, start: timeOpt(o.start, off, 'up') ?? null, end: timeOpt(o.expires, off, 'down') ?? null }, ctx());
@@ -426,6 +473,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
     });
   grant
     .command('list')
+    .description("list a person's keys")
     .argument('<personId>', 'person id', int('person id'))
     .action((id: number) => {
       m.getPerson(store(), id);
@@ -434,6 +482,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
     });
   grant
     .command('update')
+    .description("change a grant's start or expiration")
     .argument('<grantId>', 'grant id', int('grant id'))
     .option('--start <time>', 'new start, or "none"')
     .option('--expires <time>', 'new expiration, or "none"')
@@ -451,6 +500,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
     });
   grant
     .command('remove')
+    .description('take a key from a person')
     .argument('<grantId>', 'grant id', int('grant id'))
     .action((id: number) => {
       const r = m.removeGrant(store(), id, ctx());
@@ -461,14 +511,15 @@ export function buildProgram(io: CliIo = processIo()): Command {
   const guest = program.command('guest').description("residents' guests");
   guest
     .command('invite')
+    .description("invite a guest on a resident's shareable keys")
     .argument('<hostId>', 'the resident sharing their keys', int('person id'))
-    .requiredOption('--email <email>')
-    .requiredOption('--first <name>')
-    .requiredOption('--last <name>')
+    .requiredOption('--email <email>', 'email address')
+    .requiredOption('--first <name>', 'first name')
+    .requiredOption('--last <name>', 'last name')
     .requiredOption('--keys <ids>', 'comma-separated key ids (may-share keys the host holds)', intList('key id'))
     .option('--doorcode-only', 'a daily doorcode instead of the DOOR app')
-    .option('--start <time>')
-    .option('--expires <time>')
+    .option('--start <time>', 'access starts (date or date-time, property local time unless zoned)')
+    .option('--expires <time>', 'access ends (date or date-time, property local time unless zoned)')
     .action((hostId: number, o: { email: string; first: string; last: string; keys: number[]; doorcodeOnly?: boolean; start?: string; expires?: string }) => {
       const off = offsetOf(m.getPerson(store(), hostId).propertyId);
       const r = m.inviteGuest(
@@ -490,6 +541,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
     });
   guest
     .command('list')
+    .description("list a resident's guests")
     .argument('<hostId>', 'host person id', int('person id'))
     .action((hostId: number) => {
       const rows = m.listGuests(store(), hostId, ctx()).map((e) => ({ guest: v.personView(e.guest), grants: e.grants.map(v.grantView) }));
@@ -502,6 +554,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
     });
   guest
     .command('revoke')
+    .description("revoke a guest's access")
     .argument('<hostId>', 'host person id', int('person id'))
     .argument('<guestId>', 'guest person id', int('person id'))
     .action((hostId: number, guestId: number) => {
@@ -513,6 +566,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
   const keycard = program.command('keycard').description('keycards');
   keycard
     .command('activate')
+    .description('activate a keycard (UID) for a person')
     .argument('<personId>', 'person id', int('person id'))
     .requiredOption('--uid <hex>', 'card UID, 4-10 bytes of hex')
     .action((id: number, o: { uid: string }) => {
@@ -521,6 +575,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
     });
   keycard
     .command('list')
+    .description("list a person's keycards")
     .argument('<personId>', 'person id', int('person id'))
     .option('--all', 'include deactivated cards')
     .action((id: number, o: { all?: boolean }) => {
@@ -530,6 +585,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
     });
   keycard
     .command('deactivate')
+    .description('deactivate a keycard')
     .argument('<keycardId>', 'keycard id', int('keycard id'))
     .action((id: number) => {
       const r = m.deactivateKeycard(store(), id, ctx());
@@ -539,15 +595,17 @@ export function buildProgram(io: CliIo = processIo()): Command {
   const phone = program.command('phone-key').description('DOOR-app phone keys');
   phone
     .command('add')
+    .description("register a DOOR-app phone's public key for a person")
     .argument('<personId>', 'person id', int('person id'))
     .requiredOption('--public-key <hex>', 'Ed25519 public key, 32 bytes hex')
-    .option('--label <label>')
+    .option('--label <label>', 'a label for the phone, e.g. its model')
     .action((id: number, o: { publicKey: string; label?: string }) => {
       const k = m.addPhoneKey(store(), id, { publicKey: o.publicKey, label: o.label ?? null }, ctx());
       show({ ...v.phoneKeyView(k), affectedDoors: k.affectedDoors }, () => `added phone key ${k.id} for person ${id}; ${changed(k.affectedDoors)}`);
     });
   phone
     .command('list')
+    .description("list a person's phone keys")
     .argument('<personId>', 'person id', int('person id'))
     .action((id: number) => {
       m.getPerson(store(), id);
@@ -556,6 +614,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
     });
   phone
     .command('revoke')
+    .description('revoke a phone key')
     .argument('<phoneKeyId>', 'phone key id', int('phone key id'))
     .action((id: number) => {
       const r = m.revokePhoneKey(store(), id, ctx());
@@ -565,14 +624,39 @@ export function buildProgram(io: CliIo = processIo()): Command {
   const doorcode = program.command('doorcode').description('static and daily doorcodes');
   doorcode
     .command('show')
+    .description("a person's static doorcode and, when they have one, today's daily doorcode")
     .argument('<personId>', 'person id', int('person id'))
     .action((id: number) => {
       const p = m.getPerson(store(), id);
-      const data = { doorcode: m.personDoorcode(store(), id), dailyDoorcode: p.dailyDoorcode };
+      const daily = p.dailyDoorcode ? m.personDailyDoorcode(store(), id, undefined, ctx()) : null;
+      const data = { doorcode: m.personDoorcode(store(), id), dailyDoorcode: p.dailyDoorcode, dailyCodeToday: daily?.code ?? null };
       show(data, () => record(data));
     });
   doorcode
+    .command('daily-code')
+    .description("a person's daily doorcode for a local day (default today in the property's time) and the doors it opens")
+    .argument('<personId>', 'person id', int('person id'))
+    .option('--date <YYYY-MM-DD>', 'the local day (default today)')
+    .action((id: number, o: { date?: string }) => {
+      const d = m.personDailyDoorcode(store(), id, o.date, ctx());
+      show(d, () => `daily doorcode of person ${id} on ${d.date}: ${d.code} (doors ${d.doorIds.join(', ') || 'none'})`);
+    });
+  doorcode
+    .command('send-daily')
+    .description("render the day's daily-doorcode message (code and doors) for every daily-code person of a property, for the mail transport")
+    .requiredOption('--property <id>', 'property id', int('property id'))
+    .option('--date <YYYY-MM-DD>', 'the local day (default today in the property time)')
+    .action((o: { property: number; date?: string }) => {
+      const msgs = dailyCodeMessages(store(), o.property, o.date, ctx());
+      show(msgs, () =>
+        msgs.length === 0
+          ? 'no daily-code person has a door to open'
+          : msgs.map((n) => `To: ${n.email}\nSubject: ${n.subject}\n\n${n.body}`).join('\n\n----\n\n'),
+      );
+    });
+  doorcode
     .command('reset')
+    .description('issue a new unique static doorcode (the old one stops working once doors sync)')
     .argument('<personId>', 'person id', int('person id'))
     .action((id: number) => {
       const r = m.resetDoorcode(store(), id, ctx());
@@ -580,6 +664,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
     });
   doorcode
     .command('clear')
+    .description('withdraw the static doorcode')
     .argument('<personId>', 'person id', int('person id'))
     .action((id: number) => {
       const r = m.clearDoorcode(store(), id, ctx());
@@ -587,6 +672,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
     });
   doorcode
     .command('daily')
+    .description('turn the daily doorcode on or off')
     .argument('<personId>', 'person id', int('person id'))
     .argument('<onOff>', 'on or off', yesNo)
     .action((id: number, on: boolean) => {
@@ -602,19 +688,23 @@ export function buildProgram(io: CliIo = processIo()): Command {
     .option('--person <id>', 'only this (living) person', int('person id'))
     .option('--holder <ref>', 'only this holder reference (works after deletion)', int('holder reference'))
     .option('--door <id>', 'only this door', int('door id'))
-    .option('--limit <n>', 'how many', int('count'), 50)
-    .action((o: { property: number; person?: number; holder?: number; door?: number; limit: number }) => {
+    .option('--limit <n>', 'list at most this many (default 50)', int('count'), 50)
+    .option('--offset <n>', 'skip this many newest first (the next page)', int('count'), 0)
+    .action((o: { property: number; person?: number; holder?: number; door?: number } & PageOpts) => {
       const holderRef = o.person !== undefined ? m.getPerson(store(), o.person).holderRef : o.holder;
-      const rows = m
-        .listActivity(store(), o.property, { ...(holderRef !== undefined ? { holderRef } : {}), ...(o.door !== undefined ? { doorId: o.door } : {}), limit: o.limit })
-        .map(v.activityView);
-      show(rows, () => table(rows, ['at', 'kind', 'holderName', 'doorName', 'message']));
+      const q = { ...(holderRef !== undefined ? { holderRef } : {}), ...(o.door !== undefined ? { doorId: o.door } : {}) };
+      const page = paged(
+        (limit, offset) => m.listActivity(store(), o.property, { ...q, limit, offset }),
+        o,
+        () => m.countActivity(store(), o.property, q),
+      );
+      showPage(io, show, { rows: page.rows.map(v.activityView), more: page.more }, o, (rows) => table(rows, ['at', 'kind', 'holderName', 'doorName', 'message']));
     });
   program
     .command('sync-tasks')
     .description('Door Sync tasks: doors behind the credentials the gateway holds')
     .requiredOption('--property <id>', 'property id', int('property id'))
-    .addOption(new Option('--connectivity <kind>').choices(['online', 'offline']))
+    .addOption(new Option('--connectivity <kind>', 'only online or only offline doors').choices(['online', 'offline']))
     .action((o: { property: number; connectivity?: m.Connectivity }) => {
       m.getProperty(store(), o.property);
       const rows = m.doorSyncTasks(store(), o.property, o.connectivity ? { connectivity: o.connectivity } : {}).map(v.syncTaskView);
@@ -630,20 +720,22 @@ export function buildProgram(io: CliIo = processIo()): Command {
   const token = program.command('token').description('API tokens');
   token
     .command('create')
-    .requiredOption('--name <name>')
-    .addOption(new Option('--role <role>').choices(['portfolio_manager', 'property_manager', 'read_only']).makeOptionMandatory())
+    .description('create an API token (the secret is shown once)')
+    .requiredOption('--name <name>', 'name')
+    .addOption(new Option('--role <role>', 'what the token may do').choices(['portfolio_manager', 'property_manager', 'read_only']).makeOptionMandatory())
     .option('--property <id>', 'limit to one property (required for property managers)', int('property id'))
     .option('--key-management', 'property manager with Key Management permission')
     .action((o: { name: string; role: m.Role; property?: number; keyManagement?: boolean }) => {
       const { token: t, secret } = m.createToken(store(), { name: o.name, role: o.role, propertyId: o.property ?? null, keyManagement: o.keyManagement ?? false }, ctx());
       show({ token: v.tokenView(t), secret }, () => `created token ${t.tokenId} (${t.role}${t.keyManagement ? ', key management' : ''})\n${secret}\n(shown once; store it now)`);
     });
-  token.command('list').action(() => {
+  token.command('list').description('list API tokens (without secrets)').action(() => {
     const rows = m.listTokens(store()).map(v.tokenView);
     show(rows, () => table(rows, ['id', 'name', 'role', 'keyManagement', 'propertyId', 'revokedAt']));
   });
   token
     .command('revoke')
+    .description('revoke an API token')
     .argument('<tokenId>', 'token id', int('token id'))
     .action((id: number) => {
       const t = m.revokeToken(store(), id, ctx());

@@ -1,22 +1,29 @@
 import { parse, type CsvError } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { GatewayError, type GatewayErrorCode } from '../errors.js';
+import { parseTimeToMinute } from '../time.js';
 
 /**
  * Reading and writing the CSV files of the import flow (seed 000). The template's columns are the
  * contract; parsing is csv-parse's, and this module adds what a manager needs on top: the
  * physical line every row starts on (what a text editor shows, and a spreadsheet when no field
- * spans lines), header matching that forgives case and spacing but not unknown columns, and
+ * spans lines), header matching that forgives case and spacing (unknown columns are ignored and named), and
  * row-level errors instead of one failure for the whole file. Writing is csv-stringify's, with
  * formula escaping (OWASP "CSV Injection"): a cell a spreadsheet would run as a formula gets a
  * leading `'`, which reading takes off again, so an error report re-uploads with its values.
  */
 
-/** The template's columns, in order. Keys: residential key names separated by `;`. */
-export const TEMPLATE_COLUMNS = ['First Name', 'Last Name', 'Email', 'Phone', 'Unit', 'Keys'] as const;
-export type CsvField = 'firstName' | 'lastName' | 'email' | 'phone' | 'unit' | 'keys';
-const FIELDS: readonly CsvField[] = ['firstName', 'lastName', 'email', 'phone', 'unit', 'keys'];
+/**
+ * The template's columns, in order. Keys: residential key names separated by `;`. Start and
+ * Expiration (optional): `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM` in the property's time zone.
+ */
+export const TEMPLATE_COLUMNS = ['First Name', 'Last Name', 'Email', 'Phone', 'Unit', 'Keys', 'Start', 'Expiration'] as const;
+export type CsvField = 'firstName' | 'lastName' | 'email' | 'phone' | 'unit' | 'keys' | 'start' | 'expiration';
+const FIELDS: readonly CsvField[] = ['firstName', 'lastName', 'email', 'phone', 'unit', 'keys', 'start', 'expiration'];
 const REQUIRED: readonly CsvField[] = ['email', 'firstName', 'lastName'];
+
+/** Columns a row may leave out at its end (fewer fields than the header) without an error. */
+const OPTIONAL_TRAILING: ReadonlySet<CsvField> = new Set(['start', 'expiration']);
 
 /** The error report adds this column; it is ignored on upload so a corrected report re-uploads as is. */
 export const ERROR_COLUMN = 'Error';
@@ -43,6 +50,17 @@ const HEADER_ALIASES: Record<string, CsvField> = {
   keys: 'keys',
   key: 'keys',
   residentialkeys: 'keys',
+  start: 'start',
+  startdate: 'start',
+  starts: 'start',
+  startsat: 'start',
+  expiration: 'expiration',
+  expirationdate: 'expiration',
+  expires: 'expiration',
+  expiresat: 'expiration',
+  expiry: 'expiration',
+  end: 'expiration',
+  enddate: 'expiration',
 };
 
 export type CsvCells = Partial<Record<CsvField, string>>;
@@ -113,6 +131,17 @@ function describeParseError(e: CsvError): string {
  * read comes back with `error` set and the rest of the file continues.
  */
 export function readImportCsv(input: string | Buffer): CsvRow[] {
+  return readImportFile(input).rows;
+}
+
+export interface CsvFile {
+  rows: CsvRow[];
+  /** Header cells that name no template column, as written; their cells are ignored (a warning, not an error). */
+  unknownColumns: string[];
+}
+
+/** readImportCsv, also naming the columns that were ignored. */
+export function readImportFile(input: string | Buffer): CsvFile {
   const buf = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
   const starts = lineStarts(buf);
   type Item = { line: number; record?: string[]; error?: string };
@@ -156,17 +185,20 @@ export function readImportCsv(input: string | Buffer): CsvRow[] {
   const headerItem = items.shift();
   if (!headerItem) throw new GatewayError('CSV_MALFORMED', 'the file is empty: expected a header row and at least one resident');
   if (!headerItem.record) throw new GatewayError('CSV_MALFORMED', `the header row (line ${headerItem.line}) cannot be read: ${headerItem.error}`);
-  const columns = mapHeader(headerItem.record);
+  const { columns, unknown: unknownColumns } = mapHeader(headerItem.record);
   if (items.length > MAX_IMPORT_ROWS) {
     throw new GatewayError('CSV_MALFORMED', `the file has ${items.length} rows; an import holds at most ${MAX_IMPORT_ROWS} (split the file)`);
   }
 
-  return items.map((it, idx): CsvRow => {
+  const rows = items.map((it, idx): CsvRow => {
     if (!it.record) return { idx, line: it.line, cells: {}, error: { code: 'CSV_ROW_MALFORMED', message: it.error! } };
     const rec = it.record;
     // Trailing empty cells are what spreadsheets write for untouched columns; real data is not.
     const extra = rec.slice(columns.length).some((f) => f.trim() !== '');
-    if (extra || rec.length < columns.length) {
+    // A row may stop before trailing optional columns (Start, Expiration): rows written for the
+    // six-column template still read under the eight-column one. Any other short row is an error.
+    const short = columns.slice(rec.length).some((c) => c !== null && !OPTIONAL_TRAILING.has(c));
+    if (extra || short) {
       return {
         idx,
         line: it.line,
@@ -179,6 +211,7 @@ export function readImportCsv(input: string | Buffer): CsvRow[] {
     }
     return { idx, line: it.line, cells: cellsOf(rec, columns) };
   });
+  return { rows, unknownColumns };
 }
 
 function cellsOf(rec: readonly string[], columns: readonly (CsvField | null)[]): CsvCells {
@@ -189,8 +222,11 @@ function cellsOf(rec: readonly string[], columns: readonly (CsvField | null)[]):
   return cells;
 }
 
-/** Header → field per column (null: ignored). Unknown and repeated columns are refused. */
-function mapHeader(header: readonly string[]): (CsvField | null)[] {
+/**
+ * Header → field per column (null: ignored). Missing required and repeated columns are refused;
+ * unknown columns are ignored and named, so the preview can warn about them.
+ */
+function mapHeader(header: readonly string[]): { columns: (CsvField | null)[]; unknown: string[] } {
   const seen = new Set<CsvField>();
   const unknown: string[] = [];
   const repeated: string[] = [];
@@ -209,7 +245,6 @@ function mapHeader(header: readonly string[]): (CsvField | null)[] {
   const missing = FIELDS.filter((f) => REQUIRED.includes(f) && !seen.has(f));
   const problems = [
     ...(missing.length > 0 ? [`missing column(s) ${missing.map((f) => TEMPLATE_COLUMNS[FIELDS.indexOf(f)]).join(', ')}`] : []),
-    ...(unknown.length > 0 ? [`unknown column(s) ${unknown.map((u) => JSON.stringify(u)).join(', ')}`] : []),
     ...(repeated.length > 0 ? [`repeated column(s) ${repeated.map((u) => JSON.stringify(u)).join(', ')}`] : []),
   ];
   if (problems.length > 0) {
@@ -219,7 +254,21 @@ function mapHeader(header: readonly string[]): (CsvField | null)[] {
       repeated,
     });
   }
-  return columns;
+  return { columns, unknown };
+}
+
+/** What a Start/Expiration cell may hold: the template's date or date-time (a space for the `T` too, as spreadsheets write it). */
+const CSV_TIME_RE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2})?$/;
+
+/**
+ * A Start or Expiration cell → Unix minute in the property's time zone (`utcOffsetMin`). Throws
+ * INVALID_TIME for any other format (seconds, a zone, `31/12/2026`) or a day that does not exist.
+ */
+export function parseCsvTime(cell: string, utcOffsetMin: number, round: 'up' | 'down'): number {
+  if (!CSV_TIME_RE.test(cell)) {
+    throw new GatewayError('INVALID_TIME', `${JSON.stringify(cell)} is not a date YYYY-MM-DD or a date-time YYYY-MM-DDTHH:MM`);
+  }
+  return parseTimeToMinute(cell, utcOffsetMin, round);
 }
 
 /** The downloadable template: the header row only, CRLF as spreadsheets write it. */

@@ -7,15 +7,17 @@ import { requireKeysIn } from '../model/keys.js';
 import { invitePerson } from '../model/people.js';
 import { getProperty } from '../model/properties.js';
 import { nameTextProblem, normalizeEmail } from '../model/validate.js';
-import { CSV_FIELDS, ERROR_COLUMN, TEMPLATE_COLUMNS, fieldColumn, readImportCsv, writeCsv, type CsvCells, type CsvRow } from './csv-file.js';
+import { minuteOf } from '../time.js';
+import { CSV_FIELDS, ERROR_COLUMN, TEMPLATE_COLUMNS, fieldColumn, parseCsvTime, readImportFile, writeCsv, type CsvCells, type CsvField, type CsvRow } from './csv-file.js';
 import { queueWelcome } from './notifications.js';
 
 /**
  * CSV import (seed 000): upload → preview with per-row errors → choose communal keys and an
  * optional window → apply. Email is the identity (an existing email gets the keys added through
- * invitePerson, never a second person). Rows already imported, in this file or any earlier one,
- * are recognised by a fingerprint of their content in the property's ledger and skipped, so a
- * corrected file can be re-uploaded whole.
+ * invitePerson, never a second person; rows of one file with the same email are one person). A
+ * row's own Start/Expiration is the window of its keys. Rows already imported, in this file or any
+ * earlier one, are recognised by a fingerprint of their content in the property's ledger and
+ * skipped, so a corrected file can be re-uploaded whole.
  */
 
 export type ImportRowStatus = 'ready' | 'error' | 'already_imported' | 'imported' | 'failed';
@@ -47,6 +49,8 @@ export interface ImportSummary {
   start: number | null;
   end: number | null;
   counts: { total: number; ready: number; error: number; alreadyImported: number; imported: number; failed: number; newPeople: number; existingPeople: number };
+  /** File-level warnings of the upload (only on the summary createImport returns; not stored). */
+  warnings?: { code: 'CSV_UNKNOWN_COLUMNS'; message: string; columns: string[] }[];
 }
 
 interface RowRecord {
@@ -83,9 +87,14 @@ function toRow(r: RowRecord): ImportRow {
   };
 }
 
-/** What identifies "the same row" across files: its content, normalised as it will be applied. */
-function fingerprint(emailNorm: string, c: CsvCells, unitId: number | null, keyIds: readonly number[]): string {
-  const canon = JSON.stringify([emailNorm, c.firstName ?? '', c.lastName ?? '', c.phone ?? '', unitId, [...keyIds].sort((a, b) => a - b)]);
+/**
+ * What identifies "the same row" across files: its content, normalised as it will be applied. A
+ * row's own window is part of it (a file that moves everyone's expiration is new content); rows
+ * without one keep the fingerprint they had before the Start/Expiration columns existed.
+ */
+function fingerprint(emailNorm: string, c: CsvCells, unitId: number | null, keyIds: readonly number[], w: RowWindow): string {
+  const base = [emailNorm, c.firstName ?? '', c.lastName ?? '', c.phone ?? '', unitId, [...keyIds].sort((a, b) => a - b)];
+  const canon = JSON.stringify(w.start === null && w.end === null ? base : [...base, w.start, w.end]);
   return createHash('sha256').update(canon, 'utf8').digest('hex');
 }
 
@@ -111,17 +120,54 @@ function lookupsFor(db: Db, propertyId: number): Lookup {
   return { keysByName, unitsByName, people };
 }
 
+/** The row's own Start/Expiration as Unix minutes; null where the cell is empty. */
+interface RowWindow {
+  start: number | null;
+  end: number | null;
+}
+
+/**
+ * A row's Start/Expiration cells in the property's time zone: starts round up, expirations down
+ * (time.ts), so rounding never widens access. Throws INVALID_TIME for a cell the template does not allow.
+ */
+function rowWindow(c: CsvCells, utcOffsetMin: number): RowWindow {
+  return {
+    start: c.start ? parseCsvTime(c.start, utcOffsetMin, 'up') : null,
+    end: c.expiration ? parseCsvTime(c.expiration, utcOffsetMin, 'down') : null,
+  };
+}
+
 interface Checked {
   emailNorm: string | null;
   keyIds: number[];
   unitId: number | null;
+  /** null when a Start or Expiration cell cannot be read. */
+  window: RowWindow | null;
   problems: { code: GatewayErrorCode; message: string }[];
 }
 
 /** Everything wrong with one row, not just the first thing: the manager fixes the row once. */
-function checkRow(row: CsvRow, look: Lookup): Checked {
+function checkRow(row: CsvRow, look: Lookup, utcOffsetMin: number, nowMs: number): Checked {
   const c = row.cells;
   const problems: { code: GatewayErrorCode; message: string }[] = [];
+  const window: RowWindow = { start: null, end: null };
+  let windowOk = true;
+  for (const [f, side, round] of [['start', 'start', 'up'], ['expiration', 'end', 'down']] as const) {
+    const v = c[f];
+    if (!v) continue;
+    try {
+      window[side] = parseCsvTime(v, utcOffsetMin, round);
+    } catch (e) {
+      if (!isGatewayError(e)) throw e;
+      windowOk = false;
+      problems.push({ code: e.code, message: `${fieldColumn(f)}: ${e.message}` });
+    }
+  }
+  if (window.start !== null && window.end !== null && window.end <= window.start) {
+    problems.push({ code: 'INVALID_WINDOW', message: `Expiration ${JSON.stringify(c.expiration)} is not after Start ${JSON.stringify(c.start)}` });
+  } else if (window.end !== null && window.end <= minuteOf(nowMs)) {
+    problems.push({ code: 'EXPIRATION_IN_PAST', message: `Expiration ${JSON.stringify(c.expiration)} is not in the future` });
+  }
   let emailNorm: string | null = null;
   if (!c.email) problems.push({ code: 'INVALID_EMAIL', message: 'Email is empty' });
   else {
@@ -161,8 +207,25 @@ function checkRow(row: CsvRow, look: Lookup): Checked {
       problems.push({ code: 'COMMUNAL_KEY_IN_CSV', message: `Key ${JSON.stringify(k.name)} is communal: choose communal keys for the whole import, not in the Keys column` });
     } else keyIds.push(k.id);
   }
-  return { emailNorm, keyIds: uniq(keyIds), unitId, problems };
+  return { emailNorm, keyIds: uniq(keyIds), unitId, window: windowOk ? window : null, problems };
 }
+
+/** Same person said twice: equal when both say it (an empty Phone or Unit says nothing). */
+function disagreements(a: CsvCells & { window: RowWindow | null }, b: CsvCells & { window: RowWindow | null }): string[] {
+  const out: string[] = [];
+  if ((a.firstName ?? '') !== (b.firstName ?? '')) out.push('First Name');
+  if ((a.lastName ?? '') !== (b.lastName ?? '')) out.push('Last Name');
+  if (a.phone && b.phone && a.phone !== b.phone) out.push('Phone');
+  if (a.unit && b.unit && a.unit.toLowerCase() !== b.unit.toLowerCase()) out.push('Unit');
+  if (a.window && b.window) {
+    if (a.window.start !== b.window.start) out.push('Start');
+    if (a.window.end !== b.window.end) out.push('Expiration');
+  } else if ((a.start ?? '') !== (b.start ?? '') || (a.expiration ?? '') !== (b.expiration ?? '')) out.push('Start/Expiration');
+  return out;
+}
+
+/** Rows of one file that may name the same person (each is compared with every other). */
+const MAX_ROWS_PER_EMAIL = 100;
 
 export interface CreateImportInput {
   csv: string | Buffer;
@@ -171,22 +234,44 @@ export interface CreateImportInput {
 
 /**
  * Upload + preview: parses and checks every row, records the verdicts, applies nothing. Whole-file
- * problems (no header, unknown columns) throw; row problems are reported on the row.
+ * problems (no header, a missing or repeated column) throw; unknown columns come back as
+ * `warnings` on the returned summary; row problems are reported on the row.
  */
 export function createImport(db: Db, propertyId: number, input: CreateImportInput, ctx: Ctx = {}): ImportSummary {
-  getProperty(db, propertyId);
-  const rows = readImportCsv(input.csv);
+  const prop = getProperty(db, propertyId);
+  const { rows, unknownColumns } = readImportFile(input.csv);
   return tx(db, () => {
     const at = nowOf(ctx);
     const look = lookupsFor(db, propertyId);
-    const checked = rows.map((r) => (r.error ? null : checkRow(r, look)));
+    const checked = rows.map((r) => (r.error ? null : checkRow(r, look, prop.utcOffsetMin, at)));
 
-    // Duplicate emails within one file: which row is right is the manager's call, so every
-    // occurrence is an error and none is imported until the file says each person once.
-    const linesByEmail = new Map<string, number[]>();
+    // Rows of one file with the same email (in any case) are one person: rows that agree are
+    // merged at apply (keys unioned); rows that disagree on who the person is or on the window
+    // are all errors naming each other, since which one is right is the manager's call.
+    const byEmail = new Map<string, number[]>();
     checked.forEach((c, i) => {
-      if (c?.emailNorm) linesByEmail.set(c.emailNorm, [...(linesByEmail.get(c.emailNorm) ?? []), rows[i]!.line]);
+      if (c?.emailNorm) byEmail.set(c.emailNorm, [...(byEmail.get(c.emailNorm) ?? []), i]);
     });
+    const conflicts = new Map<number, string[]>();
+    for (const group of byEmail.values()) {
+      if (group.length > MAX_ROWS_PER_EMAIL) {
+        // Not a person said twice but a broken file; and comparing every pair would be quadratic.
+        const lines = group.map((i) => rows[i]!.line);
+        const note = `the same email is on ${group.length} rows (lines ${lines.slice(0, 10).join(', ')}, …); at most ${MAX_ROWS_PER_EMAIL} rows may name one person`;
+        for (const i of group) conflicts.set(i, [note]);
+        continue;
+      }
+      for (const i of group) {
+        const me = { ...rows[i]!.cells, window: checked[i]!.window };
+        const notes: string[] = [];
+        for (const j of group) {
+          if (j === i) continue;
+          const diff = disagreements(me, { ...rows[j]!.cells, window: checked[j]!.window });
+          if (diff.length > 0) notes.push(`line ${rows[j]!.line} has the same email with a different ${diff.join(', ')}`);
+        }
+        if (notes.length > 0) conflicts.set(i, notes);
+      }
+    }
 
     const fileName = input.fileName == null || input.fileName.trim() === '' ? null : input.fileName.trim().slice(0, 200);
     const { lastInsertRowid: importId } = run(
@@ -210,21 +295,28 @@ export function createImport(db: Db, propertyId: number, input: CreateImportInpu
         return;
       }
       const problems = [...c.problems];
-      const dupLines = c.emailNorm ? linesByEmail.get(c.emailNorm)! : [];
-      if (dupLines.length > 1) {
-        const others = dupLines.filter((l) => l !== r.line);
-        problems.unshift({ code: 'DUPLICATE_EMAIL_IN_FILE', message: `the same email is also on line ${others.join(', ')}` });
-      }
+      const clash = conflicts.get(i);
+      if (clash) problems.unshift({ code: 'DUPLICATE_EMAIL_IN_FILE', message: `${clash.join('; ')}: the rows must agree or be merged into one` });
       if (problems.length > 0) {
         insert.run(importId, r.idx, r.line, cells, c.emailNorm, null, null, null, 'error', 0, problems[0]!.code, problems.map((p) => p.message).join('; '));
         return;
       }
-      const fp = fingerprint(c.emailNorm!, r.cells, c.unitId, c.keyIds);
+      const fp = fingerprint(c.emailNorm!, r.cells, c.unitId, c.keyIds, c.window!);
       const status: ImportRowStatus = inLedger.get(propertyId, fp) !== undefined ? 'already_imported' : 'ready';
       const existing = look.people.has(c.emailNorm!) ? 1 : 0;
       insert.run(importId, r.idx, r.line, cells, c.emailNorm, fp, JSON.stringify(c.keyIds), c.unitId, status, existing, null, null);
     });
-    return getImport(db, importId);
+    const summary = getImport(db, importId);
+    if (unknownColumns.length > 0) {
+      summary.warnings = [
+        {
+          code: 'CSV_UNKNOWN_COLUMNS',
+          message: `column(s) ${unknownColumns.map((u) => JSON.stringify(u)).join(', ')} are not in the template and were ignored; the template's columns are: ${TEMPLATE_COLUMNS.join(', ')}`,
+          columns: unknownColumns,
+        },
+      ];
+    }
+    return summary;
   });
 }
 
@@ -239,14 +331,16 @@ export function getImport(db: Db, importId: number): ImportSummary {
   );
   if (!r) throw new GatewayError('IMPORT_NOT_FOUND', `CSV import ${importId} does not exist`);
   const counts = { total: 0, ready: 0, error: 0, alreadyImported: 0, imported: 0, failed: 0, newPeople: 0, existingPeople: 0 };
-  for (const c of all<{ status: ImportRowStatus; existing: number; n: number }>(
+  // newPeople / existingPeople count people: rows of one file merged into one person count once.
+  for (const c of all<{ status: ImportRowStatus; existing: number; n: number; people: number }>(
     db,
-    'SELECT status, existing_person AS existing, count(*) AS n FROM csv_import_rows WHERE import_id = ? GROUP BY status, existing_person',
+    `SELECT status, existing_person AS existing, count(*) AS n, count(DISTINCT email_norm) AS people
+       FROM csv_import_rows WHERE import_id = ? GROUP BY status, existing_person`,
     importId,
   )) {
     counts[c.status === 'already_imported' ? 'alreadyImported' : c.status] += c.n;
     counts.total += c.n;
-    if (c.status === 'ready' || c.status === 'imported') counts[c.existing === 1 ? 'existingPeople' : 'newPeople'] += c.n;
+    if (c.status === 'ready' || c.status === 'imported') counts[c.existing === 1 ? 'existingPeople' : 'newPeople'] += c.people;
   }
   const { communal, ...rest } = r;
   return { ...rest, communalKeyIds: communal === null ? null : (JSON.parse(communal) as number[]), counts };
@@ -316,20 +410,29 @@ export function applyImport(db: Db, importId: number, input: ApplyImportInput = 
 
     const rows = all<RowRecord>(db, `SELECT ${ROW_COLS} FROM csv_import_rows WHERE import_id = ? AND status = 'ready' ORDER BY idx`, importId);
     const inLedger = db.prepare('SELECT 1 FROM csv_imported_rows WHERE property_id = ? AND fingerprint = ?').pluck();
-    const affected = new Set<number>();
+    const off = getProperty(db, imp.propertyId).utcOffsetMin;
+    // Rows with the same email agreed at preview (or they would be errors): one person, one invite.
+    const groups = new Map<string, RowRecord[]>();
     for (const r of rows) {
       // Another import may have brought in the same row since this preview.
       if (inLedger.get(imp.propertyId, r.fingerprint) !== undefined) {
         run(db, "UPDATE csv_import_rows SET status = 'already_imported' WHERE import_id = ? AND idx = ?", importId, r.idx);
         continue;
       }
-      const cells = JSON.parse(r.cells) as CsvCells;
+      groups.set(r.emailNorm!, [...(groups.get(r.emailNorm!) ?? []), r]);
+    }
+    const affected = new Set<number>();
+    for (const group of groups.values()) {
+      const cellsOf = group.map((r) => JSON.parse(r.cells) as CsvCells);
+      const cells = cellsOf[0]!;
       try {
         tx(db, () => {
-          const keyIds = uniq([...(JSON.parse(r.keyIds!) as number[]), ...communalIds]);
+          const keyIds = uniq([...group.flatMap((r) => JSON.parse(r.keyIds!) as number[]), ...communalIds]);
           if (keyIds.length === 0) {
             throw new GatewayError('INVALID_ARGUMENT', 'no keys: the Keys column is empty and no keys were chosen for the import');
           }
+          // The row's own Start/Expiration win; an empty cell takes the window chosen for the import.
+          const own = rowWindow(cells, off);
           const res = invitePerson(
             db,
             imp.propertyId,
@@ -337,33 +440,46 @@ export function applyImport(db: Db, importId: number, input: ApplyImportInput = 
               email: cells.email!,
               firstName: cells.firstName!,
               lastName: cells.lastName!,
-              phone: cells.phone ? cells.phone : null,
+              phone: cellsOf.find((c) => c.phone)?.phone ?? null,
               accessType: 'app',
               isResident: true,
-              unitId: r.unitId,
+              unitId: group.find((r) => r.unitId !== null)?.unitId ?? null,
               keyIds,
-              ...window,
+              start: own.start ?? window.start,
+              end: own.end ?? window.end,
               source: 'csv',
             },
             ctx,
           );
           // New people got the welcome with their invite; seed 000 says every imported resident does.
           if (!res.created) queueWelcome(db, imp.propertyId, res.person.id, res.person.email, at);
-          run(
-            db,
-            'INSERT INTO csv_imported_rows (property_id, fingerprint, import_id, line, imported_at) VALUES (?, ?, ?, ?, ?)',
-            imp.propertyId,
-            r.fingerprint,
-            importId,
-            r.line,
-            at,
-          );
-          run(db, "UPDATE csv_import_rows SET status = 'imported', person_id = ?, existing_person = ? WHERE import_id = ? AND idx = ?", res.person.id, res.created ? 0 : 1, importId, r.idx);
+          for (const r of group) {
+            // Two rows saying exactly the same thing share a fingerprint: one ledger entry.
+            run(
+              db,
+              'INSERT OR IGNORE INTO csv_imported_rows (property_id, fingerprint, import_id, line, imported_at) VALUES (?, ?, ?, ?, ?)',
+              imp.propertyId,
+              r.fingerprint,
+              importId,
+              r.line,
+              at,
+            );
+            run(
+              db,
+              "UPDATE csv_import_rows SET status = 'imported', person_id = ?, existing_person = ? WHERE import_id = ? AND idx = ?",
+              res.person.id,
+              res.created ? 0 : 1,
+              importId,
+              r.idx,
+            );
+          }
           for (const d of res.affectedDoors) affected.add(d);
         });
       } catch (e) {
         if (!isGatewayError(e)) throw e;
-        run(db, "UPDATE csv_import_rows SET status = 'failed', error_code = ?, error_message = ? WHERE import_id = ? AND idx = ?", e.code, e.message, importId, r.idx);
+        for (const r of group) {
+          run(db, "UPDATE csv_import_rows SET status = 'failed', error_code = ?, error_message = ? WHERE import_id = ? AND idx = ?", e.code, e.message, importId, r.idx);
+        }
       }
     }
     run(
@@ -389,8 +505,11 @@ export function applyImport(db: Db, importId: number, input: ApplyImportInput = 
 export function importErrorReport(db: Db, importId: number): string {
   getImport(db, importId);
   const rows = all<RowRecord>(db, `SELECT ${ROW_COLS} FROM csv_import_rows WHERE import_id = ? AND status IN ('error', 'failed') ORDER BY idx`, importId).map(toRow);
+  // Start and Expiration are reported when the file had them, so a report re-uploads as the file was.
+  const optional = new Set<CsvField>(['start', 'expiration']);
+  const fields = CSV_FIELDS.filter((f) => !optional.has(f) || rows.some((r) => r.cells[f] !== undefined));
   return writeCsv(
-    [...TEMPLATE_COLUMNS, ERROR_COLUMN],
-    rows.map((r) => [...CSV_FIELDS.map((f) => r.cells[f] ?? ''), `line ${r.line}: ${r.errorCode}: ${r.errorMessage}`]),
+    [...fields.map(fieldColumn), ERROR_COLUMN],
+    rows.map((r) => [...fields.map((f) => r.cells[f] ?? ''), `line ${r.line}: ${r.errorCode}: ${r.errorMessage}`]),
   );
 }

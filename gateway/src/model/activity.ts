@@ -46,6 +46,26 @@ export interface LockEvent {
   lockSeq?: number;
 }
 
+/** How a denial reason reads before the credential: "expired doorcode", "not yet valid keycard". */
+const REASON_WORDS: Record<string, string> = {
+  expired: 'expired',
+  notYetValid: 'not yet valid',
+  outsideSchedule: 'out-of-schedule',
+  badProof: 'unproven',
+  staleNonce: 'replayed',
+};
+
+/**
+ * A denial the lock tied to a holder (the credential matched, but its window or schedule did
+ * not): "denied Lobby: expired doorcode of Jane Doe". Denials of unknown credentials carry
+ * holder 0 and no credential material (see FLOWS.md "Activity"), so they name nobody.
+ */
+function deniedOfHolder(doorName: string, who: string, kind: LockEvent['credentialKind'], reason: string | undefined): string {
+  const words = reason === undefined ? '' : (REASON_WORDS[reason] ?? reason);
+  const what = kind === 'daily' ? 'daily doorcode' : kind === 'phone' ? 'phone key' : (kind ?? 'credential');
+  return `denied ${doorName}: ${words ? `${words} ` : ''}${what} of ${who}`;
+}
+
 /**
  * Stores events uploaded from a lock. Holder names come from the holder registry, which outlives
  * deleted people: a deleted resident's code still opening an unsynced door is logged by name.
@@ -61,7 +81,10 @@ export function recordLockEvents(db: Db, doorId: number, events: readonly LockEv
           ? null
           : (one<{ name: string }>(db, 'SELECT name FROM holders WHERE property_id = ? AND holder_ref = ?', door.propertyId, e.holder)?.name ?? null);
       const who = holderName ?? (e.holder === null ? 'unknown credential' : `holder #${e.holder}`);
-      const message = `${e.result === 'granted' ? 'unlocked' : 'denied'} ${door.name} (${who}${e.credentialKind ? `, ${e.credentialKind}` : ''}${e.reason ? `: ${e.reason}` : ''})`;
+      const message =
+        e.result === 'denied' && e.holder !== null
+          ? deniedOfHolder(door.name, who, e.credentialKind, e.reason)
+          : `${e.result === 'granted' ? 'unlocked' : 'denied'} ${door.name} (${who}${e.credentialKind ? `, ${e.credentialKind}` : ''}${e.reason ? `: ${e.reason}` : ''})`;
       const r = run(
         db,
         `INSERT OR IGNORE INTO activity (property_id, at, kind, door_id, door_name, holder_ref, holder_name, credential_kind, result, actor, message, lock_seq)
@@ -90,6 +113,8 @@ export interface ActivityQuery {
   /** Paging cursor: only entries older than this one (by time, then id). */
   before?: { at: number; id: number };
   limit?: number;
+  /** Skip this many first (after the cursor); a negative limit means no limit. */
+  offset?: number;
 }
 
 /** Newest first. */
@@ -101,7 +126,7 @@ export function listActivity(db: Db, propertyId: number, q: ActivityQuery = {}):
        FROM activity
       WHERE property_id = ? AND (? IS NULL OR holder_ref = ?) AND (? IS NULL OR door_id = ?)
         AND (? IS NULL OR kind = ?) AND (? IS NULL OR at < ? OR (at = ? AND id < ?))
-      ORDER BY at DESC, id DESC LIMIT ?`,
+      ORDER BY at DESC, id DESC LIMIT ? OFFSET ?`,
     propertyId,
     q.holderRef ?? null,
     q.holderRef ?? null,
@@ -114,5 +139,27 @@ export function listActivity(db: Db, propertyId: number, q: ActivityQuery = {}):
     q.before?.at ?? null,
     q.before?.id ?? null,
     q.limit ?? 100,
+    q.offset ?? 0,
   );
+}
+
+/** How many entries listActivity would list without a limit (for "N more" when paging). */
+export function countActivity(db: Db, propertyId: number, q: Omit<ActivityQuery, 'limit' | 'offset'> = {}): number {
+  return one<{ n: number }>(
+    db,
+    `SELECT count(*) AS n FROM activity
+      WHERE property_id = ? AND (? IS NULL OR holder_ref = ?) AND (? IS NULL OR door_id = ?)
+        AND (? IS NULL OR kind = ?) AND (? IS NULL OR at < ? OR (at = ? AND id < ?))`,
+    propertyId,
+    q.holderRef ?? null,
+    q.holderRef ?? null,
+    q.doorId ?? null,
+    q.doorId ?? null,
+    q.kind ?? null,
+    q.kind ?? null,
+    q.before?.at ?? null,
+    q.before?.at ?? null,
+    q.before?.at ?? null,
+    q.before?.id ?? null,
+  )!.n;
 }

@@ -1,4 +1,4 @@
-import type { CredentialSpec } from '@latchkit/protocol';
+import type { CredentialSpec, WeeklySchedule } from '@latchkit/protocol';
 import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
 import { all, allRaw, nowOf, one, type Ctx } from './base.js';
@@ -38,8 +38,59 @@ export function effectiveWindow(intervals: readonly Interval[], nowMin: number):
   return cur;
 }
 
-/** [doorId, personId, start, end, noCodes, sharedBy, hostGrant, hostStart, hostEnd] (raw rows). */
-type GrantRow = [number, number, number | null, number | null, number, number | null, number | null, number | null, number | null];
+/**
+ * [doorId, personId, start, end, noCodes, sharedBy, hostGrant, hostStart, hostEnd,
+ *  days, from, to, hostDays, hostFrom, hostTo] (raw rows); the schedule columns are the grant's
+ * own schedule, else its key's (and the same for the host's grant).
+ */
+type GrantRow = [
+  number, number, number | null, number | null, number, number | null, number | null, number | null, number | null,
+  number | null, number | null, number | null, number | null, number | null, number | null,
+];
+
+type Sched = WeeklySchedule | null;
+
+function schedOf(days: number | null, from: number | null, to: number | null): Sched {
+  return days === null || from === null || to === null ? null : { days, from, to };
+}
+
+/** Both schedules at once (a guest under a scheduled host); undefined = they never overlap. */
+function intersect(a: Sched, b: Sched): Sched | undefined {
+  if (a === null) return b;
+  if (b === null) return a;
+  const s = { days: a.days & b.days, from: Math.max(a.from, b.from), to: Math.min(a.to, b.to) };
+  return s.days === 0 || s.from >= s.to ? undefined : s;
+}
+
+const schedKey = (s: Sched): string => (s === null ? '' : `${s.days}/${s.from}/${s.to}`);
+
+/**
+ * A person's window and schedule at a door from all the grants that reach it. One credential
+ * carries one schedule, so grants with different schedules cannot combine: unscheduled grants
+ * win (they allow the most), else the schedule whose window starts earliest (and has not
+ * ended). Grants left out only lose access (fail closed); a recompile picks them up later.
+ */
+function effectiveAccess(intervals: readonly (Interval & { schedule: Sched })[], nowMin: number): (Interval & { schedule: Sched }) | null {
+  if (intervals.length === 1) {
+    const w = effectiveWindow(intervals, nowMin);
+    return w ? { ...w, schedule: intervals[0]!.schedule } : null;
+  }
+  const groups = new Map<string, { schedule: Sched; list: Interval[] }>();
+  for (const i of intervals) {
+    const k = schedKey(i.schedule);
+    (groups.get(k) ?? groups.set(k, { schedule: i.schedule, list: [] }).get(k)!).list.push(i);
+  }
+  let best: (Interval & { schedule: Sched }) | null = null;
+  for (const [k, g] of groups) {
+    const w = effectiveWindow(g.list, nowMin);
+    if (!w) continue;
+    if (k === '') return { ...w, schedule: null };
+    if (best === null || lo(w.start) < lo(best.start) || (lo(w.start) === lo(best.start) && k < schedKey(best.schedule))) {
+      best = { ...w, schedule: g.schedule };
+    }
+  }
+  return best;
+}
 
 interface HolderRow {
   personId: number;
@@ -54,7 +105,13 @@ function fromHex(h: string): Uint8Array {
 }
 
 const GRANTS_SELECT = `SELECT kd.door_id AS doorId, g.person_id AS personId, g.start_min AS start, g.end_min AS end,
-    k.doorcodes_disabled AS noCodes, g.shared_by AS sharedBy, hg.id AS hostGrant, hg.start_min AS hostStart, hg.end_min AS hostEnd
+    k.doorcodes_disabled AS noCodes, g.shared_by AS sharedBy, hg.id AS hostGrant, hg.start_min AS hostStart, hg.end_min AS hostEnd,
+    CASE WHEN g.schedule_days IS NULL THEN k.schedule_days ELSE g.schedule_days END AS days,
+    CASE WHEN g.schedule_days IS NULL THEN k.schedule_from ELSE g.schedule_from END AS sFrom,
+    CASE WHEN g.schedule_days IS NULL THEN k.schedule_to ELSE g.schedule_to END AS sTo,
+    CASE WHEN hg.schedule_days IS NULL THEN k.schedule_days ELSE hg.schedule_days END AS hostDays,
+    CASE WHEN hg.schedule_days IS NULL THEN k.schedule_from ELSE hg.schedule_from END AS hostFrom,
+    CASE WHEN hg.schedule_days IS NULL THEN k.schedule_to ELSE hg.schedule_to END AS hostTo
   FROM key_doors kd
   JOIN keys k ON k.id = kd.key_id
   JOIN grants g ON g.key_id = kd.key_id
@@ -79,13 +136,16 @@ function material(holders: HolderRow[], cards: { personId: number; uid: string }
 
 /** Turns one door's grant rows into its sorted credential list (see credentialsForDoor). */
 function assemble(rows: readonly GrantRow[], mat: Material, nowMin: number): CredentialSpec[] {
-  const any = new Map<number, Interval[]>();
-  const codes = new Map<number, Interval[]>();
-  for (const [, personId, start, end, noCodes, sharedBy, hostGrant, hostStart, hostEnd] of rows) {
-    let w: Interval = { start, end };
+  type Access = Interval & { schedule: Sched };
+  const any = new Map<number, Access[]>();
+  const codes = new Map<number, Access[]>();
+  for (const [, personId, start, end, noCodes, sharedBy, hostGrant, hostStart, hostEnd, days, from, to, hDays, hFrom, hTo] of rows) {
+    let w: Access = { start, end, schedule: schedOf(days, from, to) };
     if (sharedBy !== null) {
       if (hostGrant === null) continue;
-      w = { start: lo(start) >= lo(hostStart) ? start : hostStart, end: hi(end) <= hi(hostEnd) ? end : hostEnd };
+      const schedule = intersect(w.schedule, schedOf(hDays, hFrom, hTo));
+      if (schedule === undefined) continue;
+      w = { start: lo(start) >= lo(hostStart) ? start : hostStart, end: hi(end) <= hi(hostEnd) ? end : hostEnd, schedule };
     }
     (any.get(personId) ?? any.set(personId, []).get(personId)!).push(w);
     if (noCodes === 0) (codes.get(personId) ?? codes.set(personId, []).get(personId)!).push(w);
@@ -94,23 +154,23 @@ function assemble(rows: readonly GrantRow[], mat: Material, nowMin: number): Cre
   for (const [personId, intervals] of any) {
     const h = mat.holders.get(personId);
     if (!h) continue;
-    const anyW = effectiveWindow(intervals, nowMin);
+    const anyW = effectiveAccess(intervals, nowMin);
     if (!anyW) continue;
     const holder = h.holderRef;
-    const codeW = effectiveWindow(codes.get(personId) ?? [], nowMin);
+    const codeW = effectiveAccess(codes.get(personId) ?? [], nowMin);
     if (codeW) {
       if (h.doorcode !== null) {
-        out.push({ c: { kind: 'doorcode', code: h.doorcode, holder, start: codeW.start, end: codeW.end, schedule: null }, k: 0, m: h.doorcode });
+        out.push({ c: { kind: 'doorcode', code: h.doorcode, holder, start: codeW.start, end: codeW.end, schedule: codeW.schedule }, k: 0, m: h.doorcode });
       }
-      if (h.daily === 1) out.push({ c: { kind: 'daily', holder, start: codeW.start, end: codeW.end, schedule: null }, k: 1, m: '' });
+      if (h.daily === 1) out.push({ c: { kind: 'daily', holder, start: codeW.start, end: codeW.end, schedule: codeW.schedule }, k: 1, m: '' });
     }
     for (const card of mat.cards.get(personId) ?? []) {
-      out.push({ c: { kind: 'keycard', uid: card.bytes, holder, start: anyW.start, end: anyW.end, schedule: null }, k: 2, m: card.hex });
+      out.push({ c: { kind: 'keycard', uid: card.bytes, holder, start: anyW.start, end: anyW.end, schedule: anyW.schedule }, k: 2, m: card.hex });
     }
     // Phone keys only belong to app users; the check guards against a row left by an old switch.
     if (h.accessType === 'app') {
       for (const key of mat.phones.get(personId) ?? []) {
-        out.push({ c: { kind: 'phone', publicKey: key.bytes, holder, start: anyW.start, end: anyW.end, schedule: null }, k: 3, m: key.hex });
+        out.push({ c: { kind: 'phone', publicKey: key.bytes, holder, start: anyW.start, end: anyW.end, schedule: anyW.schedule }, k: 3, m: key.hex });
       }
     }
   }

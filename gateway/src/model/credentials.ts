@@ -1,4 +1,6 @@
 import { randomInt } from 'node:crypto';
+import { dailyCode, localDay } from '@latchkit/protocol';
+import { propertySecrets } from '../compiler/index.js';
 import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
 import { all, bit, nowOf, one, run, tx, type Ctx } from './base.js';
@@ -82,6 +84,52 @@ export function setDailyDoorcode(db: Db, personId: number, enabled: boolean, ctx
     logAccess(db, p.propertyId, { action: 'daily.changed', holderRef: p.holderRef, message: `daily doorcode ${enabled ? 'enabled' : 'disabled'} for ${name}` }, ctx);
     return { affectedDoors: affected };
   });
+}
+
+/** A local date (YYYY-MM-DD) as the protocol's local day number (whole days since 1970-01-01). */
+export function localDayOfDate(date: string): number {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
+  const ms = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : NaN;
+  if (!m || Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== date) {
+    throw new GatewayError('INVALID_TIME', `"${date}" is not a date of the form YYYY-MM-DD`);
+  }
+  if (ms < 0) throw new GatewayError('INVALID_ARGUMENT', `daily doorcodes start at 1970-01-01, not ${date}`);
+  return ms / 86_400_000;
+}
+
+/** A local day number back as YYYY-MM-DD. */
+export function dateOfLocalDay(day: number): string {
+  return new Date(day * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** The property's local day now (its UTC offset), for "today". */
+export function todayAt(db: Db, propertyId: number, ctx: Ctx = {}): number {
+  const prop = one<{ off: number }>(db, 'SELECT utc_offset_min AS off FROM properties WHERE id = ?', propertyId);
+  if (!prop) throw new GatewayError('PROPERTY_NOT_FOUND', `property ${propertyId} does not exist`);
+  return localDay(Math.floor(nowOf(ctx) / 60_000), prop.off);
+}
+
+export interface DailyDoorcode {
+  personId: number;
+  /** The local date the code is valid on, YYYY-MM-DD in the property's time. */
+  date: string;
+  code: string;
+  /** Doors the code opens (the person's keys that allow doorcodes). */
+  doorIds: number[];
+}
+
+/**
+ * A person's daily doorcode for one local day (default: today in the property's time). Derived
+ * exactly as the lock derives it (protocol dailyCode), so it needs no sync to change daily.
+ */
+export function personDailyDoorcode(db: Db, personId: number, date?: string, ctx: Ctx = {}): DailyDoorcode {
+  const p = personRef(db, personId);
+  if (p.dailyDoorcode !== 1) {
+    throw new GatewayError('NO_DAILY_DOORCODE', `person ${personId} has no daily doorcode; turn it on first (doorcode daily ${personId} on)`);
+  }
+  const day = date === undefined ? todayAt(db, p.propertyId, ctx) : localDayOfDate(date);
+  const code = dailyCode(propertySecrets(db, p.propertyId, { ctx }).daily, p.holderRef, day);
+  return { personId, date: dateOfLocalDay(day), code, doorIds: doorsForPersonCodes(db, personId) };
 }
 
 const CARD_COLS = 'id, person_id AS personId, uid, activated_at AS activatedAt, deactivated_at AS deactivatedAt';

@@ -4,22 +4,31 @@ import { all, nowOf, one, run, tx, uniq, type Ctx } from './base.js';
 import { logAccess } from './activity.js';
 import { doorsOfKeys, journalDoors } from './journal.js';
 import { personRef } from './refs.js';
-import type { AffectsDoors, Grant, GrantSource } from './types.js';
+import { scheduleFromRow, scheduleToRow } from './keys.js';
+import type { AffectsDoors, Grant, GrantSource, Schedule } from './types.js';
 import { checkWindow } from './validate.js';
 import { minuteOf } from '../time.js';
 
 const COLS = `g.id, g.person_id AS personId, g.key_id AS keyId, k.name AS keyName, g.shared_by AS sharedBy,
-  g.start_min AS start, g.end_min AS end, g.source, g.created_at AS createdAt, g.updated_at AS updatedAt`;
+  g.start_min AS start, g.end_min AS end, g.source, g.created_at AS createdAt, g.updated_at AS updatedAt,
+  g.schedule_days AS sDays, g.schedule_from AS sFrom, g.schedule_to AS sTo`;
+
+type GrantRow = Omit<Grant, 'schedule'> & { sDays: number | null; sFrom: number | null; sTo: number | null };
+
+function toGrant(r: GrantRow): Grant {
+  const { sDays, sFrom, sTo, ...rest } = r;
+  return { ...rest, schedule: scheduleFromRow(sDays, sFrom, sTo) };
+}
 
 /** Every grant the person holds: direct ones and those shared with them as a guest. */
 export function listGrants(db: Db, personId: number): Grant[] {
-  return all<Grant>(db, `SELECT ${COLS} FROM grants g JOIN keys k ON k.id = g.key_id WHERE g.person_id = ? ORDER BY g.id`, personId);
+  return all<GrantRow>(db, `SELECT ${COLS} FROM grants g JOIN keys k ON k.id = g.key_id WHERE g.person_id = ? ORDER BY g.id`, personId).map(toGrant);
 }
 
 export function getGrant(db: Db, id: number): Grant {
-  const g = one<Grant>(db, `SELECT ${COLS} FROM grants g JOIN keys k ON k.id = g.key_id WHERE g.id = ?`, id);
+  const g = one<GrantRow>(db, `SELECT ${COLS} FROM grants g JOIN keys k ON k.id = g.key_id WHERE g.id = ?`, id);
   if (!g) throw new GatewayError('GRANT_NOT_FOUND', `grant ${id} does not exist`);
-  return g;
+  return toGrant(g);
 }
 
 export interface Window {
@@ -143,17 +152,32 @@ export function grantKeys(
 }
 
 /** Edit → change a key's start or expiration (`undefined` keeps, `null` opens that side). */
-export function updateGrant(db: Db, grantId: number, patch: Partial<Window>, ctx: Ctx = {}): Grant & AffectsDoors {
+/**
+ * Edit → change one key's window and/or weekly schedule (`schedule`: this grant's own, which
+ * overrides the key's; null = back to the key's schedule).
+ */
+export function updateGrant(db: Db, grantId: number, patch: Partial<Window> & { schedule?: Schedule | null }, ctx: Ctx = {}): Grant & AffectsDoors {
   return tx(db, () => {
     const g = getGrant(db, grantId);
     const start = patch.start === undefined ? g.start : patch.start;
     const end = patch.end === undefined ? g.end : patch.end;
     // An edit may end access now or in the past: that is how a manager cuts a key short.
     checkWindow(start, end);
+    const sched = scheduleToRow(patch.schedule === undefined ? g.schedule : patch.schedule);
     const at = nowOf(ctx);
-    run(db, 'UPDATE grants SET start_min = ?, end_min = ?, updated_at = ? WHERE id = ?', start, end, at, grantId);
+    run(
+      db,
+      'UPDATE grants SET start_min = ?, end_min = ?, schedule_days = ?, schedule_from = ?, schedule_to = ?, updated_at = ? WHERE id = ?',
+      start,
+      end,
+      sched?.days ?? null,
+      sched?.from ?? null,
+      sched?.to ?? null,
+      at,
+      grantId,
+    );
     const p = personRef(db, g.personId);
-    const what = `changed ${p.name}'s window for key ${g.keyName}`;
+    const what = `changed ${p.name}'s ${patch.schedule === undefined ? 'window' : 'window/schedule'} for key ${g.keyName}`;
     // Guests' windows are clipped to this one when compiled, so the same doors cover them.
     const affected = journalDoors(db, doorsOfKeys(db, [g.keyId]), what, at);
     logAccess(db, p.propertyId, { action: 'grant.updated', holderRef: p.holderRef, message: what }, ctx);

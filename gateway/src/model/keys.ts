@@ -6,7 +6,7 @@ import { revokeSharedGrants } from './grants.js';
 import { doorsOfKeys, journalDoors } from './journal.js';
 import { logAccess } from './activity.js';
 import { getProperty } from './properties.js';
-import type { AffectsDoors, Key, KeyKind } from './types.js';
+import type { AffectsDoors, Key, KeyKind, Schedule, Weekday } from './types.js';
 import { requireUnitIn } from './units.js';
 import { requireName } from './validate.js';
 
@@ -19,14 +19,106 @@ interface KeyRow {
   mayShare: number;
   doorcodesDisabled: number;
   createdAt: number;
+  sDays: number | null;
+  sFrom: number | null;
+  sTo: number | null;
 }
 
 const COLS = `id, property_id AS propertyId, name, kind, unit_id AS unitId, may_share AS mayShare,
-  doorcodes_disabled AS doorcodesDisabled, created_at AS createdAt`;
+  doorcodes_disabled AS doorcodesDisabled, created_at AS createdAt,
+  schedule_days AS sDays, schedule_from AS sFrom, schedule_to AS sTo`;
 
 function toKey(db: Db, r: KeyRow): Key {
-  return { ...r, mayShare: bool(r.mayShare), doorcodesDisabled: bool(r.doorcodesDisabled), doorIds: doorsOfKeys(db, [r.id]) };
+  const { sDays, sFrom, sTo, ...rest } = r;
+  return {
+    ...rest,
+    mayShare: bool(r.mayShare),
+    doorcodesDisabled: bool(r.doorcodesDisabled),
+    doorIds: doorsOfKeys(db, [r.id]),
+    schedule: scheduleFromRow(sDays, sFrom, sTo),
+  };
 }
+
+// ---- weekly schedules
+
+export const WEEKDAYS: readonly Weekday[] = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+
+/** A schedule as the protocol and the store hold it: weekday bitmask (bit 0 = Monday), local minutes. */
+export interface ScheduleRow {
+  days: number;
+  from: number;
+  to: number;
+}
+
+function badSchedule(message: string): never {
+  throw new GatewayError('INVALID_SCHEDULE', message);
+}
+
+function minuteOfDay(text: unknown, what: string): number {
+  const m = typeof text === 'string' ? /^([01]\d|2[0-4]):([0-5]\d)$/.exec(text) : null;
+  if (!m) badSchedule(`schedule ${what} must be a local time HH:MM (00:00 to 24:00), got ${JSON.stringify(text)}`);
+  const min = Number(m[1]) * 60 + Number(m[2]);
+  if (min > 1440) badSchedule(`schedule ${what} must be at most 24:00, got ${String(text)}`);
+  return min;
+}
+
+/**
+ * Validates an API schedule and returns its stored form (null stays null). Throws
+ * INVALID_SCHEDULE for no days, an unknown or repeated day name, a malformed time, or
+ * from >= to: the lock cannot enforce a schedule across midnight, so split it in two keys.
+ */
+export function scheduleToRow(s: Schedule | null | undefined): ScheduleRow | null {
+  if (s === null || s === undefined) return null;
+  if (typeof s !== 'object' || !Array.isArray(s.days)) badSchedule('a schedule needs days, from and to');
+  if (s.days.length === 0) badSchedule('a schedule needs at least one day');
+  let days = 0;
+  for (const d of s.days) {
+    const i = WEEKDAYS.indexOf(String(d).toLowerCase() as Weekday);
+    if (i < 0) badSchedule(`unknown day ${JSON.stringify(d)}; use ${WEEKDAYS.join(', ')}`);
+    if (days & (1 << i)) badSchedule(`day ${String(d)} is listed twice`);
+    days |= 1 << i;
+  }
+  const from = minuteOfDay(s.from, 'from');
+  const to = minuteOfDay(s.to, 'to');
+  if (from >= to) badSchedule(`schedule from (${s.from}) must be before to (${s.to}); a schedule cannot span midnight`);
+  return { days, from, to };
+}
+
+const hhmm = (min: number): string => `${String(Math.floor(min / 60)).padStart(2, '0')}:${String(min % 60).padStart(2, '0')}`;
+
+export function scheduleFromRow(days: number | null, from: number | null, to: number | null): Schedule | null {
+  if (days === null || from === null || to === null) return null;
+  return { days: WEEKDAYS.filter((_, i) => days & (1 << i)), from: hhmm(from), to: hhmm(to) };
+}
+
+/**
+ * Parses the CLI form "tue 08:00-17:00" or "mon,tue,wed 06:00-22:00" (also "mon-fri" ranges),
+ * or "none" for no schedule.
+ */
+export function parseScheduleText(text: string): Schedule | null {
+  const t = text.trim().toLowerCase();
+  if (t === 'none' || t === '') return null;
+  const m = /^(\S+)\s+(\S+)-(\S+)$/.exec(t);
+  if (!m) badSchedule(`schedule must look like "tue 08:00-17:00" or "mon,tue 06:00-22:00", got ${JSON.stringify(text)}`);
+  const days: string[] = [];
+  for (const part of m[1]!.split(',')) {
+    const r = /^([a-z]+)-([a-z]+)$/.exec(part);
+    if (!r) {
+      days.push(part);
+      continue;
+    }
+    const a = WEEKDAYS.indexOf(r[1] as Weekday);
+    const b = WEEKDAYS.indexOf(r[2] as Weekday);
+    if (a < 0 || b < 0 || a > b) badSchedule(`bad day range ${JSON.stringify(part)}`);
+    days.push(...WEEKDAYS.slice(a, b + 1));
+  }
+  const s: Schedule = { days: days as Weekday[], from: m[2]!, to: m[3]! };
+  scheduleToRow(s);
+  return s;
+}
+
+const sameSchedule = (a: ScheduleRow | null, b: ScheduleRow | null): boolean =>
+  a === null || b === null ? a === b : a.days === b.days && a.from === b.from && a.to === b.to;
 
 export interface KeyInput {
   name: string;
@@ -36,6 +128,8 @@ export interface KeyInput {
   mayShare: boolean;
   doorcodesDisabled: boolean;
   unitId?: number | null;
+  /** Weekly schedule (local time); null or absent = any time. */
+  schedule?: Schedule | null;
 }
 
 function nameTaken(db: Db, propertyId: number, name: string, exceptId: number): void {
@@ -58,9 +152,11 @@ export function createKey(db: Db, propertyId: number, input: KeyInput, ctx: Ctx 
     nameTaken(db, propertyId, name, 0);
     const doorIds = checkDoors(db, propertyId, input.doorIds);
     requireUnitIn(db, propertyId, input.unitId);
+    const sched = scheduleToRow(input.schedule);
     const { lastInsertRowid: id } = run(
       db,
-      'INSERT INTO keys (property_id, name, kind, unit_id, may_share, doorcodes_disabled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      `INSERT INTO keys (property_id, name, kind, unit_id, may_share, doorcodes_disabled, created_at, schedule_days, schedule_from, schedule_to)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       propertyId,
       name,
       input.kind,
@@ -68,6 +164,9 @@ export function createKey(db: Db, propertyId: number, input: KeyInput, ctx: Ctx 
       bit(input.mayShare),
       bit(input.doorcodesDisabled),
       nowOf(ctx),
+      sched?.days ?? null,
+      sched?.from ?? null,
+      sched?.to ?? null,
     );
     for (const d of doorIds) run(db, 'INSERT INTO key_doors (key_id, door_id) VALUES (?, ?)', id, d);
     logAccess(db, propertyId, { action: 'key.created', message: `created key ${name}` }, ctx);
@@ -101,14 +200,19 @@ export function updateKey(db: Db, id: number, patch: KeyPatch, ctx: Ctx = {}): K
     requireUnitIn(db, k.propertyId, unitId);
     const mayShare = patch.mayShare ?? k.mayShare;
     const codesOff = patch.doorcodesDisabled ?? k.doorcodesDisabled;
+    const schedBefore = scheduleToRow(k.schedule);
+    const sched = patch.schedule === undefined ? schedBefore : scheduleToRow(patch.schedule);
     run(
       db,
-      'UPDATE keys SET name = ?, kind = ?, unit_id = ?, may_share = ?, doorcodes_disabled = ? WHERE id = ?',
+      'UPDATE keys SET name = ?, kind = ?, unit_id = ?, may_share = ?, doorcodes_disabled = ?, schedule_days = ?, schedule_from = ?, schedule_to = ? WHERE id = ?',
       name,
       patch.kind ?? k.kind,
       unitId,
       bit(mayShare),
       bit(codesOff),
+      sched?.days ?? null,
+      sched?.from ?? null,
+      sched?.to ?? null,
       id,
     );
     const held = one(db, 'SELECT 1 FROM grants WHERE key_id = ? LIMIT 1', id) !== undefined;
@@ -124,6 +228,10 @@ export function updateKey(db: Db, id: number, patch: KeyPatch, ctx: Ctx = {}): K
     }
     if (held && codesOff !== k.doorcodesDisabled) {
       const reason = `key ${name}: doorcodes ${codesOff ? 'disabled' : 'enabled'}`;
+      for (const d of journalDoors(db, doorsOfKeys(db, [id]), reason, at)) affected.add(d);
+    }
+    if (held && !sameSchedule(schedBefore, sched)) {
+      const reason = `key ${name}: schedule ${sched === null ? 'removed' : 'changed'}`;
       for (const d of journalDoors(db, doorsOfKeys(db, [id]), reason, at)) affected.add(d);
     }
     if (k.mayShare && !mayShare) {

@@ -33,6 +33,19 @@ export interface Door {
 
 export type KeyKind = 'residential' | 'communal';
 
+export type Weekday = 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun';
+
+/**
+ * A weekly schedule: access only on these local weekdays, from `from` (inclusive) to `to`
+ * (exclusive), local 'HH:MM' times with from < to ('24:00' = end of day). The lock does not
+ * support a schedule across midnight.
+ */
+export interface Schedule {
+  days: Weekday[];
+  from: string;
+  to: string;
+}
+
 export interface Key {
   id: number;
   propertyId: number;
@@ -42,6 +55,8 @@ export interface Key {
   mayShare: boolean;
   doorcodesDisabled: boolean;
   doorIds: number[];
+  /** Weekly schedule every holder's access through this key follows; null = any time. */
+  schedule: Schedule | null;
   createdAt: number;
 }
 
@@ -85,6 +100,8 @@ export interface Grant {
   sharedBy: number | null;
   start: number | null;
   end: number | null;
+  /** This grant's own weekly schedule, overriding its key's; null = the key's schedule applies. */
+  schedule: Schedule | null;
   source: GrantSource;
   createdAt: number;
   updatedAt: number;

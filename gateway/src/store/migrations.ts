@@ -8,6 +8,7 @@ import { ACCESS_TOUCHES_SCHEMA } from './migration-006-access-touches.js';
 import { JOURNAL_WATERMARKS_SCHEMA } from './migration-007-journal-watermarks.js';
 import { rebuildWithAutoincrement } from './migration-008-no-id-reuse.js';
 import { sealIssuerKeys } from './migration-009-sealed-issuer-keys.js';
+import { WEEKLY_SCHEDULES_SCHEMA } from './migration-010-weekly-schedules.js';
 
 export interface Migration {
   /** Strictly increasing from 1; a released version is never edited, only followed. */
@@ -265,6 +266,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 7, name: 'journal watermarks, full sets on demand, relaxed compile commits', up: JOURNAL_WATERMARKS_SCHEMA },
   { version: 8, name: 'autoincrement ids: deleted ids are never reused', up: (db) => rebuildWithAutoincrement(db), foreignKeysOff: true },
   { version: 9, name: 'issuer keys sealed under a key-encryption key', up: (db) => sealIssuerKeys(db) },
+  { version: 10, name: 'weekly schedules on keys and grants', up: WEEKLY_SCHEDULES_SCHEMA },
 ];
 
 export function appliedMigrations(db: Db): { version: number; name: string; appliedAt: number }[] {

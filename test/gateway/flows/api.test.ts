@@ -42,7 +42,7 @@ describe('CSV import over the API', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('text/csv; charset=utf-8');
     expect(res.headers['content-disposition']).toContain('attachment');
-    expect(res.body).toBe('First Name,Last Name,Email,Phone,Unit,Keys\r\n');
+    expect(res.body).toBe('First Name,Last Name,Email,Phone,Unit,Keys,Start,Expiration\r\n');
   });
 
   it('upload → preview with per-row errors → apply with communal keys and a window → error report', async () => {

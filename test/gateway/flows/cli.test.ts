@@ -47,7 +47,7 @@ describe('latchkit CSV import commands', () => {
   it('template → upload (preview) → apply → errors → corrected re-upload; welcome messages in the outbox', async () => {
     const c = cli();
     const { p, entrances } = await seeded(c);
-    expect((await c.run(['import', 'template'])).out).toBe('First Name,Last Name,Email,Phone,Unit,Keys\r'); // with the LF io.out adds: CRLF
+    expect((await c.run(['import', 'template'])).out).toBe('First Name,Last Name,Email,Phone,Unit,Keys,Start,Expiration\r'); // with the LF io.out adds: CRLF
     await c.run(['import', 'template', '--out', 'residents.csv']);
     const file = join(c.dir, 'residents.csv');
     writeFileSync(file, `${readFileSync(file, 'utf8')}Ann,Doe,ann@example.com,,4B,Unit 4B\r\nBob,Doe,bob@example.com,,4B,Unit 9\r\n`);

@@ -88,7 +88,7 @@ describe('CSV writing: formula escaping and CRLF', () => {
   });
 
   it('the template is one CRLF-terminated header row', () => {
-    expect(f.csvTemplate()).toBe('First Name,Last Name,Email,Phone,Unit,Keys\r\n');
+    expect(f.csvTemplate()).toBe('First Name,Last Name,Email,Phone,Unit,Keys,Start,Expiration\r\n');
   });
 });
 

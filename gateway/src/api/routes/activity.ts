@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../app.js';
 import * as S from '../schemas.js';
 import { define, inProperty } from './define.js';
-import { listActivity } from '../../model/activity.js';
+import { countActivity, listActivity } from '../../model/activity.js';
 import { getPerson } from '../../model/people.js';
 import { activityView } from '../../views.js';
 
@@ -26,7 +26,7 @@ export function registerActivityRoutes(app: FastifyInstance, { db }: AppContext)
     params: S.params.property,
     querystring: S.activityQuery,
     response: { 200: S.activityPage },
-    handler: (req) => {
+    handler: (req, reply) => {
       const q = req.query;
       // A living person is named by id; a deleted one only by the holder reference they had.
       const holderRef =
@@ -34,10 +34,15 @@ export function registerActivityRoutes(app: FastifyInstance, { db }: AppContext)
           ? inProperty(getPerson(db, q.personId), req.params.propertyId, 'PERSON_NOT_FOUND', `person ${q.personId}`).holderRef
           : q.holderRef;
       const [at, id] = q.before ? q.before.split('.').map(Number) : [];
-      const entries = listActivity(db, req.params.propertyId, {
+      const filter = {
         ...(holderRef === undefined ? {} : { holderRef }),
         ...(q.doorId === undefined ? {} : { doorId: q.doorId }),
         ...(q.kind === undefined ? {} : { kind: q.kind }),
+      };
+      // X-Total-Count: every entry matching the filters, whatever page the cursor is at.
+      reply.header(S.TOTAL_HEADER, String(countActivity(db, req.params.propertyId, filter)));
+      const entries = listActivity(db, req.params.propertyId, {
+        ...filter,
         ...(at === undefined || id === undefined ? {} : { before: { at, id } }),
         limit: q.limit,
       });

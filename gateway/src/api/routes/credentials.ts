@@ -12,6 +12,7 @@ import {
   getPhoneKey,
   listKeycards,
   listPhoneKeys,
+  personDailyDoorcode,
   personDoorcode,
   resetDoorcode,
   revokePhoneKey,
@@ -160,6 +161,32 @@ export function registerCredentialRoutes(app: FastifyInstance, { db, ctxFor }: A
     handler: (req) => {
       personIn(req.params);
       return setDailyDoorcode(db, req.params.personId, req.body.enabled, ctxFor(req));
+    },
+  });
+  define<undefined, PersonP, { date?: string }>(app, {
+    method: 'GET',
+    url: `${base}/daily-doorcode`,
+    operationId: 'getDailyDoorcode',
+    summary: "The person's daily doorcode for a local day (`?date=YYYY-MM-DD`, default today in the property's time) and the doors it opens",
+    tags: ['credentials'],
+    // The code opens doors: only tokens that could change it may read it.
+    permission: 'key_management',
+    params: S.params.person,
+    querystring: S.obj({ date: { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', description: 'Local date; default today' } }, [], { additionalProperties: false }),
+    response: {
+      200: S.obj(
+        {
+          personId: S.idSchema,
+          date: { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' },
+          code: { type: 'string', pattern: '^[0-9]{6}$' },
+          doorIds: { type: 'array', items: S.idSchema },
+        },
+        ['personId', 'date', 'code', 'doorIds'],
+      ),
+    },
+    handler: (req) => {
+      personIn(req.params);
+      return personDailyDoorcode(db, req.params.personId, req.query.date, ctxFor(req));
     },
   });
 }

@@ -6,10 +6,14 @@ import { define, endMinute, inProperty, startMinute } from './define.js';
 import { getProperty } from '../../model/properties.js';
 import { applyImport, createImport, getImport, importErrorReport, importRows, listImports, type ImportRowStatus } from '../../flows/csv-import.js';
 import { csvTemplate } from '../../flows/csv-file.js';
-import { importRowView, importView } from '../../flows/views.js';
+import { importRowView as baseRowView, importView } from '../../flows/views.js';
+import type { ImportRow } from '../../flows/csv-import.js';
 
 type PP = { propertyId: number };
 type IP = PP & { importId: number };
+
+/** The row as flows/views.ts shows it, plus the Start and Expiration cells. */
+const importRowView = (r: ImportRow) => ({ ...baseRowView(r), start: r.cells.start ?? null, expiration: r.cells.expiration ?? null });
 
 /** A 10,000-row file is about 1 MB of JSON; the default 1 MiB body limit is too tight for it. */
 const UPLOAD_BODY_LIMIT = 40 * 1024 * 1024;
@@ -26,7 +30,7 @@ export function registerCsvImportRoutes(app: FastifyInstance, { db, ctxFor }: Ap
     method: 'GET',
     url: '/properties/:propertyId/imports/template',
     operationId: 'csvImportTemplate',
-    summary: 'Download the CSV template (text/csv): First Name, Last Name, Email, Phone, Unit, Keys',
+    summary: 'Download the CSV template (text/csv): First Name, Last Name, Email, Phone, Unit, Keys, Start, Expiration',
     tags: ['csv-import'],
     permission: 'read',
     params: S.params.property,
@@ -70,6 +74,7 @@ export function registerCsvImportRoutes(app: FastifyInstance, { db, ctxFor }: Ap
       reply.code(201);
       return {
         import: importView(imp),
+        warnings: imp.warnings ?? [],
         rows: importRows(db, imp.id, { limit: 100 }).map(importRowView),
         errors: importRows(db, imp.id, { status: 'error', limit: 1000 }).map(importRowView),
       };

@@ -60,6 +60,8 @@ const importRowProps = {
   phone: nullableText,
   unit: nullableText,
   keys: { ...nullableText, description: 'The Keys cell as uploaded' },
+  start: { ...nullableText, description: 'The Start cell as uploaded (YYYY-MM-DD or YYYY-MM-DDTHH:MM, property time)' },
+  expiration: { ...nullableText, description: 'The Expiration cell as uploaded (YYYY-MM-DD or YYYY-MM-DDTHH:MM, property time)' },
   keyIds: { type: 'array', items: idSchema },
   unitId: nullableId,
   errorCode: { ...nullableText, description: 'An error code of API.md' },
@@ -75,13 +77,22 @@ export const importUpload = obj(
   },
   ['csv'],
 );
+const importWarning = obj(
+  {
+    code: { type: 'string', enum: ['CSV_UNKNOWN_COLUMNS'] },
+    message: { type: 'string' },
+    columns: { type: 'array', items: { type: 'string' }, description: 'Header cells not in the template, as written; their cells were ignored' },
+  },
+  ['code', 'message', 'columns'],
+);
 export const importPreview = obj(
   {
     import: importSummary,
+    warnings: { type: 'array', items: importWarning, description: 'File-level warnings: the import goes ahead' },
     rows: { type: 'array', items: importRow, description: 'The first rows of the file, in order (page with GET …/rows)' },
     errors: { type: 'array', items: importRow, description: 'Rows with errors (up to 1000; the error report has all)' },
   },
-  ['import', 'rows', 'errors'],
+  ['import', 'warnings', 'rows', 'errors'],
 );
 export const importApply = obj({
   communalKeyIds: { type: 'array', items: idSchema, maxItems: 100, uniqueItems: true, description: 'Communal keys every imported resident gets' },

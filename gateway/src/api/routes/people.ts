@@ -14,7 +14,7 @@ import {
 } from '../../model/people.js';
 import { addGrants, getGrant, listGrants, removeGrant, updateGrant } from '../../model/grants.js';
 import { inviteGuest, listGuests, revokeGuest } from '../../model/guests.js';
-import type { AccessType } from '../../model/types.js';
+import type { AccessType, Schedule } from '../../model/types.js';
 import type { NewPersonInput } from '../../model/people.js';
 import { GatewayError } from '../../errors.js';
 import { grantView, personView } from '../../views.js';
@@ -60,7 +60,13 @@ export function registerPeopleRoutes(app: FastifyInstance, { db, ctxFor }: AppCo
     params: S.params.property,
     querystring: S.peopleQuery,
     response: { 200: S.arrayOf(S.person) },
-    handler: (req) => listPeople(db, req.params.propertyId, req.query, ctxFor(req)).map(personView),
+    handler: (req, reply) => {
+      const ctx = ctxFor(req);
+      const { limit, offset, ...filter } = req.query;
+      // The total counts every match (listPeople pages in SQL; its filters are derived, so count by listing).
+      const total = listPeople(db, req.params.propertyId, { ...filter, limit: Number.MAX_SAFE_INTEGER, offset: 0 }, ctx).length;
+      return S.withTotal(reply, total, listPeople(db, req.params.propertyId, { ...filter, limit, offset }, ctx).map(personView));
+    },
   });
 
   define<InviteBody, PP>(app, {
@@ -147,7 +153,7 @@ export function registerPeopleRoutes(app: FastifyInstance, { db, ctxFor }: AppCo
   });
 
   // ---- grants
-  define<undefined, PersonP>(app, {
+  define<undefined, PersonP, S.PageQ>(app, {
     method: 'GET',
     url: '/properties/:propertyId/people/:personId/grants',
     operationId: 'listGrants',
@@ -155,8 +161,9 @@ export function registerPeopleRoutes(app: FastifyInstance, { db, ctxFor }: AppCo
     tags: ['grants'],
     permission: 'read',
     params: S.params.person,
+    querystring: S.pageQuery,
     response: { 200: S.arrayOf(S.grant) },
-    handler: (req) => listGrants(db, personIn(req).id).map(grantView),
+    handler: (req, reply) => S.pageOf(reply, listGrants(db, personIn(req).id), req.query).map(grantView),
   });
 
   define<WindowBody & { keyIds: number[] }, PersonP>(app, {
@@ -183,11 +190,11 @@ export function registerPeopleRoutes(app: FastifyInstance, { db, ctxFor }: AppCo
     if (g.personId !== p.personId) throw new GatewayError('GRANT_NOT_FOUND', `person ${p.personId} holds no grant ${p.grantId}`);
     return g;
   };
-  define<WindowBody, GP>(app, {
+  define<WindowBody & { schedule?: Schedule | null }, GP>(app, {
     method: 'PATCH',
     url: '/properties/:propertyId/people/:personId/grants/:grantId',
     operationId: 'updateGrant',
-    summary: 'Edit → change the start or expiration of one key',
+    summary: "Edit → change the start, expiration or weekly schedule (overrides the key's) of one key",
     tags: ['grants'],
     permission: 'key_management',
     params: S.params.grant,
@@ -197,7 +204,7 @@ export function registerPeopleRoutes(app: FastifyInstance, { db, ctxFor }: AppCo
       personIn(req);
       grantOf(req.params);
       const w = window(req.params.propertyId, req.body);
-      const g = updateGrant(db, req.params.grantId, w, ctxFor(req));
+      const g = updateGrant(db, req.params.grantId, { ...w, schedule: req.body.schedule }, ctxFor(req));
       return { ...grantView(g), affectedDoors: g.affectedDoors };
     },
   });
@@ -218,7 +225,7 @@ export function registerPeopleRoutes(app: FastifyInstance, { db, ctxFor }: AppCo
   });
 
   // ---- guests
-  define<undefined, PersonP>(app, {
+  define<undefined, PersonP, S.PageQ>(app, {
     method: 'GET',
     url: '/properties/:propertyId/people/:personId/guests',
     operationId: 'listGuests',
@@ -226,10 +233,12 @@ export function registerPeopleRoutes(app: FastifyInstance, { db, ctxFor }: AppCo
     tags: ['guests'],
     permission: 'read',
     params: S.params.person,
+    querystring: S.pageQuery,
     response: { 200: S.guestList },
-    handler: (req) => {
+    handler: (req, reply) => {
       personIn(req);
-      return listGuests(db, req.params.personId, ctxFor(req)).map((e) => ({ guest: personView(e.guest), grants: e.grants.map(grantView) }));
+      const guests = listGuests(db, req.params.personId, ctxFor(req));
+      return S.pageOf(reply, guests, req.query).map((e) => ({ guest: personView(e.guest), grants: e.grants.map(grantView) }));
     },
   });
   define<GuestBody, PersonP>(app, {

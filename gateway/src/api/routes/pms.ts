@@ -4,6 +4,7 @@ import * as S from '../schemas.js';
 import * as F from './flow-schemas.js';
 import { define, inProperty } from './define.js';
 import { getPerson } from '../../model/people.js';
+import { one } from '../../model/base.js';
 import { configureIntegration, getIntegration, type IntegrationInput } from '../../flows/pms/integration.js';
 import { listSyncRuns, runPmsSync } from '../../flows/pms/sync.js';
 import {
@@ -79,7 +80,10 @@ export function registerPmsRoutes(app: FastifyInstance, { db, ctxFor }: AppConte
     params: S.params.property,
     querystring: F.runsQuery,
     response: { 200: S.arrayOf(F.syncRun) },
-    handler: (req) => listSyncRuns(db, req.params.propertyId, { limit: req.query.limit }).map(syncRunView),
+    handler: (req, reply) => {
+      const total = one<{ n: number }>(db, 'SELECT count(*) AS n FROM pms_sync_runs WHERE property_id = ?', req.params.propertyId)!.n;
+      return S.withTotal(reply, total, listSyncRuns(db, req.params.propertyId, { limit: req.query.limit }).map(syncRunView));
+    },
   });
 
   define<undefined, PP, { state: SuggestionState; personId?: number; limit: number; offset: number }>(app, {
@@ -92,7 +96,19 @@ export function registerPmsRoutes(app: FastifyInstance, { db, ctxFor }: AppConte
     params: S.params.property,
     querystring: F.suggestionsQuery,
     response: { 200: S.arrayOf(F.suggestion) },
-    handler: (req) => listSuggestions(db, req.params.propertyId, req.query).map(suggestionView),
+    handler: (req, reply) => {
+      const q = req.query;
+      const total = one<{ n: number }>(
+        db,
+        'SELECT count(*) AS n FROM access_suggestions s JOIN people p ON p.id = s.person_id WHERE s.property_id = ? AND (? IS NULL OR s.state = ?) AND (? IS NULL OR s.person_id = ?)',
+        req.params.propertyId,
+        q.state ?? null,
+        q.state ?? null,
+        q.personId ?? null,
+        q.personId ?? null,
+      )!.n;
+      return S.withTotal(reply, total, listSuggestions(db, req.params.propertyId, q).map(suggestionView));
+    },
   });
 
   define<{ ids: number[] }, PP>(app, {
@@ -133,7 +149,11 @@ export function registerPmsRoutes(app: FastifyInstance, { db, ctxFor }: AppConte
     params: S.params.property,
     querystring: F.alertsQuery,
     response: { 200: S.arrayOf(F.alert) },
-    handler: (req) => listAlerts(db, req.params.propertyId, req.query).map(alertView),
+    handler: (req, reply) => {
+      const q = req.query;
+      const total = one<{ n: number }>(db, 'SELECT count(*) AS n FROM pms_alerts WHERE property_id = ? AND (? IS NULL OR state = ?)', req.params.propertyId, q.state ?? null, q.state ?? null)!.n;
+      return S.withTotal(reply, total, listAlerts(db, req.params.propertyId, q).map(alertView));
+    },
   });
 
   define<{ action: AlertAction; personId?: number }, PP & { alertId: number }>(app, {
@@ -192,7 +212,18 @@ export function registerPmsRoutes(app: FastifyInstance, { db, ctxFor }: AppConte
     params: S.params.property,
     querystring: F.notificationsQuery,
     response: { 200: S.arrayOf(F.notification) },
-    handler: (req) => listNotifications(db, req.params.propertyId, req.query).map(notificationView),
+    handler: (req, reply) => {
+      const q = req.query;
+      const total = one<{ n: number }>(
+        db,
+        'SELECT count(*) AS n FROM notifications n WHERE n.property_id = ? AND (? IS NULL OR n.person_id = ?) AND (? = 0 OR n.sent_at IS NULL)',
+        req.params.propertyId,
+        q.personId ?? null,
+        q.personId ?? null,
+        q.unsentOnly ? 1 : 0,
+      )!.n;
+      return S.withTotal(reply, total, listNotifications(db, req.params.propertyId, q).map(notificationView));
+    },
   });
   define<{ sentAt?: string } | null, PP & { notificationId: number }>(app, {
     method: 'POST',

@@ -17,19 +17,19 @@ type PP = { propertyId: number };
 
 export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: AppContext): void {
   // ---- properties
-  define(app, {
+  define<undefined, Record<string, never>, S.PageQ>(app, {
     method: 'GET',
     url: '/properties',
     operationId: 'listProperties',
     summary: 'List the properties this token may see',
     tags: ['properties'],
     permission: 'read',
+    querystring: S.pageQuery,
     response: { 200: S.arrayOf(S.property) },
-    handler: (req) => {
+    handler: (req, reply) => {
       const scope = req.principal!.propertyId;
-      return listProperties(db)
-        .filter((p) => scope === null || p.id === scope)
-        .map(propertyView);
+      const seen = listProperties(db).filter((p) => scope === null || p.id === scope);
+      return S.pageOf(reply, seen, req.query).map(propertyView);
     },
   });
   define<PropertyInput>(app, {
@@ -74,7 +74,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
   });
 
   // ---- units
-  define<undefined, PP>(app, {
+  define<undefined, PP, S.PageQ>(app, {
     method: 'GET',
     url: '/properties/:propertyId/units',
     operationId: 'listUnits',
@@ -82,8 +82,9 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
     tags: ['units'],
     permission: 'read',
     params: S.params.property,
+    querystring: S.pageQuery,
     response: { 200: S.arrayOf(S.unit) },
-    handler: (req) => listUnits(db, req.params.propertyId).map(unitView),
+    handler: (req, reply) => S.pageOf(reply, listUnits(db, req.params.propertyId), req.query).map(unitView),
   });
   define<{ name: string }, PP>(app, {
     method: 'POST',
@@ -146,7 +147,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
   });
 
   // ---- doors
-  define<undefined, PP, { connectivity?: Connectivity; unitId?: number }>(app, {
+  define<undefined, PP, { connectivity?: Connectivity; unitId?: number } & S.PageQ>(app, {
     method: 'GET',
     url: '/properties/:propertyId/doors',
     operationId: 'listDoors',
@@ -154,9 +155,12 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
     tags: ['doors'],
     permission: 'read',
     params: S.params.property,
-    querystring: S.obj({ connectivity: { type: 'string', enum: ['online', 'offline'] }, unitId: S.idSchema }),
+    querystring: S.obj({ connectivity: { type: 'string', enum: ['online', 'offline'] }, unitId: S.idSchema, ...S.pageProps }),
     response: { 200: S.arrayOf(S.door) },
-    handler: (req) => listDoors(db, req.params.propertyId, req.query).map(doorView),
+    handler: (req, reply) => {
+      const { limit, offset, ...filter } = req.query;
+      return S.pageOf(reply, listDoors(db, req.params.propertyId, filter), { limit, offset }).map(doorView);
+    },
   });
   define<DoorInput, PP>(app, {
     method: 'POST',
@@ -227,9 +231,10 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
     permission: 'read',
     params: S.params.door,
     response: { 200: S.arrayOf(S.doorCredential) },
-    handler: (req) => {
+    handler: (req, reply) => {
       doorIn(req.params);
-      return credentialsForDoor(db, req.params.doorId, ctxFor(req)).map(doorCredentialView);
+      const creds = credentialsForDoor(db, req.params.doorId, ctxFor(req));
+      return S.withTotal(reply, creds.length, creds.map(doorCredentialView));
     },
   });
   define<undefined, DP>(app, {
@@ -256,11 +261,14 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
     params: S.params.property,
     querystring: S.obj({ connectivity: { type: 'string', enum: ['online', 'offline'] } }),
     response: { 200: S.arrayOf(S.syncTask) },
-    handler: (req) => doorSyncTasks(db, req.params.propertyId, req.query).map(syncTaskView),
+    handler: (req, reply) => {
+      const tasks = doorSyncTasks(db, req.params.propertyId, req.query);
+      return S.withTotal(reply, tasks.length, tasks.map(syncTaskView));
+    },
   });
 
   // ---- keys
-  define<undefined, PP>(app, {
+  define<undefined, PP, S.PageQ>(app, {
     method: 'GET',
     url: '/properties/:propertyId/keys',
     operationId: 'listKeys',
@@ -268,8 +276,9 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
     tags: ['keys'],
     permission: 'read',
     params: S.params.property,
+    querystring: S.pageQuery,
     response: { 200: S.arrayOf(S.key) },
-    handler: (req) => listKeys(db, req.params.propertyId).map(keyView),
+    handler: (req, reply) => S.pageOf(reply, listKeys(db, req.params.propertyId), req.query).map(keyView),
   });
   define<KeyInput, PP>(app, {
     method: 'POST',

@@ -88,8 +88,13 @@ export function listSuggestions(
   ).map(toSuggestion);
 }
 
+/**
+ * Suggestions awaiting a decision. Grey ones (no change) are listed but need none, so they are
+ * not counted: otherwise a property whose every resident already holds their keys would show
+ * pending work forever. A newer status change supersedes them as it does any pending suggestion.
+ */
 export function pendingSuggestionCount(db: Db, propertyId: number): number {
-  return one<{ n: number }>(db, "SELECT count(*) AS n FROM access_suggestions WHERE property_id = ? AND state = 'pending'", propertyId)!.n;
+  return one<{ n: number }>(db, "SELECT count(*) AS n FROM access_suggestions WHERE property_id = ? AND state = 'pending' AND action <> 'none'", propertyId)!.n;
 }
 
 interface KeyRef {
