@@ -26,3 +26,11 @@ export function untilSignal(): Promise<void> {
     process.on('SIGTERM', stop);
   });
 }
+
+/** "doors to sync: 1, 2"; past 10 doors a count and the first 10 ids (an import can touch thousands). */
+export const changedDoors = (doors: number[]): string =>
+  doors.length === 0
+    ? 'no door sets change'
+    : doors.length <= 10
+      ? `doors to sync: ${doors.join(', ')}`
+      : `${doors.length} doors to sync: ${doors.slice(0, 10).join(', ')}, …`;

@@ -9,7 +9,7 @@ import { parseTimeToMinute } from '../time.js';
 import * as f from '../flows/index.js';
 import { record, table } from './format.js';
 import type { CliIo } from './main.js';
-import { int, intList, untilSignal, yesNo } from './args.js';
+import { changedDoors, int, intList, untilSignal, yesNo } from './args.js';
 
 /** What the flow commands borrow from the program in main.ts. */
 export interface FlowCliContext {
@@ -21,13 +21,7 @@ export interface FlowCliContext {
   takeStore(): Db;
 }
 
-/** "doors to sync: 1, 2"; past 10 doors a count and the first 10 ids (an import can touch thousands). */
-const changed = (doors: number[]): string =>
-  doors.length === 0
-    ? 'no door sets change'
-    : doors.length <= 10
-      ? `doors to sync: ${doors.join(', ')}`
-      : `${doors.length} doors to sync: ${doors.slice(0, 10).join(', ')}, …`;
+const changed = changedDoors;
 
 /** --limit/--offset of a list command. */
 export interface PageOpts {

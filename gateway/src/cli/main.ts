@@ -12,7 +12,7 @@ import { registerSimulatorCommands } from '@latchkit/simulator';
 import { paged, registerFlowCommands, showPage, sliced, withPaging, type PageOpts } from './flows.js';
 import { dailyCodeMessages } from '../flows/notifications.js';
 import { LatchkitError } from '@latchkit/protocol';
-import { int, intList, yesNo } from './args.js';
+import { changedDoors, int, intList, yesNo } from './args.js';
 import { stateDirClock } from '../world/clock.js';
 import { registerSimCommands } from './sim.js';
 
@@ -75,13 +75,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
   /** Prints `data` as JSON, or as the human text `text()` makes from it. */
   const show = (data: unknown, text: () => string): void => io.out(json() ? JSON.stringify(data, null, 2) : text());
   const offsetOf = (propertyId: number): number => m.getProperty(store(), propertyId).utcOffsetMin;
-  /** "doors to sync: 1, 2"; past 10 doors a count and the first 10 ids (an import can touch thousands). */
-  const changed = (doors: number[]): string =>
-    doors.length === 0
-      ? 'no door sets change'
-      : doors.length <= 10
-        ? `doors to sync: ${doors.join(', ')}`
-        : `${doors.length} doors to sync: ${doors.slice(0, 10).join(', ')}, …`;
+  const changed = changedDoors;
 
   const close = (): void => {
     db?.close();

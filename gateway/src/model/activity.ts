@@ -117,27 +117,37 @@ export interface ActivityQuery {
   offset?: number;
 }
 
+/** The filter listActivity and countActivity share, with its parameters. */
+function activityFilter(propertyId: number, q: Omit<ActivityQuery, 'limit' | 'offset'>): { where: string; params: unknown[] } {
+  return {
+    where: `WHERE property_id = ? AND (? IS NULL OR holder_ref = ?) AND (? IS NULL OR door_id = ?)
+        AND (? IS NULL OR kind = ?) AND (? IS NULL OR at < ? OR (at = ? AND id < ?))`,
+    params: [
+      propertyId,
+      q.holderRef ?? null,
+      q.holderRef ?? null,
+      q.doorId ?? null,
+      q.doorId ?? null,
+      q.kind ?? null,
+      q.kind ?? null,
+      q.before?.at ?? null,
+      q.before?.at ?? null,
+      q.before?.at ?? null,
+      q.before?.id ?? null,
+    ],
+  };
+}
+
 /** Newest first. */
 export function listActivity(db: Db, propertyId: number, q: ActivityQuery = {}): ActivityEntry[] {
+  const f = activityFilter(propertyId, q);
   return all<ActivityEntry>(
     db,
     `SELECT id, property_id AS propertyId, at, kind, door_id AS doorId, door_name AS doorName, holder_ref AS holderRef,
             holder_name AS holderName, credential_kind AS credentialKind, result, action, actor, message
-       FROM activity
-      WHERE property_id = ? AND (? IS NULL OR holder_ref = ?) AND (? IS NULL OR door_id = ?)
-        AND (? IS NULL OR kind = ?) AND (? IS NULL OR at < ? OR (at = ? AND id < ?))
+       FROM activity ${f.where}
       ORDER BY at DESC, id DESC LIMIT ? OFFSET ?`,
-    propertyId,
-    q.holderRef ?? null,
-    q.holderRef ?? null,
-    q.doorId ?? null,
-    q.doorId ?? null,
-    q.kind ?? null,
-    q.kind ?? null,
-    q.before?.at ?? null,
-    q.before?.at ?? null,
-    q.before?.at ?? null,
-    q.before?.id ?? null,
+    ...f.params,
     q.limit ?? 100,
     q.offset ?? 0,
   );
@@ -145,21 +155,6 @@ export function listActivity(db: Db, propertyId: number, q: ActivityQuery = {}):
 
 /** How many entries listActivity would list without a limit (for "N more" when paging). */
 export function countActivity(db: Db, propertyId: number, q: Omit<ActivityQuery, 'limit' | 'offset'> = {}): number {
-  return one<{ n: number }>(
-    db,
-    `SELECT count(*) AS n FROM activity
-      WHERE property_id = ? AND (? IS NULL OR holder_ref = ?) AND (? IS NULL OR door_id = ?)
-        AND (? IS NULL OR kind = ?) AND (? IS NULL OR at < ? OR (at = ? AND id < ?))`,
-    propertyId,
-    q.holderRef ?? null,
-    q.holderRef ?? null,
-    q.doorId ?? null,
-    q.doorId ?? null,
-    q.kind ?? null,
-    q.kind ?? null,
-    q.before?.at ?? null,
-    q.before?.at ?? null,
-    q.before?.at ?? null,
-    q.before?.id ?? null,
-  )!.n;
+  const f = activityFilter(propertyId, q);
+  return one<{ n: number }>(db, `SELECT count(*) AS n FROM activity ${f.where}`, ...f.params)!.n;
 }
