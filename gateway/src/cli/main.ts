@@ -270,8 +270,9 @@ export function buildProgram(io: CliIo = processIo()): Command {
   const key = program.command('key').description('keys (sets of doors)');
   key
     .command('create')
+    .description('create a key: a set of doors, communal, or residential for one unit, optionally on a weekly schedule')
     .requiredOption('--property <id>', 'property id', int('property id'))
-    .requiredOption('--name <name>')
+    .requiredOption('--name <name>', 'key name, unique in the property ("Resident Entrances", "Unit 4B")')
     .requiredOption('--doors <ids>', 'comma-separated door ids', intList('door id'))
     .option('--communal', 'a communal key (entrances, amenities) rather than a residential one')
     .option('--may-share', 'holders may share it with guests')
@@ -293,6 +294,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
     });
   key
     .command('list')
+    .description('list the keys of a property (with their doors and schedules)')
     .requiredOption('--property <id>', 'property id', int('property id'))
     .action((o: { property: number }) => {
       const rows = m.listKeys(store(), o.property).map(v.keyView);
@@ -300,6 +302,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
     });
   key
     .command('show')
+    .description('show one key')
     .argument('<keyId>', 'key id', int('key id'))
     .action((id: number) => {
       const k = v.keyView(m.getKey(store(), id));
@@ -307,8 +310,9 @@ export function buildProgram(io: CliIo = processIo()): Command {
     });
   key
     .command('update')
+    .description('change a key: name, doors, may-share, doorcodes, weekly schedule')
     .argument('<keyId>', 'key id', int('key id'))
-    .option('--name <name>')
+    .option('--name <name>', 'new key name')
     .option('--doors <ids>', 'the full new list of door ids', intList('door id'))
     .option('--may-share <yes|no>', 'may holders share it with guests (no: withdraws existing shares)', yesNo)
     .option('--doorcodes <yes|no>', 'do doorcodes open these doors', yesNo)
@@ -329,6 +333,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
     });
   key
     .command('delete')
+    .description('delete a key and every grant of it')
     .argument('<keyId>', 'key id', int('key id'))
     .action((id: number) => {
       const r = m.deleteKey(store(), id, ctx());
@@ -763,7 +768,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
       if (!/^\d+$/.test(s) || (Number(s) !== 0 && Number(s) < 100)) throw new InvalidArgumentError(`expected 0 or milliseconds >= 100, got "${s}"`);
       return Number(s);
     }, 10_000)
-    .addOption(new Option('--fleet <file>').hideHelp())
+    .addOption(new Option('--fleet <file>', 'no longer used: serve --radio virtual runs every door of the store').hideHelp())
     .option('--no-pms', 'do not run the PMS scheduler (User Sync / Automated Access pulls of enabled integrations)')
     .action(
       async (o: { port: number; host: string; log?: boolean; radio?: 'virtual' | 'hci'; demo?: number | true; gatewayName: string; syncInterval: number; collectInterval: number; fleet?: string; pms: boolean }) => {
