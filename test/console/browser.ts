@@ -4,12 +4,12 @@
  * binary named by LATCHKIT_CHROMIUM), a listening server with the world and the console, and
  * small waits on what the page shows.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import * as g from '../../gateway/src/index.js';
+import { openDemoWorld } from '../e2e/demo-world.js';
 
 export const OUT_DIR = join(dirname(fileURLToPath(import.meta.url)), 'out');
 
@@ -53,11 +53,8 @@ export interface ConsoleServer {
 
 /** A demo property of `units` units in a running world, the API and the console on a real port. */
 export async function startConsoleServer(units: number): Promise<ConsoleServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'latchkit-console-'));
-  const db = g.openStore({ stateDir: dir });
-  const world = await g.World.open({ db, stateDir: dir, seed: 2, syncIntervalMs: 0, collectIntervalMs: 0, findTimeoutMs: 1_000 });
-  const demo = g.seedDemoProperty(db, world, { units, seed: 2 });
-  await world.refresh();
+  const w = await openDemoWorld({ units, seed: 2 });
+  const { db, world, demo } = w;
   const app = await g.buildApp({ db, world, console: true });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   const tokenFor = (input: g.TokenInput): string => g.createToken(db, input, world.ctx('test')).secret;
@@ -72,9 +69,7 @@ export async function startConsoleServer(units: number): Promise<ConsoleServer> 
     tokenFor,
     close: async () => {
       await app.close();
-      await world.close();
-      db.close();
-      rmSync(dir, { recursive: true, force: true });
+      await w.close();
     },
   };
 }

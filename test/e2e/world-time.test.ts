@@ -3,29 +3,21 @@
  * signed time by whoever connects next: a resident's phone (the time in its bundle) or a Door
  * Sync / gateway (pushed when the lock's reported clock is more than a minute behind).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as g from '../../gateway/src/index.js';
+import { openDemoWorld, type DemoWorld } from './demo-world.js';
 
-let dir: string;
-let db: g.Db;
+let w: DemoWorld;
 let world: g.World;
 let demo: g.DemoProperty;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'latchkit-world-time-'));
-  db = g.openStore({ stateDir: dir });
-  world = await g.World.open({ db, stateDir: dir, seed: 4, syncIntervalMs: 0, collectIntervalMs: 0, findTimeoutMs: 1_000 });
-  demo = g.seedDemoProperty(db, world, { units: 10, seed: 4 });
-  await world.refresh();
+  w = await openDemoWorld({ units: 10, seed: 4 });
+  ({ world, demo } = w);
 }, 60_000);
 
 afterAll(async () => {
-  await world?.close();
-  db?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await w?.close();
 });
 
 const lockSeconds = (doorId: number): number => world.door(doorId).device.firmware.now();

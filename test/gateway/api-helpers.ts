@@ -1,6 +1,7 @@
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { buildApp } from '../../gateway/src/api/app.js';
 import * as g from '../../gateway/src/index.js';
+import { afterEach } from 'vitest';
 import { fixture } from './helpers.js';
 
 /** The model fixture plus an app and one token per role (two property managers: with/without KM). */
@@ -27,4 +28,23 @@ export async function apiFixture() {
     return { status: res.statusCode, body, code: body?.error?.code as string | undefined };
   };
   return { ...f, other, tokens, app, call, base: `/properties/${f.prop.id}` };
+}
+
+/**
+ * An `apiFixture` maker for a test file whose fixtures are closed after each test (app, then
+ * store). Call it at module scope: it registers the afterEach.
+ */
+export function apiFixturesClosedAfterEach(): () => ReturnType<typeof apiFixture> {
+  const open: Awaited<ReturnType<typeof apiFixture>>[] = [];
+  afterEach(async () => {
+    for (let a = open.pop(); a; a = open.pop()) {
+      await a.app.close();
+      a.db.close();
+    }
+  });
+  return async () => {
+    const a = await apiFixture();
+    open.push(a);
+    return a;
+  };
 }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildProgram, runCli, type CliIo } from '../../gateway/src/cli/main.js';
+import { buildProgram, type CliIo } from '../../gateway/src/cli/main.js';
 import * as g from '../../gateway/src/index.js';
-import { fixture, resident, tempDir } from './helpers.js';
+import { cliIn, fixture, resident, tempDir } from './helpers.js';
 import type { Command } from 'commander';
 
 const cleanups: (() => void)[] = [];
@@ -12,19 +12,8 @@ afterEach(() => {
 function cli() {
   const t = tempDir();
   cleanups.push(t.cleanup);
-  const run = async (...args: string[]) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io: CliIo = { out: (s) => out.push(s), err: (s) => err.push(s), cwd: t.dir, env: {} };
-    const code = await runCli(args, io);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  };
-  const json = async (...args: string[]) => {
-    const r = await run('--json', ...args);
-    if (r.code !== 0) throw new Error(`latchkit ${args.join(' ')} failed: ${r.err}`);
-    return { data: JSON.parse(r.out), err: r.err };
-  };
-  return { dir: t.dir, run, json };
+  const c = cliIn(t.dir);
+  return { dir: c.dir, run: c.run, json: c.jsonWithErr };
 }
 
 describe('CLI help and lists', () => {

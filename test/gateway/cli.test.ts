@@ -1,9 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli, type CliIo } from '../../gateway/src/cli/main.js';
 import * as g from '../../gateway/src/index.js';
-import { tempDir } from './helpers.js';
+import { cliIn, tempDir } from './helpers.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'gateway', 'bin', 'latchkit.js');
 const cleanups: (() => void)[] = [];
@@ -14,19 +13,7 @@ afterEach(() => {
 function cli() {
   const t = tempDir();
   cleanups.push(t.cleanup);
-  const run = async (...args: string[]) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io: CliIo = { out: (s) => out.push(s), err: (s) => err.push(s), cwd: t.dir, env: {} };
-    const code = await runCli(args, io);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  };
-  const json = async (...args: string[]) => {
-    const r = await run('--json', ...args);
-    if (r.code !== 0) throw new Error(`latchkit ${args.join(' ')} failed: ${r.err}`);
-    return JSON.parse(r.out);
-  };
-  return { dir: t.dir, run, json };
+  return cliIn(t.dir);
 }
 
 async function seeded(c: ReturnType<typeof cli>) {

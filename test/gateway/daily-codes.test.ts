@@ -2,9 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { dailyCode, localDay } from '@latchkit/protocol';
 import * as g from '../../gateway/src/index.js';
 import { dailyCodeMessages, listNotifications } from '../../gateway/src/flows/notifications.js';
-import { runCli, type CliIo } from '../../gateway/src/cli/main.js';
 import { apiFixture } from './api-helpers.js';
-import { codeOf, fixture, resident, tempDir, T0 } from './helpers.js';
+import { cliIn, codeOf, fixture, resident, tempDir, T0 } from './helpers.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -83,18 +82,7 @@ describe('daily doorcode CLI', () => {
   it('prints the daily code and the daily messages', async () => {
     const t = tempDir();
     cleanups.push(t.cleanup);
-    const run = async (...args: string[]) => {
-      const out: string[] = [];
-      const err: string[] = [];
-      const io: CliIo = { out: (s) => out.push(s), err: (s) => err.push(s), cwd: t.dir, env: {} };
-      const code = await runCli(args, io);
-      return { code, out: out.join('\n'), err: err.join('\n') };
-    };
-    const json = async (...args: string[]) => {
-      const r = await run('--json', ...args);
-      if (r.code !== 0) throw new Error(`latchkit ${args.join(' ')} failed: ${r.err}`);
-      return JSON.parse(r.out);
-    };
+    const { run, json } = cliIn(t.dir);
     const prop = await json('property', 'create', '--name', 'Elm Court', '--utc-offset', '0');
     const lobby = await json('door', 'create', '--property', String(prop.id), '--name', 'Lobby', '--lock-id', '00000000000000a1');
     const key = await json('key', 'create', '--property', String(prop.id), '--name', 'Entrances', '--doors', String(lobby.id), '--communal');

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as g from '../../gateway/src/index.js';
+import { runCli, type CliIo } from '../../gateway/src/cli/main.js';
 
 export const T0 = Date.UTC(2025, 5, 1, 12, 0, 0); // 2025-06-01T12:00Z
 export const MIN = 60_000;
@@ -63,6 +64,28 @@ export function codeOf(fn: () => unknown): string {
 export function tempDir(): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'latchkit-gw-'));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * The `latchkit` CLI in-process against a state directory: `run` gives exit code and output,
+ * `json` the parsed `--json` output (throwing when the command fails), with what it wrote on
+ * stderr (a paged list says "N more" there).
+ */
+export function cliIn(dir: string) {
+  const run = async (...args: string[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io: CliIo = { out: (s) => out.push(s), err: (s) => err.push(s), cwd: dir, env: {} };
+    const code = await runCli(args, io);
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  };
+  const jsonWithErr = async (...args: string[]) => {
+    const r = await run('--json', ...args);
+    if (r.code !== 0) throw new Error(`latchkit ${args.join(' ')} failed: ${r.err}`);
+    return { data: JSON.parse(r.out), err: r.err };
+  };
+  const json = async (...args: string[]) => (await jsonWithErr(...args)).data;
+  return { dir, run, json, jsonWithErr };
 }
 
 /** Clears the journal so a test sees only the changes it makes. */

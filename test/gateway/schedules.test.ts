@@ -2,31 +2,25 @@
  * Weekly schedules on keys and grants: validation (INVALID_SCHEDULE, nothing stored), the journal
  * (a schedule change recompiles the doors), and a simulated lock enforcing the compiled schedule.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as g from '../../gateway/src/index.js';
 import { credentialsForDoor } from '../../gateway/src/model/compile-input.js';
 import { parseScheduleText, scheduleToRow } from '../../gateway/src/model/keys.js';
 
-let dir: string;
+import { openDemoWorld, type DemoWorld } from '../e2e/demo-world.js';
+
+let w: DemoWorld;
 let db: g.Db;
 let world: g.World;
 let demo: g.DemoProperty;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'latchkit-schedules-'));
-  db = g.openStore({ stateDir: dir });
-  world = await g.World.open({ db, stateDir: dir, seed: 7, syncIntervalMs: 0, collectIntervalMs: 0, findTimeoutMs: 1_000 });
-  demo = g.seedDemoProperty(db, world, { units: 10, seed: 7 });
-  await world.refresh();
+  w = await openDemoWorld({ units: 10, seed: 7 });
+  ({ db, world, demo } = w);
 }, 60_000);
 
 afterAll(async () => {
-  await world?.close();
-  db?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await w?.close();
 });
 
 const codeOf = (e: unknown): string | undefined => (e as { code?: string }).code;

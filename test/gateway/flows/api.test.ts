@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import * as g from '../../../gateway/src/index.js';
-import { apiFixture } from '../api-helpers.js';
+import { apiFixture, apiFixturesClosedAfterEach } from '../api-helpers.js';
 import { csv, f, HEADER, jane } from './flow-helpers.js';
 
 type Api = Awaited<ReturnType<typeof apiFixture>>;
@@ -13,12 +13,10 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
+const openApi = apiFixturesClosedAfterEach();
+
 async function api() {
-  const a = await apiFixture();
-  cleanups.push(async () => {
-    await a.app.close();
-    a.db.close();
-  });
+  const a = await openApi();
   g.createKey(a.db, a.prop.id, { name: 'Resident Amenities', kind: 'communal', doorIds: [a.gym.id], mayShare: false, doorcodesDisabled: false }, a.ctx);
   return a;
 }

