@@ -67,24 +67,31 @@ export function registerSimCommands(program: Command, deps: SimCommandDeps): voi
     return { url: url.replace(/\/+$/, ''), token, propertyId };
   };
 
-  const call = async (cmd: Command, method: 'GET' | 'POST', path: string, body?: unknown): Promise<Record<string, unknown>> => {
-    const t = target(cmd);
+  /**
+   * One request to the running server: a connection failure is SERVER_UNREACHABLE, a refusal
+   * the server's own code and message (INTERNAL for a code this CLI does not know).
+   */
+  const request = async (t: Target, path: string, init: RequestInit): Promise<Response> => {
     let res: Response;
     try {
-      res = await fetch(`${t.url}/properties/${t.propertyId}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${t.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
+      res = await fetch(`${t.url}/properties/${t.propertyId}${path}`, { ...init, headers: { authorization: `Bearer ${t.token}`, ...(init.headers as Record<string, string> | undefined) } });
     } catch (err) {
       throw new GatewayError('SERVER_UNREACHABLE', `cannot reach ${t.url}: ${((err as Error).cause as Error | undefined)?.message ?? (err as Error).message}`);
     }
-    const data = (await res.json().catch(() => ({}))) as Record<string, unknown> & { error?: { code: string; message: string; details?: Record<string, unknown> } };
     if (!res.ok) {
+      const data = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string; details?: Record<string, unknown> } };
       const code = data.error?.code ?? 'INTERNAL';
       throw new GatewayError(code in ERROR_CATALOGUE ? (code as GatewayErrorCode) : 'INTERNAL', data.error?.message ?? `HTTP ${res.status}`, data.error?.details);
     }
-    return data;
+    return res;
+  };
+
+  const call = async (cmd: Command, method: 'GET' | 'POST', path: string, body?: unknown): Promise<Record<string, unknown>> => {
+    const res = await request(target(cmd), path, {
+      method,
+      ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    });
+    return (await res.json().catch(() => ({}))) as Record<string, unknown>;
   };
 
   const show = (data: unknown, text: () => string): void => io.out(deps.json() ? JSON.stringify(data, null, 2) : text());
@@ -233,18 +240,9 @@ export function registerSimCommands(program: Command, deps: SimCommandDeps): voi
       const t = target(cmd);
       const ac = new AbortController();
       const stop = (io.untilStopped ?? (() => new Promise<void>(() => undefined)))();
-      let res: Response;
-      try {
-        // The buffer is replayed from `since`; without it, from the start, and only the last N are printed.
-        res = await fetch(`${t.url}/properties/${t.propertyId}/events?lastEventId=${o.since ?? 0}`, { headers: { authorization: `Bearer ${t.token}`, accept: 'text/event-stream' }, signal: ac.signal });
-      } catch (err) {
-        throw new GatewayError('SERVER_UNREACHABLE', `cannot reach ${t.url}: ${((err as Error).cause as Error | undefined)?.message ?? (err as Error).message}`);
-      }
-      if (!res.ok || !res.body) {
-        const data = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string } };
-        const code = data.error?.code ?? 'INTERNAL';
-        throw new GatewayError(code in ERROR_CATALOGUE ? (code as GatewayErrorCode) : 'INTERNAL', data.error?.message ?? `HTTP ${res.status}`);
-      }
+      // The buffer is replayed from `since`; without it, from the start, and only the last N are printed.
+      const res = await request(t, `/events?lastEventId=${o.since ?? 0}`, { headers: { accept: 'text/event-stream' }, signal: ac.signal });
+      if (!res.body) throw new GatewayError('SERVER_UNREACHABLE', `${t.url} answered the event stream without a body`);
       const print = (e: Record<string, unknown>): void => io.out(deps.json() ? JSON.stringify(e) : describeEvent(e));
       const backlog: Record<string, unknown>[] = [];
       let live = false;

@@ -192,6 +192,9 @@ export interface SyncTask {
   changes: DoorChange[];
 }
 
+/** SQL: the door (door_sync_state `s`) runs an older set than compiled, or has changes not compiled yet. */
+export const DOOR_BEHIND_SQL = '(s.enforced_seq < s.compiled_seq OR s.journal_head > s.compiled_through)';
+
 /**
  * Door Sync tasks: every door of the property that runs older credentials than the gateway holds,
  * with what changed since the set it enforces.
@@ -203,7 +206,7 @@ export function doorSyncTasks(db: Db, propertyId: number, opts: { connectivity?:
             s.enforced_seq AS enforcedSeq, s.last_receipt_at AS lastReceiptAt
        FROM doors d JOIN door_sync_state s ON s.door_id = d.id
       WHERE d.property_id = ? AND (? IS NULL OR d.connectivity = ?)
-        AND (s.enforced_seq < s.compiled_seq OR s.journal_head > s.compiled_through)
+        AND ${DOOR_BEHIND_SQL}
       ORDER BY d.id`,
     propertyId,
     opts.connectivity ?? null,

@@ -5,7 +5,7 @@
  * and `npm start` call these; bad input is refused with a stable code and changes nothing.
  */
 import { DAILY_CODE_DIGITS, diversifyCardKey, fromHex, toHex, type DenyReasonName } from '@latchkit/protocol';
-import { SimulatedCard, SimulatorError } from '@latchkit/simulator';
+import { SimulatedCard, SimulatorError, type AccessOutcome, type LockFirmware } from '@latchkit/simulator';
 import { GatewayError } from '../errors.js';
 import { one } from '../model/base.js';
 import { addPhoneKey, listPhoneKeys } from '../model/credentials.js';
@@ -62,9 +62,29 @@ function lockFailure(err: unknown): never {
   throw err;
 }
 
-/** After a local attempt at an online door its gateway collects the new record (as an online lock reports). */
-function afterLocalAttempt(world: World, door: SimulatedDoor): void {
+/**
+ * An attempt at the lock itself (keypad, card reader): refused while the door is busy; a lock
+ * without power is LOCK_UNPOWERED; at an online door its gateway then collects the new record,
+ * as an online lock reports.
+ */
+function atTheLock(world: World, door: SimulatedDoor, attempt: (fw: LockFirmware) => AccessOutcome): AttemptOutcome {
+  world.assertIdle(door);
+  let r: AccessOutcome;
+  try {
+    r = attempt(door.device.firmware);
+  } catch (err) {
+    lockFailure(err);
+  }
   if (door.gateway !== null && door.inRange) void world.collect(door);
+  return {
+    doorId: door.doorId,
+    outcome: r.granted ? 'granted' : 'denied',
+    reason: r.granted ? null : r.reason,
+    credentialKind: r.kind,
+    holder: r.holder || null,
+    personId: personOfHolder(world, door.propertyId, r.holder),
+    lockEventIndex: r.event.index,
+  };
 }
 
 /** Someone types a code on the door's keypad and presses enter. */
@@ -78,15 +98,7 @@ export function keypad(world: World, propertyId: number, doorId: number, code: s
       `a code at this property is ${property.doorcodeLength} digits (a doorcode)${property.doorcodeLength === DAILY_CODE_DIGITS ? '' : ` or ${DAILY_CODE_DIGITS} digits (a daily code)`}; got ${code.length} characters`,
     );
   }
-  if (door.busy) throw new GatewayError('DOOR_BUSY', `door ${doorId} is busy with another simulated action; try again when it finishes`);
-  let r;
-  try {
-    r = door.device.firmware.enterCode(code);
-  } catch (err) {
-    lockFailure(err);
-  }
-  afterLocalAttempt(world, door);
-  return { doorId, outcome: r.granted ? 'granted' : 'denied', reason: r.granted ? null : r.reason, credentialKind: r.kind, holder: r.holder || null, personId: personOfHolder(world, propertyId, r.holder), lockEventIndex: r.event.index };
+  return atTheLock(world, door, (fw) => fw.enterCode(code));
 }
 
 /**
@@ -98,17 +110,10 @@ export function tapCard(world: World, propertyId: number, doorId: number, uid: s
   const door = world.door(doorId, propertyId);
   const card = one<{ uid: string }>(world.db, 'SELECT uid FROM keycards WHERE property_id = ? AND uid = ? LIMIT 1', propertyId, uid);
   if (!card) throw new GatewayError('KEYCARD_NOT_FOUND', `no keycard with UID ${uid} was ever activated in property ${propertyId}; a card the property never issued has no key to simulate`);
-  if (door.busy) throw new GatewayError('DOOR_BUSY', `door ${doorId} is busy with another simulated action; try again when it finishes`);
   const uidBytes = fromHex(uid);
-  const key = cloned ? new Uint8Array(16) : diversifyCardKey(propertySecrets(world.db, propertyId).cardMaster, uidBytes, world.crypto);
-  let r;
-  try {
-    r = door.device.firmware.tapCard(new SimulatedCard(uidBytes, key, world.crypto));
-  } catch (err) {
-    lockFailure(err);
-  }
-  afterLocalAttempt(world, door);
-  return { doorId, outcome: r.granted ? 'granted' : 'denied', reason: r.granted ? null : r.reason, credentialKind: r.kind, holder: r.holder || null, personId: personOfHolder(world, propertyId, r.holder), lockEventIndex: r.event.index };
+  // The card's key is derived only once the door is known to be free (it may create the secrets).
+  const keyOf = (): Uint8Array => (cloned ? new Uint8Array(16) : diversifyCardKey(propertySecrets(world.db, propertyId).cardMaster, uidBytes, world.crypto));
+  return atTheLock(world, door, (fw) => fw.tapCard(new SimulatedCard(uidBytes, keyOf(), world.crypto)));
 }
 
 /** The person's phone gets a key the world holds (what installing the app does); returns its public key. */
@@ -208,7 +213,7 @@ export interface PowerCutOutcome {
  */
 export function powerCut(world: World, propertyId: number, doorId: number, atWrite?: number): PowerCutOutcome {
   const door = world.door(doorId, propertyId);
-  if (door.busy) throw new GatewayError('DOOR_BUSY', `door ${doorId} is busy with another simulated action; try again when it finishes`);
+  world.assertIdle(door);
   if (atWrite === undefined) {
     door.device.cutPowerDuringNextApply(null);
     door.device.powerCycle();

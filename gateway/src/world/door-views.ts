@@ -5,7 +5,7 @@
  */
 import { all } from '../model/base.js';
 import { credentialsForDoor } from '../model/compile-input.js';
-import { doorSyncState } from '../model/sync-state.js';
+import { DOOR_BEHIND_SQL, doorSyncState } from '../model/sync-state.js';
 import type { World } from './world.js';
 
 /** The door as a console shows it: what the gateway compiled, what the lock runs, its hardware. */
@@ -48,7 +48,7 @@ export function listWorldDoors(world: World, propertyId: number, o: { search?: s
     all<{ id: number }>(
       world.db,
       `SELECT d.id FROM doors d JOIN door_sync_state s ON s.door_id = d.id
-        WHERE d.property_id = ? AND (s.enforced_seq < s.compiled_seq OR s.journal_head > s.compiled_through)`,
+        WHERE d.property_id = ? AND ${DOOR_BEHIND_SQL}`,
       propertyId,
     ).map((r) => r.id),
   );

@@ -436,9 +436,14 @@ export class World {
     return run;
   }
 
+  /** 409 DOOR_BUSY while a Door Sync or phone visit is using the door. */
+  assertIdle(door: SimulatedDoor): void {
+    if (door.busy) throw new GatewayError('DOOR_BUSY', `door ${door.doorId} is busy with another simulated action; try again when it finishes`);
+  }
+
   /** Run an action on a door that no other world action is using (409 DOOR_BUSY otherwise). */
   async exclusive<T>(door: SimulatedDoor, fn: () => Promise<T>): Promise<T> {
-    if (door.busy) throw new GatewayError('DOOR_BUSY', `door ${door.doorId} is busy with another simulated action; try again when it finishes`);
+    this.assertIdle(door);
     door.busy = true;
     try {
       return await fn();
