@@ -77,17 +77,16 @@ export interface NotificationQuery {
   offset?: number;
 }
 
+const NOTIFICATION_WHERE = 'WHERE n.property_id = ? AND (? IS NULL OR n.person_id = ?) AND (? = 0 OR n.sent_at IS NULL)';
+const notificationParams = (propertyId: number, q: NotificationQuery): unknown[] => [propertyId, q.personId ?? null, q.personId ?? null, q.unsentOnly ? 1 : 0];
+
 export function listNotifications(db: Db, propertyId: number, q: NotificationQuery = {}): Notification[] {
-  return all<Row>(
-    db,
-    `${SELECT} WHERE n.property_id = ? AND (? IS NULL OR n.person_id = ?) AND (? = 0 OR n.sent_at IS NULL) ORDER BY n.id LIMIT ? OFFSET ?`,
-    propertyId,
-    q.personId ?? null,
-    q.personId ?? null,
-    q.unsentOnly ? 1 : 0,
-    q.limit ?? 100,
-    q.offset ?? 0,
-  ).map(render);
+  return all<Row>(db, `${SELECT} ${NOTIFICATION_WHERE} ORDER BY n.id LIMIT ? OFFSET ?`, ...notificationParams(propertyId, q), q.limit ?? 100, q.offset ?? 0).map(render);
+}
+
+/** How many messages listNotifications would list without a limit. */
+export function countNotifications(db: Db, propertyId: number, q: Omit<NotificationQuery, 'limit' | 'offset'> = {}): number {
+  return one<{ n: number }>(db, `SELECT count(*) AS n FROM notifications n ${NOTIFICATION_WHERE}`, ...notificationParams(propertyId, q))!.n;
 }
 
 export function getNotification(db: Db, id: number): Notification {

@@ -10,6 +10,7 @@ import { listSyncRuns, runPmsSync } from '../../flows/pms/sync.js';
 import {
   approveSuggestions,
   discardSuggestion,
+  countSuggestions,
   listSuggestions,
   pendingSuggestionCount,
   residentStatus,
@@ -18,8 +19,8 @@ import {
 } from '../../flows/pms/automated-access.js';
 import type { CanonicalStatus } from '../../flows/pms/feed.js';
 import { MS_PER_MINUTE, parseTimeToMinute } from '../../time.js';
-import { listAlerts, openAlertCount, resolveAlert, type AlertAction, type AlertState } from '../../flows/pms/alerts.js';
-import { listNotifications, getNotification, markNotificationSent } from '../../flows/notifications.js';
+import { countAlerts, listAlerts, openAlertCount, resolveAlert, type AlertAction, type AlertState } from '../../flows/pms/alerts.js';
+import { countNotifications, listNotifications, getNotification, markNotificationSent } from '../../flows/notifications.js';
 import { alertView, integrationView, notificationView, residentStatusView, suggestionView, syncRunView } from '../../flows/views.js';
 
 type PP = { propertyId: number };
@@ -98,15 +99,7 @@ export function registerPmsRoutes(app: FastifyInstance, { db, ctxFor }: AppConte
     response: { 200: S.arrayOf(F.suggestion) },
     handler: (req, reply) => {
       const q = req.query;
-      const total = one<{ n: number }>(
-        db,
-        'SELECT count(*) AS n FROM access_suggestions s JOIN people p ON p.id = s.person_id WHERE s.property_id = ? AND (? IS NULL OR s.state = ?) AND (? IS NULL OR s.person_id = ?)',
-        req.params.propertyId,
-        q.state ?? null,
-        q.state ?? null,
-        q.personId ?? null,
-        q.personId ?? null,
-      )!.n;
+      const total = countSuggestions(db, req.params.propertyId, q);
       return S.withTotal(reply, total, listSuggestions(db, req.params.propertyId, q).map(suggestionView));
     },
   });
@@ -151,7 +144,7 @@ export function registerPmsRoutes(app: FastifyInstance, { db, ctxFor }: AppConte
     response: { 200: S.arrayOf(F.alert) },
     handler: (req, reply) => {
       const q = req.query;
-      const total = one<{ n: number }>(db, 'SELECT count(*) AS n FROM pms_alerts WHERE property_id = ? AND (? IS NULL OR state = ?)', req.params.propertyId, q.state ?? null, q.state ?? null)!.n;
+      const total = countAlerts(db, req.params.propertyId, q);
       return S.withTotal(reply, total, listAlerts(db, req.params.propertyId, q).map(alertView));
     },
   });
@@ -214,14 +207,7 @@ export function registerPmsRoutes(app: FastifyInstance, { db, ctxFor }: AppConte
     response: { 200: S.arrayOf(F.notification) },
     handler: (req, reply) => {
       const q = req.query;
-      const total = one<{ n: number }>(
-        db,
-        'SELECT count(*) AS n FROM notifications n WHERE n.property_id = ? AND (? IS NULL OR n.person_id = ?) AND (? = 0 OR n.sent_at IS NULL)',
-        req.params.propertyId,
-        q.personId ?? null,
-        q.personId ?? null,
-        q.unsentOnly ? 1 : 0,
-      )!.n;
+      const total = countNotifications(db, req.params.propertyId, q);
       return S.withTotal(reply, total, listNotifications(db, req.params.propertyId, q).map(notificationView));
     },
   });

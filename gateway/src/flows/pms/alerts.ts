@@ -46,10 +46,15 @@ export function getAlert(db: Db, id: number): Alert {
   return toAlert(r);
 }
 
+const ALERT_WHERE = 'WHERE property_id = ? AND (? IS NULL OR state = ?)';
+
 export function listAlerts(db: Db, propertyId: number, q: { state?: AlertState; limit?: number; offset?: number } = {}): Alert[] {
-  return all<Row>(db, `${SELECT} WHERE property_id = ? AND (? IS NULL OR state = ?) ORDER BY id LIMIT ? OFFSET ?`, propertyId, q.state ?? null, q.state ?? null, q.limit ?? 100, q.offset ?? 0).map(
-    toAlert,
-  );
+  return all<Row>(db, `${SELECT} ${ALERT_WHERE} ORDER BY id LIMIT ? OFFSET ?`, propertyId, q.state ?? null, q.state ?? null, q.limit ?? 100, q.offset ?? 0).map(toAlert);
+}
+
+/** How many alerts listAlerts would list without a limit. */
+export function countAlerts(db: Db, propertyId: number, q: { state?: AlertState } = {}): number {
+  return one<{ n: number }>(db, `SELECT count(*) AS n FROM pms_alerts ${ALERT_WHERE}`, propertyId, q.state ?? null, q.state ?? null)!.n;
 }
 
 export function openAlertCount(db: Db, propertyId: number): number {

@@ -70,22 +70,18 @@ export function getSuggestion(db: Db, id: number): Suggestion {
   return toSuggestion(r);
 }
 
-export function listSuggestions(
-  db: Db,
-  propertyId: number,
-  q: { state?: SuggestionState; personId?: number; limit?: number; offset?: number } = {},
-): Suggestion[] {
-  return all<Row>(
-    db,
-    `${SELECT} WHERE s.property_id = ? AND (? IS NULL OR s.state = ?) AND (? IS NULL OR s.person_id = ?) ORDER BY s.id LIMIT ? OFFSET ?`,
-    propertyId,
-    q.state ?? null,
-    q.state ?? null,
-    q.personId ?? null,
-    q.personId ?? null,
-    q.limit ?? 100,
-    q.offset ?? 0,
-  ).map(toSuggestion);
+type SuggestionFilter = { state?: SuggestionState; personId?: number };
+
+const SUGGESTION_WHERE = 'WHERE s.property_id = ? AND (? IS NULL OR s.state = ?) AND (? IS NULL OR s.person_id = ?)';
+const suggestionParams = (propertyId: number, q: SuggestionFilter): unknown[] => [propertyId, q.state ?? null, q.state ?? null, q.personId ?? null, q.personId ?? null];
+
+export function listSuggestions(db: Db, propertyId: number, q: SuggestionFilter & { limit?: number; offset?: number } = {}): Suggestion[] {
+  return all<Row>(db, `${SELECT} ${SUGGESTION_WHERE} ORDER BY s.id LIMIT ? OFFSET ?`, ...suggestionParams(propertyId, q), q.limit ?? 100, q.offset ?? 0).map(toSuggestion);
+}
+
+/** How many suggestions listSuggestions would list without a limit. */
+export function countSuggestions(db: Db, propertyId: number, q: SuggestionFilter = {}): number {
+  return one<{ n: number }>(db, `SELECT count(*) AS n FROM access_suggestions s JOIN people p ON p.id = s.person_id ${SUGGESTION_WHERE}`, ...suggestionParams(propertyId, q))!.n;
 }
 
 /**
