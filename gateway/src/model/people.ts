@@ -77,25 +77,33 @@ export interface PeopleQuery {
   offset?: number;
 }
 
-export function listPeople(db: Db, propertyId: number, q: PeopleQuery = {}, ctx: Ctx = {}): Person[] {
-  const rows = all<PersonRow>(
-    db,
-    `SELECT * FROM (${SELECT_PEOPLE} WHERE p.property_id = @pid
+/** The People tab's selection (status is computed in SQL, so lists and counts share it). */
+function peopleSelection(propertyId: number, q: PeopleQuery, ctx: Ctx): { sql: string; params: Record<string, unknown> } {
+  return {
+    sql: `SELECT * FROM (${SELECT_PEOPLE} WHERE p.property_id = @pid
         AND (@search IS NULL OR p.email_norm LIKE @search ESCAPE '\\' OR lower(p.first_name || ' ' || p.last_name) LIKE @search ESCAPE '\\')
         AND (@residents = 0 OR p.is_resident = 1))
-      WHERE @all = 1 OR status IN ('active', 'scheduled')
-      ORDER BY lastName, firstName, id LIMIT @limit OFFSET @offset`,
-    {
+      WHERE @all = 1 OR status IN ('active', 'scheduled')`,
+    params: {
       pid: propertyId,
       now: minuteOf(nowOf(ctx)),
       search: q.search ? `%${q.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%` : null,
       residents: bit(q.residentsOnly ?? false),
       all: bit(q.includeExpired ?? false),
-      limit: q.limit ?? 1000,
-      offset: q.offset ?? 0,
     },
-  );
+  };
+}
+
+export function listPeople(db: Db, propertyId: number, q: PeopleQuery = {}, ctx: Ctx = {}): Person[] {
+  const sel = peopleSelection(propertyId, q, ctx);
+  const rows = all<PersonRow>(db, `${sel.sql} ORDER BY lastName, firstName, id LIMIT @limit OFFSET @offset`, { ...sel.params, limit: q.limit ?? 1000, offset: q.offset ?? 0 });
   return rows.map(toPerson);
+}
+
+/** How many people listPeople would list without a limit. */
+export function countPeople(db: Db, propertyId: number, q: Omit<PeopleQuery, 'limit' | 'offset'> = {}, ctx: Ctx = {}): number {
+  const sel = peopleSelection(propertyId, q, ctx);
+  return one<{ n: number }>(db, `SELECT count(*) AS n FROM (${sel.sql})`, sel.params)!.n;
 }
 
 export interface NewPersonInput {

@@ -7,6 +7,7 @@ import {
   deletePerson,
   getPerson,
   invitePerson,
+  countPeople,
   listPeople,
   revokeAllKeys,
   updatePerson,
@@ -63,8 +64,7 @@ export function registerPeopleRoutes(app: FastifyInstance, { db, ctxFor }: AppCo
     handler: (req, reply) => {
       const ctx = ctxFor(req);
       const { limit, offset, ...filter } = req.query;
-      // The total counts every match (listPeople pages in SQL; its filters are derived, so count by listing).
-      const total = listPeople(db, req.params.propertyId, { ...filter, limit: Number.MAX_SAFE_INTEGER, offset: 0 }, ctx).length;
+      const total = countPeople(db, req.params.propertyId, filter, ctx);
       return S.withTotal(reply, total, listPeople(db, req.params.propertyId, { ...filter, limit, offset }, ctx).map(personView));
     },
   });
