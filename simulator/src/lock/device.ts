@@ -18,6 +18,7 @@ import { SimulatedBattery, SimulatedRtc } from './hardware.js';
 import type { DeviceProfile, DeviceProfileInput } from './profiles.js';
 import { deviceProfile } from './profiles.js';
 import { flashSizes } from './storage.js';
+import type { MutantName } from './mutants.js';
 
 export interface LockDeviceOptions {
   identity: LockIdentity;
@@ -40,6 +41,8 @@ export interface LockDeviceOptions {
   bolt?: (locked: boolean) => void;
   indicator?: (e: IndicatorEvent) => void;
   firmware?: string;
+  /** A deliberately broken firmware (./mutants.ts), for conformance tests only. */
+  mutant?: MutantName;
 }
 
 export class LockDevice {
@@ -131,7 +134,7 @@ export class LockDevice {
         crypto: this.crypto,
         battery: new SimulatedBattery(this.profile.batteryMah, this.battery.usedMah),
       },
-      { profile: this.profile, logBoot: false },
+      { profile: this.profile, logBoot: false, ...(this.options.mutant ? { mutant: this.options.mutant } : {}) },
     );
     const before = flash.writes;
     fw.applyMessage(message);
@@ -163,7 +166,7 @@ export class LockDevice {
           this.applyCut = null;
         },
       },
-      { profile: this.profile, ...(o.firmware !== undefined ? { firmware: o.firmware } : {}) },
+      { profile: this.profile, ...(o.firmware !== undefined ? { firmware: o.firmware } : {}), ...(o.mutant ? { mutant: o.mutant } : {}) },
     );
     for (const l of this.bootListeners) l(this.current);
     return this.current;

@@ -22,7 +22,7 @@
  *   most one counted record per kind per minute (`logNoise`), and never logged at the expense of
  *   access records (./event-log.ts `appendNoise`).
  */
-import type { AcceptedSet, CredentialKindName, CryptoProvider, DenyReasonName, DeviceKeys, EventRecord, LockInfo } from '@latchkit/protocol';
+import type { AcceptedSet, CredentialKindName, CryptoProvider, DenyReasonName, DeviceKeys, EventRecord, LockInfo, LockSetState } from '@latchkit/protocol';
 import {
   BulkReceiver,
   CARD_CHALLENGE_BYTES,
@@ -61,6 +61,7 @@ import type { DeviceProfile } from './profiles.js';
 import { DEVICE_PROFILES } from './profiles.js';
 import type { BootReport, PersistentState } from './storage.js';
 import { StateStore } from './storage.js';
+import { acceptingAnySignature, mutantSetState, openIgnoringDigest, type MutantName } from './mutants.js';
 
 export const FIRMWARE_VERSION = 'latchkit-sim/0.1.0';
 
@@ -122,6 +123,11 @@ export interface LockOptions {
   firmware?: string;
   /** Record a `boot` event (default true; off only for read-only inspection). */
   logBoot?: boolean;
+  /**
+   * Break exactly one protocol rule (./mutants.ts), to prove the conformance runner catches it.
+   * Never set outside conformance tests: undefined is the correct firmware.
+   */
+  mutant?: MutantName;
 }
 
 export interface AccessOutcome {
@@ -218,6 +224,8 @@ export class LockFirmware {
   readonly device: DeviceKeys;
   readonly events: EventLog;
   readonly boot: BootReport;
+  /** The one rule this firmware breaks on purpose (./mutants.ts); undefined for the real firmware. */
+  readonly mutant: MutantName | undefined;
 
   private state: PersistentState;
   private readonly store: StateStore;
@@ -246,6 +254,8 @@ export class LockFirmware {
   private lastGuardWriteMs = 0;
   private readonly noise = new Map<string, NoiseWindow>();
   private readonly recentNonces: Uint8Array[] = [];
+  /** The one nonce the `reuses-nonce` mutant hands out. */
+  private reusedNonce: Uint8Array | undefined;
   private lowBatteryWarned = false;
   /**
    * Newest signed time accepted (set, commissioning, rotation, time sync). Time syncs that do
@@ -267,7 +277,8 @@ export class LockFirmware {
     this.profile = options.profile ?? DEVICE_PROFILES.standard;
     this.firmware = options.firmware ?? FIRMWARE_VERSION;
     this.device = deviceKeysFromSeed(identity.deviceSeed, ports.crypto);
-    const opened = StateStore.open(ports.flash, this.profile, ports.crypto);
+    this.mutant = options.mutant;
+    const opened = StateStore.open(ports.flash, this.profile, ports.crypto, { overwriteInForce: this.breaks('torn-commit') });
     this.store = opened.store;
     this.state = opened.state;
     this.boot = opened.boot;
@@ -277,7 +288,7 @@ export class LockFirmware {
     this.journalAtBoot = j.state;
     // PROTOCOL.md §6.7: the slot size is the message limit, so a set that cannot fit is refused
     // at bulkBegin (OVERSIZE), before its bytes cross the air.
-    this.bulk = new BulkReceiver(this.profile.slotBytes, ports.crypto);
+    this.bulk = new BulkReceiver(this.breaks('accepts-oversize') ? DEFAULT_MAX_MESSAGE_BYTES * 4 : this.profile.slotBytes, ports.crypto);
     this.loadCredentials();
   }
 
@@ -312,6 +323,11 @@ export class LockFirmware {
   }
 
   // ------------------------------------------------------------------ state and clock
+
+  /** Whether this firmware is the mutant that breaks `rule` (always false for the real firmware). */
+  breaks(rule: MutantName): boolean {
+    return this.mutant === rule;
+  }
 
   /** Lock time, whole Unix seconds. */
   now(): number {
@@ -415,7 +431,7 @@ export class LockFirmware {
   private advanceClock(signedSeconds: number): boolean {
     this.newestSigned = Math.max(this.newestSigned, signedSeconds);
     const current = this.ports.rtc.read();
-    const moved = signedSeconds > current;
+    const moved = this.breaks('clock-backwards') ? signedSeconds !== Math.floor(current) : signedSeconds > current;
     if (moved) this.ports.rtc.write(signedSeconds);
     // A signed time newer than every persisted floor is written at once (replays of older ones
     // write nothing), so an RTC loss right after a time sync restarts from it. A set, delta,
@@ -544,7 +560,7 @@ export class LockFirmware {
     const c = this.requireCommissioned();
     let t;
     try {
-      t = openTimeSync(bytes, { lockId: this.lockId, anchors: c.anchors, provider: this.ports.crypto });
+      t = openTimeSync(bytes, { lockId: this.lockId, anchors: c.anchors, provider: this.breaks('unsigned-time') ? acceptingAnySignature(this.ports.crypto) : this.ports.crypto });
     } catch (err) {
       this.rejected(err);
       throw err;
@@ -567,7 +583,7 @@ export class LockFirmware {
     const c = this.requireCommissioned();
     let accepted: AcceptedSet;
     try {
-      accepted = openSetMessage(bytes, {
+      accepted = this.openSet(bytes, {
         lockId: this.lockId,
         anchors: c.anchors,
         contentKey: c.contentKey,
@@ -592,6 +608,18 @@ export class LockFirmware {
     this.log({ type: 'syncApplied', detail: accepted.seq });
     this.indicate('syncApplied');
     return { kind: accepted.kind, seq: accepted.seq, digest: accepted.digest, receipt: this.receipt() };
+  }
+
+  /** PROTOCOL.md §6.2 through the library; a mutant firmware gets one of its checks wrong. */
+  private openSet(bytes: Uint8Array, state: LockSetState & { provider: CryptoProvider }): AcceptedSet {
+    if (this.mutant === undefined) return openSetMessage(bytes, state);
+    const opening = mutantSetState(this.mutant, bytes, state);
+    try {
+      return openSetMessage(bytes, opening);
+    } catch (err) {
+      if (this.breaks('ignores-digest')) return openIgnoringDigest(bytes, opening, err);
+      throw err;
+    }
   }
 
   /** A receipt for what the lock enforces now, signed with its device key. */
@@ -833,7 +861,8 @@ export class LockFirmware {
   /** A fresh single-use nonce for a phone to sign. The caller (the connection) holds it. */
   createChallenge(): PhoneChallenge {
     this.alive();
-    return { nonce: this.ports.random(UNLOCK_NONCE_BYTES), lockTime: this.now(), expiresAtMs: this.ports.monotonicMs() + this.profile.challengeSeconds * 1000 };
+    const nonce = this.breaks('reuses-nonce') ? (this.reusedNonce ??= this.ports.random(UNLOCK_NONCE_BYTES)) : this.ports.random(UNLOCK_NONCE_BYTES);
+    return { nonce, lockTime: this.now(), expiresAtMs: this.ports.monotonicMs() + this.profile.challengeSeconds * 1000 };
   }
 
   /**
@@ -851,8 +880,9 @@ export class LockFirmware {
     const row = set.find('phone', phoneKey(this.indexKey!, publicKey, this.ports.crypto));
     if (row < 0) return this.deny('phone', 0, 'unknownCredential');
     const h = set.holderAt(row);
-    if (challenge === null || this.ports.monotonicMs() > challenge.expiresAtMs) return this.replayOrStale(publicKey, signature, h.holder, 'staleNonce');
-    const ok = this.ports.crypto.ed25519Verify(signature, unlockSigningInput(this.lockId, challenge.nonce), publicKey);
+    const expired = challenge !== null && this.ports.monotonicMs() > challenge.expiresAtMs && !this.breaks('nonce-never-expires');
+    if (challenge === null || expired) return this.replayOrStale(publicKey, signature, h.holder, 'staleNonce');
+    const ok = this.breaks('skips-phone-proof') || this.ports.crypto.ed25519Verify(signature, unlockSigningInput(this.lockId, challenge.nonce), publicKey);
     const outcome = ok ? null : this.replayOrStale(publicKey, signature, h.holder, 'badProof');
     this.rememberNonce(challenge.nonce);
     if (outcome) return outcome;

@@ -142,6 +142,7 @@ export class LockGattServer {
         this.bleno.stopAdvertising();
         this.bleno.disconnect();
       },
+      dropLink: () => this.bleno.disconnect(),
     });
   }
 

@@ -45,6 +45,8 @@ export interface SessionHooks {
   mtu(): number;
   /** The lock lost power while handling a request: the link should drop. */
   halted?(err: SimulatorError): void;
+  /** Drop the link (only the `drops-link` mutant asks for this). */
+  dropLink?(): void;
 }
 
 export class LockSession {
@@ -67,8 +69,9 @@ export class LockSession {
       // A broken segment stream has no request to answer; the central times out and retries.
       return;
     }
-    if (message === null) return;
-    const response = this.handle(message);
+    if (message === null || this.lock.breaks('mute')) return;
+    if (this.lock.breaks('drops-link') && message[0] === Opcode.bulkCommit) return this.hooks.dropLink?.();
+    const response = this.lock.breaks('garbage') ? Uint8Array.of(0x5a, 0xa5, 0x00, 0xff) : this.handle(message);
     if (response === null || this.closed) return;
     for (const seg of segment(response, this.hooks.mtu())) this.hooks.notify(seg);
   }
@@ -84,6 +87,7 @@ export class LockSession {
     this.closed = true;
     this.challenge = null;
     this.reassembler.reset();
+    if (this.lock.breaks('forgets-transfer') && !this.lock.isHalted) this.lock.bulkReceiver.abort();
   }
 
   /** Handle one whole request; returns the encoded response, or null if the lock died. */
@@ -141,7 +145,8 @@ export class LockSession {
       }
       case 'eventsRead': {
         const { from, max } = decodeEventsRead(r.payload);
-        return encodeEvents(lock.events.read(from, Math.min(max, EVENTS_PER_READ)));
+        const start = lock.breaks('event-gap') && from > 0 ? from + 1 : from;
+        return encodeEvents(lock.events.read(start, Math.min(max, EVENTS_PER_READ)));
       }
       case 'receiptRead':
         return lock.receipt();

@@ -158,6 +158,7 @@ export class StateStore {
     private readonly provider: CryptoProvider,
     boot: BootReport,
     activeCopy: number | null,
+    private readonly overwriteInForce: boolean,
   ) {
     this.generation = boot.generation;
     this.active = boot.slot;
@@ -165,7 +166,11 @@ export class StateStore {
   }
 
   /** Boot: the newest state whose commit record and slot both verify, else the empty state. */
-  static open(flash: FlashDevice, profile: DeviceProfile, provider: CryptoProvider): { store: StateStore; state: PersistentState; boot: BootReport } {
+  /**
+   * `overwriteInForce` is the `torn-commit` mutant (./mutants.ts): it writes each new image over
+   * the slot in force, which is exactly what the two slots exist to prevent.
+   */
+  static open(flash: FlashDevice, profile: DeviceProfile, provider: CryptoProvider, options: { overwriteInForce?: boolean } = {}): { store: StateStore; state: PersistentState; boot: BootReport } {
     const records: CommitRecord[] = [];
     for (const copy of [0, 1]) {
       const rec = decodeCommit(flash.read('commit', copy * COMMIT_RECORD_BYTES, COMMIT_RECORD_BYTES), provider);
@@ -186,11 +191,11 @@ export class StateStore {
       const boot = { slot: rec.slot, generation: rec.generation, fellBack: i > 0 };
       // Generations keep increasing even past an unusable newer record, so the next commit
       // never reuses a generation number that some copy in flash already carries.
-      const store = new StateStore(flash, profile, provider, { ...boot, generation: Math.max(newestGeneration, rec.generation) }, rec.copy!);
+      const store = new StateStore(flash, profile, provider, { ...boot, generation: Math.max(newestGeneration, rec.generation) }, rec.copy!, options.overwriteInForce === true);
       return { store, state, boot };
     }
     const boot: BootReport = { slot: null, generation: newestGeneration, fellBack: records.length > 0 };
-    return { store: new StateStore(flash, profile, provider, boot, null), state: EMPTY_STATE, boot };
+    return { store: new StateStore(flash, profile, provider, boot, null, options.overwriteInForce === true), state: EMPTY_STATE, boot };
   }
 
   /** The slot and commit generation of the state in force now (null slot: nothing committed). */
@@ -213,7 +218,7 @@ export class StateStore {
         { size: image.length, capacity: this.profile.slotBytes },
       );
     }
-    const target: 0 | 1 = this.active === 0 ? 1 : 0;
+    const target: 0 | 1 = this.overwriteInForce ? (this.active ?? 0) : this.active === 0 ? 1 : 0;
     const region = target === 0 ? 'slot0' : 'slot1';
     const page = this.profile.pageBytes;
     const used = Math.ceil(image.length / page) * page;
