@@ -22,6 +22,7 @@ export const SimulatorErrorCodes = {
   NOT_CONNECTED: { wire: null, summary: 'the central is not connected to the lock, or the link dropped mid-operation' },
   TIMEOUT: { wire: null, summary: 'the lock did not answer a control-point request in time' },
   TRANSFER_STALLED: { wire: null, summary: 'a bulk transfer made no progress after repeated resumes' },
+  CONFORMANCE_FAILED: { wire: null, summary: 'a conformance case failed (the message says what the lock did), or a run had failing cases' },
 } as const;
 
 export type SimulatorErrorCode = keyof typeof SimulatorErrorCodes;

@@ -69,9 +69,11 @@ export class LockSession {
       // A broken segment stream has no request to answer; the central times out and retries.
       return;
     }
-    if (message === null || this.lock.breaks('mute')) return;
-    if (this.lock.breaks('drops-link') && message[0] === Opcode.bulkCommit) return this.hooks.dropLink?.();
-    const response = this.lock.breaks('garbage') ? Uint8Array.of(0x5a, 0xa5, 0x00, 0xff) : this.handle(message);
+    if (message === null) return;
+    // The misbehaviour mutants (./mutants.ts): a lock that hangs, drops the link or talks nonsense mid-run.
+    if (this.lock.breaks('mute') && message[0] === Opcode.unlockPhone) return;
+    if (this.lock.breaks('drops-link') && message[0] === Opcode.receiptRead) return this.hooks.dropLink?.();
+    const response = this.lock.breaks('garbage') && message[0] === Opcode.eventsRead ? Uint8Array.of(0x5a, 0xa5, 0x00, 0xff) : this.handle(message);
     if (response === null || this.closed) return;
     for (const seg of segment(response, this.hooks.mtu())) this.hooks.notify(seg);
   }

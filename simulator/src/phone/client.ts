@@ -236,10 +236,7 @@ export class LockClient {
     let stalls = 0;
     while (offset < total) {
       retries++;
-      for (const chunk of bulkChunks(message, offset, this.mtu)) {
-        if (!this.connected) simFail('NOT_CONNECTED', `the link dropped during the transfer (lock had ${offset} of ${total} bytes)`, { received: offset, total });
-        this.chars.bulk.write(Buffer.from(chunk), true);
-      }
+      this.sendChunks(message, offset);
       // Queued after the chunks on the same ATT bearer, so the answer counts all of them.
       const status = decodeBulkProgress(await this.ok('bulkStatus'));
       if (!equalBytes(status.id, id)) throw new ProtocolError('TRANSFER_UNKNOWN', 'the lock no longer holds this transfer');
@@ -251,6 +248,17 @@ export class LockClient {
     }
     const receipt = await this.ok('bulkCommit', id);
     return { receipt, bytes: total - resumedFrom, resumedFrom, retries: Math.max(0, retries) };
+  }
+
+  /**
+   * Write the bulk chunks of `message` from `offset` up to `until` (default: the end), without
+   * asking for progress. `push` uses it; a conformance case uses it to send part of a message.
+   */
+  sendChunks(message: Uint8Array, offset: number, until = message.length): void {
+    for (const chunk of bulkChunks(message.subarray(0, until), offset, this.mtu)) {
+      if (!this.connected) simFail('NOT_CONNECTED', `the link dropped during the transfer (lock had ${offset} of ${message.length} bytes)`, { received: offset, total: message.length });
+      this.chars.bulk.write(Buffer.from(chunk), true);
+    }
   }
 
   /** Where the lock's bulk receiver stands (id of its pending transfer and bytes received). */

@@ -1,0 +1,564 @@
+/**
+ * The conformance cases: each a named check of one PROTOCOL.md rule against a lock that the
+ * runner reaches only over GATT. Ids are stable (reports and CI history key on them); new cases
+ * get new ids, and a case that changes meaning gets a new id too.
+ *
+ * Order matters and is part of the suite: commissioning first, then the sets the refusal cases
+ * build on, then unlocking, time, the event log, the bench-hook cases, and last the check that
+ * the lock still takes a valid set after everything before it.
+ */
+import type { IssuedSet } from '@latchkit/protocol';
+import {
+  bulkChunkSize,
+  decodeBulkProgress,
+  encodeBulkBegin,
+  equalBytes,
+  genesisChain,
+  ProtocolError,
+  toHex,
+  transferId,
+  unlockSigningInput,
+  verifyEventChain,
+  checkStatus,
+} from '@latchkit/protocol';
+import { badArgument } from '../errors.js';
+import { SimulatedCard } from '../lock/hardware.js';
+import { LATE_HOLDER, RESIDENT_DOORCODE, RESIDENT_HOLDER } from './issuer.js';
+import { caseFailed, describeError, resultName, type CaseContext } from './runner.js';
+
+export interface ConformanceCase {
+  /** Stable id, `group.name`. */
+  id: string;
+  /** One line: what a conforming lock does. */
+  title: string;
+  /** The PROTOCOL.md section the case checks. */
+  section: string;
+  /** Cases that must have passed first (else this one is skipped, saying which). */
+  needs?: string[];
+  /** Steps for a person; set on cases that need the target's bench hooks to run automatically. */
+  manual?: string[];
+  /** Extra time-out beyond the per-case one (a case that has to wait out a lifetime). */
+  extraTimeMs?: (ctx: CaseContext) => number;
+  /** Resolves with what the lock answered; fails through `caseFailed` or any error. */
+  run(ctx: CaseContext): Promise<string>;
+}
+
+const SETS = ['commission.accepted', 'sync.full-set'];
+
+/** A fresh full set one version and one sequence past what the lock holds. */
+function nextFull(ctx: CaseContext, o: { seqDelta?: number; issuedAt?: number } = {}): IssuedSet & { version: number } {
+  const version = ctx.held.version + 1;
+  const seq = ctx.held.seq + (o.seqDelta ?? 1);
+  return { ...ctx.issuer.full(seq, ctx.issuer.specs(version), o.issuedAt ?? ctx.now), version };
+}
+
+async function acceptNextFull(ctx: CaseContext): Promise<string> {
+  const set = nextFull(ctx);
+  return ctx.expectAccepted(set.bytes, set);
+}
+
+/** A copy of `bytes` with one byte flipped. */
+function flip(bytes: Uint8Array, at: number): Uint8Array {
+  const out = bytes.slice();
+  out[at] = out[at]! ^ 0x01;
+  return out;
+}
+
+/** Offsets inside a set message (PROTOCOL.md §3.2, §3.4): the payload follows a 21-byte prefix and its bstr head. */
+function layout(message: Uint8Array): { payload: number; iatLast: number; bodyEnd: number; signature: number } {
+  const head = message[21]!;
+  const headBytes = head === 0x58 ? 2 : head === 0x59 ? 3 : head === 0x5a ? 5 : 1;
+  const payload = 21 + headBytes;
+  // Claims: a5|a6, 03 48 <aud 8>, 06 1a <iat 4> … the body is the last claim; then 58 40 <signature 64>.
+  return { payload, iatLast: payload + 1 + 1 + 1 + 8 + 1 + 1 + 3, bodyEnd: message.length - 66, signature: message.length - 64 };
+}
+
+function refusal(id: string, title: string, section: string, code: string, make: (ctx: CaseContext) => Uint8Array): ConformanceCase {
+  return { id, title, section, needs: SETS, run: (ctx) => ctx.expectRefused(make(ctx), code) };
+}
+
+/** Another lock id: this one with its last byte changed. */
+function otherLockId(ctx: CaseContext): Uint8Array {
+  const id = ctx.lockId.slice();
+  id[7] = id[7]! ^ 0xff;
+  return id;
+}
+
+export const CASES: readonly ConformanceCase[] = [
+  {
+    id: 'commission.accepted',
+    title: 'a commissioning by the test issuer is accepted and the receipt verifies',
+    section: '§11.1',
+    async run(ctx) {
+      const info = await ctx.info();
+      ctx.devicePublicKey = info.deviceSigningPublic;
+      // A fresh lock trusts the message's own anchor; a commissioned one needs the test issuer
+      // as a current anchor and a newer generation: the time in seconds grows from run to run.
+      const generation = info.commissioned ? ctx.now : 1;
+      const r = await ctx.push(ctx.issuer.commission(info.deviceEncryptionPublic, ctx.now, generation));
+      if (!r.accepted) {
+        caseFailed(
+          info.commissioned
+            ? `refused with ${r.code}: the lock is already commissioned and does not trust this test issuer (see CONFORMANCE.md, "Setting up your lock")`
+            : `refused with ${r.code}, expected a factory-fresh lock to accept`,
+        );
+      }
+      const after = await ctx.info();
+      if (!after.commissioned) caseFailed('status 0, but lock info still says not commissioned');
+      // The set in force (if any) stays as the anti-rollback floor; a new content key empties it (§17 G11).
+      ctx.held = { seq: after.seq, digest: after.digest, body: null, version: 0 };
+      return `status 0 (generation ${generation}); receipt verifies, seq ${r.receipt.seq}, event head ${r.receipt.eventIndex}`;
+    },
+  },
+  {
+    id: 'sync.full-set',
+    title: 'a full set is accepted; the receipt names its sequence and digest',
+    section: '§6.2, §12.1',
+    needs: ['commission.accepted'],
+    run: acceptNextFull,
+  },
+  {
+    id: 'sync.delta',
+    title: 'a delta on the held set is accepted; the receipt names the new sequence and digest',
+    section: '§4.5, §12.2',
+    needs: SETS,
+    run: (ctx) => acceptDelta(ctx),
+  },
+  {
+    id: 'sync.second-delta',
+    title: 'a second delta on top of the first is accepted',
+    section: '§4.5, §12.2',
+    needs: [...SETS, 'sync.delta'],
+    run: (ctx) => acceptDelta(ctx),
+  },
+  {
+    id: 'sync.receipt-read',
+    title: 'receiptRead returns a receipt that verifies and names the held set',
+    section: '§11.3, §9.4',
+    needs: SETS,
+    async run(ctx) {
+      const client = await ctx.client();
+      const receipt = ctx.openReceipt(await ctx.timed(() => client.receipt()));
+      if (receipt.seq !== ctx.held.seq || !equalBytes(receipt.digest, ctx.held.digest)) caseFailed(`receipt names seq ${receipt.seq}, expected ${ctx.held.seq}`);
+      return `receipt verifies: seq ${receipt.seq}, digest ${toHex(receipt.digest).slice(0, 16)}…, event head ${receipt.eventIndex}`;
+    },
+  },
+  refusal('refuse.stale-sequence', 'a full set with an older sequence is refused with STALE_SEQUENCE', '§6.2 S4', 'STALE_SEQUENCE', (ctx) => nextFull(ctx, { seqDelta: -1 }).bytes),
+  {
+    id: 'refuse.replay',
+    title: 'the earlier full set, replayed byte for byte, is refused with STALE_SEQUENCE',
+    section: '§6.2 S4',
+    needs: SETS,
+    run: (ctx) => ctx.expectRefused(ctx.accepted[0] ?? caseFailed('no earlier set to replay'), 'STALE_SEQUENCE'),
+  },
+  refusal('refuse.other-lock', 'a set addressed to another lock is refused with WRONG_LOCK', '§6.2 S1', 'WRONG_LOCK', (ctx) => {
+    const version = ctx.held.version + 1;
+    return ctx.issuer.full(ctx.held.seq + 1, ctx.issuer.specs(version), ctx.now, { lockId: otherLockId(ctx) }).bytes;
+  }),
+  {
+    id: 'refuse.delta-wrong-base',
+    title: 'a delta from an older base than the held set is refused with DELTA_BASE_MISMATCH',
+    section: '§6.2 S5, §4.5',
+    needs: [...SETS, 'sync.delta'],
+    run(ctx) {
+      const older = [...ctx.bodies.entries()].filter(([seq]) => seq < ctx.held.seq).pop();
+      if (!older) caseFailed('no older set to build the delta from');
+      const [baseSeq, base] = older;
+      const specs = ctx.issuer.specs(ctx.held.version + 1);
+      return ctx.expectRefused(ctx.issuer.delta({ seq: baseSeq, body: base.body }, ctx.held.seq + 1, specs, ctx.now).bytes, 'DELTA_BASE_MISMATCH');
+    },
+  },
+  refusal('refuse.digest-mismatch', 'a delta whose signed digest differs from its result is refused with DIGEST_MISMATCH', '§6.2 S10', 'DIGEST_MISMATCH', (ctx) => {
+    const specs = ctx.issuer.specs(ctx.held.version + 1);
+    const wrong = new Uint8Array(32).fill(0xd1);
+    return ctx.issuer.delta({ seq: ctx.held.seq, body: heldBody(ctx) }, ctx.held.seq + 1, specs, ctx.now, wrong).bytes;
+  }),
+  refusal('refuse.tamper-header', 'a set with one byte of the protected header (kid) changed is refused with UNKNOWN_KEY_ID', '§3.2, §6.2 S2', 'UNKNOWN_KEY_ID', (ctx) =>
+    flip(nextFull(ctx).bytes, 3 + 16),
+  ),
+  refusal('refuse.tamper-claims', 'a set with one byte of its claims (iat) changed is refused with BAD_SIGNATURE', '§3.4, §6.2 S3', 'BAD_SIGNATURE', (ctx) => {
+    const m = nextFull(ctx).bytes;
+    return flip(m, layout(m).iatLast);
+  }),
+  refusal('refuse.tamper-ciphertext', 'a set with one ciphertext byte changed is refused with BAD_SIGNATURE (before decryption)', '§3.5, §6.2 S3', 'BAD_SIGNATURE', (ctx) => {
+    const m = nextFull(ctx).bytes;
+    return flip(m, layout(m).bodyEnd - 16 - 40);
+  }),
+  refusal('refuse.tamper-tag', 'a set with one byte of the AEAD tag changed is refused with BAD_SIGNATURE', '§3.5, §6.2 S3', 'BAD_SIGNATURE', (ctx) => {
+    const m = nextFull(ctx).bytes;
+    return flip(m, layout(m).bodyEnd - 1);
+  }),
+  refusal('refuse.tamper-signature', 'a set with one signature byte changed is refused with BAD_SIGNATURE', '§3.2, §6.2 S3', 'BAD_SIGNATURE', (ctx) => {
+    const m = nextFull(ctx).bytes;
+    return flip(m, layout(m).signature + 40);
+  }),
+  refusal('refuse.wrong-content-key', 'a correctly signed set sealed under another content key is refused with DECRYPTION_FAILED', '§6.2 S7', 'DECRYPTION_FAILED', (ctx) => {
+    const version = ctx.held.version + 1;
+    return ctx.issuer.full(ctx.held.seq + 1, ctx.issuer.specs(version), ctx.now, { contentKey: new Uint8Array(32).fill(0xc7) }).bytes;
+  }),
+  refusal('refuse.unknown-issuer', 'a set signed by a key the lock does not trust is refused with UNKNOWN_KEY_ID', '§6.2 S2', 'UNKNOWN_KEY_ID', (ctx) => {
+    const version = ctx.held.version + 1;
+    return ctx.issuer.full(ctx.held.seq + 1, ctx.issuer.specs(version), ctx.now, { issuer: ctx.issuer.stranger }).bytes;
+  }),
+  {
+    id: 'refuse.oversize',
+    title: "a bulk transfer larger than the lock's message limit is refused at bulkBegin with OVERSIZE",
+    section: '§9.7, §6.7, §13',
+    needs: SETS,
+    async run(ctx) {
+      const client = await ctx.client();
+      const total = ctx.options.maxMessageBytes + 1;
+      const r = await ctx.timed(() => client.request('bulkBegin', encodeBulkBegin({ id: new Uint8Array(16).fill(0x0e), total })));
+      if (r.status === 0) caseFailed(`bulkBegin of ${total} bytes answered status 0, expected OVERSIZE`);
+      const code = ProtocolError.fromWire(r.status).code;
+      if (code !== 'OVERSIZE') caseFailed(`bulkBegin of ${total} bytes refused with ${code}, expected OVERSIZE`);
+      await ctx.expectUnchanged('after refusing the oversize transfer');
+      return `bulkBegin of ${total} bytes refused with OVERSIZE`;
+    },
+  },
+  {
+    id: 'refuse.truncated-bulk',
+    title: 'committing a bulk transfer with bytes missing is refused with TRANSFER_INCOMPLETE, and the transfer is kept',
+    section: '§9.7',
+    needs: SETS,
+    async run(ctx) {
+      const set = nextFull(ctx);
+      const client = await ctx.client();
+      const id = transferId(set.bytes, ctx.crypto);
+      checkStatus(await ctx.timed(() => client.request('bulkBegin', encodeBulkBegin({ id, total: set.bytes.length }))));
+      client.sendChunks(set.bytes, 0, partOf(set.bytes.length, client.mtu));
+      const status = decodeBulkProgress(checkStatus(await ctx.timed(() => client.request('bulkStatus'))).payload);
+      const r = await ctx.timed(() => client.request('bulkCommit', id));
+      if (r.status === 0) caseFailed(`bulkCommit with ${status.received} of ${set.bytes.length} bytes answered status 0, expected TRANSFER_INCOMPLETE`);
+      const code = ProtocolError.fromWire(r.status).code;
+      if (code !== 'TRANSFER_INCOMPLETE') caseFailed(`bulkCommit with ${status.received} of ${set.bytes.length} bytes refused with ${code}, expected TRANSFER_INCOMPLETE`);
+      await ctx.expectUnchanged('after the incomplete commit');
+      // The transfer is kept: the same push resumes where the lock stands and commits.
+      const done = await ctx.timed(() => client.push(set.bytes));
+      if (done.resumedFrom !== status.received) caseFailed(`refused with TRANSFER_INCOMPLETE, but the transfer resumed at ${done.resumedFrom}, expected ${status.received}`);
+      ctx.noteAccepted(set.bytes, set);
+      return `TRANSFER_INCOMPLETE at ${status.received} of ${set.bytes.length} bytes; the transfer resumed there and committed`;
+    },
+  },
+  {
+    id: 'bulk.resume-after-drop',
+    title: 'a bulk transfer cut by a dropped link resumes at the acknowledged offset on the next connection',
+    section: '§9.7, §12.6',
+    needs: SETS,
+    async run(ctx) {
+      const set = nextFull(ctx);
+      let client = await ctx.client();
+      const id = transferId(set.bytes, ctx.crypto);
+      checkStatus(await ctx.timed(() => client.request('bulkBegin', encodeBulkBegin({ id, total: set.bytes.length }))));
+      client.sendChunks(set.bytes, 0, partOf(set.bytes.length, client.mtu));
+      const before = decodeBulkProgress(checkStatus(await ctx.timed(() => client.request('bulkStatus'))).payload);
+      await ctx.disconnect();
+      client = await ctx.client();
+      const r = await ctx.timed(() => client.push(set.bytes));
+      if (r.resumedFrom !== before.received) caseFailed(`after the link dropped at ${before.received} of ${set.bytes.length} bytes, the lock resumed at ${r.resumedFrom}`);
+      const receipt = ctx.openReceipt(r.receipt);
+      if (receipt.seq !== set.seq) caseFailed(`resumed and committed, but the receipt names seq ${receipt.seq}, expected ${set.seq}`);
+      ctx.noteAccepted(set.bytes, set);
+      return `link dropped at ${before.received} of ${set.bytes.length} bytes; resumed at ${r.resumedFrom}; committed, receipt seq ${receipt.seq}`;
+    },
+  },
+  {
+    id: 'unlock.granted',
+    title: 'a phone key in the set is granted',
+    section: '§9.6, §5.4',
+    needs: SETS,
+    async run(ctx) {
+      const { result } = await ctx.unlock(ctx.issuer.residentPhone);
+      if (result.result !== 0 || result.holder !== RESIDENT_HOLDER) caseFailed(`result ${resultName(result)} holder ${result.holder}, expected granted holder ${RESIDENT_HOLDER}`);
+      return `granted, holder ${result.holder}, event ${result.eventIndex}`;
+    },
+  },
+  {
+    id: 'unlock.unknown-key',
+    title: 'a phone key in no set is refused with unknownCredential',
+    section: '§9.6',
+    needs: SETS,
+    async run(ctx) {
+      const { result } = await ctx.unlock(ctx.issuer.unknownPhone);
+      if (resultName(result) !== 'unknownCredential') caseFailed(`result ${resultName(result)}, expected unknownCredential`);
+      return 'unknownCredential';
+    },
+  },
+  {
+    id: 'unlock.replayed-answer',
+    title: 'a granted answer sent again (on the same nonce, then on a new challenge) is not granted',
+    section: '§9.6, §12.4',
+    needs: SETS,
+    async run(ctx) {
+      const key = ctx.issuer.residentPhone;
+      const first = await ctx.unlock(key);
+      if (first.result.result !== 0) caseFailed(`the original answer was not granted (${resultName(first.result)})`);
+      const again = await ctx.answer(key, first.signature, false);
+      if (resultName(again) !== 'staleNonce') caseFailed(`the same answer again, without a new challenge: ${resultName(again)}, expected staleNonce`);
+      const fresh = await ctx.answer(key, first.signature, true);
+      if (fresh.result === 0) caseFailed('the old answer on a new challenge was granted (the lock reused a nonce or does not check it)');
+      return `same nonce: staleNonce; new challenge: ${resultName(fresh)}`;
+    },
+  },
+  {
+    id: 'unlock.other-lock',
+    title: 'an answer signed for another lock id is refused with badProof',
+    section: '§5.4, §9.6',
+    needs: SETS,
+    async run(ctx) {
+      const { result } = await ctx.unlock(ctx.issuer.residentPhone, otherLockId(ctx));
+      if (resultName(result) !== 'badProof') caseFailed(`result ${resultName(result)}, expected badProof`);
+      return 'badProof';
+    },
+  },
+  {
+    id: 'unlock.expired-nonce',
+    title: "an answer sent after the nonce's lifetime is refused with staleNonce",
+    section: '§9.6',
+    needs: SETS,
+    extraTimeMs: (ctx) => (ctx.target.hooks ? 0 : (ctx.options.nonceLifetimeS + 2) * 1000),
+    async run(ctx) {
+      const client = await ctx.client();
+      const nonce = await ctx.timed(() => client.challenge());
+      const waitMs = (ctx.options.nonceLifetimeS + 1) * 1000;
+      // With a bench hook time passes for the lock at once; a real lock is simply waited for.
+      if (ctx.target.hooks) ctx.target.hooks.advanceTime(waitMs);
+      else await new Promise((r) => setTimeout(r, waitMs));
+      const key = ctx.issuer.residentPhone;
+      const result = await ctx.answer(key, ctx.crypto.ed25519Sign(key.seed, unlockSigningInput(ctx.lockId, nonce)), false);
+      if (resultName(result) !== 'staleNonce') caseFailed(`answered ${waitMs / 1000} s after the challenge: ${resultName(result)}, expected staleNonce`);
+      return `staleNonce after ${waitMs / 1000} s`;
+    },
+  },
+  {
+    id: 'time.sync-accepted',
+    title: "a signed time sync ahead of the lock's clock is accepted and moves the clock",
+    section: '§7.2, §7.3, §6.5',
+    needs: ['commission.accepted'],
+    async run(ctx) {
+      const before = await ctx.info();
+      const iat = before.clock + 120;
+      const r = await ctx.push(ctx.issuer.timeSync(iat));
+      if (!r.accepted) caseFailed(`refused with ${r.code}, expected acceptance`);
+      const after = await ctx.info();
+      if (after.clock < iat) caseFailed(`accepted, but the clock reads ${after.clock}, before the signed ${iat}`);
+      return `status 0; clock ${before.clock} → ${after.clock}`;
+    },
+  },
+  {
+    id: 'time.backwards-ignored',
+    title: 'a signed time sync an hour behind the clock does not move the clock back',
+    section: '§7.2',
+    needs: ['commission.accepted'],
+    async run(ctx) {
+      const before = await ctx.info();
+      const r = await ctx.push(ctx.issuer.timeSync(before.clock - 3600));
+      const after = await ctx.info();
+      if (after.clock < before.clock) caseFailed(`${r.accepted ? 'status 0' : r.code}; the clock went back from ${before.clock} to ${after.clock}`);
+      return `${r.accepted ? 'status 0' : `refused with ${r.code}`}; clock ${before.clock} → ${after.clock}`;
+    },
+  },
+  {
+    id: 'time.unsigned-refused',
+    title: 'a time sync with a broken signature is refused with BAD_SIGNATURE and the clock stays',
+    section: '§6.5, §7.2',
+    needs: ['commission.accepted'],
+    async run(ctx) {
+      const before = await ctx.info();
+      const iat = before.clock + 86_400;
+      const m = ctx.issuer.timeSync(iat);
+      const r = await ctx.push(flip(m, m.length - 20));
+      const after = await ctx.info();
+      if (after.clock >= iat) caseFailed(`${r.accepted ? 'status 0' : r.code}; the clock moved to the unsigned time (${after.clock})`);
+      if (r.accepted || r.code !== 'BAD_SIGNATURE') caseFailed(`${r.accepted ? 'accepted' : `refused with ${r.code}`}, expected BAD_SIGNATURE`);
+      return `refused with BAD_SIGNATURE; clock ${before.clock} → ${after.clock}`;
+    },
+  },
+  {
+    id: 'time.future-start-opens',
+    title: 'a credential whose start is in the future is refused, then opens once signed time passes its start',
+    section: '§7, §4.3',
+    needs: SETS,
+    async run(ctx) {
+      const info = await ctx.info();
+      const startMinute = Math.floor(info.clock / 60) + 3;
+      const version = ctx.held.version + 1;
+      const late = { holder: LATE_HOLDER, kind: 'phone' as const, publicKey: ctx.issuer.latePhone.publicKey, start: startMinute, end: null, schedule: null };
+      const set = { ...ctx.issuer.full(ctx.held.seq + 1, ctx.issuer.specs(version, [late]), info.clock), version };
+      await ctx.expectAccepted(set.bytes, set);
+      const early = await ctx.unlock(ctx.issuer.latePhone);
+      if (resultName(early.result) !== 'notYetValid') caseFailed(`before its start: ${resultName(early.result)}, expected notYetValid`);
+      const sync = await ctx.push(ctx.issuer.timeSync(startMinute * 60 + 30));
+      if (!sync.accepted) caseFailed(`the time sync past the start was refused with ${sync.code}`);
+      const later = await ctx.unlock(ctx.issuer.latePhone);
+      if (later.result.result !== 0) caseFailed(`after signed time passed the start: ${resultName(later.result)}, expected granted`);
+      return `notYetValid before; granted after the signed time ${startMinute * 60 + 30}`;
+    },
+  },
+  {
+    id: 'events.chain-verifies',
+    title: 'the event log read with eventsRead chains from the genesis to the head the receipt signs',
+    section: '§8.2, §12.7',
+    needs: ['commission.accepted'],
+    async run(ctx) {
+      const client = await ctx.client();
+      const receipt = ctx.openReceipt(await ctx.timed(() => client.receipt()));
+      const events = await ctx.timed(() => client.readEvents(0, receipt.eventIndex + 1));
+      const first = events[0]?.index ?? 0;
+      // A lock may have overwritten its oldest records (§17 G12): then the chain is checked from the first one it kept.
+      const prev = first === 0 ? genesisChain(ctx.lockId, ctx.crypto) : events[0]!.chain;
+      const rest = first === 0 ? events : events.slice(1);
+      try {
+        verifyEventChain(prev, first === 0 ? 0 : first + 1, rest, { index: receipt.eventIndex, hash: receipt.eventHash }, ctx.crypto);
+      } catch (err) {
+        caseFailed(`${events.length} records from index ${first}: ${describeError(err)}`);
+      }
+      ctx.eventHead = { index: receipt.eventIndex, chain: receipt.eventHash };
+      return `${events.length} records, index ${first}..${receipt.eventIndex}, chain verifies up to the signed head`;
+    },
+  },
+  {
+    id: 'events.no-gaps-across-reconnects',
+    title: 'records read on later connections continue the verified chain with no gap',
+    section: '§8.1, §8.2, §12.7',
+    needs: [...SETS, 'events.chain-verifies'],
+    async run(ctx) {
+      const seen: string[] = [];
+      for (let round = 0; round < 2; round++) {
+        await ctx.disconnect();
+        await ctx.unlock(ctx.issuer.residentPhone);
+        const client = await ctx.client();
+        const head = ctx.eventHead!;
+        const receipt = ctx.openReceipt(await ctx.timed(() => client.receipt()));
+        const events = await ctx.timed(() => client.readEvents(head.index + 1, receipt.eventIndex - head.index));
+        if (events.length === 0) caseFailed(`round ${round + 1}: no records after index ${head.index}, though the receipt's head is ${receipt.eventIndex}`);
+        if (events[0]!.index !== head.index + 1) caseFailed(`round ${round + 1}: asked from index ${head.index + 1}, the first record has index ${events[0]!.index} (a gap)`);
+        try {
+          verifyEventChain(head.chain, head.index + 1, events, { index: receipt.eventIndex, hash: receipt.eventHash }, ctx.crypto);
+        } catch (err) {
+          caseFailed(`round ${round + 1}: ${describeError(err)}`);
+        }
+        ctx.eventHead = { index: receipt.eventIndex, chain: receipt.eventHash };
+        seen.push(`${head.index + 1}..${receipt.eventIndex}`);
+      }
+      return `two reconnections, records ${seen.join(' and ')} continue the chain`;
+    },
+  },
+  {
+    id: 'door.keypad',
+    title: "the resident's doorcode opens, a wrong code does not",
+    section: '§5.1, §8.3',
+    needs: SETS,
+    manual: [
+      `Type ${RESIDENT_DOORCODE} and # on the keypad: the bolt retracts (granted).`,
+      'Type 000000 and #: the lock refuses (denied, unknownCredential).',
+      `Run \`latchkit conform --only events.chain-verifies\` again: the log shows granted (kind 1, holder ${RESIDENT_HOLDER}) then denied.`,
+    ],
+    async run(ctx) {
+      const hooks = ctx.target.hooks!;
+      const good = hooks.enterCode(RESIDENT_DOORCODE);
+      if (!good.granted || good.holder !== RESIDENT_HOLDER) caseFailed(`${RESIDENT_DOORCODE}: ${good.reason}, expected granted for holder ${RESIDENT_HOLDER}`);
+      const bad = hooks.enterCode('000000');
+      if (bad.granted || bad.reason !== 'unknownCredential') caseFailed(`000000: ${bad.granted ? 'granted' : bad.reason}, expected unknownCredential`);
+      return 'doorcode granted; wrong code unknownCredential';
+    },
+  },
+  {
+    id: 'door.keycard',
+    title: "the resident's keycard opens; a clone with the right UID and another key does not",
+    section: '§5.3, §12.5',
+    needs: SETS,
+    manual: [
+      "Personalise a card with the UID and key the runner prints with --json (issuer.residentCard) and tap it: granted.",
+      'Tap a card with the same UID and any other key: denied (badProof).',
+    ],
+    async run(ctx) {
+      const hooks = ctx.target.hooks!;
+      const uid = ctx.issuer.residentCardUid;
+      const good = hooks.tapCard(SimulatedCard.issue(ctx.issuer.secrets.cardMaster, uid, ctx.crypto));
+      if (!good.granted || good.holder !== RESIDENT_HOLDER) caseFailed(`genuine card: ${good.reason}, expected granted for holder ${RESIDENT_HOLDER}`);
+      const clone = hooks.tapCard(new SimulatedCard(uid, new Uint8Array(16).fill(0x42), ctx.crypto));
+      if (clone.granted || clone.reason !== 'badProof') caseFailed(`clone: ${clone.granted ? 'granted' : clone.reason}, expected badProof`);
+      return 'genuine card granted; clone badProof';
+    },
+  },
+  {
+    id: 'power.cut-during-apply',
+    title: 'power cut at flash writes of a set being applied: the lock boots with the old or the new set, and takes a set after',
+    section: '§6.7',
+    needs: SETS,
+    manual: [
+      'Start a set push (`latchkit conform --only sync.full-set`) and cut the lock\'s power while it applies (after bulkCommit, before the answer).',
+      'Restore power; read lock info: it shows the old sequence and digest or the new ones, never a lower sequence or a zero digest.',
+      'Run `latchkit conform --only robust.accepts-valid-set`: it passes.',
+    ],
+    async run(ctx) {
+      const hooks = ctx.target.hooks!;
+      const probe = nextFull(ctx);
+      const writes = hooks.applyWrites(probe.bytes);
+      // First, last and a spread in between: every write is a separate boot, so not all of them.
+      const points = [...new Set([0, 1, Math.floor(writes / 3), Math.floor(writes / 2), Math.floor((2 * writes) / 3), writes - 2, writes - 1].filter((w) => w >= 0 && w < writes))];
+      for (const atWrite of points) {
+        const set = nextFull(ctx);
+        const old = ctx.held;
+        hooks.cutPowerDuringNextApply(atWrite);
+        const outcome = await ctx.push(set.bytes).then(
+          (r) => (r.accepted ? 'accepted' : r.code),
+          (err: unknown) => describeError(err),
+        );
+        await ctx.disconnect();
+        hooks.powerCycle();
+        const info = await ctx.info();
+        const isOld = info.seq === old.seq && equalBytes(info.digest, old.digest);
+        const isNew = info.seq === set.seq && equalBytes(info.digest, set.digest);
+        if (!info.commissioned || !(isOld || isNew)) {
+          caseFailed(`cut at write ${atWrite} of ${writes} (push: ${outcome}): booted with seq ${info.seq}${info.commissioned ? '' : ', not commissioned'}; expected seq ${old.seq} or ${set.seq}`);
+        }
+        if (isNew) ctx.noteAccepted(set.bytes, set);
+        const unlock = await ctx.unlock(ctx.issuer.residentPhone);
+        if (unlock.result.result !== 0) caseFailed(`cut at write ${atWrite}: after the reboot the resident is ${resultName(unlock.result)}`);
+      }
+      await acceptNextFull(ctx);
+      return `cut at writes ${points.join(', ')} of ${writes}: booted with the old or the new set each time; a set was accepted after`;
+    },
+  },
+  {
+    id: 'robust.accepts-valid-set',
+    title: 'after every case before, the lock still accepts a valid full set',
+    section: '§6.7',
+    needs: ['commission.accepted'],
+    async run(ctx) {
+      if (ctx.held.body === null) {
+        const info = await ctx.info();
+        ctx.held = { ...ctx.held, seq: Math.max(ctx.held.seq, info.seq) };
+      }
+      return acceptNextFull(ctx);
+    },
+  },
+];
+
+/** About half of a message, in whole chunks, at least one chunk and never all of it. */
+function partOf(total: number, mtu: number): number {
+  const chunk = bulkChunkSize(mtu);
+  return Math.min(total - 1, Math.max(chunk, Math.floor(total / 2 / chunk) * chunk));
+}
+
+function heldBody(ctx: CaseContext): Uint8Array {
+  return ctx.held.body ?? caseFailed('the runner does not know the body the lock holds');
+}
+
+async function acceptDelta(ctx: CaseContext): Promise<string> {
+  const version = ctx.held.version + 1;
+  const seq = ctx.held.seq + 1;
+  const delta = ctx.issuer.delta({ seq: ctx.held.seq, body: heldBody(ctx) }, seq, ctx.issuer.specs(version), ctx.now);
+  return ctx.expectAccepted(delta.bytes, { seq, digest: delta.digest, body: delta.body, version });
+}
+
+/** Case ids, in suite order. */
+export const CASE_IDS = CASES.map((c) => c.id);
+
+export function findCases(ids: readonly string[]): ConformanceCase[] {
+  const unknown = ids.filter((id) => !CASE_IDS.includes(id));
+  if (unknown.length > 0) throw badArgument('case id', `one of ${CASE_IDS.join(', ')}`, unknown.join(', '));
+  return CASES.filter((c) => ids.includes(c.id));
+}
