@@ -4,4 +4,5 @@ export { SimulatorError, SimulatorErrorCodes, type SimulatorErrorCode } from './
 export * from './lock/index.js';
 export * from './phone/index.js';
 export * from './fleet/index.js';
+export * from './conformance/index.js';
 export { registerSimulatorCommands, runLockRepl, formatEvent, formatSummary, type SimulatorCliIo } from './cli/index.js';

@@ -15,6 +15,7 @@ import { LatchkitError } from '@latchkit/protocol';
 import { changedDoors, int, intList, yesNo } from './args.js';
 import { stateDirClock } from '../world/clock.js';
 import { registerSimCommands } from './sim.js';
+import { registerConformCommand } from './conform.js';
 
 export interface CliIo {
   out(text: string): void;
@@ -811,6 +812,9 @@ export function buildProgram(io: CliIo = processIo()): Command {
 
   // Commands that drive a running server's world over HTTP (never the locks' directories).
   registerSimCommands(program, { io, stateDir, store, json });
+
+  // The conformance suite against one lock (simulated or real), over GATT only.
+  registerConformCommand(program, { io, json });
 
   // One `latchkit` binary: the simulator adds `fleet start`, `lock run` and `lock state`.
   registerSimulatorCommands(program, io);

@@ -10,12 +10,12 @@
  * leftovers of the last one.
  */
 import type { CryptoProvider, LockInfo, Receipt, SigningKey, UnlockResult } from '@latchkit/protocol';
-import { DenyReason, equalBytes, openReceipt, ProtocolError, toHex, unlockSigningInput } from '@latchkit/protocol';
+import { DenyReason, diversifyCardKey, equalBytes, openReceipt, ProtocolError, toHex, unlockSigningInput } from '@latchkit/protocol';
 import { nodeCryptoProvider } from '@latchkit/protocol/node';
 import { SimulatorError } from '../errors.js';
 import type { LockClient } from '../phone/client.js';
 import type { ConformanceCase } from './cases.js';
-import { TestIssuer } from './issuer.js';
+import { RESIDENT_DOORCODE, TestIssuer } from './issuer.js';
 import type { ConformanceTarget } from './target.js';
 
 export type CaseStatus = 'pass' | 'fail' | 'skip';
@@ -62,6 +62,8 @@ export interface RunReport {
   summary: { pass: number; fail: number; skip: number; automatic: number };
   /** True when every case that ran automatically passed (the exit status). */
   ok: boolean;
+  /** The test issuer's public facts and the resident's credentials, for setting up the manual cases. */
+  issuer: { anchor: string; residentDoorcode: string; residentPhonePublic: string; residentCard: { uid: string; key: string } };
 }
 
 const DEFAULT_SEED = new Uint8Array(32).fill(0x17);
@@ -281,6 +283,12 @@ export async function runConformance(target: ConformanceTarget, cases: readonly 
     wallMs: Math.round(performance.now() - t0),
     results,
     summary,
+    issuer: {
+      anchor: toHex(ctx.issuer.anchor),
+      residentDoorcode: RESIDENT_DOORCODE,
+      residentPhonePublic: toHex(ctx.issuer.residentPhone.publicKey),
+      residentCard: { uid: toHex(ctx.issuer.residentCardUid), key: toHex(diversifyCardKey(ctx.issuer.secrets.cardMaster, ctx.issuer.residentCardUid, crypto)) },
+    },
     ok: summary.fail === 0 && results.every((r) => r.status === 'pass' || r.manual !== null),
   };
 }
