@@ -87,7 +87,9 @@ export class LockClient {
   static async open(peripheral: Peripheral, options: LockClientOptions = {}): Promise<LockClient> {
     if (peripheral.state !== 'connected') simFail('NOT_CONNECTED', `peripheral ${peripheral.address} is ${peripheral.state}, connect it first`);
     const uuids = [GattUuid.info, GattUuid.control, GattUuid.bulk, GattUuid.events];
-    const { characteristics } = await peripheral.discoverSomeServicesAndCharacteristicsAsync([GattUuid.service], uuids);
+    const { characteristics } = await peripheral.discoverSomeServicesAndCharacteristicsAsync([GattUuid.service], uuids).catch((err: unknown) =>
+      simFail('LOCK_NOT_FOUND', `peripheral ${peripheral.address} serves no latchkit service (${err instanceof Error ? err.message : String(err)}); is it a latchkit lock?`),
+    );
     const by = (uuid: string): Characteristic => {
       const c = characteristics.find((x) => x.uuid === uuid);
       if (!c) simFail('LOCK_NOT_FOUND', `peripheral ${peripheral.address} has no latchkit characteristic ${uuid}; is it a latchkit lock?`);
