@@ -7,7 +7,7 @@
  * build on, then unlocking, time, the event log, the bench-hook cases, and last the check that
  * the lock still takes a valid set after everything before it.
  */
-import type { IssuedSet } from '@latchkit/protocol';
+import type { BulkProgress, ControlResponse, IssuedSet, SigningKey } from '@latchkit/protocol';
 import {
   bulkChunkSize,
   decodeBulkProgress,
@@ -75,6 +75,21 @@ function layout(message: Uint8Array): { payload: number; iatLast: number; bodyEn
 
 function refusal(id: string, title: string, section: string, code: string, make: (ctx: CaseContext) => Uint8Array): ConformanceCase {
   return { id, title, section, needs: SETS, run: (ctx) => ctx.expectRefused(make(ctx), code) };
+}
+
+/** An unlock the lock must deny with `reason`: `who` gives the phone key and the lock id it signs for. */
+function deniedUnlock(id: string, title: string, section: string, reason: string, who: (ctx: CaseContext) => [SigningKey, Uint8Array?]): ConformanceCase {
+  return {
+    id,
+    title,
+    section,
+    needs: SETS,
+    async run(ctx) {
+      const { result } = await ctx.unlock(...who(ctx));
+      if (resultName(result) !== reason) caseFailed(`result ${resultName(result)}, expected ${reason}`);
+      return `${reason}, event ${result.eventIndex}`;
+    },
+  };
 }
 
 /** Another lock id: this one with its last byte changed. */
@@ -208,10 +223,7 @@ export const CASES: readonly ConformanceCase[] = [
     async run(ctx) {
       const client = await ctx.client();
       const total = ctx.options.maxMessageBytes + 1;
-      const r = await ctx.timed(() => client.request('bulkBegin', encodeBulkBegin({ id: new Uint8Array(16).fill(0x0e), total })));
-      if (r.status === 0) caseFailed(`bulkBegin of ${total} bytes answered status 0, expected OVERSIZE`);
-      const code = ProtocolError.fromWire(r.status).code;
-      if (code !== 'OVERSIZE') caseFailed(`bulkBegin of ${total} bytes refused with ${code}, expected OVERSIZE`);
+      expectCode(await ctx.timed(() => client.request('bulkBegin', encodeBulkBegin({ id: new Uint8Array(16).fill(0x0e), total }))), 'OVERSIZE', `bulkBegin of ${total} bytes`);
       await ctx.expectUnchanged('after refusing the oversize transfer');
       return `bulkBegin of ${total} bytes refused with OVERSIZE`;
     },
@@ -223,21 +235,12 @@ export const CASES: readonly ConformanceCase[] = [
     needs: SETS,
     async run(ctx) {
       const set = nextFull(ctx);
+      const status = await sendAboutHalf(ctx, set.bytes);
       const client = await ctx.client();
-      const id = transferId(set.bytes, ctx.crypto);
-      checkStatus(await ctx.timed(() => client.request('bulkBegin', encodeBulkBegin({ id, total: set.bytes.length }))));
-      client.sendChunks(set.bytes, 0, partOf(set.bytes.length, client.mtu));
-      const status = decodeBulkProgress(checkStatus(await ctx.timed(() => client.request('bulkStatus'))).payload);
-      const r = await ctx.timed(() => client.request('bulkCommit', id));
-      if (r.status === 0) caseFailed(`bulkCommit with ${status.received} of ${set.bytes.length} bytes answered status 0, expected TRANSFER_INCOMPLETE`);
-      const code = ProtocolError.fromWire(r.status).code;
-      if (code !== 'TRANSFER_INCOMPLETE') caseFailed(`bulkCommit with ${status.received} of ${set.bytes.length} bytes refused with ${code}, expected TRANSFER_INCOMPLETE`);
+      expectCode(await ctx.timed(() => client.request('bulkCommit', status.id)), 'TRANSFER_INCOMPLETE', `bulkCommit with ${status.received} of ${set.bytes.length} bytes`);
       await ctx.expectUnchanged('after the incomplete commit');
       // The transfer is kept: the same push resumes where the lock stands and commits.
-      const done = await ctx.timed(() => client.push(set.bytes));
-      if (done.resumedFrom !== status.received) caseFailed(`refused with TRANSFER_INCOMPLETE, but the transfer resumed at ${done.resumedFrom}, expected ${status.received}`);
-      ctx.noteAccepted(set.bytes, set);
-      return `TRANSFER_INCOMPLETE at ${status.received} of ${set.bytes.length} bytes; the transfer resumed there and committed`;
+      return `TRANSFER_INCOMPLETE; ${await resumeAndCommit(ctx, set, status.received, 'after TRANSFER_INCOMPLETE')}`;
     },
   },
   {
@@ -247,19 +250,9 @@ export const CASES: readonly ConformanceCase[] = [
     needs: SETS,
     async run(ctx) {
       const set = nextFull(ctx);
-      let client = await ctx.client();
-      const id = transferId(set.bytes, ctx.crypto);
-      checkStatus(await ctx.timed(() => client.request('bulkBegin', encodeBulkBegin({ id, total: set.bytes.length }))));
-      client.sendChunks(set.bytes, 0, partOf(set.bytes.length, client.mtu));
-      const before = decodeBulkProgress(checkStatus(await ctx.timed(() => client.request('bulkStatus'))).payload);
+      const before = await sendAboutHalf(ctx, set.bytes);
       await ctx.disconnect();
-      client = await ctx.client();
-      const r = await ctx.timed(() => client.push(set.bytes));
-      if (r.resumedFrom !== before.received) caseFailed(`after the link dropped at ${before.received} of ${set.bytes.length} bytes, the lock resumed at ${r.resumedFrom}`);
-      const receipt = ctx.openReceipt(r.receipt);
-      if (receipt.seq !== set.seq) caseFailed(`resumed and committed, but the receipt names seq ${receipt.seq}, expected ${set.seq}`);
-      ctx.noteAccepted(set.bytes, set);
-      return `link dropped at ${before.received} of ${set.bytes.length} bytes; resumed at ${r.resumedFrom}; committed, receipt seq ${receipt.seq}`;
+      return `link dropped; ${await resumeAndCommit(ctx, set, before.received, 'on the next connection')}`;
     },
   },
   {
@@ -273,17 +266,7 @@ export const CASES: readonly ConformanceCase[] = [
       return `granted, holder ${result.holder}, event ${result.eventIndex}`;
     },
   },
-  {
-    id: 'unlock.unknown-key',
-    title: 'a phone key in no set is refused with unknownCredential',
-    section: '§9.6',
-    needs: SETS,
-    async run(ctx) {
-      const { result } = await ctx.unlock(ctx.issuer.unknownPhone);
-      if (resultName(result) !== 'unknownCredential') caseFailed(`result ${resultName(result)}, expected unknownCredential`);
-      return 'unknownCredential';
-    },
-  },
+  deniedUnlock('unlock.unknown-key', 'a phone key in no set is refused with unknownCredential', '§9.6', 'unknownCredential', (ctx) => [ctx.issuer.unknownPhone]),
   {
     id: 'unlock.replayed-answer',
     title: 'a granted answer sent again (on the same nonce, then on a new challenge) is not granted',
@@ -300,17 +283,7 @@ export const CASES: readonly ConformanceCase[] = [
       return `same nonce: staleNonce; new challenge: ${resultName(fresh)}`;
     },
   },
-  {
-    id: 'unlock.other-lock',
-    title: 'an answer signed for another lock id is refused with badProof',
-    section: '§5.4, §9.6',
-    needs: SETS,
-    async run(ctx) {
-      const { result } = await ctx.unlock(ctx.issuer.residentPhone, otherLockId(ctx));
-      if (resultName(result) !== 'badProof') caseFailed(`result ${resultName(result)}, expected badProof`);
-      return 'badProof';
-    },
-  },
+  deniedUnlock('unlock.other-lock', 'an answer signed for another lock id is refused with badProof', '§5.4, §9.6', 'badProof', (ctx) => [ctx.issuer.residentPhone, otherLockId(ctx)]),
   {
     id: 'unlock.expired-nonce',
     title: "an answer sent after the nonce's lifetime is refused with staleNonce",
@@ -537,10 +510,35 @@ export const CASES: readonly ConformanceCase[] = [
   },
 ];
 
-/** About half of a message, in whole chunks, at least one chunk and never all of it. */
-function partOf(total: number, mtu: number): number {
-  const chunk = bulkChunkSize(mtu);
-  return Math.min(total - 1, Math.max(chunk, Math.floor(total / 2 / chunk) * chunk));
+/**
+ * Begin a bulk transfer of `message` and send about half of it (whole chunks, at least one,
+ * never all); resolves with what the lock acknowledged.
+ */
+async function sendAboutHalf(ctx: CaseContext, message: Uint8Array): Promise<BulkProgress> {
+  const client = await ctx.client();
+  const id = transferId(message, ctx.crypto);
+  checkStatus(await ctx.timed(() => client.request('bulkBegin', encodeBulkBegin({ id, total: message.length }))));
+  const chunk = bulkChunkSize(client.mtu);
+  client.sendChunks(message, 0, Math.min(message.length - 1, Math.max(chunk, Math.floor(message.length / 2 / chunk) * chunk)));
+  return decodeBulkProgress(checkStatus(await ctx.timed(() => client.request('bulkStatus'))).payload);
+}
+
+/** Push `set` again: it must resume at `from`, commit, and come back with a receipt naming it. */
+async function resumeAndCommit(ctx: CaseContext, set: IssuedSet & { version: number }, from: number, when: string): Promise<string> {
+  const client = await ctx.client();
+  const r = await ctx.timed(() => client.push(set.bytes));
+  if (r.resumedFrom !== from) caseFailed(`${when}, the transfer resumed at ${r.resumedFrom} of ${set.bytes.length} bytes, expected ${from}`);
+  const receipt = ctx.openReceipt(r.receipt);
+  if (receipt.seq !== set.seq || !equalBytes(receipt.digest, set.digest)) caseFailed(`resumed and committed, but the receipt names seq ${receipt.seq}, expected ${set.seq}`);
+  ctx.noteAccepted(set.bytes, set);
+  return `resumed at ${from} of ${set.bytes.length} bytes and committed, receipt seq ${receipt.seq}`;
+}
+
+/** A control answer that must be a refusal with `code`. */
+function expectCode(r: ControlResponse, code: string, what: string): void {
+  if (r.status === 0) caseFailed(`${what} answered status 0, expected ${code}`);
+  const got = ProtocolError.fromWire(r.status).code;
+  if (got !== code) caseFailed(`${what} refused with ${got}, expected ${code}`);
 }
 
 function heldBody(ctx: CaseContext): Uint8Array {
