@@ -21,7 +21,7 @@ import {
   verifyEventChain,
   checkStatus,
 } from '@latchkit/protocol';
-import { badArgument } from '../errors.js';
+import { badArgument, SimulatorError } from '../errors.js';
 import { SimulatedCard } from '../lock/hardware.js';
 import { LATE_HOLDER, RESIDENT_DOORCODE, RESIDENT_HOLDER } from './issuer.js';
 import { caseFailed, describeError, resultName, type CaseContext } from './runner.js';
@@ -57,20 +57,58 @@ async function acceptNextFull(ctx: CaseContext): Promise<string> {
   return ctx.expectAccepted(set.bytes, set);
 }
 
-/** A copy of `bytes` with one byte flipped. */
+/** A copy of `bytes` with the low bit of one byte flipped; a negative offset counts from the end. */
 function flip(bytes: Uint8Array, at: number): Uint8Array {
   const out = bytes.slice();
-  out[at] = out[at]! ^ 0x01;
+  const i = at < 0 ? bytes.length + at : at;
+  out[i] = out[i]! ^ 0x01;
   return out;
 }
 
-/** Offsets inside a set message (PROTOCOL.md §3.2, §3.4): the payload follows a 21-byte prefix and its bstr head. */
-function layout(message: Uint8Array): { payload: number; iatLast: number; bodyEnd: number; signature: number } {
+/** A byte inside the 64-byte signature that ends every signed message. */
+const SIGNATURE_BYTE_FROM_END = -20;
+
+/**
+ * Offsets inside a set message (PROTOCOL.md §3.2, §3.4): the claims payload follows a 21-byte
+ * prefix and its bstr head, and opens `a5|a6 03 48 <aud 8> 06 1a <iat 4>`; the sealed body is the
+ * last claim, followed by `58 40 <signature 64>`.
+ */
+function layout(message: Uint8Array): { payload: number; bodyEnd: number; signature: number } {
   const head = message[21]!;
   const headBytes = head === 0x58 ? 2 : head === 0x59 ? 3 : head === 0x5a ? 5 : 1;
-  const payload = 21 + headBytes;
-  // Claims: a5|a6, 03 48 <aud 8>, 06 1a <iat 4> … the body is the last claim; then 58 40 <signature 64>.
-  return { payload, iatLast: payload + 1 + 1 + 1 + 8 + 1 + 1 + 3, bodyEnd: message.length - 66, signature: message.length - 64 };
+  return { payload: 21 + headBytes, bodyEnd: message.length - 66, signature: message.length - 64 };
+}
+
+interface Tamper {
+  what: string;
+  /** Offset of the byte whose low bit is flipped. */
+  at: number;
+  /** The code the first failing check of §6 gives. */
+  code: string;
+}
+
+/** One tamper class: a fresh valid full set, each listed byte flipped in turn, each refused with its code. */
+function tamperCase(id: string, title: string, section: string, tampers: (message: Uint8Array, plainBodyBytes: number) => Tamper[]): ConformanceCase {
+  return {
+    id,
+    title,
+    section,
+    needs: SETS,
+    async run(ctx) {
+      const set = nextFull(ctx);
+      const seen: string[] = [];
+      for (const t of tampers(set.bytes, set.body.length)) {
+        try {
+          await ctx.expectRefused(flip(set.bytes, t.at), t.code);
+        } catch (err) {
+          if (err instanceof SimulatorError && err.code === 'CONFORMANCE_FAILED') caseFailed(`${t.what} (byte ${t.at}): ${err.message}`);
+          throw err;
+        }
+        seen.push(`${t.what}: ${t.code}`);
+      }
+      return `refused, lock unchanged: ${seen.join('; ')}`;
+    },
+  };
 }
 
 function refusal(id: string, title: string, section: string, code: string, make: (ctx: CaseContext) => Uint8Array): ConformanceCase {
@@ -188,25 +226,31 @@ export const CASES: readonly ConformanceCase[] = [
     const wrong = new Uint8Array(32).fill(0xd1);
     return ctx.issuer.delta({ seq: ctx.held.seq, body: heldBody(ctx) }, ctx.held.seq + 1, specs, ctx.now, wrong).bytes;
   }),
-  refusal('refuse.tamper-header', 'a set with one byte of the protected header (kid) changed is refused with UNKNOWN_KEY_ID', '§3.2, §6.2 S2', 'UNKNOWN_KEY_ID', (ctx) =>
-    flip(nextFull(ctx).bytes, 3 + 16),
-  ),
-  refusal('refuse.tamper-claims', 'a set with one byte of its claims (iat) changed is refused with BAD_SIGNATURE', '§3.4, §6.2 S3', 'BAD_SIGNATURE', (ctx) => {
-    const m = nextFull(ctx).bytes;
-    return flip(m, layout(m).iatLast);
+  tamperCase('refuse.tamper-header', 'a set with one protected-header byte changed (alg, content type, kid) is refused with the code of that field', '§3.2, §6.1, §6.2 S2', () => [
+    { what: 'alg -19 → -20', at: 5, code: 'UNSUPPORTED_ALGORITHM' },
+    { what: 'content type 0xff01 → 0xff00', at: 9, code: 'UNSUPPORTED_VERSION' },
+    { what: 'last kid byte', at: 19, code: 'UNKNOWN_KEY_ID' },
+  ]),
+  tamperCase('refuse.tamper-claims', 'a set with one claims byte changed is refused (aud: WRONG_LOCK, iat: BAD_SIGNATURE)', '§3.4, §6.2 S1, S3', (m) => [
+    { what: 'last aud byte', at: layout(m).payload + 10, code: 'WRONG_LOCK' },
+    { what: 'last iat byte', at: layout(m).payload + 16, code: 'BAD_SIGNATURE' },
+  ]),
+  tamperCase('refuse.tamper-ciphertext', 'a set with one byte of its sealed body changed (nonce, ciphertext) is refused with BAD_SIGNATURE, before decryption', '§3.5, §6.2 S3', (m, plain) => {
+    const nonce = layout(m).bodyEnd - 16 - plain - 24;
+    return [
+      { what: 'first AEAD nonce byte', at: nonce, code: 'BAD_SIGNATURE' },
+      { what: 'first ciphertext byte', at: nonce + 24, code: 'BAD_SIGNATURE' },
+      { what: 'middle ciphertext byte', at: nonce + 24 + Math.floor(plain / 2), code: 'BAD_SIGNATURE' },
+    ];
   }),
-  refusal('refuse.tamper-ciphertext', 'a set with one ciphertext byte changed is refused with BAD_SIGNATURE (before decryption)', '§3.5, §6.2 S3', 'BAD_SIGNATURE', (ctx) => {
-    const m = nextFull(ctx).bytes;
-    return flip(m, layout(m).bodyEnd - 16 - 40);
-  }),
-  refusal('refuse.tamper-tag', 'a set with one byte of the AEAD tag changed is refused with BAD_SIGNATURE', '§3.5, §6.2 S3', 'BAD_SIGNATURE', (ctx) => {
-    const m = nextFull(ctx).bytes;
-    return flip(m, layout(m).bodyEnd - 1);
-  }),
-  refusal('refuse.tamper-signature', 'a set with one signature byte changed is refused with BAD_SIGNATURE', '§3.2, §6.2 S3', 'BAD_SIGNATURE', (ctx) => {
-    const m = nextFull(ctx).bytes;
-    return flip(m, layout(m).signature + 40);
-  }),
+  tamperCase('refuse.tamper-tag', 'a set with one byte of the AEAD tag changed is refused with BAD_SIGNATURE', '§3.5, §6.2 S3', (m) => [
+    { what: 'first tag byte', at: layout(m).bodyEnd - 16, code: 'BAD_SIGNATURE' },
+    { what: 'last tag byte', at: layout(m).bodyEnd - 1, code: 'BAD_SIGNATURE' },
+  ]),
+  tamperCase('refuse.tamper-signature', 'a set with one signature byte changed (in R, in S) is refused with BAD_SIGNATURE', '§3.2, §6.2 S3', (m) => [
+    { what: 'first byte of R', at: layout(m).signature, code: 'BAD_SIGNATURE' },
+    { what: 'last byte of S', at: layout(m).signature + 63, code: 'BAD_SIGNATURE' },
+  ]),
   refusal('refuse.wrong-content-key', 'a correctly signed set sealed under another content key is refused with DECRYPTION_FAILED', '§6.2 S7', 'DECRYPTION_FAILED', (ctx) => {
     const version = ctx.held.version + 1;
     return ctx.issuer.full(ctx.held.seq + 1, ctx.issuer.specs(version), ctx.now, { contentKey: new Uint8Array(32).fill(0xc7) }).bytes;
@@ -333,18 +377,24 @@ export const CASES: readonly ConformanceCase[] = [
   },
   {
     id: 'time.unsigned-refused',
-    title: 'a time sync with a broken signature is refused with BAD_SIGNATURE and the clock stays',
-    section: '§6.5, §7.2',
+    title: 'a time sync signed by an unknown key (UNKNOWN_KEY_ID) or with a broken signature (BAD_SIGNATURE) is refused and the clock stays',
+    section: '§6.5, §7',
     needs: ['commission.accepted'],
     async run(ctx) {
-      const before = await ctx.info();
-      const iat = before.clock + 86_400;
-      const m = ctx.issuer.timeSync(iat);
-      const r = await ctx.push(flip(m, m.length - 20));
-      const after = await ctx.info();
-      if (after.clock >= iat) caseFailed(`${r.accepted ? 'status 0' : r.code}; the clock moved to the unsigned time (${after.clock})`);
-      if (r.accepted || r.code !== 'BAD_SIGNATURE') caseFailed(`${r.accepted ? 'accepted' : `refused with ${r.code}`}, expected BAD_SIGNATURE`);
-      return `refused with BAD_SIGNATURE; clock ${before.clock} → ${after.clock}`;
+      const seen: string[] = [];
+      for (const [what, code, message] of [
+        ['signed by a stranger', 'UNKNOWN_KEY_ID', (iat: number) => ctx.issuer.timeSync(iat, { issuer: ctx.issuer.stranger })],
+        ['with a broken signature', 'BAD_SIGNATURE', (iat: number) => flip(ctx.issuer.timeSync(iat), SIGNATURE_BYTE_FROM_END)],
+      ] as const) {
+        const before = await ctx.info();
+        const iat = before.clock + 86_400;
+        const r = await ctx.push(message(iat));
+        const after = await ctx.info();
+        if (after.clock >= iat) caseFailed(`${what}: ${r.accepted ? 'status 0' : r.code}; the clock moved to the unsigned time (${after.clock})`);
+        if (r.accepted || r.code !== code) caseFailed(`${what}: ${r.accepted ? 'accepted' : `refused with ${r.code}`}, expected ${code}`);
+        seen.push(`${what}: ${code}`);
+      }
+      return `refused, clock stays: ${seen.join('; ')}`;
     },
   },
   {

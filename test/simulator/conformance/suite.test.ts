@@ -42,7 +42,8 @@ const statusOf = (r: RunReport, id: string) => r.results.find((x) => x.id === id
 const CAUGHT_BY: Record<Exclude<MutantName, 'mute' | 'garbage' | 'drops-link'>, string[]> = {
   'stale-sequence': ['refuse.stale-sequence', 'refuse.replay'],
   'skips-signature': ['refuse.tamper-claims', 'refuse.tamper-ciphertext', 'refuse.tamper-tag', 'refuse.tamper-signature'],
-  'other-lock': ['refuse.other-lock'],
+  // A changed aud then fails the signature instead of giving WRONG_LOCK: the aud check is what it lacks.
+  'other-lock': ['refuse.other-lock', 'refuse.tamper-claims'],
   'delta-any-base': ['refuse.delta-wrong-base'],
   'ignores-digest': ['refuse.digest-mismatch'],
   'accepts-oversize': ['refuse.oversize'],
