@@ -93,6 +93,21 @@ describe('the conformance suite against the simulated lock', () => {
     expect(verdicts.every((v) => v.caught)).toBe(true);
   });
 
+  it('a lock the runner commissioned before is re-commissioned by the same seed and passes again; another issuer is refused', async () => {
+    const target = await startSimTarget();
+    cleanup.push(() => target.close());
+    const seed = new Uint8Array(32).fill(0x42);
+    const first = await runConformance(target, CASES, { caseTimeoutMs: 5_000, issuerSeed: seed });
+    expect(first.ok).toBe(true);
+    const again = await runConformance(target, CASES, { caseTimeoutMs: 5_000, issuerSeed: seed });
+    expect(failed(again)).toEqual([]);
+    expect(statusOf(again, 'commission.accepted')?.observed).toMatch(/^status 0 \(generation \d{10}\)/);
+    const stranger = await runConformance(target, CASES, { caseTimeoutMs: 5_000, issuerSeed: new Uint8Array(32).fill(0x43) });
+    expect(statusOf(stranger, 'commission.accepted')).toMatchObject({ status: 'fail', observed: expect.stringMatching(/UNKNOWN_KEY_ID: the lock is already commissioned and does not trust this test issuer/) });
+    expect(stranger.summary).toMatchObject({ pass: 0, fail: 1 });
+    expect(stranger.ok).toBe(false);
+  });
+
   it('without bench hooks the keypad, keycard and power-cut cases are manual, with steps, and do not fail the run', async () => {
     // Without a hook to let time pass, the nonce case waits for real: a lock keeping nonces 1 s keeps it short.
     const sim = await startSimTarget({ profile: { base: 'standard', challengeSeconds: 1 } });
