@@ -60,6 +60,16 @@ describe('latchkit conform', () => {
     expect(r.err).toMatch(/"code":"CONFORMANCE_FAILED".*unlock\.replayed-answer/);
   });
 
+  it('--only runs the cases named; one whose prerequisite was left out is not run, and the run does not pass', async () => {
+    const ok = await cli.run('conform', '--only', 'commission.accepted,sync.full-set,unlock.granted');
+    expect(ok.code, ok.err).toBe(0);
+    expect(ok.out).toMatch(/3 passed, 0 failed, 0 skipped \(3 cases/);
+    const partial = await cli.run('conform', '--only', 'commission.accepted,unlock.granted');
+    expect(partial.code).toBe(1);
+    expect(partial.out).toMatch(/^SKIP +unlock\.granted .*not run: needs sync\.full-set to pass first$/m);
+    expect(partial.err).toBe(`${partial.err.split('\n').filter((l) => l.startsWith('[')).join('\n')}\nerror CONFORMANCE_FAILED: 0 of 2 automatic case(s) failed; 1 not run: unlock.granted`);
+  });
+
   it('lists cases and mutants', async () => {
     const cases = await cli.json('conform', '--list-cases');
     expect(cases).toHaveLength(35);

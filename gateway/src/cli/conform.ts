@@ -23,7 +23,9 @@ import {
   toJunit,
   type ConformanceTarget,
   type MutantName,
+  type CaseResult,
   type RunOptions,
+  type RunReport,
 } from '@latchkit/simulator';
 import type { CliIo } from './main.js';
 import { table } from './format.js';
@@ -101,7 +103,7 @@ export function registerConformCommand(program: Command, deps: { io: CliIo; json
       const mutant: MutantName | undefined = o.mutant === undefined ? undefined : checkMutant(o.mutant);
       const lock: ConformanceTarget =
         target.kind === 'sim' ? await startSimTarget(mutant ? { mutant } : {}) : await openHciTarget({ lockId: target.lockId, ...(o.hciDevice !== undefined ? { deviceId: o.hciDevice } : {}) });
-      let report;
+      let report: RunReport;
       try {
         report = await runConformance(lock, cases, run);
       } finally {
@@ -110,8 +112,13 @@ export function registerConformCommand(program: Command, deps: { io: CliIo; json
       if (o.junit) writeFileSync(resolve(io.cwd, o.junit), toJunit(report));
       io.out(deps.json() ? JSON.stringify(report, null, 2) : formatTable(report));
       if (!report.ok) {
-        const failed = report.results.filter((r) => r.status === 'fail').map((r) => r.id);
-        throw new SimulatorError('CONFORMANCE_FAILED', `${failed.length} of ${report.summary.automatic} automatic case(s) failed: ${failed.join(', ')}`);
+        // A skipped automatic case (its prerequisite failed or was left out of --only) did not pass either.
+        const ids = (pick: (r: CaseResult) => boolean): string[] => report.results.filter(pick).map((r) => r.id);
+        const failed = ids((r) => r.status === 'fail');
+        const notRun = ids((r) => r.status === 'skip' && r.manual === null);
+        const parts = [`${failed.length} of ${report.summary.automatic} automatic case(s) failed${failed.length ? `: ${failed.join(', ')}` : ''}`];
+        if (notRun.length) parts.push(`${notRun.length} not run: ${notRun.join(', ')}`);
+        throw new SimulatorError('CONFORMANCE_FAILED', parts.join('; '));
       }
     });
 }

@@ -45,8 +45,6 @@ export interface RunOptions {
   maxMessageBytes?: number;
   /** How long the lock keeps an unlock nonce, seconds (default 30, as PROTOCOL.md §9.6 suggests). */
   nonceLifetimeS?: number;
-  /** Only these case ids (default: all). */
-  only?: readonly string[];
   /** Called as each case starts and ends (the progress line). */
   onProgress?: (p: { index: number; total: number; id: string; result?: CaseResult }) => void;
   crypto?: CryptoProvider;
@@ -259,7 +257,7 @@ export async function runConformance(target: ConformanceTarget, cases: readonly 
     crypto,
     o.issuerSeed ?? DEFAULT_SEED,
   );
-  const selected = o.only ? cases.filter((c) => o.only!.includes(c.id)) : cases;
+  const selected = cases;
   const startedAt = new Date().toISOString();
   const t0 = performance.now();
   const results: CaseResult[] = [];
