@@ -87,33 +87,46 @@ export const params = {
 
 const affectedDoors = { type: 'array', items: idSchema, description: 'Doors whose credential sets this change altered' } as const;
 
+const timeZone = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 64,
+  description: 'IANA time zone (America/New_York; daylight saving follows its rules) or a fixed offset UTC±hh:mm',
+} as const;
+const offsetMin = { type: 'integer', minimum: -720, maximum: 840 } as const;
+
 export const property = obj(
   {
     id: idSchema,
     name,
-    utcOffsetMin: { type: 'integer', minimum: -720, maximum: 840 },
+    timeZone,
+    utcOffsetMin: { ...offsetMin, description: "The zone's offset now, minutes east of UTC (read-only)" },
+    nextOffsetChange: {
+      ...obj({ at: isoTime, utcOffsetMin: offsetMin }, ['at', 'utcOffsetMin']),
+      type: ['object', 'null'],
+      description: "The zone's next offset change (daylight saving) within about 13 months, or null",
+    },
     doorcodeLength: { type: 'integer', minimum: 4, maximum: 10 },
     createdAt: isoTime,
   },
-  ['id', 'name', 'utcOffsetMin', 'doorcodeLength', 'createdAt'],
+  ['id', 'name', 'timeZone', 'utcOffsetMin', 'nextOffsetChange', 'doorcodeLength', 'createdAt'],
 );
 export const propertyCreate = obj(
   {
     name,
-    utcOffsetMin: { type: 'integer', minimum: -720, maximum: 840, description: 'Minutes east of UTC where the doors are' },
+    timeZone,
+    utcOffsetMin: { ...offsetMin, description: 'A fixed offset (minutes east of UTC) instead of a time zone: stored as the zone UTC±hh:mm, with no daylight saving' },
     doorcodeLength: { type: 'integer', minimum: 4, maximum: 10, default: 6 },
   },
-  ['name', 'utcOffsetMin'],
+  ['name'],
 );
-export const propertyPatch = obj(
-  { name, utcOffsetMin: { type: 'integer', minimum: -720, maximum: 840 }, doorcodeLength: { type: 'integer', minimum: 4, maximum: 10 } },
-  [],
-  { minProperties: 1 },
-);
+export const propertyPatch = obj({ name, timeZone, utcOffsetMin: offsetMin, doorcodeLength: { type: 'integer', minimum: 4, maximum: 10 } }, [], { minProperties: 1 });
 export const propertyChanged = obj({ ...((property as { properties: Record<string, Schema> }).properties), affectedDoors }, [
   'id',
   'name',
+  'timeZone',
   'utcOffsetMin',
+  'nextOffsetChange',
   'doorcodeLength',
   'createdAt',
   'affectedDoors',

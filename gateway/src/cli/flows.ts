@@ -4,7 +4,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
 import type { Ctx } from '../model/base.js';
-import { getProperty } from '../model/properties.js';
+import { getProperty, propertyZone } from '../model/properties.js';
 import { parseTimeToMinute } from '../time.js';
 import * as f from '../flows/index.js';
 import { record, table } from './format.js';
@@ -118,7 +118,7 @@ export function registerFlowCommands(program: Command, c: FlowCliContext): void 
     .option('--expires <time>', 'access ends')
     .action((id: number, o: { communalKeys?: number[]; start?: string; expires?: string }) => {
       const s0 = f.getImport(store(), id);
-      const off = getProperty(store(), s0.propertyId).utcOffsetMin;
+      const off = propertyZone(store(), s0.propertyId);
       const r = f.applyImport(
         store(),
         id,

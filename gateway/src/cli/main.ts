@@ -36,11 +36,21 @@ const processIo = (): CliIo => ({
 });
 
 
+function offsetMinutes(s: string): number {
+  if (!/^-?\d+$/.test(s)) throw new InvalidArgumentError(`expected whole minutes, got "${s}"`);
+  return Number(s);
+}
+
+/** The zone options of property create/update as the model's input (it refuses both at once). */
+function zoneOpts(o: { timeZone?: string; utcOffset?: number }): { timeZone?: string; utcOffsetMin?: number } {
+  return { ...(o.timeZone !== undefined ? { timeZone: o.timeZone } : {}), ...(o.utcOffset !== undefined ? { utcOffsetMin: o.utcOffset } : {}) };
+}
+
 /** `none` clears a start or expiration; anything else is a time in the property's local zone. */
-function timeOpt(value: string | undefined, offset: number, round: 'up' | 'down'): number | null | undefined {
+function timeOpt(value: string | undefined, zone: string, round: 'up' | 'down'): number | null | undefined {
   if (value === undefined) return undefined;
   if (value === 'none') return null;
-  return parseTimeToMinute(value, offset, round);
+  return parseTimeToMinute(value, zone, round);
 }
 
 /**
@@ -74,7 +84,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
   };
   /** Prints `data` as JSON, or as the human text `text()` makes from it. */
   const show = (data: unknown, text: () => string): void => io.out(json() ? JSON.stringify(data, null, 2) : text());
-  const offsetOf = (propertyId: number): number => m.getProperty(store(), propertyId).utcOffsetMin;
+  const offsetOf = (propertyId: number): string => m.propertyZone(store(), propertyId);
   const changed = changedDoors;
 
   const close = (): void => {
@@ -97,44 +107,38 @@ export function buildProgram(io: CliIo = processIo()): Command {
   const property = program.command('property').description('properties');
   property
     .command('create')
-    .description('create a property (name, UTC offset, doorcode length)')
+    .description('create a property (name, time zone, doorcode length)')
     .requiredOption('--name <name>', 'name')
-    .requiredOption('--utc-offset <minutes>', 'minutes east of UTC (e.g. -300 for New York in winter)', (s) => {
-      if (!/^-?\d+$/.test(s)) throw new InvalidArgumentError(`expected whole minutes, got "${s}"`);
-      return Number(s);
-    })
+    .option('--time-zone <zone>', 'IANA time zone, e.g. America/New_York (daylight saving follows its rules), or UTC±hh:mm; required unless --utc-offset')
+    .option('--utc-offset <minutes>', 'a fixed offset instead of a zone: minutes east of UTC, no daylight saving (stored as UTC±hh:mm)', offsetMinutes)
     .option('--doorcode-length <digits>', 'length of generated doorcodes', int('digit count'), 6)
-    .action((o: { name: string; utcOffset: number; doorcodeLength: number }) => {
-      const p = m.createProperty(store(), { name: o.name, utcOffsetMin: o.utcOffset, doorcodeLength: o.doorcodeLength }, ctx());
-      show(v.propertyView(p), () => `created property ${p.id} (${p.name})`);
+    .action((o: { name: string; timeZone?: string; utcOffset?: number; doorcodeLength: number }) => {
+      const p = m.createProperty(store(), { name: o.name, ...zoneOpts(o), doorcodeLength: o.doorcodeLength }, ctx());
+      show(v.propertyView(p), () => `created property ${p.id} (${p.name}, ${p.timeZone})`);
     });
   property.command('list').description('list properties').action(() => {
-    const rows = m.listProperties(store()).map(v.propertyView);
-    show(rows, () => table(rows, ['id', 'name', 'utcOffsetMin', 'doorcodeLength']));
+    const rows = m.listProperties(store(), ctx()).map(v.propertyView);
+    show(rows, () => table(rows, ['id', 'name', 'timeZone', 'utcOffsetMin', 'doorcodeLength']));
   });
   property
     .command('show')
     .description('show one property')
     .argument('<propertyId>', 'property id', int('property id'))
     .action((id: number) => {
-      const p = v.propertyView(m.getProperty(store(), id));
-      show(p, () => record(p));
+      const p = v.propertyView(m.getProperty(store(), id, ctx()));
+      show(p, () => record({ ...p, nextOffsetChange: p.nextOffsetChange ? `${p.nextOffsetChange.at} → ${p.nextOffsetChange.utcOffsetMin} min` : 'none' }));
     });
   property
     .command('update')
-    .description('rename a property or change its UTC offset or doorcode length')
+    .description('rename a property or change its time zone or doorcode length')
     .argument('<propertyId>', 'property id', int('property id'))
     .option('--name <name>', 'name')
-    .option('--utc-offset <minutes>', 'minutes east of UTC', (s) => Number(s))
+    .option('--time-zone <zone>', 'IANA time zone (America/New_York) or UTC±hh:mm')
+    .option('--utc-offset <minutes>', 'a fixed offset instead of a zone (minutes east of UTC)', offsetMinutes)
     .option('--doorcode-length <digits>', 'length of new doorcodes', int('digit count'))
-    .action((id: number, o: { name?: string; utcOffset?: number; doorcodeLength?: number }) => {
-      const p = m.updateProperty(
-        store(),
-        id,
-        { ...(o.name ? { name: o.name } : {}), ...(o.utcOffset !== undefined ? { utcOffsetMin: o.utcOffset } : {}), ...(o.doorcodeLength ? { doorcodeLength: o.doorcodeLength } : {}) },
-        ctx(),
-      );
-      show({ ...v.propertyView(p), affectedDoors: p.affectedDoors }, () => `updated property ${id}; ${changed(p.affectedDoors)}`);
+    .action((id: number, o: { name?: string; timeZone?: string; utcOffset?: number; doorcodeLength?: number }) => {
+      const p = m.updateProperty(store(), id, { ...(o.name ? { name: o.name } : {}), ...zoneOpts(o), ...(o.doorcodeLength ? { doorcodeLength: o.doorcodeLength } : {}) }, ctx());
+      show({ ...v.propertyView(p), affectedDoors: p.affectedDoors }, () => `updated property ${id} (${p.timeZone}); ${changed(p.affectedDoors)}`);
     });
 
   // ---- unit

@@ -45,6 +45,7 @@ import { minuteOf } from '../time.js';
 import { dirtyDoorHeads, journalDoors } from '../model/journal.js';
 import { activeIssuerKey, addIssuerKey, doorSeqs, doorSyncState, recordReceipt, writeCompiledSet, type DoorSyncState } from '../model/sync-state.js';
 import { recordLockEvents, type LockEvent } from '../model/activity.js';
+import { recordDoorTime, zoneTimeAt, type LockLocalTime } from '../model/door-time.js';
 
 export interface CompilerOptions {
   ctx?: Ctx;
@@ -78,17 +79,21 @@ export function issuerFor(db: Db, propertyId: number, o: CompilerOptions = {}): 
 
 /**
  * A signed time for a door's lock, issued now: the lock's clock moves forward to it (never
- * back). Gateways and Door Syncs push it when the lock reports a clock more than a minute
- * behind; phones carry one in their relay bundles for the same reason.
+ * back), and it takes the zone's offset now and next transition (PROTOCOL.md §7.4). Gateways
+ * and Door Syncs push it when the lock reports a clock more than a minute behind or does not
+ * know the zone's next change (model/door-time.ts); phones carry one in their relay bundles.
+ * `told` is what the message says, for recordDoorTime once the lock has it.
  */
 export function timeSyncFor(db: Db, doorId: number, o: CompilerOptions = {}): Uint8Array {
-  const d = one<{ propertyId: number; lockId: string; utcOffset: number }>(
-    db,
-    'SELECT d.property_id AS propertyId, d.lock_id AS lockId, p.utc_offset_min AS utcOffset FROM doors d JOIN properties p ON p.id = d.property_id WHERE d.id = ?',
-    doorId,
-  );
-  if (!d) throw new GatewayError('DOOR_NOT_FOUND', `door ${doorId} does not exist`);
-  return issueTimeSync({ issuer: issuerFor(db, d.propertyId, o), lockId: fromHex(d.lockId), issuedAt: Math.floor(nowOf(o.ctx ?? {}) / 1000), utcOffset: d.utcOffset, provider: providerOf(o) });
+  return doorTimeSync(db, doorId, o).message;
+}
+
+export function doorTimeSync(db: Db, doorId: number, o: CompilerOptions = {}): { message: Uint8Array; told: LockLocalTime } {
+  const d = door(db, doorId);
+  const now = nowOf(o.ctx ?? {});
+  const told = zoneTimeAt(d.timeZone, now);
+  const message = issueTimeSync({ issuer: issuerFor(db, d.propertyId, o), lockId: fromHex(d.lockId), issuedAt: Math.floor(now / 1000), utcOffset: told.offset, transition: told.transition, provider: providerOf(o) });
+  return { message, told };
 }
 
 /** Public keys a lock should trust: the active key and any pending one being rolled out. */
@@ -121,11 +126,11 @@ interface DoorRow {
   id: number;
   propertyId: number;
   lockId: string;
-  utcOffset: number;
+  timeZone: string;
 }
 
 function door(db: Db, doorId: number): DoorRow {
-  const d = one<DoorRow>(db, 'SELECT d.id, d.property_id AS propertyId, d.lock_id AS lockId, p.utc_offset_min AS utcOffset FROM doors d JOIN properties p ON p.id = d.property_id WHERE d.id = ?', doorId);
+  const d = one<DoorRow>(db, 'SELECT d.id, d.property_id AS propertyId, d.lock_id AS lockId, p.time_zone AS timeZone FROM doors d JOIN properties p ON p.id = d.property_id WHERE d.id = ?', doorId);
   if (!d) throw new GatewayError('DOOR_NOT_FOUND', `door ${doorId} does not exist`);
   return d;
 }
@@ -216,6 +221,7 @@ export function commissionDoor(db: Db, doorId: number, device: LockDeviceKeys, o
     const generation = (prev?.generation ?? 0) + 1;
     const contentKey = p.randomBytes(32);
     const now = nowOf(ctx);
+    const told = zoneTimeAt(d.timeZone, now);
     const message = issueCommission({
       issuer,
       lockId: fromHex(d.lockId),
@@ -223,7 +229,8 @@ export function commissionDoor(db: Db, doorId: number, device: LockDeviceKeys, o
       lockEncryptionPublic: device.encryptionPublic,
       contentKey,
       issuedAt: Math.floor(now / 1000),
-      utcOffset: d.utcOffset,
+      utcOffset: told.offset,
+      transition: told.transition,
       generation,
       provider: p,
     });
@@ -248,6 +255,9 @@ export function commissionDoor(db: Db, doorId: number, device: LockDeviceKeys, o
       run(db, 'UPDATE door_sync_state SET enforced_seq = 0, enforced_digest = NULL, last_receipt_at = NULL WHERE door_id = ?', doorId);
       run(db, 'UPDATE lock_identities SET events_next_index = 0, events_chain = NULL WHERE door_id = ?', doorId);
     }
+    // What the lock will know about local time once it takes this message (it is only ever
+    // delivered whole; a lock that never takes it is commissioned again, and told again).
+    recordDoorTime(db, doorId, told, now);
     journalDoors(db, [doorId], prev ? 'lock re-commissioned' : 'lock commissioned', now);
     return { message, generation };
   });

@@ -137,7 +137,7 @@ export function registerCsvImportRoutes(app: FastifyInstance, { db, ctxFor }: Ap
     response: { 200: F.importApplied },
     handler: (req) => {
       importIn(req.params);
-      const off = getProperty(db, req.params.propertyId).utcOffsetMin;
+      const off = getProperty(db, req.params.propertyId).timeZone;
       const r = applyImport(
         db,
         req.params.importId,

@@ -224,7 +224,7 @@ export function registerPmsRoutes(app: FastifyInstance, { db, ctxFor }: AppConte
     handler: (req) => {
       inProperty(getNotification(db, req.params.notificationId), req.params.propertyId, 'NOTIFICATION_NOT_FOUND', `notification ${req.params.notificationId}`);
       const sentAt = req.body?.sentAt;
-      const at = sentAt === undefined ? undefined : parseTimeToMinute(sentAt, 0, 'down') * MS_PER_MINUTE;
+      const at = sentAt === undefined ? undefined : parseTimeToMinute(sentAt, 'UTC', 'down') * MS_PER_MINUTE;
       const ctx = ctxFor(req);
       return notificationView(markNotificationSent(db, req.params.notificationId, at === undefined ? ctx : { ...ctx, now: () => at }));
     },

@@ -28,7 +28,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
     response: { 200: S.arrayOf(S.property) },
     handler: (req, reply) => {
       const scope = req.principal!.propertyId;
-      const seen = listProperties(db).filter((p) => scope === null || p.id === scope);
+      const seen = listProperties(db, ctxFor(req)).filter((p) => scope === null || p.id === scope);
       return S.pageOf(reply, seen, req.query).map(propertyView);
     },
   });
@@ -55,7 +55,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
     permission: 'read',
     params: S.params.property,
     response: { 200: S.property },
-    handler: (req) => propertyView(getProperty(db, req.params.propertyId)),
+    handler: (req) => propertyView(getProperty(db, req.params.propertyId, ctxFor(req))),
   });
   define<Partial<PropertyInput>, PP>(app, {
     method: 'PATCH',

@@ -1,0 +1,36 @@
+import type { Db } from './db.js';
+import { fixedZone } from '../time-zone.js';
+
+/**
+ * Migration 12: properties get a time zone instead of a fixed UTC offset.
+ *
+ * - `properties.time_zone`: an IANA name or `UTC±hh:mm` (gateway/src/time-zone.ts). An existing
+ *   property's `utc_offset_min` becomes the fixed zone of that offset (`UTC−05:00`), never a
+ *   guessed region: −300 could be New York, Chicago in summer or Bogotá, and a wrong guess
+ *   would move daily codes and schedules by an hour twice a year. A manager names the zone with
+ *   `property update --time-zone`. `utc_offset_min` is dropped (the offset is read from the zone
+ *   for each instant).
+ * - `door_time_state`: what each door's lock was last told about local time in a signed message
+ *   (commissioning or time sync): its offset and the next transition (Unix seconds, the offset
+ *   after it), both null when none was sent. The sync engine compares it with the zone's rules
+ *   to push a time sync before a change the lock does not know about.
+ */
+export const TIME_ZONES_VERSION = 12;
+
+export function addTimeZones(db: Db): void {
+  db.exec(`ALTER TABLE properties ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'UTC' CHECK (length(time_zone) BETWEEN 1 AND 64)`);
+  const rows = db.prepare('SELECT id, utc_offset_min AS off FROM properties').all() as { id: number; off: number }[];
+  const set = db.prepare('UPDATE properties SET time_zone = ? WHERE id = ?');
+  for (const r of rows) set.run(fixedZone(r.off), r.id);
+  db.exec(`
+ALTER TABLE properties DROP COLUMN utc_offset_min;
+CREATE TABLE door_time_state (
+  door_id INTEGER PRIMARY KEY REFERENCES doors(id) ON DELETE CASCADE,
+  offset_min INTEGER NOT NULL CHECK (offset_min BETWEEN -1080 AND 1080),
+  next_at INTEGER CHECK (next_at > 0),
+  next_offset INTEGER CHECK (next_offset BETWEEN -1080 AND 1080),
+  told_at INTEGER NOT NULL,
+  CHECK ((next_at IS NULL) = (next_offset IS NULL))
+);
+`);
+}
