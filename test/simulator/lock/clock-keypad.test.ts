@@ -56,6 +56,28 @@ describe('the clock moves forward only, and only from signed sources', () => {
   });
 });
 
+describe('daylight saving announced ahead is applied offline at its instant', () => {
+  it('the offset changes exactly at the transition with no further sync, survives a reboot, and a replay cannot undo it', () => {
+    const t = testLock({ specs: [] });
+    const fw = t.device.firmware;
+    const at = T0 + 2 * DAY + 3600;
+    fw.timeSync(t.backend.timeSync(T0 + 60, -300, { at, offset: -240 }));
+    expect([fw.utcOffset, fw.offsetTransition]).toEqual([-300, { at, offset: -240 }]);
+    t.clock.advance((at - fw.now() - 1) * 1000);
+    expect(fw.utcOffset).toBe(-300);
+    t.clock.advance(1000);
+    expect(fw.now()).toBe(at);
+    expect(fw.utcOffset).toBe(-240);
+    const rebooted = t.device.powerCycle();
+    expect([rebooted.utcOffset, rebooted.offsetTransition]).toEqual([-240, { at, offset: -240 }]);
+    // A replayed older sync (no transition) changes nothing; a newer one replaces both values.
+    rebooted.timeSync(t.backend.timeSync(T0 + 30, -300));
+    expect([rebooted.utcOffset, rebooted.offsetTransition]).toEqual([-240, { at, offset: -240 }]);
+    rebooted.timeSync(t.backend.timeSync(at + 60, -240));
+    expect([rebooted.utcOffset, rebooted.offsetTransition]).toEqual([-240, null]);
+  });
+});
+
 describe('keypad lockout', () => {
   it('locks out after repeated wrong codes, refuses even the right code meanwhile, and lets it in afterwards', () => {
     const t = testLock({ specs: resident(20, '202020') });
