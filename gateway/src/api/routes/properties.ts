@@ -61,7 +61,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
     method: 'PATCH',
     url: '/properties/:propertyId',
     operationId: 'updateProperty',
-    summary: 'Rename a property or change its UTC offset / doorcode length',
+    summary: 'Rename a property or change its time zone / doorcode length',
     tags: ['properties'],
     permission: 'configure',
     params: S.params.property,
