@@ -46,6 +46,7 @@ import { dirtyDoorHeads, journalDoors } from '../model/journal.js';
 import { activeIssuerKey, addIssuerKey, doorSeqs, doorSyncState, recordReceipt, writeCompiledSet, type DoorSyncState } from '../model/sync-state.js';
 import { recordLockEvents, type LockEvent } from '../model/activity.js';
 import { recordDoorTime, zoneTimeAt, type LockLocalTime } from '../model/door-time.js';
+import { journalDueWindows, recordWindowBoundary } from '../model/window-boundaries.js';
 
 export interface CompilerOptions {
   ctx?: Ctx;
@@ -552,6 +553,9 @@ function compileOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
       state.enforcedSeq,
       t,
     );
+    // The set carries one window per credential: when one of them ends and its holder has a
+    // later one, the door is due again (model/window-boundaries.ts).
+    recordWindowBoundary(db, doorId, ctx);
     return {
       doorId,
       lockId: toHex(identity.lockId),
@@ -586,6 +590,8 @@ export function compileDirty(db: Db, opts: CompilerOptions & { propertyId?: numb
   const t = nowOf(opts.ctx ?? {});
   const o = { ...opts, ctx: { ...(opts.ctx ?? {}), now: () => t } };
   const out: CompiledDoorSet[] = [];
+  // Doors with a window that just ended and a later one for the same person compile now too.
+  journalDueWindows(db, { ctx: o.ctx, ...(o.propertyId === undefined ? {} : { propertyId: o.propertyId }) });
   const dirty = dirtyDoorHeads(db, o.propertyId === undefined ? {} : { propertyId: o.propertyId });
   const perProperty = new Map<number, number>();
   for (const d of dirty) perProperty.set(d.propertyId, (perProperty.get(d.propertyId) ?? 0) + 1);

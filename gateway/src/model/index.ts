@@ -15,3 +15,4 @@ export * from './sync-state.js';
 export * from './compile-input.js';
 export * from './tokens.js';
 export * from './door-time.js';
+export * from './window-boundaries.js';

@@ -14,6 +14,9 @@ import { fixedZone } from '../time-zone.js';
  *   (commissioning or time sync): its offset and the next transition (Unix seconds, the offset
  *   after it), both null when none was sent. The sync engine compares it with the zone's rules
  *   to push a time sync before a change the lock does not know about.
+ * - `door_sync_state.window_boundary_min`: when the door must be compiled again because a window
+ *   in its set ends and the same person has a later one (model/window-boundaries.ts); null when
+ *   time alone changes nothing. Partial index: the sync engine looks for due doors every tick.
  */
 export const TIME_ZONES_VERSION = 12;
 
@@ -32,5 +35,7 @@ CREATE TABLE door_time_state (
   told_at INTEGER NOT NULL,
   CHECK ((next_at IS NULL) = (next_offset IS NULL))
 );
+ALTER TABLE door_sync_state ADD COLUMN window_boundary_min INTEGER;
+CREATE INDEX door_sync_window_due ON door_sync_state(window_boundary_min) WHERE window_boundary_min IS NOT NULL;
 `);
 }

@@ -270,7 +270,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 9, name: 'issuer keys sealed under a key-encryption key', up: (db) => sealIssuerKeys(db) },
   { version: 10, name: 'weekly schedules on keys and grants', up: WEEKLY_SCHEDULES_SCHEMA },
   { version: 11, name: 'daily-code messages in the notifications outbox', up: (db) => addDailyNotifications(db) },
-  { version: 12, name: 'property time zones; what each lock was told about local time', up: (db) => addTimeZones(db) },
+  { version: 12, name: 'property time zones; what each lock was told about local time; window boundaries', up: (db) => addTimeZones(db) },
 ];
 
 export function appliedMigrations(db: Db): { version: number; name: string; appliedAt: number }[] {

@@ -20,6 +20,7 @@ import { all, nowOf, one, type Ctx } from '../model/base.js';
 import { doorSyncState } from '../model/sync-state.js';
 import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDoor, doorTimeSync, lockIdentity, sameDevice, syncPayload, timeSyncFor } from '../compiler/index.js';
 import { doorsWithStaleTime, recordDoorTime } from '../model/door-time.js';
+import { journalDueWindows } from '../model/window-boundaries.js';
 import { pendingAnchorUpdates } from '../compiler/rotation.js';
 
 export interface RetryPolicy {
@@ -237,6 +238,7 @@ export class SyncEngine {
           if (!(err instanceof ProtocolError)) throw err;
         }
       }
+      journalDueWindows(this.db, { ...opts, doorId });
       if (doorSyncState(this.db, doorId).pendingChanges > 0 || doorSyncState(this.db, doorId).compiledSeq === 0) compileDoor(this.db, doorId, opts);
       const newest = syncPayload(this.db, doorId, info.seq);
       let delivered: Awaited<ReturnType<typeof deliverSet>> = null;
@@ -414,6 +416,8 @@ function doorsOf(db: Db, personId: number, nowMinute: number): number[] {
 export function relayBundlesFor(db: Db, personId: number, o: { ctx?: Ctx; provider?: CryptoProvider; onlyOffline?: boolean } = {}): (RelayBundle & { doorId: number; seq: number })[] {
   const doors = doorsOf(db, personId, Math.floor(nowOf(o.ctx ?? {}) / 60_000));
   const opts = { ...(o.ctx ? { ctx: o.ctx } : {}), ...(o.provider ? { provider: o.provider } : {}) };
+  // A door whose window for someone just ended, with a later one to follow, is behind now too.
+  journalDueWindows(db, opts);
   const out: (RelayBundle & { doorId: number; seq: number })[] = [];
   for (const doorId of doors) {
     const d = one<{ lockId: string; connectivity: string }>(db, 'SELECT lock_id AS lockId, connectivity FROM doors WHERE id = ?', doorId)!;
