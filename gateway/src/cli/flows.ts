@@ -173,22 +173,27 @@ export function registerFlowCommands(program: Command, c: FlowCliContext): void 
       } else show({ csv }, () => csvForOut(csv));
     });
 
-  // ---- welcome outbox
-  const note = program.command('notification').description('the welcome-message outbox (no mail transport is built in)');
+  // ---- message outbox
+  const note = program.command('notification').description('the message outbox: welcome and daily-doorcode messages (no mail transport is built in)');
   const noteList = note
     .command('list')
-    .description('list the welcome-message outbox with each message rendered')
+    .description('list the outbox with each message rendered')
     .requiredOption('--property <id>', 'property id', int('property id'))
     .option('--person <id>', 'only this person', int('person id'))
+    .addOption(new Option('--kind <kind>', 'only welcome or daily messages').choices(['welcome', 'daily']))
     .option('--unsent', 'only messages not yet marked sent')
     .option('--full', 'print each message in full');
-  withPaging(noteList, 100).action((o: { property: number; person?: number; unsent?: boolean; full?: boolean } & PageOpts) => {
+  withPaging(noteList, 100).action((o: { property: number; person?: number; kind?: 'welcome' | 'daily'; unsent?: boolean; full?: boolean } & PageOpts) => {
     getProperty(store(), o.property);
-    const page = paged((limit, offset) => f.listNotifications(store(), o.property, { ...(o.person ? { personId: o.person } : {}), unsentOnly: o.unsent ?? false, limit, offset }), o);
+    const page = paged(
+      (limit, offset) =>
+        f.listNotifications(store(), o.property, { ...(o.person ? { personId: o.person } : {}), ...(o.kind ? { kind: o.kind } : {}), unsentOnly: o.unsent ?? false, limit, offset }),
+      o,
+    );
     showPage(io, show, { rows: page.rows.map(f.notificationView), more: page.more }, o, (rows) =>
       o.full
         ? rows.map((n) => `#${n.id} to ${n.email} (${n.sentAt ? `sent ${n.sentAt}` : 'unsent'})\nSubject: ${n.subject}\n\n${n.body}`).join('\n\n---\n\n') || '(none)'
-        : table(rows, ['id', 'personId', 'email', 'kind', 'createdAt', 'sentAt', 'subject']),
+        : table(rows, ['id', 'personId', 'email', 'kind', 'localDay', 'createdAt', 'sentAt', 'subject']),
     );
   });
   note

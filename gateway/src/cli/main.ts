@@ -10,7 +10,7 @@ import * as v from '../views.js';
 import { record, table } from './format.js';
 import { registerSimulatorCommands } from '@latchkit/simulator';
 import { paged, registerFlowCommands, showPage, sliced, withPaging, type PageOpts } from './flows.js';
-import { dailyCodeMessages } from '../flows/notifications.js';
+import { dailyCodeMessages, queueDailyMessages } from '../flows/notifications.js';
 import { LatchkitError } from '@latchkit/protocol';
 import { changedDoors, int, intList, yesNo } from './args.js';
 import { stateDirClock } from '../world/clock.js';
@@ -653,9 +653,18 @@ export function buildProgram(io: CliIo = processIo()): Command {
       const msgs = dailyCodeMessages(store(), o.property, o.date, ctx());
       show(msgs, () =>
         msgs.length === 0
-          ? 'no daily-code person has a door to open'
+          ? 'no daily-code person has a door to open that day'
           : msgs.map((n) => `To: ${n.email}\nSubject: ${n.subject}\n\n${n.body}`).join('\n\n----\n\n'),
       );
+    });
+  doorcode
+    .command('queue-daily')
+    .description("queue the day's daily-doorcode messages in the outbox, once per person per local day (serve does this every day)")
+    .requiredOption('--property <id>', 'property id', int('property id'))
+    .option('--date <YYYY-MM-DD>', 'the local day (default today in the property time)')
+    .action((o: { property: number; date?: string }) => {
+      const r = queueDailyMessages(store(), o.property, o.date, ctx());
+      show(r, () => `${r.date}: queued ${r.queued} daily message(s)${r.already ? `, ${r.already} already queued` : ''}`);
     });
   doorcode
     .command('reset')
@@ -774,8 +783,21 @@ export function buildProgram(io: CliIo = processIo()): Command {
     }, 10_000)
     .addOption(new Option('--fleet <file>', 'no longer used: serve --radio virtual runs every door of the store').hideHelp())
     .option('--no-pms', 'do not run the PMS scheduler (User Sync / Automated Access pulls of enabled integrations)')
+    .option('--no-daily-messages', "do not queue each day's daily-doorcode messages in the outbox")
     .action(
-      async (o: { port: number; host: string; log?: boolean; radio?: 'virtual' | 'hci'; demo?: number | true; gatewayName: string; syncInterval: number; collectInterval: number; fleet?: string; pms: boolean }) => {
+      async (o: {
+        port: number;
+        host: string;
+        log?: boolean;
+        radio?: 'virtual' | 'hci';
+        demo?: number | true;
+        gatewayName: string;
+        syncInterval: number;
+        collectInterval: number;
+        fleet?: string;
+        pms: boolean;
+        dailyMessages: boolean;
+      }) => {
         // Argument checks first, before anything is opened.
         if (o.fleet) throw new InvalidArgumentError('--fleet is no longer needed: serve --radio virtual runs a simulated lock for every door in the store (lock directories under <state-dir>/locks)');
         if (o.demo !== undefined && o.radio === 'hci') throw new InvalidArgumentError('--demo runs the simulated world; it cannot use --radio hci');
@@ -797,6 +819,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
           syncIntervalMs: o.syncInterval,
           collectIntervalMs: o.collectInterval,
           pms: o.pms,
+          dailyMessages: o.dailyMessages,
         });
       },
     );
