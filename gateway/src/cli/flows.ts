@@ -144,7 +144,7 @@ export function registerFlowCommands(program: Command, c: FlowCliContext): void 
     50,
   ).action((o: { property: number } & PageOpts) => {
     getProperty(store(), o.property);
-    const page = paged((limit, offset) => f.listImports(store(), o.property, { limit: limit < 0 ? -1 : offset + limit }).slice(offset), o);
+    const page = paged((limit, offset) => f.listImports(store(), o.property, { limit, offset }), o, () => f.countImports(store(), o.property));
     showPage(io, show, { rows: page.rows.map(f.importView), more: page.more }, o, (rows) =>
       table(rows.map((r) => ({ ...r, ...r.counts })), ['id', 'fileName', 'status', 'createdAt', 'total', 'imported', 'error', 'alreadyImported', 'failed']),
     );
@@ -155,10 +155,15 @@ export function registerFlowCommands(program: Command, c: FlowCliContext): void 
     .argument('<importId>', 'import id', int('import id'))
     .addOption(new Option('--status <status>', 'only rows with this status').choices(['ready', 'error', 'already_imported', 'imported', 'failed']))
     .option('--limit <n>', 'how many rows', int('count'), 100)
-    .action((id: number, o: { status?: f.ImportRowStatus; limit: number }) => {
+    .option('--offset <n>', 'skip this many first (the next page of rows)', int('count'), 0)
+    .action((id: number, o: { status?: f.ImportRowStatus } & PageOpts) => {
       const s = f.importView(f.getImport(store(), id));
-      const rows = f.importRows(store(), id, { ...(o.status ? { status: o.status } : {}), limit: o.limit }).map(f.importRowView);
-      show({ import: s, rows }, () => `${record({ ...s, counts: JSON.stringify(s.counts) })}\n\n${table(rows, ['line', 'status', 'action', 'email', 'keys', 'errorCode', 'errorMessage'])}`);
+      const status = o.status ? { status: o.status } : {};
+      const page = paged((limit, offset) => f.importRows(store(), id, { ...status, limit, offset }).map(f.importRowView), o, () => f.countImportRows(store(), id, o.status));
+      const note = page.more > 0 ? `${page.more} more rows; use --offset ${o.offset + page.rows.length}` : null;
+      show({ import: s, rows: page.rows, moreRows: page.more }, () =>
+        [record({ ...s, counts: JSON.stringify(s.counts) }), table(page.rows, ['line', 'status', 'action', 'email', 'keys', 'errorCode', 'errorMessage']), ...(note ? [note] : [])].join('\n\n'),
+      );
     });
   imp
     .command('errors')

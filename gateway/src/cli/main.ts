@@ -741,9 +741,9 @@ export function buildProgram(io: CliIo = processIo()): Command {
       const { token: t, secret } = m.createToken(store(), { name: o.name, role: o.role, propertyId: o.property ?? null, keyManagement: o.keyManagement ?? false }, ctx());
       show({ token: v.tokenView(t), secret }, () => `created token ${t.tokenId} (${t.role}${t.keyManagement ? ', key management' : ''})\n${secret}\n(shown once; store it now)`);
     });
-  token.command('list').description('list API tokens (without secrets)').action(() => {
-    const rows = m.listTokens(store()).map(v.tokenView);
-    show(rows, () => table(rows, ['id', 'name', 'role', 'keyManagement', 'propertyId', 'revokedAt']));
+  withPaging(token.command('list').description('list API tokens (without secrets)'), 1000).action((o: PageOpts) => {
+    const page = paged(sliced(m.listTokens(store()).map(v.tokenView)), o);
+    showPage(io, show, page, o, (rows) => table(rows, ['id', 'name', 'role', 'keyManagement', 'propertyId', 'revokedAt']));
   });
   token
     .command('revoke')

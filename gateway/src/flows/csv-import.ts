@@ -346,16 +346,27 @@ export function getImport(db: Db, importId: number): ImportSummary {
   return { ...rest, communalKeyIds: communal === null ? null : (JSON.parse(communal) as number[]), counts };
 }
 
-export function listImports(db: Db, propertyId: number, opts: { limit?: number } = {}): ImportSummary[] {
-  return all<{ id: number }>(db, 'SELECT id FROM csv_imports WHERE property_id = ? ORDER BY id DESC LIMIT ?', propertyId, opts.limit ?? 50).map((r) =>
+export function listImports(db: Db, propertyId: number, opts: { limit?: number; offset?: number } = {}): ImportSummary[] {
+  return all<{ id: number }>(db, 'SELECT id FROM csv_imports WHERE property_id = ? ORDER BY id DESC LIMIT ? OFFSET ?', propertyId, opts.limit ?? 50, opts.offset ?? 0).map((r) =>
     getImport(db, r.id),
   );
+}
+
+/** How many imports listImports would list without a limit. */
+export function countImports(db: Db, propertyId: number): number {
+  return one<{ n: number }>(db, 'SELECT count(*) AS n FROM csv_imports WHERE property_id = ?', propertyId)!.n;
 }
 
 export interface ImportRowsQuery {
   status?: ImportRowStatus;
   limit?: number;
   offset?: number;
+}
+
+/** How many rows importRows would list without a limit (of one status, or all). */
+export function countImportRows(db: Db, importId: number, status?: ImportRowStatus): number {
+  getImport(db, importId);
+  return one<{ n: number }>(db, 'SELECT count(*) AS n FROM csv_import_rows WHERE import_id = ? AND (? IS NULL OR status = ?)', importId, status ?? null, status ?? null)!.n;
 }
 
 export function importRows(db: Db, importId: number, q: ImportRowsQuery = {}): ImportRow[] {

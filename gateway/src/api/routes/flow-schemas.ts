@@ -101,7 +101,7 @@ export const importApply = obj({
 });
 export const importApplied = obj({ import: importSummary, failed: { type: 'array', items: importRow }, affectedDoors }, ['import', 'failed', 'affectedDoors']);
 export const importRowsQuery = obj({ status: rowStatus, limit, offset });
-export const importsQuery = obj({ limit: { ...limit, default: 50 } });
+export const importsQuery = obj({ limit: { ...limit, default: 50 }, offset });
 
 // ---- notifications
 export const notification = obj(
