@@ -76,9 +76,13 @@ describe('daylight saving at a lock that is not synced again', () => {
     goTo('2027-11-06T16:00:00Z'); // Saturday noon EDT
     const kim = (await json('person', 'invite', '--property', String(pid), '--email', 'kim@example.com', '--first', 'Kim', '--last', 'Fall', '--keys', String(anyTime.id), '--doorcode-only', '--start', '2027-11-07T09:00', '--expires', '2028-01-01')).person;
     expect(g.doorsWithStaleTime(w.db, world.clock.now(), pid)).toContain(door);
+    // It is a Door Sync task too (for an offline door, what tells the manager to sync it).
+    const taskOf = () => g.doorSyncTasks(w.db, pid, { ctx: world.ctx('test') }).find((t) => t.doorId === door);
+    expect(taskOf()).toMatchObject({ needsTimeSync: true });
     const autumn = await g.doorSync(world, pid, door);
     expect(autumn.result.timeSynced).toBe(true);
     expect(g.doorsWithStaleTime(w.db, world.clock.now(), pid)).not.toContain(door);
+    expect(taskOf()?.needsTimeSync ?? false).toBe(false);
     expect([lock().utcOffset, lock().offsetTransition]).toEqual([-240, { at: Date.parse('2027-11-07T06:00:00Z') / 1000, offset: -300 }]);
     const afterAutumnSync = g.doorSyncState(w.db, door).lastReceiptAt;
 

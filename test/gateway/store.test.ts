@@ -122,6 +122,10 @@ describe('store', () => {
     const old = g.openStore({ stateDir, migrations: g.MIGRATIONS.slice(0, 10) });
     const ins = old.prepare("INSERT INTO properties (name, utc_offset_min, doorcode_length, created_at) VALUES (?, ?, 6, 0)");
     for (const [name, off] of [['NY', -300], ['London', 0], ['Delhi', 330], ['Kathmandu', 345]] as const) ins.run(name, off);
+    // A lock commissioned at New York's fixed offset, before time zones.
+    old.prepare("INSERT INTO doors (property_id, name, lock_id, connectivity, created_at) VALUES (1, 'Lobby', '00000000000000b1', 'offline', 0)").run();
+    const b32 = Buffer.alloc(32, 7);
+    old.prepare('INSERT INTO lock_identities (door_id, device_signing_public, device_encryption_public, content_key, generation, commission_message, commissioned_at) VALUES (1, ?, ?, ?, 1, ?, 5)').run(b32, b32, b32, Buffer.from([1]));
     const note = old.prepare("INSERT INTO notifications (property_id, person_id, kind, email, created_at) VALUES (1, NULL, 'welcome', 'a@example.com', 0)");
     note.run();
     note.run();
@@ -136,6 +140,9 @@ describe('store', () => {
         ['Kathmandu', 'UTC+05:45', 345, null],
       ]);
       expect(() => db.prepare('SELECT utc_offset_min FROM properties').all()).toThrow(/no such column/);
+      // That lock knows its (fixed) zone already: no time sync and no Door Sync task for it.
+      expect(db.prepare('SELECT door_id AS d, offset_min AS o, next_at AS n, told_at AS t FROM door_time_state').all()).toEqual([{ d: 1, o: -300, n: null, t: 5 }]);
+      expect(g.doorsWithStaleTime(db, Date.UTC(2027, 0, 1))).toEqual([]);
       // Id 2 was handed out before the rebuild and is never handed out again.
       const next = db.prepare("INSERT INTO notifications (property_id, kind, email, created_at) VALUES (1, 'welcome', 'c@example.com', 0)").run().lastInsertRowid;
       expect(next).toBe(3);

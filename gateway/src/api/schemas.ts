@@ -389,8 +389,9 @@ export const syncTask = obj(
     enforcedSeq: { type: 'integer' },
     lastReceiptAt: nullableIso,
     changes: { type: 'array', items: change },
+    needsTimeSync: { type: 'boolean', description: "The lock does not know the zone's offset now or its next change (daylight saving): a sync pushes a time sync" },
   },
-  ['doorId', 'doorName', 'lockId', 'connectivity', 'compiledSeq', 'enforcedSeq', 'lastReceiptAt', 'changes'],
+  ['doorId', 'doorName', 'lockId', 'connectivity', 'compiledSeq', 'enforcedSeq', 'lastReceiptAt', 'changes', 'needsTimeSync'],
 );
 
 export const activity = obj(

@@ -719,7 +719,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
     .addOption(new Option('--connectivity <kind>', 'only online or only offline doors').choices(['online', 'offline']))
     .action((o: { property: number; connectivity?: m.Connectivity }) => {
       m.getProperty(store(), o.property);
-      const rows = m.doorSyncTasks(store(), o.property, o.connectivity ? { connectivity: o.connectivity } : {}).map(v.syncTaskView);
+      const rows = m.doorSyncTasks(store(), o.property, { ...(o.connectivity ? { connectivity: o.connectivity } : {}), ctx: ctx() }).map(v.syncTaskView);
       show(rows, () =>
         table(
           rows.map((t) => ({ ...t, changes: t.changes.length, latest: t.changes[t.changes.length - 1]?.reason })),

@@ -13,7 +13,9 @@ import { fixedZone } from '../time-zone.js';
  * - `door_time_state`: what each door's lock was last told about local time in a signed message
  *   (commissioning or time sync): its offset and the next transition (Unix seconds, the offset
  *   after it), both null when none was sent. The sync engine compares it with the zone's rules
- *   to push a time sync before a change the lock does not know about.
+ *   to push a time sync before a change the lock does not know about. Seeded for every lock
+ *   commissioned before: it was told the fixed offset and no transition, which its fixed zone
+ *   still says, so an upgrade alone sends no time syncs and lists no Door Sync tasks.
  * - `door_sync_state.window_boundary_min`: when the door must be compiled again because a window
  *   in its set ends and the same person has a later one (model/window-boundaries.ts); null when
  *   time alone changes nothing. Partial index: the sync engine looks for due doors every tick.
@@ -26,7 +28,6 @@ export function addTimeZones(db: Db): void {
   const set = db.prepare('UPDATE properties SET time_zone = ? WHERE id = ?');
   for (const r of rows) set.run(fixedZone(r.off), r.id);
   db.exec(`
-ALTER TABLE properties DROP COLUMN utc_offset_min;
 CREATE TABLE door_time_state (
   door_id INTEGER PRIMARY KEY REFERENCES doors(id) ON DELETE CASCADE,
   offset_min INTEGER NOT NULL CHECK (offset_min BETWEEN -1080 AND 1080),
@@ -35,6 +36,11 @@ CREATE TABLE door_time_state (
   told_at INTEGER NOT NULL,
   CHECK ((next_at IS NULL) = (next_offset IS NULL))
 );
+-- Every lock commissioned before this migration was told its property's fixed offset and no
+-- transition, which its fixed zone still says: none needs a time sync for the zone.
+INSERT INTO door_time_state (door_id, offset_min, told_at)
+  SELECT l.door_id, p.utc_offset_min, l.commissioned_at FROM lock_identities l JOIN doors d ON d.id = l.door_id JOIN properties p ON p.id = d.property_id;
+ALTER TABLE properties DROP COLUMN utc_offset_min;
 ALTER TABLE door_sync_state ADD COLUMN window_boundary_min INTEGER;
 CREATE INDEX door_sync_window_due ON door_sync_state(window_boundary_min) WHERE window_boundary_min IS NOT NULL;
 `);

@@ -262,7 +262,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
     querystring: S.obj({ connectivity: { type: 'string', enum: ['online', 'offline'] } }),
     response: { 200: S.arrayOf(S.syncTask) },
     handler: (req, reply) => {
-      const tasks = doorSyncTasks(db, req.params.propertyId, req.query);
+      const tasks = doorSyncTasks(db, req.params.propertyId, { ...req.query, ctx: ctxFor(req) });
       return S.withTotal(reply, tasks.length, tasks.map(syncTaskView));
     },
   });
