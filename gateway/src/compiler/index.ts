@@ -438,7 +438,7 @@ interface RunCache {
    * last access touch the input reflects (the run commits in chunks, so later chunks must not
    * claim touches committed after the load).
    */
-  specsFor?: (doorId: number) => { specs: CredentialSpec[]; mark: number } | undefined;
+  specsFor?: (doorId: number) => { specs: CredentialSpec[]; mark: number; boundary: number | null } | undefined;
 }
 
 function propertyKeys(db: Db, propertyId: number, o: CompilerOptions, cache: RunCache): { secrets: SetSecrets; issuer: SigningKey } {
@@ -555,7 +555,7 @@ function compileOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
     );
     // The set carries one window per credential: when one of them ends and its holder has a
     // later one, the door is due again (model/window-boundaries.ts).
-    recordWindowBoundary(db, doorId, ctx);
+    recordWindowBoundary(db, doorId, ctx, loaded?.boundary);
     return {
       doorId,
       lockId: toHex(identity.lockId),
@@ -597,7 +597,7 @@ export function compileDirty(db: Db, opts: CompilerOptions & { propertyId?: numb
   for (const d of dirty) perProperty.set(d.propertyId, (perProperty.get(d.propertyId) ?? 0) + 1);
   // Many doors of a property at once (first compile, a key's doors changed): one pass over the
   // property's grants (credentialsForProperty), loaded only if some door cannot be patched.
-  const loaded = new Map<number, { specs: Map<number, CredentialSpec[]>; mark: number }>();
+  const loaded = new Map<number, { specs: Map<number, CredentialSpec[]>; mark: number; boundaries: Map<number, number | null> }>();
   const doorProperty = new Map(dirty.map((d) => [d.doorId, d.propertyId]));
   const cache: RunCache = {
     keys: new Map(),
@@ -607,11 +607,12 @@ export function compileDirty(db: Db, opts: CompilerOptions & { propertyId?: numb
       let m = loaded.get(pid);
       if (!m) {
         // Read in one transaction with the input: the input reflects exactly these touches.
-        m = { mark: lastTouch(db), specs: credentialsForProperty(db, pid, o.ctx) };
+        const boundaries = new Map<number, number | null>();
+        m = { mark: lastTouch(db), specs: credentialsForProperty(db, pid, o.ctx, boundaries), boundaries };
         loaded.set(pid, m);
       }
       const specs = m.specs.get(doorId);
-      return specs && { specs, mark: m.mark };
+      return specs && { specs, mark: m.mark, boundary: m.boundaries.get(doorId) ?? null };
     },
   };
   // A whole-property run reads and writes tens of megabytes of pages (journal rows, sets: the

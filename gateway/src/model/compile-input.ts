@@ -237,7 +237,7 @@ export function credentialsForHolders(db: Db, doorId: number, holderRefs: readon
  * property's grants instead of one query set per door. Doors nobody can open map to [].
  * Byte arrays are shared between doors; treat the result as read-only.
  */
-export function credentialsForProperty(db: Db, propertyId: number, ctx: Ctx = {}): Map<number, CredentialSpec[]> {
+export function credentialsForProperty(db: Db, propertyId: number, ctx: Ctx = {}, boundaries?: Map<number, number | null>): Map<number, CredentialSpec[]> {
   if (!one(db, 'SELECT 1 FROM properties WHERE id = ?', propertyId)) {
     throw new GatewayError('PROPERTY_NOT_FOUND', `property ${propertyId} does not exist`);
   }
@@ -251,7 +251,11 @@ export function credentialsForProperty(db: Db, propertyId: number, ctx: Ctx = {}
     all(db, 'SELECT person_id AS personId, public_key AS publicKey FROM phone_keys WHERE revoked_at IS NULL AND property_id = ? ORDER BY id', propertyId),
   );
   const out = new Map<number, CredentialSpec[]>();
-  for (const [doorId, rows] of byDoor) out.set(doorId, rows.length === 0 ? [] : assemble(rows, mat, nowMin));
+  for (const [doorId, rows] of byDoor) {
+    out.set(doorId, rows.length === 0 ? [] : assemble(rows, mat, nowMin));
+    // The same rows give the window boundary (doorWindowBoundary) without a query per door.
+    boundaries?.set(doorId, boundaryOf(rows, nowMin));
+  }
   return out;
 }
 
@@ -268,8 +272,10 @@ export function credentialsForProperty(db: Db, propertyId: number, ctx: Ctx = {}
  * a change to the access model: journalDueWindows journals the door once it has passed.
  */
 export function doorWindowBoundary(db: Db, doorId: number, ctx: Ctx = {}): number | null {
-  const nowMin = minuteOf(nowOf(ctx));
-  const rows = allRaw<GrantRow>(db, `${GRANTS_SELECT} WHERE kd.door_id = ?`, doorId);
+  return boundaryOf(allRaw<GrantRow>(db, `${GRANTS_SELECT} WHERE kd.door_id = ?`, doorId), minuteOf(nowOf(ctx)));
+}
+
+function boundaryOf(rows: readonly GrantRow[], nowMin: number): number | null {
   if (rows.length === 0) return null;
   const { any, codes } = accessByPerson(rows);
   let boundary: number | null = null;

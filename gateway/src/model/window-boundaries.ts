@@ -10,9 +10,12 @@ import { all, nowOf, run, tx, type Ctx } from './base.js';
 import { doorWindowBoundary } from './compile-input.js';
 import { journalDoors } from './journal.js';
 
-/** Records when the door, just compiled at `ctx`'s now, needs compiling again (null: never for time alone). */
-export function recordWindowBoundary(db: Db, doorId: number, ctx: Ctx = {}): number | null {
-  const boundary = doorWindowBoundary(db, doorId, ctx);
+/**
+ * Records when the door, just compiled at `ctx`'s now, needs compiling again (null: never for
+ * time alone). `known` is the boundary when the caller computed it from the same input.
+ */
+export function recordWindowBoundary(db: Db, doorId: number, ctx: Ctx = {}, known?: number | null): number | null {
+  const boundary = known !== undefined ? known : doorWindowBoundary(db, doorId, ctx);
   run(db, 'UPDATE door_sync_state SET window_boundary_min = ? WHERE door_id = ?', boundary, doorId);
   return boundary;
 }
