@@ -158,7 +158,9 @@ export interface LockStateSummary {
   commissioned: boolean;
   generation: number;
   anchors: number;
+  /** The offset in force now, and the next change the lock was told of (daylight saving), if any. */
   utcOffset: number;
+  offsetTransition: OffsetTransition | null;
   seq: number;
   digest: string | null;
   setIssuedAt: number | null;
@@ -401,6 +403,7 @@ export class LockFirmware {
       generation: this.state.commission?.generation ?? 0,
       anchors: this.state.commission?.anchors.length ?? 0,
       utcOffset: this.utcOffset,
+      offsetTransition: this.offsetTransition,
       seq: this.seq,
       digest: this.state.set ? toHex(this.state.set.digest) : null,
       setIssuedAt: this.state.set?.issuedAt ?? null,

@@ -3,6 +3,7 @@
  * (brute force, doubling, surviving a reboot).
  */
 import { describe, expect, it } from 'vitest';
+import { formatSummary } from '../../../simulator/src/cli/format.js';
 import { LockDevice } from '../../../simulator/src/lock/index.js';
 import { crypto, DAY, resident, seededRandom, T0, testLock } from './fixtures.js';
 
@@ -63,6 +64,7 @@ describe('daylight saving announced ahead is applied offline at its instant', ()
     const at = T0 + 2 * DAY + 3600;
     fw.timeSync(t.backend.timeSync(T0 + 60, -300, { at, offset: -240 }));
     expect([fw.utcOffset, fw.offsetTransition]).toEqual([-300, { at, offset: -240 }]);
+    expect(formatSummary(fw.summary()).find((l) => l.startsWith('commission'))).toContain(`UTC offset -300 min (-240 min from ${new Date(at * 1000).toISOString().slice(0, 19)}`);
     t.clock.advance((at - fw.now() - 1) * 1000);
     expect(fw.utcOffset).toBe(-300);
     t.clock.advance(1000);
