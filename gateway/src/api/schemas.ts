@@ -12,12 +12,12 @@ export const idSchema = { type: 'integer', minimum: 1, maximum: 9007199254740991
 export const isIdSchema = (s: Schema): boolean => s.type === idSchema.type && s.minimum === idSchema.minimum && s.maximum === idSchema.maximum;
 const isoTime = { type: 'string', description: 'ISO 8601 UTC date-time' } as const;
 const nullableIso = { type: ['string', 'null'], description: 'ISO 8601 UTC date-time, or null' } as const;
-/** Input times: date, local date-time (property UTC offset) or date-time with zone. */
+/** Input times: date, local date-time (the property's time zone, with its daylight-saving rules) or date-time with zone. */
 export const timeInput = {
   type: ['string', 'null'],
   minLength: 10,
   maxLength: 40,
-  description: 'YYYY-MM-DD (local midnight), local YYYY-MM-DDTHH:MM[:SS], or with Z/±HH:MM; null = open',
+  description: "YYYY-MM-DD (local midnight), local YYYY-MM-DDTHH:MM[:SS] in the property's time zone, or with Z/±HH:MM; null = open",
 } as const;
 const name = { type: 'string', minLength: 1, maxLength: 200 } as const;
 const email = { type: 'string', minLength: 3, maxLength: 254 } as const;

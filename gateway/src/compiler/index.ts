@@ -206,8 +206,9 @@ const genesisOf = (hex: string, lockId: Uint8Array): Uint8Array => genesisValues
 
 /**
  * Commission (or re-commission) the lock of a door: a fresh content key wrapped to the lock's
- * device key, the property's trust anchors, the time and UTC offset, signed by the active
- * issuer. The door is journaled so its first set compiles. Returns the message to deliver.
+ * device key, the property's trust anchors, the time, the UTC offset and the zone's next offset
+ * change, signed by the active issuer. The door is journaled so its first set compiles.
+ * Returns the message to deliver.
  */
 export function commissionDoor(db: Db, doorId: number, device: LockDeviceKeys, o: CompilerOptions = {}): { message: Uint8Array; generation: number } {
   const p = providerOf(o);
