@@ -55,4 +55,32 @@ describe('property time zones (API)', () => {
     // 09:00 EDT is 13:00Z in July; 09:00 EST is 14:00Z in December.
     expect(g.grantView(grant)).toMatchObject({ startsAt: '2025-07-01T13:00:00.000Z', expiresAt: '2025-12-01T14:00:00.000Z' });
   });
+
+  it("a door's sync state shows what its lock was told of local time, and when it needs a time sync", async () => {
+    const a = await api();
+    const url = `${a.base}/doors/${a.lobby.id}/sync-state`;
+    expect((await a.call('pm', 'GET', url)).body).toMatchObject({ lockLocalTime: null, needsTimeSync: false });
+    // Commissioned at the fixed offset: told UTC-05:00 and no change, which is what the zone says.
+    g.commissionDoor(a.db, a.lobby.id, { signingPublic: new Uint8Array(32).fill(1), encryptionPublic: new Uint8Array(32).fill(2) }, { ctx: a.ctx });
+    expect((await a.call('pm', 'GET', url)).body).toMatchObject({
+      lockLocalTime: { utcOffsetMin: -300, nextOffsetChange: null, toldAt: '2025-06-01T12:00:00.000Z' },
+      needsTimeSync: false,
+    });
+    expect(g.doorSyncTasks(a.db, a.prop.id, { ctx: a.ctx }).find((t) => t.doorId === a.lobby.id)?.needsTimeSync).toBe(false);
+    // New York is on daylight time now (-240) and changes on 2025-11-02: the lock must be told.
+    await a.call('pm', 'PATCH', a.base, { timeZone: 'America/New_York' });
+    expect((await a.call('pm', 'GET', url)).body).toMatchObject({ lockLocalTime: { utcOffsetMin: -300 }, needsTimeSync: true });
+    const task = (await a.call('pm', 'GET', `${a.base}/sync-tasks`)).body.find((t: { doorId: number }) => t.doorId === a.lobby.id);
+    expect(task).toMatchObject({ needsTimeSync: true });
+    // Told now: the offset and the coming change.
+    const told = g.zoneTimeAt('America/New_York', a.clock.t);
+    g.recordDoorTime(a.db, a.lobby.id, told, a.clock.t);
+    expect((await a.call('pm', 'GET', url)).body).toMatchObject({
+      lockLocalTime: { utcOffsetMin: -240, nextOffsetChange: { at: '2025-11-02T06:00:00.000Z', utcOffsetMin: -300 } },
+      needsTimeSync: false,
+    });
+    // Once the lock passes that change it knows no further one: stale again.
+    a.clock.t = Date.UTC(2025, 10, 2, 7);
+    expect((await a.call('pm', 'GET', url)).body).toMatchObject({ needsTimeSync: true });
+  });
 });

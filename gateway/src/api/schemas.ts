@@ -376,8 +376,21 @@ export const syncState = obj(
     lastReceiptAt: nullableIso,
     pendingChanges: { type: 'integer' },
     changes: { type: 'array', items: change },
+    lockLocalTime: {
+      ...obj(
+        {
+          utcOffsetMin: { type: 'integer' },
+          nextOffsetChange: { ...obj({ at: isoTime, utcOffsetMin: { type: 'integer' } }, ['at', 'utcOffsetMin']), type: ['object', 'null'] },
+          toldAt: isoTime,
+        },
+        ['utcOffsetMin', 'nextOffsetChange', 'toldAt'],
+      ),
+      type: ['object', 'null'],
+      description: "What the gateway last told the door's lock about local time (commissioning or time sync); null if never",
+    },
+    needsTimeSync: { type: 'boolean', description: "The lock does not know the zone's offset now or its next change: the next sync pushes a time sync" },
   },
-  ['doorId', 'compiledSeq', 'compiledDigest', 'compiledAt', 'enforcedSeq', 'enforcedDigest', 'lastReceiptAt', 'pendingChanges', 'changes'],
+  ['doorId', 'compiledSeq', 'compiledDigest', 'compiledAt', 'enforcedSeq', 'enforcedDigest', 'lastReceiptAt', 'pendingChanges', 'changes', 'lockLocalTime', 'needsTimeSync'],
 );
 export const syncTask = obj(
   {

@@ -11,7 +11,7 @@
  */
 import type { Db } from '../store/db.js';
 import { nextTransition, offsetAt } from '../time-zone.js';
-import { all, run } from './base.js';
+import { all, one, run } from './base.js';
 
 /** Local time as a lock is told it: the offset at an instant and the next change (Unix seconds). */
 export interface LockLocalTime {
@@ -23,6 +23,17 @@ export interface LockLocalTime {
 export function zoneTimeAt(zone: string, ms: number): LockLocalTime {
   const next = nextTransition(zone, ms);
   return { offset: offsetAt(zone, ms), transition: next ? { at: next.at / 1000, offset: next.offset } : null };
+}
+
+/** What the gateway last told a door's lock about local time, and when (Unix ms); null if never. */
+export function doorTimeState(db: Db, doorId: number): (LockLocalTime & { toldAt: number }) | null {
+  const r = one<{ offset: number; nextAt: number | null; nextOffset: number | null; toldAt: number }>(
+    db,
+    'SELECT offset_min AS offset, next_at AS nextAt, next_offset AS nextOffset, told_at AS toldAt FROM door_time_state WHERE door_id = ?',
+    doorId,
+  );
+  if (!r) return null;
+  return { offset: r.offset, transition: r.nextAt === null ? null : { at: r.nextAt, offset: r.nextOffset! }, toldAt: r.toldAt };
 }
 
 /** Records what a door's lock was just told (a delivered commissioning or time sync). */

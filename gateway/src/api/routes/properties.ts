@@ -10,6 +10,8 @@ import { credentialsForDoor } from '../../model/compile-input.js';
 import { requireCanonicalLockId } from '../../model/validate.js';
 import { doorChanges } from '../../model/journal.js';
 import { doorSyncState, doorSyncTasks } from '../../model/sync-state.js';
+import { doorsWithStaleTime, doorTimeState } from '../../model/door-time.js';
+import { nowOf } from '../../model/base.js';
 import type { Connectivity } from '../../model/types.js';
 import { changeView, doorCredentialView, doorView, keyView, propertyView, syncStateView, syncTaskView, unitView } from '../../views.js';
 
@@ -248,7 +250,17 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
     response: { 200: S.syncState },
     handler: (req) => {
       doorIn(req.params);
-      return { ...syncStateView(doorSyncState(db, req.params.doorId)), changes: doorChanges(db, req.params.doorId, { limit: 50 }).map(changeView) };
+      const told = doorTimeState(db, req.params.doorId);
+      return {
+        ...syncStateView(doorSyncState(db, req.params.doorId)),
+        changes: doorChanges(db, req.params.doorId, { limit: 50 }).map(changeView),
+        lockLocalTime: told && {
+          utcOffsetMin: told.offset,
+          nextOffsetChange: told.transition && { at: new Date(told.transition.at * 1000).toISOString(), utcOffsetMin: told.transition.offset },
+          toldAt: new Date(told.toldAt).toISOString(),
+        },
+        needsTimeSync: doorsWithStaleTime(db, nowOf(ctxFor(req)), undefined, req.params.doorId).length > 0,
+      };
     },
   });
   define<undefined, PP, { connectivity?: Connectivity }>(app, {
