@@ -120,6 +120,19 @@ const HORIZON_DAYS = 400;
  */
 export function nextTransition(zone: string, ms: number): Transition | null {
   if (fixedOffsetOf(zone) !== null) return null;
+  // The sync engine asks every tick for every property: the first change after `from` is still
+  // the first after any later instant before it, so one search serves until then (a search
+  // that found none, for an hour: the horizon only moves by that much).
+  const hit = transitionCache.get(zone);
+  if (hit && ms >= hit.from && (hit.next ? ms < hit.next.at : ms < hit.from + 3_600_000)) return hit.next;
+  const next = searchTransition(zone, ms);
+  transitionCache.set(zone, { from: ms, next });
+  return next;
+}
+
+const transitionCache = new Map<string, { from: number; next: Transition | null }>();
+
+function searchTransition(zone: string, ms: number): Transition | null {
   const from = offsetAt(zone, ms);
   let lo = ms;
   for (let day = 1; day <= HORIZON_DAYS; day++) {
