@@ -644,11 +644,14 @@ export function buildProgram(io: CliIo = processIo()): Command {
       const d = m.personDailyDoorcode(store(), id, o.date, ctx());
       show(d, () => `daily doorcode of person ${id} on ${d.date}: ${d.code} (doors ${d.doorIds.join(', ') || 'none'})`);
     });
-  doorcode
-    .command('send-daily')
-    .description("render the day's daily-doorcode message (code and doors) for every daily-code person of a property, for the mail transport")
-    .requiredOption('--property <id>', 'property id', int('property id'))
-    .option('--date <YYYY-MM-DD>', 'the local day (default today in the property time)')
+  /** A command about one local day of a property's daily codes. */
+  const dailyDay = (name: string, description: string): Command =>
+    doorcode
+      .command(name)
+      .description(description)
+      .requiredOption('--property <id>', 'property id', int('property id'))
+      .option('--date <YYYY-MM-DD>', 'the local day (default today in the property time)');
+  dailyDay('send-daily', "render the day's daily-doorcode message (code and doors) for every daily-code person of a property, for the mail transport")
     .action((o: { property: number; date?: string }) => {
       const msgs = dailyCodeMessages(store(), o.property, o.date, ctx());
       show(msgs, () =>
@@ -657,11 +660,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
           : msgs.map((n) => `To: ${n.email}\nSubject: ${n.subject}\n\n${n.body}`).join('\n\n----\n\n'),
       );
     });
-  doorcode
-    .command('queue-daily')
-    .description("queue the day's daily-doorcode messages in the outbox, once per person per local day (serve does this every day)")
-    .requiredOption('--property <id>', 'property id', int('property id'))
-    .option('--date <YYYY-MM-DD>', 'the local day (default today in the property time)')
+  dailyDay('queue-daily', "queue the day's daily-doorcode messages in the outbox, once per person per local day (serve does this every day)")
     .action((o: { property: number; date?: string }) => {
       const r = queueDailyMessages(store(), o.property, o.date, ctx());
       show(r, () => `${r.date}: queued ${r.queued} daily message(s)${r.already ? `, ${r.already} already queued` : ''}`);
