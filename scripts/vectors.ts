@@ -194,6 +194,9 @@ export function buildVectors(): Record<string, VectorFile> {
   const rotation = issueAnchorRotation({ issuer, lockId, anchors: [issuer2.publicKey], seq: 1, issuedAt: now + 120, provider: p });
   const rotationByStranger = issueAnchorRotation({ issuer: signingKeyFromSeed(det('stranger')), lockId, anchors: [issuer2.publicKey], seq: 1, issuedAt: now, provider: p });
   const timeSync = issueTimeSync({ issuer, lockId, issuedAt: now + 3600, utcOffset: -300, provider: p });
+  // Daylight saving announced ahead: UTC−05:00 until the instant, UTC−04:00 from it (PROTOCOL.md §7.4).
+  const transition = { at: now + 7 * 86400, offset: -240 };
+  const timeSyncWithTransition = issueTimeSync({ issuer, lockId, issuedAt: now + 3600, utcOffset: -300, transition, provider: p });
   const lifecycle: VectorFile = {
     description: 'Commissioning, anchor rotation and time sync for lock 4c4b10000000002a.',
     source: SOURCE,
@@ -212,6 +215,7 @@ export function buildVectors(): Record<string, VectorFile> {
       { name: 'anchor rotation signed by a current anchor', type: 'rotateAnchors', message: hex(rotation), state: { anchors: [hex(issuer.publicKey)], rotationSeq: 0 }, expect: { ok: true, anchors: [hex(issuer2.publicKey)], seq: 1 } },
       { name: 'anchor rotation signed by a stranger', type: 'rotateAnchors', message: hex(rotationByStranger), state: { anchors: [hex(issuer.publicKey)], rotationSeq: 0 }, expect: { error: 'UNKNOWN_KEY_ID' } },
       { name: 'signed time sync', type: 'timeSync', message: hex(timeSync), state: { anchors: [hex(issuer.publicKey)] }, expect: { ok: true, time: now + 3600, utcOffset: -300 } },
+      { name: 'signed time sync announcing the next offset change', type: 'timeSync', message: hex(timeSyncWithTransition), state: { anchors: [hex(issuer.publicKey)] }, expect: { ok: true, time: now + 3600, utcOffset: -300, transition } },
       { name: 'time sync after the anchors rotated away from its signer', type: 'timeSync', message: hex(timeSync), state: { anchors: [hex(issuer2.publicKey)] }, expect: { error: 'UNKNOWN_KEY_ID' } },
     ],
   };

@@ -22,6 +22,10 @@ export const ERROR_CATALOGUE = {
     status: 400,
     summary: 'A weekly schedule has no days, an unknown or repeated day name, a time that is not HH:MM (00:00 to 24:00), or from at or after to (a schedule cannot span midnight).',
   },
+  INVALID_TIME_ZONE: {
+    status: 400,
+    summary: 'A time zone is neither an IANA name the runtime knows (America/New_York) nor a fixed offset UTC±hh:mm in UTC-12:00..UTC+14:00.',
+  },
   INVALID_ARGUMENT: { status: 400, summary: 'A value is out of range or inconsistent with another value.' },
 
   // 401/403: who is asking, and may they.

@@ -1,4 +1,5 @@
 import { GatewayError } from './errors.js';
+import { localToInstant } from './time-zone.js';
 
 /** Milliseconds since the Unix epoch. Injected everywhere so tests can move time. */
 export type Clock = () => number;
@@ -25,12 +26,14 @@ const TIME_RE =
 /**
  * Parses a time given by a manager into a Unix minute.
  *
- * Accepts `YYYY-MM-DD` (local midnight at the property's UTC offset, so "expires 2025-08-31" means
+ * Accepts `YYYY-MM-DD` (local midnight in the property's time zone, so "expires 2025-08-31" means
  * the start of that day where the doors are), a local `YYYY-MM-DDTHH:MM[:SS]`, or any of those with
- * `Z`/`±HH:MM`. Locks work in whole minutes; `round` says which way a time with seconds goes:
- * starts round up and expirations round down, so rounding never widens access.
+ * `Z`/`±HH:MM`. A local time is read with the zone's rules for that date (9:00 in July is 9:00
+ * daylight time). Locks work in whole minutes; `round` says which way a time with seconds goes:
+ * starts round up and expirations round down, so rounding never widens access, and the same
+ * rule picks between the two readings of a local time that daylight saving makes ambiguous.
  */
-export function parseTimeToMinute(text: string, utcOffsetMin: number, round: 'up' | 'down'): number {
+export function parseTimeToMinute(text: string, timeZone: string, round: 'up' | 'down'): number {
   const m = TIME_RE.exec(text.trim());
   if (!m) {
     throw new GatewayError('INVALID_TIME', `expected an ISO 8601 date or date-time, got ${JSON.stringify(text)}`);
@@ -55,18 +58,17 @@ export function parseTimeToMinute(text: string, utcOffsetMin: number, round: 'up
   ) {
     throw new GatewayError('INVALID_TIME', `no such date or time: ${JSON.stringify(text)}`);
   }
-  let offset = utcOffsetMin;
-  if (zone !== undefined) {
-    if (zone === 'Z') offset = 0;
-    else {
-      const sign = zone.startsWith('-') ? -1 : 1;
-      const digits = zone.slice(1).replace(':', '');
-      const oh = Number(digits.slice(0, 2));
-      const om = Number(digits.slice(2));
-      if (oh > 14 || om > 59) throw new GatewayError('INVALID_TIME', `bad UTC offset in ${JSON.stringify(text)}`);
-      offset = sign * (oh * 60 + om);
-    }
+  let instant: number;
+  if (zone === undefined) instant = localToInstant(timeZone, wall, round);
+  else if (zone === 'Z') instant = wall;
+  else {
+    const sign = zone.startsWith('-') ? -1 : 1;
+    const digits = zone.slice(1).replace(':', '');
+    const oh = Number(digits.slice(0, 2));
+    const om = Number(digits.slice(2));
+    if (oh > 14 || om > 59) throw new GatewayError('INVALID_TIME', `bad UTC offset in ${JSON.stringify(text)}`);
+    instant = wall - sign * (oh * 60 + om) * MS_PER_MINUTE;
   }
-  const ms = wall + millis - offset * MS_PER_MINUTE;
+  const ms = instant + millis;
   return round === 'up' ? Math.ceil(ms / MS_PER_MINUTE) : Math.floor(ms / MS_PER_MINUTE);
 }

@@ -12,7 +12,11 @@ import { minuteToIso, msToIso } from './time.js';
 const iso = (ms: number): string => new Date(ms).toISOString();
 const hex = (b: Uint8Array | null): string | null => (b === null ? null : Buffer.from(b).toString('hex'));
 
-export const propertyView = (p: Property) => ({ ...p, createdAt: iso(p.createdAt) });
+export const propertyView = (p: Property) => ({
+  ...p,
+  nextOffsetChange: p.nextOffsetChange ? { at: iso(p.nextOffsetChange.at), utcOffsetMin: p.nextOffsetChange.utcOffsetMin } : null,
+  createdAt: iso(p.createdAt),
+});
 export const unitView = (u: Unit) => ({ ...u, createdAt: iso(u.createdAt) });
 export const doorView = (d: Door) => ({ ...d, createdAt: iso(d.createdAt) });
 export const keyView = (k: Key) => ({ ...k, createdAt: iso(k.createdAt) });

@@ -34,6 +34,7 @@ export const Claim = {
   utcOffset: -65543,
   eventIndex: -65544,
   eventHash: -65545,
+  transition: -65546,
 } as const;
 type ClaimName = keyof typeof Claim;
 
@@ -54,6 +55,38 @@ const REQUIRED: Record<keyof typeof MessageType, readonly ClaimName[]> = {
   receipt: ['iss', 'iat', 'seq', 'digest', 'eventIndex', 'eventHash'],
 };
 
+/**
+ * Claims a message may carry or leave out. A decoder of this version reads them when present and
+ * a message without them means what it meant before they existed (no transition known), so
+ * messages signed by an older backend still open (PROTOCOL.md §3.4, §7.4).
+ */
+const OPTIONAL: Record<keyof typeof MessageType, readonly ClaimName[]> = {
+  fullSet: [],
+  delta: [],
+  commission: ['transition'],
+  rotateAnchors: [],
+  timeSync: ['transition'],
+  receipt: [],
+};
+
+/**
+ * The next change of the property's UTC offset (daylight saving): from `at` (Unix seconds) the
+ * lock's local time is `offset` minutes east of UTC. It travels as the claim `[at, offset]`.
+ */
+export interface OffsetTransition {
+  at: number;
+  offset: number;
+}
+
+/**
+ * The offset a lock applies at `nowSeconds`: the transition's from its instant on, else the
+ * base. Computed on every read rather than folded into the stored offset when the instant
+ * passes, so the change happens exactly then, offline, with no write and no timer to miss.
+ */
+export function offsetAt(base: number, transition: OffsetTransition | null | undefined, nowSeconds: number): number {
+  return transition && nowSeconds >= transition.at ? transition.offset : base;
+}
+
 export interface Claims {
   iss?: Uint8Array;
   aud?: Uint8Array;
@@ -67,6 +100,7 @@ export interface Claims {
   utcOffset?: number;
   eventIndex?: number;
   eventHash?: Uint8Array;
+  transition?: [number, number];
 }
 
 const NAME_BY_KEY = new Map<number, ClaimName>(Object.entries(Claim).map(([n, k]) => [k, n as ClaimName]));
@@ -87,6 +121,21 @@ function encodeClaims(type: keyof typeof MessageType, claims: Claims): Uint8Arra
       fail('INVALID_ARGUMENT', `${type}: ${(err as Error).message}`);
     }
     entries.push([Claim[name], v]);
+  }
+  for (const name of OPTIONAL[type]) {
+    const v = claims[name];
+    if (v === undefined) continue;
+    try {
+      checkClaim(name, v);
+    } catch (err) {
+      fail('INVALID_ARGUMENT', `${type}: ${(err as Error).message}`);
+    }
+    entries.push([Claim[name], v]);
+  }
+  try {
+    checkTransitionAfterIat(claims);
+  } catch (err) {
+    fail('INVALID_ARGUMENT', `${type}: ${(err as Error).message}`);
   }
   return encodeCbor(canonicalMap(entries));
 }
@@ -125,7 +174,39 @@ function checkClaim(name: ClaimName, v: unknown): void {
     case 'eventHash':
       if (!(v instanceof Uint8Array) || v.length !== EVENT_HASH_BYTES) bad(`${EVENT_HASH_BYTES} bytes`);
       return;
+    case 'transition': {
+      const ok =
+        Array.isArray(v) &&
+        v.length === 2 &&
+        typeof v[0] === 'number' &&
+        Number.isInteger(v[0]) &&
+        v[0] > 0 &&
+        v[0] <= U32_MAX &&
+        typeof v[1] === 'number' &&
+        Number.isInteger(v[1]) &&
+        Math.abs(v[1]) <= MAX_UTC_OFFSET;
+      if (!ok) bad(`[Unix seconds 1..2^32-1, minutes in -${MAX_UTC_OFFSET}..${MAX_UTC_OFFSET}]`);
+      return;
+    }
   }
+}
+
+/**
+ * A transition is news about the future: one at or before the message's own time says nothing
+ * the offset does not, and a lock would otherwise have to guess which of the two wins.
+ */
+function checkTransitionAfterIat(claims: Claims): void {
+  if (claims.transition && claims.iat !== undefined && claims.transition[0] <= claims.iat) {
+    fail('MALFORMED', `claim transition: its time ${claims.transition[0]} is not after iat ${claims.iat}`);
+  }
+}
+
+function transitionOf(claims: Claims): { transition?: OffsetTransition } {
+  return claims.transition ? { transition: { at: claims.transition[0], offset: claims.transition[1] } } : {};
+}
+
+function transitionClaim(t: OffsetTransition | null | undefined): { transition?: [number, number] } {
+  return t ? { transition: [t.at, t.offset] } : {};
 }
 
 function decodeClaims(parsed: ParsedSign1, maxBytes: number): Claims {
@@ -133,18 +214,20 @@ function decodeClaims(parsed: ParsedSign1, maxBytes: number): Claims {
   const map = decodeCbor(parsed.payload, `${type} claims`, maxBytes);
   if (!(map instanceof Map)) fail('MALFORMED', `${type} claims: expected a map`);
   const required = new Set(REQUIRED[type]);
+  const allowed = new Set([...REQUIRED[type], ...OPTIONAL[type]]);
   const out: Record<string, unknown> = {};
   let lastKey: Uint8Array | null = null;
   for (const [k, v] of map) {
     const name = typeof k === 'number' ? NAME_BY_KEY.get(k) : undefined;
-    if (name === undefined || !required.has(name)) fail('MALFORMED', `${type} claims: unexpected claim key ${String(k)}`);
+    if (name === undefined || !allowed.has(name)) fail('MALFORMED', `${type} claims: unexpected claim key ${String(k)}`);
     const kb = encodeCbor(k);
     if (lastKey && compareKey(lastKey, kb) >= 0) fail('MALFORMED', `${type} claims: keys not in canonical order`);
     lastKey = kb;
     checkClaim(name, v);
-    out[name] = v instanceof Uint8Array ? v.slice() : Array.isArray(v) ? v.map((a: Uint8Array) => a.slice()) : v;
+    out[name] = v instanceof Uint8Array ? v.slice() : Array.isArray(v) ? v.map((a: unknown) => (a instanceof Uint8Array ? a.slice() : a)) : v;
   }
   for (const name of required) if (!(name in out)) fail('MALFORMED', `${type} claims: ${name} missing`);
+  checkTransitionAfterIat(out as Claims);
   return out as Claims;
 }
 
@@ -393,6 +476,8 @@ export interface IssueCommissionArgs extends IssueCommon {
   lockEncryptionPublic: Uint8Array;
   contentKey: Uint8Array;
   utcOffset: number;
+  /** The next offset change after `issuedAt`, if the property's zone has one (PROTOCOL.md §7.4). */
+  transition?: OffsetTransition | null;
   /** Commissioning generation; a re-commissioning must use a higher one. */
   generation: number;
   ephemeralSecret?: Uint8Array;
@@ -411,6 +496,7 @@ export function issueCommission(args: IssueCommissionArgs): Uint8Array {
     anchors: [...args.anchors],
     wrappedKey,
     utcOffset: args.utcOffset,
+    ...transitionClaim(args.transition),
   });
   return signSign1(MessageType.commission, args.issuer, payload, args.lockId, provider);
 }
@@ -420,6 +506,8 @@ export interface Commissioning {
   contentKey: Uint8Array;
   issuedAt: number;
   utcOffset: number;
+  /** Present when the message carried the next offset change. */
+  transition?: OffsetTransition;
   generation: number;
 }
 
@@ -444,6 +532,7 @@ export function openCommission(
     contentKey: unwrapContentKey(claims.wrappedKey!, lock.lockId, lock.device),
     issuedAt: claims.iat!,
     utcOffset: claims.utcOffset!,
+    ...transitionOf(claims),
     generation: claims.seq!,
   };
 }
@@ -469,9 +558,13 @@ export function openAnchorRotation(
   return { anchors: claims.anchors!, seq: claims.seq!, issuedAt: claims.iat! };
 }
 
-export function issueTimeSync(args: IssueCommon & { utcOffset: number }): Uint8Array {
+/**
+ * Signed time: `utcOffset` is the offset in force at `issuedAt`; `transition`, when the zone has
+ * one ahead, is the next change, which the lock applies on its own at that instant.
+ */
+export function issueTimeSync(args: IssueCommon & { utcOffset: number; transition?: OffsetTransition | null }): Uint8Array {
   const provider = args.provider ?? getCryptoProvider();
-  const payload = encodeClaims('timeSync', { aud: checkLockId(args.lockId), iat: args.issuedAt, utcOffset: args.utcOffset });
+  const payload = encodeClaims('timeSync', { aud: checkLockId(args.lockId), iat: args.issuedAt, utcOffset: args.utcOffset, ...transitionClaim(args.transition) });
   return signSign1(MessageType.timeSync, args.issuer, payload, args.lockId, provider);
 }
 
@@ -479,12 +572,15 @@ export function issueTimeSync(args: IssueCommon & { utcOffset: number }): Uint8A
  * Verify a signed time. Freshness is the lock's rule, not the message's: it only ever moves
  * its clock forward, so a replayed old time sync is harmless (PROTOCOL.md §7).
  */
-export function openTimeSync(bytes: Uint8Array, lock: { lockId: Uint8Array; anchors: readonly Uint8Array[]; provider?: CryptoProvider }): { time: number; utcOffset: number } {
+export function openTimeSync(
+  bytes: Uint8Array,
+  lock: { lockId: Uint8Array; anchors: readonly Uint8Array[]; provider?: CryptoProvider },
+): { time: number; utcOffset: number; transition?: OffsetTransition } {
   const provider = lock.provider ?? getCryptoProvider();
   const { parsed, claims } = parseMessage(bytes, 'timeSync', 4096);
   checkAudience(claims, lock.lockId);
   verifyWithAnchors(parsed, lock.anchors, lock.lockId, provider);
-  return { time: claims.iat!, utcOffset: claims.utcOffset! };
+  return { time: claims.iat!, utcOffset: claims.utcOffset!, ...transitionOf(claims) };
 }
 
 // ---------------------------------------------------------------- receipts

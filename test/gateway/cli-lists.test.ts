@@ -90,4 +90,29 @@ describe('grey Automated Access suggestions', () => {
     expect(g.pendingSuggestionCount(db, prop.id)).toBe(1);
     expect(g.listSuggestions(db, prop.id, { state: 'pending' })).toHaveLength(2);
   });
+
+  it('token and import lists, and an import\'s rows, stop with "N more; use --offset"', async () => {
+    const c = cli();
+    const prop = (await c.json('property', 'create', '--name', 'Elm Court', '--time-zone', 'Europe/Paris')).data;
+    expect(prop.timeZone).toBe('Europe/Paris');
+    const p = String(prop.id);
+    for (let i = 0; i < 3; i++) await c.json('token', 'create', '--name', `t${i}`, '--role', 'read_only', '--property', p);
+    const tokens = await c.run('token', 'list', '--limit', '2');
+    expect(tokens.out).toContain('1 more; use --offset 2');
+    const json = await c.json('token', 'list', '--limit', '2', '--offset', '2');
+    expect(json.data).toHaveLength(1);
+    expect(json.err).toBe('');
+
+    const { writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    for (let i = 0; i < 3; i++) {
+      writeFileSync(join(c.dir, `f${i}.csv`), `First Name,Last Name,Email\nA,B,a${i}@example.com\nC,D,c${i}@example.com\nE,F,e${i}@example.com\n`);
+      await c.json('import', 'upload', '--property', p, join(c.dir, `f${i}.csv`));
+    }
+    expect((await c.run('import', 'list', '--property', p, '--limit', '1')).out).toContain('2 more; use --offset 1');
+    const id = String((await c.json('import', 'list', '--property', p, '--limit', '1')).data[0].id);
+    const shown = await c.run('import', 'show', id, '--limit', '2');
+    expect(shown.out).toContain('1 more rows; use --offset 2');
+    expect((await c.json('import', 'show', id, '--limit', '2', '--offset', '2')).data).toMatchObject({ moreRows: 0, rows: [{ line: 4 }] });
+  });
 });

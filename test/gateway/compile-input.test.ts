@@ -148,3 +148,45 @@ describe('effectiveWindow (property)', () => {
     );
   });
 });
+
+describe('window boundaries: when a door must compile again for a window its set cannot hold', () => {
+  it('the end of the chosen window when the same person has a later one; null when windows merge or nothing follows', () => {
+    const f = fixture();
+    const t0 = f.clock.t;
+    const t = (d: number) => minute(t0 + d * DAY);
+    const boundary = () => g.doorWindowBoundary(f.db, f.lobby.id, f.ctx);
+    const both = () => {
+      const m = new Map<number, number | null>();
+      g.credentialsForProperty(f.db, f.prop.id, f.ctx, m);
+      return m.get(f.lobby.id);
+    };
+    const p = resident(f, { keyIds: [f.entrances.id], start: t(1), end: t(2) }).person;
+    expect(boundary()).toBeNull();
+    // A second key to the lobby, its window two days after the first: disjoint.
+    const later = g.createKey(f.db, f.prop.id, { name: 'Lobby later', kind: 'communal', doorIds: [f.lobby.id], mayShare: false, doorcodesDisabled: false }, f.ctx);
+    g.addGrants(f.db, p.id, { keyIds: [later.id], start: t(4), end: t(5) }, f.ctx);
+    expect(boundary()).toBe(t(2));
+    expect(both()).toBe(t(2));
+    // The set holds the first window, never the gap.
+    expect(g.credentialsForDoor(f.db, f.lobby.id, f.ctx).filter((c) => c.holder === p.holderRef).map((c) => [c.start, c.end])).toEqual([[t(1), t(2)]]);
+    // After the first ends, the next is the one compiled and nothing follows it.
+    f.clock.t = t0 + 3 * DAY;
+    expect(g.credentialsForDoor(f.db, f.lobby.id, f.ctx).filter((c) => c.holder === p.holderRef).map((c) => [c.start, c.end])).toEqual([[t(4), t(5)]]);
+    expect(boundary()).toBeNull();
+    // Touching windows merge into one entry: no boundary.
+    const q = resident(f, { email: 'q@example.com', keyIds: [f.entrances.id], start: t(6), end: t(7) }).person;
+    g.addGrants(f.db, q.id, { keyIds: [later.id], start: t(7), end: t(8) }, f.ctx);
+    expect(g.credentialsForDoor(f.db, f.lobby.id, f.ctx).filter((c) => c.holder === q.holderRef).map((c) => [c.start, c.end])).toEqual([[t(6), t(8)]]);
+    expect(boundary()).toBeNull();
+  });
+
+  it('a due boundary journals the door once and clears it', () => {
+    const f = fixture();
+    f.db.prepare('UPDATE door_sync_state SET window_boundary_min = ? WHERE door_id = ?').run(minute(f.clock.t) + 10, f.lobby.id);
+    expect(g.journalDueWindows(f.db, { ctx: f.ctx })).toEqual([]);
+    f.clock.t += 10 * 60_000;
+    expect(g.journalDueWindows(f.db, { ctx: f.ctx })).toEqual([f.lobby.id]);
+    expect(g.journalDueWindows(f.db, { ctx: f.ctx })).toEqual([]);
+    expect(g.doorChanges(f.db, f.lobby.id)[0]!.reason).toMatch(/^a window ended/);
+  });
+});

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { dailyCode, localDay } from '@latchkit/protocol';
 import * as g from '../../gateway/src/index.js';
-import { dailyCodeMessages, listNotifications } from '../../gateway/src/flows/notifications.js';
+import { DailyMessageScheduler, dailyCodeMessages, listNotifications, queueDailyMessages } from '../../gateway/src/flows/notifications.js';
 import { apiFixture } from './api-helpers.js';
 import { cliIn, codeOf, fixture, resident, tempDir, T0 } from './helpers.js';
 
@@ -60,6 +60,75 @@ describe('daily doorcodes', () => {
   });
 });
 
+describe('daily messages in the outbox', () => {
+  it('queues one message per daily-code person whose grant opens a door that local day; a repeat queues nothing', () => {
+    const f = fixture();
+    const jane = resident(f, { accessType: 'doorcode' }).person;
+    // Kim's access starts on 2025-06-03 at 09:00 local (UTC-5), Lee's ended on 2025-05-31.
+    const kim = resident(f, { email: 'kim@example.com', firstName: 'Kim', accessType: 'doorcode', start: Date.UTC(2025, 5, 3, 14) / 60_000 }).person;
+    const lee = resident(f, { email: 'lee@example.com', firstName: 'Lee', accessType: 'doorcode' }).person;
+    for (const gr of g.listGrants(f.db, lee.id)) g.updateGrant(f.db, gr.id, { end: Date.UTC(2025, 4, 31) / 60_000 }, f.ctx);
+    resident(f, { email: 'bob@example.com', firstName: 'Bob' }); // an app user: no daily code
+    const daily = () => listNotifications(f.db, f.prop.id, { kind: 'daily' });
+    expect(queueDailyMessages(f.db, f.prop.id, undefined, f.ctx)).toEqual({ date: '2025-06-01', queued: 1, already: 0 });
+    expect(queueDailyMessages(f.db, f.prop.id, undefined, f.ctx)).toEqual({ date: '2025-06-01', queued: 0, already: 1 });
+    const [today] = daily();
+    const code = g.personDailyDoorcode(f.db, jane.id, '2025-06-01', f.ctx).code;
+    expect(today).toMatchObject({ kind: 'daily', localDay: '2025-06-01', personId: jane.id, email: 'jane@example.com', sentAt: null });
+    expect(today!.body).toContain(`is ${code}.`);
+    expect(today!.body).toContain('It opens: Lobby, 4B front door.');
+    expect(daily()).toHaveLength(1);
+    // Kim's first day: the day her access starts, not before.
+    expect(queueDailyMessages(f.db, f.prop.id, '2025-06-02', f.ctx).queued).toBe(1);
+    expect(queueDailyMessages(f.db, f.prop.id, '2025-06-03', f.ctx).queued).toBe(2);
+    expect(daily().filter((n) => n.personId === kim.id).map((n) => n.localDay)).toEqual(['2025-06-03']);
+    // A bad date is refused and queues nothing.
+    expect(codeOf(() => queueDailyMessages(f.db, f.prop.id, '2025-06-31', f.ctx))).toBe('INVALID_TIME');
+    expect(daily()).toHaveLength(4);
+    // A person whose daily code is turned off later: the queued message reads as withdrawn.
+    g.setDailyDoorcode(f.db, jane.id, false, f.ctx);
+    expect(listNotifications(f.db, f.prop.id, { kind: 'daily', personId: jane.id })[0]!.subject).toMatch(/^Withdrawn/);
+  });
+
+  it('the scheduler queues each local day once, in the property time zone', () => {
+    const f = fixture();
+    const jane = resident(f, { accessType: 'doorcode' }).person;
+    const s = new DailyMessageScheduler({ db: f.db, ctx: f.ctx });
+    expect(s.tick()).toEqual([{ propertyId: f.prop.id, date: '2025-06-01', queued: 1 }]);
+    f.clock.t = Date.UTC(2025, 5, 2, 4, 59); // 23:59 on 2025-06-01 at UTC-5
+    expect(s.tick()).toEqual([{ propertyId: f.prop.id, date: '2025-06-01', queued: 0 }]);
+    f.clock.t = Date.UTC(2025, 5, 2, 5, 0); // local midnight
+    expect(s.tick()).toEqual([{ propertyId: f.prop.id, date: '2025-06-02', queued: 1 }]);
+    expect(listNotifications(f.db, f.prop.id, { kind: 'daily', personId: jane.id }).map((n) => n.localDay)).toEqual(['2025-06-01', '2025-06-02']);
+  });
+
+  it('API: Key Management queues and reads the codes; other tokens see the messages without the code', async () => {
+    const a = await apiFixture();
+    try {
+      const p = resident(a, { accessType: 'doorcode' }).person;
+      const url = `${a.base}/notifications/daily`;
+      expect((await a.call('pm', 'POST', url, {})).code).toBe('KEY_MANAGEMENT_REQUIRED');
+      expect((await a.call('km', 'POST', url, { date: '2025-13-01' })).code).toBe('INVALID_TIME');
+      expect(listNotifications(a.db, a.prop.id, { kind: 'daily' })).toHaveLength(0);
+      const q = await a.call('km', 'POST', url, { date: '2025-06-02' });
+      expect([q.status, q.body]).toEqual([200, { date: '2025-06-02', queued: 1, already: 0 }]);
+      expect((await a.call('km', 'POST', url, { date: '2025-06-02' })).body).toEqual({ date: '2025-06-02', queued: 0, already: 1 });
+      const code = g.personDailyDoorcode(a.db, p.id, '2025-06-02', a.ctx).code;
+      const km = await a.call('km', 'GET', `${a.base}/notifications?kind=daily`);
+      expect(km.body).toHaveLength(1);
+      expect(km.body[0]).toMatchObject({ kind: 'daily', localDay: '2025-06-02', personId: p.id });
+      expect(km.body[0].body).toContain(code);
+      const pm = await a.call('pm', 'GET', `${a.base}/notifications?kind=daily`);
+      expect(pm.body[0].subject).toBe(km.body[0].subject);
+      expect(pm.body[0].body).not.toContain(code);
+      const welcome = await a.call('pm', 'GET', `${a.base}/notifications?kind=welcome`);
+      expect(welcome.body.map((n: { kind: string }) => n.kind)).toEqual(['welcome']);
+    } finally {
+      await a.app.close();
+    }
+  });
+});
+
 describe('daily doorcode API', () => {
   it('shows the code to Key Management tokens only', async () => {
     const a = await apiFixture();
@@ -99,5 +168,9 @@ describe('daily doorcode CLI', () => {
     expect(msgs[0].body).toContain(d.code);
     const text = await run('doorcode', 'send-daily', '--property', String(prop.id), '--date', '2026-01-05');
     expect(text.out).toContain('To: jo@example.com');
+    expect(await json('doorcode', 'queue-daily', '--property', String(prop.id), '--date', '2026-01-05')).toEqual({ date: '2026-01-05', queued: 1, already: 0 });
+    expect((await run('doorcode', 'queue-daily', '--property', String(prop.id), '--date', '2026-01-05')).out).toBe('2026-01-05: queued 0 daily message(s), 1 already queued');
+    const outbox = await json('notification', 'list', '--property', String(prop.id), '--full');
+    expect(outbox.filter((n: { kind: string }) => n.kind === 'daily').map((n: { body: string }) => n.body.includes(d.code))).toEqual([true]);
   });
 });

@@ -88,6 +88,15 @@ export function cliIn(dir: string) {
   return { dir, run, json, jsonWithErr };
 }
 
+/**
+ * A property as a store before migration 12 holds it (a fixed `utc_offset_min`, no time zone):
+ * for tests that seed an old store, where today's createProperty would write `time_zone`.
+ */
+export function legacyProperty(db: g.Db, name: string, utcOffsetMin = 0): { id: number } {
+  const id = Number(db.prepare('INSERT INTO properties (name, utc_offset_min, doorcode_length, created_at) VALUES (?, ?, 6, 0)').run(name, utcOffsetMin).lastInsertRowid);
+  return { id };
+}
+
 /** Clears the journal so a test sees only the changes it makes. */
 export function drainJournal(db: g.Db): void {
   db.prepare('UPDATE door_sync_state SET compiled_through = journal_head').run();

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as g from '../../gateway/src/index.js';
 import { ID_REUSE_TABLES, rebuildWithAutoincrement } from '../../gateway/src/store/migration-008-no-id-reuse.js';
 import { apiFixture } from './api-helpers.js';
-import { codeOf, fixture, resident, tempDir, type Fixture } from './helpers.js';
+import { codeOf, fixture, legacyProperty, resident, tempDir, type Fixture } from './helpers.js';
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -123,13 +123,18 @@ describe('migration 8 upgrades a store at migration 7', () => {
     cleanups.push(t.cleanup);
     const old = g.openStore({ stateDir: t.dir, migrations: g.MIGRATIONS.slice(0, 7) });
     // Today's model functions read and write columns later migrations added (weekly schedules,
-    // migration 10): give the old store those columns while it is seeded, and take them away
-    // again before the upgrade, so the upgrade sees exactly a migration-7 store with data.
-    const later = ['keys', 'grants'].flatMap((table) => ['schedule_days', 'schedule_from', 'schedule_to'].map((column) => [table, column] as const));
-    for (const [table, column] of later) old.exec(`ALTER TABLE ${table} ADD COLUMN ${column} INTEGER`);
+    // migration 10; time zones and window boundaries, migration 12): give the old store those
+    // columns while it is seeded, and take them away again before the upgrade, so the upgrade
+    // sees exactly a migration-7 store with data.
+    const later = [
+      ...['keys', 'grants'].flatMap((table) => ['schedule_days', 'schedule_from', 'schedule_to'].map((column) => [table, column, 'INTEGER'] as const)),
+      ['properties', 'time_zone', "TEXT NOT NULL DEFAULT 'UTC'"] as const,
+      ['door_sync_state', 'window_boundary_min', 'INTEGER'] as const,
+    ];
+    for (const [table, column, type] of later) old.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
     const ctx: g.Ctx = { now: () => Date.UTC(2025, 5, 1, 12), actor: 'test' };
     // A store in use: things created, some deleted (gaps), credentials, guests, a token, an import.
-    const prop = g.createProperty(old, { name: 'Elm', utcOffsetMin: 0 }, ctx);
+    const prop = legacyProperty(old, 'Elm');
     const units = ['1A', '1B', '1C'].map((name) => g.createUnit(old, prop.id, { name }, ctx));
     g.deleteUnit(old, units[1]!.id);
     const lobby = g.createDoor(old, prop.id, { name: 'Lobby', lockId: '00000000000000a1', connectivity: 'offline' }, ctx);

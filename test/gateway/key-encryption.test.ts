@@ -15,7 +15,7 @@ import { commissionDoor, compileDirty, issuerFor, syncPayload } from '../../gate
 import { beginIssuerRotation, completeIssuerRotation } from '../../gateway/src/compiler/rotation.js';
 import { KEK_FILE_NAME, kekId, storeKek } from '../../gateway/src/store/key-encryption.js';
 import { runDemo } from '../../gateway/src/main.js';
-import { codeOf } from './helpers.js';
+import { codeOf, legacyProperty } from './helpers.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -214,7 +214,7 @@ describe('a store from before migration 9', () => {
 
   function legacyStore(dir: string) {
     const db = g.openStore({ stateDir: dir, migrations: g.MIGRATIONS.slice(0, 8), ...noEnv });
-    const prop = g.createProperty(db, { name: 'Elm', utcOffsetMin: 0 });
+    const prop = legacyProperty(db, 'Elm');
     const key = signingKeyFromSeed(seed);
     db.prepare("INSERT INTO issuer_keys (property_id, kid, public_key, secret_key, status, created_at) VALUES (?, ?, ?, ?, 'active', 0)").run(prop.id, toHex(key.kid), Buffer.from(key.publicKey), Buffer.from(seed));
     db.close();

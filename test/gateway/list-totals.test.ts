@@ -86,6 +86,30 @@ describe('X-Total-Count and limit/offset', () => {
     expect(a.total).toBe(String(a.body.length));
   });
 
+  it('tokens and CSV imports (and an import\'s rows) carry their total and page', async () => {
+    const asPortfolio = async (url: string) => {
+      const res = await f.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${f.tokens.portfolio}` } });
+      return { body: JSON.parse(res.body), total: res.headers['x-total-count'] };
+    };
+    const tokens = await asPortfolio('/tokens');
+    expect(tokens.total).toBe(String(tokens.body.length));
+    expect(tokens.body.length).toBeGreaterThan(2);
+    const page = await asPortfolio('/tokens?limit=2&offset=1');
+    expect(page.body.map((t: { id: number }) => t.id)).toEqual(tokens.body.slice(1, 3).map((t: { id: number }) => t.id));
+    expect(page.total).toBe(tokens.total);
+
+    for (let i = 0; i < 3; i++) g.createImport(f.db, f.prop.id, { csv: `First Name,Last Name,Email\nA,B,imp${i}@example.com\nC,D,bad-email\n` }, f.ctx);
+    const imports = await get(`${f.base}/imports?limit=2`);
+    expect(imports.body).toHaveLength(2);
+    expect(imports.total).toBe('3');
+    const rest = await get(`${f.base}/imports?limit=2&offset=2`);
+    expect(rest.body).toHaveLength(1);
+    expect(rest.body[0].id).toBeLessThan(imports.body[1].id); // newest first
+    const rows = await get(`${f.base}/imports/${rest.body[0].id}/rows?limit=1`);
+    expect([rows.body.length, rows.total]).toEqual([1, '2']);
+    expect((await get(`${f.base}/imports/${rest.body[0].id}/rows?status=error`)).total).toBe('1');
+  });
+
   it('a bad limit or offset is refused', async () => {
     expect((await get(`${f.base}/keys?limit=0`)).status).toBe(400);
     expect((await get(`${f.base}/units?offset=-1`)).status).toBe(400);

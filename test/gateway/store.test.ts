@@ -116,4 +116,43 @@ describe('store', () => {
     expect(() => db.prepare("INSERT INTO units (property_id, name, created_at) VALUES (999, 'x', 0)").run()).toThrow(/FOREIGN KEY/);
     db.close();
   });
+
+  it('migrations 11 and 12: fixed offsets become fixed zones, notifications keep their ids and counter, daily messages once per person per day', () => {
+    const stateDir = dir();
+    const old = g.openStore({ stateDir, migrations: g.MIGRATIONS.slice(0, 10) });
+    const ins = old.prepare("INSERT INTO properties (name, utc_offset_min, doorcode_length, created_at) VALUES (?, ?, 6, 0)");
+    for (const [name, off] of [['NY', -300], ['London', 0], ['Delhi', 330], ['Kathmandu', 345]] as const) ins.run(name, off);
+    // A lock commissioned at New York's fixed offset, before time zones.
+    old.prepare("INSERT INTO doors (property_id, name, lock_id, connectivity, created_at) VALUES (1, 'Lobby', '00000000000000b1', 'offline', 0)").run();
+    const b32 = Buffer.alloc(32, 7);
+    old.prepare('INSERT INTO lock_identities (door_id, device_signing_public, device_encryption_public, content_key, generation, commission_message, commissioned_at) VALUES (1, ?, ?, ?, 1, ?, 5)').run(b32, b32, b32, Buffer.from([1]));
+    const note = old.prepare("INSERT INTO notifications (property_id, person_id, kind, email, created_at) VALUES (1, NULL, 'welcome', 'a@example.com', 0)");
+    note.run();
+    note.run();
+    old.prepare('DELETE FROM notifications WHERE id = 2').run();
+    old.close();
+    const db = g.openStore({ stateDir });
+    try {
+      expect(g.listProperties(db).map((p) => [p.name, p.timeZone, p.utcOffsetMin, p.nextOffsetChange])).toEqual([
+        ['NY', 'UTC-05:00', -300, null],
+        ['London', 'UTC', 0, null],
+        ['Delhi', 'UTC+05:30', 330, null],
+        ['Kathmandu', 'UTC+05:45', 345, null],
+      ]);
+      expect(() => db.prepare('SELECT utc_offset_min FROM properties').all()).toThrow(/no such column/);
+      // That lock knows its (fixed) zone already: no time sync and no Door Sync task for it.
+      expect(db.prepare('SELECT door_id AS d, offset_min AS o, next_at AS n, told_at AS t FROM door_time_state').all()).toEqual([{ d: 1, o: -300, n: null, t: 5 }]);
+      expect(g.doorsWithStaleTime(db, Date.UTC(2027, 0, 1))).toEqual([]);
+      // Id 2 was handed out before the rebuild and is never handed out again.
+      const next = db.prepare("INSERT INTO notifications (property_id, kind, email, created_at) VALUES (1, 'welcome', 'c@example.com', 0)").run().lastInsertRowid;
+      expect(next).toBe(3);
+      const daily = db.prepare("INSERT INTO notifications (property_id, person_id, kind, email, created_at, local_day) VALUES (1, NULL, 'daily', 'a@example.com', 0, ?)");
+      expect(() => db.prepare("INSERT INTO notifications (property_id, kind, email, created_at) VALUES (1, 'daily', 'a@example.com', 0)").run()).toThrow(/CHECK/);
+      expect(() => daily.run('2027-3-1')).toThrow(/CHECK/);
+      expect(() => db.prepare("INSERT INTO notifications (property_id, kind, email, created_at) VALUES (1, 'sms', 'a@example.com', 0)").run()).toThrow(/CHECK/);
+      daily.run('2027-03-01');
+    } finally {
+      db.close();
+    }
+  });
 });

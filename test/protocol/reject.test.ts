@@ -235,6 +235,21 @@ describe('review findings stay fixed', () => {
     expect(openTimeSync(signed(inOrder), lock)).toEqual({ time: NOW_S, utcOffset: 0 });
     expect(code(() => openTimeSync(signed(swapped), lock))).toBe('MALFORMED');
   });
+  it('the transition claim: optional, [after iat, offset in range], and only on commission and timeSync', () => {
+    const prot = Uint8Array.of(0xa3, 0x01, 0x32, 0x03, 0x19, 0xff, 0x05, 0x04, 0x48, ...issuer.kid);
+    const signedClaims = (claims: [number, unknown][]) => {
+      const payload = encodeCbor(canonicalMap(claims));
+      return encodeCbor(new Tag([prot, new Map(), payload, nobleProvider.ed25519Sign(issuer.seed, sigStructure(prot, lockId, payload))], 18));
+    };
+    const lock = { lockId, anchors: [issuer.publicKey] };
+    const base: [number, unknown][] = [[3, lockId], [6, NOW_S], [-65543, -300]];
+    expect(openTimeSync(signedClaims([...base, [-65546, [NOW_S + 60, -240]]]), lock)).toEqual({ time: NOW_S, utcOffset: -300, transition: { at: NOW_S + 60, offset: -240 } });
+    for (const bad of [[NOW_S, -240], [NOW_S - 1, -240], [NOW_S + 60, 5000], [NOW_S + 60], [NOW_S + 60, -240, 0], [NOW_S + 60, 1.5], 'soon', [-1, 0]]) {
+      expect(code(() => openTimeSync(signedClaims([...base, [-65546, bad]]), lock)), JSON.stringify(bad)).toBe('MALFORMED');
+    }
+    expect(code(() => issueTimeSync({ issuer, lockId, issuedAt: NOW_S, utcOffset: -300, transition: { at: NOW_S, offset: -240 } }))).toBe('INVALID_ARGUMENT');
+    expect(code(() => issueTimeSync({ issuer, lockId, issuedAt: NOW_S, utcOffset: -300, transition: { at: NOW_S + 60, offset: 2000 } }))).toBe('INVALID_ARGUMENT');
+  });
   it('issue functions refuse values every lock would reject', () => {
     expect(code(() => issueTimeSync({ issuer, lockId, issuedAt: NOW_S, utcOffset: 5000 }))).toBe('INVALID_ARGUMENT');
     expect(code(() => issueAnchorRotation({ issuer, lockId, issuedAt: NOW_S, seq: -1, anchors: [issuer.publicKey] }))).toBe('INVALID_ARGUMENT');

@@ -131,7 +131,7 @@ describe.each(providers.map((p) => [p.name, p] as const))('vectors with the %s p
           return { anchors: r.anchors.map(toHex), seq: r.seq };
         }
         const t = openTimeSync(msg, { lockId, anchors, provider });
-        return { time: t.time, utcOffset: t.utcOffset };
+        return { time: t.time, utcOffset: t.utcOffset, ...(t.transition ? { transition: t.transition } : {}) };
       });
       expect(got, v.name).toEqual(v.expect);
     }

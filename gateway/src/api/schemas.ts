@@ -12,12 +12,12 @@ export const idSchema = { type: 'integer', minimum: 1, maximum: 9007199254740991
 export const isIdSchema = (s: Schema): boolean => s.type === idSchema.type && s.minimum === idSchema.minimum && s.maximum === idSchema.maximum;
 const isoTime = { type: 'string', description: 'ISO 8601 UTC date-time' } as const;
 const nullableIso = { type: ['string', 'null'], description: 'ISO 8601 UTC date-time, or null' } as const;
-/** Input times: date, local date-time (property UTC offset) or date-time with zone. */
+/** Input times: date, local date-time (the property's time zone, with its daylight-saving rules) or date-time with zone. */
 export const timeInput = {
   type: ['string', 'null'],
   minLength: 10,
   maxLength: 40,
-  description: 'YYYY-MM-DD (local midnight), local YYYY-MM-DDTHH:MM[:SS], or with Z/±HH:MM; null = open',
+  description: "YYYY-MM-DD (local midnight), local YYYY-MM-DDTHH:MM[:SS] in the property's time zone, or with Z/±HH:MM; null = open",
 } as const;
 const name = { type: 'string', minLength: 1, maxLength: 200 } as const;
 const email = { type: 'string', minLength: 3, maxLength: 254 } as const;
@@ -87,33 +87,46 @@ export const params = {
 
 const affectedDoors = { type: 'array', items: idSchema, description: 'Doors whose credential sets this change altered' } as const;
 
+const timeZone = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 64,
+  description: 'IANA time zone (America/New_York; daylight saving follows its rules) or a fixed offset UTC±hh:mm',
+} as const;
+const offsetMin = { type: 'integer', minimum: -720, maximum: 840 } as const;
+
 export const property = obj(
   {
     id: idSchema,
     name,
-    utcOffsetMin: { type: 'integer', minimum: -720, maximum: 840 },
+    timeZone,
+    utcOffsetMin: { ...offsetMin, description: "The zone's offset now, minutes east of UTC (read-only)" },
+    nextOffsetChange: {
+      ...obj({ at: isoTime, utcOffsetMin: offsetMin }, ['at', 'utcOffsetMin']),
+      type: ['object', 'null'],
+      description: "The zone's next offset change (daylight saving) within about 13 months, or null",
+    },
     doorcodeLength: { type: 'integer', minimum: 4, maximum: 10 },
     createdAt: isoTime,
   },
-  ['id', 'name', 'utcOffsetMin', 'doorcodeLength', 'createdAt'],
+  ['id', 'name', 'timeZone', 'utcOffsetMin', 'nextOffsetChange', 'doorcodeLength', 'createdAt'],
 );
 export const propertyCreate = obj(
   {
     name,
-    utcOffsetMin: { type: 'integer', minimum: -720, maximum: 840, description: 'Minutes east of UTC where the doors are' },
+    timeZone,
+    utcOffsetMin: { ...offsetMin, description: 'A fixed offset (minutes east of UTC) instead of a time zone: stored as the zone UTC±hh:mm, with no daylight saving' },
     doorcodeLength: { type: 'integer', minimum: 4, maximum: 10, default: 6 },
   },
-  ['name', 'utcOffsetMin'],
+  ['name'],
 );
-export const propertyPatch = obj(
-  { name, utcOffsetMin: { type: 'integer', minimum: -720, maximum: 840 }, doorcodeLength: { type: 'integer', minimum: 4, maximum: 10 } },
-  [],
-  { minProperties: 1 },
-);
+export const propertyPatch = obj({ name, timeZone, utcOffsetMin: offsetMin, doorcodeLength: { type: 'integer', minimum: 4, maximum: 10 } }, [], { minProperties: 1 });
 export const propertyChanged = obj({ ...((property as { properties: Record<string, Schema> }).properties), affectedDoors }, [
   'id',
   'name',
+  'timeZone',
   'utcOffsetMin',
+  'nextOffsetChange',
   'doorcodeLength',
   'createdAt',
   'affectedDoors',
@@ -363,8 +376,21 @@ export const syncState = obj(
     lastReceiptAt: nullableIso,
     pendingChanges: { type: 'integer' },
     changes: { type: 'array', items: change },
+    lockLocalTime: {
+      ...obj(
+        {
+          utcOffsetMin: { type: 'integer' },
+          nextOffsetChange: { ...obj({ at: isoTime, utcOffsetMin: { type: 'integer' } }, ['at', 'utcOffsetMin']), type: ['object', 'null'] },
+          toldAt: isoTime,
+        },
+        ['utcOffsetMin', 'nextOffsetChange', 'toldAt'],
+      ),
+      type: ['object', 'null'],
+      description: "What the gateway last told the door's lock about local time (commissioning or time sync); null if never",
+    },
+    needsTimeSync: { type: 'boolean', description: "The lock does not know the zone's offset now or its next change: the next sync pushes a time sync" },
   },
-  ['doorId', 'compiledSeq', 'compiledDigest', 'compiledAt', 'enforcedSeq', 'enforcedDigest', 'lastReceiptAt', 'pendingChanges', 'changes'],
+  ['doorId', 'compiledSeq', 'compiledDigest', 'compiledAt', 'enforcedSeq', 'enforcedDigest', 'lastReceiptAt', 'pendingChanges', 'changes', 'lockLocalTime', 'needsTimeSync'],
 );
 export const syncTask = obj(
   {
@@ -376,8 +402,9 @@ export const syncTask = obj(
     enforcedSeq: { type: 'integer' },
     lastReceiptAt: nullableIso,
     changes: { type: 'array', items: change },
+    needsTimeSync: { type: 'boolean', description: "The lock does not know the zone's offset now or its next change (daylight saving): a sync pushes a time sync" },
   },
-  ['doorId', 'doorName', 'lockId', 'connectivity', 'compiledSeq', 'enforcedSeq', 'lastReceiptAt', 'changes'],
+  ['doorId', 'doorName', 'lockId', 'connectivity', 'compiledSeq', 'enforcedSeq', 'lastReceiptAt', 'changes', 'needsTimeSync'],
 );
 
 export const activity = obj(

@@ -4,7 +4,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
 import type { Ctx } from '../model/base.js';
-import { getProperty } from '../model/properties.js';
+import { getProperty, propertyZone } from '../model/properties.js';
 import { parseTimeToMinute } from '../time.js';
 import * as f from '../flows/index.js';
 import { record, table } from './format.js';
@@ -118,7 +118,7 @@ export function registerFlowCommands(program: Command, c: FlowCliContext): void 
     .option('--expires <time>', 'access ends')
     .action((id: number, o: { communalKeys?: number[]; start?: string; expires?: string }) => {
       const s0 = f.getImport(store(), id);
-      const off = getProperty(store(), s0.propertyId).utcOffsetMin;
+      const off = propertyZone(store(), s0.propertyId);
       const r = f.applyImport(
         store(),
         id,
@@ -144,7 +144,7 @@ export function registerFlowCommands(program: Command, c: FlowCliContext): void 
     50,
   ).action((o: { property: number } & PageOpts) => {
     getProperty(store(), o.property);
-    const page = paged((limit, offset) => f.listImports(store(), o.property, { limit: limit < 0 ? -1 : offset + limit }).slice(offset), o);
+    const page = paged((limit, offset) => f.listImports(store(), o.property, { limit, offset }), o, () => f.countImports(store(), o.property));
     showPage(io, show, { rows: page.rows.map(f.importView), more: page.more }, o, (rows) =>
       table(rows.map((r) => ({ ...r, ...r.counts })), ['id', 'fileName', 'status', 'createdAt', 'total', 'imported', 'error', 'alreadyImported', 'failed']),
     );
@@ -155,10 +155,15 @@ export function registerFlowCommands(program: Command, c: FlowCliContext): void 
     .argument('<importId>', 'import id', int('import id'))
     .addOption(new Option('--status <status>', 'only rows with this status').choices(['ready', 'error', 'already_imported', 'imported', 'failed']))
     .option('--limit <n>', 'how many rows', int('count'), 100)
-    .action((id: number, o: { status?: f.ImportRowStatus; limit: number }) => {
+    .option('--offset <n>', 'skip this many first (the next page of rows)', int('count'), 0)
+    .action((id: number, o: { status?: f.ImportRowStatus } & PageOpts) => {
       const s = f.importView(f.getImport(store(), id));
-      const rows = f.importRows(store(), id, { ...(o.status ? { status: o.status } : {}), limit: o.limit }).map(f.importRowView);
-      show({ import: s, rows }, () => `${record({ ...s, counts: JSON.stringify(s.counts) })}\n\n${table(rows, ['line', 'status', 'action', 'email', 'keys', 'errorCode', 'errorMessage'])}`);
+      const status = o.status ? { status: o.status } : {};
+      const page = paged((limit, offset) => f.importRows(store(), id, { ...status, limit, offset }).map(f.importRowView), o, () => f.countImportRows(store(), id, o.status));
+      const note = page.more > 0 ? `${page.more} more rows; use --offset ${o.offset + page.rows.length}` : null;
+      show({ import: s, rows: page.rows, moreRows: page.more }, () =>
+        [record({ ...s, counts: JSON.stringify(s.counts) }), table(page.rows, ['line', 'status', 'action', 'email', 'keys', 'errorCode', 'errorMessage']), ...(note ? [note] : [])].join('\n\n'),
+      );
     });
   imp
     .command('errors')
@@ -173,22 +178,27 @@ export function registerFlowCommands(program: Command, c: FlowCliContext): void 
       } else show({ csv }, () => csvForOut(csv));
     });
 
-  // ---- welcome outbox
-  const note = program.command('notification').description('the welcome-message outbox (no mail transport is built in)');
+  // ---- message outbox
+  const note = program.command('notification').description('the message outbox: welcome and daily-doorcode messages (no mail transport is built in)');
   const noteList = note
     .command('list')
-    .description('list the welcome-message outbox with each message rendered')
+    .description('list the outbox with each message rendered')
     .requiredOption('--property <id>', 'property id', int('property id'))
     .option('--person <id>', 'only this person', int('person id'))
+    .addOption(new Option('--kind <kind>', 'only welcome or daily messages').choices(['welcome', 'daily']))
     .option('--unsent', 'only messages not yet marked sent')
     .option('--full', 'print each message in full');
-  withPaging(noteList, 100).action((o: { property: number; person?: number; unsent?: boolean; full?: boolean } & PageOpts) => {
+  withPaging(noteList, 100).action((o: { property: number; person?: number; kind?: 'welcome' | 'daily'; unsent?: boolean; full?: boolean } & PageOpts) => {
     getProperty(store(), o.property);
-    const page = paged((limit, offset) => f.listNotifications(store(), o.property, { ...(o.person ? { personId: o.person } : {}), unsentOnly: o.unsent ?? false, limit, offset }), o);
+    const page = paged(
+      (limit, offset) =>
+        f.listNotifications(store(), o.property, { ...(o.person ? { personId: o.person } : {}), ...(o.kind ? { kind: o.kind } : {}), unsentOnly: o.unsent ?? false, limit, offset }),
+      o,
+    );
     showPage(io, show, { rows: page.rows.map(f.notificationView), more: page.more }, o, (rows) =>
       o.full
         ? rows.map((n) => `#${n.id} to ${n.email} (${n.sentAt ? `sent ${n.sentAt}` : 'unsent'})\nSubject: ${n.subject}\n\n${n.body}`).join('\n\n---\n\n') || '(none)'
-        : table(rows, ['id', 'personId', 'email', 'kind', 'createdAt', 'sentAt', 'subject']),
+        : table(rows, ['id', 'personId', 'email', 'kind', 'localDay', 'createdAt', 'sentAt', 'subject']),
     );
   });
   note

@@ -10,7 +10,7 @@ import * as v from '../views.js';
 import { record, table } from './format.js';
 import { registerSimulatorCommands } from '@latchkit/simulator';
 import { paged, registerFlowCommands, showPage, sliced, withPaging, type PageOpts } from './flows.js';
-import { dailyCodeMessages } from '../flows/notifications.js';
+import { dailyCodeMessages, queueDailyMessages } from '../flows/notifications.js';
 import { LatchkitError } from '@latchkit/protocol';
 import { changedDoors, int, intList, yesNo } from './args.js';
 import { stateDirClock } from '../world/clock.js';
@@ -37,11 +37,21 @@ const processIo = (): CliIo => ({
 });
 
 
+function offsetMinutes(s: string): number {
+  if (!/^-?\d+$/.test(s)) throw new InvalidArgumentError(`expected whole minutes, got "${s}"`);
+  return Number(s);
+}
+
+/** The zone options of property create/update as the model's input (it refuses both at once). */
+function zoneOpts(o: { timeZone?: string; utcOffset?: number }): { timeZone?: string; utcOffsetMin?: number } {
+  return { ...(o.timeZone !== undefined ? { timeZone: o.timeZone } : {}), ...(o.utcOffset !== undefined ? { utcOffsetMin: o.utcOffset } : {}) };
+}
+
 /** `none` clears a start or expiration; anything else is a time in the property's local zone. */
-function timeOpt(value: string | undefined, offset: number, round: 'up' | 'down'): number | null | undefined {
+function timeOpt(value: string | undefined, zone: string, round: 'up' | 'down'): number | null | undefined {
   if (value === undefined) return undefined;
   if (value === 'none') return null;
-  return parseTimeToMinute(value, offset, round);
+  return parseTimeToMinute(value, zone, round);
 }
 
 /**
@@ -75,7 +85,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
   };
   /** Prints `data` as JSON, or as the human text `text()` makes from it. */
   const show = (data: unknown, text: () => string): void => io.out(json() ? JSON.stringify(data, null, 2) : text());
-  const offsetOf = (propertyId: number): number => m.getProperty(store(), propertyId).utcOffsetMin;
+  const offsetOf = (propertyId: number): string => m.propertyZone(store(), propertyId);
   const changed = changedDoors;
 
   const close = (): void => {
@@ -98,44 +108,38 @@ export function buildProgram(io: CliIo = processIo()): Command {
   const property = program.command('property').description('properties');
   property
     .command('create')
-    .description('create a property (name, UTC offset, doorcode length)')
+    .description('create a property (name, time zone, doorcode length)')
     .requiredOption('--name <name>', 'name')
-    .requiredOption('--utc-offset <minutes>', 'minutes east of UTC (e.g. -300 for New York in winter)', (s) => {
-      if (!/^-?\d+$/.test(s)) throw new InvalidArgumentError(`expected whole minutes, got "${s}"`);
-      return Number(s);
-    })
+    .option('--time-zone <zone>', 'IANA time zone, e.g. America/New_York (daylight saving follows its rules), or UTC±hh:mm; required unless --utc-offset')
+    .option('--utc-offset <minutes>', 'a fixed offset instead of a zone: minutes east of UTC, no daylight saving (stored as UTC±hh:mm)', offsetMinutes)
     .option('--doorcode-length <digits>', 'length of generated doorcodes', int('digit count'), 6)
-    .action((o: { name: string; utcOffset: number; doorcodeLength: number }) => {
-      const p = m.createProperty(store(), { name: o.name, utcOffsetMin: o.utcOffset, doorcodeLength: o.doorcodeLength }, ctx());
-      show(v.propertyView(p), () => `created property ${p.id} (${p.name})`);
+    .action((o: { name: string; timeZone?: string; utcOffset?: number; doorcodeLength: number }) => {
+      const p = m.createProperty(store(), { name: o.name, ...zoneOpts(o), doorcodeLength: o.doorcodeLength }, ctx());
+      show(v.propertyView(p), () => `created property ${p.id} (${p.name}, ${p.timeZone})`);
     });
   property.command('list').description('list properties').action(() => {
-    const rows = m.listProperties(store()).map(v.propertyView);
-    show(rows, () => table(rows, ['id', 'name', 'utcOffsetMin', 'doorcodeLength']));
+    const rows = m.listProperties(store(), ctx()).map(v.propertyView);
+    show(rows, () => table(rows, ['id', 'name', 'timeZone', 'utcOffsetMin', 'doorcodeLength']));
   });
   property
     .command('show')
     .description('show one property')
     .argument('<propertyId>', 'property id', int('property id'))
     .action((id: number) => {
-      const p = v.propertyView(m.getProperty(store(), id));
-      show(p, () => record(p));
+      const p = v.propertyView(m.getProperty(store(), id, ctx()));
+      show(p, () => record({ ...p, nextOffsetChange: p.nextOffsetChange ? `${p.nextOffsetChange.at} → ${p.nextOffsetChange.utcOffsetMin} min` : 'none' }));
     });
   property
     .command('update')
-    .description('rename a property or change its UTC offset or doorcode length')
+    .description('rename a property or change its time zone or doorcode length')
     .argument('<propertyId>', 'property id', int('property id'))
     .option('--name <name>', 'name')
-    .option('--utc-offset <minutes>', 'minutes east of UTC', (s) => Number(s))
+    .option('--time-zone <zone>', 'IANA time zone (America/New_York) or UTC±hh:mm')
+    .option('--utc-offset <minutes>', 'a fixed offset instead of a zone (minutes east of UTC)', offsetMinutes)
     .option('--doorcode-length <digits>', 'length of new doorcodes', int('digit count'))
-    .action((id: number, o: { name?: string; utcOffset?: number; doorcodeLength?: number }) => {
-      const p = m.updateProperty(
-        store(),
-        id,
-        { ...(o.name ? { name: o.name } : {}), ...(o.utcOffset !== undefined ? { utcOffsetMin: o.utcOffset } : {}), ...(o.doorcodeLength ? { doorcodeLength: o.doorcodeLength } : {}) },
-        ctx(),
-      );
-      show({ ...v.propertyView(p), affectedDoors: p.affectedDoors }, () => `updated property ${id}; ${changed(p.affectedDoors)}`);
+    .action((id: number, o: { name?: string; timeZone?: string; utcOffset?: number; doorcodeLength?: number }) => {
+      const p = m.updateProperty(store(), id, { ...(o.name ? { name: o.name } : {}), ...zoneOpts(o), ...(o.doorcodeLength ? { doorcodeLength: o.doorcodeLength } : {}) }, ctx());
+      show({ ...v.propertyView(p), affectedDoors: p.affectedDoors }, () => `updated property ${id} (${p.timeZone}); ${changed(p.affectedDoors)}`);
     });
 
   // ---- unit
@@ -641,18 +645,26 @@ export function buildProgram(io: CliIo = processIo()): Command {
       const d = m.personDailyDoorcode(store(), id, o.date, ctx());
       show(d, () => `daily doorcode of person ${id} on ${d.date}: ${d.code} (doors ${d.doorIds.join(', ') || 'none'})`);
     });
-  doorcode
-    .command('send-daily')
-    .description("render the day's daily-doorcode message (code and doors) for every daily-code person of a property, for the mail transport")
-    .requiredOption('--property <id>', 'property id', int('property id'))
-    .option('--date <YYYY-MM-DD>', 'the local day (default today in the property time)')
+  /** A command about one local day of a property's daily codes. */
+  const dailyDay = (name: string, description: string): Command =>
+    doorcode
+      .command(name)
+      .description(description)
+      .requiredOption('--property <id>', 'property id', int('property id'))
+      .option('--date <YYYY-MM-DD>', 'the local day (default today in the property time)');
+  dailyDay('send-daily', "render the day's daily-doorcode message (code and doors) for every daily-code person of a property, for the mail transport")
     .action((o: { property: number; date?: string }) => {
       const msgs = dailyCodeMessages(store(), o.property, o.date, ctx());
       show(msgs, () =>
         msgs.length === 0
-          ? 'no daily-code person has a door to open'
+          ? 'no daily-code person has a door to open that day'
           : msgs.map((n) => `To: ${n.email}\nSubject: ${n.subject}\n\n${n.body}`).join('\n\n----\n\n'),
       );
+    });
+  dailyDay('queue-daily', "queue the day's daily-doorcode messages in the outbox, once per person per local day (serve does this every day)")
+    .action((o: { property: number; date?: string }) => {
+      const r = queueDailyMessages(store(), o.property, o.date, ctx());
+      show(r, () => `${r.date}: queued ${r.queued} daily message(s)${r.already ? `, ${r.already} already queued` : ''}`);
     });
   doorcode
     .command('reset')
@@ -707,7 +719,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
     .addOption(new Option('--connectivity <kind>', 'only online or only offline doors').choices(['online', 'offline']))
     .action((o: { property: number; connectivity?: m.Connectivity }) => {
       m.getProperty(store(), o.property);
-      const rows = m.doorSyncTasks(store(), o.property, o.connectivity ? { connectivity: o.connectivity } : {}).map(v.syncTaskView);
+      const rows = m.doorSyncTasks(store(), o.property, { ...(o.connectivity ? { connectivity: o.connectivity } : {}), ctx: ctx() }).map(v.syncTaskView);
       show(rows, () =>
         table(
           rows.map((t) => ({ ...t, changes: t.changes.length, latest: t.changes[t.changes.length - 1]?.reason })),
@@ -729,9 +741,9 @@ export function buildProgram(io: CliIo = processIo()): Command {
       const { token: t, secret } = m.createToken(store(), { name: o.name, role: o.role, propertyId: o.property ?? null, keyManagement: o.keyManagement ?? false }, ctx());
       show({ token: v.tokenView(t), secret }, () => `created token ${t.tokenId} (${t.role}${t.keyManagement ? ', key management' : ''})\n${secret}\n(shown once; store it now)`);
     });
-  token.command('list').description('list API tokens (without secrets)').action(() => {
-    const rows = m.listTokens(store()).map(v.tokenView);
-    show(rows, () => table(rows, ['id', 'name', 'role', 'keyManagement', 'propertyId', 'revokedAt']));
+  withPaging(token.command('list').description('list API tokens (without secrets)'), 1000).action((o: PageOpts) => {
+    const page = paged(sliced(m.listTokens(store()).map(v.tokenView)), o);
+    showPage(io, show, page, o, (rows) => table(rows, ['id', 'name', 'role', 'keyManagement', 'propertyId', 'revokedAt']));
   });
   token
     .command('revoke')
@@ -771,8 +783,21 @@ export function buildProgram(io: CliIo = processIo()): Command {
     }, 10_000)
     .addOption(new Option('--fleet <file>', 'no longer used: serve --radio virtual runs every door of the store').hideHelp())
     .option('--no-pms', 'do not run the PMS scheduler (User Sync / Automated Access pulls of enabled integrations)')
+    .option('--no-daily-messages', "do not queue each day's daily-doorcode messages in the outbox")
     .action(
-      async (o: { port: number; host: string; log?: boolean; radio?: 'virtual' | 'hci'; demo?: number | true; gatewayName: string; syncInterval: number; collectInterval: number; fleet?: string; pms: boolean }) => {
+      async (o: {
+        port: number;
+        host: string;
+        log?: boolean;
+        radio?: 'virtual' | 'hci';
+        demo?: number | true;
+        gatewayName: string;
+        syncInterval: number;
+        collectInterval: number;
+        fleet?: string;
+        pms: boolean;
+        dailyMessages: boolean;
+      }) => {
         // Argument checks first, before anything is opened.
         if (o.fleet) throw new InvalidArgumentError('--fleet is no longer needed: serve --radio virtual runs a simulated lock for every door in the store (lock directories under <state-dir>/locks)');
         if (o.demo !== undefined && o.radio === 'hci') throw new InvalidArgumentError('--demo runs the simulated world; it cannot use --radio hci');
@@ -794,6 +819,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
           syncIntervalMs: o.syncInterval,
           collectIntervalMs: o.collectInterval,
           pms: o.pms,
+          dailyMessages: o.dailyMessages,
         });
       },
     );

@@ -31,6 +31,8 @@ export interface ServeOptions {
   syncIntervalMs: number;
   collectIntervalMs: number;
   pms: boolean;
+  /** Queue each day's daily-code messages (DailyMessageScheduler); default on. */
+  dailyMessages?: boolean;
 }
 
 export async function serve(d: Db, o: ServeOptions): Promise<void> {
@@ -103,6 +105,19 @@ export async function serve(d: Db, o: ServeOptions): Promise<void> {
     if (pms) {
       teardown.push(() => pms.stop());
       pms.start();
+    }
+    if (o.dailyMessages !== false) {
+      const { DailyMessageScheduler } = await import('../flows/notifications.js');
+      // On the world's clock when there is one, so "advance a day" queues the next day's messages.
+      const daily = new DailyMessageScheduler({
+        db: d,
+        ...(world ? { ctx: world.ctx('serve') } : {}),
+        onResult: (r) => {
+          if (r.error) io.err(`daily messages for property ${r.propertyId} failed: ${(r.error as GatewayError).code ?? 'INTERNAL'}: ${r.error.message}`);
+        },
+      });
+      teardown.push(() => daily.stop());
+      daily.start();
     }
     const doors = world?.doors.size ?? 0;
     const extra = world

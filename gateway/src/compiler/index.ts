@@ -45,6 +45,8 @@ import { minuteOf } from '../time.js';
 import { dirtyDoorHeads, journalDoors } from '../model/journal.js';
 import { activeIssuerKey, addIssuerKey, doorSeqs, doorSyncState, recordReceipt, writeCompiledSet, type DoorSyncState } from '../model/sync-state.js';
 import { recordLockEvents, type LockEvent } from '../model/activity.js';
+import { recordDoorTime, zoneTimeAt, type LockLocalTime } from '../model/door-time.js';
+import { journalDueWindows, recordWindowBoundary } from '../model/window-boundaries.js';
 
 export interface CompilerOptions {
   ctx?: Ctx;
@@ -78,17 +80,21 @@ export function issuerFor(db: Db, propertyId: number, o: CompilerOptions = {}): 
 
 /**
  * A signed time for a door's lock, issued now: the lock's clock moves forward to it (never
- * back). Gateways and Door Syncs push it when the lock reports a clock more than a minute
- * behind; phones carry one in their relay bundles for the same reason.
+ * back), and it takes the zone's offset now and next transition (PROTOCOL.md §7.4). Gateways
+ * and Door Syncs push it when the lock reports a clock more than a minute behind or does not
+ * know the zone's next change (model/door-time.ts); phones carry one in their relay bundles.
+ * `told` is what the message says, for recordDoorTime once the lock has it.
  */
 export function timeSyncFor(db: Db, doorId: number, o: CompilerOptions = {}): Uint8Array {
-  const d = one<{ propertyId: number; lockId: string; utcOffset: number }>(
-    db,
-    'SELECT d.property_id AS propertyId, d.lock_id AS lockId, p.utc_offset_min AS utcOffset FROM doors d JOIN properties p ON p.id = d.property_id WHERE d.id = ?',
-    doorId,
-  );
-  if (!d) throw new GatewayError('DOOR_NOT_FOUND', `door ${doorId} does not exist`);
-  return issueTimeSync({ issuer: issuerFor(db, d.propertyId, o), lockId: fromHex(d.lockId), issuedAt: Math.floor(nowOf(o.ctx ?? {}) / 1000), utcOffset: d.utcOffset, provider: providerOf(o) });
+  return doorTimeSync(db, doorId, o).message;
+}
+
+export function doorTimeSync(db: Db, doorId: number, o: CompilerOptions = {}): { message: Uint8Array; told: LockLocalTime } {
+  const d = door(db, doorId);
+  const now = nowOf(o.ctx ?? {});
+  const told = zoneTimeAt(d.timeZone, now);
+  const message = issueTimeSync({ issuer: issuerFor(db, d.propertyId, o), lockId: fromHex(d.lockId), issuedAt: Math.floor(now / 1000), utcOffset: told.offset, transition: told.transition, provider: providerOf(o) });
+  return { message, told };
 }
 
 /** Public keys a lock should trust: the active key and any pending one being rolled out. */
@@ -121,11 +127,11 @@ interface DoorRow {
   id: number;
   propertyId: number;
   lockId: string;
-  utcOffset: number;
+  timeZone: string;
 }
 
 function door(db: Db, doorId: number): DoorRow {
-  const d = one<DoorRow>(db, 'SELECT d.id, d.property_id AS propertyId, d.lock_id AS lockId, p.utc_offset_min AS utcOffset FROM doors d JOIN properties p ON p.id = d.property_id WHERE d.id = ?', doorId);
+  const d = one<DoorRow>(db, 'SELECT d.id, d.property_id AS propertyId, d.lock_id AS lockId, p.time_zone AS timeZone FROM doors d JOIN properties p ON p.id = d.property_id WHERE d.id = ?', doorId);
   if (!d) throw new GatewayError('DOOR_NOT_FOUND', `door ${doorId} does not exist`);
   return d;
 }
@@ -200,8 +206,9 @@ const genesisOf = (hex: string, lockId: Uint8Array): Uint8Array => genesisValues
 
 /**
  * Commission (or re-commission) the lock of a door: a fresh content key wrapped to the lock's
- * device key, the property's trust anchors, the time and UTC offset, signed by the active
- * issuer. The door is journaled so its first set compiles. Returns the message to deliver.
+ * device key, the property's trust anchors, the time, the UTC offset and the zone's next offset
+ * change, signed by the active issuer. The door is journaled so its first set compiles.
+ * Returns the message to deliver.
  */
 export function commissionDoor(db: Db, doorId: number, device: LockDeviceKeys, o: CompilerOptions = {}): { message: Uint8Array; generation: number } {
   const p = providerOf(o);
@@ -216,6 +223,7 @@ export function commissionDoor(db: Db, doorId: number, device: LockDeviceKeys, o
     const generation = (prev?.generation ?? 0) + 1;
     const contentKey = p.randomBytes(32);
     const now = nowOf(ctx);
+    const told = zoneTimeAt(d.timeZone, now);
     const message = issueCommission({
       issuer,
       lockId: fromHex(d.lockId),
@@ -223,7 +231,8 @@ export function commissionDoor(db: Db, doorId: number, device: LockDeviceKeys, o
       lockEncryptionPublic: device.encryptionPublic,
       contentKey,
       issuedAt: Math.floor(now / 1000),
-      utcOffset: d.utcOffset,
+      utcOffset: told.offset,
+      transition: told.transition,
       generation,
       provider: p,
     });
@@ -248,6 +257,9 @@ export function commissionDoor(db: Db, doorId: number, device: LockDeviceKeys, o
       run(db, 'UPDATE door_sync_state SET enforced_seq = 0, enforced_digest = NULL, last_receipt_at = NULL WHERE door_id = ?', doorId);
       run(db, 'UPDATE lock_identities SET events_next_index = 0, events_chain = NULL WHERE door_id = ?', doorId);
     }
+    // What the lock will know about local time once it takes this message (it is only ever
+    // delivered whole; a lock that never takes it is commissioned again, and told again).
+    recordDoorTime(db, doorId, told, now);
     journalDoors(db, [doorId], prev ? 'lock re-commissioned' : 'lock commissioned', now);
     return { message, generation };
   });
@@ -427,7 +439,7 @@ interface RunCache {
    * last access touch the input reflects (the run commits in chunks, so later chunks must not
    * claim touches committed after the load).
    */
-  specsFor?: (doorId: number) => { specs: CredentialSpec[]; mark: number } | undefined;
+  specsFor?: (doorId: number) => { specs: CredentialSpec[]; mark: number; boundary: number | null } | undefined;
 }
 
 function propertyKeys(db: Db, propertyId: number, o: CompilerOptions, cache: RunCache): { secrets: SetSecrets; issuer: SigningKey } {
@@ -542,6 +554,9 @@ function compileOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
       state.enforcedSeq,
       t,
     );
+    // The set carries one window per credential: when one of them ends and its holder has a
+    // later one, the door is due again (model/window-boundaries.ts).
+    recordWindowBoundary(db, doorId, ctx, loaded?.boundary);
     return {
       doorId,
       lockId: toHex(identity.lockId),
@@ -576,12 +591,14 @@ export function compileDirty(db: Db, opts: CompilerOptions & { propertyId?: numb
   const t = nowOf(opts.ctx ?? {});
   const o = { ...opts, ctx: { ...(opts.ctx ?? {}), now: () => t } };
   const out: CompiledDoorSet[] = [];
+  // Doors with a window that just ended and a later one for the same person compile now too.
+  journalDueWindows(db, { ctx: o.ctx, ...(o.propertyId === undefined ? {} : { propertyId: o.propertyId }) });
   const dirty = dirtyDoorHeads(db, o.propertyId === undefined ? {} : { propertyId: o.propertyId });
   const perProperty = new Map<number, number>();
   for (const d of dirty) perProperty.set(d.propertyId, (perProperty.get(d.propertyId) ?? 0) + 1);
   // Many doors of a property at once (first compile, a key's doors changed): one pass over the
   // property's grants (credentialsForProperty), loaded only if some door cannot be patched.
-  const loaded = new Map<number, { specs: Map<number, CredentialSpec[]>; mark: number }>();
+  const loaded = new Map<number, { specs: Map<number, CredentialSpec[]>; mark: number; boundaries: Map<number, number | null> }>();
   const doorProperty = new Map(dirty.map((d) => [d.doorId, d.propertyId]));
   const cache: RunCache = {
     keys: new Map(),
@@ -591,11 +608,12 @@ export function compileDirty(db: Db, opts: CompilerOptions & { propertyId?: numb
       let m = loaded.get(pid);
       if (!m) {
         // Read in one transaction with the input: the input reflects exactly these touches.
-        m = { mark: lastTouch(db), specs: credentialsForProperty(db, pid, o.ctx) };
+        const boundaries = new Map<number, number | null>();
+        m = { mark: lastTouch(db), specs: credentialsForProperty(db, pid, o.ctx, boundaries), boundaries };
         loaded.set(pid, m);
       }
       const specs = m.specs.get(doorId);
-      return specs && { specs, mark: m.mark };
+      return specs && { specs, mark: m.mark, boundary: m.boundaries.get(doorId) ?? null };
     },
   };
   // A whole-property run reads and writes tens of megabytes of pages (journal rows, sets: the

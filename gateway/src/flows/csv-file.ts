@@ -261,14 +261,14 @@ function mapHeader(header: readonly string[]): { columns: (CsvField | null)[]; u
 const CSV_TIME_RE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2})?$/;
 
 /**
- * A Start or Expiration cell → Unix minute in the property's time zone (`utcOffsetMin`). Throws
+ * A Start or Expiration cell → Unix minute in the property's time zone (`timeZone`). Throws
  * INVALID_TIME for any other format (seconds, a zone, `31/12/2026`) or a day that does not exist.
  */
-export function parseCsvTime(cell: string, utcOffsetMin: number, round: 'up' | 'down'): number {
+export function parseCsvTime(cell: string, timeZone: string, round: 'up' | 'down'): number {
   if (!CSV_TIME_RE.test(cell)) {
     throw new GatewayError('INVALID_TIME', `${JSON.stringify(cell)} is not a date YYYY-MM-DD or a date-time YYYY-MM-DDTHH:MM`);
   }
-  return parseTimeToMinute(cell, utcOffsetMin, round);
+  return parseTimeToMinute(cell, timeZone, round);
 }
 
 /** The downloadable template: the header row only, CRLF as spreadsheets write it. */

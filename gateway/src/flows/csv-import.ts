@@ -130,10 +130,10 @@ interface RowWindow {
  * A row's Start/Expiration cells in the property's time zone: starts round up, expirations down
  * (time.ts), so rounding never widens access. Throws INVALID_TIME for a cell the template does not allow.
  */
-function rowWindow(c: CsvCells, utcOffsetMin: number): RowWindow {
+function rowWindow(c: CsvCells, timeZone: string): RowWindow {
   return {
-    start: c.start ? parseCsvTime(c.start, utcOffsetMin, 'up') : null,
-    end: c.expiration ? parseCsvTime(c.expiration, utcOffsetMin, 'down') : null,
+    start: c.start ? parseCsvTime(c.start, timeZone, 'up') : null,
+    end: c.expiration ? parseCsvTime(c.expiration, timeZone, 'down') : null,
   };
 }
 
@@ -147,7 +147,7 @@ interface Checked {
 }
 
 /** Everything wrong with one row, not just the first thing: the manager fixes the row once. */
-function checkRow(row: CsvRow, look: Lookup, utcOffsetMin: number, nowMs: number): Checked {
+function checkRow(row: CsvRow, look: Lookup, timeZone: string, nowMs: number): Checked {
   const c = row.cells;
   const problems: { code: GatewayErrorCode; message: string }[] = [];
   const window: RowWindow = { start: null, end: null };
@@ -156,7 +156,7 @@ function checkRow(row: CsvRow, look: Lookup, utcOffsetMin: number, nowMs: number
     const v = c[f];
     if (!v) continue;
     try {
-      window[side] = parseCsvTime(v, utcOffsetMin, round);
+      window[side] = parseCsvTime(v, timeZone, round);
     } catch (e) {
       if (!isGatewayError(e)) throw e;
       windowOk = false;
@@ -243,7 +243,7 @@ export function createImport(db: Db, propertyId: number, input: CreateImportInpu
   return tx(db, () => {
     const at = nowOf(ctx);
     const look = lookupsFor(db, propertyId);
-    const checked = rows.map((r) => (r.error ? null : checkRow(r, look, prop.utcOffsetMin, at)));
+    const checked = rows.map((r) => (r.error ? null : checkRow(r, look, prop.timeZone, at)));
 
     // Rows of one file with the same email (in any case) are one person: rows that agree are
     // merged at apply (keys unioned); rows that disagree on who the person is or on the window
@@ -346,16 +346,27 @@ export function getImport(db: Db, importId: number): ImportSummary {
   return { ...rest, communalKeyIds: communal === null ? null : (JSON.parse(communal) as number[]), counts };
 }
 
-export function listImports(db: Db, propertyId: number, opts: { limit?: number } = {}): ImportSummary[] {
-  return all<{ id: number }>(db, 'SELECT id FROM csv_imports WHERE property_id = ? ORDER BY id DESC LIMIT ?', propertyId, opts.limit ?? 50).map((r) =>
+export function listImports(db: Db, propertyId: number, opts: { limit?: number; offset?: number } = {}): ImportSummary[] {
+  return all<{ id: number }>(db, 'SELECT id FROM csv_imports WHERE property_id = ? ORDER BY id DESC LIMIT ? OFFSET ?', propertyId, opts.limit ?? 50, opts.offset ?? 0).map((r) =>
     getImport(db, r.id),
   );
+}
+
+/** How many imports listImports would list without a limit. */
+export function countImports(db: Db, propertyId: number): number {
+  return one<{ n: number }>(db, 'SELECT count(*) AS n FROM csv_imports WHERE property_id = ?', propertyId)!.n;
 }
 
 export interface ImportRowsQuery {
   status?: ImportRowStatus;
   limit?: number;
   offset?: number;
+}
+
+/** How many rows importRows would list without a limit (of one status, or all). */
+export function countImportRows(db: Db, importId: number, status?: ImportRowStatus): number {
+  getImport(db, importId);
+  return one<{ n: number }>(db, 'SELECT count(*) AS n FROM csv_import_rows WHERE import_id = ? AND (? IS NULL OR status = ?)', importId, status ?? null, status ?? null)!.n;
 }
 
 export function importRows(db: Db, importId: number, q: ImportRowsQuery = {}): ImportRow[] {
@@ -410,7 +421,7 @@ export function applyImport(db: Db, importId: number, input: ApplyImportInput = 
 
     const rows = all<RowRecord>(db, `SELECT ${ROW_COLS} FROM csv_import_rows WHERE import_id = ? AND status = 'ready' ORDER BY idx`, importId);
     const inLedger = db.prepare('SELECT 1 FROM csv_imported_rows WHERE property_id = ? AND fingerprint = ?').pluck();
-    const off = getProperty(db, imp.propertyId).utcOffsetMin;
+    const off = getProperty(db, imp.propertyId).timeZone;
     // Rows with the same email agreed at preview (or they would be errors): one person, one invite.
     const groups = new Map<string, RowRecord[]>();
     for (const r of rows) {

@@ -1,20 +1,26 @@
 import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
 import { all, nowOf, one, run, tx, type Ctx } from '../model/base.js';
-import { personDailyDoorcode } from '../model/credentials.js';
+import { dateOfLocalDay, localDayOfDate, personDailyDoorcode, todayAt } from '../model/credentials.js';
+import { propertyZone } from '../model/properties.js';
+import { localToInstant } from '../time-zone.js';
 
 /**
- * The welcome-message outbox (the `notifications` table). The gateway has no mail transport:
- * whatever sends mail (or a manager, or a test) reads the outbox here and marks messages sent.
- * The text is rendered when read, from the person and property as they are then, so a renamed
- * resident is greeted by their current name.
+ * The message outbox (the `notifications` table): welcome messages, and each day's daily-code
+ * message for doorcode-only people (kind `daily`, one per person per local day; migration 11).
+ * The gateway has no mail transport: whatever sends mail (or a manager, or a test) reads the
+ * outbox here and marks messages sent. The text is rendered when read, from the person and
+ * property as they are then, so a renamed resident is greeted by their current name, and a
+ * daily code is derived again rather than stored.
  */
 
 export interface Notification {
   id: number;
   propertyId: number;
   personId: number | null;
-  kind: 'welcome';
+  kind: 'welcome' | 'daily';
+  /** The local day (YYYY-MM-DD, property time zone) a `daily` message is for; null for a welcome. */
+  localDay: string | null;
   email: string;
   createdAt: number;
   sentAt: number | null;
@@ -36,12 +42,19 @@ interface Row extends Omit<Notification, 'subject' | 'body'> {
   accessType: 'app' | 'doorcode' | null;
 }
 
-const SELECT = `SELECT n.id, n.property_id AS propertyId, n.person_id AS personId, n.kind, n.email, n.created_at AS createdAt,
+const SELECT = `SELECT n.id, n.property_id AS propertyId, n.person_id AS personId, n.kind, n.local_day AS localDay, n.email, n.created_at AS createdAt,
   n.sent_at AS sentAt, p.first_name AS firstName, pr.name AS propertyName, p.access_type AS accessType
   FROM notifications n JOIN properties pr ON pr.id = n.property_id LEFT JOIN people p ON p.id = n.person_id`;
 
-function render(r: Row): Notification {
+function render(db: Db, r: Row): Notification {
   const { firstName, propertyName, accessType, ...rest } = r;
+  if (r.kind === 'daily') {
+    const text = r.personId === null || r.localDay === null ? null : dailyText(db, r.personId, r.localDay);
+    return text
+      ? { ...rest, subject: text.subject, body: text.body }
+      : // The person's daily code was turned off, or no key of theirs opens a door that day any more.
+        { ...rest, subject: `Withdrawn: doorcode at ${propertyName} for ${r.localDay}`, body: 'This message was withdrawn: the access it announced no longer exists. Do not send it.' };
+  }
   const hello = firstName ? `Hi ${firstName},` : 'Hello,';
   if (accessType === 'doorcode') {
     const body = [
@@ -72,16 +85,32 @@ function render(r: Row): Notification {
 
 export interface NotificationQuery {
   personId?: number;
+  kind?: 'welcome' | 'daily';
   unsentOnly?: boolean;
   limit?: number;
   offset?: number;
 }
 
-const NOTIFICATION_WHERE = 'WHERE n.property_id = ? AND (? IS NULL OR n.person_id = ?) AND (? = 0 OR n.sent_at IS NULL)';
-const notificationParams = (propertyId: number, q: NotificationQuery): unknown[] => [propertyId, q.personId ?? null, q.personId ?? null, q.unsentOnly ? 1 : 0];
+const NOTIFICATION_WHERE = 'WHERE n.property_id = ? AND (? IS NULL OR n.person_id = ?) AND (? = 0 OR n.sent_at IS NULL) AND (? IS NULL OR n.kind = ?)';
+const notificationParams = (propertyId: number, q: NotificationQuery): unknown[] => [
+  propertyId,
+  q.personId ?? null,
+  q.personId ?? null,
+  q.unsentOnly ? 1 : 0,
+  q.kind ?? null,
+  q.kind ?? null,
+];
+
+/**
+ * A message as shown to a reader who may not see doorcodes (no Key Management): a daily
+ * message keeps its subject (the day, no code) and loses its body.
+ */
+export function withoutCode(n: Notification): Notification {
+  return n.kind === 'daily' ? { ...n, body: 'The body holds a daily doorcode: it is shown to Key Management tokens only.' } : n;
+}
 
 export function listNotifications(db: Db, propertyId: number, q: NotificationQuery = {}): Notification[] {
-  return all<Row>(db, `${SELECT} ${NOTIFICATION_WHERE} ORDER BY n.id LIMIT ? OFFSET ?`, ...notificationParams(propertyId, q), q.limit ?? 100, q.offset ?? 0).map(render);
+  return all<Row>(db, `${SELECT} ${NOTIFICATION_WHERE} ORDER BY n.id LIMIT ? OFFSET ?`, ...notificationParams(propertyId, q), q.limit ?? 100, q.offset ?? 0).map((r) => render(db, r));
 }
 
 /** How many messages listNotifications would list without a limit. */
@@ -92,7 +121,7 @@ export function countNotifications(db: Db, propertyId: number, q: Omit<Notificat
 export function getNotification(db: Db, id: number): Notification {
   const r = one<Row>(db, `${SELECT} WHERE n.id = ?`, id);
   if (!r) throw new GatewayError('NOTIFICATION_NOT_FOUND', `notification ${id} does not exist`);
-  return render(r);
+  return render(db, r);
 }
 
 /** Marks a message handed to the mail transport; marking twice keeps the first time. */
@@ -116,38 +145,149 @@ export interface DailyCodeMessage {
   body: string;
 }
 
+/** The first and last-plus-one Unix minute of a local date in the property's zone (23 or 25 hours across a change). */
+function localDayBounds(db: Db, propertyId: number, date: string): { start: number; end: number } {
+  const zone = propertyZone(db, propertyId);
+  const day = localDayOfDate(date);
+  return {
+    start: localToInstant(zone, day * 86_400_000, 'up') / 60_000,
+    end: localToInstant(zone, (day + 1) * 86_400_000, 'up') / 60_000,
+  };
+}
+
+/**
+ * Doors a person's daily code opens on a local date: the doors of their keys that allow
+ * doorcodes, through grants whose window overlaps that day.
+ */
+function dailyDoorsOn(db: Db, personId: number, propertyId: number, date: string): number[] {
+  const { start, end } = localDayBounds(db, propertyId, date);
+  return all<{ id: number }>(
+    db,
+    `SELECT DISTINCT kd.door_id AS id FROM grants g JOIN keys k ON k.id = g.key_id JOIN key_doors kd ON kd.key_id = k.id
+      WHERE g.person_id = ? AND k.doorcodes_disabled = 0
+        AND (g.start_min IS NULL OR g.start_min < ?) AND (g.end_min IS NULL OR g.end_min > ?)
+      ORDER BY kd.door_id`,
+    personId,
+    end,
+    start,
+  ).map((r) => r.id);
+}
+
+/** A person's daily message for a local date, or null: no daily code, or no door it opens that day. */
+function dailyText(db: Db, personId: number, date: string): Omit<DailyCodeMessage, 'propertyId' | 'personId' | 'email' | 'date'> | null {
+  const p = one<{ propertyId: number; firstName: string; daily: number; propertyName: string }>(
+    db,
+    'SELECT p.property_id AS propertyId, p.first_name AS firstName, p.daily_doorcode AS daily, pr.name AS propertyName FROM people p JOIN properties pr ON pr.id = p.property_id WHERE p.id = ?',
+    personId,
+  );
+  if (!p || p.daily !== 1) return null;
+  const doorIds = dailyDoorsOn(db, personId, p.propertyId, date);
+  if (doorIds.length === 0) return null;
+  const { code } = personDailyDoorcode(db, personId, date);
+  const body = [
+    p.firstName ? `Hi ${p.firstName},` : 'Hello,',
+    '',
+    `Your doorcode at ${p.propertyName} for ${date} is ${code}.`,
+    '',
+    `It opens: ${doorNames(db, doorIds).join(', ')}.`,
+    'Enter it on the keypad of the door. It works for this day only (local time); tomorrow you get a new one.',
+  ].join('\n');
+  return { code, doorIds, subject: `Your doorcode at ${p.propertyName} for ${date}`, body };
+}
+
+/** People of a property with a daily doorcode (not revoked), in id order. */
+function dailyPeople(db: Db, propertyId: number): { id: number; email: string }[] {
+  const prop = one(db, 'SELECT 1 FROM properties WHERE id = ?', propertyId);
+  if (!prop) throw new GatewayError('PROPERTY_NOT_FOUND', `property ${propertyId} does not exist`);
+  return all(db, 'SELECT id, email FROM people WHERE property_id = ? AND daily_doorcode = 1 AND revoked_at IS NULL ORDER BY id', propertyId);
+}
+
+/** A local date as given (checked), or today in the property's time zone. */
+function dateOrToday(db: Db, propertyId: number, date: string | undefined, ctx: Ctx): string {
+  return date === undefined ? dateOfLocalDay(todayAt(db, propertyId, ctx)) : dateOfLocalDay(localDayOfDate(date));
+}
+
 /**
  * The daily-code messages of a property for one local day (default today in the property's
- * time): one for each person with a daily doorcode and at least one door it opens, naming the
- * code and the doors. Deterministic, so rendering the same day twice gives the same messages.
- *
- * Not yet queued in the outbox: the notifications table only admits kind 'welcome' (a CHECK
- * in the schema), so storing them needs a migration; see FLOWS.md "Gaps".
+ * time zone): one for each person with a daily doorcode whose grant lets it open a door that
+ * day, naming the code and those doors. Deterministic, so rendering a day twice gives the same
+ * messages. queueDailyMessages puts the same messages in the outbox.
  */
 export function dailyCodeMessages(db: Db, propertyId: number, date?: string, ctx: Ctx = {}): DailyCodeMessage[] {
-  const prop = one<{ name: string }>(db, 'SELECT name FROM properties WHERE id = ?', propertyId);
-  if (!prop) throw new GatewayError('PROPERTY_NOT_FOUND', `property ${propertyId} does not exist`);
-  const people = all<{ id: number; firstName: string; email: string }>(
-    db,
-    'SELECT id, first_name AS firstName, email FROM people WHERE property_id = ? AND daily_doorcode = 1 AND revoked_at IS NULL ORDER BY id',
-    propertyId,
-  );
+  const day = dateOrToday(db, propertyId, date, ctx);
   const out: DailyCodeMessage[] = [];
-  for (const p of people) {
-    const d = personDailyDoorcode(db, p.id, date, ctx);
-    if (d.doorIds.length === 0) continue;
-    const names = doorNames(db, d.doorIds);
-    const body = [
-      p.firstName ? `Hi ${p.firstName},` : 'Hello,',
-      '',
-      `Your doorcode at ${prop.name} for ${d.date} is ${d.code}.`,
-      '',
-      `It opens: ${names.join(', ')}.`,
-      'Enter it on the keypad of the door. It works for this day only (local time); tomorrow you get a new one.',
-    ].join('\n');
-    out.push({ propertyId, personId: p.id, email: p.email, date: d.date, code: d.code, doorIds: d.doorIds, subject: `Your doorcode at ${prop.name} for ${d.date}`, body });
+  for (const p of dailyPeople(db, propertyId)) {
+    const text = dailyText(db, p.id, day);
+    if (text) out.push({ propertyId, personId: p.id, email: p.email, date: day, ...text });
   }
   return out;
+}
+
+/**
+ * Queues the day's daily-code messages in the outbox (kind `daily`): one per person per local
+ * day, whoever asks and however often (a unique index makes a repeat a no-op), so the serve
+ * scheduler, a restart and a manual run never send a person two. Returns how many were new.
+ */
+export function queueDailyMessages(db: Db, propertyId: number, date?: string, ctx: Ctx = {}): { date: string; queued: number; already: number } {
+  return tx(db, () => {
+    const day = dateOrToday(db, propertyId, date, ctx);
+    let queued = 0;
+    let already = 0;
+    for (const m of dailyCodeMessages(db, propertyId, day, ctx)) {
+      const r = run(
+        db,
+        "INSERT INTO notifications (property_id, person_id, kind, email, created_at, local_day) VALUES (?, ?, 'daily', ?, ?, ?) ON CONFLICT DO NOTHING",
+        propertyId,
+        m.personId,
+        m.email,
+        nowOf(ctx),
+        day,
+      );
+      if (r.changes > 0) queued++;
+      else already++;
+    }
+    return { date: day, queued, already };
+  });
+}
+
+/**
+ * Queues today's daily messages for every property (each in its own time zone), on a timer:
+ * what `latchkit serve` runs. A tick soon after each property's local midnight queues its
+ * day; every later tick that day finds them queued. Rounds never overlap; errors are reported
+ * per property and the others go on.
+ */
+export class DailyMessageScheduler {
+  private timer: ReturnType<typeof setInterval> | null = null;
+
+  constructor(
+    private readonly o: { db: Db; ctx?: Ctx; onResult?: (r: { propertyId: number; date?: string; queued?: number; error?: Error }) => void },
+  ) {}
+
+  tick(): { propertyId: number; date: string; queued: number }[] {
+    const out: { propertyId: number; date: string; queued: number }[] = [];
+    for (const { id } of all<{ id: number }>(this.o.db, 'SELECT id FROM properties ORDER BY id')) {
+      try {
+        const r = queueDailyMessages(this.o.db, id, undefined, this.o.ctx ?? {});
+        out.push({ propertyId: id, date: r.date, queued: r.queued });
+        if (r.queued > 0) this.o.onResult?.({ propertyId: id, date: r.date, queued: r.queued });
+      } catch (err) {
+        this.o.onResult?.({ propertyId: id, error: err as Error });
+      }
+    }
+    return out;
+  }
+
+  /** Tick now and then every `intervalMs` (default one minute). */
+  start(intervalMs = 60_000): void {
+    if (this.timer !== null) return;
+    this.tick();
+    this.timer = setInterval(() => this.tick(), intervalMs);
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
 }
 
 function doorNames(db: Db, doorIds: number[]): string[] {

@@ -134,9 +134,13 @@ function material(holders: HolderRow[], cards: { personId: number; uid: string }
   return m;
 }
 
-/** Turns one door's grant rows into its sorted credential list (see credentialsForDoor). */
-function assemble(rows: readonly GrantRow[], mat: Material, nowMin: number): CredentialSpec[] {
-  type Access = Interval & { schedule: Sched };
+type Access = Interval & { schedule: Sched };
+
+/**
+ * Each person's access at one door from its grant rows: through any key (cards, phones) and
+ * through keys that allow doorcodes. A guest's rows are cut to their host's grant and schedule.
+ */
+function accessByPerson(rows: readonly GrantRow[]): { any: Map<number, Access[]>; codes: Map<number, Access[]> } {
   const any = new Map<number, Access[]>();
   const codes = new Map<number, Access[]>();
   for (const [, personId, start, end, noCodes, sharedBy, hostGrant, hostStart, hostEnd, days, from, to, hDays, hFrom, hTo] of rows) {
@@ -150,6 +154,12 @@ function assemble(rows: readonly GrantRow[], mat: Material, nowMin: number): Cre
     (any.get(personId) ?? any.set(personId, []).get(personId)!).push(w);
     if (noCodes === 0) (codes.get(personId) ?? codes.set(personId, []).get(personId)!).push(w);
   }
+  return { any, codes };
+}
+
+/** Turns one door's grant rows into its sorted credential list (see credentialsForDoor). */
+function assemble(rows: readonly GrantRow[], mat: Material, nowMin: number): CredentialSpec[] {
+  const { any, codes } = accessByPerson(rows);
   const out: { c: CredentialSpec; k: number; m: string }[] = [];
   for (const [personId, intervals] of any) {
     const h = mat.holders.get(personId);
@@ -227,7 +237,7 @@ export function credentialsForHolders(db: Db, doorId: number, holderRefs: readon
  * property's grants instead of one query set per door. Doors nobody can open map to [].
  * Byte arrays are shared between doors; treat the result as read-only.
  */
-export function credentialsForProperty(db: Db, propertyId: number, ctx: Ctx = {}): Map<number, CredentialSpec[]> {
+export function credentialsForProperty(db: Db, propertyId: number, ctx: Ctx = {}, boundaries?: Map<number, number | null>): Map<number, CredentialSpec[]> {
   if (!one(db, 'SELECT 1 FROM properties WHERE id = ?', propertyId)) {
     throw new GatewayError('PROPERTY_NOT_FOUND', `property ${propertyId} does not exist`);
   }
@@ -241,6 +251,42 @@ export function credentialsForProperty(db: Db, propertyId: number, ctx: Ctx = {}
     all(db, 'SELECT person_id AS personId, public_key AS publicKey FROM phone_keys WHERE revoked_at IS NULL AND property_id = ? ORDER BY id', propertyId),
   );
   const out = new Map<number, CredentialSpec[]>();
-  for (const [doorId, rows] of byDoor) out.set(doorId, rows.length === 0 ? [] : assemble(rows, mat, nowMin));
+  for (const [doorId, rows] of byDoor) {
+    out.set(doorId, rows.length === 0 ? [] : assemble(rows, mat, nowMin));
+    // The same rows give the window boundary (doorWindowBoundary) without a query per door.
+    boundaries?.set(doorId, boundaryOf(rows, nowMin));
+  }
   return out;
+}
+
+/**
+ * When a door must be compiled again for a window its set cannot carry yet: the earliest end
+ * (Unix minute) of a window chosen for someone whose other grants reach beyond it (a later
+ * disjoint window, or a window under another schedule that lasts longer), or null.
+ *
+ * A set entry has one window and one schedule per credential, and a credential's key appears
+ * once, so a person with two disjoint windows at a door gets the earlier one (never the gap).
+ * The lock ends that window on time by itself; compiling the door again right then puts the
+ * next window in the set as a future start, which the lock again enforces offline. Recording
+ * this instant (door_sync_state.window_boundary_min) is what lets the gateway do that without
+ * a change to the access model: journalDueWindows journals the door once it has passed.
+ */
+export function doorWindowBoundary(db: Db, doorId: number, ctx: Ctx = {}): number | null {
+  return boundaryOf(allRaw<GrantRow>(db, `${GRANTS_SELECT} WHERE kd.door_id = ?`, doorId), minuteOf(nowOf(ctx)));
+}
+
+function boundaryOf(rows: readonly GrantRow[], nowMin: number): number | null {
+  if (rows.length === 0) return null;
+  const { any, codes } = accessByPerson(rows);
+  let boundary: number | null = null;
+  for (const lists of [any, codes]) {
+    for (const intervals of lists.values()) {
+      if (intervals.length < 2) continue;
+      const chosen = effectiveAccess(intervals, nowMin);
+      if (!chosen || chosen.end === null) continue;
+      const beyond = intervals.some((i) => hi(i.end) > chosen.end! && hi(i.end) > lo(i.start) && hi(i.end) > nowMin);
+      if (beyond && (boundary === null || chosen.end < boundary)) boundary = chosen.end;
+    }
+  }
+  return boundary;
 }

@@ -2,6 +2,8 @@ import { randomInt } from 'node:crypto';
 import { dailyCode, localDay } from '@latchkit/protocol';
 import { propertySecrets } from '../compiler/index.js';
 import type { Db } from '../store/db.js';
+import { offsetAt } from '../time-zone.js';
+import { propertyZone } from './properties.js';
 import { GatewayError } from '../errors.js';
 import { all, bit, nowOf, one, run, tx, type Ctx } from './base.js';
 import { logAccess } from './activity.js';
@@ -102,11 +104,10 @@ export function dateOfLocalDay(day: number): string {
   return new Date(day * 86_400_000).toISOString().slice(0, 10);
 }
 
-/** The property's local day now (its UTC offset), for "today". */
+/** The property's local day now (at its zone's offset now, as the lock reads it), for "today". */
 export function todayAt(db: Db, propertyId: number, ctx: Ctx = {}): number {
-  const prop = one<{ off: number }>(db, 'SELECT utc_offset_min AS off FROM properties WHERE id = ?', propertyId);
-  if (!prop) throw new GatewayError('PROPERTY_NOT_FOUND', `property ${propertyId} does not exist`);
-  return localDay(Math.floor(nowOf(ctx) / 60_000), prop.off);
+  const now = nowOf(ctx);
+  return localDay(Math.floor(now / 60_000), offsetAt(propertyZone(db, propertyId), now));
 }
 
 export interface DailyDoorcode {

@@ -14,3 +14,5 @@ export * from './journal.js';
 export * from './sync-state.js';
 export * from './compile-input.js';
 export * from './tokens.js';
+export * from './door-time.js';
+export * from './window-boundaries.js';

@@ -3,6 +3,7 @@ import { GatewayError } from '../errors.js';
 import { sealIssuerSecret } from '../store/key-encryption.js';
 import { all, nowOf, one, run, tx, type Ctx } from './base.js';
 import { CHANGE_COLUMNS, type DoorChange } from './journal.js';
+import { doorsWithStaleTime } from './door-time.js';
 
 /** What the gateway compiled for a door and what the door last confirmed it enforces. */
 export interface DoorSyncState {
@@ -190,6 +191,11 @@ export interface SyncTask {
   lastReceiptAt: number | null;
   /** Journal rows the door does not enforce yet: compiled after its enforced sequence, or pending. */
   changes: DoorChange[];
+  /**
+   * The lock does not know the zone's offset now or its next change (daylight saving; model/
+   * door-time.ts): a sync gives it a time sync even when its credentials are current.
+   */
+  needsTimeSync: boolean;
 }
 
 /** SQL: the door (door_sync_state `s`) runs an older set than compiled, or has changes not compiled yet. */
@@ -199,21 +205,25 @@ export const DOOR_BEHIND_SQL = '(s.enforced_seq < s.compiled_seq OR s.journal_he
  * Door Sync tasks: every door of the property that runs older credentials than the gateway holds,
  * with what changed since the set it enforces.
  */
-export function doorSyncTasks(db: Db, propertyId: number, opts: { connectivity?: 'online' | 'offline' } = {}): SyncTask[] {
-  const doors = all<Omit<SyncTask, 'changes'>>(
+export function doorSyncTasks(db: Db, propertyId: number, opts: { connectivity?: 'online' | 'offline'; ctx?: Ctx } = {}): SyncTask[] {
+  const staleTime = doorsWithStaleTime(db, nowOf(opts.ctx ?? {}), propertyId);
+  const doors = all<Omit<SyncTask, 'changes' | 'needsTimeSync'>>(
     db,
     `SELECT d.id AS doorId, d.name AS doorName, d.lock_id AS lockId, d.connectivity, s.compiled_seq AS compiledSeq,
             s.enforced_seq AS enforcedSeq, s.last_receipt_at AS lastReceiptAt
        FROM doors d JOIN door_sync_state s ON s.door_id = d.id
       WHERE d.property_id = ? AND (? IS NULL OR d.connectivity = ?)
-        AND ${DOOR_BEHIND_SQL}
+        AND (${DOOR_BEHIND_SQL} OR d.id IN (SELECT value FROM json_each(?)))
       ORDER BY d.id`,
     propertyId,
     opts.connectivity ?? null,
     opts.connectivity ?? null,
+    JSON.stringify(staleTime),
   );
+  const stale = new Set(staleTime);
   return doors.map((d) => ({
     ...d,
+    needsTimeSync: stale.has(d.doorId),
     changes: all<DoorChange>(
       db,
       `SELECT ${CHANGE_COLUMNS} FROM door_changes c

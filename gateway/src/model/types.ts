@@ -3,8 +3,15 @@
 export interface Property {
   id: number;
   name: string;
-  /** Minutes east of UTC where the doors are; local dates and schedules are read in it. */
+  /**
+   * IANA time zone (`America/New_York`) or fixed offset `UTC±hh:mm` where the doors are; local
+   * dates, daily-code days and schedules are read in it, with its daylight-saving rules.
+   */
+  timeZone: string;
+  /** The zone's offset now, minutes east of UTC (read-only; it changes with daylight saving). */
   utcOffsetMin: number;
+  /** The zone's next offset change (Unix ms, offset after it) within about 13 months, or null. */
+  nextOffsetChange: { at: number; utcOffsetMin: number } | null;
   doorcodeLength: number;
   createdAt: number;
 }

@@ -9,6 +9,8 @@ import { JOURNAL_WATERMARKS_SCHEMA } from './migration-007-journal-watermarks.js
 import { rebuildWithAutoincrement } from './migration-008-no-id-reuse.js';
 import { sealIssuerKeys } from './migration-009-sealed-issuer-keys.js';
 import { WEEKLY_SCHEDULES_SCHEMA } from './migration-010-weekly-schedules.js';
+import { addDailyNotifications } from './migration-011-daily-notifications.js';
+import { addTimeZones } from './migration-012-time-zones.js';
 
 export interface Migration {
   /** Strictly increasing from 1; a released version is never edited, only followed. */
@@ -267,6 +269,8 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 8, name: 'autoincrement ids: deleted ids are never reused', up: (db) => rebuildWithAutoincrement(db), foreignKeysOff: true },
   { version: 9, name: 'issuer keys sealed under a key-encryption key', up: (db) => sealIssuerKeys(db) },
   { version: 10, name: 'weekly schedules on keys and grants', up: WEEKLY_SCHEDULES_SCHEMA },
+  { version: 11, name: 'daily-code messages in the notifications outbox', up: (db) => addDailyNotifications(db) },
+  { version: 12, name: 'property time zones; what each lock was told about local time; window boundaries', up: (db) => addTimeZones(db) },
 ];
 
 export function appliedMigrations(db: Db): { version: number; name: string; appliedAt: number }[] {

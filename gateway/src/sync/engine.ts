@@ -18,7 +18,9 @@ import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
 import { all, nowOf, one, type Ctx } from '../model/base.js';
 import { doorSyncState } from '../model/sync-state.js';
-import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDoor, lockIdentity, sameDevice, syncPayload, timeSyncFor } from '../compiler/index.js';
+import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDoor, doorTimeSync, lockIdentity, sameDevice, syncPayload, timeSyncFor } from '../compiler/index.js';
+import { doorsWithStaleTime, recordDoorTime } from '../model/door-time.js';
+import { journalDueWindows } from '../model/window-boundaries.js';
 import { pendingAnchorUpdates } from '../compiler/rotation.js';
 
 export interface RetryPolicy {
@@ -60,7 +62,10 @@ export interface DoorSyncResult {
   /** What happened: nothing to do, or a set (and maybe commissioning) delivered. */
   action: 'up-to-date' | 'synced';
   commissioned: boolean;
-  /** Signed time was pushed: the lock's clock was more than a minute behind. */
+  /**
+   * Signed time was pushed: the lock's clock was more than a minute behind, or it did not know
+   * the zone's offset now or its next change (daylight saving; model/door-time.ts).
+   */
   timeSynced: boolean;
   sent: 'delta' | 'full' | null;
   fellBack: boolean;
@@ -219,14 +224,21 @@ export class SyncEngine {
       }
       // A lock clock more than a minute behind ours (an RTC that lost power boots at its flash
       // floor; a drifting crystal) gets signed time before anything else: it moves forward only.
-      if (info.commissioned && info.clock < Math.floor(nowOf(this.options.ctx ?? {}) / 1000) - CLOCK_BEHIND_S) {
+      // So does a lock that does not know the zone's offset now or its next change: the sync
+      // carries both, and the lock applies the change at its instant with no further contact.
+      const nowMs = nowOf(this.options.ctx ?? {});
+      const behind = info.clock < Math.floor(nowMs / 1000) - CLOCK_BEHIND_S;
+      if (info.commissioned && (behind || doorsWithStaleTime(this.db, nowMs, undefined, doorId).length > 0)) {
+        const { message, told } = doorTimeSync(this.db, doorId, opts);
         try {
-          await client.push(timeSyncFor(this.db, doorId, opts));
+          await client.push(message);
+          recordDoorTime(this.db, doorId, told, nowMs);
           timeSynced = true;
         } catch (err) {
           if (!(err instanceof ProtocolError)) throw err;
         }
       }
+      journalDueWindows(this.db, { ...opts, doorId });
       if (doorSyncState(this.db, doorId).pendingChanges > 0 || doorSyncState(this.db, doorId).compiledSeq === 0) compileDoor(this.db, doorId, opts);
       const newest = syncPayload(this.db, doorId, info.seq);
       let delivered: Awaited<ReturnType<typeof deliverSet>> = null;
@@ -300,8 +312,12 @@ export class SyncEngine {
     });
   }
 
-  /** Online doors this radio serves that run an older sequence than compiled, or have pending changes. */
+  /**
+   * Online doors this radio serves that run an older sequence than compiled, have pending
+   * changes, or do not know the zone's offset now or its next change.
+   */
   doorsToPush(propertyId?: number): number[] {
+    const staleTime = doorsWithStaleTime(this.db, nowOf(this.options.ctx ?? {}), propertyId);
     return all<{ id: number }>(
       this.db,
       `SELECT d.id FROM doors d JOIN door_sync_state s ON s.door_id = d.id
@@ -309,12 +325,14 @@ export class SyncEngine {
           AND (d.gateway_radio IS NULL OR ? IS NULL OR d.gateway_radio = ?)
           AND (s.enforced_seq < s.compiled_seq OR s.compiled_seq = 0
                OR s.journal_head > s.compiled_through
-               OR EXISTS (SELECT 1 FROM anchor_updates u WHERE u.door_id = d.id AND u.applied_at IS NULL))
+               OR EXISTS (SELECT 1 FROM anchor_updates u WHERE u.door_id = d.id AND u.applied_at IS NULL)
+               OR d.id IN (SELECT value FROM json_each(?)))
         ORDER BY d.id`,
       propertyId ?? null,
       propertyId ?? null,
       this.options.name ?? null,
       this.options.name ?? null,
+      JSON.stringify(staleTime),
     ).map((r) => r.id);
   }
 
@@ -398,6 +416,8 @@ function doorsOf(db: Db, personId: number, nowMinute: number): number[] {
 export function relayBundlesFor(db: Db, personId: number, o: { ctx?: Ctx; provider?: CryptoProvider; onlyOffline?: boolean } = {}): (RelayBundle & { doorId: number; seq: number })[] {
   const doors = doorsOf(db, personId, Math.floor(nowOf(o.ctx ?? {}) / 60_000));
   const opts = { ...(o.ctx ? { ctx: o.ctx } : {}), ...(o.provider ? { provider: o.provider } : {}) };
+  // A door whose window for someone just ended, with a later one to follow, is behind now too.
+  journalDueWindows(db, opts);
   const out: (RelayBundle & { doorId: number; seq: number })[] = [];
   for (const doorId of doors) {
     const d = one<{ lockId: string; connectivity: string }>(db, 'SELECT lock_id AS lockId, connectivity FROM doors WHERE id = ?', doorId)!;

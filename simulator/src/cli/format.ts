@@ -47,7 +47,7 @@ export function formatSummary(s: LockStateSummary): string[] {
   const counts = s.counts;
   return [
     `lock        ${s.lockId} (${s.profile}, firmware ${s.firmware})`,
-    `commission  ${s.commissioned ? `generation ${s.generation}, ${s.anchors} anchor(s), UTC offset ${s.utcOffset} min` : 'not commissioned'}`,
+    `commission  ${s.commissioned ? `generation ${s.generation}, ${s.anchors} anchor(s), UTC offset ${s.utcOffset} min${s.offsetTransition ? ` (${s.offsetTransition.offset} min from ${isoSeconds(s.offsetTransition.at)})` : ''}` : 'not commissioned'}`,
     `set         ${s.seq === 0 ? 'none' : `seq ${s.seq}, digest ${s.digest}, issued ${isoSeconds(s.setIssuedAt!)}`}`,
     `credentials ${counts ? `${counts.doorcode + counts.daily + counts.keycard + counts.phone} (doorcode ${counts.doorcode}, daily ${counts.daily}, keycard ${counts.keycard}, phone ${counts.phone}; ${counts.holders} holder rows)` : 'none'}`,
     `clock       ${isoSeconds(s.clock)}`,

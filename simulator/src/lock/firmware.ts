@@ -22,7 +22,7 @@
  *   most one counted record per kind per minute (`logNoise`), and never logged at the expense of
  *   access records (./event-log.ts `appendNoise`).
  */
-import type { AcceptedSet, CredentialKindName, CryptoProvider, DenyReasonName, DeviceKeys, EventRecord, LockInfo, LockSetState } from '@latchkit/protocol';
+import type { AcceptedSet, CredentialKindName, CryptoProvider, DenyReasonName, DeviceKeys, EventRecord, LockInfo, LockSetState, OffsetTransition } from '@latchkit/protocol';
 import {
   BulkReceiver,
   CARD_CHALLENGE_BYTES,
@@ -51,6 +51,7 @@ import {
   verifyCardResponse,
   MessageType,
   DEFAULT_MAX_MESSAGE_BYTES,
+  offsetAt,
 } from '@latchkit/protocol';
 import { badArgument, SimulatorError, simFail } from '../errors.js';
 import { EventLog, isNoiseRecord, type NewEvent } from './event-log.js';
@@ -145,6 +146,10 @@ export interface PhoneChallenge {
   expiresAtMs: number;
 }
 
+function sameTransition(a: OffsetTransition | null, b: OffsetTransition | null): boolean {
+  return a === b || (a !== null && b !== null && a.at === b.at && a.offset === b.offset);
+}
+
 export interface SyncOutcome {
   kind: 'full' | 'delta';
   seq: number;
@@ -159,7 +164,9 @@ export interface LockStateSummary {
   commissioned: boolean;
   generation: number;
   anchors: number;
+  /** The offset in force now, and the next change the lock was told of (daylight saving), if any. */
   utcOffset: number;
+  offsetTransition: OffsetTransition | null;
   seq: number;
   digest: string | null;
   setIssuedAt: number | null;
@@ -346,8 +353,15 @@ export class LockFirmware {
     return this.credentials;
   }
 
+  /** The offset in force now: the stored one, or the announced transition's once its instant has passed. */
   get utcOffset(): number {
-    return this.state.commission?.utcOffset ?? 0;
+    const c = this.state.commission;
+    return c ? offsetAt(c.utcOffset, c.transition, this.now()) : 0;
+  }
+
+  /** The next offset change this lock knows of (from its newest time sync or commissioning), or null. */
+  get offsetTransition(): OffsetTransition | null {
+    return this.state.commission?.transition ?? null;
   }
 
   get locked(): boolean {
@@ -405,6 +419,7 @@ export class LockFirmware {
       generation: this.state.commission?.generation ?? 0,
       anchors: this.state.commission?.anchors.length ?? 0,
       utcOffset: this.utcOffset,
+      offsetTransition: this.offsetTransition,
       seq: this.seq,
       digest: this.state.set ? toHex(this.state.set.digest) : null,
       setIssuedAt: this.state.set?.issuedAt ?? null,
@@ -528,7 +543,15 @@ export class LockFirmware {
     // sequence stays as the anti-rollback floor: the set is replaced by an empty body at that seq.
     const set = this.state.set && !sameKey ? { ...this.state.set, digest: new Uint8Array(32), body: new Uint8Array(0) } : this.state.set;
     this.commitState({
-      commission: { generation: c.generation, rotationSeq: prev?.rotationSeq ?? 0, commissionedAt: c.issuedAt, utcOffset: c.utcOffset, anchors: c.anchors, contentKey: c.contentKey },
+      commission: {
+        generation: c.generation,
+        rotationSeq: prev?.rotationSeq ?? 0,
+        commissionedAt: c.issuedAt,
+        utcOffset: c.utcOffset,
+        transition: c.transition ?? null,
+        anchors: c.anchors,
+        contentKey: c.contentKey,
+      },
       set,
       clockFloor: Math.max(this.state.clockFloor, c.issuedAt),
     });
@@ -565,10 +588,13 @@ export class LockFirmware {
       this.rejected(err);
       throw err;
     }
-    // PROTOCOL.md §7.4: the offset is taken only from a sync at least as new as every signed
-    // time accepted, so a replayed sync cannot bring back last season's offset.
-    if (t.time >= this.newestSigned && t.utcOffset !== c.utcOffset) {
-      this.commitState({ ...this.state, commission: { ...c, utcOffset: t.utcOffset }, clockFloor: Math.max(this.state.clockFloor, t.time) });
+    // PROTOCOL.md §7.4: the offset and the transition are taken only from a sync at least as new
+    // as every signed time accepted, so a replayed sync cannot bring back last season's offset.
+    // They are taken together: a newer sync without a transition means none is known, so the
+    // lock forgets one it holds (the zone's rules changed, or the property moved to a fixed one).
+    const transition = t.transition ?? null;
+    if (t.time >= this.newestSigned && (t.utcOffset !== c.utcOffset || !sameTransition(transition, c.transition))) {
+      this.commitState({ ...this.state, commission: { ...c, utcOffset: t.utcOffset, transition }, clockFloor: Math.max(this.state.clockFloor, t.time) });
     }
     this.advanceClock(t.time);
   }
@@ -968,6 +994,9 @@ export class LockFirmware {
     }
     const nextMidnight = (localDay(Math.floor(lockNow / 60), this.utcOffset) + 1) * 86400 - this.utcOffset * 60;
     const deadlines = [now + Math.max(1, (nextMidnight - lockNow) * 1000)];
+    // An offset change moves local midnight: wake at it to count the next midnight again.
+    const transition = this.offsetTransition;
+    if (transition && transition.at > lockNow) deadlines.push(now + Math.max(1, (transition.at - lockNow) * 1000));
     if (checkpointDue !== null) deadlines.push(now + Math.max(1, Math.ceil((checkpointDue - lockNow) * 1000)));
     else if (this.droppedNoise !== this.persistedDropped) deadlines.push(this.lastGuardWriteMs + CLOCK_CHECKPOINT_SECONDS * 1000);
     if (this.relockAtMs !== null) deadlines.push(this.relockAtMs);

@@ -12,7 +12,7 @@
  * complete it names a slot whose hash it carries. The sequence is inside the image, so it
  * changes in the same step as the set.
  */
-import type { CryptoProvider } from '@latchkit/protocol';
+import type { CryptoProvider, OffsetTransition } from '@latchkit/protocol';
 import { ByteReader, ByteWriter, equalBytes, ProtocolError } from '@latchkit/protocol';
 import { simFail } from '../errors.js';
 import type { FlashDevice, FlashRegion } from './flash.js';
@@ -28,6 +28,11 @@ export interface CommissionState {
   commissionedAt: number;
   /** Property local time offset from UTC, minutes (from commissioning or the newest time sync). */
   utcOffset: number;
+  /**
+   * The next offset change the same message announced (daylight saving), or null. From its
+   * instant on the lock reads local time at its offset (protocol `offsetAt`).
+   */
+  transition: OffsetTransition | null;
   anchors: Uint8Array[];
   contentKey: Uint8Array;
 }
@@ -61,7 +66,8 @@ const COMMIT_CHECK_BYTES = 8;
 
 export function encodeImage(s: PersistentState): Uint8Array {
   const w = new ByteWriter(64 + (s.set?.body.length ?? 0) + 32 * (s.commission?.anchors.length ?? 0));
-  w.u32(IMAGE_MAGIC).u8(IMAGE_VERSION).u8((s.commission ? 1 : 0) | (s.set ? 2 : 0)).u32(s.clockFloor);
+  const transition = s.commission?.transition ?? null;
+  w.u32(IMAGE_MAGIC).u8(IMAGE_VERSION).u8((s.commission ? 1 : 0) | (s.set ? 2 : 0) | (transition ? 4 : 0)).u32(s.clockFloor);
   if (s.commission) {
     const c = s.commission;
     w.u32(c.generation).u32(c.rotationSeq).u32(c.commissionedAt).u16(c.utcOffset & 0xffff).u8(c.anchors.length);
@@ -71,7 +77,14 @@ export function encodeImage(s: PersistentState): Uint8Array {
   if (s.set) {
     w.u32(s.set.seq).u32(s.set.issuedAt).bytes(s.set.digest).u32(s.set.body.length).bytes(s.set.body);
   }
+  // Flag 4 appends the transition at the end, so an image written before transitions existed
+  // (flags 1|2 only) reads exactly as it did.
+  if (transition) w.u32(transition.at).u16(transition.offset & 0xffff);
   return w.finish();
+}
+
+function signed16(raw: number): number {
+  return raw >= 0x8000 ? raw - 0x10000 : raw;
 }
 
 export function decodeImage(bytes: Uint8Array): PersistentState {
@@ -86,12 +99,11 @@ export function decodeImage(bytes: Uint8Array): PersistentState {
     const generation = r.u32();
     const rotationSeq = r.u32();
     const commissionedAt = r.u32();
-    const raw = r.u16();
-    const utcOffset = raw >= 0x8000 ? raw - 0x10000 : raw;
+    const utcOffset = signed16(r.u16());
     const n = r.u8();
     const anchors: Uint8Array[] = [];
     for (let i = 0; i < n; i++) anchors.push(r.take(32).slice());
-    commission = { generation, rotationSeq, commissionedAt, utcOffset, anchors, contentKey: r.take(32).slice() };
+    commission = { generation, rotationSeq, commissionedAt, utcOffset, transition: null, anchors, contentKey: r.take(32).slice() };
   }
   if (flags & 2) {
     const seq = r.u32();
@@ -99,6 +111,11 @@ export function decodeImage(bytes: Uint8Array): PersistentState {
     const digest = r.take(32).slice();
     const body = r.take(r.u32()).slice();
     set = { seq, issuedAt, digest, body };
+  }
+  if (flags & 4) {
+    if (!commission) throw new ProtocolError('MALFORMED', 'state image: a transition without commissioning');
+    const at = r.u32();
+    commission.transition = { at, offset: signed16(r.u16()) };
   }
   r.end();
   return { commission, set, clockFloor };

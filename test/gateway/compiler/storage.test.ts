@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { deviceKeysFromSeed, genesisChain, issueReceipt, openCommission, openSetMessage } from '@latchkit/protocol';
 import * as g from '../../../gateway/src/index.js';
 import { acceptReceipt, commissionDoor, compileDirty, compiledBody, lockIdentity, syncPayload, trustAnchors } from '../../../gateway/src/compiler/index.js';
-import { fixture, resident, tempDir, type Fixture } from '../helpers.js';
+import { fixture, legacyProperty, resident, tempDir, type Fixture } from '../helpers.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -157,7 +157,7 @@ describe('compiled set storage', () => {
     const t = tempDir();
     cleanups.push(t.cleanup);
     const v6 = g.openStore({ stateDir: t.dir, migrations: g.MIGRATIONS.slice(0, 6) });
-    const prop = g.createProperty(v6, { name: 'Old Court', utcOffsetMin: 0 });
+    const prop = legacyProperty(v6, 'Old Court');
     // Written as version 6 did: rows marked with the sequence that compiled them, NULL = pending.
     v6.prepare("INSERT INTO doors (property_id, name, lock_id, connectivity, created_at) VALUES (?, 'Lobby', '00000000000000d1', 'offline', 0)").run(prop.id);
     const door = (v6.prepare('SELECT id FROM doors').get() as { id: number }).id;

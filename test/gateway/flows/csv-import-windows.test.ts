@@ -57,6 +57,15 @@ describe('CSV import: Start and Expiration columns', () => {
     expect(grantsOf(a.db, a.prop.id, 'bob@example.com')[0]).toEqual(['Unit 4B', at('2025-07-01T13:30Z'), at('2026-06-30T22:45Z')]);
   });
 
+  it('in a zone with daylight saving, each cell is read with the rules of its own date', async () => {
+    const a = await api();
+    await a.call('pm', 'PATCH', a.base, { timeZone: 'America/New_York' });
+    const up = await a.call('km', 'POST', `${a.base}/imports`, { csv: csv(HEADER, [row('Cy', 'cy@example.com', '2025-07-01T09:00', '2025-12-01T09:00')]) });
+    await a.call('km', 'POST', `${a.base}/imports/${up.body.import.id}/apply`, {});
+    // 09:00 EDT in July, 09:00 EST in December.
+    expect(grantsOf(a.db, a.prop.id, 'cy@example.com')[0]).toEqual(['Unit 4B', at('2025-07-01T13:00Z'), at('2025-12-01T14:00Z')]);
+  });
+
   it('rows without Start/Expiration take the window chosen at apply, side by side', () => {
     const t = fixture();
     const imp = f.createImport(t.db, t.prop.id, { csv: csv(HEADER, [row('Ann', 'ann@example.com'), row('Bob', 'bob@example.com', '', '2026-06-30')]) }, t.ctx);

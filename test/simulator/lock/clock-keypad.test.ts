@@ -3,6 +3,7 @@
  * (brute force, doubling, surviving a reboot).
  */
 import { describe, expect, it } from 'vitest';
+import { formatSummary } from '../../../simulator/src/cli/format.js';
 import { LockDevice } from '../../../simulator/src/lock/index.js';
 import { crypto, DAY, resident, seededRandom, T0, testLock } from './fixtures.js';
 
@@ -53,6 +54,29 @@ describe('the clock moves forward only, and only from signed sources', () => {
     expect(slow.device.firmware.now()).toBe(T0 + 10 * DAY - 87);
     slow.device.firmware.timeSync(slow.backend.timeSync(T0 + 10 * DAY));
     expect(slow.device.firmware.now()).toBe(T0 + 10 * DAY);
+  });
+});
+
+describe('daylight saving announced ahead is applied offline at its instant', () => {
+  it('the offset changes exactly at the transition with no further sync, survives a reboot, and a replay cannot undo it', () => {
+    const t = testLock({ specs: [] });
+    const fw = t.device.firmware;
+    const at = T0 + 2 * DAY + 3600;
+    fw.timeSync(t.backend.timeSync(T0 + 60, -300, { at, offset: -240 }));
+    expect([fw.utcOffset, fw.offsetTransition]).toEqual([-300, { at, offset: -240 }]);
+    expect(formatSummary(fw.summary()).find((l) => l.startsWith('commission'))).toContain(`UTC offset -300 min (-240 min from ${new Date(at * 1000).toISOString().slice(0, 19)}`);
+    t.clock.advance((at - fw.now() - 1) * 1000);
+    expect(fw.utcOffset).toBe(-300);
+    t.clock.advance(1000);
+    expect(fw.now()).toBe(at);
+    expect(fw.utcOffset).toBe(-240);
+    const rebooted = t.device.powerCycle();
+    expect([rebooted.utcOffset, rebooted.offsetTransition]).toEqual([-240, { at, offset: -240 }]);
+    // A replayed older sync (no transition) changes nothing; a newer one replaces both values.
+    rebooted.timeSync(t.backend.timeSync(T0 + 30, -300));
+    expect([rebooted.utcOffset, rebooted.offsetTransition]).toEqual([-240, { at, offset: -240 }]);
+    rebooted.timeSync(t.backend.timeSync(at + 60, -240));
+    expect([rebooted.utcOffset, rebooted.offsetTransition]).toEqual([-240, null]);
   });
 });
 

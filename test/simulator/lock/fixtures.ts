@@ -118,8 +118,8 @@ export class Backend {
     });
   }
 
-  timeSync(time: number, utcOffset = 0): Uint8Array {
-    return issueTimeSync({ issuer, lockId: this.lockId, issuedAt: time, utcOffset, provider: crypto });
+  timeSync(time: number, utcOffset = 0, transition?: { at: number; offset: number }): Uint8Array {
+    return issueTimeSync({ issuer, lockId: this.lockId, issuedAt: time, utcOffset, ...(transition ? { transition } : {}), provider: crypto });
   }
 }
 

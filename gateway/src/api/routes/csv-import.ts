@@ -4,7 +4,7 @@ import * as S from '../schemas.js';
 import * as F from './flow-schemas.js';
 import { define, endMinute, inProperty, startMinute } from './define.js';
 import { getProperty } from '../../model/properties.js';
-import { applyImport, createImport, getImport, importErrorReport, importRows, listImports, type ImportRowStatus } from '../../flows/csv-import.js';
+import { applyImport, countImportRows, countImports, createImport, getImport, importErrorReport, importRows, listImports, type ImportRowStatus } from '../../flows/csv-import.js';
 import { csvTemplate } from '../../flows/csv-file.js';
 import { importRowView as baseRowView, importView } from '../../flows/views.js';
 import type { ImportRow } from '../../flows/csv-import.js';
@@ -41,7 +41,7 @@ export function registerCsvImportRoutes(app: FastifyInstance, { db, ctxFor }: Ap
     },
   });
 
-  define<undefined, PP, { limit: number }>(app, {
+  define<undefined, PP, { limit: number; offset: number }>(app, {
     method: 'GET',
     url: '/properties/:propertyId/imports',
     operationId: 'listCsvImports',
@@ -51,7 +51,8 @@ export function registerCsvImportRoutes(app: FastifyInstance, { db, ctxFor }: Ap
     params: S.params.property,
     querystring: F.importsQuery,
     response: { 200: S.arrayOf(F.importSummary) },
-    handler: (req) => listImports(db, req.params.propertyId, { limit: req.query.limit }).map(importView),
+    handler: (req, reply) =>
+      S.withTotal(reply, countImports(db, req.params.propertyId), listImports(db, req.params.propertyId, req.query).map(importView)),
   });
 
   // define() has no body limit option; this is the one route that needs a larger one.
@@ -103,9 +104,9 @@ export function registerCsvImportRoutes(app: FastifyInstance, { db, ctxFor }: Ap
     params: F.params.importRef,
     querystring: F.importRowsQuery,
     response: { 200: S.arrayOf(F.importRow) },
-    handler: (req) => {
+    handler: (req, reply) => {
       importIn(req.params);
-      return importRows(db, req.params.importId, req.query).map(importRowView);
+      return S.withTotal(reply, countImportRows(db, req.params.importId, req.query.status), importRows(db, req.params.importId, req.query).map(importRowView));
     },
   });
 
@@ -137,7 +138,7 @@ export function registerCsvImportRoutes(app: FastifyInstance, { db, ctxFor }: Ap
     response: { 200: F.importApplied },
     handler: (req) => {
       importIn(req.params);
-      const off = getProperty(db, req.params.propertyId).utcOffsetMin;
+      const off = getProperty(db, req.params.propertyId).timeZone;
       const r = applyImport(
         db,
         req.params.importId,

@@ -50,10 +50,10 @@ export function inProperty<T extends { propertyId: number }>(entity: T, property
 }
 
 /** Request times → Unix minutes; starts round up and expirations down (never widen access). */
-export function startMinute(v: string | null | undefined, utcOffsetMin: number): number | null | undefined {
-  return v == null ? v : parseTimeToMinute(v, utcOffsetMin, 'up');
+export function startMinute(v: string | null | undefined, timeZone: string): number | null | undefined {
+  return v == null ? v : parseTimeToMinute(v, timeZone, 'up');
 }
 
-export function endMinute(v: string | null | undefined, utcOffsetMin: number): number | null | undefined {
-  return v == null ? v : parseTimeToMinute(v, utcOffsetMin, 'down');
+export function endMinute(v: string | null | undefined, timeZone: string): number | null | undefined {
+  return v == null ? v : parseTimeToMinute(v, timeZone, 'down');
 }

@@ -101,7 +101,7 @@ export const importApply = obj({
 });
 export const importApplied = obj({ import: importSummary, failed: { type: 'array', items: importRow }, affectedDoors }, ['import', 'failed', 'affectedDoors']);
 export const importRowsQuery = obj({ status: rowStatus, limit, offset });
-export const importsQuery = obj({ limit: { ...limit, default: 50 } });
+export const importsQuery = obj({ limit: { ...limit, default: 50 }, offset });
 
 // ---- notifications
 export const notification = obj(
@@ -109,16 +109,22 @@ export const notification = obj(
     id: idSchema,
     propertyId: idSchema,
     personId: nullableId,
-    kind: { type: 'string', enum: ['welcome'] },
+    kind: { type: 'string', enum: ['welcome', 'daily'] },
+    localDay: { type: ['string', 'null'], description: 'The local day (YYYY-MM-DD, property time zone) of a daily-code message; null for a welcome' },
     email: { type: 'string' },
     createdAt: isoTime,
     sentAt: nullableIso,
     subject: { type: 'string' },
     body: { type: 'string' },
   },
-  ['id', 'propertyId', 'personId', 'kind', 'email', 'createdAt', 'sentAt', 'subject', 'body'],
+  ['id', 'propertyId', 'personId', 'kind', 'localDay', 'email', 'createdAt', 'sentAt', 'subject', 'body'],
 );
-export const notificationsQuery = obj({ personId: idSchema, unsentOnly: { type: 'boolean', default: false }, limit, offset });
+export const notificationsQuery = obj({ personId: idSchema, kind: { type: 'string', enum: ['welcome', 'daily'] }, unsentOnly: { type: 'boolean', default: false }, limit, offset });
+export const queueDaily = {
+  ...obj({ date: { type: 'string', minLength: 10, maxLength: 10, description: 'The local day YYYY-MM-DD (default today in the property time zone)' } }),
+  type: ['object', 'null'],
+};
+export const queuedDaily = obj({ date: { type: 'string' }, queued: count, already: count }, ['date', 'queued', 'already']);
 
 // ---- PMS integration
 const mode = { type: 'string', enum: ['approval_required', 'automatic'], description: 'Automated Access: suggestions wait for approval, or apply at once' } as const;

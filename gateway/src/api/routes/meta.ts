@@ -28,15 +28,17 @@ export function registerMetaRoutes(app: FastifyInstance, { db, ctxFor }: AppCont
     },
   });
 
-  define(app, {
+  define<undefined, undefined, S.PageQ>(app, {
     method: 'GET',
     url: '/tokens',
     operationId: 'listTokens',
     summary: 'List API tokens (never their secrets)',
     tags: ['tokens'],
     permission: 'portfolio',
+    querystring: S.pageQuery,
     response: { 200: S.arrayOf(S.token) },
-    handler: () => listTokens(db).map(tokenView),
+    // Few tokens per store: paged in memory, like units and keys.
+    handler: (req, reply) => S.pageOf(reply, listTokens(db).map(tokenView), req.query),
   });
 
   define<{ name: string; role: Role; propertyId?: number | null; keyManagement?: boolean }>(app, {

@@ -43,7 +43,7 @@ interface GuestBody extends WindowBody {
 }
 
 export function registerPeopleRoutes(app: FastifyInstance, { db, ctxFor }: AppContext): void {
-  const offsetOf = (propertyId: number) => getProperty(db, propertyId).utcOffsetMin;
+  const offsetOf = (propertyId: number) => getProperty(db, propertyId).timeZone;
   const window = (propertyId: number, b: WindowBody) => {
     const off = offsetOf(propertyId);
     return { start: startMinute(b.startsAt, off), end: endMinute(b.expiresAt, off) };

@@ -20,7 +20,8 @@ import {
 import type { CanonicalStatus } from '../../flows/pms/feed.js';
 import { MS_PER_MINUTE, parseTimeToMinute } from '../../time.js';
 import { countAlerts, listAlerts, openAlertCount, resolveAlert, type AlertAction, type AlertState } from '../../flows/pms/alerts.js';
-import { countNotifications, listNotifications, getNotification, markNotificationSent } from '../../flows/notifications.js';
+import { countNotifications, listNotifications, getNotification, markNotificationSent, queueDailyMessages, withoutCode } from '../../flows/notifications.js';
+import type { Notification } from '../../flows/notifications.js';
 import { alertView, integrationView, notificationView, residentStatusView, suggestionView, syncRunView } from '../../flows/views.js';
 
 type PP = { propertyId: number };
@@ -195,11 +196,11 @@ export function registerPmsRoutes(app: FastifyInstance, { db, ctxFor }: AppConte
     },
   });
 
-  define<undefined, PP, { personId?: number; unsentOnly: boolean; limit: number; offset: number }>(app, {
+  define<undefined, PP, { personId?: number; kind?: 'welcome' | 'daily'; unsentOnly: boolean; limit: number; offset: number }>(app, {
     method: 'GET',
     url: '/properties/:propertyId/notifications',
     operationId: 'listNotifications',
-    summary: 'The welcome-message outbox, with each message rendered',
+    summary: 'The message outbox (welcome and daily-code messages), each rendered; daily codes only for Key Management tokens',
     tags: ['notifications'],
     permission: 'read',
     params: S.params.property,
@@ -208,8 +209,22 @@ export function registerPmsRoutes(app: FastifyInstance, { db, ctxFor }: AppConte
     handler: (req, reply) => {
       const q = req.query;
       const total = countNotifications(db, req.params.propertyId, q);
-      return S.withTotal(reply, total, listNotifications(db, req.params.propertyId, q).map(notificationView));
+      // A daily message holds a doorcode: only tokens that may read codes see its body.
+      const shown = req.principal!.keyManagement ? (n: Notification) => n : withoutCode;
+      return S.withTotal(reply, total, listNotifications(db, req.params.propertyId, q).map((n) => notificationView(shown(n))));
     },
+  });
+  define<{ date?: string } | null, PP>(app, {
+    method: 'POST',
+    url: '/properties/:propertyId/notifications/daily',
+    operationId: 'queueDailyMessages',
+    summary: "Queue a local day's daily-code messages in the outbox (once per person per day; a repeat queues nothing)",
+    tags: ['notifications'],
+    permission: 'key_management',
+    params: S.params.property,
+    body: F.queueDaily,
+    response: { 200: F.queuedDaily },
+    handler: (req) => queueDailyMessages(db, req.params.propertyId, req.body?.date, ctxFor(req)),
   });
   define<{ sentAt?: string } | null, PP & { notificationId: number }>(app, {
     method: 'POST',
@@ -224,9 +239,10 @@ export function registerPmsRoutes(app: FastifyInstance, { db, ctxFor }: AppConte
     handler: (req) => {
       inProperty(getNotification(db, req.params.notificationId), req.params.propertyId, 'NOTIFICATION_NOT_FOUND', `notification ${req.params.notificationId}`);
       const sentAt = req.body?.sentAt;
-      const at = sentAt === undefined ? undefined : parseTimeToMinute(sentAt, 0, 'down') * MS_PER_MINUTE;
+      const at = sentAt === undefined ? undefined : parseTimeToMinute(sentAt, 'UTC', 'down') * MS_PER_MINUTE;
       const ctx = ctxFor(req);
-      return notificationView(markNotificationSent(db, req.params.notificationId, at === undefined ? ctx : { ...ctx, now: () => at }));
+      const marked = markNotificationSent(db, req.params.notificationId, at === undefined ? ctx : { ...ctx, now: () => at });
+      return notificationView(req.principal!.keyManagement ? marked : withoutCode(marked));
     },
   });
 }

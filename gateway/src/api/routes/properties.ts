@@ -10,6 +10,8 @@ import { credentialsForDoor } from '../../model/compile-input.js';
 import { requireCanonicalLockId } from '../../model/validate.js';
 import { doorChanges } from '../../model/journal.js';
 import { doorSyncState, doorSyncTasks } from '../../model/sync-state.js';
+import { doorsWithStaleTime, doorTimeState } from '../../model/door-time.js';
+import { nowOf } from '../../model/base.js';
 import type { Connectivity } from '../../model/types.js';
 import { changeView, doorCredentialView, doorView, keyView, propertyView, syncStateView, syncTaskView, unitView } from '../../views.js';
 
@@ -28,7 +30,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
     response: { 200: S.arrayOf(S.property) },
     handler: (req, reply) => {
       const scope = req.principal!.propertyId;
-      const seen = listProperties(db).filter((p) => scope === null || p.id === scope);
+      const seen = listProperties(db, ctxFor(req)).filter((p) => scope === null || p.id === scope);
       return S.pageOf(reply, seen, req.query).map(propertyView);
     },
   });
@@ -55,13 +57,13 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
     permission: 'read',
     params: S.params.property,
     response: { 200: S.property },
-    handler: (req) => propertyView(getProperty(db, req.params.propertyId)),
+    handler: (req) => propertyView(getProperty(db, req.params.propertyId, ctxFor(req))),
   });
   define<Partial<PropertyInput>, PP>(app, {
     method: 'PATCH',
     url: '/properties/:propertyId',
     operationId: 'updateProperty',
-    summary: 'Rename a property or change its UTC offset / doorcode length',
+    summary: 'Rename a property or change its time zone / doorcode length',
     tags: ['properties'],
     permission: 'configure',
     params: S.params.property,
@@ -248,7 +250,17 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
     response: { 200: S.syncState },
     handler: (req) => {
       doorIn(req.params);
-      return { ...syncStateView(doorSyncState(db, req.params.doorId)), changes: doorChanges(db, req.params.doorId, { limit: 50 }).map(changeView) };
+      const told = doorTimeState(db, req.params.doorId);
+      return {
+        ...syncStateView(doorSyncState(db, req.params.doorId)),
+        changes: doorChanges(db, req.params.doorId, { limit: 50 }).map(changeView),
+        lockLocalTime: told && {
+          utcOffsetMin: told.offset,
+          nextOffsetChange: told.transition && { at: new Date(told.transition.at * 1000).toISOString(), utcOffsetMin: told.transition.offset },
+          toldAt: new Date(told.toldAt).toISOString(),
+        },
+        needsTimeSync: doorsWithStaleTime(db, nowOf(ctxFor(req)), undefined, req.params.doorId).length > 0,
+      };
     },
   });
   define<undefined, PP, { connectivity?: Connectivity }>(app, {
@@ -262,7 +274,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
     querystring: S.obj({ connectivity: { type: 'string', enum: ['online', 'offline'] } }),
     response: { 200: S.arrayOf(S.syncTask) },
     handler: (req, reply) => {
-      const tasks = doorSyncTasks(db, req.params.propertyId, req.query);
+      const tasks = doorSyncTasks(db, req.params.propertyId, { ...req.query, ctx: ctxFor(req) });
       return S.withTotal(reply, tasks.length, tasks.map(syncTaskView));
     },
   });
