@@ -18,6 +18,7 @@ import { SimulatedBattery, SimulatedRtc } from './hardware.js';
 import type { DeviceProfile, DeviceProfileInput } from './profiles.js';
 import { deviceProfile } from './profiles.js';
 import { flashSizes } from './storage.js';
+import { McuMeter, meteredCrypto, MeteredFlash, mcuProfile, type McuProfileInput } from './mcu.js';
 
 export interface LockDeviceOptions {
   identity: LockIdentity;
@@ -40,6 +41,11 @@ export interface LockDeviceOptions {
   bolt?: (locked: boolean) => void;
   indicator?: (e: IndicatorEvent) => void;
   firmware?: string;
+  /**
+   * The lock MCU whose time the firmware's crypto and flash writes cost (./mcu.ts); default
+   * `nrf52840`, `null` for a lock that computes in no time (the model before that existed).
+   */
+  mcu?: McuProfileInput;
 }
 
 export class LockDevice {
@@ -49,6 +55,8 @@ export class LockDevice {
   readonly battery: SimulatedBattery;
   readonly clock: HostClock;
   readonly crypto: CryptoProvider;
+  /** Modelled MCU time of the running firmware's work; null when the cost model is off. */
+  readonly mcu: McuMeter | null;
   /** This power-on's view of the flash: counts writes and takes power-cut plans. */
   flash!: PowerCutFlash;
   private current!: LockFirmware;
@@ -67,6 +75,8 @@ export class LockDevice {
     }
     this.clock = options.clock ?? Date.now;
     this.crypto = options.crypto ?? nodeCryptoProvider;
+    const mcu = mcuProfile(options.mcu);
+    this.mcu = mcu ? new McuMeter(mcu) : null;
     this.rtc = new SimulatedRtc(this.clock, { ...options.rtc, driftPpm: options.driftPpm ?? options.rtc?.driftPpm ?? 0 }, options.onRtcWrite);
     this.battery = new SimulatedBattery(this.profile.batteryMah, options.batteryUsedMah ?? 0, options.onBatteryChange);
     this.powerCycle();
@@ -144,7 +154,9 @@ export class LockDevice {
    */
   powerCycle(options: { rtcLost?: boolean } = {}): LockFirmware {
     if (options.rtcLost) this.rtc.lose();
-    this.flash = new PowerCutFlash(this.storage);
+    // Only the running firmware is metered: dry runs (countApplyWrites) cost the lock nothing.
+    this.flash = new PowerCutFlash(this.mcu ? new MeteredFlash(this.storage, this.mcu) : this.storage);
+    const crypto = this.mcu ? meteredCrypto(this.crypto, this.mcu) : this.crypto;
     const o = this.options;
     this.current = LockFirmware.boot(
       o.identity,
@@ -153,7 +165,7 @@ export class LockDevice {
         monotonicMs: this.clock,
         rtc: this.rtc,
         random: o.random ?? ((n) => this.crypto.randomBytes(n)),
-        crypto: this.crypto,
+        crypto,
         battery: this.battery,
         ...(o.bolt ? { bolt: o.bolt } : {}),
         ...(o.indicator ? { indicator: o.indicator } : {}),

@@ -46,6 +46,11 @@ export interface LockGattEvents {
   disconnect?(address: string): void;
   /** The firmware lost power while serving a request. */
   halted?(err: SimulatorError): void;
+  /**
+   * The lock's MCU computes for `ms` before its next answer goes on the air (set by `serveLock`
+   * on a radio that models time; elsewhere the time is only counted).
+   */
+  busy?(ms: number): void;
 }
 
 /**
@@ -134,7 +139,13 @@ export class LockGattServer {
 
   private newSession(fw: LockFirmware): LockSession {
     return new LockSession(fw, {
-      notify: (value) => this.controlNotify?.(Buffer.from(value)),
+      notify: (value) => {
+        // The answer leaves only after the MCU did the work behind it (signature checks, flash).
+        const ms = this.device.mcu?.take() ?? 0;
+        if (ms > 0) this.hooks.busy?.(ms);
+        this.controlNotify?.(Buffer.from(value));
+      },
+      ...(this.device.mcu ? { mcu: this.device.mcu } : {}),
       mtu: () => this.mtu,
       halted: (err) => {
         this.hooks.halted?.(err);
@@ -166,6 +177,8 @@ export class LockGattServer {
       onWriteRequest: (data, offset, withoutResponse, callback) => {
         if (offset !== 0) return withoutResponse ? undefined : callback(RESULT_ATTR_NOT_LONG);
         if (!withoutResponse) callback(RESULT_SUCCESS);
+        // Work no answer waited for (keypad, card taps, boot) is not charged to this request.
+        this.device.mcu?.discard();
         this.session?.onControlWrite(new Uint8Array(data));
       },
       onSubscribe: (_max, update) => {
@@ -224,7 +237,7 @@ export class LockGattServer {
 
 /** What a radio offers for adding a lock (a virtual `Air`, or `openRadio()`'s result). */
 export interface PeripheralFactory {
-  addPeripheral(options?: { name?: string; mtu?: number; address?: string }): Promise<{ readonly bleno: Bleno; readonly address: string; close(): Promise<void> }>;
+  addPeripheral(options?: { name?: string; mtu?: number; address?: string }): Promise<{ readonly bleno: Bleno; readonly address: string; close(): Promise<void>; busy?(ms: number): void }>;
 }
 
 export interface ServedLock {
@@ -243,7 +256,8 @@ export async function serveLock(radio: PeripheralFactory, device: LockDevice, op
   });
   let server: LockGattServer;
   try {
-    server = await LockGattServer.start(peripheral.bleno, device, options.hooks);
+    const busy = peripheral.busy?.bind(peripheral);
+    server = await LockGattServer.start(peripheral.bleno, device, { ...options.hooks, ...(busy ? { busy } : {}) });
   } catch (err) {
     await peripheral.close();
     throw err;

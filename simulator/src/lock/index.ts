@@ -10,3 +10,4 @@ export * from './session.js';
 export * from './gatt-service.js';
 export * from './lock-dir.js';
 export * from './runtime.js';
+export * from './mcu.js';

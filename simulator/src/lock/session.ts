@@ -9,6 +9,7 @@
 import type { ControlRequest } from '@latchkit/protocol';
 import {
   decodeBulkBegin,
+  DEFAULT_MAX_MESSAGE_BYTES,
   decodeEventsRead,
   decodeRequest,
   decodeUnlockPhone,
@@ -22,7 +23,9 @@ import {
   encodeUnknownOpcodeResponse,
   EVENT_RECORD_BYTES,
   MAX_CONTROL_MESSAGE_BYTES,
+  MessageType,
   Opcode,
+  parseSign1,
   ProtocolError,
   ProtocolErrorCodes,
   Reassembler,
@@ -31,6 +34,7 @@ import {
 } from '@latchkit/protocol';
 import { SimulatorError } from '../errors.js';
 import type { LockFirmware, PhoneChallenge } from './firmware.js';
+import type { McuMeter } from './mcu.js';
 
 /** Records per eventsRead answer: what fits one control message after the 3-byte header. */
 export const EVENTS_PER_READ = Math.floor((MAX_CONTROL_MESSAGE_BYTES - 3) / EVENT_RECORD_BYTES);
@@ -45,6 +49,8 @@ export interface SessionHooks {
   mtu(): number;
   /** The lock lost power while handling a request: the link should drop. */
   halted?(err: SimulatorError): void;
+  /** Charged with the work the crypto provider does not see (the set body's AEAD, X25519). */
+  mcu?: McuMeter;
 }
 
 export class LockSession {
@@ -111,6 +117,23 @@ export class LockSession {
     }
   }
 
+  /**
+   * A set or delta carries a sealed body the lock opens (XChaCha20-Poly1305, charged over the
+   * whole message as an upper bound); commissioning unwraps the content key with X25519.
+   */
+  private chargeUnmetered(message: Uint8Array): void {
+    const mcu = this.hooks.mcu;
+    if (!mcu) return;
+    let type: number;
+    try {
+      type = parseSign1(message, DEFAULT_MAX_MESSAGE_BYTES).type;
+    } catch {
+      return; // The apply refuses it before any crypto.
+    }
+    if (type === MessageType.fullSet || type === MessageType.delta) mcu.aead(message.length);
+    else if (type === MessageType.commission) mcu.x25519();
+  }
+
   private dispatch(r: ControlRequest): Uint8Array {
     const lock = this.lock;
     if (EMPTY_REQUESTS.has(r.opcode) && r.payload.length !== 0) throw new ProtocolError('MALFORMED', `${r.opcode} takes no payload, got ${r.payload.length} byte(s)`);
@@ -136,6 +159,7 @@ export class LockSession {
       case 'bulkCommit': {
         if (r.payload.length !== TRANSFER_ID_BYTES) throw new ProtocolError('MALFORMED', `bulk commit: expected a ${TRANSFER_ID_BYTES}-byte transfer id`);
         const message = lock.bulkReceiver.commit(r.payload);
+        this.chargeUnmetered(message);
         const applied = lock.applyMessage(message);
         return applied.sync?.receipt ?? lock.receipt();
       }

@@ -163,6 +163,17 @@ export class VirtualPeripheral extends DeviceBase {
   get link(): Link | undefined {
     return this.controller.peripheralLink;
   }
+
+  /**
+   * The peripheral's host computes for `ms` modelled ms before its next action (the lock MCU's
+   * time, ../lock/mcu.ts): its next packet on the link is ready that much later.
+   */
+  busy(ms: number): void {
+    if (!(Number.isFinite(ms) && ms >= 0)) throw badArgument('busy ms', 'a finite number >= 0', ms);
+    const link = this.link;
+    const until = link ? link.hostBusy('peripheral', ms) : this.controller.hostNow() + ms;
+    if (until > this.controller.hostTime) this.controller.hostTime = until;
+  }
 }
 
 /** A noble central (a phone or a gateway) on the air. */
