@@ -13,7 +13,7 @@
  * in the scan response, so a phone finds its door by lock id without connecting (a 128-bit UUID
  * plus flags leaves no room for service data in a legacy 31-byte advertisement).
  */
-import { encodeEvent, encodeLockInfo, fromHex, GattUuid, MIN_ATT_MTU, segment, toHex } from '@latchkit/protocol';
+import { encodeEvent, encodeLockInfo, fromHex, GattUuid, LAYOUT_UUID, layoutHash, MIN_ATT_MTU, segment, SERVICE_LAYOUT, toHex } from '@latchkit/protocol';
 import type { Bleno } from '../radio/index.js';
 import type { SimulatorError } from '../errors.js';
 import { badArgument } from '../errors.js';
@@ -51,6 +51,11 @@ export interface LockGattEvents {
    * on a radio that models time; elsewhere the time is only counted).
    */
   busy?(ms: number): void;
+  /**
+   * Serve the fast unlock path (§9.8: tickets and the layout characteristic); default true.
+   * false serves what firmware from before it did, for testing phones against older locks.
+   */
+  fastPath?: boolean;
 }
 
 /**
@@ -146,6 +151,7 @@ export class LockGattServer {
         this.controlNotify?.(Buffer.from(value));
       },
       ...(this.device.mcu ? { mcu: this.device.mcu } : {}),
+      fastPath: this.hooks.fastPath !== false,
       mtu: () => this.mtu,
       halted: (err) => {
         this.hooks.halted?.(err);
@@ -206,7 +212,15 @@ export class LockGattServer {
         this.eventsNotify = null;
       },
     });
-    return new PrimaryService({ uuid: GattUuid.service, characteristics: [info, control, bulk, events] });
+    if (this.hooks.fastPath === false) return new PrimaryService({ uuid: GattUuid.service, characteristics: [info, control, bulk, events] });
+    // Last, so the handles of the characteristics before it are what older firmware served.
+    const hash = Buffer.from(layoutHash(SERVICE_LAYOUT, this.device.crypto));
+    const layout = new Characteristic({
+      uuid: LAYOUT_UUID,
+      properties: ['read'],
+      onReadRequest: (offset, callback) => (offset > hash.length ? callback(RESULT_INVALID_OFFSET) : callback(RESULT_SUCCESS, hash.subarray(offset))),
+    });
+    return new PrimaryService({ uuid: GattUuid.service, characteristics: [info, control, bulk, events, layout] });
   }
 
   private advertise(): Promise<void> {

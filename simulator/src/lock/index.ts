@@ -11,3 +11,4 @@ export * from './gatt-service.js';
 export * from './lock-dir.js';
 export * from './runtime.js';
 export * from './mcu.js';
+export * from './tickets.js';
