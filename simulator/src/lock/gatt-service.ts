@@ -17,6 +17,7 @@ import { encodeEvent, encodeLockInfo, fromHex, GattUuid, LAYOUT_UUID, layoutHash
 import type { Bleno } from '../radio/index.js';
 import type { SimulatorError } from '../errors.js';
 import { badArgument } from '../errors.js';
+import type { AdvertisingPolicy } from './advertising.js';
 import type { LockDevice } from './device.js';
 import type { LockFirmware } from './firmware.js';
 import { LockSession } from './session.js';
@@ -251,18 +252,36 @@ export class LockGattServer {
 
 /** What a radio offers for adding a lock (a virtual `Air`, or `openRadio()`'s result). */
 export interface PeripheralFactory {
-  addPeripheral(options?: { name?: string; mtu?: number; address?: string }): Promise<{ readonly bleno: Bleno; readonly address: string; close(): Promise<void>; busy?(ms: number): void }>;
+  addPeripheral(options?: { name?: string; mtu?: number; address?: string }): Promise<{
+    readonly bleno: Bleno;
+    readonly address: string;
+    close(): Promise<void>;
+    busy?(ms: number): void;
+    setAdvertisingSchedule?(policy: AdvertisingPolicy | null): void;
+    wakeAdvertising?(atMs?: number): void;
+    idleUntil?(ms: number): void;
+  }>;
 }
 
 export interface ServedLock {
   server: LockGattServer;
+  /**
+   * The wake trigger (keypad touch, proximity sensor) at modelled time `atMs` (default the
+   * lock's now): advertise fast for the policy's burst.
+   * Does nothing on a radio without advertising schedules (a real adapter advertises as bleno does).
+   */
+  wake(atMs?: number): void;
   /** The radio device (on the virtual radio: a `VirtualPeripheral` with its link and modelled clock). */
   peripheral: Awaited<ReturnType<PeripheralFactory['addPeripheral']>>;
   stop(): Promise<void>;
 }
 
 /** Put a lock device on a radio: a bleno peripheral serving the latchkit service and advertising. */
-export async function serveLock(radio: PeripheralFactory, device: LockDevice, options: { mtu?: number; address?: string; hooks?: LockGattEvents } = {}): Promise<ServedLock> {
+export async function serveLock(
+  radio: PeripheralFactory,
+  device: LockDevice,
+  options: { mtu?: number; address?: string; hooks?: LockGattEvents; /** Idle/burst advertising (./advertising.ts); default bleno's fixed 100 ms. */ advertising?: AdvertisingPolicy } = {},
+): Promise<ServedLock> {
   const peripheral = await radio.addPeripheral({
     name: lockAdvertisedName(device.lockId),
     ...(options.mtu !== undefined ? { mtu: options.mtu } : {}),
@@ -270,6 +289,7 @@ export async function serveLock(radio: PeripheralFactory, device: LockDevice, op
   });
   let server: LockGattServer;
   try {
+    if (options.advertising) peripheral.setAdvertisingSchedule?.(options.advertising);
     const busy = peripheral.busy?.bind(peripheral);
     server = await LockGattServer.start(peripheral.bleno, device, { ...options.hooks, ...(busy ? { busy } : {}) });
   } catch (err) {
@@ -279,6 +299,9 @@ export async function serveLock(radio: PeripheralFactory, device: LockDevice, op
   return {
     server,
     peripheral,
+    wake: (atMs) => {
+      if (options.advertising) peripheral.wakeAdvertising?.(atMs);
+    },
     stop: async () => {
       await server.stop();
       await peripheral.close();

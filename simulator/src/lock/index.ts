@@ -12,3 +12,4 @@ export * from './lock-dir.js';
 export * from './runtime.js';
 export * from './mcu.js';
 export * from './tickets.js';
+export * from './advertising.js';
