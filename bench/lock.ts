@@ -27,6 +27,7 @@ import os from 'node:os';
 import { createAir, LockDevice, ManualClock, Phone, serveLock, type LockFirmware } from '@latchkit/simulator';
 import type { BenchOptions } from './run.js';
 import { lobbyHolders, type LobbyHolder } from './lobby.js';
+import { fastUnlockFigures } from './lock-fast.js';
 
 /** Absolute targets on the reference machine (README): reported beside the figures, not checked. */
 export const TARGETS = { doorcode_check_median_us: 20, keycard_check_median_us: 20, phone_verify_portable_median_ms: 3 } as const;
@@ -77,7 +78,7 @@ function sampleUsInterleaved<K extends string>(n: number, fns: Record<K, () => v
   return xs;
 }
 
-interface Door {
+export interface Door {
   lockId: Uint8Array;
   contentKey: Uint8Array;
   issuer: SigningKey;
@@ -93,7 +94,7 @@ interface Door {
   deviceSeed: Uint8Array;
 }
 
-function door(credentials: number): Door {
+export function door(credentials: number): Door {
   const holders = lobbyHolders({ credentials, seed: 1 });
   // The generator gives most residents an open window; pick one with a doorcode and a card that
   // is valid now, and give it a real phone key.
@@ -131,7 +132,7 @@ function fullSet(d: Door, seq: number, specs: CredentialSpec[] = d.specs): Issue
 }
 
 /** One resident moves out, another moves in (the everyday lobby change), as specs. */
-function nextSpecs(d: Door, specs: CredentialSpec[], step: number): CredentialSpec[] {
+export function nextSpecs(d: Door, specs: CredentialSpec[], step: number): CredentialSpec[] {
   let pick = (step * 37 + 1) % d.holders.length;
   if (d.holders[pick]!.holder === d.probeHolder) pick = (pick + 1) % d.holders.length;
   const leaving = d.holders[pick]!.holder;
@@ -157,7 +158,7 @@ function lock(d: Door, provider: CryptoProvider, first: IssuedSet): LockFirmware
   return fw;
 }
 
-function commission(d: Door, lockEncryptionPublic: Uint8Array): Uint8Array {
+export function commission(d: Door, lockEncryptionPublic: Uint8Array): Uint8Array {
   return issueCommission({ issuer: d.issuer, lockId: d.lockId, issuedAt: NOW, anchors: [d.issuer.publicKey], lockEncryptionPublic, contentKey: d.contentKey, utcOffset: 0, generation: 1, provider: nodeCryptoProvider });
 }
 
@@ -242,7 +243,9 @@ function accessChecks(big: { d: Door; fw: LockFirmware }, small: { d: Door; fw: 
 async function endToEnd(d: Door, profile: 'ios' | 'android', visits: number, relay: boolean, first: IssuedSet, log: (s: string) => void): Promise<object> {
   const air = createAir({ seed: profile === 'ios' ? 11 : 12 });
   const clock = { now: Date.now };
-  const device = new LockDevice({ identity: { lockId: d.lockId, deviceSeed: d.deviceSeed }, profile: 'lobby', clock: clock.now, rtc: { lockMs: NOW * 1000, hostMs: Date.now() }, crypto: nodeCryptoProvider });
+  // The exchange as latchkit did it before the fast path: classic visit, the lock's computation
+  // free (mcu: null), bleno's fixed 100 ms advertising. lock-fast.ts measures the fast path.
+  const device = new LockDevice({ identity: { lockId: d.lockId, deviceSeed: d.deviceSeed }, profile: 'lobby', clock: clock.now, rtc: { lockMs: NOW * 1000, hostMs: Date.now() }, crypto: nodeCryptoProvider, mcu: null });
   device.firmware.commission(commission(d, device.firmware.device.encryptionPublic));
   device.firmware.applySetMessage(first.bytes);
   const served = await serveLock(air, device);
@@ -268,7 +271,7 @@ async function endToEnd(d: Door, profile: 'ios' | 'android', visits: number, rel
       } else {
         phone.carry({ lockId: d.lockId, eventsFrom: device.firmware.events.nextIndex });
       }
-      const r = await phone.visit(d.lockId);
+      const r = await phone.visit(d.lockId, { path: 'classic' });
       if (r.unlock?.granted) granted++;
       if (r.relay?.sent === 'delta') relayed++;
       total.push(r.timing.totalMs);
@@ -350,12 +353,18 @@ export async function run(o: BenchOptions): Promise<object> {
     };
   }
 
+  o.log('fast unlock path (lock MCU time charged, default advertising policy)');
+  const fast = await fastUnlockFigures(big, o.quick, o.log);
+
   const noble = cpu['noble'] as { at_50000: Record<string, Record<string, number>> };
   const node = cpu['node'] as { at_50000: Record<string, Record<string, number>> };
   const result = {
     scenario: 'lock',
     machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version },
     command: `npm run bench -- lock${o.quick ? ' --quick' : ''}${o.check ? ' --check' : ''}`,
+    // Issue 13's figures (modelled ms, p50 of 20 seeded visits, lock MCU time included); bench/SCHEMA.md.
+    ...fast.keys,
+    fast_unlock: fast.detail,
     credentials: big.specs.length,
     holders: big.holders.length,
     kinds,
@@ -370,6 +379,7 @@ export async function run(o: BenchOptions): Promise<object> {
     },
     ratio_bounds: RATIO_BOUNDS,
     cpu,
+    /** The classic exchange with the lock's computation free: what latchkit measured before the fast path. */
     end_to_end_modelled: e2e,
   };
 

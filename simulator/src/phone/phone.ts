@@ -109,9 +109,10 @@ export interface VisitReport {
   /**
    * Modelled on-air ms on the virtual radio, wall ms on a real adapter. `scanned`: the phone
    * had to find the lock (first visit); `cached`: it reused handles, no discovery. `doorOpenMs`:
-   * from starting to connect to the unlock result (null without an unlock).
+   * from starting to connect to the unlock result (null without an unlock); `relayCommittedMs`:
+   * from starting to connect to the relayed set's receipt (null without a relayed set).
    */
-  timing: { modelled: boolean; scanned: boolean; cached: boolean; scanMs: number; connectMs: number; exchangeMs: number; totalMs: number; doorOpenMs: number | null };
+  timing: { modelled: boolean; scanned: boolean; cached: boolean; scanMs: number; connectMs: number; exchangeMs: number; totalMs: number; doorOpenMs: number | null; relayCommittedMs?: number | null };
 }
 
 const REASON_BY_CODE = new Map<number, DenyReasonName>(Object.entries(DenyReason).map(([k, v]) => [v, k as DenyReasonName]));
@@ -324,11 +325,13 @@ export class Phone {
       }
       const bundle = this.bundles.get(hex);
       let r = emptyRelay();
+      let tRelay: number | null = null;
       let info: LockInfo | null = null;
       if (o.relay !== false && bundle) {
         // Signed time and anchor updates depend on what the lock holds: read its info for them.
         if (bundle.timeSync || (bundle.anchorUpdates?.length ?? 0) > 0) info = await client.info();
         r = await this.relay(client, lockId, info, bundle, true);
+        if (r.report.relay) tRelay = this.now();
         // The resident's own key may have arrived with this set: the unlock is tried again.
         if (unlock && !unlock.granted && unlock.reason === 'unknownCredential' && r.report.relay) {
           unlock = unlockReport(await client.unlock(this.options.key, lockId));
@@ -353,7 +356,7 @@ export class Phone {
         receipt,
         events,
         path: 'fast',
-        timing: { modelled: this.central.now !== undefined, scanned: !known, cached, scanMs: t1 - t0, connectMs: t2 - t1, exchangeMs: t3 - t2, totalMs: t3 - t0, doorOpenMs: tOpen === null ? null : tOpen - t1 },
+        timing: { modelled: this.central.now !== undefined, scanned: !known, cached, scanMs: t1 - t0, connectMs: t2 - t1, exchangeMs: t3 - t2, totalMs: t3 - t0, doorOpenMs: tOpen === null ? null : tOpen - t1, relayCommittedMs: tRelay === null ? null : tRelay - t1 },
       };
     } finally {
       if (client) await client.disconnect().catch(() => undefined);
