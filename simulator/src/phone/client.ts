@@ -296,6 +296,14 @@ export class LockClient {
     return checkStatus(await this.request(opcode, payload)).payload;
   }
 
+  /**
+   * Lock info over the control point (`getInfo`), written at once rather than queued, so a read
+   * put after it shares its connection event (the gateway's first request on cached handles).
+   */
+  async controlInfo(): Promise<LockInfo> {
+    return decodeLockInfo(checkStatus(await this.send('getInfo', new Uint8Array(0))).payload);
+  }
+
   /** Read the info characteristic (one long read). */
   async info(): Promise<LockInfo> {
     if (!this.connected) simFail('NOT_CONNECTED', 'not connected to the lock');
@@ -393,7 +401,7 @@ export class LockClient {
    * chunk costs a status request and a resend from the offset the lock reports; nothing is
    * applied before the whole message is there and hashes to its id.
    */
-  async pushPipelined(message: Uint8Array, options: { skipChunks?: ReadonlySet<number> } = {}): Promise<PushResult> {
+  async pushPipelined(message: Uint8Array, options: { skipChunks?: ReadonlySet<number>; onProgress?: (p: PushProgress) => void } = {}): Promise<PushResult> {
     const id = transferId(message, this.crypto);
     const total = message.length;
     await this.queue;
@@ -407,6 +415,8 @@ export class LockClient {
     }
     const commit = this.send('bulkCommit', id);
     commit.catch(() => undefined);
+    // Everything is handed to the stack; what the lock kept, its commit answer says.
+    options.onProgress?.({ sent: total, total, resumedFrom: 0 });
     const started = decodeBulkProgress(checkStatus(await begin).payload);
     if (!equalBytes(started.id, id)) throw new ProtocolError('MALFORMED', 'lock answered bulkBegin for another transfer');
     const first = await commit;
@@ -414,7 +424,7 @@ export class LockClient {
     const refused = ProtocolError.fromWire(first.status, 'bulk commit refused');
     if (refused.code !== 'TRANSFER_INCOMPLETE') throw refused;
     // The lock lacks a chunk: continue from where its contiguous prefix ends, as push() does.
-    const r = await this.push(message);
+    const r = await this.push(message, options.onProgress);
     return { ...r, resumedFrom: started.received, retries: r.retries + 1 };
   }
 
@@ -482,7 +492,7 @@ export async function deliverSet(client: LockClient, lockSeq: number, bundle: Se
   const full = bundle.full ? peekSetMessage(bundle.full) : null;
   if (Math.max(delta?.seq ?? 0, full?.seq ?? 0) <= lockSeq) return null;
   const send = async (kind: 'delta' | 'full', bytes: Uint8Array, seq: number, fellBack: boolean): Promise<DeliveryReport> => {
-    const r = pipelined ? await client.pushPipelined(bytes) : await client.push(bytes, onProgress);
+    const r = pipelined ? await client.pushPipelined(bytes, onProgress ? { onProgress } : {}) : await client.push(bytes, onProgress);
     return { sent: kind, fellBack, seq, bytes: r.bytes, resumedFrom: r.resumedFrom, receipt: r.receipt };
   };
   if (delta && bundle.delta && delta.base === lockSeq && delta.seq > lockSeq) {

@@ -12,7 +12,8 @@ import type { CryptoProvider, DenyReasonName, EventRecord, LockInfo, SigningKey,
 import { Claim, decodeCbor, DEFAULT_MAX_MESSAGE_BYTES, DenyReason, equalBytes, getCryptoProvider, parseSign1, peekSetMessage, ProtocolError, toHex } from '@latchkit/protocol';
 import { badArgument } from '../errors.js';
 import type { CentralOptions, Noble, ProfileInput } from '../radio/index.js';
-import { deliverSet, LockClient, type LockHandles, type PushResult, type SetBundle } from './client.js';
+import { deliverSet, LockClient, type PushResult, type SetBundle } from './client.js';
+import { KnownLocks } from './known.js';
 import { connectLock, findLock } from './discover.js';
 
 /** The part of a radio the phone needs (a virtual `Air`, or `openRadio()`'s result). */
@@ -131,13 +132,7 @@ function emptyRelay(): RelayOutcome {
   return { report: { relay: null, relayError: null, withheld: [], anchorsApplied: 0, timeSynced: false }, receipt: null };
 }
 
-/** What a phone remembers of a door it visited (§9.8): its address, handles, layout, ticket. */
-interface KnownLock {
-  peripheral: Peripheral;
-  handles: LockHandles;
-  layout: Uint8Array;
-  ticket: Uint8Array | null;
-}
+
 
 /**
  * The audience claim (`aud`, the lock id) of a signed message, read without verifying or
@@ -174,12 +169,16 @@ function withholdReason(message: Uint8Array, lockId: Uint8Array): { aud: string 
 
 export class Phone {
   private readonly bundles = new Map<string, RelayBundle>();
-  private readonly known = new Map<string, KnownLock>();
+  /** Doors this phone has been to (address, handles) and the ticket each gave it (§9.8). */
+  private readonly known: KnownLocks;
+  private readonly tickets = new Map<string, Uint8Array>();
 
   private constructor(
     private readonly central: Awaited<ReturnType<CentralFactory['addCentral']>>,
     private readonly options: PhoneOptions,
-  ) {}
+  ) {
+    this.known = new KnownLocks(() => this.now());
+  }
 
   static async create(options: PhoneOptions): Promise<Phone> {
     if (!options.key?.seed || !options.key.publicKey) throw badArgument('phone key', 'a SigningKey', options.key);
@@ -277,47 +276,22 @@ export class Phone {
    */
   private async visitFast(lockId: Uint8Array, o: VisitOptions): Promise<VisitReport> {
     const hex = toHex(lockId);
-    const known = this.known.get(hex);
     const t0 = this.now();
-    // A remembered lock is connected by address: noble still knows the peripheral from the scan.
-    const peripheral: Peripheral = known ? known.peripheral : await findLock(this.central.noble, lockId, this.options.timeoutMs ?? 10_000);
-    const t1 = this.now();
-    await peripheral.connectAsync();
-    let client: LockClient | null = null;
+    const ticket0 = o.unlock !== false ? (this.tickets.get(hex) ?? null) : null;
+    const link = await this.known.connect(this.central.noble, lockId, { ...this.clientOptions(), findTimeoutMs: this.options.timeoutMs ?? 10_000 }, ticket0 ? (c) => c.unlockTicket(this.options.key, lockId, ticket0) : undefined);
+    const client = link.client;
+    const t1 = link.connectStartedAt;
+    const t2 = this.now();
     try {
-      let cached = known !== undefined;
       let unlock: VisitReport['unlock'] = null;
       let ticket: Uint8Array | null = null;
       let tOpen: number | null = null;
-      let t2 = t1;
-      if (known) {
-        client = LockClient.fromHandles(peripheral, known.handles, this.clientOptions());
-        t2 = this.now();
-        // Written before the layout read, so both reach the lock in the same connection event.
-        const answer = o.unlock !== false && known.ticket ? client.unlockTicket(this.options.key, lockId, known.ticket) : null;
-        answer?.catch(() => undefined);
-        const layout = await client.readLayout(known.handles.layout).catch(() => new Uint8Array(0));
-        if (!equalBytes(layout, known.layout)) {
-          // The handles moved (a firmware update): forget them, discover, and go the slow way.
-          client.abandon();
-          this.known.delete(hex);
-          cached = false;
-          client = await LockClient.open(peripheral, this.clientOptions());
-        } else if (answer) {
-          const r = await answer.catch((err: unknown) => {
-            if (err instanceof ProtocolError && err.code === 'UNKNOWN_OPCODE') return null;
-            throw err;
-          });
-          // staleNonce: the lock no longer holds the ticket (reboot, eviction, expiry): challenge instead.
-          if (r && !(r.result === DenyReason.staleNonce)) {
-            unlock = unlockReport(r);
-            ticket = r.ticket;
-            tOpen = this.now();
-          }
-        }
-      } else {
-        client = await LockClient.open(peripheral, this.clientOptions());
-        t2 = this.now();
+      this.tickets.delete(hex);
+      // staleNonce: the lock no longer holds the ticket (reboot, eviction, expiry): challenge instead.
+      if (link.first && link.first.result !== DenyReason.staleNonce) {
+        unlock = unlockReport(link.first);
+        ticket = link.first.ticket;
+        tOpen = this.now();
       }
       if (o.unlock !== false && unlock === null) {
         unlock = unlockReport(await client.unlock(this.options.key, lockId));
@@ -338,16 +312,14 @@ export class Phone {
           tOpen = this.now();
         }
       }
+      // A lock without the fast path answers UNKNOWN_OPCODE: no ticket, the next visit challenges.
       if (unlock?.granted && ticket === null) ticket = await client.issueTicket().catch(() => null);
+      if (ticket) this.tickets.set(hex, ticket);
       info ??= await client.info();
       const receipt = r.receipt ?? (await client.receipt());
       const events = o.readEvents === false ? [] : await client.readEvents(bundle?.eventsFrom ?? 0, o.maxEvents ?? 4096);
       const t3 = this.now();
-      const handles = cached ? known!.handles : client.discoveredHandles();
-      if (handles) {
-        const layout = cached ? known!.layout : await client.readLayout(handles.layout);
-        this.known.set(hex, { peripheral, handles, layout, ticket });
-      }
+      if (!link.cached) await this.known.remember(lockId, client);
       return {
         lockId: hex,
         info,
@@ -356,11 +328,20 @@ export class Phone {
         receipt,
         events,
         path: 'fast',
-        timing: { modelled: this.central.now !== undefined, scanned: !known, cached, scanMs: t1 - t0, connectMs: t2 - t1, exchangeMs: t3 - t2, totalMs: t3 - t0, doorOpenMs: tOpen === null ? null : tOpen - t1, relayCommittedMs: tRelay === null ? null : tRelay - t1 },
+        timing: {
+          modelled: this.central.now !== undefined,
+          scanned: link.scanned,
+          cached: link.cached,
+          scanMs: t1 - t0,
+          connectMs: t2 - t1,
+          exchangeMs: t3 - t2,
+          totalMs: t3 - t0,
+          doorOpenMs: tOpen === null ? null : tOpen - t1,
+          relayCommittedMs: tRelay === null ? null : tRelay - t1,
+        },
       };
     } finally {
-      if (client) await client.disconnect().catch(() => undefined);
-      else await peripheral.disconnectAsync().catch(() => undefined);
+      await client.disconnect().catch(() => undefined);
     }
   }
 
