@@ -14,7 +14,21 @@
 import type { CredentialSpec, IssuedSet, SigningKey } from '@latchkit/protocol';
 import { deriveIndexKey, entriesFromSpecs, issueDelta, issueFullSet, signingKeyFromSeed } from '@latchkit/protocol';
 import { nodeCryptoProvider } from '@latchkit/protocol/node';
-import { createAir, DEFAULT_ADVERTISING_POLICY, advertisingAverageCurrentUa, LockDevice, Phone, serveLock, type Air, type LockFirmware, type ServedLock } from '@latchkit/simulator';
+import {
+  advertisingAverageCurrentUa,
+  createAir,
+  DEFAULT_ADVERTISING_POLICY,
+  deliverSet,
+  KnownLocks,
+  LockDevice,
+  MAINS_ADVERTISING_POLICY,
+  Phone,
+  serveLock,
+  type AdvertisingPolicy,
+  type Air,
+  type LockFirmware,
+  type ServedLock,
+} from '@latchkit/simulator';
 import { commission, nextSpecs, type Door } from './lock.js';
 import { prng } from './lobby.js';
 
@@ -57,7 +71,7 @@ interface Stage {
 }
 
 /** A lobby lock with the door's set, the MCU model and the advertising policy, on a fresh air. */
-async function stage(d: Door, set: IssuedSet, seed: number): Promise<Stage> {
+async function stage(d: Door, set: IssuedSet, seed: number, advertising: AdvertisingPolicy = DEFAULT_ADVERTISING_POLICY): Promise<Stage> {
   const air = createAir({ seed });
   const device = new LockDevice({ identity: { lockId: d.lockId, deviceSeed: d.deviceSeed }, profile: 'lobby', clock: Date.now, rtc: { lockMs: NOW * 1000, hostMs: Date.now() }, crypto: nodeCryptoProvider, mcu: 'nrf52840' });
   device.firmware.commission(commission(d, device.firmware.device.encryptionPublic));
@@ -74,7 +88,7 @@ async function stage(d: Door, set: IssuedSet, seed: number): Promise<Stage> {
       last = device.mcu!.total - m0;
     }
   };
-  const served = await serveLock(air, device, { advertising: DEFAULT_ADVERTISING_POLICY });
+  const served = await serveLock(air, device, { advertising });
   return {
     air,
     device,
@@ -103,6 +117,8 @@ interface RepeatFigures {
   granted: number;
   relayed: number;
   host_cpu_ms: number[];
+  /** Lock MCU ms by operation over the last relayed visit (where a commit's time goes). */
+  relay_mcu_breakdown: Record<string, number> | null;
 }
 
 /**
@@ -111,7 +127,7 @@ interface RepeatFigures {
  */
 async function repeatVisits(d: Door, set: IssuedSet, profile: 'ios' | 'android', visits: number, o: { relay?: boolean; crowd?: number; seed: number }): Promise<RepeatFigures> {
   const s = await stage(d, set, o.seed);
-  const out: RepeatFigures = { door_open_ms: [], unlock_mcu_ms: [], relay_commit_ms: [], relay_mcu_ms: [], granted: 0, relayed: 0, host_cpu_ms: [] };
+  const out: RepeatFigures = { door_open_ms: [], unlock_mcu_ms: [], relay_commit_ms: [], relay_mcu_ms: [], granted: 0, relayed: 0, host_cpu_ms: [], relay_mcu_breakdown: null };
   try {
     for (let i = 0; i < (o.crowd ?? 0); i++) {
       const p = await s.air.addPeripheral({ name: `crowd-${i}` });
@@ -136,6 +152,7 @@ async function repeatVisits(d: Door, set: IssuedSet, profile: 'ios' | 'android',
       }
       arrive(s, phone, at);
       const mcu0 = s.device.mcu!.total;
+      const by0 = { ...s.device.mcu!.breakdown };
       const c0 = process.cpuUsage();
       const r = await phone.visit(d.lockId);
       const c = process.cpuUsage(c0);
@@ -148,6 +165,8 @@ async function repeatVisits(d: Door, set: IssuedSet, profile: 'ios' | 'android',
         out.relay_commit_ms.push(r.timing.relayCommittedMs!);
         // Unlock, then the delta's open and commit: what the lock computes before the receipt.
         out.relay_mcu_ms.push(s.device.mcu!.total - mcu0);
+        const by = s.device.mcu!.breakdown;
+        out.relay_mcu_breakdown = Object.fromEntries(Object.entries(by).map(([k, v]) => [k, round(v - by0[k as keyof typeof by0], 1)]));
       }
     }
     await phone.close();
@@ -223,6 +242,49 @@ async function rush(d: Door, set: IssuedSet, keys: SigningKey[], seed: number): 
   }
 }
 
+/**
+ * A gateway pushing a one-resident delta to the online lobby door it has synced before: what
+ * `SyncEngine.syncOnce` puts on the air for a commissioned, known door (KnownLocks direct
+ * connect, getInfo in the first connection event, the delta pipelined, the receipt with the
+ * commit), at the gateway's 15 ms interval. The engine's database work is host CPU, not air
+ * time, and is left out. The lobby reader is on mains and advertises at 20 ms continuously.
+ */
+async function gatewayPush(d: Door, set: IssuedSet, pushes: number, seed: number): Promise<{ push_ms: number[]; mcu_ms: number[]; applied: number }> {
+  const s = await stage(d, set, seed, MAINS_ADVERTISING_POLICY);
+  const out = { push_ms: [] as number[], mcu_ms: [] as number[], applied: 0 };
+  try {
+    const gw = await s.air.addCentral({ profile: { base: 'gateway', connectionIntervalMs: 15 }, name: 'gateway' });
+    const known = new KnownLocks(() => gw.now());
+    const opts = { timeoutMs: 120_000, crypto: nodeCryptoProvider };
+    const first = await known.connect(gw.noble, d.lockId, opts);
+    await known.remember(d.lockId, first.client);
+    await first.client.disconnect();
+    const rand = prng(seed);
+    let base = set;
+    let specs = d.specs;
+    for (let i = 0; i < pushes; i++) {
+      specs = nextSpecs(d, specs, 200 + i);
+      const delta = issueDelta({ issuer: d.issuer, lockId: d.lockId, contentKey: d.contentKey, seq: base.seq + 1, entries: entriesFromSpecs(specs, deriveIndexKey(d.contentKey, d.lockId), nodeCryptoProvider), secrets: d.secrets, issuedAt: NOW, base: { seq: base.seq, body: base.body }, provider: nodeCryptoProvider });
+      base = delta;
+      gw.idleUntil(gw.now() + GAP_MS + rand() * 1000);
+      const mcu0 = s.device.mcu!.total;
+      const link = await known.connect(gw.noble, d.lockId, opts, (c) => c.controlInfo());
+      try {
+        const info = link.first ?? (await link.client.info());
+        const r = await deliverSet(link.client, info.seq, { delta: delta.bytes }, undefined, true);
+        if (r?.sent === 'delta') out.applied++;
+        out.push_ms.push(gw.now() - link.connectStartedAt);
+        out.mcu_ms.push(s.device.mcu!.total - mcu0);
+      } finally {
+        await link.client.disconnect();
+      }
+    }
+  } finally {
+    await s.close();
+  }
+  return out;
+}
+
 export interface FastFigures {
   keys: Record<string, number>;
   detail: Record<string, unknown>;
@@ -249,6 +311,8 @@ export async function fastUnlockFigures(d0: Door, quick: boolean, log: (l: strin
     crowd[n] = round(quantile(r.host_cpu_ms, 0.5), 2);
     log(`  host CPU per repeat unlock with ${n} other locks advertising: p50 ${crowd[n]} ms`);
   }
+  const gw = await gatewayPush(d, set, visits, 37);
+  log(`  gateway push of a one-resident delta: p50 ${p50(gw.push_ms)} ms (MCU ${p50(gw.mcu_ms)} ms)`);
   const rushed = await rush(d, set, keys, 36);
   log(`  rush of 24 ios phones in 10 s: door open p50 ${p50(rushed.door_open_ms)} ms, p99 ${round(quantile(rushed.door_open_ms, 0.99))} ms`);
 
@@ -258,7 +322,8 @@ export async function fastUnlockFigures(d0: Door, quick: boolean, log: (l: strin
   };
   detail['door_open_repeat'] = { visits, ios: { ...split(repeat['ios']!.door_open_ms, repeat['ios']!.unlock_mcu_ms), granted: repeat['ios']!.granted }, android: { ...split(repeat['android']!.door_open_ms, repeat['android']!.unlock_mcu_ms), granted: repeat['android']!.granted } };
   detail['door_open_first_visit_ios'] = { visits: first.door_open_ms.length, ...split(first.door_open_ms, first.unlock_mcu_ms), granted: first.granted };
-  detail['relay_commit_ios'] = { visits, relayed: relay.relayed, granted: relay.granted, ...split(relay.relay_commit_ms, relay.relay_mcu_ms) };
+  detail['relay_commit_ios'] = { visits, relayed: relay.relayed, granted: relay.granted, ...split(relay.relay_commit_ms, relay.relay_mcu_ms), lock_mcu_ms_by_operation_last_visit: relay.relay_mcu_breakdown };
+  detail['gateway_delta_push'] = { pushes: visits, applied: gw.applied, interval_ms: 15, ...split(gw.push_ms, gw.mcu_ms) };
   detail['rush_ios'] = { phones: keys.length, window_s: 10, granted: rushed.granted, p50_ms: p50(rushed.door_open_ms), p99_ms: round(quantile(rushed.door_open_ms, 0.99)) };
   detail['host_cpu_ms_per_repeat_unlock_by_locks_in_range'] = crowd;
   detail['advertising'] = { policy: DEFAULT_ADVERTISING_POLICY, average_current_ua_100_triggers_per_day: round(advertisingAverageCurrentUa(DEFAULT_ADVERTISING_POLICY, 100), 1), average_current_ua_fixed_100ms: 50, average_current_ua_fixed_20ms: 600 };
@@ -269,6 +334,7 @@ export async function fastUnlockFigures(d0: Door, quick: boolean, log: (l: strin
       door_open_first_visit_p50_ms_ios: p50(first.door_open_ms),
       relay_commit_p50_ms_ios: p50(relay.relay_commit_ms),
       mcu_ms_per_unlock: round(quantile(repeat['ios']!.unlock_mcu_ms, 0.5), 2),
+      gateway_delta_push_p50_ms: p50(gw.push_ms),
       rush_p99_ms_ios: round(quantile(rushed.door_open_ms, 0.99)),
       phone_cpu_ms_per_unlock_0_locks: crowd[0]!,
       phone_cpu_ms_per_unlock_1000_locks: crowd[1000]!,

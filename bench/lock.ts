@@ -384,15 +384,34 @@ export async function run(o: BenchOptions): Promise<object> {
   };
 
   if (o.check) {
-    const failures = lockCheckFailures({ cpu: cpu as LockCheckInput['cpu'], end_to_end_modelled: e2e as LockCheckInput['end_to_end_modelled'] });
+    const failures = lockCheckFailures({ cpu: cpu as LockCheckInput['cpu'], end_to_end_modelled: e2e as LockCheckInput['end_to_end_modelled'], fast: fast.keys });
     if (failures.length > 0) throw new Error(`lock benchmark check failed: ${failures.join('; ')}`);
     o.log('lock benchmark check passed (ratios to same-run references, grants and relays)');
   }
   return result;
 }
 
+/**
+ * Modelled figures of the fast path (bench/SCHEMA.md "Lock benchmark"), as measured by
+ * `npm run bench -- --quick lock` on this commit. Modelled ms do not move with the machine's load
+ * (same code and seed, same figures), so --check holds them to within FAST_MARGIN: a slower
+ * exchange, a lost round trip or a dearer lock fails it. Host-CPU keys are never judged.
+ */
+export const FAST_BUDGET = {
+  door_open_p50_ms_ios: 90.9,
+  door_open_p50_ms_android: 64.6,
+  door_open_first_visit_p50_ms_ios: 317.7,
+  relay_commit_p50_ms_ios: 20851.6,
+  mcu_ms_per_unlock: 32.55,
+  gateway_delta_push_p50_ms: 20821,
+  rush_p99_ms_ios: 335.9,
+} as const;
+export const FAST_MARGIN = 0.1;
+
 /** What `--check` reads of the lock document. */
 export interface LockCheckInput {
+  /** The fast-path keys (absent in documents from before them). */
+  fast?: Partial<Record<keyof typeof FAST_BUDGET, number>>;
   cpu: Record<string, { ratios: Record<string, number> }>;
   end_to_end_modelled: Record<string, { no_relay: { granted: number; visits: number }; relay_one_resident_delta: { granted: number; visits: number; relayed_deltas: number } }>;
 }
@@ -413,6 +432,12 @@ export function lockCheckFailures(result: LockCheckInput): string[] {
       over(`${kind}_check_50000_per_1000`, RATIO_BOUNDS.check_50000_per_1000, `${kind} check at 50,000 credentials against 1,000`);
     }
     over('phone_verify_per_ed25519_verify', RATIO_BOUNDS.phone_verify_per_ed25519_verify, 'phone unlock verify against a bare Ed25519 verify');
+  }
+  if (result.fast) {
+    for (const [key, expect] of Object.entries(FAST_BUDGET)) {
+      const v = result.fast[key as keyof typeof FAST_BUDGET];
+      if (!(v !== undefined && v <= expect * (1 + FAST_MARGIN))) failures.push(`${key}: ${v} ms modelled (budget ${expect} + ${FAST_MARGIN * 100} %)`);
+    }
   }
   for (const [profile, r] of Object.entries(result.end_to_end_modelled)) {
     if (r.no_relay.granted !== r.no_relay.visits) failures.push(`${profile}: not every unlock was granted`);

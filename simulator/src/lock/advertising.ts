@@ -26,6 +26,12 @@ export interface AdvertisingPolicy {
  */
 export const DEFAULT_ADVERTISING_POLICY: Readonly<AdvertisingPolicy> = Object.freeze({ idleIntervalMs: 1000, burstIntervalMs: 20, burstMs: 30_000 });
 
+/**
+ * A door on mains power (the `lobby` profile's reader) has no battery to save: it advertises at
+ * 20 ms all the time, so a gateway (which cannot press a keypad) reconnects within tens of ms.
+ */
+export const MAINS_ADVERTISING_POLICY: Readonly<AdvertisingPolicy> = Object.freeze({ idleIntervalMs: 20, burstIntervalMs: 20, burstMs: 0 });
+
 /** Average current of a connectable advertiser at an interval, nRF52832 (µA). */
 export const ADVERTISING_CURRENT_UA: Readonly<Record<number, number>> = Object.freeze({ 20: 600, 100: 50, 1000: 10 });
 
