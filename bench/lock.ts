@@ -255,6 +255,7 @@ async function endToEnd(d: Door, profile: 'ios' | 'android', visits: number, rel
   const scan: number[] = [];
   const connect: number[] = [];
   const exchange: number[] = [];
+  const doorOpen: number[] = [];
   const deltaBytes: number[] = [];
   let granted = 0;
   let relayed = 0;
@@ -279,6 +280,7 @@ async function endToEnd(d: Door, profile: 'ios' | 'android', visits: number, rel
       connect.push(r.timing.connectMs);
       exchange.push(r.timing.exchangeMs);
       connectExchange.push(r.timing.connectMs + r.timing.exchangeMs);
+      if (r.timing.doorOpenMs !== null) doorOpen.push(r.timing.doorOpenMs);
     }
   } finally {
     await phone.close();
@@ -292,6 +294,8 @@ async function endToEnd(d: Door, profile: 'ios' | 'android', visits: number, rel
     relayed_deltas: relayed,
     ...(relay ? { delta_bytes_median: quantile(deltaBytes, 0.5) } : {}),
     connect_plus_exchange: stats(connectExchange, 'ms', 1),
+    /** From starting to connect to the unlock result (the classic exchange relays before it). */
+    door_open: stats(doorOpen, 'ms', 1),
     scan: stats(scan, 'ms', 1),
     connect_incl_discovery: stats(connect, 'ms', 1),
     exchange: stats(exchange, 'ms', 1),

@@ -4,22 +4,16 @@
  * answer a ticket; the fallbacks (layout moved, lock without the fast path, lost ticket) end
  * in the challenge path; the pipelined relay survives a lost chunk and applies nothing half-way.
  */
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { CredentialSpec } from '@latchkit/protocol';
 import { openReceipt } from '@latchkit/protocol';
 import { serveLock, type ServedLock } from '../../../simulator/src/lock/index.js';
 import { LockClient, Phone } from '../../../simulator/src/phone/index.js';
-import { createAir, type Air } from '../../../simulator/src/radio/index.js';
+import { createAir } from '../../../simulator/src/radio/index.js';
 import { crypto, phoneKeyOf, resident, testLock, type TestLock } from '../lock/fixtures.js';
+import { airPerTest } from './air-per-test.js';
 
-let air: Air | undefined;
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  vi.restoreAllMocks();
-  for (const f of cleanup.splice(0).reverse()) await f();
-  await air?.close();
-  air = undefined;
-});
+const env = airPerTest();
 
 function residents(from: number, n: number): CredentialSpec[] {
   const out: CredentialSpec[] = [];
@@ -28,16 +22,16 @@ function residents(from: number, n: number): CredentialSpec[] {
 }
 
 async function setup(specs: CredentialSpec[], fastPath = true): Promise<{ t: TestLock; served: ServedLock; address: string }> {
-  air = createAir({ seed: 21 });
+  const air = (env.air = createAir({ seed: 21 }));
   const t = testLock({ specs });
   const served = await serveLock(air, t.device, { hooks: { fastPath } });
-  cleanup.push(() => served.stop());
+  env.cleanup.push(() => served.stop());
   return { t, served, address: served.peripheral.address };
 }
 
 async function phoneFor(holder: number, profile: 'ios' | 'android' = 'ios'): Promise<Phone> {
-  const phone = await Phone.create({ radio: air!, key: phoneKeyOf(holder), profile, crypto });
-  cleanup.push(() => phone.close());
+  const phone = await Phone.create({ radio: env.air!, key: phoneKeyOf(holder), profile, crypto });
+  env.cleanup.push(() => phone.close());
   return phone;
 }
 
@@ -67,9 +61,9 @@ describe('fast unlock path', () => {
     await phone.visit(t.device.lockId);
     // A firmware update to a layout without the layout characteristic, same address.
     await served.stop();
-    cleanup.length = 0;
-    const older = await serveLock(air!, t.device, { address, hooks: { fastPath: false } });
-    cleanup.push(() => older.stop());
+    env.cleanup.splice(0, 1);
+    const older = await serveLock(env.air!, t.device, { address, hooks: { fastPath: false } });
+    env.cleanup.push(() => older.stop());
     const open = vi.spyOn(LockClient, 'open');
     const r = await phone.visit(t.device.lockId);
     expect(r.unlock).toMatchObject({ granted: true, holder: 1000 });

@@ -3,20 +3,16 @@
  * disconnect), an idle interval with a fast burst after a wake trigger, and the average
  * current each policy costs.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CredentialSpec } from '@latchkit/protocol';
 import { ADVERTISING_CURRENT_UA, advertisingAverageCurrentUa, DEFAULT_ADVERTISING_POLICY, serveLock } from '../../../simulator/src/lock/index.js';
 import { Phone } from '../../../simulator/src/phone/index.js';
-import { createAir, type Air } from '../../../simulator/src/radio/index.js';
+import { createAir } from '../../../simulator/src/radio/index.js';
 import { crypto, phoneKeyOf, resident, testLock } from '../lock/fixtures.js';
+import { airPerTest } from '../phone/air-per-test.js';
 
-let air: Air | undefined;
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-  await air?.close();
-  air = undefined;
-});
+const env = airPerTest();
+const cleanup = env.cleanup;
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const specs: CredentialSpec[] = [...resident(1000, '100010'), ...resident(1001, '100011')];
@@ -30,7 +26,7 @@ describe('advertising policy', () => {
   });
 
   it('restarts the advertising schedule when advertising is re-enabled after a disconnect', async () => {
-    air = createAir({ seed: 3 });
+    const air = (env.air = createAir({ seed: 3 }));
     const t = testLock({ specs });
     const lockRadio = await air.addPeripheral({ advertisingIntervalMs: 1000 });
     cleanup.push(() => lockRadio.close());
@@ -52,7 +48,7 @@ describe('advertising policy', () => {
   });
 
   it('a wake trigger makes an arriving phone connect in tens of ms; without it the idle interval decides', async () => {
-    air = createAir({ seed: 4 });
+    const air = (env.air = createAir({ seed: 4 }));
     const t = testLock({ specs });
     const served = await serveLock(air, t.device, { advertising: DEFAULT_ADVERTISING_POLICY });
     cleanup.push(() => served.stop());
