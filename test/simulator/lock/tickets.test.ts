@@ -148,6 +148,12 @@ describe('unlock tickets', () => {
     expect(new Link(t).ticketAnswer(2000, sign(2000, t.device.lockId, new Uint8Array(16))).ticket).toBeNull();
   });
 
+  it('refuses an unknown key as the challenge path does (unknownCredential), with no ticket', () => {
+    const t = door();
+    new Link(t).firstVisit(1000, t.device.lockId);
+    expect(new Link(t).ticketAnswer(9999, sign(9999, t.device.lockId, new Uint8Array(16)))).toMatchObject({ result: DenyReason.unknownCredential, holder: 0, ticket: null });
+  });
+
   it('keeps at most TICKETS_MAX tickets', () => {
     const t = door();
     const book = ticketsOf(t.device.firmware);
