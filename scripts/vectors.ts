@@ -45,6 +45,10 @@ import {
   signingKeyFromSeed,
   toHex,
   unlockSigningInput,
+  ticketSigningInput,
+  encodeTicketedUnlockResult,
+  layoutHash,
+  SERVICE_LAYOUT,
 } from '@latchkit/protocol';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { writeFileSync } from 'node:fs';
@@ -259,6 +263,9 @@ export function buildVectors(): Record<string, VectorFile> {
     deviceEncryptionPublic: device.encryptionPublic,
     firmware: 'latchkit-sim/0.1.0',
   });
+  // Fast path (§9.8): a ticket answered with the ticket-domain signature.
+  const ticket = Uint8Array.from({ length: 16 }, (_, i) => 0xa0 + i);
+  const ticketReq = encodeRequest({ opcode: 'unlockTicket', token: 8, payload: new Uint8Array([...phone(101).publicKey, ...p.ed25519Sign(phone(101).seed, ticketSigningInput(lockId, ticket))]) });
   const gatt: VectorFile = {
     description: 'Control-point frames, their segmentation at ATT MTU 23, and the lock info value.',
     source: SOURCE,
@@ -276,6 +283,11 @@ export function buildVectors(): Record<string, VectorFile> {
       { name: 'eventsRead request payload', type: 'payload', codec: 'eventsRead', value: hex(encodeEventsRead({ from: 2, max: 16 })), expect: { from: 2, max: 16 } },
       { name: 'bulkBegin request payload for the sets.json full set', type: 'payload', codec: 'bulkBegin', value: hex(encodeBulkBegin({ id: transferId(full1.bytes, p), total: full1.bytes.length })), expect: { id: hex(transferId(full1.bytes, p)), total: full1.bytes.length } },
       { name: 'bulkBegin/bulkStatus response payload (resume at 400)', type: 'payload', codec: 'bulkProgress', value: hex(encodeBulkProgress({ id: transferId(full1.bytes, p), received: 400 })), expect: { id: hex(transferId(full1.bytes, p)), received: 400 } },
+      { name: 'unlockTicket request (fast path, §9.8)', type: 'request', frame: hex(ticketReq), expect: { opcode: 'unlockTicket', token: 8, payload: hex(ticketReq.subarray(2)) } },
+      { name: 'ticket signing input and phone 101 signature', type: 'ticketSigningInput', lockId: hex(lockId), ticket: hex(ticket), input: hex(ticketSigningInput(lockId, ticket)), publicKey: hex(phone(101).publicKey), signature: hex(p.ed25519Sign(phone(101).seed, ticketSigningInput(lockId, ticket))) },
+      { name: 'unlockTicket response payload (granted, holder 101, event 5, next ticket)', type: 'payload', codec: 'ticketedUnlockResult', value: hex(encodeTicketedUnlockResult({ result: 0, holder: 101, eventIndex: 5, ticket: nonce })), expect: { result: 0, holder: 101, eventIndex: 5, ticket: hex(nonce) } },
+      { name: 'unlockTicket response payload (denied: staleNonce, no ticket)', type: 'payload', codec: 'ticketedUnlockResult', value: hex(encodeTicketedUnlockResult({ result: 7, holder: 101, eventIndex: 6, ticket: null })), expect: { result: 7, holder: 101, eventIndex: 6, ticket: null } },
+      { name: 'GATT layout hash of the service (layout characteristic value)', type: 'layoutHash', value: hex(layoutHash(SERVICE_LAYOUT, p)) },
       { name: 'bulk chunks of the sets.json full set at MTU 185 from offset 356', type: 'bulkChunks', message: hex(full1.bytes), mtu: 185, offset: 356, chunks: [...bulkChunks(full1.bytes, 356, 185)].map(hex) },
     ],
   };

@@ -33,6 +33,10 @@ export const Opcode = {
   getInfo: 0x01,
   unlockChallenge: 0x10,
   unlockPhone: 0x11,
+  /** Fast path (§9.8): answer the ticket the lock issued on the last granted unlock. */
+  unlockTicket: 0x12,
+  /** Fast path (§9.8): a ticket for the key granted on this link (after a slow-path unlock). */
+  ticketIssue: 0x13,
   bulkBegin: 0x20,
   bulkStatus: 0x21,
   bulkCommit: 0x22,

@@ -15,3 +15,4 @@ export * from './delta.js';
 export * from './messages.js';
 export * from './events.js';
 export * from './gatt.js';
+export * from './fast.js';

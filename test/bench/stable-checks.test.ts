@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { lockCheckFailures, RATIO_BOUNDS, type LockCheckInput } from '../../bench/lock.js';
+import { FAST_BUDGET, FAST_MARGIN, lockCheckFailures, RATIO_BOUNDS, type LockCheckInput } from '../../bench/lock.js';
 import { radioCheckFailures, type FleetResult, type TransferResult } from '../../bench/radio.js';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -31,6 +31,14 @@ describe('lock --check', () => {
     expect(lockCheckFailures(lockDoc({ keycard_check_per_hmac: RATIO_BOUNDS.check_per_hmac * 1.5 }))).toEqual([expect.stringMatching(/^noble: keycard check against one HMAC-SHA256 took 30x/)]);
     expect(lockCheckFailures(lockDoc({ doorcode_check_50000_per_1000: 50 }))).toHaveLength(1);
     expect(lockCheckFailures(lockDoc({ phone_verify_per_ed25519_verify: undefined }))).toEqual([expect.stringContaining('phone unlock verify')]);
+  });
+
+  it('judges the fast path on its modelled figures only: within budget passes, a slower one fails', () => {
+    expect(lockCheckFailures({ ...lockDoc(), fast: { ...FAST_BUDGET } })).toEqual([]);
+    const slower = { ...FAST_BUDGET, door_open_p50_ms_ios: FAST_BUDGET.door_open_p50_ms_ios * (1 + FAST_MARGIN) + 1 };
+    expect(lockCheckFailures({ ...lockDoc(), fast: slower })).toEqual([expect.stringMatching(/^door_open_p50_ms_ios: /)]);
+    const { rush_p99_ms_ios: _dropped, ...missing } = FAST_BUDGET;
+    expect(lockCheckFailures({ ...lockDoc(), fast: missing })).toEqual([expect.stringMatching(/^rush_p99_ms_ios: undefined/)]);
   });
 
   it('fails an unlock not granted', () => {

@@ -30,6 +30,10 @@ import {
   toHex,
   cardResponse,
   unlockSigningInput,
+  ticketSigningInput,
+  decodeTicketedUnlockResult,
+  layoutHash,
+  SERVICE_LAYOUT,
   verifyEventChain,
   BulkReceiver,
   bulkChunks,
@@ -188,10 +192,18 @@ describe('gatt.json', () => {
           eventsRead: decodeEventsRead,
           bulkBegin: decodeBulkBegin,
           bulkProgress: decodeBulkProgress,
+          ticketedUnlockResult: decodeTicketedUnlockResult,
         };
         const got = decoders[v.codec]!(fromHex(v.value));
         const shown = Object.fromEntries(Object.entries(got).map(([k, x]) => [k, x instanceof Uint8Array ? toHex(x) : x]));
         expect(shown, v.name).toEqual(v.expect);
+      } else if (v.type === 'ticketSigningInput') {
+        expect(toHex(ticketSigningInput(fromHex(v.lockId), fromHex(v.ticket))), v.name).toBe(v.input);
+        expect(nodeCryptoProvider.ed25519Verify(fromHex(v.signature), fromHex(v.input), fromHex(v.publicKey))).toBe(true);
+        // The same signature is no answer to a challenge with these bytes (the domains differ).
+        expect(nodeCryptoProvider.ed25519Verify(fromHex(v.signature), unlockSigningInput(fromHex(v.lockId), fromHex(v.ticket)), fromHex(v.publicKey))).toBe(false);
+      } else if (v.type === 'layoutHash') {
+        for (const provider of providers) expect(toHex(layoutHash(SERVICE_LAYOUT, provider)), v.name).toBe(v.value);
       } else if (v.type === 'bulkChunks') {
         const message = fromHex(v.message);
         const rx = new BulkReceiver(1 << 20);

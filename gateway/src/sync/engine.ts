@@ -13,7 +13,7 @@
 import type { CryptoProvider, EventRecord } from '@latchkit/protocol';
 import { fromHex, ProtocolError, toHex } from '@latchkit/protocol';
 import type { CentralFactory, LockClient, RelayBundle, VisitReport } from '@latchkit/simulator';
-import { CLOCK_BEHIND_S, connectLock, deliverSet, RadioError, SimulatorError } from '@latchkit/simulator';
+import { CLOCK_BEHIND_S, connectLock, deliverSet, KnownLocks, RadioError, SimulatorError } from '@latchkit/simulator';
 import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
 import { all, nowOf, one, type Ctx } from '../model/base.js';
@@ -37,7 +37,7 @@ export interface SyncEngineOptions {
   radio: CentralFactory;
   /** Name of this gateway radio; it serves online doors whose `gatewayRadio` is this (or unset). */
   name?: string;
-  /** Radio profile of the central (default `gateway`; a manager's phone doing Door Syncs is `ios`). */
+  /** Radio profile of the central (default `gateway` at a 15 ms interval; a manager's phone doing Door Syncs is `ios`). */
   profile?: 'gateway' | 'ios' | 'android';
   ctx?: Ctx;
   provider?: CryptoProvider;
@@ -99,16 +99,22 @@ export class SyncEngine {
   /** Set while stop() waits: no further door, attempt or backoff starts (serve stops promptly). */
   private stopping = false;
   private readonly retry: RetryPolicy;
+  /** Doors synced before: their address and handles, so the next sync connects directly. */
+  private readonly known: KnownLocks;
 
   private constructor(
     private readonly options: SyncEngineOptions,
     private readonly central: Awaited<ReturnType<CentralFactory['addCentral']>>,
   ) {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.known = new KnownLocks(() => this.now());
   }
 
   static async create(options: SyncEngineOptions): Promise<SyncEngine> {
-    const central = await options.radio.addCentral({ profile: options.profile ?? 'gateway', ...(options.name ? { name: options.name } : {}) });
+    // A gateway asks its controller for 15 ms links (Linux: Load Connection Parameters, or the
+    // conn_min_interval setting) so a push to an online door is a few tens of ms of air time.
+    const profile = options.profile ?? { base: 'gateway' as const, connectionIntervalMs: 15 };
+    const central = await options.radio.addCentral({ profile, ...(options.name ? { name: options.name } : {}) });
     return new SyncEngine(options, central);
   }
 
@@ -181,9 +187,12 @@ export class SyncEngine {
 
   private async syncOnce(doorId: number, lockId: Uint8Array, attempt: number, t0: number): Promise<DoorSyncResult> {
     const opts = this.opts;
-    const client: LockClient = await connectLock(this.central.noble, lockId, { timeoutMs: this.options.timeoutMs ?? 10_000, findTimeoutMs: this.options.timeoutMs ?? 10_000 });
+    // A door synced before is connected by address on cached handles (PROTOCOL.md §9.8), its
+    // info asked in the first connection event; a new one is found by scanning and discovered.
+    const link = await this.known.connect(this.central.noble, lockId, { timeoutMs: this.options.timeoutMs ?? 10_000, findTimeoutMs: this.options.timeoutMs ?? 10_000 }, (c) => c.controlInfo());
+    const client: LockClient = link.client;
     try {
-      let info = await client.info();
+      let info = link.first ?? (await client.info());
       let commissioned = false;
       let timeSynced = false;
       const device = { signingPublic: info.deviceSigningPublic, encryptionPublic: info.deviceEncryptionPublic };
@@ -244,12 +253,19 @@ export class SyncEngine {
       let delivered: Awaited<ReturnType<typeof deliverSet>> = null;
       if (newest) {
         const full = syncPayload(this.db, doorId, -1, { forceFull: true })!;
-        delivered = await deliverSet(client, info.seq, newest.kind === 'delta' ? { delta: newest.bytes, full: full.bytes } : { full: full.bytes }, (p) =>
-          this.options.onProgress?.({ kind: 'bytes', doorId, sent: p.sent, total: p.total }),
+        // Pipelined (one wait for the receipt) when a delta goes: a full set keeps the acknowledged
+        // transfer's progress reports and resume points.
+        delivered = await deliverSet(
+          client,
+          info.seq,
+          newest.kind === 'delta' ? { delta: newest.bytes, full: full.bytes } : { full: full.bytes },
+          (p) => this.options.onProgress?.({ kind: 'bytes', doorId, sent: p.sent, total: p.total }),
+          newest.kind === 'delta',
         );
       }
       // A fresh receipt signs the newest event, so the upload below is authenticated up to it.
       const { accepted, inserted } = await this.uploadEvents(client, doorId, delivered ? delivered.receipt : await client.receipt());
+      if (!link.cached) await this.known.remember(lockId, client);
       return {
         doorId,
         lockId: toHex(lockId),

@@ -13,7 +13,7 @@
 import { join } from 'node:path';
 import { fromHex, hkdfSha256, signingKeyFromSeed, toHex, type CryptoProvider, type EventRecord, type SigningKey } from '@latchkit/protocol';
 import { nodeCryptoProvider } from '@latchkit/protocol/node';
-import { createAir, keepTime, KIND_BY_CODE, openLockDir, Phone, serveLock, type Air, type LockDevice, type ServedLock } from '@latchkit/simulator';
+import { createAir, DEFAULT_ADVERTISING_POLICY, keepTime, KIND_BY_CODE, MAINS_ADVERTISING_POLICY, openLockDir, Phone, serveLock, type Air, type LockDevice, type ServedLock } from '@latchkit/simulator';
 import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
 import { all, one, type Ctx } from '../model/base.js';
@@ -203,6 +203,9 @@ export class World {
     let served: ServedLock;
     try {
       served = await serveLock(this.air, device, {
+        // Battery locks advertise slowly until their proximity sensor sees someone (walkTo);
+        // online doors are on mains and advertise fast all the time (simulator/LOCK.md).
+        advertising: d.connectivity === 'online' ? MAINS_ADVERTISING_POLICY : DEFAULT_ADVERTISING_POLICY,
         hooks: {
           // Power comes back right after a cut: the lock boots from what reached its flash.
           halted: () => setImmediate(() => this.reboot(d.id)),
@@ -413,6 +416,8 @@ export class World {
     // the lock's present, time no person spends. The person arrives at the door's present.
     const mover = this.air.controllerOf(address);
     mover.hostTime = Math.max(mover.hostTime, this.air.controllerOf(door.served.peripheral.address).now());
+    // The door's proximity sensor sees the person arrive: the lock advertises fast for a while.
+    door.served.wake(mover.hostTime);
   }
 
   private readonly walks = new Map<string, Promise<unknown>>();

@@ -19,6 +19,7 @@ import type { DeviceProfile, DeviceProfileInput } from './profiles.js';
 import { deviceProfile } from './profiles.js';
 import { flashSizes } from './storage.js';
 import type { MutantName } from './mutants.js';
+import { McuMeter, meteredCrypto, MeteredFlash, mcuProfile, type McuProfileInput } from './mcu.js';
 
 export interface LockDeviceOptions {
   identity: LockIdentity;
@@ -43,6 +44,11 @@ export interface LockDeviceOptions {
   firmware?: string;
   /** A deliberately broken firmware (./mutants.ts), for conformance tests only. */
   mutant?: MutantName;
+  /**
+   * The lock MCU whose time the firmware's crypto and flash writes cost (./mcu.ts); default
+   * `nrf52840`, `null` for a lock that computes in no time (the model before that existed).
+   */
+  mcu?: McuProfileInput;
 }
 
 export class LockDevice {
@@ -52,6 +58,8 @@ export class LockDevice {
   readonly battery: SimulatedBattery;
   readonly clock: HostClock;
   readonly crypto: CryptoProvider;
+  /** Modelled MCU time of the running firmware's work; null when the cost model is off. */
+  readonly mcu: McuMeter | null;
   /** This power-on's view of the flash: counts writes and takes power-cut plans. */
   flash!: PowerCutFlash;
   private current!: LockFirmware;
@@ -70,6 +78,8 @@ export class LockDevice {
     }
     this.clock = options.clock ?? Date.now;
     this.crypto = options.crypto ?? nodeCryptoProvider;
+    const mcu = mcuProfile(options.mcu);
+    this.mcu = mcu ? new McuMeter(mcu) : null;
     this.rtc = new SimulatedRtc(this.clock, { ...options.rtc, driftPpm: options.driftPpm ?? options.rtc?.driftPpm ?? 0 }, options.onRtcWrite);
     this.battery = new SimulatedBattery(this.profile.batteryMah, options.batteryUsedMah ?? 0, options.onBatteryChange);
     this.powerCycle();
@@ -147,7 +157,9 @@ export class LockDevice {
    */
   powerCycle(options: { rtcLost?: boolean } = {}): LockFirmware {
     if (options.rtcLost) this.rtc.lose();
-    this.flash = new PowerCutFlash(this.storage);
+    // Only the running firmware is metered: dry runs (countApplyWrites) cost the lock nothing.
+    this.flash = new PowerCutFlash(this.mcu ? new MeteredFlash(this.storage, this.mcu) : this.storage);
+    const crypto = this.mcu ? meteredCrypto(this.crypto, this.mcu) : this.crypto;
     const o = this.options;
     this.current = LockFirmware.boot(
       o.identity,
@@ -156,7 +168,7 @@ export class LockDevice {
         monotonicMs: this.clock,
         rtc: this.rtc,
         random: o.random ?? ((n) => this.crypto.randomBytes(n)),
-        crypto: this.crypto,
+        crypto,
         battery: this.battery,
         ...(o.bolt ? { bolt: o.bolt } : {}),
         ...(o.indicator ? { indicator: o.indicator } : {}),

@@ -896,7 +896,7 @@ export class LockFirmware {
    * caller must already have cleared: whatever the result, a nonce is used once. A response
    * that verifies against a nonce already used is logged as a replay (staleNonce).
    */
-  unlockPhone(challenge: PhoneChallenge | null, publicKey: Uint8Array, signature: Uint8Array): AccessOutcome {
+  unlockPhone(challenge: PhoneChallenge | null, publicKey: Uint8Array, signature: Uint8Array, signingInput: (lockId: Uint8Array, nonce: Uint8Array) => Uint8Array = unlockSigningInput): AccessOutcome {
     this.alive();
     const set = this.credentials;
     if (!set) return this.deny('phone', 0, 'noSet');
@@ -907,9 +907,9 @@ export class LockFirmware {
     if (row < 0) return this.deny('phone', 0, 'unknownCredential');
     const h = set.holderAt(row);
     const expired = challenge !== null && this.ports.monotonicMs() > challenge.expiresAtMs && !this.breaks('nonce-never-expires');
-    if (challenge === null || expired) return this.replayOrStale(publicKey, signature, h.holder, 'staleNonce');
-    const ok = this.breaks('skips-phone-proof') || this.ports.crypto.ed25519Verify(signature, unlockSigningInput(this.lockId, challenge.nonce), publicKey);
-    const outcome = ok ? null : this.replayOrStale(publicKey, signature, h.holder, 'badProof');
+    if (challenge === null || expired) return this.replayOrStale(publicKey, signature, h.holder, 'staleNonce', signingInput);
+    const ok = this.breaks('skips-phone-proof') || this.ports.crypto.ed25519Verify(signature, signingInput(this.lockId, challenge.nonce), publicKey);
+    const outcome = ok ? null : this.replayOrStale(publicKey, signature, h.holder, 'badProof', signingInput);
     this.rememberNonce(challenge.nonce);
     if (outcome) return outcome;
     const v = this.validity(h, this.nowMinutes());
@@ -917,9 +917,9 @@ export class LockFirmware {
   }
 
   /** A signature that verifies against an already used nonce is a replay; otherwise `otherwise`. */
-  private replayOrStale(publicKey: Uint8Array, signature: Uint8Array, holder: number, otherwise: DenyReasonName): AccessOutcome {
+  private replayOrStale(publicKey: Uint8Array, signature: Uint8Array, holder: number, otherwise: DenyReasonName, signingInput: (lockId: Uint8Array, nonce: Uint8Array) => Uint8Array): AccessOutcome {
     for (const nonce of this.recentNonces) {
-      if (this.ports.crypto.ed25519Verify(signature, unlockSigningInput(this.lockId, nonce), publicKey)) return this.deny('phone', holder, 'staleNonce');
+      if (this.ports.crypto.ed25519Verify(signature, signingInput(this.lockId, nonce), publicKey)) return this.deny('phone', holder, 'staleNonce');
     }
     return this.deny('phone', holder, otherwise);
   }

@@ -13,10 +13,11 @@
  * in the scan response, so a phone finds its door by lock id without connecting (a 128-bit UUID
  * plus flags leaves no room for service data in a legacy 31-byte advertisement).
  */
-import { encodeEvent, encodeLockInfo, fromHex, GattUuid, MIN_ATT_MTU, segment, toHex } from '@latchkit/protocol';
+import { encodeEvent, encodeLockInfo, fromHex, GattUuid, LAYOUT_UUID, layoutHash, MIN_ATT_MTU, segment, SERVICE_LAYOUT, toHex } from '@latchkit/protocol';
 import type { Bleno } from '../radio/index.js';
 import type { SimulatorError } from '../errors.js';
 import { badArgument } from '../errors.js';
+import type { AdvertisingPolicy } from './advertising.js';
 import type { LockDevice } from './device.js';
 import type { LockFirmware } from './firmware.js';
 import { LockSession } from './session.js';
@@ -46,6 +47,16 @@ export interface LockGattEvents {
   disconnect?(address: string): void;
   /** The firmware lost power while serving a request. */
   halted?(err: SimulatorError): void;
+  /**
+   * The lock's MCU computes for `ms` before its next answer goes on the air (set by `serveLock`
+   * on a radio that models time; elsewhere the time is only counted).
+   */
+  busy?(ms: number): void;
+  /**
+   * Serve the fast unlock path (§9.8: tickets and the layout characteristic); default true.
+   * false serves what firmware from before it did, for testing phones against older locks.
+   */
+  fastPath?: boolean;
 }
 
 /**
@@ -134,7 +145,14 @@ export class LockGattServer {
 
   private newSession(fw: LockFirmware): LockSession {
     return new LockSession(fw, {
-      notify: (value) => this.controlNotify?.(Buffer.from(value)),
+      notify: (value) => {
+        // The answer leaves only after the MCU did the work behind it (signature checks, flash).
+        const ms = this.device.mcu?.take() ?? 0;
+        if (ms > 0) this.hooks.busy?.(ms);
+        this.controlNotify?.(Buffer.from(value));
+      },
+      ...(this.device.mcu ? { mcu: this.device.mcu } : {}),
+      fastPath: this.hooks.fastPath !== false,
       mtu: () => this.mtu,
       halted: (err) => {
         this.hooks.halted?.(err);
@@ -167,6 +185,8 @@ export class LockGattServer {
       onWriteRequest: (data, offset, withoutResponse, callback) => {
         if (offset !== 0) return withoutResponse ? undefined : callback(RESULT_ATTR_NOT_LONG);
         if (!withoutResponse) callback(RESULT_SUCCESS);
+        // Work no answer waited for (keypad, card taps, boot) is not charged to this request.
+        this.device.mcu?.discard();
         this.session?.onControlWrite(new Uint8Array(data));
       },
       onSubscribe: (_max, update) => {
@@ -194,7 +214,15 @@ export class LockGattServer {
         this.eventsNotify = null;
       },
     });
-    return new PrimaryService({ uuid: GattUuid.service, characteristics: [info, control, bulk, events] });
+    if (this.hooks.fastPath === false) return new PrimaryService({ uuid: GattUuid.service, characteristics: [info, control, bulk, events] });
+    // Last, so the handles of the characteristics before it are what older firmware served.
+    const hash = Buffer.from(layoutHash(SERVICE_LAYOUT, this.device.crypto));
+    const layout = new Characteristic({
+      uuid: LAYOUT_UUID,
+      properties: ['read'],
+      onReadRequest: (offset, callback) => (offset > hash.length ? callback(RESULT_INVALID_OFFSET) : callback(RESULT_SUCCESS, hash.subarray(offset))),
+    });
+    return new PrimaryService({ uuid: GattUuid.service, characteristics: [info, control, bulk, events, layout] });
   }
 
   private advertise(): Promise<void> {
@@ -225,18 +253,36 @@ export class LockGattServer {
 
 /** What a radio offers for adding a lock (a virtual `Air`, or `openRadio()`'s result). */
 export interface PeripheralFactory {
-  addPeripheral(options?: { name?: string; mtu?: number; address?: string }): Promise<{ readonly bleno: Bleno; readonly address: string; close(): Promise<void> }>;
+  addPeripheral(options?: { name?: string; mtu?: number; address?: string }): Promise<{
+    readonly bleno: Bleno;
+    readonly address: string;
+    close(): Promise<void>;
+    busy?(ms: number): void;
+    setAdvertisingSchedule?(policy: AdvertisingPolicy | null): void;
+    wakeAdvertising?(atMs?: number): void;
+    idleUntil?(ms: number): void;
+  }>;
 }
 
 export interface ServedLock {
   server: LockGattServer;
+  /**
+   * The wake trigger (keypad touch, proximity sensor) at modelled time `atMs` (default the
+   * lock's now): advertise fast for the policy's burst.
+   * Does nothing on a radio without advertising schedules (a real adapter advertises as bleno does).
+   */
+  wake(atMs?: number): void;
   /** The radio device (on the virtual radio: a `VirtualPeripheral` with its link and modelled clock). */
   peripheral: Awaited<ReturnType<PeripheralFactory['addPeripheral']>>;
   stop(): Promise<void>;
 }
 
 /** Put a lock device on a radio: a bleno peripheral serving the latchkit service and advertising. */
-export async function serveLock(radio: PeripheralFactory, device: LockDevice, options: { mtu?: number; address?: string; hooks?: LockGattEvents } = {}): Promise<ServedLock> {
+export async function serveLock(
+  radio: PeripheralFactory,
+  device: LockDevice,
+  options: { mtu?: number; address?: string; hooks?: LockGattEvents; /** Idle/burst advertising (./advertising.ts); default bleno's fixed 100 ms. */ advertising?: AdvertisingPolicy } = {},
+): Promise<ServedLock> {
   const peripheral = await radio.addPeripheral({
     name: lockAdvertisedName(device.lockId),
     ...(options.mtu !== undefined ? { mtu: options.mtu } : {}),
@@ -244,7 +290,9 @@ export async function serveLock(radio: PeripheralFactory, device: LockDevice, op
   });
   let server: LockGattServer;
   try {
-    server = await LockGattServer.start(peripheral.bleno, device, options.hooks);
+    if (options.advertising) peripheral.setAdvertisingSchedule?.(options.advertising);
+    const busy = peripheral.busy?.bind(peripheral);
+    server = await LockGattServer.start(peripheral.bleno, device, { ...options.hooks, ...(busy ? { busy } : {}) });
   } catch (err) {
     await peripheral.close();
     throw err;
@@ -252,6 +300,9 @@ export async function serveLock(radio: PeripheralFactory, device: LockDevice, op
   return {
     server,
     peripheral,
+    wake: (atMs) => {
+      if (options.advertising) peripheral.wakeAdvertising?.(atMs);
+    },
     stop: async () => {
       await server.stop();
       await peripheral.close();

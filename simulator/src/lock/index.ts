@@ -11,3 +11,6 @@ export * from './gatt-service.js';
 export * from './lock-dir.js';
 export * from './runtime.js';
 export * from './mutants.js';
+export * from './mcu.js';
+export * from './tickets.js';
+export * from './advertising.js';

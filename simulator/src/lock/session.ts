@@ -9,6 +9,7 @@
 import type { ControlRequest } from '@latchkit/protocol';
 import {
   decodeBulkBegin,
+  DEFAULT_MAX_MESSAGE_BYTES,
   decodeEventsRead,
   decodeRequest,
   decodeUnlockPhone,
@@ -19,24 +20,33 @@ import {
   encodeResponse,
   encodeUnlockChallenge,
   encodeUnlockResult,
+  encodeTicketedUnlockResult,
   encodeUnknownOpcodeResponse,
   EVENT_RECORD_BYTES,
   MAX_CONTROL_MESSAGE_BYTES,
+  MessageType,
   Opcode,
+  parseSign1,
   ProtocolError,
   ProtocolErrorCodes,
   Reassembler,
   segment,
+  ticketSigningInput,
   TRANSFER_ID_BYTES,
 } from '@latchkit/protocol';
 import { SimulatorError } from '../errors.js';
 import type { LockFirmware, PhoneChallenge } from './firmware.js';
+import type { McuMeter } from './mcu.js';
+import { ticketsOf } from './tickets.js';
 
 /** Records per eventsRead answer: what fits one control message after the 3-byte header. */
 export const EVENTS_PER_READ = Math.floor((MAX_CONTROL_MESSAGE_BYTES - 3) / EVENT_RECORD_BYTES);
 
 /** Requests whose payload is empty (PROTOCOL.md §9.4: a long fixed-size payload is MALFORMED). */
-const EMPTY_REQUESTS: ReadonlySet<ControlRequest['opcode']> = new Set(['getInfo', 'unlockChallenge', 'bulkStatus', 'receiptRead']);
+const EMPTY_REQUESTS: ReadonlySet<ControlRequest['opcode']> = new Set(['getInfo', 'unlockChallenge', 'bulkStatus', 'receiptRead', 'ticketIssue']);
+
+/** Opcodes of the fast path (§9.8); firmware without it answers them as unknown. */
+const FAST_OPCODES: ReadonlySet<ControlRequest['opcode']> = new Set(['unlockTicket', 'ticketIssue']);
 
 export interface SessionHooks {
   /** Send one notification value on the control point. */
@@ -47,10 +57,16 @@ export interface SessionHooks {
   halted?(err: SimulatorError): void;
   /** Drop the link (only the `drops-link` mutant asks for this). */
   dropLink?(): void;
+  /** Charged with the work the crypto provider does not see (the set body's AEAD, X25519). */
+  mcu?: McuMeter;
+  /** Serve the fast path's opcodes (default true; false answers as firmware from before it). */
+  fastPath?: boolean;
 }
 
 export class LockSession {
   private challenge: PhoneChallenge | null = null;
+  /** The phone key granted on this link: the only key `ticketIssue` may issue a ticket for. */
+  private grantedKey: Uint8Array | null = null;
   private readonly reassembler = new Reassembler();
   private closed = false;
 
@@ -88,6 +104,7 @@ export class LockSession {
   close(): void {
     this.closed = true;
     this.challenge = null;
+    this.grantedKey = null;
     this.reassembler.reset();
     if (this.lock.breaks('forgets-transfer') && !this.lock.isHalted) this.lock.bulkReceiver.abort();
   }
@@ -97,6 +114,7 @@ export class LockSession {
     let request: ControlRequest;
     try {
       request = decodeRequest(message);
+      if (this.hooks.fastPath === false && FAST_OPCODES.has(request.opcode)) return encodeUnknownOpcodeResponse(message[0]!, message[1]!);
     } catch (err) {
       const code = message[0] ?? 0;
       const token = message[1] ?? 0;
@@ -117,6 +135,23 @@ export class LockSession {
     }
   }
 
+  /**
+   * A set or delta carries a sealed body the lock opens (XChaCha20-Poly1305, charged over the
+   * whole message as an upper bound); commissioning unwraps the content key with X25519.
+   */
+  private chargeUnmetered(message: Uint8Array): void {
+    const mcu = this.hooks.mcu;
+    if (!mcu) return;
+    let type: number;
+    try {
+      type = parseSign1(message, DEFAULT_MAX_MESSAGE_BYTES).type;
+    } catch {
+      return; // The apply refuses it before any crypto.
+    }
+    if (type === MessageType.fullSet || type === MessageType.delta) mcu.aead(message.length);
+    else if (type === MessageType.commission) mcu.x25519();
+  }
+
   private dispatch(r: ControlRequest): Uint8Array {
     const lock = this.lock;
     if (EMPTY_REQUESTS.has(r.opcode) && r.payload.length !== 0) throw new ProtocolError('MALFORMED', `${r.opcode} takes no payload, got ${r.payload.length} byte(s)`);
@@ -133,8 +168,22 @@ export class LockSession {
         const challenge = this.challenge;
         this.challenge = null;
         const outcome = lock.unlockPhone(challenge, publicKey, signature);
+        if (outcome.granted) this.grantedKey = publicKey;
         return encodeUnlockResult({ result: outcome.granted ? 0 : DenyReason[outcome.reason], holder: outcome.holder, eventIndex: outcome.event.index });
       }
+      case 'unlockTicket': {
+        const { publicKey, signature } = decodeUnlockPhone(r.payload);
+        const tickets = ticketsOf(lock);
+        // Taken before the check: a ticket is spent by any answer, right or wrong.
+        const ticket = tickets.take(publicKey);
+        const outcome = lock.unlockPhone(ticket, publicKey, signature, ticketSigningInput);
+        if (outcome.granted) this.grantedKey = publicKey;
+        const next = outcome.granted ? tickets.issue(publicKey) : null;
+        return encodeTicketedUnlockResult({ result: outcome.granted ? 0 : DenyReason[outcome.reason], holder: outcome.holder, eventIndex: outcome.event.index, ticket: next });
+      }
+      case 'ticketIssue':
+        if (!this.grantedKey) throw new ProtocolError('INVALID_ARGUMENT', 'ticketIssue: no phone key was granted on this link');
+        return ticketsOf(lock).issue(this.grantedKey);
       case 'bulkBegin':
         return encodeBulkProgress(lock.bulkReceiver.begin(decodeBulkBegin(r.payload)));
       case 'bulkStatus':
@@ -142,6 +191,7 @@ export class LockSession {
       case 'bulkCommit': {
         if (r.payload.length !== TRANSFER_ID_BYTES) throw new ProtocolError('MALFORMED', `bulk commit: expected a ${TRANSFER_ID_BYTES}-byte transfer id`);
         const message = lock.bulkReceiver.commit(r.payload);
+        this.chargeUnmetered(message);
         const applied = lock.applyMessage(message);
         return applied.sync?.receipt ?? lock.receipt();
       }

@@ -27,14 +27,19 @@ import {
   equalBytes,
   GattUuid,
   getCryptoProvider,
+  LAYOUT_UUID,
   MIN_ATT_MTU,
   peekSetMessage,
   ProtocolError,
   Reassembler,
   segment,
   toHex,
+  ticketSigningInput,
+  TICKET_BYTES,
   transferId,
   unlockSigningInput,
+  decodeTicketedUnlockResult,
+  type TicketedUnlockResult,
 } from '@latchkit/protocol';
 import { SimulatorError, simFail } from '../errors.js';
 import { EVENTS_PER_READ } from '../lock/session.js';
@@ -64,29 +69,92 @@ export interface PushResult {
   retries: number;
 }
 
+/**
+ * What the client writes and reads: noble characteristics after discovery, or the same
+ * operations on attribute handles a phone cached on an earlier visit (`LockClient.fromHandles`).
+ */
+interface Channels {
+  info: { readAsync(): Promise<Buffer> };
+  control: { write(data: Buffer, withoutResponse: boolean): void; writeAsync(data: Buffer, withoutResponse: boolean): Promise<void> };
+  bulk: { write(data: Buffer, withoutResponse: boolean): void };
+}
+
+/** Attribute handles of the latchkit service on one lock, as a phone caches them (§9.8). */
+export interface LockHandles {
+  info: number;
+  control: number;
+  /** The control point's Client Characteristic Configuration descriptor. */
+  controlCccd: number;
+  bulk: number;
+  layout: number;
+}
+
+type Pending = { opcode: OpcodeName; resolve(r: ControlResponse): void; reject(e: Error): void };
+
+function expectTicket(payload: Uint8Array): Uint8Array {
+  if (payload.length !== TICKET_BYTES) throw new ProtocolError('MALFORMED', `ticket: expected ${TICKET_BYTES} bytes, got ${payload.length}`);
+  return payload;
+}
+
 export class LockClient {
   private token = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly reassembler = new Reassembler();
   private readonly eventsReassembler = new Reassembler();
-  private pending: { token: number; opcode: OpcodeName; resolve(r: ControlResponse): void; reject(e: Error): void } | null = null;
+  /** Answers awaited by token: pipelined requests (pushPipelined) have several in flight. */
+  private readonly pending = new Map<number, Pending>();
   private disconnected = false;
+  /** Removes the handle-notification listener of a client on cached handles. */
+  private detach: (() => void) | null = null;
   private readonly onDisconnect = (): void => {
     this.disconnected = true;
-    this.pending?.reject(new SimulatorError('NOT_CONNECTED', 'the link to the lock dropped while waiting for an answer'));
-    this.pending = null;
+    this.rejectAll(new SimulatorError('NOT_CONNECTED', 'the link to the lock dropped while waiting for an answer'));
   };
 
   private constructor(
     readonly peripheral: Peripheral,
-    private readonly chars: { info: Characteristic; control: Characteristic; bulk: Characteristic; events: Characteristic },
+    private readonly chars: Channels,
     private readonly options: LockClientOptions,
   ) {}
+
+  private rejectAll(err: Error): void {
+    const all = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of all) p.reject(err);
+  }
+
+  /**
+   * A client on attribute handles cached from an earlier visit: no discovery, and the control
+   * point's notifications are switched on with a Write Command to its CCCD (no round trip). The
+   * caller checks the layout hash (`readLayout`) to know the handles still hold.
+   */
+  static fromHandles(peripheral: Peripheral, handles: LockHandles, options: LockClientOptions = {}): LockClient {
+    if (peripheral.state !== 'connected') simFail('NOT_CONNECTED', `peripheral ${peripheral.address} is ${peripheral.state}, connect it first`);
+    const write = (handle: number) => (data: Buffer, withoutResponse: boolean): void => peripheral.writeHandle(handle, data, withoutResponse, () => undefined);
+    const client = new LockClient(
+      peripheral,
+      {
+        info: { readAsync: () => peripheral.readHandleAsync(handles.info) },
+        control: { write: write(handles.control), writeAsync: (data, withoutResponse) => peripheral.writeHandleAsync(handles.control, data, withoutResponse) },
+        bulk: { write: write(handles.bulk) },
+      },
+      options,
+    );
+    peripheral.once('disconnect', client.onDisconnect);
+    const onNotify = (handle: number, data: Buffer): void => {
+      if (handle === handles.control) client.onControlData(new Uint8Array(data));
+    };
+    peripheral.on('handleNotify', onNotify);
+    client.detach = () => peripheral.removeListener('handleNotify', onNotify);
+    peripheral.once('disconnect', client.detach);
+    peripheral.writeHandle(handles.controlCccd, Buffer.from([0x01, 0x00]), true, () => undefined);
+    return client;
+  }
 
   /** Discover the latchkit service on a connected peripheral and subscribe to the control point. */
   static async open(peripheral: Peripheral, options: LockClientOptions = {}): Promise<LockClient> {
     if (peripheral.state !== 'connected') simFail('NOT_CONNECTED', `peripheral ${peripheral.address} is ${peripheral.state}, connect it first`);
-    const uuids = [GattUuid.info, GattUuid.control, GattUuid.bulk, GattUuid.events];
+    const uuids = [GattUuid.info, GattUuid.control, GattUuid.bulk, GattUuid.events, LAYOUT_UUID];
     const { characteristics } = await peripheral.discoverSomeServicesAndCharacteristicsAsync([GattUuid.service], uuids).catch((err: unknown) =>
       simFail('LOCK_NOT_FOUND', `peripheral ${peripheral.address} serves no latchkit service (${err instanceof Error ? err.message : String(err)}); is it a latchkit lock?`),
     );
@@ -95,13 +163,15 @@ export class LockClient {
       if (!c) simFail('LOCK_NOT_FOUND', `peripheral ${peripheral.address} has no latchkit characteristic ${uuid}; is it a latchkit lock?`);
       return c;
     };
-    const client = new LockClient(peripheral, { info: by(GattUuid.info), control: by(GattUuid.control), bulk: by(GattUuid.bulk), events: by(GattUuid.events) }, options);
+    const control = by(GattUuid.control);
+    const events = by(GattUuid.events);
+    const client = new LockClient(peripheral, { info: by(GattUuid.info), control, bulk: by(GattUuid.bulk) }, options);
     peripheral.once('disconnect', client.onDisconnect);
-    client.chars.control.on('data', (data: Buffer) => client.onControlData(new Uint8Array(data)));
-    await client.chars.control.subscribeAsync();
+    control.on('data', (data: Buffer) => client.onControlData(new Uint8Array(data)));
+    await control.subscribeAsync();
     if (options.onEvent) {
       const onEvent = options.onEvent;
-      client.chars.events.on('data', (data: Buffer) => {
+      events.on('data', (data: Buffer) => {
         try {
           const whole = client.eventsReassembler.push(new Uint8Array(data));
           if (whole) onEvent(decodeEvent(whole));
@@ -109,9 +179,36 @@ export class LockClient {
           // A malformed event notification is dropped; the log is read back over the control point anyway.
         }
       });
-      await client.chars.events.subscribeAsync();
+      await events.subscribeAsync();
     }
     return client;
+  }
+
+  /**
+   * The handles discovery found on this link, for a phone to cache (null when the lock serves no
+   * layout characteristic: firmware without the fast path). noble keeps them in its GATT state
+   * and offers no public accessor; a phone OS's GATT cache is what this stands in for.
+   */
+  discoveredHandles(): LockHandles | null {
+    type NobleChar = { valueHandle: number; endHandle?: number };
+    const internals = this.peripheral as unknown as { _noble?: { _bindings?: { _handles?: Record<string, number>; _gatts?: Record<number, { _characteristics?: Record<string, Record<string, NobleChar>> }> } } };
+    const bindings = internals._noble?._bindings;
+    const conn = bindings?._handles?.[this.peripheral.id];
+    const chars = conn === undefined ? undefined : bindings?._gatts?.[conn]?._characteristics?.[GattUuid.service];
+    const info = chars?.[GattUuid.info];
+    const control = chars?.[GattUuid.control];
+    const bulk = chars?.[GattUuid.bulk];
+    const layout = chars?.[LAYOUT_UUID];
+    if (!info || !control || !bulk || !layout) return null;
+    // The CCCD directly follows a notifying characteristic's value (bleno, Zephyr and the
+    // SoftDevice all allocate it there); the layout hash covers a change of that too.
+    return { info: info.valueHandle, control: control.valueHandle, controlCccd: control.valueHandle + 1, bulk: bulk.valueHandle, layout: layout.valueHandle };
+  }
+
+  /** Read the layout hash by its handle (a cached client) or by discovery's characteristic. */
+  async readLayout(handle: number): Promise<Uint8Array> {
+    if (!this.connected) simFail('NOT_CONNECTED', 'not connected to the lock');
+    return new Uint8Array(await this.peripheral.readHandleAsync(handle));
   }
 
   /** The ATT MTU of the link (what segments and chunks are sized to). */
@@ -134,67 +231,79 @@ export class LockClient {
     } catch {
       return;
     }
-    if (!whole || !this.pending) return;
+    if (!whole || this.pending.size === 0) return;
     let response: ControlResponse | UnknownOpcodeResponse;
     try {
       response = decodeResponse(whole);
     } catch (err) {
-      this.pending.reject(err as Error);
-      this.pending = null;
+      this.rejectAll(err as Error);
       return;
     }
-    if (response.token !== this.pending.token) return;
-    const p = this.pending;
+    const p = this.pending.get(response.token);
+    if (!p) return;
     if (response.opcode === 'unknown') {
       // The lock does not know this opcode (older firmware): a typed error, not a hang.
-      this.pending = null;
+      this.pending.delete(response.token);
       p.reject(ProtocolError.fromWire(response.status, `lock does not support ${p.opcode} (opcode 0x${response.opcodeByte.toString(16)})`));
       return;
     }
     if (response.opcode !== p.opcode) return;
-    this.pending = null;
+    this.pending.delete(response.token);
     p.resolve(response);
   }
 
   /** One control-point request; resolves with the response (status not checked). */
   request(opcode: OpcodeName, payload: Uint8Array = new Uint8Array(0)): Promise<ControlResponse> {
-    const run = async (): Promise<ControlResponse> => {
-      if (!this.connected) simFail('NOT_CONNECTED', 'not connected to the lock');
-      const token = (this.token = (this.token + 1) & 0xff);
-      const timeoutMs = this.options.timeoutMs ?? 15_000;
-      const answer = new Promise<ControlResponse>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          this.pending = null;
-          reject(new SimulatorError('TIMEOUT', `lock did not answer ${opcode} within ${timeoutMs} ms`));
-        }, timeoutMs);
-        this.pending = {
-          token,
-          opcode,
-          resolve: (r) => {
-            clearTimeout(timer);
-            resolve(r);
-          },
-          reject: (e) => {
-            clearTimeout(timer);
-            reject(e);
-          },
-        };
-      });
-      const withResponse = this.options.controlWithResponse ?? false;
-      const segments = segment(encodeRequest({ opcode, token, payload }), this.mtu);
-      for (const seg of segments) {
-        if (withResponse) await this.chars.control.writeAsync(Buffer.from(seg), false);
-        else this.chars.control.write(Buffer.from(seg), true);
-      }
-      return answer;
-    };
+    const run = async (): Promise<ControlResponse> => this.send(opcode, payload);
     const next = this.queue.then(run, run);
     this.queue = next.catch(() => undefined);
     return next;
   }
 
+  /**
+   * Write one request now, without waiting for earlier answers (they are matched by token).
+   * Resolves when the whole request was handed to the stack; the inner promise is the answer.
+   */
+  private async send(opcode: OpcodeName, payload: Uint8Array): Promise<ControlResponse> {
+    if (!this.connected) simFail('NOT_CONNECTED', 'not connected to the lock');
+    const token = (this.token = (this.token + 1) & 0xff);
+    const timeoutMs = this.options.timeoutMs ?? 15_000;
+    const answer = new Promise<ControlResponse>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(token);
+        reject(new SimulatorError('TIMEOUT', `lock did not answer ${opcode} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(token, {
+        opcode,
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+    });
+    const withResponse = this.options.controlWithResponse ?? false;
+    const segments = segment(encodeRequest({ opcode, token, payload }), this.mtu);
+    for (const seg of segments) {
+      if (withResponse) await this.chars.control.writeAsync(Buffer.from(seg), false);
+      else this.chars.control.write(Buffer.from(seg), true);
+    }
+    return answer;
+  }
+
   private async ok(opcode: OpcodeName, payload?: Uint8Array): Promise<Uint8Array> {
     return checkStatus(await this.request(opcode, payload)).payload;
+  }
+
+  /**
+   * Lock info over the control point (`getInfo`), written at once rather than queued, so a read
+   * put after it shares its connection event (the gateway's first request on cached handles).
+   */
+  async controlInfo(): Promise<LockInfo> {
+    return decodeLockInfo(checkStatus(await this.send('getInfo', new Uint8Array(0))).payload);
   }
 
   /** Read the info characteristic (one long read). */
@@ -208,6 +317,38 @@ export class LockClient {
     const { nonce } = decodeUnlockChallenge(await this.ok('unlockChallenge'));
     const signature = this.crypto.ed25519Sign(phone.seed, unlockSigningInput(lockId, nonce));
     return decodeUnlockResult(await this.ok('unlockPhone', encodeUnlockPhone({ publicKey: phone.publicKey, signature })));
+  }
+
+  /**
+   * Fast path (§9.8): sign the ticket the lock issued on the last granted unlock and send it,
+   * with no challenge round trip. The answer carries the next ticket when the unlock is granted.
+   */
+  async unlockTicket(phone: SigningKey, lockId: Uint8Array, ticket: Uint8Array): Promise<TicketedUnlockResult> {
+    const signature = this.crypto.ed25519Sign(phone.seed, ticketSigningInput(lockId, ticket));
+    return this.unlockTicketWith(phone.publicKey, signature);
+  }
+
+  /** Send a ticket answer with an arbitrary (possibly replayed) signature; for tests and tools. */
+  async unlockTicketWith(publicKey: Uint8Array, signature: Uint8Array): Promise<TicketedUnlockResult> {
+    // Written at once (not queued behind earlier requests), so a caller can put a read after it
+    // in the same connection event.
+    return decodeTicketedUnlockResult(checkStatus(await this.send('unlockTicket', encodeUnlockPhone({ publicKey, signature }))).payload);
+  }
+
+  /**
+   * Stop using this client without dropping the link (its cached handles turned out wrong):
+   * waiting answers are rejected and notifications on those handles are ignored from now on.
+   */
+  abandon(): void {
+    this.disconnected = true;
+    this.peripheral.removeListener('disconnect', this.onDisconnect);
+    this.detach?.();
+    this.rejectAll(new SimulatorError('NOT_CONNECTED', 'client abandoned (cached handles no longer valid)'));
+  }
+
+  /** A ticket for the key granted on this link (after a slow-path unlock). */
+  async issueTicket(): Promise<Uint8Array> {
+    return expectTicket(await this.ok('ticketIssue'));
   }
 
   /** Answer a challenge with an arbitrary (possibly replayed) signature; for tests and tools. */
@@ -263,6 +404,40 @@ export class LockClient {
     }
   }
 
+  /**
+   * `push` with one wait instead of one per step: bulkBegin, every chunk and bulkCommit go out
+   * back to back, and the commit's answer is the receipt. The lock keeps only the contiguous
+   * prefix it received and refuses to commit a short transfer (TRANSFER_INCOMPLETE), so a lost
+   * chunk costs a status request and a resend from the offset the lock reports; nothing is
+   * applied before the whole message is there and hashes to its id.
+   */
+  async pushPipelined(message: Uint8Array, options: { skipChunks?: ReadonlySet<number>; onProgress?: (p: PushProgress) => void } = {}): Promise<PushResult> {
+    const id = transferId(message, this.crypto);
+    const total = message.length;
+    await this.queue;
+    const begin = this.send('bulkBegin', encodeBulkBegin({ id, total }));
+    begin.catch(() => undefined);
+    let index = 0;
+    for (const chunk of bulkChunks(message, 0, this.mtu)) {
+      if (!this.connected) simFail('NOT_CONNECTED', `the link dropped during the transfer`, { total });
+      // Test seam: a chunk the air loses (the model's faults drop links, not single PDUs).
+      if (!options.skipChunks?.has(index++)) this.chars.bulk.write(Buffer.from(chunk), true);
+    }
+    const commit = this.send('bulkCommit', id);
+    commit.catch(() => undefined);
+    // Everything is handed to the stack; what the lock kept, its commit answer says.
+    options.onProgress?.({ sent: total, total, resumedFrom: 0 });
+    const started = decodeBulkProgress(checkStatus(await begin).payload);
+    if (!equalBytes(started.id, id)) throw new ProtocolError('MALFORMED', 'lock answered bulkBegin for another transfer');
+    const first = await commit;
+    if (first.status === 0) return { receipt: first.payload, bytes: total - started.received, resumedFrom: started.received, retries: 0 };
+    const refused = ProtocolError.fromWire(first.status, 'bulk commit refused');
+    if (refused.code !== 'TRANSFER_INCOMPLETE') throw refused;
+    // The lock lacks a chunk: continue from where its contiguous prefix ends, as push() does.
+    const r = await this.push(message, options.onProgress);
+    return { ...r, resumedFrom: started.received, retries: r.retries + 1 };
+  }
+
   /** Where the lock's bulk receiver stands (id of its pending transfer and bytes received). */
   async bulkStatus(): Promise<{ id: string; received: number }> {
     const p = decodeBulkProgress(await this.ok('bulkStatus'));
@@ -290,8 +465,7 @@ export class LockClient {
 
   async disconnect(): Promise<void> {
     this.peripheral.removeListener('disconnect', this.onDisconnect);
-    this.pending?.reject(new SimulatorError('NOT_CONNECTED', 'disconnected by the client'));
-    this.pending = null;
+    this.rejectAll(new SimulatorError('NOT_CONNECTED', 'disconnected by the client'));
     this.disconnected = true;
     if (this.peripheral.state === 'connected' || this.peripheral.state === 'connecting') await this.peripheral.disconnectAsync();
   }
@@ -323,12 +497,12 @@ export interface DeliveryReport {
  * lock's ProtocolError; a dropped link throws NOT_CONNECTED (call again on a new connection to
  * resume). `lockSeq` is the sequence from the lock's info.
  */
-export async function deliverSet(client: LockClient, lockSeq: number, bundle: SetBundle, onProgress?: (p: PushProgress) => void): Promise<DeliveryReport | null> {
+export async function deliverSet(client: LockClient, lockSeq: number, bundle: SetBundle, onProgress?: (p: PushProgress) => void, pipelined = false): Promise<DeliveryReport | null> {
   const delta = bundle.delta ? peekSetMessage(bundle.delta) : null;
   const full = bundle.full ? peekSetMessage(bundle.full) : null;
   if (Math.max(delta?.seq ?? 0, full?.seq ?? 0) <= lockSeq) return null;
   const send = async (kind: 'delta' | 'full', bytes: Uint8Array, seq: number, fellBack: boolean): Promise<DeliveryReport> => {
-    const r = await client.push(bytes, onProgress);
+    const r = pipelined ? await client.pushPipelined(bytes, onProgress ? { onProgress } : {}) : await client.push(bytes, onProgress);
     return { sent: kind, fellBack, seq, bytes: r.bytes, resumedFrom: r.resumedFrom, receipt: r.receipt };
   };
   if (delta && bundle.delta && delta.base === lockSeq && delta.seq > lockSeq) {

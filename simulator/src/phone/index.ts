@@ -2,3 +2,4 @@
 export * from './client.js';
 export * from './discover.js';
 export * from './phone.js';
+export * from './known.js';

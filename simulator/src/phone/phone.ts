@@ -8,11 +8,12 @@
  * the lock's receipt and new event records for the backend.
  */
 import type { Peripheral } from '@abandonware/noble';
-import type { CryptoProvider, DenyReasonName, EventRecord, LockInfo, SigningKey } from '@latchkit/protocol';
-import { Claim, decodeCbor, DEFAULT_MAX_MESSAGE_BYTES, DenyReason, equalBytes, getCryptoProvider, parseSign1, ProtocolError, toHex } from '@latchkit/protocol';
+import type { CryptoProvider, DenyReasonName, EventRecord, LockInfo, SigningKey, UnlockResult } from '@latchkit/protocol';
+import { Claim, decodeCbor, DEFAULT_MAX_MESSAGE_BYTES, DenyReason, equalBytes, getCryptoProvider, parseSign1, peekSetMessage, ProtocolError, toHex } from '@latchkit/protocol';
 import { badArgument } from '../errors.js';
 import type { CentralOptions, Noble, ProfileInput } from '../radio/index.js';
-import { deliverSet, LockClient, type SetBundle } from './client.js';
+import { deliverSet, LockClient, type PushResult, type SetBundle } from './client.js';
+import { KnownLocks } from './known.js';
 import { connectLock, findLock } from './discover.js';
 
 /** The part of a radio the phone needs (a virtual `Air`, or `openRadio()`'s result). */
@@ -59,6 +60,8 @@ export interface VisitOptions {
   /** Bring back event records from `eventsFrom` (default true). */
   readEvents?: boolean;
   maxEvents?: number;
+  /** `fast` (default): remembered address, cached handles, tickets, unlock first; `classic`: the exchange before §9.8. */
+  path?: 'fast' | 'classic';
 }
 
 export interface RelayReport {
@@ -102,11 +105,34 @@ export interface VisitReport {
   /** The lock's signed receipt after the visit (what it enforces, and its event head). */
   receipt: Uint8Array;
   events: EventRecord[];
-  /** Modelled on-air ms on the virtual radio, wall ms on a real adapter. */
-  timing: { modelled: boolean; scanMs: number; connectMs: number; exchangeMs: number; totalMs: number };
+  /** `fast` (PROTOCOL.md §9.8, the default) or `classic`. */
+  path: 'fast' | 'classic';
+  /**
+   * Modelled on-air ms on the virtual radio, wall ms on a real adapter. `scanned`: the phone
+   * had to find the lock (first visit); `cached`: it reused handles, no discovery. `doorOpenMs`:
+   * from starting to connect to the unlock result (null without an unlock); `relayCommittedMs`:
+   * from starting to connect to the relayed set's receipt (null without a relayed set).
+   */
+  timing: { modelled: boolean; scanned: boolean; cached: boolean; scanMs: number; connectMs: number; exchangeMs: number; totalMs: number; doorOpenMs: number | null; relayCommittedMs?: number | null };
 }
 
 const REASON_BY_CODE = new Map<number, DenyReasonName>(Object.entries(DenyReason).map(([k, v]) => [v, k as DenyReasonName]));
+
+function unlockReport(r: UnlockResult): NonNullable<VisitReport['unlock']> {
+  return { granted: r.result === 0, reason: r.result === 0 ? 'none' : (REASON_BY_CODE.get(r.result) ?? 'unknownCredential'), holder: r.holder, eventIndex: r.eventIndex };
+}
+
+/** What relaying a bundle produced: the report's relay fields, and the commit's receipt. */
+interface RelayOutcome {
+  report: Pick<VisitReport, 'relay' | 'relayError' | 'withheld' | 'anchorsApplied' | 'timeSynced'>;
+  receipt: Uint8Array | null;
+}
+
+function emptyRelay(): RelayOutcome {
+  return { report: { relay: null, relayError: null, withheld: [], anchorsApplied: 0, timeSynced: false }, receipt: null };
+}
+
+
 
 /**
  * The audience claim (`aud`, the lock id) of a signed message, read without verifying or
@@ -143,11 +169,16 @@ function withholdReason(message: Uint8Array, lockId: Uint8Array): { aud: string 
 
 export class Phone {
   private readonly bundles = new Map<string, RelayBundle>();
+  /** Doors this phone has been to (address, handles) and the ticket each gave it (§9.8). */
+  private readonly known: KnownLocks;
+  private readonly tickets = new Map<string, Uint8Array>();
 
   private constructor(
     private readonly central: Awaited<ReturnType<CentralFactory['addCentral']>>,
     private readonly options: PhoneOptions,
-  ) {}
+  ) {
+    this.known = new KnownLocks(() => this.now());
+  }
 
   static async create(options: PhoneOptions): Promise<Phone> {
     if (!options.key?.seed || !options.key.publicKey) throw badArgument('phone key', 'a SigningKey', options.key);
@@ -186,111 +217,205 @@ export class Phone {
     return this.options.crypto ?? getCryptoProvider();
   }
 
-  /** One visit to a door (see the module comment). Disconnects at the end, also on failure. */
+  /**
+   * One visit to a door (see the module comment). Disconnects at the end, also on failure.
+   * The fast path (default, PROTOCOL.md §9.8) unlocks first and relays after; `path: 'classic'`
+   * is the exchange of phones from before it (info, relay, challenge, unlock).
+   */
   async visit(lockId: Uint8Array, o: VisitOptions = {}): Promise<VisitReport> {
+    return (o.path ?? 'fast') === 'classic' ? this.visitClassic(lockId, o) : this.visitFast(lockId, o);
+  }
+
+  private clientOptions(): { timeoutMs: number; crypto: CryptoProvider } {
+    return { timeoutMs: this.options.timeoutMs ?? 10_000, crypto: this.crypto };
+  }
+
+  private async visitClassic(lockId: Uint8Array, o: VisitOptions): Promise<VisitReport> {
     const t0 = this.now();
     const peripheral: Peripheral = await findLock(this.central.noble, lockId, this.options.timeoutMs ?? 10_000);
     const t1 = this.now();
     await peripheral.connectAsync();
     let client: LockClient | null = null;
     try {
-      client = await LockClient.open(peripheral, { timeoutMs: this.options.timeoutMs ?? 10_000, crypto: this.crypto });
+      client = await LockClient.open(peripheral, this.clientOptions());
       const t2 = this.now();
       const info = await client.info();
       const bundle = this.bundles.get(toHex(lockId));
-      let relay: RelayReport | null = null;
-      let relayError: string | null = null;
-      let receipt: Uint8Array | null = null;
-      let anchorsApplied = 0;
-      let timeSynced = false;
-      const withheld: WithheldMessage[] = [];
-      if (o.relay !== false && bundle) {
-        // Nothing addressed to another lock goes on the air (the lock would refuse it with
-        // WRONG_LOCK after receiving every byte); the unlock below still happens.
-        const updates: Uint8Array[] = [];
-        for (const [index, update] of (bundle.anchorUpdates ?? []).entries()) {
-          const why = withholdReason(update, lockId);
-          if (why) withheld.push({ message: 'anchorUpdate', index, ...why });
-          else updates.push(update);
-        }
-        const set: SetBundle = {};
-        for (const kind of ['delta', 'full'] as const) {
-          const message = bundle[kind];
-          if (!message) continue;
-          const why = withholdReason(message, lockId);
-          if (why) withheld.push({ message: kind, ...why });
-          else set[kind] = message;
-        }
-        if (bundle.timeSync) {
-          const why = withholdReason(bundle.timeSync, lockId);
-          if (why) withheld.push({ message: 'timeSync', ...why });
-          else {
-            // Signed time only moves a lock clock forward; push it when the lock is behind (an
-            // RTC that lost power boots at its persisted floor and asks for time this way).
-            const iat = issuedAtOf(bundle.timeSync);
-            if (iat !== null && info.clock < iat - CLOCK_BEHIND_S) {
-              try {
-                await client.push(bundle.timeSync);
-                timeSynced = true;
-              } catch (err) {
-                if (!(err instanceof ProtocolError)) throw err;
-                relayError = err.code;
-              }
-            }
-          }
-        }
-        if (withheld.length > 0) relayError = withheld.some((w) => w.reason === 'WRONG_AUDIENCE') ? 'WRONG_LOCK' : withheld[0]!.reason;
-        for (const update of updates) {
-          try {
-            await client.push(update);
-            anchorsApplied++;
-          } catch (err) {
-            if (!(err instanceof ProtocolError)) throw err;
-            // STALE_SEQUENCE: applied on an earlier visit. Anything else is reported; the set
-            // may still apply (it is signed by a key the lock already trusts, or it is refused).
-            if (err.code !== 'STALE_SEQUENCE') relayError = err.code;
-          }
-        }
-        if (set.delta || set.full) {
-          try {
-            const r = await deliverSet(client, info.seq, set);
-            if (r) {
-              relay = { sent: r.sent, fellBack: r.fellBack, seq: r.seq, bytes: r.bytes, resumedFrom: r.resumedFrom };
-              receipt = r.receipt;
-            }
-          } catch (err) {
-            if (!(err instanceof ProtocolError)) throw err;
-            // The lock refused what we carry (stale, not for it, too large...): still unlock.
-            relayError = err.code;
-          }
-        }
-      }
+      const r = o.relay !== false && bundle ? await this.relay(client, lockId, info, bundle, false) : emptyRelay();
       let unlock: VisitReport['unlock'] = null;
+      let tOpen = t2;
       if (o.unlock !== false) {
-        const r = await client.unlock(this.options.key, lockId);
-        unlock = { granted: r.result === 0, reason: r.result === 0 ? 'none' : (REASON_BY_CODE.get(r.result) ?? 'unknownCredential'), holder: r.holder, eventIndex: r.eventIndex };
+        unlock = unlockReport(await client.unlock(this.options.key, lockId));
+        tOpen = this.now();
       }
       // The receipt is read after the unlock so its signed event head covers the unlock's record.
-      if (unlock !== null || receipt === null) receipt = await client.receipt();
+      const receipt = unlock !== null || r.receipt === null ? await client.receipt() : r.receipt;
       const events = o.readEvents === false ? [] : await client.readEvents(bundle?.eventsFrom ?? 0, o.maxEvents ?? 4096);
       const t3 = this.now();
       return {
         lockId: toHex(lockId),
         info,
-        relay,
-        relayError,
-        withheld,
-        anchorsApplied,
-        timeSynced,
+        ...r.report,
         unlock,
         receipt,
         events,
-        timing: { modelled: this.central.now !== undefined, scanMs: t1 - t0, connectMs: t2 - t1, exchangeMs: t3 - t2, totalMs: t3 - t0 },
+        path: 'classic',
+        timing: { modelled: this.central.now !== undefined, scanned: true, cached: false, scanMs: t1 - t0, connectMs: t2 - t1, exchangeMs: t3 - t2, totalMs: t3 - t0, doorOpenMs: unlock ? tOpen - t1 : null },
       };
     } finally {
       if (client) await client.disconnect().catch(() => undefined);
       else await peripheral.disconnectAsync().catch(() => undefined);
     }
+  }
+
+  /**
+   * The fast path: connect straight to the remembered address (scan only on a first visit),
+   * reuse cached handles when the layout hash still matches, answer the ticket without a
+   * challenge round trip, then relay pipelined. Every fallback (no ticket, a layout that moved,
+   * a lock without the fast path) ends in the classic exchange on the same link.
+   */
+  private async visitFast(lockId: Uint8Array, o: VisitOptions): Promise<VisitReport> {
+    const hex = toHex(lockId);
+    const t0 = this.now();
+    const ticket0 = o.unlock !== false ? (this.tickets.get(hex) ?? null) : null;
+    const link = await this.known.connect(this.central.noble, lockId, { ...this.clientOptions(), findTimeoutMs: this.options.timeoutMs ?? 10_000 }, ticket0 ? (c) => c.unlockTicket(this.options.key, lockId, ticket0) : undefined);
+    const client = link.client;
+    const t1 = link.connectStartedAt;
+    const t2 = this.now();
+    try {
+      let unlock: VisitReport['unlock'] = null;
+      let ticket: Uint8Array | null = null;
+      let tOpen: number | null = null;
+      this.tickets.delete(hex);
+      // staleNonce: the lock no longer holds the ticket (reboot, eviction, expiry): challenge instead.
+      if (link.first && link.first.result !== DenyReason.staleNonce) {
+        unlock = unlockReport(link.first);
+        ticket = link.first.ticket;
+        tOpen = this.now();
+      }
+      if (o.unlock !== false && unlock === null) {
+        unlock = unlockReport(await client.unlock(this.options.key, lockId));
+        tOpen = this.now();
+      }
+      const bundle = this.bundles.get(hex);
+      let r = emptyRelay();
+      let tRelay: number | null = null;
+      let info: LockInfo | null = null;
+      if (o.relay !== false && bundle) {
+        // Signed time and anchor updates depend on what the lock holds: read its info for them.
+        if (bundle.timeSync || (bundle.anchorUpdates?.length ?? 0) > 0) info = await client.info();
+        r = await this.relay(client, lockId, info, bundle, true);
+        if (r.report.relay) tRelay = this.now();
+        // The resident's own key may have arrived with this set: the unlock is tried again.
+        if (unlock && !unlock.granted && unlock.reason === 'unknownCredential' && r.report.relay) {
+          unlock = unlockReport(await client.unlock(this.options.key, lockId));
+          tOpen = this.now();
+        }
+      }
+      // A lock without the fast path answers UNKNOWN_OPCODE: no ticket, the next visit challenges.
+      if (unlock?.granted && ticket === null) ticket = await client.issueTicket().catch(() => null);
+      if (ticket) this.tickets.set(hex, ticket);
+      info ??= await client.info();
+      const receipt = r.receipt ?? (await client.receipt());
+      const events = o.readEvents === false ? [] : await client.readEvents(bundle?.eventsFrom ?? 0, o.maxEvents ?? 4096);
+      const t3 = this.now();
+      if (!link.cached) await this.known.remember(lockId, client);
+      return {
+        lockId: hex,
+        info,
+        ...r.report,
+        unlock,
+        receipt,
+        events,
+        path: 'fast',
+        timing: {
+          modelled: this.central.now !== undefined,
+          scanned: link.scanned,
+          cached: link.cached,
+          scanMs: t1 - t0,
+          connectMs: t2 - t1,
+          exchangeMs: t3 - t2,
+          totalMs: t3 - t0,
+          doorOpenMs: tOpen === null ? null : tOpen - t1,
+          relayCommittedMs: tRelay === null ? null : tRelay - t1,
+        },
+      };
+    } finally {
+      await client.disconnect().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Relay what the phone carries for this door: anchor updates, signed time (when `info` shows
+   * the lock's clock behind), then the set. With `info` null (fast path) the delta is sent as
+   * if the lock held its base; the lock's refusal (DELTA_BASE_MISMATCH) brings the full set.
+   */
+  private async relay(client: LockClient, lockId: Uint8Array, info: LockInfo | null, bundle: RelayBundle, pipelined: boolean): Promise<RelayOutcome> {
+    const out = emptyRelay();
+    const report = out.report;
+    const push = (m: Uint8Array): Promise<PushResult> => (pipelined ? client.pushPipelined(m) : client.push(m));
+    // Nothing addressed to another lock goes on the air (the lock would refuse it with
+    // WRONG_LOCK after receiving every byte); the unlock still happens.
+    const updates: Uint8Array[] = [];
+    for (const [index, update] of (bundle.anchorUpdates ?? []).entries()) {
+      const why = withholdReason(update, lockId);
+      if (why) report.withheld.push({ message: 'anchorUpdate', index, ...why });
+      else updates.push(update);
+    }
+    const set: SetBundle = {};
+    for (const kind of ['delta', 'full'] as const) {
+      const message = bundle[kind];
+      if (!message) continue;
+      const why = withholdReason(message, lockId);
+      if (why) report.withheld.push({ message: kind, ...why });
+      else set[kind] = message;
+    }
+    if (bundle.timeSync) {
+      const why = withholdReason(bundle.timeSync, lockId);
+      if (why) report.withheld.push({ message: 'timeSync', ...why });
+      else {
+        // Signed time only moves a lock clock forward; push it when the lock is behind (an
+        // RTC that lost power boots at its persisted floor and asks for time this way).
+        const iat = issuedAtOf(bundle.timeSync);
+        if (info && iat !== null && info.clock < iat - CLOCK_BEHIND_S) {
+          try {
+            await push(bundle.timeSync);
+            report.timeSynced = true;
+          } catch (err) {
+            if (!(err instanceof ProtocolError)) throw err;
+            report.relayError = err.code;
+          }
+        }
+      }
+    }
+    if (report.withheld.length > 0) report.relayError = report.withheld.some((w) => w.reason === 'WRONG_AUDIENCE') ? 'WRONG_LOCK' : report.withheld[0]!.reason;
+    for (const update of updates) {
+      try {
+        await push(update);
+        report.anchorsApplied++;
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err;
+        // STALE_SEQUENCE: applied on an earlier visit. Anything else is reported; the set
+        // may still apply (it is signed by a key the lock already trusts, or it is refused).
+        if (err.code !== 'STALE_SEQUENCE') report.relayError = err.code;
+      }
+    }
+    if (set.delta || set.full) {
+      // Without info, assume the lock holds the delta's base: the lock refuses anything else.
+      const lockSeq = info ? info.seq : set.delta ? (peekSetMessage(set.delta).base ?? 0) : 0;
+      try {
+        const d = await deliverSet(client, lockSeq, set, undefined, pipelined);
+        if (d) {
+          report.relay = { sent: d.sent, fellBack: d.fellBack, seq: d.seq, bytes: d.bytes, resumedFrom: d.resumedFrom };
+          out.receipt = d.receipt;
+        }
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err;
+        // A lock that already holds this sequence (another phone relayed it) needs nothing.
+        if (!(info === null && err.code === 'STALE_SEQUENCE')) report.relayError = err.code;
+      }
+    }
+    return out;
   }
 
   async close(): Promise<void> {

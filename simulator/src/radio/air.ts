@@ -65,6 +65,36 @@ export interface PeripheralOptions {
   capture?: string;
 }
 
+interface AdvertisingSchedule {
+  idleIntervalMs: number;
+  burstIntervalMs: number;
+  burstMs: number;
+  /** Modelled time of the latest wake trigger (-Infinity: none yet). */
+  wakeAt: number;
+}
+
+interface AdvertisingSegment {
+  start: number;
+  end: number;
+  intervalMs: number;
+}
+
+/**
+ * The grids a schedule advertises on from `enabledAt`: idle, a burst from the last wake (a
+ * fresh grid: a controller restarts its advertising events when the interval changes), idle
+ * again after it. A burst that began before advertising was re-enabled continues on a grid
+ * restarted at the enable.
+ */
+function scheduleSegments(s: AdvertisingSchedule, enabledAt: number): AdvertisingSegment[] {
+  const burstEnd = s.wakeAt + s.burstMs;
+  if (burstEnd <= enabledAt) return [{ start: enabledAt, end: Infinity, intervalMs: s.idleIntervalMs }];
+  const out: AdvertisingSegment[] = [];
+  if (s.wakeAt > enabledAt) out.push({ start: enabledAt, end: s.wakeAt, intervalMs: s.idleIntervalMs });
+  out.push({ start: Math.max(enabledAt, s.wakeAt), end: burstEnd, intervalMs: s.burstIntervalMs });
+  out.push({ start: burstEnd, end: Infinity, intervalMs: s.idleIntervalMs });
+  return out;
+}
+
 export interface CentralOptions {
   address?: string;
   name?: string;
@@ -139,6 +169,15 @@ abstract class DeviceBase {
     return this.controller.now();
   }
 
+  /**
+   * The device's host does nothing until modelled time `ms` (a phone carried to the door, a
+   * lock waiting for its next visitor): its next command or packet is stamped no earlier.
+   */
+  idleUntil(ms: number): void {
+    if (!Number.isFinite(ms)) throw badArgument('idleUntil ms', 'a finite number', ms);
+    if (ms > this.controller.hostTime) this.controller.hostTime = ms;
+  }
+
   /** Removes the device from the air; its peers see the link drop after the supervision timeout. */
   close(): Promise<void> {
     this.air.removeDevice(this as unknown as Device);
@@ -162,6 +201,27 @@ export class VirtualPeripheral extends DeviceBase {
   /** The current connection, if any (bleno serves one central at a time). */
   get link(): Link | undefined {
     return this.controller.peripheralLink;
+  }
+
+  /**
+   * The peripheral's host computes for `ms` modelled ms before its next action (the lock MCU's
+   * time, ../lock/mcu.ts): its next packet on the link is ready that much later.
+   */
+  /** See `Air.setAdvertisingSchedule`. */
+  setAdvertisingSchedule(policy: { idleIntervalMs: number; burstIntervalMs: number; burstMs: number } | null): void {
+    this.air.setAdvertisingSchedule(this, policy);
+  }
+
+  /** See `Air.wakeAdvertising`. */
+  wakeAdvertising(atMs?: number): void {
+    this.air.wakeAdvertising(this, atMs);
+  }
+
+  busy(ms: number): void {
+    if (!(Number.isFinite(ms) && ms >= 0)) throw badArgument('busy ms', 'a finite number >= 0', ms);
+    const link = this.link;
+    const until = link ? link.hostBusy('peripheral', ms) : this.controller.hostNow() + ms;
+    if (until > this.controller.hostTime) this.controller.hostTime = until;
   }
 }
 
@@ -235,6 +295,7 @@ export class Air implements AirInternals {
   private readonly faults = new Set<FaultHandle>();
   private readonly sleeping = new Map<VirtualController, SleepState>();
   private readonly advertisingIntervalOverride = new Map<VirtualController, number>();
+  private readonly advertisingSchedules = new Map<VirtualController, AdvertisingSchedule>();
   private readonly captureBaseUnixMs = Date.now();
   private counters = { central: 0, peripheral: 0, raw: 0 };
   private isClosed = false;
@@ -574,14 +635,29 @@ export class Air implements AirInternals {
   }
 
   nextAdvertisingEvent(adv: VirtualController, scanner: VirtualController, from: number, scan: ScanWindow): number {
-    const interval = this.sleeping.get(adv)?.intervalMs ?? this.advertisingIntervalOverride.get(adv) ?? adv.adv.intervalMs;
     from = Math.max(from, adv.adv.enabledAt);
-    const phase = unitHash(this.seed, 'adv-phase', adv.address) * interval;
+    const sleeping = this.sleeping.get(adv)?.intervalMs;
+    const fixed = sleeping ?? this.advertisingIntervalOverride.get(adv) ?? adv.adv.intervalMs;
+    const schedule = sleeping === undefined ? this.advertisingSchedules.get(adv) : undefined;
+    // Without a schedule: one grid, restarted whenever advertising is (re-)enabled.
+    const segments = schedule ? scheduleSegments(schedule, adv.adv.enabledAt) : [{ start: adv.adv.enabledAt, end: Infinity, intervalMs: fixed }];
+    for (const seg of segments) {
+      if (seg.end <= from) continue;
+      const t = this.firstHeardEvent(adv, scanner, scan, seg, from);
+      if (t !== null) return t;
+    }
+    return from + fixed;
+  }
+
+  /** First advertising event of one grid segment at or after `from` that the scanner hears. */
+  private firstHeardEvent(adv: VirtualController, scanner: VirtualController, scan: ScanWindow, seg: AdvertisingSegment, from: number): number | null {
+    const interval = seg.intervalMs;
     const loss = this.lossRate(scanner, adv);
-    let k = Math.max(0, Math.floor((from - phase) / interval) - 1);
+    let k = Math.max(0, Math.floor((from - seg.start) / interval) - 1);
     // Each advertising event is delayed by a pseudo-random 0–10 ms (advDelay, Core Vol 6 Part B §4.4.2.2).
     for (let i = 0; i < 100_000; i++, k++) {
-      const t = phase + k * interval + unitHash(this.seed, 'adv-delay', adv.address, k) * 10;
+      const t = seg.start + k * interval + unitHash(this.seed, 'adv-delay', adv.address, seg.start, k) * 10;
+      if (t >= seg.end) return null;
       if (t < from) continue;
       if (scan.windowMs < scan.intervalMs) {
         const intoInterval = (((t - scan.startedAt) % scan.intervalMs) + scan.intervalMs) % scan.intervalMs;
@@ -590,7 +666,40 @@ export class Air implements AirInternals {
       if (loss > 0 && unitHash(this.seed, 'adv-loss', scanner.address, adv.address, k) < loss) continue;
       return t;
     }
-    return from + interval;
+    return null;
+  }
+
+  /**
+   * An advertising policy for a peripheral (a lock's firmware decides it): `idleIntervalMs`
+   * normally, `burstIntervalMs` for `burstMs` after each `wakeAdvertising` (keypad touch,
+   * proximity sensor). Replaces `advertisingIntervalMs`; `null` removes the policy.
+   */
+  setAdvertisingSchedule(peripheral: DeviceRef, policy: { idleIntervalMs: number; burstIntervalMs: number; burstMs: number } | null): void {
+    const c = this.controllerOf(peripheral);
+    if (policy === null) {
+      this.advertisingSchedules.delete(c);
+    } else {
+      for (const k of ['idleIntervalMs', 'burstIntervalMs'] as const) {
+        if (!(policy[k] >= 20 && policy[k] <= 10_240)) throw badArgument(`advertising ${k}`, 'a number between 20 and 10240', policy[k]);
+      }
+      if (!(policy.burstMs >= 0 && Number.isFinite(policy.burstMs))) throw badArgument('advertising burstMs', 'a finite number >= 0', policy.burstMs);
+      this.advertisingSchedules.set(c, { ...policy, wakeAt: -Infinity });
+    }
+    if (c.adv.enabled) this.advertisingChanged(c);
+  }
+
+  /**
+   * The wake trigger: a burst starts at modelled time `atMs` (default the peripheral's now), on a
+   * fresh grid. A sensor fires on its own clock, not after the lock's last radio activity, hence
+   * the explicit time.
+   */
+  wakeAdvertising(peripheral: DeviceRef, atMs?: number): void {
+    const c = this.controllerOf(peripheral);
+    const s = this.advertisingSchedules.get(c);
+    if (!s) throw badArgument('wakeAdvertising', 'a peripheral with an advertising schedule (setAdvertisingSchedule)', describe(c));
+    if (atMs !== undefined && !Number.isFinite(atMs)) throw badArgument('wakeAdvertising atMs', 'a finite number', atMs);
+    s.wakeAt = atMs ?? c.now();
+    if (c.adv.enabled) this.advertisingChanged(c);
   }
 
   establish(central: VirtualController, target: VirtualController, t: number, request: CreateConnectionRequest): void {
@@ -706,6 +815,7 @@ export class Air implements AirInternals {
     this.initiators.delete(c);
     this.sleeping.delete(c);
     this.advertisingIntervalOverride.delete(c);
+    this.advertisingSchedules.delete(c);
     unregisterController(c.devId);
   }
 

@@ -150,6 +150,16 @@ export class Link {
     return Math.max(this.hostTime[side], end.wallNow());
   }
 
+  /**
+   * The host on `side` is busy computing for `ms` (a lock MCU verifying a signature): whatever it
+   * sends next is ready no earlier than that.
+   */
+  hostBusy(side: Side, ms: number): number {
+    const until = this.hostNow(side) + ms;
+    if (until > this.hostTime[side]) this.hostTime[side] = until;
+    return until;
+  }
+
   /** An HCI ACL packet from the host on `side` (payload = ACL data after the 4-byte HCI header). */
   submit(side: Side, pb: number, payload: Buffer): boolean {
     if (this.state !== 'open' || this.terminating) return false;

@@ -62,8 +62,9 @@ describe('the phone checks aud before relaying', () => {
   it('a bundle for lock A carried to lock B: nothing pushed, reported, the unlock proceeds', async () => {
     const { t, stats } = await lockB();
     const phone = await phoneFor(1000);
-    // Baseline: the same visit with nothing to relay.
-    await phone.visit(t.device.lockId);
+    // Baseline: the same visit with nothing to relay (classic path both times, so the two
+    // visits differ only in what is relayed; the fast path's second visit sends fewer bytes).
+    await phone.visit(t.device.lockId, { path: 'classic' });
     const baseline = { ...stats() };
 
     const fullA = t.backend.full(2, specs2, T0, LOCK_A);
@@ -74,7 +75,7 @@ describe('the phone checks aud before relaying', () => {
     const begin = vi.spyOn(BulkReceiver.prototype, 'begin');
     const eventsBefore = t.device.firmware.events.read(0, 1000).length;
 
-    const r = await phone.visit(t.device.lockId);
+    const r = await phone.visit(t.device.lockId, { path: 'classic' });
     expect(push).not.toHaveBeenCalled();
     expect(begin).not.toHaveBeenCalled();
     // Not one more byte to the lock than the visit with nothing to relay.
@@ -98,8 +99,9 @@ describe('the phone checks aud before relaying', () => {
     const phone = await phoneFor(2000);
     const full2 = t.backend.full(2, specs2);
     phone.carry({ lockId: t.device.lockId, delta: t.backend.delta(t.backend.full(1, specs), 2, specs2).bytes, full: full2.bytes });
-    const push = vi.spyOn(LockClient.prototype, 'push');
+    const push = vi.spyOn(LockClient.prototype, 'pushPipelined');
     const r = await phone.visit(t.device.lockId);
+    // The fast path relays pipelined (bulkBegin, chunks, bulkCommit back to back).
     expect(push).toHaveBeenCalledTimes(1);
     expect(r).toMatchObject({ relay: { sent: 'delta', fellBack: false, seq: 2 }, relayError: null, withheld: [], unlock: { granted: true, holder: 2000 } });
     expect(t.device.firmware.seq).toBe(2);
