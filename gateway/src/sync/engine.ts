@@ -18,7 +18,7 @@ import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
 import { all, nowOf, one, type Ctx } from '../model/base.js';
 import { doorSyncState } from '../model/sync-state.js';
-import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDoor, lockIdentity, sameDevice, syncPayload, timeSyncFor } from '../compiler/index.js';
+import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDirtyAsync, compileDoor, lockIdentity, sameDevice, syncPayload, timeSyncFor, type AsyncCompileOptions } from '../compiler/index.js';
 import { pendingAnchorUpdates } from '../compiler/rotation.js';
 
 export interface RetryPolicy {
@@ -39,6 +39,12 @@ export interface SyncEngineOptions {
   profile?: 'gateway' | 'ios' | 'android';
   ctx?: Ctx;
   provider?: CryptoProvider;
+  /**
+   * The issuer signer (a KMS, an HSM) that signs what pushPending compiles (compileDirtyAsync).
+   * A door whose signature fails is reported among the failures and compiled again next pass.
+   * Commissioning, time syncs and a full set made on demand still sign with the stored key.
+   */
+  signerFor?: AsyncCompileOptions['signerFor'];
   retry?: Partial<RetryPolicy>;
   /** Wall-clock ms for finding a lock and for each control-point answer (default 10,000). */
   timeoutMs?: number;
@@ -321,9 +327,15 @@ export class SyncEngine {
   /** Compile what changed, then push every online door that is behind. Failures are reported, not thrown. */
   pushPending(propertyId?: number): Promise<{ results: DoorSyncResult[]; failures: { doorId: number; code: string; message: string }[] }> {
     return this.exclusive(async () => {
-      compileDirty(this.db, { ...(this.options.ctx ? { ctx: this.options.ctx } : {}), ...(this.options.provider ? { provider: this.options.provider } : {}), ...(propertyId === undefined ? {} : { propertyId }) });
+      const compile = { ...(this.options.ctx ? { ctx: this.options.ctx } : {}), ...(this.options.provider ? { provider: this.options.provider } : {}), ...(propertyId === undefined ? {} : { propertyId }) };
       const results: DoorSyncResult[] = [];
       const failures: { doorId: number; code: string; message: string }[] = [];
+      if (this.options.signerFor) {
+        const { failed } = await compileDirtyAsync(this.db, { ...compile, signerFor: this.options.signerFor });
+        for (const f of failed) failures.push({ doorId: f.doorId, code: f.error.code, message: f.error.message });
+      } else {
+        compileDirty(this.db, compile);
+      }
       for (const doorId of this.doorsToPush(propertyId)) {
         if (this.stopping) break;
         try {
