@@ -21,7 +21,7 @@ export interface BenchOptions {
   log: (line: string) => void;
 }
 
-const SUITES = ['protocol', 'radio', 'lock', 'gateway', 'propagation', 'scale', 'world'] as const;
+const SUITES = ['protocol', 'radio', 'lock', 'gateway', 'signer', 'propagation', 'scale', 'world'] as const;
 
 /** A suite is `bench/<name>.ts`, or a folder `bench/<name>/index.ts` for a larger one (scale). */
 function suiteModule(here: string, name: string): string | null {
