@@ -635,12 +635,13 @@ export function compileDirty(db: Db, opts: CompilerOptions & { propertyId?: numb
 }
 
 /** What every door of a compile run shares: one clock, the dirty doors in compile order, caches. */
-function planRun(db: Db, opts: CompilerOptions & { propertyId?: number }) {
+function planRun(db: Db, opts: CompilerOptions & { propertyId?: number; doorIds?: readonly number[] }) {
   // One clock for the run: a property-wide input loaded now must be judged at the minute each
   // door records as compiled_min.
   const t = nowOf(opts.ctx ?? {});
   const o = { ...opts, ctx: { ...(opts.ctx ?? {}), now: () => t } };
-  const dirty = dirtyDoorHeads(db, o.propertyId === undefined ? {} : { propertyId: o.propertyId });
+  const only = opts.doorIds ? new Set(opts.doorIds) : null;
+  const dirty = dirtyDoorHeads(db, o.propertyId === undefined ? {} : { propertyId: o.propertyId }).filter((d) => !only || only.has(d.doorId));
   const perProperty = new Map<number, number>();
   for (const d of dirty) perProperty.set(d.propertyId, (perProperty.get(d.propertyId) ?? 0) + 1);
   // Many doors of a property at once (first compile, a key's doors changed): one pass over the
@@ -679,6 +680,8 @@ function planRun(db: Db, opts: CompilerOptions & { propertyId?: number }) {
 
 export interface AsyncCompileOptions extends CompilerOptions {
   propertyId?: number;
+  /** Only these doors (of those with pending changes): a sync of one door compiles just it. */
+  doorIds?: readonly number[];
   /**
    * The signer of a property's active issuer key (a KMS, an HSM, a signing process). Default:
    * the in-process key. Its kid must be the active key's, which is what the locks trust.

@@ -40,9 +40,10 @@ export interface SyncEngineOptions {
   ctx?: Ctx;
   provider?: CryptoProvider;
   /**
-   * The issuer signer (a KMS, an HSM) that signs what pushPending compiles (compileDirtyAsync).
-   * A door whose signature fails is reported among the failures and compiled again next pass.
-   * Commissioning, time syncs and a full set made on demand still sign with the stored key.
+   * The issuer signer (a KMS, an HSM) that signs the sets pushPending and syncDoor compile
+   * (compileDirtyAsync). A door whose signature fails is reported among the failures and its
+   * changes stay pending for the next pass. Commissioning, time syncs, a full set made on
+   * demand and phones' relay bundles still sign with the key in the store.
    */
   signerFor?: AsyncCompileOptions['signerFor'];
   retry?: Partial<RetryPolicy>;
@@ -233,7 +234,15 @@ export class SyncEngine {
           if (!(err instanceof ProtocolError)) throw err;
         }
       }
-      if (doorSyncState(this.db, doorId).pendingChanges > 0 || doorSyncState(this.db, doorId).compiledSeq === 0) compileDoor(this.db, doorId, opts);
+      if (doorSyncState(this.db, doorId).pendingChanges > 0 || doorSyncState(this.db, doorId).compiledSeq === 0) {
+        if (this.options.signerFor) {
+          // The door's changes wait for the signer: a failure is this sync's, and the changes stay pending.
+          const { failed } = await compileDirtyAsync(this.db, { ...opts, doorIds: [doorId], signerFor: this.options.signerFor });
+          if (failed[0]) throw new GatewayError('SIGNER_FAILED', failed[0].error.message, { protocolCode: failed[0].error.code });
+        } else {
+          compileDoor(this.db, doorId, opts);
+        }
+      }
       const newest = syncPayload(this.db, doorId, info.seq);
       let delivered: Awaited<ReturnType<typeof deliverSet>> = null;
       if (newest) {
