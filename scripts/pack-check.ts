@@ -14,7 +14,8 @@
  *     node:vm context holding only what a browser has (crypto.getRandomValues, TextEncoder):
  *     no process, Buffer, require or module;
  *  5. the CLI: npx latchkit --help and npx latchkit demo --units 10 from the installed gateway,
- *     whose node_modules must hold no tsx;
+ *     whose node_modules must hold no tsx; latchkit serve --demo, which bundles the web console
+ *     from the installed files, serves /console/app.js;
  *  6. publint and @arethetypeswrong/cli (profile esm-only: the packages are ES modules only) on
  *     each tarball, with no errors.
  *
@@ -22,8 +23,8 @@
  * another checkout (how the commit that added this showed it failing on the old packages),
  * --keep leaves the temporary directory for a look.
  */
-import { execFileSync, type ExecFileSyncOptions } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ExecFileSyncOptions } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -78,7 +79,7 @@ async function roundTrip(lk, provider, label) {
 `;
 
 /** Checks, in order; each throws with what went wrong. */
-const checks: [string, () => void][] = [
+const checks: [string, () => void | Promise<void>][] = [
   [
     'ESM import and round trip (portable and node providers)',
     () => {
@@ -178,6 +179,35 @@ console.log((await context.result) + ' (bundle ' + Math.round(code.length / 1024
     },
   ],
   [
+    'latchkit serve --demo from the installed gateway: the API and the console bundle',
+    async () => {
+      const stateDir = join(work, 'serve');
+      const bin = join(app, 'node_modules', '@latchkit', 'gateway', 'bin', 'latchkit.js');
+      const server = spawn(process.execPath, [bin, '--state-dir', stateDir, 'serve', '--demo', '10', '--port', '0'], { cwd: app, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      server.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      try {
+        const serverFile = join(stateDir, 'server.json');
+        const deadline = Date.now() + 60_000;
+        while (!existsSync(serverFile)) {
+          if (server.exitCode !== null || Date.now() > deadline) throw new Error(`latchkit serve did not start (exit ${server.exitCode}):\n${stderr}`);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        const { url } = JSON.parse(readFileSync(serverFile, 'utf8')) as { url: string };
+        const res = await fetch(new URL('/console/app.js', url));
+        const js = await res.text();
+        if (res.status !== 200 || js.length < 10_000) throw new Error(`GET /console/app.js: ${res.status}, ${js.length} bytes`);
+        step(`latchkit serve --demo 10: ${url}, console bundle ${Math.round(js.length / 1024)} KB`);
+      } finally {
+        if (server.exitCode === null && server.signalCode === null) {
+          const exited = new Promise((r) => server.once('exit', r));
+          server.kill('SIGTERM');
+          await exited;
+        }
+      }
+    },
+  ],
+  [
     'publint and @arethetypeswrong/cli on each tarball',
     () => {
       for (const t of readdirSync(tarballs)) {
@@ -208,7 +238,7 @@ try {
   for (const [name, run] of checks) {
     try {
       step(`${name}`);
-      run();
+      await run();
     } catch (e) {
       failed += 1;
       process.stdout.write(`[pack-check] FAILED ${name}: ${e instanceof Error ? e.message : String(e)}\n`);
