@@ -1,5 +1,6 @@
 /**
- * Benchmark entry point: `npm run bench -- [suite ...] [--quick] [--check]`.
+ * Benchmark entry point: `npm run bench -- [suite ...] [--quick] [--check]` (which is
+ * `latchkit bench …`; that command starts this file).
  *
  * Each suite is a module `bench/<name>.ts` exporting `run(options)`, which returns a JSON-able
  * object. Results are printed as JSON on stdout (one document per run) and written to
@@ -9,6 +10,7 @@
  * the heap another one left behind (in one process the gateway compile after the radio
  * suite's 10,000 advertising locks took 4.9 s instead of 2.5 s, measured).
  */
+import { Command, CommanderError } from 'commander';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -21,7 +23,7 @@ export interface BenchOptions {
   log: (line: string) => void;
 }
 
-const SUITES = ['protocol', 'radio', 'lock', 'gateway', 'propagation', 'scale', 'world'] as const;
+const SUITES = ['protocol', 'radio', 'lock', 'gateway', 'signer', 'propagation', 'scale', 'world'] as const;
 
 /** A suite is `bench/<name>.ts`, or a folder `bench/<name>/index.ts` for a larger one (scale). */
 function suiteModule(here: string, name: string): string | null {
@@ -31,11 +33,17 @@ function suiteModule(here: string, name: string): string | null {
 }
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const flags = new Set(args.filter((a) => a.startsWith('--')));
-  const unknownFlags = [...flags].filter((f) => f !== '--quick' && f !== '--check');
-  if (unknownFlags.length > 0) throw new Error(`unknown option(s): ${unknownFlags.join(', ')}`);
-  const requested = args.filter((a) => !a.startsWith('--'));
+  // The same parser as the `latchkit` binary (commander), which starts this file for `latchkit bench`.
+  const cli = new Command('latchkit bench')
+    .argument('[suite...]')
+    .option('--quick', 'smaller sizes (what CI runs)')
+    .option('--check', 'judge the budget checks')
+    .exitOverride()
+    .configureOutput({ outputError: () => {} })
+    .parse(process.argv);
+  const requested = cli.processedArgs[0] as string[];
+  const opts = cli.opts<{ quick?: boolean; check?: boolean }>();
+  const flags = [...(opts.quick ? ['--quick'] : []), ...(opts.check ? ['--check'] : [])];
   const here = dirname(fileURLToPath(import.meta.url));
   const available = SUITES.filter((s) => suiteModule(here, s) !== null);
   for (const name of requested) {
@@ -45,8 +53,8 @@ async function main(): Promise<void> {
   }
   const suites = requested.length > 0 ? requested : available;
   const options: BenchOptions = {
-    quick: flags.has('--quick'),
-    check: flags.has('--check'),
+    quick: opts.quick === true,
+    check: opts.check === true,
     log: (line) => process.stderr.write(`[bench] ${line}\n`),
   };
   const outDir = join(here, 'out');
@@ -72,6 +80,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof CommanderError && (err.code === 'commander.helpDisplayed' || err.code === 'commander.help')) return;
   process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exitCode = 1;
 });

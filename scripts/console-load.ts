@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 /**
- * `npx tsx scripts/console-load.ts [units]`: how long the console's doors page takes to show its
+ * `npx tsx --conditions=@latchkit/source scripts/console-load.ts [units]`: how long the console's doors page takes to show its
  * first page in headless Chromium for a demo property of that many units (default 10,000), and
  * a page change and a search after it. Prints JSON.
  */

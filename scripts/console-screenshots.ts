@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 /**
- * `npx tsx scripts/console-screenshots.ts`: the README's console screenshots (docs/console-*.png),
+ * `npx tsx --conditions=@latchkit/source scripts/console-screenshots.ts`: the README's console screenshots (docs/console-*.png),
  * made the way a person would see them: a 30-unit demo world with a few Door Syncs, phone
  * unlocks and a revoke not yet synced at an offline door, in headless Chromium.
  */

@@ -1,7 +1,7 @@
 /**
  * Builds the protocol test vectors in test/vectors/ from fixed seeds.
  *
- *   npx tsx scripts/vectors.ts          # rewrite test/vectors/*.json
+ *   npx tsx --conditions=@latchkit/source scripts/vectors.ts       # rewrite test/vectors/*.json
  *
  * The vectors are for firmware teams implementing a lock in another language: every message
  * is given as hex with the lock state it is opened against and the expected result or error

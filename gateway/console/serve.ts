@@ -12,6 +12,11 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 
 const here = dirname(fileURLToPath(import.meta.url));
+// Running from the TypeScript sources (a repository checkout) the bundle takes the workspace
+// packages from their sources too, as tsx and vitest do; installed (dist/*.js), from their
+// dist/, where the source entries of their exports do not exist. Setting conditions drops
+// esbuild's default 'module' condition, hence listed again.
+const sourceConditions = import.meta.url.endsWith('.ts') ? { conditions: ['@latchkit/source', 'module'] } : {};
 
 export interface ConsoleBundle {
   js: string;
@@ -34,6 +39,7 @@ export function consoleBundle(): Promise<ConsoleBundle> {
       target: ['es2022'],
       jsx: 'automatic',
       jsxImportSource: 'preact',
+      ...sourceConditions,
       minify: true,
       sourcemap: false,
       legalComments: 'none',

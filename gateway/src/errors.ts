@@ -95,6 +95,9 @@ export const ERROR_CATALOGUE = {
   PAYLOAD_TOO_LARGE: { status: 413, summary: 'The request body exceeds the size limit.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'The request body is not `application/json`.' },
   INTERNAL: { status: 500, summary: 'An unexpected error; the gateway log has the details.' },
+  BENCH_UNAVAILABLE: { status: 501, summary: '`latchkit bench` runs the benchmarks of a latchkit repository checkout (bench/); an installed package does not ship them.' },
+  SIGNER_FAILED: { status: 502, summary: 'The issuer signer (a KMS, an HSM, a signing process) failed, timed out or answered with a bad signature; the door\'s changes stay pending and compile on the next pass.' },
+  BENCH_FAILED: { status: 500, summary: 'A benchmark suite run by `latchkit bench` failed, or one of its --check budgets did not hold; its output above says which.' },
 
   // Property management flows: CSV import (seed 000), User Sync (003), Automated Access (002).
   // Codes marked "row"/"record" describe one CSV row or PMS record in a report; the rest go on.

@@ -1,7 +1,8 @@
 /**
- * `npm start`: the whole system on the virtual radio, end to end, with a readable summary.
+ * `npm start` (`latchkit demo`, options in cli/demo.ts): the whole system on the virtual
+ * radio, end to end, with a readable summary.
  *
- *   npm start -- [--units 300] [--state-dir .latchkit/demo] [--seed 1]
+ *   npm start -- [--units 300] [--state-dir .latchkit/demo] [--seed 1] [--json]
  *
  * Creates a property (entrances and an amenity door online through a gateway radio, a door per
  * unit offline), residents with phone keys, doorcodes, keycards and daily codes; puts a
@@ -12,8 +13,7 @@
  * after. Latencies are modelled on-air milliseconds; CPU time is reported separately.
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { join } from 'node:path';
 import { dailyCode, localDay, setCryptoProvider } from '@latchkit/protocol';
 import { nodeCryptoProvider } from '@latchkit/protocol/node';
 import { doorSyncTasks, openStore, personDoorcode, propertySecrets, revokeAllKeys, type DoorSyncResult } from './index.js';
@@ -196,51 +196,4 @@ async function walkthrough(world: World, o: DemoOptions, wall0: number, cpu0: No
 
   if (!before || after) throw new Error('the sync-until rule did not hold; see the lines above');
   return summary;
-}
-
-const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname);
-if (isMain) {
-  const usage = `usage: npm start -- [--units N] [--state-dir DIR] [--seed N] [--json]
-
-  --units N        units in the property, 10..5000 (default 300)
-  --state-dir DIR  where the store and the lock directories go (default .latchkit/demo);
-                   recreated on each run, and only if it is empty or made by this demo
-  --seed N         seed of the property generator and the virtual radio (default 1)
-  --json           print only the summary, as JSON (use \`npm start --silent -- --json\`
-                   so npm's own banner stays off stdout)
-`;
-  let values: { units?: string; 'state-dir'?: string; seed?: string; json?: boolean; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      options: {
-        units: { type: 'string', default: '300' },
-        'state-dir': { type: 'string', default: join('.latchkit', 'demo') },
-        seed: { type: 'string', default: '1' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n\n${usage}`);
-    process.exit(2);
-  }
-  if (values.help) {
-    process.stdout.write(usage);
-    process.exit(0);
-  }
-  const units = Number(values.units);
-  if (!Number.isInteger(units) || units < 10 || units > 5000) {
-    process.stderr.write(`--units: expected a whole number from 10 to 5000, got ${values.units}\n`);
-    process.exit(2);
-  }
-  runDemo({ units, stateDir: resolve(values['state-dir']!), seed: Number(values.seed), quiet: values.json === true })
-    .then((s) => {
-      if (values.json) process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
-    })
-    .catch((err: unknown) => {
-      // The message says what went wrong; the stack is for debugging (LATCHKIT_DEBUG=1).
-      const detail = err instanceof Error ? (process.env['LATCHKIT_DEBUG'] ? (err.stack ?? err.message) : err.message) : String(err);
-      process.stderr.write(`latchkit demo failed: ${detail}\n`);
-      process.exit(1);
-    });
 }

@@ -8,7 +8,7 @@
  * order themselves (protected header: cose.ts; claims: messages.ts). Signatures are always
  * checked over the received bytes, never a re-encoding.
  */
-import { Decoder, Encoder, Tag } from 'cbor-x';
+import { Decoder, Encoder, Tag as CborXTag } from 'cbor-x';
 import { compareBytes } from './bytes.js';
 import { fail } from './errors.js';
 
@@ -25,7 +25,16 @@ const options = {
 const encoder = new Encoder(options);
 const decoder = new Decoder(options);
 
-export { Tag };
+/** A CBOR tag (RFC 8949 §3.4): what decodeCbor returns for a tagged item, and encodeCbor writes. */
+export interface CborTag {
+  value: unknown;
+  tag: number;
+}
+// cbor-x's class under a type of our own: its declarations name Node's Buffer and 'stream', so
+// re-exporting its type would make every TypeScript consumer of this isomorphic package need
+// @types/node (the pack check type-checks one without it).
+export const Tag: new (value: unknown, tag: number) => CborTag = CborXTag;
+export type Tag = CborTag;
 
 export function encodeCbor(value: unknown): Uint8Array {
   const out = encoder.encode(value);

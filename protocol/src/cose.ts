@@ -7,7 +7,7 @@
  * dispatches on signed data. The lock id is the external AAD: a message for another lock
  * fails the signature even if an attacker edits the visible audience claim.
  */
-import { concatBytes, expectBytes } from './bytes.js';
+import { concatBytes, equalBytes, expectBytes, toHex } from './bytes.js';
 import { cborHead, decodeCbor, encodeCbor, Tag } from './cbor.js';
 import type { CryptoProvider } from './crypto.js';
 import { getCryptoProvider, utf8 } from './crypto.js';
@@ -81,6 +81,46 @@ export function sigStructure(protectedBytes: Uint8Array, externalAad: Uint8Array
   );
 }
 
+/** What a lock knows of an issuer key: its public half and the kid its messages name. */
+export interface IssuerIdentity {
+  /** 32-byte Ed25519 public key (a lock's trust anchor). */
+  readonly publicKey: Uint8Array;
+  /** keyId(publicKey). */
+  readonly kid: Uint8Array;
+}
+
+/**
+ * An issuer key that signs on request, possibly elsewhere: a KMS, an HSM, a signing process.
+ * Only `sign` touches the private key, so it can stay where it lives. The in-process key
+ * (`localSigner`) is the default; the synchronous `issue*` functions take a `SigningKey`.
+ */
+export interface IssuerSigner extends IssuerIdentity {
+  /** The 64-byte Ed25519 signature of `message` (RFC 8032, pure Ed25519: the whole message). */
+  sign(message: Uint8Array): Promise<Uint8Array>;
+}
+
+/** The in-process key as an IssuerSigner. */
+export function localSigner(key: SigningKey, provider: CryptoProvider = getCryptoProvider()): IssuerSigner {
+  return { publicKey: key.publicKey, kid: key.kid, sign: async (message) => provider.ed25519Sign(key.seed, message) };
+}
+
+/**
+ * A COSE_Sign1 message complete but for its signature: what a remote signer is sent
+ * (`toBeSigned`, the Sig_structure) and how its answer becomes the message.
+ */
+export interface UnsignedSign1 {
+  readonly toBeSigned: Uint8Array;
+  withSignature(signature: Uint8Array): Uint8Array;
+}
+
+export function prepareSign1(type: number, kid: Uint8Array, payload: Uint8Array, externalAad: Uint8Array): UnsignedSign1 {
+  const prot = protectedHeader(ALG_ED25519, type, expectBytes(kid, 'kid', KID_BYTES));
+  return {
+    toBeSigned: sigStructure(prot, externalAad, payload),
+    withSignature: (signature) => encodeCbor(new Tag([prot, new Map(), payload, expectBytes(signature, 'signature', 64)], COSE_SIGN1_TAG)),
+  };
+}
+
 export function signSign1(
   type: number,
   key: SigningKey,
@@ -88,9 +128,30 @@ export function signSign1(
   externalAad: Uint8Array,
   provider: CryptoProvider = getCryptoProvider(),
 ): Uint8Array {
-  const prot = protectedHeader(ALG_ED25519, type, key.kid);
-  const signature = provider.ed25519Sign(key.seed, sigStructure(prot, externalAad, payload));
-  return encodeCbor(new Tag([prot, new Map(), payload, signature], COSE_SIGN1_TAG));
+  const unsigned = prepareSign1(type, key.kid, payload, externalAad);
+  return unsigned.withSignature(provider.ed25519Sign(key.seed, unsigned.toBeSigned));
+}
+
+/**
+ * The signature of `toBeSigned` from a signer that may be remote, checked before it is used:
+ * a wrong key or a corrupted answer would otherwise be found only by every lock refusing the
+ * set. Anything that goes wrong (the signer throws or rejects, answers with the wrong length,
+ * or with a signature that does not verify under its own public key) is SIGNER_FAILED.
+ */
+export async function signerSignature(signer: IssuerSigner, toBeSigned: Uint8Array, provider: CryptoProvider = getCryptoProvider()): Promise<Uint8Array> {
+  const name = `issuer signer ${toHex(signer.kid)}`;
+  if (!equalBytes(keyId(signer.publicKey, provider), signer.kid)) fail('SIGNER_FAILED', `${name}: kid is not the key id of its public key`);
+  let signature: unknown;
+  try {
+    signature = await signer.sign(toBeSigned);
+  } catch (cause) {
+    fail('SIGNER_FAILED', `${name} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { kid: toHex(signer.kid) }, cause);
+  }
+  if (!(signature instanceof Uint8Array) || signature.length !== 64) {
+    fail('SIGNER_FAILED', `${name}: expected a 64-byte signature, got ${signature instanceof Uint8Array ? `${signature.length} bytes` : typeof signature}`);
+  }
+  if (!provider.ed25519Verify(signature, toBeSigned, signer.publicKey)) fail('SIGNER_FAILED', `${name}: the signature does not verify under the signer's public key`);
+  return signature;
 }
 
 export interface ParsedSign1 {

@@ -9,18 +9,18 @@
  * ZIP-215, because OpenSSL does and a lock must reach the same verdict whichever provider the
  * backend used to sign or test.
  */
-import * as ed from '@noble/ed25519';
-import { sha256, sha512 } from '@noble/hashes/sha2.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { randomBytes as nobleRandomBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { x25519 } from '@noble/curves/ed25519.js';
+import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { concatBytes, expectBytes } from './bytes.js';
 import { fail } from './errors.js';
 
-// @noble/ed25519 needs a synchronous SHA-512 to offer the synchronous API.
-ed.hashes.sha512 = sha512;
+// Ed25519 comes from @noble/curves, which carries its own SHA-512: @noble/ed25519 needed a
+// module-level `ed.hashes.sha512 = …` assignment for its synchronous API, an import-time side
+// effect that made the package's `"sideEffects": false` untrue for bundlers.
 
 export interface CryptoProvider {
   readonly name: string;
@@ -163,12 +163,12 @@ export const nobleProvider: CryptoProvider = {
   name: 'noble',
   sha256: (data) => sha256(data),
   hmacSha256: (key, data) => hmac(sha256, key, data),
-  ed25519PublicKey: (seed) => ed.getPublicKey(expectBytes(seed, 'seed', 32)),
-  ed25519Sign: (seed, message) => ed.sign(message, expectBytes(seed, 'seed', 32)),
+  ed25519PublicKey: (seed) => ed25519.getPublicKey(expectBytes(seed, 'seed', 32)),
+  ed25519Sign: (seed, message) => ed25519.sign(message, expectBytes(seed, 'seed', 32)),
   ed25519Verify: (signature, message, publicKey) => {
     if (signature.length !== 64 || publicKey.length !== 32) return false;
     try {
-      return ed.verify(signature, message, publicKey, { zip215: false });
+      return ed25519.verify(signature, message, publicKey, { zip215: false });
     } catch {
       return false;
     }

@@ -30,6 +30,7 @@ export const ProtocolErrorCodes = {
   // staleNonce with status 0 (PROTOCOL.md §9), not as a protocol error.
   CAPACITY_EXCEEDED: { wire: 0x15, summary: 'set does not fit the lock flash or a table limit' },
   BUSY: { wire: 0x16, summary: 'lock is busy with another operation; retry (raised by the lock)' },
+  SIGNER_FAILED: { wire: 0x17, summary: 'the issuer signer (KMS, HSM, signing process) failed, or answered with a signature that does not verify' },
 } as const;
 
 export type ProtocolErrorCode = keyof typeof ProtocolErrorCodes;
@@ -70,6 +71,6 @@ export class ProtocolError extends LatchkitError<ProtocolErrorCode> {
   }
 }
 
-export function fail(code: ProtocolErrorCode, message: string, details?: Record<string, unknown>): never {
-  throw new ProtocolError(code, message, details === undefined ? undefined : { details });
+export function fail(code: ProtocolErrorCode, message: string, details?: Record<string, unknown>, cause?: unknown): never {
+  throw new ProtocolError(code, message, { ...(details === undefined ? {} : { details }), ...(cause === undefined ? {} : { cause }) });
 }

@@ -9,8 +9,8 @@
  */
 import { concatBytes, equalBytes, expectBytes, expectUint, toHex, U32_MAX, u32be } from './bytes.js';
 import { canonicalMap, decodeCbor, encodeCbor } from './cbor.js';
-import type { ParsedSign1, SigningKey } from './cose.js';
-import { keyId, MessageType, parseSign1, signingKeyFromSeed, signSign1, verifySign1 } from './cose.js';
+import type { IssuerIdentity, IssuerSigner, ParsedSign1, SigningKey } from './cose.js';
+import { keyId, MessageType, parseSign1, prepareSign1, signerSignature, signingKeyFromSeed, signSign1, verifySign1 } from './cose.js';
 import { checkLockId } from './credentials.js';
 import type { CryptoProvider } from './crypto.js';
 import { AEAD_NONCE_BYTES, getCryptoProvider, hkdfSha256, open, seal, sealWith, utf8, x25519PublicKey, x25519Shared } from './crypto.js';
@@ -263,12 +263,45 @@ function bodyAad(type: number, lockId: Uint8Array, seq: number): Uint8Array {
   return concatBytes(utf8('latchkit/v1/body'), Uint8Array.of(type), lockId, u32be(seq));
 }
 
-interface IssueCommon {
+export interface IssueCommon {
   issuer: SigningKey;
   lockId: Uint8Array;
   /** Unix seconds. */
   issuedAt: number;
   provider?: CryptoProvider;
+}
+
+// ---------------------------------------------------------------- signing now or later
+
+/**
+ * A message ready but for the issuer's signature. Every `issueX` has a `prepareX` (taking only
+ * the issuer's public key and kid) and an `issueXAsync` (taking an IssuerSigner): a gateway whose
+ * key sits in a KMS prepares many messages, has them signed concurrently, and completes each.
+ */
+export interface PreparedMessage<T> {
+  /** The COSE Sig_structure: the exact bytes the Ed25519 signature covers. */
+  readonly toBeSigned: Uint8Array;
+  /** The finished message from its 64-byte signature (not verified here: see signPrepared). */
+  complete(signature: Uint8Array): T;
+}
+
+/** Arguments of a `prepareX`: the issuer is only its public identity. */
+export type PrepareArgs<A extends { issuer: SigningKey }> = Omit<A, 'issuer'> & { issuer: IssuerIdentity };
+/** Arguments of an `issueXAsync`: the issuer is a signer that may be remote. */
+export type AsyncIssueArgs<A extends { issuer: SigningKey }> = Omit<A, 'issuer'> & { issuer: IssuerSigner };
+
+function prepared<T>(type: number, kid: Uint8Array, payload: Uint8Array, lockId: Uint8Array, make: (bytes: Uint8Array) => T): PreparedMessage<T> {
+  const unsigned = prepareSign1(type, kid, payload, lockId);
+  return { toBeSigned: unsigned.toBeSigned, complete: (signature) => make(unsigned.withSignature(signature)) };
+}
+
+function signNow<T>(message: PreparedMessage<T>, key: SigningKey, provider: CryptoProvider | undefined): T {
+  return message.complete((provider ?? getCryptoProvider()).ed25519Sign(key.seed, message.toBeSigned));
+}
+
+/** Complete a prepared message with the signer's signature, checked first (signerSignature). */
+export async function signPrepared<T>(message: PreparedMessage<T>, signer: IssuerSigner, provider: CryptoProvider = getCryptoProvider()): Promise<T> {
+  return message.complete(await signerSignature(signer, message.toBeSigned, provider));
 }
 
 // ---------------------------------------------------------------- credential sets
@@ -290,10 +323,18 @@ export interface IssuedSet {
 }
 
 export function issueFullSet(args: IssueSetArgs): IssuedSet {
+  return signNow(prepareFullSet(args), args.issuer, args.provider);
+}
+
+export function issueFullSetAsync(args: AsyncIssueArgs<IssueSetArgs>): Promise<IssuedSet> {
+  return signPrepared(prepareFullSet(args), args.issuer, args.provider);
+}
+
+export function prepareFullSet(args: PrepareArgs<IssueSetArgs>): PreparedMessage<IssuedSet> {
   checkLockId(args.lockId);
   expectUint(args.seq, 'seq', U32_MAX);
   expectUint(args.issuedAt, 'issuedAt', U32_MAX);
-  return issueFullSetBody({ ...args, body: packSet(args.entries, args.secrets) });
+  return prepareFullSetBody({ ...args, body: packSet(args.entries, args.secrets) });
 }
 
 /** Arguments of the *Body issuers: a set body the caller already packed (packSet or patchSet). */
@@ -312,6 +353,14 @@ export interface IssueBodyArgs extends IssueCommon {
  * body (patchSet) or issues the full set and the delta of one sequence packs it once.
  */
 export function issueFullSetBody(args: IssueBodyArgs): IssuedSet {
+  return signNow(prepareFullSetBody(args), args.issuer, args.provider);
+}
+
+export function issueFullSetBodyAsync(args: AsyncIssueArgs<IssueBodyArgs>): Promise<IssuedSet> {
+  return signPrepared(prepareFullSetBody(args), args.issuer, args.provider);
+}
+
+export function prepareFullSetBody(args: PrepareArgs<IssueBodyArgs>): PreparedMessage<IssuedSet> {
   const provider = args.provider ?? getCryptoProvider();
   checkLockId(args.lockId);
   expectUint(args.seq, 'seq', U32_MAX);
@@ -321,7 +370,7 @@ export function issueFullSetBody(args: IssueBodyArgs): IssuedSet {
   const digest = args.digest ?? provider.sha256(body);
   const sealed = sealWith(provider, args.contentKey, body, bodyAad(MessageType.fullSet, args.lockId, args.seq), args.nonce ?? provider.randomBytes(AEAD_NONCE_BYTES));
   const payload = encodeClaims('fullSet', { aud: args.lockId, iat: args.issuedAt, seq: args.seq, digest, body: sealed });
-  return { bytes: signSign1(MessageType.fullSet, args.issuer, payload, args.lockId, provider), seq: args.seq, digest, body };
+  return prepared(MessageType.fullSet, args.issuer.kid, payload, args.lockId, (bytes) => ({ bytes, seq: args.seq, digest, body }));
 }
 
 export interface IssueDeltaArgs extends IssueSetArgs {
@@ -334,12 +383,20 @@ export interface IssuedDelta extends IssuedSet {
 }
 
 export function issueDelta(args: IssueDeltaArgs): IssuedDelta {
+  return signNow(prepareDelta(args), args.issuer, args.provider);
+}
+
+export function issueDeltaAsync(args: AsyncIssueArgs<IssueDeltaArgs>): Promise<IssuedDelta> {
+  return signPrepared(prepareDelta(args), args.issuer, args.provider);
+}
+
+export function prepareDelta(args: PrepareArgs<IssueDeltaArgs>): PreparedMessage<IssuedDelta> {
   checkLockId(args.lockId);
   expectUint(args.seq, 'seq', U32_MAX);
   expectUint(args.base.seq, 'base.seq', U32_MAX);
   if (args.seq <= args.base.seq) fail('INVALID_ARGUMENT', `delta seq ${args.seq} must be greater than base ${args.base.seq}`);
   const base = CredentialSet.parse(args.base.body);
-  return issueDeltaBody({ ...args, body: packSet(args.entries, args.secrets), base: { seq: args.base.seq, set: base }, changes: diffEntries(base, args.entries, args.secrets) });
+  return prepareDeltaBody({ ...args, body: packSet(args.entries, args.secrets), base: { seq: args.base.seq, set: base }, changes: diffEntries(base, args.entries, args.secrets) });
 }
 
 /**
@@ -347,7 +404,21 @@ export function issueDelta(args: IssueDeltaArgs): IssuedDelta {
  * passed when known (patchSet returns them); otherwise they are found by diffing the bodies.
  * `base.set` may be a `CredentialSet.fromTrustedBody` of a body this process packed.
  */
-export function issueDeltaBody(args: IssueBodyArgs & { base: { seq: number; set: CredentialSet }; changes?: DeltaChanges }): IssuedDelta {
+/** Arguments of issueDeltaBody: a packed next body and the set the lock holds. */
+export interface IssueDeltaBodyArgs extends IssueBodyArgs {
+  base: { seq: number; set: CredentialSet };
+  changes?: DeltaChanges;
+}
+
+export function issueDeltaBody(args: IssueDeltaBodyArgs): IssuedDelta {
+  return signNow(prepareDeltaBody(args), args.issuer, args.provider);
+}
+
+export function issueDeltaBodyAsync(args: AsyncIssueArgs<IssueDeltaBodyArgs>): Promise<IssuedDelta> {
+  return signPrepared(prepareDeltaBody(args), args.issuer, args.provider);
+}
+
+export function prepareDeltaBody(args: PrepareArgs<IssueDeltaBodyArgs>): PreparedMessage<IssuedDelta> {
   const provider = args.provider ?? getCryptoProvider();
   checkLockId(args.lockId);
   expectUint(args.seq, 'seq', U32_MAX);
@@ -364,7 +435,8 @@ export function issueDeltaBody(args: IssueBodyArgs & { base: { seq: number; set:
   const deltaBody = packDelta(changes);
   const sealed = sealWith(provider, args.contentKey, deltaBody, bodyAad(MessageType.delta, args.lockId, args.seq), args.nonce ?? provider.randomBytes(AEAD_NONCE_BYTES));
   const payload = encodeClaims('delta', { aud: args.lockId, iat: args.issuedAt, seq: args.seq, base: args.base.seq, digest, body: sealed });
-  return { bytes: signSign1(MessageType.delta, args.issuer, payload, args.lockId, provider), seq: args.seq, digest, body, changes };
+  const done = changes;
+  return prepared(MessageType.delta, args.issuer.kid, payload, args.lockId, (bytes) => ({ bytes, seq: args.seq, digest, body, changes: done }));
 }
 
 /** What the lock knows when a set or delta arrives. */
@@ -485,6 +557,14 @@ export interface IssueCommissionArgs extends IssueCommon {
 }
 
 export function issueCommission(args: IssueCommissionArgs): Uint8Array {
+  return signNow(prepareCommission(args), args.issuer, args.provider);
+}
+
+export function issueCommissionAsync(args: AsyncIssueArgs<IssueCommissionArgs>): Promise<Uint8Array> {
+  return signPrepared(prepareCommission(args), args.issuer, args.provider);
+}
+
+export function prepareCommission(args: PrepareArgs<IssueCommissionArgs>): PreparedMessage<Uint8Array> {
   const provider = args.provider ?? getCryptoProvider();
   checkLockId(args.lockId);
   if (!args.anchors.some((a) => equalBytes(a, args.issuer.publicKey))) fail('INVALID_ARGUMENT', 'commissioning anchors must include the issuer key');
@@ -498,7 +578,7 @@ export function issueCommission(args: IssueCommissionArgs): Uint8Array {
     utcOffset: args.utcOffset,
     ...transitionClaim(args.transition),
   });
-  return signSign1(MessageType.commission, args.issuer, payload, args.lockId, provider);
+  return prepared(MessageType.commission, args.issuer.kid, payload, args.lockId, (bytes) => bytes);
 }
 
 export interface Commissioning {
@@ -539,10 +619,22 @@ export function openCommission(
 
 // ---------------------------------------------------------------- anchor rotation and time
 
-export function issueAnchorRotation(args: IssueCommon & { anchors: readonly Uint8Array[]; seq: number }): Uint8Array {
-  const provider = args.provider ?? getCryptoProvider();
+export interface IssueAnchorRotationArgs extends IssueCommon {
+  anchors: readonly Uint8Array[];
+  seq: number;
+}
+
+export function issueAnchorRotation(args: IssueAnchorRotationArgs): Uint8Array {
+  return signNow(prepareAnchorRotation(args), args.issuer, args.provider);
+}
+
+export function issueAnchorRotationAsync(args: AsyncIssueArgs<IssueAnchorRotationArgs>): Promise<Uint8Array> {
+  return signPrepared(prepareAnchorRotation(args), args.issuer, args.provider);
+}
+
+export function prepareAnchorRotation(args: PrepareArgs<IssueAnchorRotationArgs>): PreparedMessage<Uint8Array> {
   const payload = encodeClaims('rotateAnchors', { aud: checkLockId(args.lockId), iat: args.issuedAt, seq: args.seq, anchors: [...args.anchors] });
-  return signSign1(MessageType.rotateAnchors, args.issuer, payload, args.lockId, provider);
+  return prepared(MessageType.rotateAnchors, args.issuer.kid, payload, args.lockId, (bytes) => bytes);
 }
 
 /** Anchors are replaced as a whole; `seq` must exceed the lock's last rotation counter. */
@@ -562,10 +654,22 @@ export function openAnchorRotation(
  * Signed time: `utcOffset` is the offset in force at `issuedAt`; `transition`, when the zone has
  * one ahead, is the next change, which the lock applies on its own at that instant.
  */
-export function issueTimeSync(args: IssueCommon & { utcOffset: number; transition?: OffsetTransition | null }): Uint8Array {
-  const provider = args.provider ?? getCryptoProvider();
+export interface IssueTimeSyncArgs extends IssueCommon {
+  utcOffset: number;
+  transition?: OffsetTransition | null;
+}
+
+export function issueTimeSync(args: IssueTimeSyncArgs): Uint8Array {
+  return signNow(prepareTimeSync(args), args.issuer, args.provider);
+}
+
+export function issueTimeSyncAsync(args: AsyncIssueArgs<IssueTimeSyncArgs>): Promise<Uint8Array> {
+  return signPrepared(prepareTimeSync(args), args.issuer, args.provider);
+}
+
+export function prepareTimeSync(args: PrepareArgs<IssueTimeSyncArgs>): PreparedMessage<Uint8Array> {
   const payload = encodeClaims('timeSync', { aud: checkLockId(args.lockId), iat: args.issuedAt, utcOffset: args.utcOffset, ...transitionClaim(args.transition) });
-  return signSign1(MessageType.timeSync, args.issuer, payload, args.lockId, provider);
+  return prepared(MessageType.timeSync, args.issuer.kid, payload, args.lockId, (bytes) => bytes);
 }
 
 /**

@@ -12,10 +12,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeEvent, fromHex, issueFullSet, signingKeyFromSeed, toHex } from '@latchkit/protocol';
+import { encodeEvent, fromHex, issueFullSet, signingKeyFromSeed, toHex, type IssuerSigner } from '@latchkit/protocol';
 import { nodeCryptoProvider } from '@latchkit/protocol/node';
 import { createAir, LockDevice, Phone, serveLock, type Air, type ServedLock } from '@latchkit/simulator';
 import * as g from '../../gateway/src/index.js';
+import { startWorkerSigner } from '../../bench/worker-signer.js';
 
 const crypto = nodeCryptoProvider;
 let air: Air | undefined;
@@ -390,5 +391,35 @@ describe('gateway sync end to end', () => {
     expect(r).toMatchObject({ commissioned: true, sent: 'full' });
     expect(impostor.firmware.enterCode(f.jane.code)).toMatchObject({ granted: true });
     expect(g.doorSyncState(f.db, f.lobby.id).enforcedSeq).toBe(impostor.firmware.seq);
+  });
+
+  it('with an issuer signer (signerFor) the sets are signed by it; while it fails the door fails with SIGNER_FAILED and its change waits', async () => {
+    const f = await property();
+    const key = g.issuerFor(f.db, f.prop.id);
+    const kms = await startWorkerSigner({ seed: key.seed, latencyMs: 5 });
+    cleanup.push(() => kms.close());
+    let down = false;
+    const signer: IssuerSigner = { publicKey: kms.publicKey, kid: kms.kid, sign: (m) => (down ? Promise.reject(new Error('KMS unavailable')) : kms.sign(m)) };
+    const gw = await engine(f.db, 'gw-1', { signerFor: () => signer });
+    const first = await gw.pushPending(f.prop.id);
+    expect(first.failures).toEqual([]);
+    expect(first.results.map((r) => [r.doorId, r.sent])).toEqual([[f.lobby.id, 'full']]);
+    expect(kms.signed).toBe(1);
+
+    down = true;
+    g.revokeAllKeys(f.db, f.jane.person.id, f.ctx);
+    const failing = await gw.pushPending(f.prop.id);
+    expect(failing.results).toEqual([]);
+    expect(failing.failures.map((x) => [x.doorId, x.code])).toContainEqual([f.lobby.id, 'SIGNER_FAILED']);
+    expect(failing.failures.every((x) => x.message.includes('KMS unavailable'))).toBe(true);
+    const lobbyLock = f.locks.get(f.lobby.id)!.device;
+    expect(lobbyLock.firmware.enterCode(f.jane.code)).toMatchObject({ granted: true }); // nothing new reached it
+    expect(g.doorSyncState(f.db, f.lobby.id).pendingChanges).toBeGreaterThan(0);
+
+    down = false;
+    const recovered = await gw.pushPending(f.prop.id);
+    expect(recovered.failures).toEqual([]);
+    expect(recovered.results.map((r) => [r.doorId, r.sent])).toEqual([[f.lobby.id, 'delta']]);
+    expect(lobbyLock.firmware.enterCode(f.jane.code)).toMatchObject({ granted: false });
   });
 });

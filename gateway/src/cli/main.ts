@@ -16,6 +16,13 @@ import { changedDoors, int, intList, yesNo } from './args.js';
 import { stateDirClock } from '../world/clock.js';
 import { registerSimCommands } from './sim.js';
 import { registerConformCommand } from './conform.js';
+import { registerDemoCommand } from './demo.js';
+import { registerBenchCommand } from './bench.js';
+import { createRequire } from 'node:module';
+
+// Through the package's own name (its exports list package.json), so the same line works from
+// src/ in the repository and from dist/ when installed.
+const { version } = createRequire(import.meta.url)('@latchkit/gateway/package.json') as { version: string };
 
 export interface CliIo {
   out(text: string): void;
@@ -62,6 +69,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
   const program = new Command('latchkit');
   program
     .description('latchkit gateway: access database, API server and operations for a property')
+    .version(version, '-V, --version', 'print the version of @latchkit/gateway')
     .option('--state-dir <dir>', 'state directory (default: $LATCHKIT_STATE_DIR or ./.latchkit)')
     .option('--json', 'print results as JSON (the HTTP API shapes)')
     .exitOverride()
@@ -844,6 +852,10 @@ export function buildProgram(io: CliIo = processIo()): Command {
 
   // One `latchkit` binary: the simulator adds `fleet start`, `lock run` and `lock state`.
   registerSimulatorCommands(program, io);
+
+  // The main job (npm start) and the benchmarks (npm run bench): one front door.
+  registerDemoCommand(program, io);
+  registerBenchCommand(program);
 
   return program;
 }

@@ -10,7 +10,7 @@
  * Also here: commissioning (a per-door content key wrapped to the lock's device key), choosing
  * what to send a lock that reports sequence N, and accepting receipts and event uploads.
  */
-import type { CredentialSpec, CryptoProvider, DeltaChanges, Entry, EventRecord, IssuedDelta, Receipt, SetSecrets, SigningKey } from '@latchkit/protocol';
+import type { CredentialSpec, CryptoProvider, DeltaChanges, Entry, EventRecord, IssuedSet, IssuerIdentity, IssuerSigner, PreparedMessage, Receipt, SetSecrets, SigningKey } from '@latchkit/protocol';
 import {
   CredentialKind,
   CredentialSet,
@@ -23,16 +23,19 @@ import {
   genesisChain,
   getCryptoProvider,
   issueCommission,
-  issueDeltaBody,
   issueFullSetBody,
   issueTimeSync,
   keyId,
+  localSigner,
   openReceipt,
   packDelta,
   packSet,
   parseDelta,
   patchSet,
+  prepareDeltaBody,
+  prepareFullSetBody,
   ProtocolError,
+  signerSignature,
   signingKeyFromSeed,
   toHex,
   verifyEventChain,
@@ -465,7 +468,32 @@ export function compileDoor(db: Db, doorId: number, o: CompilerOptions & { throu
   return relaxedCommit(db, () => compileOne(db, doorId, o, { keys: new Map() }));
 }
 
+/**
+ * A door's next set, compiled and sealed, waiting for the issuer's signature (exactly one
+ * message: the delta when one reaches the lock, else the full set). Nothing is written until
+ * `finish`, so a signer that fails or never answers leaves the door as it was: still pending.
+ */
+interface PreparedDoor {
+  doorId: number;
+  propertyId: number;
+  /** The in-process issuer key; the synchronous path signs with it. */
+  issuer: SigningKey;
+  message: PreparedMessage<IssuedSet>;
+  /** False when the door's sequences or lock changed since the set was prepared (another compile, a receipt). */
+  stillCurrent(db: Db): boolean;
+  /** Store the signed set (in the caller's transaction) and describe it. */
+  finish(signature: Uint8Array): CompiledDoorSet;
+}
+
 function compileOne(db: Db, doorId: number, o: CompilerOptions & { throughChangeId?: number; specs?: CredentialSpec[] }, cache: RunCache): CompiledDoorSet | null {
+  const p = providerOf(o);
+  return tx(db, () => {
+    const prepared = prepareOne(db, doorId, o, cache);
+    return prepared && prepared.finish(p.ed25519Sign(prepared.issuer.seed, prepared.message.toBeSigned));
+  });
+}
+
+function prepareOne(db: Db, doorId: number, o: CompilerOptions & { throughChangeId?: number; specs?: CredentialSpec[] }, cache: RunCache): PreparedDoor | null {
   const p = providerOf(o);
   // One clock reading per compile: the windows judged, issuedAt and the recorded compiled_min
   // must agree, or the next patch could miss a window that ended in between.
@@ -516,7 +544,7 @@ function compileOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
     }
 
     const common = { issuer, lockId: identity.lockId, contentKey: identity.contentKey, seq, issuedAt: Math.floor(t / 1000), provider: p };
-    let delta: IssuedDelta | null = null;
+    let delta: PreparedMessage<IssuedSet> | null = null;
     if (state.enforcedSeq > 0) {
       const base = fromEnforced ? fromEnforced.set : (() => {
         const b = bodyOf(db, doorId, state.enforcedSeq, o);
@@ -526,47 +554,57 @@ function compileOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
         // Without a patch from the base: diff the entries, or (rare: patched from a later set
         // while the base is not patchable) the two bodies.
         if (!changes && entries) changes = diffEntries(base, entries, secrets);
-        delta = issueDeltaBody({ ...common, body, base: { seq: state.enforcedSeq, set: base }, ...(changes ? { changes } : {}) });
+        delta = prepareDeltaBody({ ...common, body, base: { seq: state.enforcedSeq, set: base }, ...(changes ? { changes } : {}) });
       }
     }
     // The full set is sealed and signed now only when no delta reaches the door's lock: a lock
     // at the delta base never needs it unless the delta fails, and a big door's full set costs
     // ~2.5 ms (SHA-512 twice over half a megabyte for Ed25519, the AEAD, the CBOR copy) per
     // compile. syncPayload makes it from the stored body when a lock does need it.
-    const full = delta ? null : issueFullSetBody({ ...common, body });
-    const digest = delta ? delta.digest : full!.digest;
-    writeCompiledSet(
-      db,
-      {
+    const message = delta ?? prepareFullSetBody({ ...common, body });
+    const finish = (signature: Uint8Array): CompiledDoorSet => {
+      const signed = message.complete(signature);
+      const digest = signed.digest;
+      const full = delta ? null : signed;
+      const deltaBytes = delta ? signed.bytes : null;
+      writeCompiledSet(
+        db,
+        {
+          doorId,
+          seq,
+          digest,
+          payload: full ? full.bytes : null,
+          throughChangeId: through,
+          // A patch of the enforced set with a delta from it is stored as its recipe.
+          ...(recipe && delta ? { body: null, recipe } : { body }),
+          delta: deltaBytes ? { bytes: deltaBytes, baseSeq: state.enforcedSeq } : null,
+          touchMark: mark,
+          lockGeneration: identity.generation,
+          // Specs a caller loaded were judged at a time this compile cannot vouch for.
+          compiledMin: o.specs ? null : nowMin,
+        },
+        state.enforcedSeq,
+        t,
+      );
+      // The set carries one window per credential: when one of them ends and its holder has a
+      // later one, the door is due again (model/window-boundaries.ts).
+      recordWindowBoundary(db, doorId, ctx, loaded?.boundary);
+      return {
         doorId,
+        lockId: toHex(identity.lockId),
         seq,
         digest,
-        payload: full ? full.bytes : null,
-        throughChangeId: through,
-        // A patch of the enforced set with a delta from it is stored as its recipe.
-        ...(recipe && delta ? { body: null, recipe } : { body }),
-        delta: delta ? { bytes: delta.bytes, baseSeq: state.enforcedSeq } : null,
-        touchMark: mark,
-        lockGeneration: identity.generation,
-        // Specs a caller loaded were judged at a time this compile cannot vouch for.
-        compiledMin: o.specs ? null : nowMin,
-      },
-      state.enforcedSeq,
-      t,
-    );
-    // The set carries one window per credential: when one of them ends and its holder has a
-    // later one, the door is due again (model/window-boundaries.ts).
-    recordWindowBoundary(db, doorId, ctx, loaded?.boundary);
-    return {
-      doorId,
-      lockId: toHex(identity.lockId),
-      seq,
-      digest,
-      credentials: entries ? entries.length : credentialCount(body),
-      bodyBytes: body.length,
-      fullBytes: full ? full.bytes : null,
-      delta: delta ? { bytes: delta.bytes, baseSeq: state.enforcedSeq } : null,
+        credentials: entries ? entries.length : credentialCount(body),
+        bodyBytes: body.length,
+        fullBytes: full ? full.bytes : null,
+        delta: deltaBytes ? { bytes: deltaBytes, baseSeq: state.enforcedSeq } : null,
+      };
     };
+    const stillCurrent = (now: Db): boolean => {
+      const s = doorSeqs(now, doorId);
+      return s.compiledSeq === state.compiledSeq && s.enforcedSeq === state.enforcedSeq && lockIdentity(now, doorId)?.generation === identity.generation;
+    };
+    return { doorId, propertyId: identity.propertyId, issuer, message, stillCurrent, finish };
   });
 }
 
@@ -586,14 +624,41 @@ const COMMIT_EVERY_MS = 50;
  * handed to a lock or a phone comes from syncPayload, which makes it durable first.
  */
 export function compileDirty(db: Db, opts: CompilerOptions & { propertyId?: number } = {}): CompiledDoorSet[] {
+  const { o, order, cache, restore } = planRun(db, opts);
+  const results = new Array<CompiledDoorSet | null>(order.length).fill(null);
+  try {
+    // Committed in chunks without an fsync (store/db.ts relaxedCommit): sets are derived data,
+    // made durable before they leave the gateway (syncPayload). Chunks, not one transaction:
+    // the write lock is never held for a whole property (another process's revoke would wait
+    // seconds and could time out), and a door that fails keeps the chunks before it.
+    let next = 0;
+    do {
+      relaxedCommit(db, () => {
+        const started = performance.now();
+        while (next < order.length) {
+          const { d, i } = order[next++]!;
+          results[i] = compileOne(db, d.doorId, { ...o, throughChangeId: d.throughChangeId }, cache);
+          if (next < order.length && performance.now() - started >= COMMIT_EVERY_MS) return;
+        }
+        pruneTouches(db);
+      });
+    } while (next < order.length);
+  } finally {
+    restore();
+  }
+  return results.filter((r): r is CompiledDoorSet => r !== null);
+}
+
+/** What every door of a compile run shares: one clock, the dirty doors in compile order, caches. */
+function planRun(db: Db, opts: CompilerOptions & { propertyId?: number; doorIds?: readonly number[] }) {
   // One clock for the run: a property-wide input loaded now must be judged at the minute each
   // door records as compiled_min.
   const t = nowOf(opts.ctx ?? {});
   const o = { ...opts, ctx: { ...(opts.ctx ?? {}), now: () => t } };
-  const out: CompiledDoorSet[] = [];
+  const only = opts.doorIds ? new Set(opts.doorIds) : null;
   // Doors with a window that just ended and a later one for the same person compile now too.
   journalDueWindows(db, { ctx: o.ctx, ...(o.propertyId === undefined ? {} : { propertyId: o.propertyId }) });
-  const dirty = dirtyDoorHeads(db, o.propertyId === undefined ? {} : { propertyId: o.propertyId });
+  const dirty = dirtyDoorHeads(db, o.propertyId === undefined ? {} : { propertyId: o.propertyId }).filter((d) => !only || only.has(d.doorId));
   const perProperty = new Map<number, number>();
   for (const d of dirty) perProperty.set(d.propertyId, (perProperty.get(d.propertyId) ?? 0) + 1);
   // Many doors of a property at once (first compile, a key's doors changed): one pass over the
@@ -625,29 +690,106 @@ export function compileDirty(db: Db, opts: CompilerOptions & { propertyId?: numb
   // results are returned in journal order: packing a 45,000-credential lobby door before the
   // packer is JIT-compiled cost ~200 ms per door, against ~30 ms once warm (measured).
   const order = big ? dirty.map((d, i) => ({ d, i })).sort((a, b) => a.d.pending - b.d.pending || a.i - b.i) : dirty.map((d, i) => ({ d, i }));
-  const results = new Array<CompiledDoorSet | null>(dirty.length).fill(null);
+  const restore = (): void => {
+    if (big) db.pragma(`cache_size = ${cacheSize}`);
+  };
+  return { o, order, cache, restore };
+}
+
+export interface AsyncCompileOptions extends CompilerOptions {
+  propertyId?: number;
+  /** Only these doors (of those with pending changes): a sync of one door compiles just it. */
+  doorIds?: readonly number[];
+  /**
+   * The signer of a property's active issuer key (a KMS, an HSM, a signing process). Default:
+   * the in-process key. Its kid must be the active key's, which is what the locks trust.
+   */
+  signerFor?: (issuer: IssuerIdentity & { propertyId: number }) => IssuerSigner;
+  /** Doors whose signatures are requested at once (default 64): the latency is paid once per batch. */
+  batch?: number;
+  /** A signature not back within this many ms fails its door with SIGNER_FAILED (default 30,000). */
+  signTimeoutMs?: number;
+}
+
+export interface AsyncCompileResult {
+  compiled: CompiledDoorSet[];
+  /** Doors whose signature failed: nothing of theirs was written, they stay pending for the next run. */
+  failed: { doorId: number; error: ProtocolError }[];
+}
+
+const SIGN_BATCH = 64;
+const SIGN_TIMEOUT_MS = 30_000;
+
+/**
+ * compileDirty with an issuer signer that may be asynchronous. A batch of doors is compiled
+ * and sealed in one transaction, the batch's signatures are requested concurrently (so a 5 ms
+ * KMS costs ~5 ms per batch, not per door), and the signed sets are stored in a second
+ * transaction. A door whose signature fails or times out is reported in `failed` and left
+ * untouched, as is one that changed meanwhile (another compile, a receipt): both stay in the
+ * journal, so the next compile run (the sync engine's next pass) does them again.
+ */
+export async function compileDirtyAsync(db: Db, opts: AsyncCompileOptions = {}): Promise<AsyncCompileResult> {
+  const { o, order, cache, restore } = planRun(db, opts);
+  const p = providerOf(o);
+  const batchSize = Math.max(1, opts.batch ?? SIGN_BATCH);
+  const timeoutMs = opts.signTimeoutMs ?? SIGN_TIMEOUT_MS;
+  const signers = new Map<number, IssuerSigner>();
+  const signerOf = (d: PreparedDoor): IssuerSigner => {
+    let signer = signers.get(d.propertyId);
+    if (!signer) {
+      signer = opts.signerFor ? opts.signerFor({ propertyId: d.propertyId, publicKey: d.issuer.publicKey, kid: d.issuer.kid }) : localSigner(d.issuer, p);
+      signers.set(d.propertyId, signer);
+    }
+    return signer;
+  };
+  const sign = async (d: PreparedDoor): Promise<Uint8Array> => {
+    const signer = signerOf(d);
+    if (!equalBytes(signer.kid, d.issuer.kid)) {
+      throw new ProtocolError('SIGNER_FAILED', `door ${d.doorId}: the signer's key ${toHex(signer.kid)} is not property ${d.propertyId}'s active issuer key ${toHex(d.issuer.kid)}, which its locks trust`);
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ProtocolError('SIGNER_FAILED', `door ${d.doorId}: issuer signer ${toHex(signer.kid)} did not answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([signerSignature(signer, d.message.toBeSigned, p), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  const results = new Array<CompiledDoorSet | null>(order.length).fill(null);
+  const failed: AsyncCompileResult['failed'] = [];
   try {
-    // Committed in chunks without an fsync (store/db.ts relaxedCommit): sets are derived data,
-    // made durable before they leave the gateway (syncPayload). Chunks, not one transaction:
-    // the write lock is never held for a whole property (another process's revoke would wait
-    // seconds and could time out), and a door that fails keeps the chunks before it.
     let next = 0;
-    do {
+    while (next < order.length) {
+      const batch: { i: number; door: PreparedDoor }[] = [];
       relaxedCommit(db, () => {
         const started = performance.now();
-        while (next < order.length) {
+        while (next < order.length && batch.length < batchSize) {
           const { d, i } = order[next++]!;
-          results[i] = compileOne(db, d.doorId, { ...o, throughChangeId: d.throughChangeId }, cache);
-          if (next < order.length && performance.now() - started >= COMMIT_EVERY_MS) return;
+          const door = prepareOne(db, d.doorId, { ...o, throughChangeId: d.throughChangeId }, cache);
+          if (door) batch.push({ i, door });
+          if (performance.now() - started >= COMMIT_EVERY_MS) return;
         }
-        pruneTouches(db);
       });
-    } while (next < order.length);
-    for (const r of results) if (r) out.push(r);
+      const signatures = await Promise.allSettled(batch.map(({ door }) => sign(door)));
+      relaxedCommit(db, () => {
+        batch.forEach(({ i, door }, k) => {
+          const s = signatures[k]!;
+          if (s.status === 'rejected') {
+            const e = s.reason as unknown;
+            failed.push({ doorId: door.doorId, error: e instanceof ProtocolError ? e : new ProtocolError('SIGNER_FAILED', `door ${door.doorId}: ${String(e)}`, { cause: e }) });
+          } else if (door.stillCurrent(db)) {
+            results[i] = door.finish(s.value);
+          }
+        });
+      });
+    }
+    relaxedCommit(db, () => pruneTouches(db));
   } finally {
-    if (big) db.pragma(`cache_size = ${cacheSize}`);
+    restore();
   }
-  return out;
+  return { compiled: results.filter((r): r is CompiledDoorSet => r !== null), failed };
 }
 
 /**

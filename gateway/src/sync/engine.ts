@@ -18,7 +18,7 @@ import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
 import { all, nowOf, one, type Ctx } from '../model/base.js';
 import { doorSyncState } from '../model/sync-state.js';
-import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDoor, doorTimeSync, lockIdentity, sameDevice, syncPayload, timeSyncFor } from '../compiler/index.js';
+import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDirtyAsync, compileDoor, doorTimeSync, lockIdentity, sameDevice, syncPayload, timeSyncFor, type AsyncCompileOptions } from '../compiler/index.js';
 import { doorsWithStaleTime, recordDoorTime } from '../model/door-time.js';
 import { journalDueWindows } from '../model/window-boundaries.js';
 import { pendingAnchorUpdates } from '../compiler/rotation.js';
@@ -41,6 +41,13 @@ export interface SyncEngineOptions {
   profile?: 'gateway' | 'ios' | 'android';
   ctx?: Ctx;
   provider?: CryptoProvider;
+  /**
+   * The issuer signer (a KMS, an HSM) that signs the sets pushPending and syncDoor compile
+   * (compileDirtyAsync). A door whose signature fails is reported among the failures and its
+   * changes stay pending for the next pass. Commissioning, time syncs, a full set made on
+   * demand and phones' relay bundles still sign with the key in the store.
+   */
+  signerFor?: AsyncCompileOptions['signerFor'];
   retry?: Partial<RetryPolicy>;
   /** Wall-clock ms for finding a lock and for each control-point answer (default 10,000). */
   timeoutMs?: number;
@@ -248,7 +255,15 @@ export class SyncEngine {
         }
       }
       journalDueWindows(this.db, { ...opts, doorId });
-      if (doorSyncState(this.db, doorId).pendingChanges > 0 || doorSyncState(this.db, doorId).compiledSeq === 0) compileDoor(this.db, doorId, opts);
+      if (doorSyncState(this.db, doorId).pendingChanges > 0 || doorSyncState(this.db, doorId).compiledSeq === 0) {
+        if (this.options.signerFor) {
+          // The door's changes wait for the signer: a failure is this sync's, and the changes stay pending.
+          const { failed } = await compileDirtyAsync(this.db, { ...opts, doorIds: [doorId], signerFor: this.options.signerFor });
+          if (failed[0]) throw new GatewayError('SIGNER_FAILED', failed[0].error.message, { protocolCode: failed[0].error.code });
+        } else {
+          compileDoor(this.db, doorId, opts);
+        }
+      }
       const newest = syncPayload(this.db, doorId, info.seq);
       let delivered: Awaited<ReturnType<typeof deliverSet>> = null;
       if (newest) {
@@ -355,9 +370,15 @@ export class SyncEngine {
   /** Compile what changed, then push every online door that is behind. Failures are reported, not thrown. */
   pushPending(propertyId?: number): Promise<{ results: DoorSyncResult[]; failures: { doorId: number; code: string; message: string }[] }> {
     return this.exclusive(async () => {
-      compileDirty(this.db, { ...(this.options.ctx ? { ctx: this.options.ctx } : {}), ...(this.options.provider ? { provider: this.options.provider } : {}), ...(propertyId === undefined ? {} : { propertyId }) });
+      const compile = { ...(this.options.ctx ? { ctx: this.options.ctx } : {}), ...(this.options.provider ? { provider: this.options.provider } : {}), ...(propertyId === undefined ? {} : { propertyId }) };
       const results: DoorSyncResult[] = [];
       const failures: { doorId: number; code: string; message: string }[] = [];
+      if (this.options.signerFor) {
+        const { failed } = await compileDirtyAsync(this.db, { ...compile, signerFor: this.options.signerFor });
+        for (const f of failed) failures.push({ doorId: f.doorId, code: f.error.code, message: f.error.message });
+      } else {
+        compileDirty(this.db, compile);
+      }
       for (const doorId of this.doorsToPush(propertyId)) {
         if (this.stopping) break;
         try {

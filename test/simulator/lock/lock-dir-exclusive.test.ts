@@ -235,7 +235,7 @@ describe('lock.pid: one opener per lock directory', () => {
     const dir = join(tmp(), 'lock');
     closeHeld(openHeld(dir));
     const script = childScript(dir, `const d = openLockDir(${JSON.stringify(dir)}); process.stdout.write(String(process.pid));`);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--conditions=@latchkit/source', '--import', 'tsx', script], { cwd: ROOT, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     expect(Number(r.stdout)).toBe(r.pid);
     expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
@@ -257,7 +257,7 @@ d?.close();`,
     );
     const results = await Promise.all(
       Array.from({ length: 6 }, () => {
-        const c = spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT });
+        const c = spawn(process.execPath, ['--conditions=@latchkit/source', '--import', 'tsx', script], { cwd: ROOT });
         children.push(c);
         let out = '';
         let err = '';
