@@ -4,7 +4,7 @@ import * as S from '../schemas.js';
 import * as F from './flow-schemas.js';
 import { define, endMinute, inProperty, startMinute } from './define.js';
 import { getProperty } from '../../model/properties.js';
-import { applyImport, countImportRows, countImports, createImport, getImport, importErrorReport, importRows, listImports, type ImportRowStatus } from '../../flows/csv-import.js';
+import { applyImport, countImportRows, countImports, createImport, getImport, importErrorReport, importRows, listImports } from '../../flows/csv-import.js';
 import { csvTemplate } from '../../flows/csv-file.js';
 import { importRowView as baseRowView, importView } from '../../flows/views.js';
 import type { ImportRow } from '../../flows/csv-import.js';
@@ -26,7 +26,7 @@ export function registerCsvImportRoutes(app: FastifyInstance, { db, ctxFor }: Ap
     reply.header('content-disposition', `attachment; filename="${name}"`);
   };
 
-  define<undefined, PP>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/imports/template',
     operationId: 'csvImportTemplate',
@@ -41,7 +41,7 @@ export function registerCsvImportRoutes(app: FastifyInstance, { db, ctxFor }: Ap
     },
   });
 
-  define<undefined, PP, { limit: number; offset: number }>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/imports',
     operationId: 'listCsvImports',
@@ -82,7 +82,7 @@ export function registerCsvImportRoutes(app: FastifyInstance, { db, ctxFor }: Ap
     },
   });
 
-  define<undefined, IP>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/imports/:importId',
     operationId: 'getCsvImport',
@@ -94,7 +94,7 @@ export function registerCsvImportRoutes(app: FastifyInstance, { db, ctxFor }: Ap
     handler: (req) => importView(importIn(req.params)),
   });
 
-  define<undefined, IP, { status?: ImportRowStatus; limit: number; offset: number }>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/imports/:importId/rows',
     operationId: 'listCsvImportRows',
@@ -110,7 +110,7 @@ export function registerCsvImportRoutes(app: FastifyInstance, { db, ctxFor }: Ap
     },
   });
 
-  define<undefined, IP>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/imports/:importId/error-report',
     operationId: 'csvImportErrorReport',
@@ -126,7 +126,7 @@ export function registerCsvImportRoutes(app: FastifyInstance, { db, ctxFor }: Ap
     },
   });
 
-  define<{ communalKeyIds?: number[]; startsAt?: string | null; expiresAt?: string | null }, IP>(app, {
+  define(app, {
     method: 'POST',
     url: '/properties/:propertyId/imports/:importId/apply',
     operationId: 'applyCsvImport',

@@ -1,32 +1,48 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TSchema } from 'typebox';
 import { GatewayError, type GatewayErrorCode } from '../../errors.js';
 import type { Permission } from '../../model/tokens.js';
 import { parseTimeToMinute } from '../../time.js';
-import { noQuery } from '../schemas.js';
+import { noQuery, type Validated } from '../schemas.js';
 
-type Schema = Record<string, unknown>;
+/** What a handler receives for a request part: the schema's type, or `none` if the route has no such schema. */
+type Part<S extends TSchema | undefined, None> = S extends TSchema ? Validated<S> : None;
 
-export interface RouteSpec<B, P, Q> {
+/** The request a handler sees: body, params and query typed from the schemas that validate them. */
+export type RouteRequest<B extends TSchema | undefined, P extends TSchema | undefined, Q extends TSchema | undefined> = FastifyRequest<{
+  Body: Part<B, undefined>;
+  Params: Part<P, Record<string, never>>;
+  Querystring: Part<Q, Record<string, never>>;
+}>;
+
+export interface RouteSpec<B extends TSchema | undefined, P extends TSchema | undefined, Q extends TSchema | undefined> {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   url: string;
   operationId: string;
   summary: string;
   tags: string[];
   permission: Permission;
-  params?: Schema;
-  querystring?: Schema;
-  body?: Schema;
+  params?: P;
+  querystring?: Q;
+  body?: B;
   noBody?: boolean;
   /** The token may come as `?token=` (event streams: a browser's EventSource sends no headers). */
   queryToken?: boolean;
   /** Success responses by status; the error responses are added for every route. */
-  response: Record<number, Schema>;
-  handler: (req: FastifyRequest<{ Body: B; Params: P; Querystring: Q }>, reply: FastifyReply) => unknown;
+  response: Record<number, TSchema>;
+  handler: (req: RouteRequest<B, P, Q>, reply: FastifyReply) => unknown;
 }
 
-/** Registers a route with its schemas and permission in the one shape the app checks. */
-export function define<B = undefined, P = Record<string, never>, Q = Record<string, never>>(app: FastifyInstance, spec: RouteSpec<B, P, Q>): void {
-  app.route<{ Body: B; Params: P; Querystring: Q }>({
+/**
+ * Registers a route with its schemas and permission in the one shape the app checks. The type
+ * parameters are inferred from the schemas, never written at the call: the handler's request
+ * types are the TypeBox static types of the very schemas Ajv validates the request against.
+ */
+export function define<B extends TSchema | undefined = undefined, P extends TSchema | undefined = undefined, Q extends TSchema | undefined = undefined>(
+  app: FastifyInstance,
+  spec: RouteSpec<B, P, Q>,
+): void {
+  app.route({
     method: spec.method,
     url: spec.url,
     config: { permission: spec.permission, noBody: spec.noBody ?? false, queryToken: spec.queryToken ?? false },
@@ -38,8 +54,10 @@ export function define<B = undefined, P = Record<string, never>, Q = Record<stri
       querystring: spec.querystring ?? noQuery,
       ...(spec.body ? { body: spec.body } : {}),
       response: { ...spec.response },
-    } as Schema,
-    handler: async (req, reply) => spec.handler(req, reply),
+    },
+    // Fastify types an untyped route's request loosely; the validator (set up in app.ts from
+    // these same schemas) is what makes the narrower type true at run time.
+    handler: async (req, reply) => spec.handler(req as RouteRequest<B, P, Q>, reply),
   });
 }
 
