@@ -60,7 +60,7 @@ export function obj<P extends TProperties>(properties: P, extra: TObjectOptions 
 }
 
 /** An object of any members (details, free-form reports), as `{ type: 'object', additionalProperties: true }`. */
-export const looseObject = (extra: Record<string, unknown> = {}) => Type.Unsafe<Record<string, unknown>>({ type: 'object', additionalProperties: true, ...extra });
+export const looseObject = (extra: Record<string, unknown> = {}) => Type.Unsafe<object>({ type: 'object', additionalProperties: true, ...extra });
 
 export const errorSchema = obj({
   error: obj({

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import type { AppContext } from '../app.js';
 import * as S from '../schemas.js';
 import { define, inProperty } from './define.js';
@@ -22,10 +22,9 @@ import {
 import { GatewayError } from '../../errors.js';
 import { keycardView, phoneKeyView } from '../../views.js';
 
-type PersonP = { propertyId: number; personId: number };
 
 export function registerCredentialRoutes(app: FastifyInstance, { db, ctxFor }: AppContext): void {
-  const personIn = (p: PersonP) => inProperty(getPerson(db, p.personId), p.propertyId, 'PERSON_NOT_FOUND', `person ${p.personId}`);
+  const personIn = (p: Static<typeof S.params.person>) => inProperty(getPerson(db, p.personId), p.propertyId, 'PERSON_NOT_FOUND', `person ${p.personId}`);
   const base = '/properties/:propertyId/people/:personId';
 
   define(app, {

@@ -71,6 +71,7 @@ export function registerEventRoutes(app: FastifyInstance, c: AppContext): void {
       };
       req.raw.on('close', done);
       res.on('close', done);
+      return reply;
     },
   });
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Static } from 'typebox';
 import type { AppContext } from '../app.js';
 import * as S from '../schemas.js';
 import { define, endMinute, inProperty, startMinute } from './define.js';
@@ -17,14 +18,9 @@ import { inviteGuest, listGuests, revokeGuest } from '../../model/guests.js';
 import { GatewayError } from '../../errors.js';
 import { grantView, personView } from '../../views.js';
 
-type PP = { propertyId: number };
-type PersonP = PP & { personId: number };
 
 /** The access window of a request body, as ISO times (the schemas' timeInput). */
-interface WindowBody {
-  startsAt?: string | null | undefined;
-  expiresAt?: string | null | undefined;
-}
+type WindowBody = Pick<Static<typeof S.grantsAdd>, 'startsAt' | 'expiresAt'>;
 
 export function registerPeopleRoutes(app: FastifyInstance, { db, ctxFor }: AppContext): void {
   const offsetOf = (propertyId: number) => getProperty(db, propertyId).timeZone;
@@ -32,7 +28,7 @@ export function registerPeopleRoutes(app: FastifyInstance, { db, ctxFor }: AppCo
     const off = offsetOf(propertyId);
     return { start: startMinute(b.startsAt, off), end: endMinute(b.expiresAt, off) };
   };
-  const personIn = (req: { params: PersonP }, ctx = {}) =>
+  const personIn = (req: { params: Static<typeof S.params.person> }, ctx = {}) =>
     inProperty(getPerson(db, req.params.personId, ctx), req.params.propertyId, 'PERSON_NOT_FOUND', `person ${req.params.personId}`);
 
   define(app, {
@@ -168,8 +164,7 @@ export function registerPeopleRoutes(app: FastifyInstance, { db, ctxFor }: AppCo
     },
   });
 
-  type GP = PersonP & { grantId: number };
-  const grantOf = (p: GP) => {
+  const grantOf = (p: Static<typeof S.params.grant>) => {
     const g = getGrant(db, p.grantId);
     if (g.personId !== p.personId) throw new GatewayError('GRANT_NOT_FOUND', `person ${p.personId} holds no grant ${p.grantId}`);
     return g;

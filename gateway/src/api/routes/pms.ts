@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Static } from 'typebox';
 import type { AppContext } from '../app.js';
 import * as S from '../schemas.js';
 import * as F from './flow-schemas.js';
@@ -22,7 +23,6 @@ import { countNotifications, listNotifications, getNotification, markNotificatio
 import type { Notification } from '../../flows/notifications.js';
 import { alertView, integrationView, notificationView, residentStatusView, suggestionView, syncRunView } from '../../flows/views.js';
 
-type PP = { propertyId: number };
 
 /** The PMS integration (seeds 002 and 003), alerts, access suggestions, resident status, the welcome outbox. */
 export function registerPmsRoutes(app: FastifyInstance, { db, ctxFor }: AppContext): void {
@@ -161,8 +161,7 @@ export function registerPmsRoutes(app: FastifyInstance, { db, ctxFor }: AppConte
     handler: (req) => alertView(resolveAlert(db, req.params.propertyId, req.params.alertId, req.body, ctxFor(req))),
   });
 
-  type PersonP = PP & { personId: number };
-  const personIn = (p: PersonP) => inProperty(getPerson(db, p.personId), p.propertyId, 'PERSON_NOT_FOUND', `person ${p.personId}`);
+  const personIn = (p: Static<typeof S.params.person>) => inProperty(getPerson(db, p.personId), p.propertyId, 'PERSON_NOT_FOUND', `person ${p.personId}`);
   define(app, {
     method: 'GET',
     url: '/properties/:propertyId/people/:personId/resident-status',

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import type { AppContext } from '../app.js';
 import * as S from '../schemas.js';
 import { define, inProperty } from './define.js';
@@ -15,7 +15,6 @@ import { doorsWithStaleTime, doorTimeState } from '../../model/door-time.js';
 import { nowOf } from '../../model/base.js';
 import { changeView, doorCredentialView, doorView, keyView, propertyView, syncStateView, syncTaskView, unitView } from '../../views.js';
 
-type PP = { propertyId: number };
 
 export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: AppContext): void {
   // ---- properties
@@ -103,8 +102,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
       return unitView(createUnit(db, req.params.propertyId, req.body, ctxFor(req)));
     },
   });
-  type UP = PP & { unitId: number };
-  const unitIn = (p: UP) => inProperty(getUnit(db, p.unitId), p.propertyId, 'UNIT_NOT_FOUND', `unit ${p.unitId}`);
+  const unitIn = (p: Static<typeof S.params.unit>) => inProperty(getUnit(db, p.unitId), p.propertyId, 'UNIT_NOT_FOUND', `unit ${p.unitId}`);
   define(app, {
     method: 'GET',
     url: '/properties/:propertyId/units/:unitId',
@@ -180,8 +178,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
       return { ...doorView(d), affectedDoors: d.affectedDoors };
     },
   });
-  type DP = PP & { doorId: number };
-  const doorIn = (p: DP) => inProperty(getDoor(db, p.doorId), p.propertyId, 'DOOR_NOT_FOUND', `door ${p.doorId}`);
+  const doorIn = (p: Static<typeof S.params.door>) => inProperty(getDoor(db, p.doorId), p.propertyId, 'DOOR_NOT_FOUND', `door ${p.doorId}`);
   define(app, {
     method: 'GET',
     url: '/properties/:propertyId/doors/:doorId',
@@ -307,8 +304,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
       return keyView(createKey(db, req.params.propertyId, req.body, ctxFor(req)));
     },
   });
-  type KP = PP & { keyId: number };
-  const keyIn = (p: KP) => inProperty(getKey(db, p.keyId), p.propertyId, 'KEY_NOT_FOUND', `key ${p.keyId}`);
+  const keyIn = (p: Static<typeof S.params.key>) => inProperty(getKey(db, p.keyId), p.propertyId, 'KEY_NOT_FOUND', `key ${p.keyId}`);
   define(app, {
     method: 'GET',
     url: '/properties/:propertyId/keys/:keyId',
