@@ -72,15 +72,14 @@ export const errorSchema = obj({
 
 export const noQuery = obj({});
 
-const page = {
-  limit: () => Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'At most this many items (default: all)' })),
-  offset: () => withDefault(Type.Integer({ minimum: 0, description: 'Skip this many items first' }), 0),
-};
 /**
  * limit/offset on a list route that used to return everything: without `limit` it still does
  * (existing clients keep their whole array). `X-Total-Count` carries the total either way.
  */
-export const pageProps = { limit: page.limit(), offset: page.offset() };
+export const pageProps = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'At most this many items (default: all)' })),
+  offset: withDefault(Type.Integer({ minimum: 0, description: 'Skip this many items first' }), 0),
+};
 export const pageQuery = obj(pageProps);
 export type PageQ = Validated<typeof pageQuery>;
 

@@ -72,8 +72,8 @@ export function registerSimulateRoutes(app: FastifyInstance, c: AppContext): voi
     params: S.params.property,
     querystring: S.obj({
       search: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Part of the door name' })),
-      offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
-      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 })),
+      offset: S.withDefault(Type.Integer({ minimum: 0 }), 0),
+      limit: S.withDefault(Type.Integer({ minimum: 1, maximum: 10_000 }), 1000),
     }),
     response: { 200: Type.Array(doorStateSchema) },
     handler: (req, reply) => {
