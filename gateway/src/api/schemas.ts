@@ -1,8 +1,8 @@
 /**
  * JSON Schemas of the HTTP API, written with TypeBox. Fastify validates requests and serializes
  * responses with them, /openapi.json is assembled from the very same objects, and the handlers'
- * request types are inferred from them (routes/define.ts), so neither the document nor a handler
- * can drift from what the server enforces. TypeBox's own marks ('~kind', '~optional') are
+ * request and reply types are inferred from them (routes/define.ts), so neither the document nor
+ * a handler can drift from what the server enforces. TypeBox's own marks ('~kind', '~optional') are
  * non-enumerable: what Ajv and the document see is plain JSON Schema.
  */
 import { Type, type Static, type TObject, type TObjectOptions, type TOptional, type TProperties, type TSchema, type TUnsafe } from 'typebox';
@@ -13,7 +13,7 @@ export function nullable<S extends TSchema>(s: S, extra: Record<string, unknown>
   return Type.Unsafe<Static<S> | null>({ ...rest, type: [type, 'null'], ...(values ? { enum: [...values, null] } : {}), ...extra });
 }
 
-/** A string enum as `Type.String({ enum })` (TypeBox's Enum leaves out `type`), typed as its values. */
+/** A string enum as `{ type: 'string', enum }` (TypeBox's Enum leaves out `type`), typed as its values. */
 export function strEnum<const V extends readonly string[]>(values: V, extra: Record<string, unknown> = {}): TUnsafe<V[number]> {
   return Type.Unsafe<V[number]>({ type: 'string', enum: values, ...extra });
 }

@@ -5,7 +5,7 @@ import type { Permission } from '../../model/tokens.js';
 import { parseTimeToMinute } from '../../time.js';
 import { noQuery, type Validated } from '../schemas.js';
 
-/** What a handler receives for a request part: the schema's type, or `none` if the route has no such schema. */
+/** What a handler receives for a request part: the schema's type, or `None` if the route has no such schema. */
 type Part<S extends TSchema | undefined, None> = S extends TSchema ? Validated<S> : None;
 
 /** The request a handler sees: body, params and query typed from the schemas that validate them. */
@@ -45,7 +45,8 @@ export interface RouteSpec<B extends TSchema | undefined, P extends TSchema | un
 /**
  * Registers a route with its schemas and permission in the one shape the app checks. The type
  * parameters are inferred from the schemas, never written at the call: the handler's request
- * types are the TypeBox static types of the very schemas Ajv validates the request against.
+ * types are the TypeBox static types of the very schemas Ajv validates the request against, and
+ * what it returns must match a response schema the reply is serialized with.
  */
 export function define<B extends TSchema | undefined = undefined, P extends TSchema | undefined = undefined, Q extends TSchema | undefined = undefined, R extends Record<number, TSchema> = Record<number, TSchema>>(
   app: FastifyInstance,
