@@ -263,6 +263,33 @@ describe('a store from before migration 9', () => {
   });
 });
 
+describe('migration 13: keys an external signer holds', () => {
+  it('keeps every sealed key as it was, and then takes a key by its public half only', () => {
+    const dir = tempDir();
+    const kek = { LATCHKIT_KEK: '56'.repeat(32) };
+    const v12 = g.openStore({ stateDir: dir, migrations: g.MIGRATIONS.slice(0, 12), env: kek });
+    const prop = g.createProperty(v12, { name: 'Elm', utcOffsetMin: 0 }, {});
+    const stored = issuerFor(v12, prop.id);
+    const sealedBefore = v12.prepare('SELECT secret_sealed AS s FROM issuer_keys').get() as { s: Buffer };
+    // Before 13 a key without its secret cannot be stored at all.
+    expect(() => v12.prepare("INSERT INTO issuer_keys (property_id, kid, public_key, secret_sealed, status, created_at) VALUES (?, 'k', ?, NULL, 'pending', 0)").run(prop.id, Buffer.alloc(32, 1))).toThrowError(/NOT NULL/);
+    v12.close();
+
+    const db = g.openStore({ stateDir: dir, env: kek });
+    try {
+      expect(g.schemaVersion(db)).toBe(g.MIGRATIONS.length);
+      expect((db.prepare('SELECT secret_sealed AS s FROM issuer_keys').get() as { s: Buffer }).s).toEqual(sealedBefore.s);
+      expect(g.activeIssuerKey(db, prop.id)!.secretKey).toEqual(stored.seed);
+      const external = signingKeyFromSeed(new Uint8Array(32).fill(3)).publicKey;
+      const k = g.addIssuerKey(db, { propertyId: prop.id, kid: 'signer-held', publicKey: external }, {});
+      expect(g.issuerKey(db, k.id)).toMatchObject({ kid: 'signer-held', secretKey: null, status: 'pending' });
+      expect(db.prepare('PRAGMA integrity_check').pluck().get()).toBe('ok');
+    } finally {
+      db.close();
+    }
+  });
+});
+
 describe('the key file npm start and serve --demo create', () => {
   it('npm start (the main job) creates <state-dir>/kek, mode 0600, and says so', async () => {
     const dir = join(tempDir(), 'demo');
