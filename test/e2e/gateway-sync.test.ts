@@ -479,6 +479,10 @@ describe('an issuer key only a signer holds (no private key in the store)', () =
     g.revokeAllKeys(f.db, f.jane.person.id, f.ctx);
     expect(() => g.compileDirty(f.db, { ctx: f.ctx })).toThrowError(expect.objectContaining({ code: 'SIGNER_REQUIRED' }));
     expect(() => g.compileDirty(f.db, { ctx: f.ctx, signerFor })).toThrowError(expect.objectContaining({ code: 'SIGNER_REQUIRED' }));
+    // An engine without the signer reports the door, and goes on with any other.
+    const bare2 = await engine(f.db, 'gw-1');
+    expect((await bare2.pushPending(f.prop.id)).failures.map((x) => [x.doorId, x.code])).toEqual([[f.lobby.id, 'SIGNER_REQUIRED']]);
+    await bare2.close();
 
     // A delta for the lobby, and the full set it falls back to made on demand: both the signer's.
     const signedBefore = kms.signed;

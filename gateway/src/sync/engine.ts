@@ -377,7 +377,14 @@ export class SyncEngine {
         const { failed } = await compileDirtyAsync(this.db, compile);
         for (const f of failed) failures.push({ doorId: f.doorId, code: f.error.code, message: f.error.message });
       } else {
-        compileDirty(this.db, compile);
+        try {
+          compileDirty(this.db, compile);
+        } catch (err) {
+          // A property whose key only a signer holds, and no signer here: the run stops at its
+          // first door. Every door is compiled again on its own below (compileDoorNow), where
+          // that property's doors fail with SIGNER_REQUIRED and every other door goes on.
+          if (!(err instanceof GatewayError && err.code === 'SIGNER_REQUIRED')) throw err;
+        }
       }
       for (const doorId of this.doorsToPush(propertyId)) {
         if (this.stopping) break;
