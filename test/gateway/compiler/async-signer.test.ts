@@ -5,9 +5,9 @@
  * and the next run compiles them.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { deviceKeysFromSeed, localSigner, openSetMessage, ProtocolError, signingKeyFromSeed, type IssuerSigner } from '@latchkit/protocol';
+import { deviceKeysFromSeed, localSigner, openSetMessage, ProtocolError, signingKeyFromSeed, toHex, type IssuerSigner } from '@latchkit/protocol';
 import { commissionDoor, compileDirty, compileDirtyAsync, issuerFor, lockIdentity, syncPayload, trustAnchors } from '../../../gateway/src/compiler/index.js';
-import { doorSeqs } from '../../../gateway/src/model/sync-state.js';
+import { addIssuerKey, doorSeqs } from '../../../gateway/src/model/sync-state.js';
 import { startWorkerSigner, type WorkerSigner } from '../../../bench/worker-signer.js';
 import { fixture, resident } from '../helpers.js';
 
@@ -96,6 +96,21 @@ describe('compileDirtyAsync', () => {
     expect(w.failed[0]!.error.message).toMatch(/not property \d+'s issuer key/);
     expect(asked).toBe(0);
     for (const d of doors) expect(doorSeqs(f.db, d).compiledSeq).toBe(0);
+  });
+
+  it('a key the store holds only the public half of, and no signer for it: SIGNER_REQUIRED, nothing written', async () => {
+    const { f, doors } = await commissioned();
+    const held = signingKeyFromSeed(new Uint8Array(32).fill(42));
+    addIssuerKey(f.db, { propertyId: f.prop.id, kid: toHex(held.kid), publicKey: held.publicKey, activate: true }, f.ctx);
+    const r = await compileDirtyAsync(f.db, { ctx: f.ctx, signerFor: () => undefined });
+    expect(r.compiled).toEqual([]);
+    expect(r.failed.map((x) => [x.doorId, x.error.code]).sort()).toEqual([...doors].sort().map((d) => [d, 'SIGNER_REQUIRED']));
+    expect(() => compileDirty(f.db, { ctx: f.ctx })).toThrowError(expect.objectContaining({ code: 'SIGNER_REQUIRED' }));
+    for (const d of doors) expect(doorSeqs(f.db, d).compiledSeq).toBe(0);
+    // The signer that holds it: every door compiles, and the sets open under that key alone.
+    const ok = await compileDirtyAsync(f.db, { ctx: f.ctx, signerFor: (issuer) => (toHex(issuer.kid) === toHex(held.kid) ? localSigner(held) : undefined) });
+    expect(ok.failed).toEqual([]);
+    for (const d of doors) expect(await opens(f, d)).toBe(1);
   });
 
   it('a door compiled by someone else while its signature was out is left as that compile wrote it', async () => {
