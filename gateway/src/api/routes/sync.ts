@@ -44,7 +44,9 @@ const bundleSchema = S.obj(
 
 const rotationSchema = S.obj({ kid: Type.String(), doors: Type.Integer({ minimum: 0 }) });
 
-export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx }: AppContext): void {
+export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx, signerFor }: AppContext): void {
+  // Every call below that may sign goes through the property's signer when one is configured.
+  const signing = (req: Parameters<typeof ctx>[0]) => ({ ctx: ctx(req), ...(signerFor ? { signerFor } : {}) });
   define(app, {
     method: 'GET',
     url: '/properties/:propertyId/people/:personId/relay-bundles',
@@ -54,9 +56,9 @@ export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx }: Ap
     permission: 'read',
     params: S.params.person,
     response: { 200: Type.Array(bundleSchema) },
-    handler: (req) => {
+    handler: async (req) => {
       inProperty(getPerson(db, req.params.personId), req.params.propertyId, 'PERSON_NOT_FOUND', `person ${req.params.personId}`);
-      return relayBundlesFor(db, req.params.personId, { ctx: ctx(req), onlyOffline: true }).map((b) => ({
+      return (await relayBundlesFor(db, req.params.personId, { ...signing(req), onlyOffline: true })).map((b) => ({
         doorId: b.doorId,
         lockId: Buffer.from(b.lockId).toString('hex'),
         seq: b.seq,
@@ -120,7 +122,7 @@ export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx }: Ap
     params: S.params.property,
     noBody: true,
     response: { 200: rotationSchema },
-    handler: (req) => beginIssuerRotation(db, req.params.propertyId, { ctx: ctx(req) }),
+    handler: (req) => beginIssuerRotation(db, req.params.propertyId, signing(req)),
   });
 
   define(app, {
@@ -148,6 +150,6 @@ export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx }: Ap
     params: S.params.property,
     noBody: true,
     response: { 200: rotationSchema },
-    handler: (req) => completeIssuerRotation(db, req.params.propertyId, { ctx: ctx(req) }),
+    handler: (req) => completeIssuerRotation(db, req.params.propertyId, signing(req)),
   });
 }
