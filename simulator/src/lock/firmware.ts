@@ -129,6 +129,12 @@ export interface LockOptions {
    * Never set outside conformance tests: undefined is the correct firmware.
    */
   mutant?: MutantName;
+  /**
+   * Emulate firmware from before the optional `transition` claim (PROTOCOL.md §3.4): its decoder
+   * took each message's claims as an exact set, so it refuses a commissioning or time sync that
+   * carries a transition as `MALFORMED`. Default false (this firmware knows the claim).
+   */
+  beforeTransitionClaim?: boolean;
 }
 
 export interface AccessOutcome {
@@ -270,6 +276,8 @@ export class LockFirmware {
    * committed times (clock floor, set and commissioning).
    */
   private newestSigned = 0;
+  /** LockOptions.beforeTransitionClaim: refuse the claim as firmware from before it did. */
+  private readonly beforeTransitionClaim: boolean;
   private readonly eventListeners = new Set<(e: EventRecord) => void>();
 
   private constructor(
@@ -285,6 +293,7 @@ export class LockFirmware {
     this.firmware = options.firmware ?? FIRMWARE_VERSION;
     this.device = deviceKeysFromSeed(identity.deviceSeed, ports.crypto);
     this.mutant = options.mutant;
+    this.beforeTransitionClaim = options.beforeTransitionClaim === true;
     const opened = StateStore.open(ports.flash, this.profile, ports.crypto, { overwriteInForce: this.breaks('torn-commit') });
     this.store = opened.store;
     this.state = opened.state;
@@ -534,6 +543,7 @@ export class LockFirmware {
     let c;
     try {
       c = openCommission(bytes, { lockId: this.lockId, device: this.device, anchors: prev?.anchors ?? null, generation: prev?.generation ?? 0, provider: this.ports.crypto });
+      this.refuseUnknownTransition(c.transition);
     } catch (err) {
       this.rejected(err);
       throw err;
@@ -557,6 +567,11 @@ export class LockFirmware {
     });
     this.advanceClock(c.issuedAt);
     this.log({ type: 'commissioned', detail: c.generation });
+  }
+
+  /** Firmware from before the claim: an extra claim key is `MALFORMED` (PROTOCOL.md §3.4). */
+  private refuseUnknownTransition(transition: OffsetTransition | undefined): void {
+    if (this.beforeTransitionClaim && transition) throw new ProtocolError('MALFORMED', 'claim -65546 is not one of this message type\'s claims');
   }
 
   rotateAnchors(bytes: Uint8Array): void {
@@ -584,6 +599,7 @@ export class LockFirmware {
     let t;
     try {
       t = openTimeSync(bytes, { lockId: this.lockId, anchors: c.anchors, provider: this.breaks('unsigned-time') ? acceptingAnySignature(this.ports.crypto) : this.ports.crypto });
+      this.refuseUnknownTransition(t.transition);
     } catch (err) {
       this.rejected(err);
       throw err;
