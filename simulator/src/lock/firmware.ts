@@ -365,7 +365,7 @@ export class LockFirmware {
   /** The offset in force now: the stored one, or the announced transition's once its instant has passed. */
   get utcOffset(): number {
     const c = this.state.commission;
-    return c ? offsetAt(c.utcOffset, c.transition, this.now()) : 0;
+    return c ? offsetAt(c.utcOffset, this.breaks('ignores-transition') ? null : c.transition, this.now()) : 0;
   }
 
   /** The next offset change this lock knows of (from its newest time sync or commissioning), or null. */
@@ -609,7 +609,7 @@ export class LockFirmware {
     // They are taken together: a newer sync without a transition means none is known, so the
     // lock forgets one it holds (the zone's rules changed, or the property moved to a fixed one).
     const transition = t.transition ?? null;
-    if (t.time >= this.newestSigned && (t.utcOffset !== c.utcOffset || !sameTransition(transition, c.transition))) {
+    if ((t.time >= this.newestSigned || this.breaks('replayed-offset')) && (t.utcOffset !== c.utcOffset || !sameTransition(transition, c.transition))) {
       this.commitState({ ...this.state, commission: { ...c, utcOffset: t.utcOffset, transition }, clockFloor: Math.max(this.state.clockFloor, t.time) });
     }
     this.advanceClock(t.time);

@@ -51,11 +51,15 @@ const CAUGHT_BY: Record<Exclude<MutantName, 'mute' | 'garbage' | 'drops-link'>, 
   'reuses-nonce': ['unlock.replayed-answer'],
   'nonce-never-expires': ['unlock.expired-nonce'],
   'skips-phone-proof': ['unlock.replayed-answer', 'unlock.other-lock'],
-  'clock-backwards': ['time.backwards-ignored'],
+  // Its clock then trails the newest signed time by an hour, so the offset cases' syncs, signed
+  // from the lock's clock, are older than a time it accepted and may not set the offset (§7.4).
+  'clock-backwards': ['time.backwards-ignored', 'time.transition-applied', 'time.replayed-offset-ignored'],
   'unsigned-time': ['time.unsigned-refused'],
   // Booting factory-fresh after the cut also leaves the lock unable to take the final set.
   'torn-commit': ['power.cut-during-apply', 'robust.accepts-valid-set'],
   'event-gap': ['events.no-gaps-across-reconnects'],
+  'ignores-transition': ['time.transition-applied'],
+  'replayed-offset': ['time.replayed-offset-ignored'],
 };
 
 describe('the conformance suite against the simulated lock', () => {
