@@ -43,6 +43,7 @@ interface ConformOptions {
   caseTimeout: number;
   maxMessage?: number;
   nonceLifetime?: number;
+  logCapacity?: number;
 }
 
 const hex32 = (s: string): Uint8Array => {
@@ -86,6 +87,7 @@ export function registerConformCommand(program: Command, deps: { io: CliIo; json
     .option('--junit <file>', 'also write the results as JUnit XML')
     .option('--case-timeout <ms>', 'time-out of one case, wall ms', positive('milliseconds'), 20_000)
     .option('--max-message <bytes>', "the lock's message limit (its flash slot) for the oversize case; default 2 MiB", positive('bytes'))
+    .option('--log-capacity <records>', "the fewest event records the lock keeps once its log has wrapped (ring less one erase sector); without it the log must start at index 0", positive('records'))
     .option('--nonce-lifetime <s>', "how long the lock keeps an unlock nonce, seconds (default 30); a real lock is waited for that long", positive('seconds'))
     .action(async (o: ConformOptions) => {
       if (o.listMutants) return listMutants(io, deps.json());
@@ -97,6 +99,7 @@ export function registerConformCommand(program: Command, deps: { io: CliIo; json
         ...(o.issuerSeed ? { issuerSeed: o.issuerSeed } : {}),
         ...(o.maxMessage !== undefined ? { maxMessageBytes: o.maxMessage } : {}),
         ...(o.nonceLifetime !== undefined ? { nonceLifetimeS: o.nonceLifetime } : {}),
+        ...(o.logCapacity !== undefined ? { logCapacity: o.logCapacity } : {}),
         onProgress: (p) => io.err(progressLine(p)),
       };
       if (o.mutant === 'all') return mutationScore(io, deps.json(), cases, run);

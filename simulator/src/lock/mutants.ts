@@ -37,6 +37,7 @@ export const MUTANTS = {
   'unsigned-time': { description: 'takes a time sync without verifying its signature', section: '§6.5', kind: 'rule' },
   'torn-commit': { description: 'writes a new state over the slot in force, so a power cut during apply loses the set', section: '§6.7', kind: 'rule' },
   'event-gap': { description: 'eventsRead from a non-zero index skips the first record asked for', section: '§9.4', kind: 'rule' },
+  'hides-log-start': { description: 'eventsRead from index 0 leaves out record 0, as if its log had wrapped', section: '§8.2', kind: 'rule' },
   'ignores-transition': { description: 'never applies the announced UTC offset transition: keeps the offset it was told', section: '§7.4', kind: 'rule' },
   'replayed-offset': { description: 'takes the UTC offset of a time sync older than the newest signed time it accepted', section: '§7.4', kind: 'rule' },
   mute: { description: 'never answers an unlockPhone request', section: '§9.2', kind: 'misbehaviour' },

@@ -11,6 +11,7 @@ import { GattUuid, toHex } from '@latchkit/protocol';
 import {
   CASES,
   connectLock,
+  findCases,
   createAir,
   MUTANT_NAMES,
   MUTANTS,
@@ -58,9 +59,29 @@ const CAUGHT_BY: Record<Exclude<MutantName, 'mute' | 'garbage' | 'drops-link'>, 
   // Booting factory-fresh after the cut also leaves the lock unable to take the final set.
   'torn-commit': ['power.cut-during-apply', 'robust.accepts-valid-set'],
   'event-gap': ['events.no-gaps-across-reconnects'],
+  'hides-log-start': ['events.chain-verifies'],
   'ignores-transition': ['time.transition-applied'],
   'replayed-offset': ['time.replayed-offset-ignored'],
 };
+
+describe('events.chain-verifies and a log that does not start at 0', () => {
+  const cases = findCases(['commission.accepted', 'events.chain-verifies']);
+  const target = async () => {
+    const t = await startSimTarget({ mutant: 'hides-log-start' });
+    cleanup.push(() => t.close());
+    return t;
+  };
+
+  it('fails, naming the missing records, unless the log is plausibly full (--log-capacity)', async () => {
+    const hidden = await runConformance(await target(), cases, { caseTimeoutMs: 5_000 });
+    expect(statusOf(hidden, 'events.chain-verifies')).toMatchObject({ status: 'fail', observed: expect.stringMatching(/^records 0\.\.0 missing/) });
+    const tooFew = await runConformance(await target(), cases, { caseTimeoutMs: 5_000, logCapacity: 512 });
+    expect(statusOf(tooFew, 'events.chain-verifies')).toMatchObject({ status: 'fail', observed: expect.stringMatching(/fewer than the 512 a wrapped log keeps/) });
+    // A lock that says its wrapped log keeps at least one record: the chain is checked from the first it kept.
+    const wrapped = await runConformance(await target(), cases, { caseTimeoutMs: 5_000, logCapacity: 1 });
+    expect(statusOf(wrapped, 'events.chain-verifies')?.status).toBe('pass');
+  });
+});
 
 describe('the conformance suite against the simulated lock', () => {
   it('the correct firmware passes every case, each naming a PROTOCOL.md section that exists', async () => {
