@@ -48,6 +48,15 @@ describe('daily doorcodes', () => {
     expect(dailyCodeMessages(f.db, f.prop.id, undefined, f.ctx)).toEqual(msgs);
   });
 
+  it('names only doors whose weekly schedule includes that local weekday', () => {
+    const f = fixture();
+    const weekdays = g.createKey(f.db, f.prop.id, { name: 'Weekdays', kind: 'communal', doorIds: [f.lobby.id], mayShare: false, doorcodesDisabled: false, schedule: { days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '08:00', to: '18:00' } }, f.ctx);
+    const jane = resident(f, { accessType: 'doorcode', keyIds: [weekdays.id] }).person;
+    // 2025-06-01 is a Sunday: the schedule opens nothing, so there is no message.
+    expect(dailyCodeMessages(f.db, f.prop.id, '2025-06-01', f.ctx)).toEqual([]);
+    expect(dailyCodeMessages(f.db, f.prop.id, '2025-06-02', f.ctx)).toMatchObject([{ personId: jane.id, doorIds: [f.lobby.id] }]);
+  });
+
   it('tells a doorcode-only invitee in the welcome message how they get their code', () => {
     const f = fixture();
     resident(f, { accessType: 'doorcode' });

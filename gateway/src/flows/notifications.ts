@@ -157,19 +157,25 @@ function localDayBounds(db: Db, propertyId: number, date: string): { start: numb
 
 /**
  * Doors a person's daily code opens on a local date: the doors of their keys that allow
- * doorcodes, through grants whose window overlaps that day.
+ * doorcodes, through grants whose window overlaps that day and whose weekly schedule (the
+ * grant's own, else its key's, as the compiler reads it) includes that local weekday. A message
+ * naming a door the code cannot open that day would send the person to a keypad that refuses it.
  */
 function dailyDoorsOn(db: Db, personId: number, propertyId: number, date: string): number[] {
   const { start, end } = localDayBounds(db, propertyId, date);
+  // Schedule bit 0 is Monday (protocol WeeklySchedule); getUTCDay() is 0 for Sunday.
+  const weekdayBit = 1 << ((new Date(`${date}T00:00:00Z`).getUTCDay() + 6) % 7);
   return all<{ id: number }>(
     db,
     `SELECT DISTINCT kd.door_id AS id FROM grants g JOIN keys k ON k.id = g.key_id JOIN key_doors kd ON kd.key_id = k.id
       WHERE g.person_id = ? AND k.doorcodes_disabled = 0
         AND (g.start_min IS NULL OR g.start_min < ?) AND (g.end_min IS NULL OR g.end_min > ?)
+        AND coalesce(CASE WHEN g.schedule_days IS NULL THEN k.schedule_days ELSE g.schedule_days END & ?, 1) != 0
       ORDER BY kd.door_id`,
     personId,
     end,
     start,
+    weekdayBit,
   ).map((r) => r.id);
 }
 
