@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import * as credentials from '../../gateway/src/model/credentials.js';
 import { dailyCode, localDay } from '@latchkit/protocol';
 import * as g from '../../gateway/src/index.js';
 import { DailyMessageScheduler, dailyCodeMessages, listNotifications, queueDailyMessages } from '../../gateway/src/flows/notifications.js';
@@ -97,6 +98,19 @@ describe('daily messages in the outbox', () => {
     // A person whose daily code is turned off later: the queued message reads as withdrawn.
     g.setDailyDoorcode(f.db, jane.id, false, f.ctx);
     expect(listNotifications(f.db, f.prop.id, { kind: 'daily', personId: jane.id })[0]!.subject).toMatch(/^Withdrawn/);
+  });
+
+  it('a repeat for the same day derives no code: people with a message for the day are not looked at again', () => {
+    const f = fixture();
+    for (let i = 0; i < 3; i++) resident(f, { email: `d${i}@example.com`, accessType: 'doorcode' });
+    expect(queueDailyMessages(f.db, f.prop.id, undefined, f.ctx)).toMatchObject({ queued: 3, already: 0 });
+    const derive = vi.spyOn(credentials, 'personDailyDoorcode');
+    cleanups.push(() => derive.mockRestore());
+    expect(queueDailyMessages(f.db, f.prop.id, undefined, f.ctx)).toEqual({ date: '2025-06-01', queued: 0, already: 3 });
+    expect(derive).not.toHaveBeenCalled();
+    // Someone invited later that day is still queued on the next tick.
+    resident(f, { email: 'late@example.com', accessType: 'doorcode' });
+    expect(queueDailyMessages(f.db, f.prop.id, undefined, f.ctx)).toEqual({ date: '2025-06-01', queued: 1, already: 3 });
   });
 
   it('the scheduler queues each local day once, in the property time zone', () => {

@@ -237,21 +237,40 @@ export function dailyCodeMessages(db: Db, propertyId: number, date?: string, ctx
 export function queueDailyMessages(db: Db, propertyId: number, date?: string, ctx: Ctx = {}): { date: string; queued: number; already: number } {
   return tx(db, () => {
     const day = dateOrToday(db, propertyId, date, ctx);
+    dailyPeople(db, propertyId); // PROPERTY_NOT_FOUND
+    // The scheduler calls this every minute: only people without a message for the day are
+    // looked at, and only for whether their code opens a door that day. The row stores no text
+    // (listNotifications renders it), so nothing is rendered here.
+    const pending = all<{ id: number; email: string }>(
+      db,
+      `SELECT p.id, p.email FROM people p
+        WHERE p.property_id = ? AND p.daily_doorcode = 1 AND p.revoked_at IS NULL
+          AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.person_id = p.id AND n.kind = 'daily' AND n.local_day = ?)
+        ORDER BY p.id`,
+      propertyId,
+      day,
+    );
     let queued = 0;
-    let already = 0;
-    for (const m of dailyCodeMessages(db, propertyId, day, ctx)) {
+    for (const p of pending) {
+      if (dailyDoorsOn(db, p.id, propertyId, day).length === 0) continue;
       const r = run(
         db,
         "INSERT INTO notifications (property_id, person_id, kind, email, created_at, local_day) VALUES (?, ?, 'daily', ?, ?, ?) ON CONFLICT DO NOTHING",
         propertyId,
-        m.personId,
-        m.email,
+        p.id,
+        p.email,
         nowOf(ctx),
         day,
       );
-      if (r.changes > 0) queued++;
-      else already++;
+      queued += r.changes;
     }
+    const already = one<{ n: number }>(
+      db,
+      `SELECT count(*) AS n FROM people p WHERE p.property_id = ? AND p.daily_doorcode = 1 AND p.revoked_at IS NULL
+          AND EXISTS (SELECT 1 FROM notifications n WHERE n.person_id = p.id AND n.kind = 'daily' AND n.local_day = ?)`,
+      propertyId,
+      day,
+    )!.n - queued;
     return { date: day, queued, already };
   });
 }
