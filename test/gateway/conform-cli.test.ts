@@ -93,6 +93,8 @@ describe('latchkit conform', () => {
     expect(await usage('--radio', 'bluetooth')).toMatch(/Allowed choices are virtual, hci/);
     const r = await cli.run('conform', '--mutant', 'nope');
     expect([r.code, r.err]).toEqual([1, expect.stringMatching(/BAD_ARGUMENT: mutant: expected one of stale-sequence/)]);
+    // An empty selection ran nothing and reported CONFORMS.
+    expect(await usage('--only', ',')).toMatch(/expected at least one case id/);
     const only = await cli.run('conform', '--only', 'sync.nope');
     expect([only.code, only.err]).toEqual([1, expect.stringMatching(/BAD_ARGUMENT: case id/)]);
   });

@@ -83,7 +83,12 @@ export function registerConformCommand(program: Command, deps: { io: CliIo; json
     .option('--mutant <name>', 'run against a deliberately broken simulated firmware (see --list-mutants), or "all" for the mutation score')
     .option('--list-mutants', 'list the mutant firmwares and exit')
     .option('--list-cases', 'list the cases and exit')
-    .option('--only <ids>', 'run only these case ids (comma-separated; cases they need must be listed too)', (s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .option('--only <ids>', 'run only these case ids (comma-separated; cases they need must be listed too)', (s) => {
+      const ids = s.split(',').map((x) => x.trim()).filter(Boolean);
+      // An empty selection would run nothing and report that nothing failed.
+      if (ids.length === 0) throw new InvalidArgumentError(`expected at least one case id (see --list-cases), got "${s}"`);
+      return ids;
+    })
     .option('--junit <file>', 'also write the results as JUnit XML')
     .option('--case-timeout <ms>', 'time-out of one case, wall ms', positive('milliseconds'), 20_000)
     .option('--max-message <bytes>', "the lock's message limit (its flash slot) for the oversize case; default 2 MiB", positive('bytes'))
@@ -121,6 +126,7 @@ export function registerConformCommand(program: Command, deps: { io: CliIo; json
         const notRun = ids((r) => r.status === 'skip' && r.manual === null);
         const parts = [`${failed.length} of ${report.summary.automatic} automatic case(s) failed${failed.length ? `: ${failed.join(', ')}` : ''}`];
         if (notRun.length) parts.push(`${notRun.length} not run: ${notRun.join(', ')}`);
+        if (report.summary.pass === 0) parts.push('no case passed');
         throw new SimulatorError('CONFORMANCE_FAILED', parts.join('; '));
       }
     });

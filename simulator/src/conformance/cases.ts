@@ -520,6 +520,7 @@ export const CASES: readonly ConformanceCase[] = [
 export const CASE_IDS = CASES.map((c) => c.id);
 
 export function findCases(ids: readonly string[]): ConformanceCase[] {
+  if (ids.length === 0) throw badArgument('case ids', 'at least one case id', '(none)');
   const unknown = ids.filter((id) => !CASE_IDS.includes(id));
   if (unknown.length > 0) throw badArgument('case id', `one of ${CASE_IDS.join(', ')}`, unknown.join(', '));
   return CASES.filter((c) => ids.includes(c.id));

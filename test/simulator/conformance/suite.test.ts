@@ -83,6 +83,19 @@ describe('events.chain-verifies and a log that does not start at 0', () => {
   });
 });
 
+describe('a run that proves nothing does not conform', () => {
+  it('no case selected is refused; a run whose only cases were skipped as manual is not ok', async () => {
+    expect(() => findCases([])).toThrow(/at least one case id/);
+    const sim = await startSimTarget();
+    cleanup.push(() => sim.close());
+    const empty = await runConformance(sim, [], { caseTimeoutMs: 5_000 });
+    expect([empty.summary.pass, empty.ok]).toEqual([0, false]);
+    const manualOnly = await runConformance({ ...sim, hooks: null }, findCases(['door.keypad']), { caseTimeoutMs: 5_000 });
+    expect(manualOnly.summary).toMatchObject({ pass: 0, fail: 0, skip: 1 });
+    expect(manualOnly.ok).toBe(false);
+  });
+});
+
 describe('the conformance suite against the simulated lock', () => {
   it('the correct firmware passes every case, each naming a PROTOCOL.md section that exists', async () => {
     const report = await run(await startSimTarget());
