@@ -93,6 +93,12 @@ describe('latchkit conform', () => {
     expect(await usage('--radio', 'bluetooth')).toMatch(/Allowed choices are virtual, hci/);
     const r = await cli.run('conform', '--mutant', 'nope');
     expect([r.code, r.err]).toEqual([1, expect.stringMatching(/BAD_ARGUMENT: mutant: expected one of stale-sequence/)]);
+    expect(await usage('--max-message', String(2 * 1024 * 1024 + 1))).toMatch(/at most 2097152 bytes/);
+    // The JUnit path is checked before the run (which would take minutes on a real lock).
+    const before = Date.now();
+    expect(await usage('--junit', 'no-such-dir/conform.xml')).toMatch(/--junit: cannot write .*no-such-dir/);
+    expect(await usage('--junit', '.')).toMatch(/--junit: .* is a directory/);
+    expect(Date.now() - before).toBeLessThan(5_000);
     // An empty selection ran nothing and reported CONFORMS.
     expect(await usage('--only', ',')).toMatch(/expected at least one case id/);
     const only = await cli.run('conform', '--only', 'sync.nope');

@@ -3,10 +3,10 @@
  * The runner, its cases and the mutant firmwares live in @latchkit/simulator (conformance/);
  * this file is the command line around them (simulator/CONFORMANCE.md documents both).
  */
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { fromHex } from '@latchkit/protocol';
+import { DEFAULT_MAX_MESSAGE_BYTES, fromHex } from '@latchkit/protocol';
 import {
   CASES,
   checkMutant,
@@ -56,6 +56,27 @@ const positive = (what: string) => (s: string): number => {
   return Number(s);
 };
 
+/** A message limit no larger than the protocol's ceiling (PROTOCOL.md §13): no lock may take more. */
+const messageLimit = (s: string): number => {
+  const n = positive('bytes')(s);
+  if (n > DEFAULT_MAX_MESSAGE_BYTES) throw new InvalidArgumentError(`expected at most ${DEFAULT_MAX_MESSAGE_BYTES} bytes (2 MiB, the protocol's ceiling), got "${s}"`);
+  return n;
+};
+
+/**
+ * The JUnit file must be writable before the run starts: a run against a real lock takes
+ * minutes and changes the lock, and its results must not be lost to a typo in the path.
+ */
+function checkWritable(path: string): void {
+  const existing = statSync(path, { throwIfNoEntry: false });
+  if (existing?.isDirectory()) throw new InvalidArgumentError(`--junit: ${path} is a directory`);
+  try {
+    accessSync(existing ? path : dirname(path), constants.W_OK);
+  } catch {
+    throw new InvalidArgumentError(`--junit: cannot write ${path} (${existing ? 'not writable' : 'its directory does not exist or is not writable'})`);
+  }
+}
+
 /** What the suite needs besides the lock: a real lock needs hci, the simulated one runs on the virtual air. */
 function checkTarget(o: ConformOptions): { kind: 'sim' } | { kind: 'lock'; lockId: Uint8Array } {
   if (o.target === 'sim') {
@@ -91,13 +112,15 @@ export function registerConformCommand(program: Command, deps: { io: CliIo; json
     })
     .option('--junit <file>', 'also write the results as JUnit XML')
     .option('--case-timeout <ms>', 'time-out of one case, wall ms', positive('milliseconds'), 20_000)
-    .option('--max-message <bytes>', "the lock's message limit (its flash slot) for the oversize case; default 2 MiB", positive('bytes'))
+    .option('--max-message <bytes>', "the lock's message limit (its flash slot) for the oversize case; default and at most 2 MiB", messageLimit)
     .option('--log-capacity <records>', "the fewest event records the lock keeps once its log has wrapped (ring less one erase sector); without it the log must start at index 0", positive('records'))
     .option('--nonce-lifetime <s>', "how long the lock keeps an unlock nonce, seconds (default 30); a real lock is waited for that long", positive('seconds'))
     .action(async (o: ConformOptions) => {
       if (o.listMutants) return listMutants(io, deps.json());
       if (o.listCases) return listCases(io, deps.json());
       const target = checkTarget(o);
+      const junit = o.junit === undefined ? undefined : resolve(io.cwd, o.junit);
+      if (junit !== undefined) checkWritable(junit);
       const cases = o.only ? findCases(o.only) : CASES;
       const run: RunOptions = {
         caseTimeoutMs: o.caseTimeout,
@@ -117,8 +140,9 @@ export function registerConformCommand(program: Command, deps: { io: CliIo; json
       } finally {
         await lock.close();
       }
-      if (o.junit) writeFileSync(resolve(io.cwd, o.junit), toJunit(report));
+      // The results first: if writing the file still fails, they are on screen.
       io.out(deps.json() ? JSON.stringify(report, null, 2) : formatTable(report));
+      if (junit !== undefined) writeFileSync(junit, toJunit(report));
       if (!report.ok) {
         // A skipped automatic case (its prerequisite failed or was left out of --only) did not pass either.
         const ids = (pick: (r: CaseResult) => boolean): string[] => report.results.filter(pick).map((r) => r.id);
