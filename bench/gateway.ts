@@ -16,6 +16,7 @@ import { nodeCryptoProvider } from '@latchkit/protocol/node';
 import * as g from '../gateway/src/index.js';
 import type { BenchOptions } from './run.js';
 import { prng } from './lobby.js';
+import { inOneTransaction } from './scale/generator.js';
 
 export async function run(o: BenchOptions): Promise<object> {
   setCryptoProvider(nodeCryptoProvider);
@@ -52,12 +53,12 @@ export async function run(o: BenchOptions): Promise<object> {
     })();
     const doors = g.listDoors(db, prop.id);
     o.log(`  ${doors.length} doors in ${((performance.now() - t0) / 1000).toFixed(1)} s; commissioning in the store`);
-    db.transaction(() => {
+    await inOneTransaction(db, async () => {
       for (const d of doors) {
         const device = deviceKeysFromSeed(nodeCryptoProvider.sha256(Buffer.from(`bench-device-${d.lockId}`)));
-        g.commissionDoor(db, d.id, { signingPublic: device.signing.publicKey, encryptionPublic: device.encryptionPublic }, { ctx });
+        await g.commissionDoor(db, d.id, { signingPublic: device.signing.publicKey, encryptionPublic: device.encryptionPublic }, { ctx });
       }
-    })();
+    });
 
     o.log('compiling every door');
     const c0 = performance.now();
@@ -99,10 +100,10 @@ export async function run(o: BenchOptions): Promise<object> {
       // gateway (paid once per compile run, by the first door handed out), and the signed full
       // set, made the first time a lock needs it (here: the lobby door's).
       const b0 = performance.now();
-      for (const c of changed) g.syncPayload(db, c.doorId, c.delta?.baseSeq ?? 0);
+      for (const c of changed) await g.syncPayload(db, c.doorId, c.delta?.baseSeq ?? 0);
       barrier.push(performance.now() - b0);
       const f0 = performance.now();
-      g.syncPayload(db, shared[0]!.id, -1, { forceFull: true });
+      await g.syncPayload(db, shared[0]!.id, -1, { forceFull: true });
       onDemand.push(performance.now() - f0);
     }
     const touched = touchedPerRun.size === 1 ? [...touchedPerRun][0]! : -1;

@@ -39,7 +39,7 @@ export async function run(o: BenchOptions): Promise<object> {
     const template = join(root, 'template');
     const db0 = g.openStore({ stateDir: template });
     const p = buildProperty(db0, { units });
-    commissionAll(db0, p);
+    await commissionAll(db0, p);
     const propertyId = p.propertyId;
     const issuer = g.issuerFor(db0, propertyId);
     const doors = g.listDoors(db0, propertyId).length;

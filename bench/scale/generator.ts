@@ -187,22 +187,38 @@ export function buildProperty(
 }
 
 /**
+ * Runs `fn` in one transaction (one fsync for 10,000 commissionings, not two each): commissionDoor
+ * is async, which better-sqlite3's transaction functions cannot wrap. Its own transactions nest
+ * as savepoints; nothing else uses the connection meanwhile (the in-process signer answers at once).
+ */
+export async function inOneTransaction(db: g.Db, fn: () => Promise<void>): Promise<void> {
+  db.exec('BEGIN');
+  try {
+    await fn();
+    db.exec('COMMIT');
+  } catch (e) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    throw e;
+  }
+}
+
+/**
  * Commission every door in the store with its lock's device keys (the gateway's side of an
  * installation), so every door compiles. Not confirmed: no lock has answered yet, so a sync
  * engine that meets a factory-fresh lock later commissions it (the sync engine refuses to
  * re-key a confirmed door). The messages are returned; simulated locks get the current one
  * from lockIdentity().
  */
-export function commissionAll(db: g.Db, p: ScaleProperty, o: { onProgress?: (done: number) => void; realDevice?: (doorId: number) => boolean } = {}): Map<number, Uint8Array> {
+export async function commissionAll(db: g.Db, p: ScaleProperty, o: { onProgress?: (done: number) => void; realDevice?: (doorId: number) => boolean } = {}): Promise<Map<number, Uint8Array>> {
   const messages = new Map<number, Uint8Array>();
-  db.transaction(() => {
+  await inOneTransaction(db, async () => {
     for (const d of [...p.shared, ...p.unitDoors]) {
       if (o.onProgress && messages.size > 0 && messages.size % 10_000 === 0) o.onProgress(messages.size);
       const device = (o.realDevice ?? (() => true))(d.id) ? deviceKeysOf(d.lockId) : standInDeviceKeys(d.lockId);
-      const { message } = g.commissionDoor(db, d.id, device, { ctx: p.ctx, provider: nodeCryptoProvider });
+      const { message } = await g.commissionDoor(db, d.id, device, { ctx: p.ctx, provider: nodeCryptoProvider });
       messages.set(d.id, message);
     }
-  })();
+  });
   return messages;
 }
 

@@ -50,8 +50,8 @@ function lockDevice(lockId: string, profile: 'lobby' | 'standard'): LockDevice {
   return new LockDevice({ identity: { lockId: fromHex(lockId), deviceSeed: deviceSeedOf(lockId) }, profile, crypto, rtc: { lockMs: FIXED_NOW_MS, hostMs: Date.now() } });
 }
 
-function fullPayload(db: g.Db, doorId: number): Uint8Array {
-  return g.syncPayload(db, doorId, -1, { forceFull: true })!.bytes;
+async function fullPayload(db: g.Db, doorId: number): Promise<Uint8Array> {
+  return (await g.syncPayload(db, doorId, -1, { forceFull: true }))!.bytes;
 }
 
 /** A lock holding the door's current commissioning and (optionally) a set, applied without a radio. */
@@ -102,7 +102,7 @@ export async function runSize(units: number, log: (s: string) => void, seed = 1)
     // Real device keys where a simulated lock will be built: shared doors, the capacity locks (the
     // first unit doors) and the sampled unit doors.
     const realDevice = new Set([...p.shared.map((d) => d.id), ...p.unitDoors.slice(0, SAMPLE.capacity_locks_max).map((d) => d.id), ...p.unitDoors.filter((d) => keyedUnits.has(d.unit) && d.building === 0).map((d) => d.id)]);
-    commissionAll(db, p, { onProgress: (n) => log(`[${units}]   ${n} doors commissioned`), realDevice: (id) => realDevice.has(id) });
+    await commissionAll(db, p, { onProgress: (n) => log(`[${units}]   ${n} doors commissioned`), realDevice: (id) => realDevice.has(id) });
     const commissionCpu = cpuMs(process.cpuUsage(c0));
     out.push({
       scenario: 'build',
@@ -172,14 +172,16 @@ export async function runSize(units: number, log: (s: string) => void, seed = 1)
     const residentsOf = new Map<number, Resident[]>();
     for (const r of p.residents) residentsOf.set(r.unit, [...(residentsOf.get(r.unit) ?? []), r]);
     const syncDoors = [{ id: lobby.id, lockId: lobby.lockId, cls: 'lobby' as const }, ...sampled.map((d) => ({ id: d.id, lockId: d.lockId, cls: 'unit' as const }))];
-    const seq1 = new Map(syncDoors.map((d) => [d.id, fullPayload(db, d.id)]));
+    const seq1 = new Map<number, Uint8Array>();
+    for (const d of syncDoors) seq1.set(d.id, await fullPayload(db, d.id));
     // The everyday change: one resident of the first sampled unit (with a roommate) is revoked.
     const victimUnit = sampled.find((d) => (residentsOf.get(d.unit) ?? []).length === 2) ?? sampled[0]!;
     const victim = residentsOf.get(victimUnit.unit)![0]!;
     g.revokeAllKeys(db, victim.personId, p.ctx);
     const recompiled = g.compileDirty(db, { ctx: p.ctx, propertyId: p.propertyId, provider: crypto });
     const changed = syncDoors.filter((d) => recompiled.some((c) => c.doorId === d.id));
-    const seq2 = new Map(changed.map((d) => [d.id, { full: fullPayload(db, d.id), delta: g.syncPayload(db, d.id, recompiled.find((c) => c.doorId === d.id)!.seq - 1)!.bytes }]));
+    const seq2 = new Map<number, { full: Uint8Array; delta: Uint8Array }>();
+    for (const d of changed) seq2.set(d.id, { full: await fullPayload(db, d.id), delta: (await g.syncPayload(db, d.id, recompiled.find((c) => c.doorId === d.id)!.seq - 1))!.bytes });
     log(`[${units}] sync: lobby + ${sampled.length} unit doors per profile; then a one-resident revoke (${recompiled.length} doors recompiled, ${changed.length} of them on the air)`);
     for (const profile of ['ios', 'android', 'gateway'] as const) {
       await syncProfile(db, profile, units, syncDoors, changed, seq1, seq2, out, log);
@@ -349,7 +351,7 @@ async function unlocks(
   try {
     const devices = new Map<number, LockDevice>();
     for (const d of [{ id: lobby.id, lockId: lobby.lockId, profile: 'lobby' as const }, ...sampled.map((s) => ({ id: s.id, lockId: s.lockId, profile: 'standard' as const }))]) {
-      const device = preparedLock(db, d.id, d.lockId, d.profile, fullPayload(db, d.id));
+      const device = preparedLock(db, d.id, d.lockId, d.profile, await fullPayload(db, d.id));
       devices.set(d.id, device);
       served.push(await serveLock(air, device));
     }
@@ -391,8 +393,8 @@ async function unlocks(
       const soloAir = createAir({ seed: 75 });
       const soloServed: ServedLock[] = [];
       try {
-        soloServed.push(await serveLock(soloAir, preparedLock(db, lobby.id, lobby.lockId, 'lobby', fullPayload(db, lobby.id))));
-        soloServed.push(await serveLock(soloAir, preparedLock(db, h.door.id, h.door.lockId, 'standard', fullPayload(db, h.door.id))));
+        soloServed.push(await serveLock(soloAir, preparedLock(db, lobby.id, lobby.lockId, 'lobby', await fullPayload(db, lobby.id))));
+        soloServed.push(await serveLock(soloAir, preparedLock(db, h.door.id, h.door.lockId, 'standard', await fullPayload(db, h.door.id))));
         const phone = await Phone.create({ radio: soloAir, key: first.phone.key, profile, crypto, timeoutMs: 120_000 });
         try {
           for (let i = 0; i < SAMPLE.alone_visits; i++) {
@@ -541,7 +543,8 @@ async function capacity(db: g.Db, p: ScaleProperty, units: number, out: ScaleRes
   const air = createAir({ seed: 73 });
   const served: ServedLock[] = [];
   try {
-    const doors = p.unitDoors.slice(0, n).map((d) => ({ ...d, set: fullPayload(db, d.id), commission: g.lockIdentity(db, d.id)!.commissionMessage }));
+    const doors: (UnitDoor & { set: Uint8Array; commission: Uint8Array })[] = [];
+    for (const d of p.unitDoors.slice(0, n)) doors.push({ ...d, set: await fullPayload(db, d.id), commission: g.lockIdentity(db, d.id)!.commissionMessage });
     forceGc();
     forceGc();
     const before = process.memoryUsage();

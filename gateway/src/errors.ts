@@ -96,6 +96,7 @@ export const ERROR_CATALOGUE = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'The request body is not `application/json`.' },
   INTERNAL: { status: 500, summary: 'An unexpected error; the gateway log has the details.' },
   BENCH_UNAVAILABLE: { status: 501, summary: '`latchkit bench` runs the benchmarks of a latchkit repository checkout (bench/); an installed package does not ship them.' },
+  SIGNER_REQUIRED: { status: 503, summary: 'The property\'s issuer key is not in the store (an external signer holds it) and no signer for it is configured, or a path that signs only with the stored key was asked to sign for a key a signer holds; nothing was signed or written.' },
   SIGNER_FAILED: { status: 502, summary: 'The issuer signer (a KMS, an HSM, a signing process) failed, timed out or answered with a bad signature; the door\'s changes stay pending and compile on the next pass.' },
   BENCH_FAILED: { status: 500, summary: 'A benchmark suite run by `latchkit bench` failed, or one of its --check budgets did not hold; its output above says which.' },
 

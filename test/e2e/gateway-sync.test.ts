@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeEvent, fromHex, issueFullSet, openTimeSync, signingKeyFromSeed, toHex, type IssuerSigner } from '@latchkit/protocol';
+import { encodeEvent, fromHex, issueFullSet, openSetMessage, openTimeSync, signingKeyFromSeed, toHex, type IssuerSigner } from '@latchkit/protocol';
 import { nodeCryptoProvider } from '@latchkit/protocol/node';
 import { createAir, LockDevice, Phone, serveLock, type Air, type ServedLock } from '@latchkit/simulator';
 import * as g from '../../gateway/src/index.js';
@@ -116,7 +116,7 @@ describe('gateway sync end to end', () => {
     expect(tasks[0]!.changes.map((c) => c.reason).join(' ')).toMatch(/Jane/);
 
     // Sam's phone carries the unit door's bundle and relays it during his unlock (passive sync).
-    const bundles = g.relayBundlesFor(f.db, f.sam.person.id, { onlyOffline: true, provider: crypto });
+    const bundles = await g.relayBundlesFor(f.db, f.sam.person.id, { onlyOffline: true, provider: crypto });
     expect(bundles.map((b) => b.doorId)).toEqual([f.door4b.id]);
     expect(bundles[0]!.delta).toBeDefined();
     const samPhone = await phone(f.sam.key);
@@ -246,15 +246,15 @@ describe('gateway sync end to end', () => {
     await gw.pushPending(f.prop.id);
     const lobby = f.locks.get(f.lobby.id)!.device;
     const oldKey = g.activeIssuerKey(f.db, f.prop.id)!;
-    const begun = g.beginIssuerRotation(f.db, f.prop.id, { ctx: f.ctx, provider: crypto });
+    const begun = await g.beginIssuerRotation(f.db, f.prop.id, { ctx: f.ctx, provider: crypto });
     expect(begun.doors).toBe(1); // only the lobby's lock is commissioned so far
-    expect(() => g.completeIssuerRotation(f.db, f.prop.id, { ctx: f.ctx, provider: crypto })).toThrowError(/not applied the new trust anchor/);
+    await expect(g.completeIssuerRotation(f.db, f.prop.id, { ctx: f.ctx, provider: crypto })).rejects.toThrowError(/not applied the new trust anchor/);
     expect(lobby.firmware.summary().anchors).toBe(1);
     await gw.pushPending(f.prop.id);
     expect(lobby.firmware.summary().anchors).toBe(2);
     expect(g.doorsBehindOnAnchors(f.db, f.prop.id)).toEqual([]);
 
-    const done = g.completeIssuerRotation(f.db, f.prop.id, { ctx: f.ctx, provider: crypto });
+    const done = await g.completeIssuerRotation(f.db, f.prop.id, { ctx: f.ctx, provider: crypto });
     expect(done.kid).toBe(begun.kid);
     const seqBefore = lobby.firmware.seq;
     const r = await gw.pushPending(f.prop.id);
@@ -265,7 +265,7 @@ describe('gateway sync end to end', () => {
 
     // The retired key can no longer sign anything this lock accepts.
     const forged = issueFullSet({
-      issuer: signingKeyFromSeed(g.issuerKey(f.db, oldKey.id).secretKey, crypto),
+      issuer: signingKeyFromSeed(g.issuerKey(f.db, oldKey.id).secretKey!, crypto),
       lockId: fromHex(f.lobby.lockId),
       contentKey: g.lockIdentity(f.db, f.lobby.id)!.contentKey,
       secrets: g.propertySecrets(f.db, f.prop.id),
@@ -288,7 +288,7 @@ describe('gateway sync end to end', () => {
     const manager = await engine(f.db, 'manager-phone');
     await manager.syncDoor(f.door4b.id);
     const unitLock = f.locks.get(f.door4b.id)!.device;
-    expect(g.beginIssuerRotation(f.db, f.prop.id, { ctx: f.ctx, provider: crypto }).doors).toBe(2);
+    expect((await g.beginIssuerRotation(f.db, f.prop.id, { ctx: f.ctx, provider: crypto })).doors).toBe(2);
     await gw.pushPending(f.prop.id); // the online lobby learns the new anchor from its gateway
     expect(g.doorsBehindOnAnchors(f.db, f.prop.id)).toEqual([f.door4b.id]);
 
@@ -298,7 +298,7 @@ describe('gateway sync end to end', () => {
     expect(g.doorsBehindOnAnchors(f.db, f.prop.id)).toEqual([f.door4b.id]);
 
     // Sam's bundle for the unit door is the anchor update alone (its set is current).
-    const bundles = g.relayBundlesFor(f.db, f.sam.person.id, { onlyOffline: true, provider: crypto });
+    const bundles = await g.relayBundlesFor(f.db, f.sam.person.id, { onlyOffline: true, provider: crypto });
     expect(bundles.map((b) => [b.doorId, b.anchorUpdates?.length, b.full === undefined])).toEqual([[f.door4b.id, 1, true]]);
     const samPhone = await phone(f.sam.key);
     for (const b of bundles) samPhone.carry(b);
@@ -310,8 +310,8 @@ describe('gateway sync end to end', () => {
 
     // The rotation completes; the unit door gets the update dropping the old key and a set
     // signed by the new key, both by the next resident's phone.
-    g.completeIssuerRotation(f.db, f.prop.id, { ctx: f.ctx, provider: crypto });
-    const next = g.relayBundlesFor(f.db, f.jane.person.id, { onlyOffline: true, provider: crypto });
+    await g.completeIssuerRotation(f.db, f.prop.id, { ctx: f.ctx, provider: crypto });
+    const next = await g.relayBundlesFor(f.db, f.jane.person.id, { onlyOffline: true, provider: crypto });
     expect(next.map((b) => [b.doorId, b.anchorUpdates?.length, b.full !== undefined])).toEqual([[f.door4b.id, 1, true]]);
     for (const b of next) janePhone.carry(b);
     const second = await janePhone.visit(fromHex(f.door4b.lockId));
@@ -404,7 +404,7 @@ describe('gateway sync end to end', () => {
     const first = await gw.pushPending(f.prop.id);
     expect(first.failures).toEqual([]);
     expect(first.results.map((r) => [r.doorId, r.sent])).toEqual([[f.lobby.id, 'full']]);
-    expect(kms.signed).toBe(1);
+    expect(kms.signed).toBe(2); // the commissioning and the first set: the store's key signed nothing
 
     down = true;
     g.revokeAllKeys(f.db, f.jane.person.id, f.ctx);
@@ -421,6 +421,183 @@ describe('gateway sync end to end', () => {
     expect(recovered.failures).toEqual([]);
     expect(recovered.results.map((r) => [r.doorId, r.sent])).toEqual([[f.lobby.id, 'delta']]);
     expect(lobbyLock.firmware.enterCode(f.jane.code)).toMatchObject({ granted: false });
+  });
+});
+
+/**
+ * A property whose issuer key exists only in a signer: a non-extractable WebCrypto key generated
+ * inside a worker thread (bench/worker-signer.ts), the store holding nothing but its public key.
+ */
+describe('an issuer key only a signer holds (no private key in the store)', () => {
+  async function signerHeld() {
+    const f = await property();
+    const kms = await startWorkerSigner({ latencyMs: 2 });
+    cleanup.push(() => kms.close());
+    expect(await kms.privateKeyExportable()).toBe(false);
+    g.addIssuerKey(f.db, { propertyId: f.prop.id, kid: toHex(kms.kid), publicKey: kms.publicKey, activate: true }, f.ctx);
+    let mode: 'ok' | 'down' | 'garbage' | 'silent' = 'ok';
+    // What the gateway is configured with: this property's key is the worker's; others have none.
+    // `mode` stands in for a KMS outage, a corrupted answer and a request that never returns.
+    const signer: IssuerSigner = {
+      publicKey: kms.publicKey,
+      kid: kms.kid,
+      sign: (m) =>
+        mode === 'down' ? Promise.reject(new Error('KMS unavailable')) : mode === 'garbage' ? Promise.resolve(new Uint8Array(64).fill(7)) : mode === 'silent' ? new Promise<Uint8Array>(() => undefined) : kms.sign(m),
+    };
+    const signerFor: g.SignerResolver = (issuer) => (issuer.propertyId === f.prop.id && toHex(issuer.kid) === toHex(kms.kid) ? signer : undefined);
+    const storedSecrets = () => (f.db.prepare('SELECT count(*) AS n FROM issuer_keys WHERE secret_sealed IS NOT NULL').get() as { n: number }).n;
+    expect(storedSecrets()).toBe(0);
+    expect(g.activeIssuerKey(f.db, f.prop.id)!.secretKey).toBeNull();
+    return { f, kms, signerFor, storedSecrets, fail: (m: typeof mode) => (mode = m) };
+  }
+
+  /** The full set a lock of `doorId` would be sent, opened as the lock would: its sequence. */
+  const opensAs = (f: Awaited<ReturnType<typeof property>>, doorId: number, bytes: Uint8Array): number => {
+    const id = g.lockIdentity(f.db, doorId)!;
+    return openSetMessage(bytes, { lockId: id.lockId, anchors: g.trustAnchors(f.db, f.prop.id), contentKey: id.contentKey, seq: 0, current: null }).seq;
+  };
+
+  it('commissioning, sets, a time sync, a full set on demand, a relay bundle and a rotation are all signed by it', async () => {
+    const { f, kms, signerFor, storedSecrets } = await signerHeld();
+
+    // Without the signer the gateway cannot sign for this property, and says so; nothing is written.
+    const bare = await engine(f.db, 'gw-1');
+    const refused = await bare.pushPending(f.prop.id);
+    expect(refused.failures.map((x) => [x.doorId, x.code])).toEqual([[f.lobby.id, 'SIGNER_REQUIRED']]);
+    expect(g.lockIdentity(f.db, f.lobby.id)).toBeUndefined();
+    await bare.close();
+
+    const gw = await engine(f.db, 'gw-1', { signerFor });
+    const first = await gw.pushPending(f.prop.id);
+    expect(first.failures).toEqual([]);
+    expect(first.results.map((r) => [r.doorId, r.commissioned, r.sent])).toEqual([[f.lobby.id, true, 'full']]);
+    expect(kms.signed).toBe(2); // the commissioning and the set
+    const lobbyLock = f.locks.get(f.lobby.id)!.device;
+    expect(lobbyLock.firmware.enterCode(f.jane.code)).toMatchObject({ granted: true });
+
+    // The synchronous compile signs only with a stored key: refused, with or without the signer.
+    g.revokeAllKeys(f.db, f.jane.person.id, f.ctx);
+    expect(() => g.compileDirty(f.db, { ctx: f.ctx })).toThrowError(expect.objectContaining({ code: 'SIGNER_REQUIRED' }));
+    expect(() => g.compileDirty(f.db, { ctx: f.ctx, signerFor })).toThrowError(expect.objectContaining({ code: 'SIGNER_REQUIRED' }));
+    // An engine without the signer reports the door, and goes on with any other.
+    const bare2 = await engine(f.db, 'gw-1');
+    expect((await bare2.pushPending(f.prop.id)).failures.map((x) => [x.doorId, x.code])).toEqual([[f.lobby.id, 'SIGNER_REQUIRED']]);
+    await bare2.close();
+
+    // A delta for the lobby, and the full set it falls back to made on demand: both the signer's.
+    const signedBefore = kms.signed;
+    const revoke = await gw.pushPending(f.prop.id);
+    expect(revoke.failures).toEqual([]);
+    expect(revoke.results.map((r) => [r.doorId, r.sent])).toEqual([[f.lobby.id, 'delta']]);
+    expect(lobbyLock.firmware.enterCode(f.jane.code)).toMatchObject({ granted: false });
+    const seq = g.doorSyncState(f.db, f.lobby.id).compiledSeq;
+    const full = (await g.syncPayload(f.db, f.lobby.id, -1, { forceFull: true, signerFor }))!;
+    expect(kms.signed).toBe(signedBefore + 2);
+    expect(opensAs(f, f.lobby.id, full.bytes)).toBe(seq);
+
+    // The zone changes: the lock's idea of local time is stale, and a signed time sync goes out.
+    g.updateProperty(f.db, f.prop.id, { timeZone: 'Europe/Berlin' }, f.ctx);
+    const timed = await gw.syncDoor(f.lobby.id);
+    expect(timed.timeSynced).toBe(true); // accepted by a lock whose only anchor is the worker's key
+
+    // The offline door: a manager's phone commissions it; then a roommate's phone relays a
+    // bundle (a delta, the full set made on demand, signed time) for a new resident of 4B.
+    const manager = await engine(f.db, 'manager-phone', { signerFor });
+    expect(await manager.syncDoor(f.door4b.id)).toMatchObject({ commissioned: true, sent: 'full' });
+    const key4b = (f.db.prepare("SELECT id FROM keys WHERE name = 'Unit 4B'").get() as { id: number }).id;
+    g.invitePerson(f.db, f.prop.id, { email: 'ann@example.com', firstName: 'Ann', lastName: 'Doe', accessType: 'app', isResident: true, mayShare: false, keyIds: [key4b] }, f.ctx);
+    const beforeBundle = kms.signed;
+    const bundles = await g.relayBundlesFor(f.db, f.sam.person.id, { onlyOffline: true, provider: crypto, signerFor });
+    expect(bundles.map((b) => [b.doorId, b.delta !== undefined, b.full !== undefined, b.timeSync !== undefined])).toEqual([[f.door4b.id, true, true, true]]);
+    expect(kms.signed).toBe(beforeBundle + 3); // the delta, the full set, the time sync
+    const samPhone = await phone(f.sam.key);
+    for (const b of bundles) samPhone.carry(b);
+    const visit = await samPhone.visit(fromHex(f.door4b.lockId));
+    expect(visit).toMatchObject({ relay: { sent: 'delta', fellBack: false }, unlock: { granted: true } });
+    expect(g.acceptVisit(f.db, visit, { provider: crypto }).advanced).toBe(true);
+    const unitLock = f.locks.get(f.door4b.id)!.device;
+    expect(unitLock.firmware.seq).toBe(g.doorSyncState(f.db, f.door4b.id).compiledSeq); // the set with Ann in it
+
+    // A rotation to another key the signer side holds: the store never gets either secret.
+    await expect(g.beginIssuerRotation(f.db, f.prop.id, { ctx: f.ctx, signerFor })).rejects.toThrowError(expect.objectContaining({ code: 'SIGNER_REQUIRED' }));
+    const kms2 = await startWorkerSigner();
+    cleanup.push(() => kms2.close());
+    const both: g.SignerResolver = (issuer) => signerFor(issuer) ?? (toHex(issuer.kid) === toHex(kms2.kid) ? kms2 : undefined);
+    const gw2 = await engine(f.db, 'gw-2', { signerFor: both, name: 'gw-1' });
+    await gw.close();
+    expect(await g.beginIssuerRotation(f.db, f.prop.id, { ctx: f.ctx, signerFor: both, next: { publicKey: kms2.publicKey } })).toEqual({ kid: toHex(kms2.kid), doors: 2 });
+    await gw2.pushPending(f.prop.id);
+    const annBundles = await g.relayBundlesFor(f.db, f.sam.person.id, { onlyOffline: true, provider: crypto, signerFor: both });
+    for (const b of annBundles) samPhone.carry(b);
+    g.acceptVisit(f.db, await samPhone.visit(fromHex(f.door4b.lockId)), { provider: crypto });
+    expect(g.doorsBehindOnAnchors(f.db, f.prop.id)).toEqual([]);
+    expect(kms2.signed).toBe(0);
+    await g.completeIssuerRotation(f.db, f.prop.id, { ctx: f.ctx, signerFor: both });
+    const rotated = await gw2.pushPending(f.prop.id);
+    expect(rotated.failures).toEqual([]);
+    expect(lobbyLock.firmware.summary().anchors).toBe(1);
+    expect(kms2.signed).toBeGreaterThanOrEqual(3); // two anchor updates and the lobby's set, at least
+    expect(opensAs(f, f.lobby.id, (await g.syncPayload(f.db, f.lobby.id, -1, { forceFull: true, signerFor: both }))!.bytes)).toBe(g.doorSyncState(f.db, f.lobby.id).compiledSeq);
+    expect(storedSecrets()).toBe(0);
+  });
+
+  it('a signer that fails, answers wrongly or never answers is SIGNER_FAILED, and leaves the door as it was', async () => {
+    const { f, signerFor, storedSecrets, fail } = await signerHeld();
+    const gw = await engine(f.db, 'gw-1', { signerFor, signTimeoutMs: 200 });
+    const lobbyLock = f.locks.get(f.lobby.id)!.device;
+
+    // Commissioning: nothing is recorded and the lock stays factory-fresh.
+    fail('down');
+    const down = await gw.pushPending(f.prop.id);
+    expect(down.failures.map((x) => [x.doorId, x.code])).toEqual([[f.lobby.id, 'SIGNER_FAILED']]);
+    expect(down.failures[0]!.message).toContain('KMS unavailable');
+    expect(g.lockIdentity(f.db, f.lobby.id)).toBeUndefined();
+    expect(lobbyLock.firmware.commissioned).toBe(false);
+    fail('ok');
+    expect((await gw.pushPending(f.prop.id)).failures).toEqual([]);
+    const synced = g.doorSyncState(f.db, f.lobby.id);
+    const identity = g.lockIdentity(f.db, f.lobby.id)!;
+
+    // A set: not compiled, the change waits, the lock keeps what it had.
+    g.revokeAllKeys(f.db, f.jane.person.id, f.ctx);
+    fail('down');
+    const set = await gw.pushPending(f.prop.id);
+    expect(set.failures.map((x) => [x.doorId, x.code])).toContainEqual([f.lobby.id, 'SIGNER_FAILED']);
+    expect(g.doorSyncState(f.db, f.lobby.id)).toMatchObject({ compiledSeq: synced.compiledSeq, enforcedSeq: synced.enforcedSeq });
+    expect(g.doorSyncState(f.db, f.lobby.id).pendingChanges).toBeGreaterThan(0);
+    expect(lobbyLock.firmware.enterCode(f.jane.code)).toMatchObject({ granted: true });
+
+    // Re-commissioning, a time sync, a relay bundle: each refused whole.
+    const device = { signingPublic: identity.signingPublic, encryptionPublic: identity.encryptionPublic };
+    await expect(g.commissionDoor(f.db, f.lobby.id, device, { ctx: f.ctx, signerFor })).rejects.toThrowError(expect.objectContaining({ code: 'SIGNER_FAILED' }));
+    expect(g.lockIdentity(f.db, f.lobby.id)).toEqual(identity);
+    await expect(g.doorTimeSync(f.db, f.lobby.id, { ctx: f.ctx, signerFor })).rejects.toThrowError(expect.objectContaining({ code: 'SIGNER_FAILED' }));
+    fail('ok');
+    const manager = await engine(f.db, 'manager-phone', { signerFor });
+    await manager.syncDoor(f.door4b.id);
+    const key4b = (f.db.prepare("SELECT id FROM keys WHERE name = 'Unit 4B'").get() as { id: number }).id;
+    g.invitePerson(f.db, f.prop.id, { email: 'ann@example.com', firstName: 'Ann', lastName: 'Doe', accessType: 'app', isResident: true, mayShare: false, keyIds: [key4b] }, f.ctx);
+    const unit = g.doorSyncState(f.db, f.door4b.id);
+    fail('down');
+    await expect(g.relayBundlesFor(f.db, f.sam.person.id, { onlyOffline: true, provider: crypto, signerFor })).rejects.toThrowError(expect.objectContaining({ code: 'SIGNER_FAILED' }));
+    expect(g.doorSyncState(f.db, f.door4b.id)).toMatchObject({ compiledSeq: unit.compiledSeq, enforcedSeq: unit.enforcedSeq });
+
+    // A signature that does not verify under the key, and one that never comes (200 ms timeout).
+    fail('garbage');
+    const garbage = await gw.pushPending(f.prop.id);
+    expect(garbage.failures.find((x) => x.doorId === f.lobby.id)).toMatchObject({ code: 'SIGNER_FAILED', message: expect.stringMatching(/does not verify/) });
+    fail('silent');
+    const silent = await gw.pushPending(f.prop.id);
+    expect(silent.failures.find((x) => x.doorId === f.lobby.id)).toMatchObject({ code: 'SIGNER_FAILED', message: expect.stringMatching(/did not answer within 200 ms/) });
+    expect(g.doorSyncState(f.db, f.lobby.id)).toMatchObject({ compiledSeq: synced.compiledSeq, enforcedSeq: synced.enforcedSeq });
+
+    // The signer is back: the next pass does what waited.
+    fail('ok');
+    const recovered = await gw.pushPending(f.prop.id);
+    expect(recovered.failures).toEqual([]);
+    expect(recovered.results.map((r) => [r.doorId, r.sent])).toEqual([[f.lobby.id, 'delta']]);
+    expect(lobbyLock.firmware.enterCode(f.jane.code)).toMatchObject({ granted: false });
+    expect(storedSecrets()).toBe(0);
   });
 });
 
@@ -469,9 +646,9 @@ describe('a lock from before the transition claim', () => {
     // Told no transition, the old lock is not due a time sync before the change...
     expect(f.gw.doorsToPush(f.prop.id)).toEqual([]);
     // ...and a phone's relay bundle carries it none either (a relay cannot fall back).
-    const relayed = openTimeSync(g.timeSyncFor(f.db, f.oldDoor.id, { provider: crypto }), { lockId: fromHex(f.oldDoor.lockId), anchors: g.trustAnchors(f.db, f.prop.id), provider: crypto });
+    const relayed = openTimeSync(await g.timeSyncFor(f.db, f.oldDoor.id, { provider: crypto }), { lockId: fromHex(f.oldDoor.lockId), anchors: g.trustAnchors(f.db, f.prop.id), provider: crypto });
     expect(relayed.transition).toBeUndefined();
-    expect(oldLock().timeSync(g.timeSyncFor(f.db, f.oldDoor.id, { provider: crypto }))).toBeUndefined();
+    expect(oldLock().timeSync(await g.timeSyncFor(f.db, f.oldDoor.id, { provider: crypto }))).toBeUndefined();
 
     f.advanceTo('2027-03-14T07:00:30Z');
     expect(newLock().utcOffset).toBe(-240); // on its own, at the instant

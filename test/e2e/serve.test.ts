@@ -3,10 +3,12 @@
  * the store, the gateway radio) in one process. A fresh lock is commissioned and synced without
  * any call, and a change made in the store while it runs reaches the lock by itself.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { keyId, toHex } from '@latchkit/protocol';
 import * as g from '../../gateway/src/index.js';
 
 async function until(cond: () => boolean, ms: number): Promise<void> {
@@ -54,6 +56,61 @@ describe('latchkit serve with a radio', () => {
       stop();
       expect(await running).toBe(0);
       expect(out.filter((l) => l.startsWith('ERR'))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--signer: a property whose key the store does not hold is commissioned and synced through the module', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkit-serve-'));
+    try {
+      // The key lives with the signer module (here: in its file, as PKCS#8); the store gets its public half.
+      const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+      const raw = new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }).subarray(-32));
+      const kid = toHex(keyId(raw));
+      const db = g.openStore({ stateDir: dir });
+      const prop = g.createProperty(db, { name: 'Signer Court', utcOffsetMin: 0 }, {});
+      const lobby = g.createDoor(db, prop.id, { name: 'Lobby', lockId: '4c4b0000000000c2', connectivity: 'online', gatewayRadio: 'gw-1' }, {});
+      g.addIssuerKey(db, { propertyId: prop.id, kid, publicKey: raw, activate: true }, {});
+      db.close();
+      const module = join(dir, 'signer.mjs');
+      writeFileSync(
+        module,
+        `import { createPrivateKey, sign } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+const key = createPrivateKey({ key: Buffer.from('${Buffer.from(privateKey.export({ format: 'der', type: 'pkcs8' })).toString('hex')}', 'hex'), format: 'der', type: 'pkcs8' });
+const signer = { publicKey: Uint8Array.from(Buffer.from('${toHex(raw)}', 'hex')), kid: Uint8Array.from(Buffer.from('${kid}', 'hex')), sign: async (m) => new Uint8Array(sign(null, m, key)) };
+export const signerFor = (issuer) => (Buffer.from(issuer.kid).toString('hex') === '${kid}' ? signer : undefined);
+export const close = () => writeFileSync(${JSON.stringify(join(dir, 'signer-closed'))}, 'yes');
+`,
+      );
+      const out: string[] = [];
+      let stop!: () => void;
+      const stopped = new Promise<void>((r) => (stop = r));
+      const running = g.runCli(['--state-dir', dir, 'serve', '--port', '0', '--radio', 'virtual', '--sync-interval', '50', '--signer', module], {
+        out: (t) => out.push(t),
+        err: (t) => out.push(`ERR ${t}`),
+        cwd: dir,
+        env: {},
+        untilStopped: () => stopped,
+      });
+      await until(() => out.some((l) => l.startsWith('gw-1 synced door')), 20_000);
+      const db2 = g.openStore({ stateDir: dir });
+      expect(g.lockIdentity(db2, lobby.id)).toBeDefined();
+      expect(g.doorSyncState(db2, lobby.id).enforcedSeq).toBe(1);
+      expect(db2.prepare('SELECT count(*) FROM issuer_keys WHERE secret_sealed IS NOT NULL').pluck().get()).toBe(0);
+      db2.close();
+      stop();
+      expect(await running).toBe(0);
+      expect(out.filter((l) => l.startsWith('ERR'))).toEqual([]);
+      expect(existsSync(join(dir, 'signer-closed'))).toBe(true);
+
+      // A module that exports no signerFor is refused before the server starts.
+      const wrong = join(dir, 'not-a-signer.mjs');
+      writeFileSync(wrong, 'export const nothing = 1;\n');
+      const bad: string[] = [];
+      expect(await g.runCli(['--state-dir', dir, 'serve', '--port', '0', '--signer', wrong], { out: (t) => bad.push(t), err: (t) => bad.push(t), cwd: dir, env: {}, untilStopped: async () => undefined })).not.toBe(0);
+      expect(bad.join('\n')).toMatch(/must export a function signerFor/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -71,7 +71,7 @@ describe('property time zones (API)', () => {
     const url = `${a.base}/doors/${a.lobby.id}/sync-state`;
     expect((await a.call('pm', 'GET', url)).body).toMatchObject({ lockLocalTime: null, needsTimeSync: false });
     // Commissioned at the fixed offset: told UTC-05:00 and no change, which is what the zone says.
-    g.commissionDoor(a.db, a.lobby.id, { signingPublic: new Uint8Array(32).fill(1), encryptionPublic: new Uint8Array(32).fill(2) }, { ctx: a.ctx });
+    await g.commissionDoor(a.db, a.lobby.id, { signingPublic: new Uint8Array(32).fill(1), encryptionPublic: new Uint8Array(32).fill(2) }, { ctx: a.ctx });
     expect((await a.call('pm', 'GET', url)).body).toMatchObject({
       lockLocalTime: { utcOffsetMin: -300, nextOffsetChange: null, toldAt: '2025-06-01T12:00:00.000Z' },
       needsTimeSync: false,

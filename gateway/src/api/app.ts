@@ -12,6 +12,7 @@ import { registerRoutes } from './routes/index.js';
 import { canonicalIntegers, registerStrictJsonParser, type ValidatorFn } from './strict-input.js';
 import type { World } from '../world/world.js';
 import type { EventHub } from '../world/events.js';
+import type { SignerResolver } from '../compiler/index.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -39,6 +40,8 @@ export interface BuildAppOptions {
   hub?: EventHub;
   /** Serve the web console at `/` (gateway/console; bundled when the app is built). */
   console?: boolean;
+  /** The issuer signer of a property's key for routes that sign (relay bundles, rotation); default: the world's, else the key in the store. */
+  signerFor?: SignerResolver;
 }
 
 /** Everything a route handler needs besides the request. */
@@ -46,6 +49,8 @@ export interface AppContext {
   db: Db;
   world?: World;
   hub?: EventHub;
+  /** Given to every compiler call a route makes that may sign (compiler SignerResolver). */
+  signerFor?: SignerResolver;
   ctxFor(req: FastifyRequest): Ctx;
 }
 
@@ -57,6 +62,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const { db } = options;
   const now = options.now ?? options.world?.clock.now ?? systemClock;
   const hub = options.hub ?? options.world?.hub;
+  const signerFor = options.signerFor ?? options.world?.signerFor;
   const app = Fastify({
     logger: options.logger ?? false,
     exposeHeadRoutes: false,
@@ -122,6 +128,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     db,
     ...(options.world ? { world: options.world } : {}),
     ...(hub ? { hub } : {}),
+    ...(signerFor ? { signerFor } : {}),
     ctxFor: (req) => ({ now, actor: req.principal ? `token:${req.principal.name}` : 'anonymous' }),
   };
   registerRoutes(app, appCtx);

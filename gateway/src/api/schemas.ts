@@ -1,45 +1,74 @@
 /**
- * JSON Schemas of the HTTP API. Fastify validates requests and serializes responses with them, and
- * /openapi.json is assembled from the very same objects, so the document cannot drift from the code.
+ * JSON Schemas of the HTTP API, written with TypeBox. Fastify validates requests and serializes
+ * responses with them, /openapi.json is assembled from the very same objects, and the handlers'
+ * request and reply types are inferred from them (routes/define.ts), so neither the document nor
+ * a handler can drift from what the server enforces. TypeBox's own marks ('~kind', '~optional') are
+ * non-enumerable: what Ajv and the document see is plain JSON Schema.
  */
+import { Type, type Static, type TObject, type TObjectOptions, type TOptional, type TProperties, type TSchema, type TUnsafe } from 'typebox';
 
-type Schema = Record<string, unknown>;
-
-const nullable = (s: Schema): Schema => ({ ...s, type: [s.type as string, 'null'] });
-
-export const idSchema = { type: 'integer', minimum: 1, maximum: 9007199254740991 } as const;
-/** idSchema, also with a description added: path and query ids are held to canonical decimal (INVALID_ID). */
-export const isIdSchema = (s: Schema): boolean => s.type === idSchema.type && s.minimum === idSchema.minimum && s.maximum === idSchema.maximum;
-const isoTime = { type: 'string', description: 'ISO 8601 UTC date-time' } as const;
-const nullableIso = { type: ['string', 'null'], description: 'ISO 8601 UTC date-time, or null' } as const;
-/** Input times: date, local date-time (the property's time zone, with its daylight-saving rules) or date-time with zone. */
-export const timeInput = {
-  type: ['string', 'null'],
-  minLength: 10,
-  maxLength: 40,
-  description: "YYYY-MM-DD (local midnight), local YYYY-MM-DDTHH:MM[:SS] in the property's time zone, or with Z/±HH:MM; null = open",
-} as const;
-const name = { type: 'string', minLength: 1, maxLength: 200 } as const;
-const email = { type: 'string', minLength: 3, maxLength: 254 } as const;
-const idList = { type: 'array', items: idSchema, maxItems: 1000, uniqueItems: true } as const;
-
-export function obj(properties: Record<string, Schema>, required: string[] = [], extra: Schema = {}): Schema {
-  return { type: 'object', additionalProperties: false, properties, required, ...extra };
+/** `type: [T, 'null']` (not TypeBox's anyOf), so the published document keeps its shape; an enum also takes null. */
+export function nullable<S extends TSchema>(s: S, extra: Record<string, unknown> = {}): TUnsafe<Static<S> | null> {
+  const { type, enum: values, ...rest } = s as { type?: unknown; enum?: unknown[] };
+  return Type.Unsafe<Static<S> | null>({ ...rest, type: [type, 'null'], ...(values ? { enum: [...values, null] } : {}), ...extra });
 }
 
-export const errorSchema = obj(
-  {
-    error: obj(
-      {
-        code: { type: 'string', description: 'Stable code; see API.md "Error codes"' },
-        message: { type: 'string' },
-        details: { type: 'object', additionalProperties: true },
-      },
-      ['code', 'message'],
-    ),
-  },
-  ['error'],
+/** A string enum as `{ type: 'string', enum }` (TypeBox's Enum leaves out `type`), typed as its values. */
+export function strEnum<const V extends readonly string[]>(values: V, extra: Record<string, unknown> = {}): TUnsafe<V[number]> {
+  return Type.Unsafe<V[number]>({ type: 'string', enum: values, ...extra });
+}
+
+/**
+ * An optional property with a default: a client may leave it out, and Ajv (useDefaults) fills it
+ * in before the handler runs, so the handler's type has it (see `Validated`).
+ */
+export function withDefault<S extends TSchema>(s: S, value: Static<S>): TOptional<S & { default: Static<S> }> {
+  return Type.Optional(Object.assign(s, { default: value })) as TOptional<S & { default: Static<S> }>;
+}
+
+type DefaultedKeys<S> = S extends TObject<infer P> ? { [K in keyof P]: P[K] extends { default: unknown } ? K : never }[keyof P] : never;
+
+/** What a handler receives for a schema: its static type, with the defaulted properties present. */
+export type Validated<S extends TSchema> = [DefaultedKeys<S>] extends [never]
+  ? Static<S>
+  : Omit<Static<S>, DefaultedKeys<S>> & Required<Pick<Static<S>, DefaultedKeys<S> & keyof Static<S>>>;
+
+/** Ids: positive and exact in a double (JSON numbers beyond 2^53 - 1 are not read exactly). */
+const ID_RANGE = { minimum: 1, maximum: 9007199254740991 } as const;
+export const idSchema = Type.Integer(ID_RANGE);
+type Schema = Record<string, unknown>;
+/** idSchema, also with a description added: path and query ids are held to canonical decimal (INVALID_ID). */
+export const isIdSchema = (s: Schema): boolean => s.type === 'integer' && s.minimum === ID_RANGE.minimum && s.maximum === ID_RANGE.maximum;
+/** An id with a description of its own (a new object: the shared idSchema stays as it is). */
+export const idWith = (description: string) => Type.Integer({ ...ID_RANGE, description });
+export const isoTime = Type.String({ description: 'ISO 8601 UTC date-time' });
+export const nullableIso = nullable(Type.String({ description: 'ISO 8601 UTC date-time, or null' }));
+/** Input times: date, local date-time (the property's time zone, with its daylight-saving rules) or date-time with zone. */
+export const timeInput = Type.Optional(
+  nullable(Type.String({ minLength: 10, maxLength: 40 }), {
+    description: "YYYY-MM-DD (local midnight), local YYYY-MM-DDTHH:MM[:SS] in the property's time zone, or with Z/±HH:MM; null = open",
+  }),
 );
+const name = Type.String({ minLength: 1, maxLength: 200 });
+const email = Type.String({ minLength: 3, maxLength: 254 });
+const idList = (extra: Record<string, unknown> = {}) => Type.Array(idSchema, { maxItems: 1000, uniqueItems: true, ...extra });
+export const affectedDoors = Type.Array(idSchema, { description: 'Doors whose credential sets this change altered' });
+
+/** Request and response objects reject unknown fields; which are required follows from Type.Optional. */
+export function obj<P extends TProperties>(properties: P, extra: TObjectOptions = {}): TObject<P> {
+  return Type.Object(properties, { additionalProperties: false, ...extra });
+}
+
+/** An object of any members (details, free-form reports), as `{ type: 'object', additionalProperties: true }`. */
+export const looseObject = (extra: Record<string, unknown> = {}) => Type.Unsafe<object>({ type: 'object', additionalProperties: true, ...extra });
+
+export const errorSchema = obj({
+  error: obj({
+    code: Type.String({ description: 'Stable code; see API.md "Error codes"' }),
+    message: Type.String(),
+    details: Type.Optional(looseObject()),
+  }),
+});
 
 export const noQuery = obj({});
 
@@ -48,14 +77,11 @@ export const noQuery = obj({});
  * (existing clients keep their whole array). `X-Total-Count` carries the total either way.
  */
 export const pageProps = {
-  limit: { type: 'integer', minimum: 1, maximum: 1000, description: 'At most this many items (default: all)' },
-  offset: { type: 'integer', minimum: 0, default: 0, description: 'Skip this many items first' },
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'At most this many items (default: all)' })),
+  offset: withDefault(Type.Integer({ minimum: 0, description: 'Skip this many items first' }), 0),
 };
 export const pageQuery = obj(pageProps);
-export interface PageQ {
-  limit?: number;
-  offset?: number;
-}
+export type PageQ = Validated<typeof pageQuery>;
 
 /** Response header every list route sets: the number of matching items over all pages. */
 export const TOTAL_HEADER = 'X-Total-Count';
@@ -68,390 +94,341 @@ export function withTotal<T>(reply: { header(name: string, value: string): unkno
 
 /** One page of an already complete list, with the total header. */
 export function pageOf<T>(reply: { header(name: string, value: string): unknown }, items: readonly T[], q: PageQ): T[] {
-  const from = q.offset ?? 0;
+  const from = q.offset;
   return withTotal(reply, items.length, items.slice(from, q.limit === undefined ? undefined : from + q.limit));
 }
 
 export const params = {
-  property: obj({ propertyId: idSchema }, ['propertyId']),
-  token: obj({ tokenId: idSchema }, ['tokenId']),
-  unit: obj({ propertyId: idSchema, unitId: idSchema }, ['propertyId', 'unitId']),
-  door: obj({ propertyId: idSchema, doorId: idSchema }, ['propertyId', 'doorId']),
-  key: obj({ propertyId: idSchema, keyId: idSchema }, ['propertyId', 'keyId']),
-  person: obj({ propertyId: idSchema, personId: idSchema }, ['propertyId', 'personId']),
-  grant: obj({ propertyId: idSchema, personId: idSchema, grantId: idSchema }, ['propertyId', 'personId', 'grantId']),
-  guest: obj({ propertyId: idSchema, personId: idSchema, guestId: idSchema }, ['propertyId', 'personId', 'guestId']),
-  keycard: obj({ propertyId: idSchema, personId: idSchema, keycardId: idSchema }, ['propertyId', 'personId', 'keycardId']),
-  phoneKey: obj({ propertyId: idSchema, personId: idSchema, phoneKeyId: idSchema }, ['propertyId', 'personId', 'phoneKeyId']),
+  property: obj({ propertyId: idSchema }),
+  token: obj({ tokenId: idSchema }),
+  unit: obj({ propertyId: idSchema, unitId: idSchema }),
+  door: obj({ propertyId: idSchema, doorId: idSchema }),
+  key: obj({ propertyId: idSchema, keyId: idSchema }),
+  person: obj({ propertyId: idSchema, personId: idSchema }),
+  grant: obj({ propertyId: idSchema, personId: idSchema, grantId: idSchema }),
+  guest: obj({ propertyId: idSchema, personId: idSchema, guestId: idSchema }),
+  keycard: obj({ propertyId: idSchema, personId: idSchema, keycardId: idSchema }),
+  phoneKey: obj({ propertyId: idSchema, personId: idSchema, phoneKeyId: idSchema }),
 };
 
-const affectedDoors = { type: 'array', items: idSchema, description: 'Doors whose credential sets this change altered' } as const;
-
-const timeZone = {
-  type: 'string',
+const timeZone = Type.String({
   minLength: 1,
   maxLength: 64,
   description: 'IANA time zone (America/New_York; daylight saving follows its rules) or a fixed offset UTC±hh:mm',
-} as const;
-const offsetMin = { type: 'integer', minimum: -720, maximum: 840 } as const;
+});
+const offsetMin = (description?: string) => Type.Integer({ minimum: -720, maximum: 840, ...(description === undefined ? {} : { description }) });
+const doorcodeLength = () => Type.Integer({ minimum: 4, maximum: 10 });
 
-export const property = obj(
-  {
-    id: idSchema,
-    name,
-    timeZone,
-    utcOffsetMin: { ...offsetMin, description: "The zone's offset now, minutes east of UTC (read-only)" },
-    nextOffsetChange: {
-      ...obj({ at: isoTime, utcOffsetMin: offsetMin }, ['at', 'utcOffsetMin']),
-      type: ['object', 'null'],
-      description: "The zone's next offset change (daylight saving) within about 13 months, or null",
-    },
-    doorcodeLength: { type: 'integer', minimum: 4, maximum: 10 },
-    createdAt: isoTime,
-  },
-  ['id', 'name', 'timeZone', 'utcOffsetMin', 'nextOffsetChange', 'doorcodeLength', 'createdAt'],
+const propertyProps = {
+  id: idSchema,
+  name,
+  timeZone,
+  utcOffsetMin: offsetMin("The zone's offset now, minutes east of UTC (read-only)"),
+  nextOffsetChange: nullable(obj({ at: isoTime, utcOffsetMin: offsetMin() }), {
+    description: "The zone's next offset change (daylight saving) within about 13 months, or null",
+  }),
+  doorcodeLength: doorcodeLength(),
+  createdAt: isoTime,
+};
+export const property = obj(propertyProps);
+export const propertyCreate = obj({
+  name,
+  timeZone: Type.Optional(timeZone),
+  utcOffsetMin: Type.Optional(offsetMin('A fixed offset (minutes east of UTC) instead of a time zone: stored as the zone UTC±hh:mm, with no daylight saving')),
+  doorcodeLength: withDefault(doorcodeLength(), 6),
+});
+export const propertyPatch = obj(
+  { name: Type.Optional(name), timeZone: Type.Optional(timeZone), utcOffsetMin: Type.Optional(offsetMin()), doorcodeLength: Type.Optional(doorcodeLength()) },
+  { minProperties: 1 },
 );
-export const propertyCreate = obj(
-  {
-    name,
-    timeZone,
-    utcOffsetMin: { ...offsetMin, description: 'A fixed offset (minutes east of UTC) instead of a time zone: stored as the zone UTC±hh:mm, with no daylight saving' },
-    doorcodeLength: { type: 'integer', minimum: 4, maximum: 10, default: 6 },
-  },
-  ['name'],
-);
-export const propertyPatch = obj({ name, timeZone, utcOffsetMin: offsetMin, doorcodeLength: { type: 'integer', minimum: 4, maximum: 10 } }, [], { minProperties: 1 });
-export const propertyChanged = obj({ ...((property as { properties: Record<string, Schema> }).properties), affectedDoors }, [
-  'id',
-  'name',
-  'timeZone',
-  'utcOffsetMin',
-  'nextOffsetChange',
-  'doorcodeLength',
-  'createdAt',
-  'affectedDoors',
-]);
+export const propertyChanged = obj({ ...propertyProps, affectedDoors });
 
-export const unit = obj({ id: idSchema, propertyId: idSchema, name, createdAt: isoTime }, ['id', 'propertyId', 'name', 'createdAt']);
-export const unitCreate = obj({ name }, ['name']);
+export const unit = obj({ id: idSchema, propertyId: idSchema, name, createdAt: isoTime });
+export const unitCreate = obj({ name });
 
 /** Checked by the model, not here, so every malformed lock id is INVALID_LOCK_ID (not VALIDATION_FAILED). */
-const lockId = {
-  type: 'string',
+const lockId = Type.String({
   description: '8 bytes as exactly 16 lower-case hex digits; anything else (upper case, separators, another length) is INVALID_LOCK_ID',
-} as const;
-const connectivity = { type: 'string', enum: ['online', 'offline'] } as const;
-const radio = { type: ['string', 'null'], minLength: 1, maxLength: 100, description: 'Gateway radio reaching an online door' } as const;
+});
+export const connectivity = strEnum(['online', 'offline']);
+const radio = nullable(Type.String({ minLength: 1, maxLength: 100, description: 'Gateway radio reaching an online door' }));
 
-export const door = obj(
-  {
-    id: idSchema,
-    propertyId: idSchema,
-    name,
-    lockId: { type: 'string', pattern: '^[0-9a-f]{16}$' },
-    connectivity,
-    gatewayRadio: radio,
-    unitId: nullable(idSchema),
-    createdAt: isoTime,
-  },
-  ['id', 'propertyId', 'name', 'lockId', 'connectivity', 'gatewayRadio', 'unitId', 'createdAt'],
+const doorProps = {
+  id: idSchema,
+  propertyId: idSchema,
+  name,
+  lockId: Type.String({ pattern: '^[0-9a-f]{16}$' }),
+  connectivity,
+  gatewayRadio: radio,
+  unitId: nullable(idSchema),
+  createdAt: isoTime,
+};
+export const door = obj(doorProps);
+export const doorCreate = obj({ name, lockId, connectivity, gatewayRadio: Type.Optional(radio), unitId: Type.Optional(nullable(idSchema)) });
+export const doorPatch = obj(
+  { name: Type.Optional(name), connectivity: Type.Optional(connectivity), gatewayRadio: Type.Optional(radio), unitId: Type.Optional(nullable(idSchema)) },
+  { minProperties: 1 },
 );
-export const doorCreate = obj({ name, lockId, connectivity, gatewayRadio: radio, unitId: nullable(idSchema) }, ['name', 'lockId', 'connectivity']);
-export const doorPatch = obj({ name, connectivity, gatewayRadio: radio, unitId: nullable(idSchema) }, [], { minProperties: 1 });
-export const doorCreated = obj({ ...(door as { properties: Record<string, Schema> }).properties, affectedDoors }, [
-  ...(door as { required: string[] }).required,
-  'affectedDoors',
-]);
+export const doorCreated = obj({ ...doorProps, affectedDoors });
 
 /**
  * A weekly schedule as the API shows it. Input is checked by the model (INVALID_SCHEDULE), not
  * the schema, so a bad day name or time gets the stable code rather than VALIDATION_FAILED.
  */
-const scheduleProps = {
-  days: { type: 'array', items: { type: 'string' }, description: "Local weekdays: 'mon' … 'sun', at least one" },
-  from: { type: 'string', description: "Local time HH:MM, inclusive" },
-  to: { type: 'string', description: "Local time HH:MM, exclusive, after from ('24:00' = end of day); no span across midnight" },
-};
-export const schedule = {
-  ...nullable(obj(scheduleProps, ['days', 'from', 'to'])),
-  description: 'Weekly schedule (local time of the property); null = any time inside the window',
-};
-const keyKind = { type: 'string', enum: ['residential', 'communal'] } as const;
+const scheduleOf = (description: string) =>
+  nullable(
+    obj({
+      days: Type.Array(Type.String(), { description: "Local weekdays: 'mon' … 'sun', at least one" }),
+      from: Type.String({ description: 'Local time HH:MM, inclusive' }),
+      to: Type.String({ description: "Local time HH:MM, exclusive, after from ('24:00' = end of day); no span across midnight" }),
+    }),
+    { description },
+  );
+export const schedule = scheduleOf('Weekly schedule (local time of the property); null = any time inside the window');
+const keyKind = strEnum(['residential', 'communal']);
 const keyProps = {
   id: idSchema,
   propertyId: idSchema,
   name,
   kind: keyKind,
   unitId: nullable(idSchema),
-  mayShare: { type: 'boolean' },
-  doorcodesDisabled: { type: 'boolean' },
-  doorIds: { type: 'array', items: idSchema },
+  mayShare: Type.Boolean(),
+  doorcodesDisabled: Type.Boolean(),
+  doorIds: Type.Array(idSchema),
   schedule,
   createdAt: isoTime,
 };
-const keyRequired = Object.keys(keyProps);
-export const key = obj(keyProps, keyRequired);
-export const keyChanged = obj({ ...keyProps, affectedDoors }, [...keyRequired, 'affectedDoors']);
-export const keyCreate = obj(
-  {
-    name,
-    kind: keyKind,
-    doorIds: { ...idList, minItems: 1 },
-    mayShare: { type: 'boolean', default: false },
-    doorcodesDisabled: { type: 'boolean', default: false },
-    unitId: nullable(idSchema),
-    schedule,
-  },
-  ['name', 'kind', 'doorIds'],
-);
+export const key = obj(keyProps);
+export const keyChanged = obj({ ...keyProps, affectedDoors });
+export const keyCreate = obj({
+  name,
+  kind: keyKind,
+  doorIds: idList({ minItems: 1 }),
+  mayShare: withDefault(Type.Boolean(), false),
+  doorcodesDisabled: withDefault(Type.Boolean(), false),
+  unitId: Type.Optional(nullable(idSchema)),
+  schedule: Type.Optional(schedule),
+});
 export const keyPatch = obj(
-  { name, kind: keyKind, doorIds: { ...idList, minItems: 1 }, mayShare: { type: 'boolean' }, doorcodesDisabled: { type: 'boolean' }, unitId: nullable(idSchema), schedule },
-  [],
+  {
+    name: Type.Optional(name),
+    kind: Type.Optional(keyKind),
+    doorIds: Type.Optional(idList({ minItems: 1 })),
+    mayShare: Type.Optional(Type.Boolean()),
+    doorcodesDisabled: Type.Optional(Type.Boolean()),
+    unitId: Type.Optional(nullable(idSchema)),
+    schedule: Type.Optional(schedule),
+  },
   { minProperties: 1 },
 );
 
-const accessType = { type: 'string', enum: ['app', 'doorcode'], description: 'DOOR app user, or daily-doorcode only' } as const;
-const personStatus = { type: 'string', enum: ['active', 'scheduled', 'expired', 'revoked', 'no_access'] } as const;
+const accessType = () => strEnum(['app', 'doorcode'], { description: 'DOOR app user, or daily-doorcode only' });
+const personStatus = strEnum(['active', 'scheduled', 'expired', 'revoked', 'no_access']);
 const personProps = {
   id: idSchema,
   propertyId: idSchema,
-  holderRef: { type: 'integer', minimum: 1, maximum: 4294967295, description: 'u32 recorded by locks in their audit log' },
-  email: { type: 'string' },
-  firstName: { type: 'string' },
-  lastName: { type: 'string' },
-  phone: { type: ['string', 'null'] },
-  isResident: { type: 'boolean' },
-  mayShare: { type: 'boolean' },
-  accessType,
-  hasDoorcode: { type: 'boolean' },
-  dailyDoorcode: { type: 'boolean' },
+  holderRef: Type.Integer({ minimum: 1, maximum: 4294967295, description: 'u32 recorded by locks in their audit log' }),
+  email: Type.String(),
+  firstName: Type.String(),
+  lastName: Type.String(),
+  phone: nullable(Type.String()),
+  isResident: Type.Boolean(),
+  mayShare: Type.Boolean(),
+  accessType: accessType(),
+  hasDoorcode: Type.Boolean(),
+  dailyDoorcode: Type.Boolean(),
   unitId: nullable(idSchema),
-  externalRef: { type: ['string', 'null'] },
+  externalRef: nullable(Type.String()),
   status: personStatus,
   createdAt: isoTime,
   revokedAt: nullableIso,
 };
-const personRequired = Object.keys(personProps);
-export const person = obj(personProps, personRequired);
-export const personChanged = obj({ ...personProps, affectedDoors }, [...personRequired, 'affectedDoors']);
+export const person = obj(personProps);
+export const personChanged = obj({ ...personProps, affectedDoors });
 
 const grantProps = {
   id: idSchema,
   personId: idSchema,
   keyId: idSchema,
-  keyName: { type: 'string' },
-  sharedBy: { ...nullable(idSchema), description: 'Host who shared the key with this guest; null for a direct grant' },
+  keyName: Type.String(),
+  sharedBy: nullable(idSchema, { description: 'Host who shared the key with this guest; null for a direct grant' }),
   startsAt: nullableIso,
   expiresAt: nullableIso,
-  schedule: { ...schedule, description: "This grant's own weekly schedule, overriding the key's; null = the key's applies" },
-  source: { type: 'string', enum: ['manual', 'csv', 'automated', 'guest'] },
+  schedule: scheduleOf("This grant's own weekly schedule, overriding the key's; null = the key's applies"),
+  source: strEnum(['manual', 'csv', 'automated', 'guest']),
   createdAt: isoTime,
   updatedAt: isoTime,
 };
-export const grant = obj(grantProps, Object.keys(grantProps));
-export const grantChanged = obj({ ...grantProps, affectedDoors }, [...Object.keys(grantProps), 'affectedDoors']);
-export const grantsAdd = obj({ keyIds: { ...idList, minItems: 1 }, startsAt: timeInput, expiresAt: timeInput }, ['keyIds']);
-export const grantPatch = obj({ startsAt: timeInput, expiresAt: timeInput, schedule }, [], { minProperties: 1 });
-export const grantsAdded = obj({ grants: { type: 'array', items: grant }, affectedDoors }, ['grants', 'affectedDoors']);
+export const grant = obj(grantProps);
+export const grantChanged = obj({ ...grantProps, affectedDoors });
+export const grantsAdd = obj({ keyIds: idList({ minItems: 1 }), startsAt: timeInput, expiresAt: timeInput });
+export const grantPatch = obj({ startsAt: timeInput, expiresAt: timeInput, schedule: Type.Optional(schedule) }, { minProperties: 1 });
+export const grantsAdded = obj({ grants: Type.Array(grant), affectedDoors });
 
-export const invite = obj(
-  {
-    email,
-    firstName: name,
-    lastName: name,
-    phone: { type: ['string', 'null'], maxLength: 40 },
-    accessType,
-    isResident: { type: 'boolean', default: true },
-    mayShare: { type: 'boolean', default: false, description: 'May share keys with guests' },
-    doorcode: { type: 'boolean', description: 'Issue a static doorcode (default: app users yes)' },
-    dailyDoorcode: { type: 'boolean', description: 'Daily doorcode (default: doorcode-only people yes)' },
-    unitId: nullable(idSchema),
-    externalRef: { type: ['string', 'null'], maxLength: 200 },
-    keyIds: { ...idList, minItems: 1 },
-    startsAt: timeInput,
-    expiresAt: timeInput,
-  },
-  ['email', 'firstName', 'lastName', 'accessType', 'keyIds'],
-);
-export const inviteResult = obj(
-  {
-    person,
-    created: { type: 'boolean', description: 'false: the email existed and the keys were added to that person' },
-    grants: { type: 'array', items: grant },
-    warnings: { type: 'array', items: obj({ code: { type: 'string' }, message: { type: 'string' } }, ['code', 'message']) },
-    affectedDoors,
-  },
-  ['person', 'created', 'grants', 'warnings', 'affectedDoors'],
-);
+const phoneInput = () => Type.Optional(nullable(Type.String({ maxLength: 40 })));
+export const invite = obj({
+  email,
+  firstName: name,
+  lastName: name,
+  phone: phoneInput(),
+  accessType: accessType(),
+  isResident: withDefault(Type.Boolean(), true),
+  mayShare: withDefault(Type.Boolean({ description: 'May share keys with guests' }), false),
+  doorcode: Type.Optional(Type.Boolean({ description: 'Issue a static doorcode (default: app users yes)' })),
+  dailyDoorcode: Type.Optional(Type.Boolean({ description: 'Daily doorcode (default: doorcode-only people yes)' })),
+  unitId: Type.Optional(nullable(idSchema)),
+  externalRef: Type.Optional(nullable(Type.String({ maxLength: 200 }))),
+  keyIds: idList({ minItems: 1 }),
+  startsAt: timeInput,
+  expiresAt: timeInput,
+});
+export const inviteResult = obj({
+  person,
+  created: Type.Boolean({ description: 'false: the email existed and the keys were added to that person' }),
+  grants: Type.Array(grant),
+  warnings: Type.Array(obj({ code: Type.String(), message: Type.String() })),
+  affectedDoors,
+});
 export const personPatch = obj(
   {
-    email,
-    firstName: name,
-    lastName: name,
-    phone: { type: ['string', 'null'], maxLength: 40 },
-    isResident: { type: 'boolean' },
-    mayShare: { type: 'boolean' },
-    accessType,
-    unitId: nullable(idSchema),
-    externalRef: { type: ['string', 'null'], maxLength: 200 },
+    email: Type.Optional(email),
+    firstName: Type.Optional(name),
+    lastName: Type.Optional(name),
+    phone: phoneInput(),
+    isResident: Type.Optional(Type.Boolean()),
+    mayShare: Type.Optional(Type.Boolean()),
+    accessType: Type.Optional(accessType()),
+    unitId: Type.Optional(nullable(idSchema)),
+    externalRef: Type.Optional(nullable(Type.String({ maxLength: 200 }))),
   },
-  [],
   { minProperties: 1 },
 );
-export const personDetail = obj({ person, grants: { type: 'array', items: grant } }, ['person', 'grants']);
+export const personDetail = obj({ person, grants: Type.Array(grant) });
 export const peopleQuery = obj({
-  includeExpired: { type: 'boolean', default: false, description: '"Show Expired Users": also expired, revoked, keyless' },
-  search: { type: 'string', minLength: 1, maxLength: 200 },
-  residentsOnly: { type: 'boolean', default: false },
-  limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-  offset: { type: 'integer', minimum: 0, default: 0 },
+  includeExpired: withDefault(Type.Boolean({ description: '"Show Expired Users": also expired, revoked, keyless' }), false),
+  search: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  residentsOnly: withDefault(Type.Boolean(), false),
+  limit: withDefault(Type.Integer({ minimum: 1, maximum: 1000 }), 100),
+  offset: withDefault(Type.Integer({ minimum: 0 }), 0),
 });
 
-export const guestInvite = obj(
-  {
-    email,
-    firstName: name,
-    lastName: name,
-    phone: { type: ['string', 'null'], maxLength: 40 },
-    accessType: { ...accessType, default: 'app' },
-    keyIds: { ...idList, minItems: 1 },
-    startsAt: timeInput,
-    expiresAt: timeInput,
-  },
-  ['email', 'firstName', 'lastName', 'keyIds'],
-);
-export const guestInviteResult = obj(
-  { guest: person, created: { type: 'boolean' }, grants: { type: 'array', items: grant }, affectedDoors },
-  ['guest', 'created', 'grants', 'affectedDoors'],
-);
-export const guestList = { type: 'array', items: obj({ guest: person, grants: { type: 'array', items: grant } }, ['guest', 'grants']) };
+export const guestInvite = obj({
+  email,
+  firstName: name,
+  lastName: name,
+  phone: phoneInput(),
+  accessType: withDefault(accessType(), 'app'),
+  keyIds: idList({ minItems: 1 }),
+  startsAt: timeInput,
+  expiresAt: timeInput,
+});
+export const guestInviteResult = obj({ guest: person, created: Type.Boolean(), grants: Type.Array(grant), affectedDoors });
+export const guestList = Type.Array(obj({ guest: person, grants: Type.Array(grant) }));
 
-const keycardProps = { id: idSchema, personId: idSchema, uid: { type: 'string' }, activatedAt: isoTime, deactivatedAt: nullableIso };
-export const keycard = obj(keycardProps, Object.keys(keycardProps));
-export const keycardChanged = obj({ ...keycardProps, affectedDoors }, [...Object.keys(keycardProps), 'affectedDoors']);
-export const keycardCreate = obj({ uid: { type: 'string', minLength: 8, maxLength: 40, description: '4-10 bytes of hex' } }, ['uid']);
+const keycardProps = { id: idSchema, personId: idSchema, uid: Type.String(), activatedAt: isoTime, deactivatedAt: nullableIso };
+export const keycard = obj(keycardProps);
+export const keycardChanged = obj({ ...keycardProps, affectedDoors });
+export const keycardCreate = obj({ uid: Type.String({ minLength: 8, maxLength: 40, description: '4-10 bytes of hex' }) });
 
-const phoneProps = { id: idSchema, personId: idSchema, publicKey: { type: 'string' }, label: { type: ['string', 'null'] }, addedAt: isoTime, revokedAt: nullableIso };
-export const phoneKey = obj(phoneProps, Object.keys(phoneProps));
-export const phoneKeyChanged = obj({ ...phoneProps, affectedDoors }, [...Object.keys(phoneProps), 'affectedDoors']);
-export const phoneKeyCreate = obj(
-  { publicKey: { type: 'string', minLength: 64, maxLength: 64, description: '32-byte Ed25519 public key, hex' }, label: { type: ['string', 'null'], maxLength: 100 } },
-  ['publicKey'],
-);
+const phoneProps = { id: idSchema, personId: idSchema, publicKey: Type.String(), label: nullable(Type.String()), addedAt: isoTime, revokedAt: nullableIso };
+export const phoneKey = obj(phoneProps);
+export const phoneKeyChanged = obj({ ...phoneProps, affectedDoors });
+export const phoneKeyCreate = obj({
+  publicKey: Type.String({ minLength: 64, maxLength: 64, description: '32-byte Ed25519 public key, hex' }),
+  label: Type.Optional(nullable(Type.String({ maxLength: 100 }))),
+});
 
-export const credentials = obj(
-  {
-    doorcode: { type: ['string', 'null'], description: 'The static code; shown to Key Management tokens only' },
-    hasDoorcode: { type: 'boolean' },
-    dailyDoorcode: { type: 'boolean' },
-    keycards: { type: 'array', items: keycard },
-    phoneKeys: { type: 'array', items: phoneKey },
-  },
-  ['doorcode', 'hasDoorcode', 'dailyDoorcode', 'keycards', 'phoneKeys'],
-);
-export const doorcodeReset = obj({ doorcode: { type: 'string', pattern: '^[0-9]{4,10}$' }, affectedDoors }, ['doorcode', 'affectedDoors']);
-export const dailyDoorcodeSet = obj({ enabled: { type: 'boolean' } }, ['enabled']);
-export const affected = obj({ affectedDoors }, ['affectedDoors']);
+export const credentials = obj({
+  doorcode: nullable(Type.String({ description: 'The static code; shown to Key Management tokens only' })),
+  hasDoorcode: Type.Boolean(),
+  dailyDoorcode: Type.Boolean(),
+  keycards: Type.Array(keycard),
+  phoneKeys: Type.Array(phoneKey),
+});
+export const doorcodeReset = obj({ doorcode: Type.String({ pattern: '^[0-9]{4,10}$' }), affectedDoors });
+export const dailyDoorcodeSet = obj({ enabled: Type.Boolean() });
+export const affected = obj({ affectedDoors });
 
-export const doorCredential = obj(
-  {
-    kind: { type: 'string', enum: ['doorcode', 'daily', 'keycard', 'phone'] },
-    holderRef: { type: 'integer' },
-    startsAt: nullableIso,
-    expiresAt: nullableIso,
-    hint: { type: ['string', 'null'], description: 'Doorcode last two digits, keycard UID, or phone key prefix' },
-  },
-  ['kind', 'holderRef', 'startsAt', 'expiresAt', 'hint'],
-);
+export const doorCredential = obj({
+  kind: strEnum(['doorcode', 'daily', 'keycard', 'phone']),
+  holderRef: Type.Integer(),
+  startsAt: nullableIso,
+  expiresAt: nullableIso,
+  hint: nullable(Type.String({ description: 'Doorcode last two digits, keycard UID, or phone key prefix' })),
+});
 
-const change = obj({ id: idSchema, reason: { type: 'string' }, at: isoTime, compiledSeq: { type: ['integer', 'null'] } }, ['id', 'reason', 'at', 'compiledSeq']);
-export const syncState = obj(
-  {
-    doorId: idSchema,
-    compiledSeq: { type: 'integer' },
-    compiledDigest: { type: ['string', 'null'] },
-    compiledAt: nullableIso,
-    enforcedSeq: { type: 'integer' },
-    enforcedDigest: { type: ['string', 'null'] },
-    lastReceiptAt: nullableIso,
-    pendingChanges: { type: 'integer' },
-    changes: { type: 'array', items: change },
-    lockLocalTime: {
-      ...obj(
-        {
-          utcOffsetMin: { type: 'integer' },
-          nextOffsetChange: { ...obj({ at: isoTime, utcOffsetMin: { type: 'integer' } }, ['at', 'utcOffsetMin']), type: ['object', 'null'] },
-          toldAt: isoTime,
-        },
-        ['utcOffsetMin', 'nextOffsetChange', 'toldAt'],
-      ),
-      type: ['object', 'null'],
-      description: "What the gateway last told the door's lock about local time (commissioning or time sync); null if never",
-    },
-    needsTimeSync: { type: 'boolean', description: "The lock does not know the zone's offset now or its next change: the next sync pushes a time sync" },
-  },
-  ['doorId', 'compiledSeq', 'compiledDigest', 'compiledAt', 'enforcedSeq', 'enforcedDigest', 'lastReceiptAt', 'pendingChanges', 'changes', 'lockLocalTime', 'needsTimeSync'],
-);
-export const syncTask = obj(
-  {
-    doorId: idSchema,
-    doorName: { type: 'string' },
-    lockId: { type: 'string' },
-    connectivity,
-    compiledSeq: { type: 'integer' },
-    enforcedSeq: { type: 'integer' },
-    lastReceiptAt: nullableIso,
-    changes: { type: 'array', items: change },
-    needsTimeSync: { type: 'boolean', description: "The lock does not know the zone's offset now or its next change (daylight saving): a sync pushes a time sync" },
-  },
-  ['doorId', 'doorName', 'lockId', 'connectivity', 'compiledSeq', 'enforcedSeq', 'lastReceiptAt', 'changes', 'needsTimeSync'],
-);
-
-export const activity = obj(
-  {
-    id: idSchema,
-    propertyId: idSchema,
-    at: isoTime,
-    kind: { type: 'string', enum: ['unlock', 'access'] },
-    doorId: nullable(idSchema),
-    doorName: { type: ['string', 'null'] },
-    holderRef: { type: ['integer', 'null'] },
-    holderName: { type: ['string', 'null'] },
-    credentialKind: { type: ['string', 'null'] },
-    result: { type: ['string', 'null'] },
-    action: { type: ['string', 'null'] },
-    actor: { type: ['string', 'null'] },
-    message: { type: 'string' },
-  },
-  ['id', 'propertyId', 'at', 'kind', 'doorId', 'doorName', 'holderRef', 'holderName', 'credentialKind', 'result', 'action', 'actor', 'message'],
-);
-export const activityQuery = obj({
-  personId: { ...idSchema, description: 'Only this person (by their holder reference, so it also works after deletion via holderRef)' },
-  holderRef: { type: 'integer', minimum: 1, maximum: 4294967295 },
+const change = obj({ id: idSchema, reason: Type.String(), at: isoTime, compiledSeq: nullable(Type.Integer()) });
+export const syncState = obj({
   doorId: idSchema,
-  kind: { type: 'string', enum: ['unlock', 'access'] },
-  limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-  before: { type: 'string', pattern: '^[0-9]+\\.[0-9]+$', description: 'Paging cursor from the previous page (nextBefore)' },
+  compiledSeq: Type.Integer(),
+  compiledDigest: nullable(Type.String()),
+  compiledAt: nullableIso,
+  enforcedSeq: Type.Integer(),
+  enforcedDigest: nullable(Type.String()),
+  lastReceiptAt: nullableIso,
+  pendingChanges: Type.Integer(),
+  changes: Type.Array(change),
+  lockLocalTime: nullable(
+    obj({
+      utcOffsetMin: Type.Integer(),
+      nextOffsetChange: nullable(obj({ at: isoTime, utcOffsetMin: Type.Integer() })),
+      toldAt: isoTime,
+    }),
+    { description: "What the gateway last told the door's lock about local time (commissioning or time sync); null if never" },
+  ),
+  needsTimeSync: Type.Boolean({ description: "The lock does not know the zone's offset now or its next change: the next sync pushes a time sync" }),
 });
-export const activityPage = obj(
-  { entries: { type: 'array', items: activity }, nextBefore: { type: ['string', 'null'] } },
-  ['entries', 'nextBefore'],
-);
+export const syncTask = obj({
+  doorId: idSchema,
+  doorName: Type.String(),
+  lockId: Type.String(),
+  connectivity,
+  compiledSeq: Type.Integer(),
+  enforcedSeq: Type.Integer(),
+  lastReceiptAt: nullableIso,
+  changes: Type.Array(change),
+  needsTimeSync: Type.Boolean({ description: "The lock does not know the zone's offset now or its next change (daylight saving): a sync pushes a time sync" }),
+});
 
-const role = { type: 'string', enum: ['portfolio_manager', 'property_manager', 'read_only'] } as const;
-const tokenProps = {
+const activityKind = () => strEnum(['unlock', 'access']);
+export const activity = obj({
   id: idSchema,
-  name: { type: 'string' },
+  propertyId: idSchema,
+  at: isoTime,
+  kind: activityKind(),
+  doorId: nullable(idSchema),
+  doorName: nullable(Type.String()),
+  holderRef: nullable(Type.Integer()),
+  holderName: nullable(Type.String()),
+  credentialKind: nullable(Type.String()),
+  result: nullable(Type.String()),
+  action: nullable(Type.String()),
+  actor: nullable(Type.String()),
+  message: Type.String(),
+});
+export const activityQuery = obj({
+  personId: Type.Optional(idWith('Only this person (by their holder reference, so it also works after deletion via holderRef)')),
+  holderRef: Type.Optional(Type.Integer({ minimum: 1, maximum: 4294967295 })),
+  doorId: Type.Optional(idSchema),
+  kind: Type.Optional(activityKind()),
+  limit: withDefault(Type.Integer({ minimum: 1, maximum: 1000 }), 100),
+  before: Type.Optional(Type.String({ pattern: '^[0-9]+\\.[0-9]+$', description: 'Paging cursor from the previous page (nextBefore)' })),
+});
+export const activityPage = obj({ entries: Type.Array(activity), nextBefore: nullable(Type.String()) });
+
+const role = strEnum(['portfolio_manager', 'property_manager', 'read_only']);
+export const token = obj({
+  id: idSchema,
+  name: Type.String(),
   role,
-  keyManagement: { type: 'boolean' },
+  keyManagement: Type.Boolean(),
   propertyId: nullable(idSchema),
   createdAt: isoTime,
   revokedAt: nullableIso,
-};
-export const token = obj(tokenProps, Object.keys(tokenProps));
-export const tokenCreate = obj({ name, role, propertyId: nullable(idSchema), keyManagement: { type: 'boolean' } }, ['name', 'role']);
-export const tokenCreated = obj({ token, secret: { type: 'string', description: 'Shown once; only its hash is stored' } }, ['token', 'secret']);
+});
+export const tokenCreate = obj({ name, role, propertyId: Type.Optional(nullable(idSchema)), keyManagement: Type.Optional(Type.Boolean()) });
+export const tokenCreated = obj({ token, secret: Type.String({ description: 'Shown once; only its hash is stored' }) });
 
-export const health = obj({ ok: { type: 'boolean' }, schemaVersion: { type: 'integer' } }, ['ok', 'schemaVersion']);
+export const health = obj({ ok: Type.Boolean(), schemaVersion: Type.Integer() });
 
-export const arrayOf = (items: Schema): Schema => ({ type: 'array', items });
+export const arrayOf = <S extends TSchema>(items: S) => Type.Array(items);

@@ -792,6 +792,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
     .addOption(new Option('--fleet <file>', 'no longer used: serve --radio virtual runs every door of the store').hideHelp())
     .option('--no-pms', 'do not run the PMS scheduler (User Sync / Automated Access pulls of enabled integrations)')
     .option('--no-daily-messages', "do not queue each day's daily-doorcode messages in the outbox")
+    .option('--signer <module>', 'ES module exporting signerFor(issuer): the issuer signer (KMS, HSM, signing process) of properties whose key the store does not hold (README "Plugging a KMS signer")')
     .action(
       async (o: {
         port: number;
@@ -805,6 +806,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
         fleet?: string;
         pms: boolean;
         dailyMessages: boolean;
+        signer?: string;
       }) => {
         // Argument checks first, before anything is opened.
         if (o.fleet) throw new InvalidArgumentError('--fleet is no longer needed: serve --radio virtual runs a simulated lock for every door in the store (lock directories under <state-dir>/locks)');
@@ -828,6 +830,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
           collectIntervalMs: o.collectInterval,
           pms: o.pms,
           dailyMessages: o.dailyMessages,
+          ...(o.signer ? { signerModule: o.signer } : {}),
         });
       },
     );

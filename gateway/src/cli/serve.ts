@@ -5,10 +5,12 @@
  * commands find it; `--demo` also writes a manager token to `<state-dir>/demo-token` (mode 0600).
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { SignerResolver } from '../compiler/index.js';
 import type { Db } from '../store/db.js';
 import { storeKek } from '../store/key-encryption.js';
-import type { GatewayError } from '../errors.js';
+import { GatewayError } from '../errors.js';
 import { one } from '../model/base.js';
 import { createToken, listTokens, revokeToken } from '../model/tokens.js';
 import type { CliIo } from './main.js';
@@ -33,6 +35,31 @@ export interface ServeOptions {
   pms: boolean;
   /** Queue each day's daily-code messages (DailyMessageScheduler); default on. */
   dailyMessages?: boolean;
+  /** `--signer <module>`: the issuer signer of properties whose key an external signer holds (loadSigner). */
+  signerModule?: string;
+}
+
+export interface SignerModule {
+  signerFor: SignerResolver;
+  close?: () => Promise<void> | void;
+}
+
+/**
+ * Loads `serve --signer <module>`: an ES module exporting `signerFor(issuer)`, which answers the
+ * IssuerSigner of a property's key (a KMS client, a signing process) or undefined for a key the
+ * store holds, and optionally `close()`, called when the server stops. The module sets itself up
+ * (top-level await); the server gives `signerFor` to its gateways, its world and its API.
+ */
+export async function loadSigner(file: string): Promise<SignerModule> {
+  let mod: { signerFor?: unknown; close?: unknown };
+  try {
+    mod = (await import(pathToFileURL(resolve(file)).href)) as typeof mod;
+  } catch (e) {
+    throw new GatewayError('INVALID_ARGUMENT', `--signer ${file} could not be loaded: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (typeof mod.signerFor !== 'function') throw new GatewayError('INVALID_ARGUMENT', `--signer ${file} must export a function signerFor(issuer) that returns an IssuerSigner or undefined`);
+  if (mod.close !== undefined && typeof mod.close !== 'function') throw new GatewayError('INVALID_ARGUMENT', `--signer ${file}: its export close must be a function`);
+  return { signerFor: mod.signerFor as SignerResolver, ...(mod.close ? { close: mod.close as () => Promise<void> | void } : {}) };
 }
 
 export async function serve(d: Db, o: ServeOptions): Promise<void> {
@@ -48,6 +75,9 @@ export async function serve(d: Db, o: ServeOptions): Promise<void> {
     },
   ];
   try {
+    const signer = o.signerModule ? await loadSigner(o.signerModule) : null;
+    if (signer?.close) teardown.push(signer.close);
+    const signing = signer ? { signerFor: signer.signerFor } : {};
     let world: import('../world/world.js').World | null = null;
     let demoToken: string | null = null;
     if (o.radio === 'virtual') {
@@ -58,6 +88,7 @@ export async function serve(d: Db, o: ServeOptions): Promise<void> {
         gatewayName: o.gatewayName,
         syncIntervalMs: o.syncIntervalMs,
         collectIntervalMs: o.collectIntervalMs,
+        ...signing,
         log: (line) => (line.includes('failed') ? io.err(line) : io.out(line)),
       });
       const w = world;
@@ -74,6 +105,7 @@ export async function serve(d: Db, o: ServeOptions): Promise<void> {
               db: d,
               radio,
               name: o.gatewayName,
+              ...signing,
               onProgress: (e) => {
                 if (e.kind === 'done' && e.result.action === 'synced') io.out(`${o.gatewayName} synced door ${e.result.doorId}: ${e.result.sent ?? 'commissioned'} seq ${e.result.seq}, ${e.result.bytes} B`);
                 else if (e.kind === 'failed') io.err(`${o.gatewayName}: sync of door ${e.doorId} failed: ${e.code}: ${e.message}`);
@@ -85,7 +117,7 @@ export async function serve(d: Db, o: ServeOptions): Promise<void> {
       teardown.push(() => engine.close());
       engine.start(o.syncIntervalMs);
     }
-    const app = await buildApp({ db: d, logger: o.log ? { level: 'info' } : false, console: true, ...(world ? { world } : {}) });
+    const app = await buildApp({ db: d, logger: o.log ? { level: 'info' } : false, console: true, ...(world ? { world } : {}), ...signing });
     teardown.push(() => app.close());
     const address = await app.listen({ port: o.port, host: o.host });
     const serverFile = join(o.stateDir, SERVER_FILE);

@@ -22,9 +22,6 @@ import {
   fromHex,
   genesisChain,
   getCryptoProvider,
-  issueCommission,
-  issueFullSetBody,
-  issueTimeSync,
   keyId,
   localSigner,
   openReceipt,
@@ -32,8 +29,10 @@ import {
   packSet,
   parseDelta,
   patchSet,
+  prepareCommission,
   prepareDeltaBody,
   prepareFullSetBody,
+  prepareTimeSync,
   ProtocolError,
   signerSignature,
   signingKeyFromSeed,
@@ -51,12 +50,30 @@ import { recordLockEvents, type LockEvent } from '../model/activity.js';
 import { recordDoorTime, transitionSupport, zoneTimeAt, type LockLocalTime } from '../model/door-time.js';
 import { journalDueWindows, recordWindowBoundary } from '../model/window-boundaries.js';
 
+/**
+ * Who signs for an issuer key of a property: a KMS, an HSM, a signing process, or undefined
+ * for the key in the store. Asked with the key the message must be signed by (the active key,
+ * or during a rotation the pending one); the signer's kid must be that key's.
+ */
+export type SignerResolver = (issuer: IssuerIdentity & { propertyId: number }) => IssuerSigner | undefined;
+
 export interface CompilerOptions {
   ctx?: Ctx;
   provider?: CryptoProvider;
+  /**
+   * The property's external issuer signer, the one place it is resolved (issuerSigner). A
+   * function that may sign and takes these options signs through it; the synchronous ones
+   * (compileDirty, compileDoor, issuerFor) refuse with SIGNER_REQUIRED when it answers, so a
+   * configured signer is never bypassed by the key in the store.
+   */
+  signerFor?: SignerResolver;
+  /** An external signature not back within this many ms is SIGNER_FAILED (default 30,000). */
+  signTimeoutMs?: number;
 }
 
 const providerOf = (o: CompilerOptions): CryptoProvider => o.provider ?? getCryptoProvider();
+
+const SIGN_TIMEOUT_MS = 30_000;
 
 // ---------------------------------------------------------------- property keys
 
@@ -72,13 +89,92 @@ export function propertySecrets(db: Db, propertyId: number, o: CompilerOptions =
   });
 }
 
-/** The property's active issuer key; one is generated and activated if it has none. */
-export function issuerFor(db: Db, propertyId: number, o: CompilerOptions = {}): SigningKey {
+/** An issuer key of a property as the store has it: the seed is null when an external signer holds it. */
+export interface PropertyIssuer extends IssuerIdentity {
+  propertyId: number;
+  seed: Uint8Array | null;
+}
+
+/**
+ * The property's active issuer key. A property with none gets an in-process key, generated and
+ * activated here (the default); a property whose key an external signer holds has it
+ * registered first, by its public key only (addIssuerKey without secretKey).
+ */
+export function activeIssuer(db: Db, propertyId: number, o: CompilerOptions = {}): PropertyIssuer {
   const existing = activeIssuerKey(db, propertyId);
-  if (existing) return signingKeyFromSeed(existing.secretKey, providerOf(o));
+  if (existing) return { propertyId, publicKey: existing.publicKey, kid: fromHex(existing.kid), seed: existing.secretKey };
   const key = signingKeyFromSeed(providerOf(o).randomBytes(32), providerOf(o));
   addIssuerKey(db, { propertyId, kid: toHex(key.kid), publicKey: key.publicKey, secretKey: key.seed, activate: true }, o.ctx ?? {});
-  return key;
+  return { propertyId, publicKey: key.publicKey, kid: key.kid, seed: key.seed };
+}
+
+/**
+ * The stored key of `issuer` for a synchronous signature. Refuses (SIGNER_REQUIRED) a key an
+ * external signer holds, and a key `o.signerFor` answers for: that signer must not be bypassed.
+ */
+function storedKey(issuer: PropertyIssuer, o: CompilerOptions): SigningKey {
+  if (o.signerFor?.(issuer)) {
+    throw new GatewayError('SIGNER_REQUIRED', `property ${issuer.propertyId}'s issuer key ${toHex(issuer.kid)} has an external signer; this path signs only with the stored key (use the async compile)`, { kid: toHex(issuer.kid) });
+  }
+  return inProcess(issuer, o);
+}
+
+function inProcess(issuer: PropertyIssuer, o: CompilerOptions): SigningKey {
+  if (!issuer.seed) {
+    throw new GatewayError('SIGNER_REQUIRED', `property ${issuer.propertyId}'s issuer key ${toHex(issuer.kid)} is held by an external signer (the store has only its public key), and none is configured for it`, { kid: toHex(issuer.kid) });
+  }
+  return signingKeyFromSeed(issuer.seed, providerOf(o));
+}
+
+/** The property's active issuer key, in process: for the synchronous compile and tests. */
+export function issuerFor(db: Db, propertyId: number, o: CompilerOptions = {}): SigningKey {
+  return storedKey(activeIssuer(db, propertyId, o), o);
+}
+
+/**
+ * The signer of an issuer key: the one point where `signerFor` is asked, falling back to the
+ * key in the store. The external signer must name the key the locks trust (SIGNER_FAILED if not).
+ */
+export function issuerSigner(issuer: PropertyIssuer, o: CompilerOptions = {}): IssuerSigner {
+  const external = o.signerFor?.(issuer);
+  if (!external) return localSigner(inProcess(issuer, o), providerOf(o));
+  if (!equalBytes(external.kid, issuer.kid)) {
+    throw new ProtocolError('SIGNER_FAILED', `the signer's key ${toHex(external.kid)} is not property ${issuer.propertyId}'s issuer key ${toHex(issuer.kid)}, which its locks trust`);
+  }
+  return external;
+}
+
+/**
+ * A signature of `toBeSigned` by `signer`, checked (signerSignature), within the timeout. Every
+ * failure is a ProtocolError SIGNER_FAILED naming `what`.
+ */
+export async function signatureBy(signer: IssuerSigner, toBeSigned: Uint8Array, what: string, o: CompilerOptions = {}): Promise<Uint8Array> {
+  const timeoutMs = o.signTimeoutMs ?? SIGN_TIMEOUT_MS;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ProtocolError('SIGNER_FAILED', `${what}: issuer signer ${toHex(signer.kid)} did not answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([signerSignature(signer, toBeSigned, providerOf(o)), timeout]);
+  } catch (e) {
+    throw new ProtocolError('SIGNER_FAILED', `${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e, ...(e instanceof ProtocolError && e.details ? { details: { ...e.details } } : {}) });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A prepared message signed by the issuer's signer (issuerSigner, signatureBy). A failure is
+ * the gateway's SIGNER_FAILED (HTTP 502): callers sign before they write, so nothing is left
+ * half-written and the operation can simply be tried again.
+ */
+export async function signAs<T>(issuer: PropertyIssuer, message: PreparedMessage<T>, what: string, o: CompilerOptions = {}): Promise<T> {
+  try {
+    return message.complete(await signatureBy(issuerSigner(issuer, o), message.toBeSigned, what, o));
+  } catch (e) {
+    if (e instanceof ProtocolError && e.code === 'SIGNER_FAILED') throw new GatewayError('SIGNER_FAILED', e.message, { protocolCode: e.code, kid: toHex(issuer.kid) });
+    throw e;
+  }
 }
 
 /**
@@ -93,21 +189,22 @@ export function issuerFor(db: Db, propertyId: number, o: CompilerOptions = {}): 
  * to take it, since a phone's relay cannot fall back; the sync engine asks a lock not known
  * either way, and records its answer (model/door-time.ts transitionSupport).
  */
-export function timeSyncFor(db: Db, doorId: number, o: CompilerOptions = {}): Uint8Array {
-  return doorTimeSync(db, doorId, o).message;
+export async function timeSyncFor(db: Db, doorId: number, o: CompilerOptions = {}): Promise<Uint8Array> {
+  return (await doorTimeSync(db, doorId, o)).message;
 }
 
-export function doorTimeSync(
+export async function doorTimeSync(
   db: Db,
   doorId: number,
   o: CompilerOptions = {},
   withTransition = transitionSupport(db, doorId) === true,
-): { message: Uint8Array; told: LockLocalTime } {
+): Promise<{ message: Uint8Array; told: LockLocalTime }> {
   const d = door(db, doorId);
   const now = nowOf(o.ctx ?? {});
   const told = withoutTransition(zoneTimeAt(d.timeZone, now), withTransition);
-  const message = issueTimeSync({ issuer: issuerFor(db, d.propertyId, o), lockId: fromHex(d.lockId), issuedAt: Math.floor(now / 1000), utcOffset: told.offset, transition: told.transition, provider: providerOf(o) });
-  return { message, told };
+  const issuer = activeIssuer(db, d.propertyId, o);
+  const prepared = prepareTimeSync({ issuer, lockId: fromHex(d.lockId), issuedAt: Math.floor(now / 1000), utcOffset: told.offset, transition: told.transition, provider: providerOf(o) });
+  return { message: await signAs(issuer, prepared, `time sync for door ${doorId}`, o), told };
 }
 
 /** `t` as told to a lock that does (or does not) take the transition claim. */
@@ -228,18 +325,21 @@ const genesisOf = (hex: string, lockId: Uint8Array): Uint8Array => genesisValues
  * change, signed by the active issuer. The door is journaled so its first set compiles.
  * Returns the message to deliver.
  */
-export function commissionDoor(
+export async function commissionDoor(
   db: Db,
   doorId: number,
   device: LockDeviceKeys,
   o: CompilerOptions = {},
   withTransition = true,
-): { message: Uint8Array; generation: number; told: LockLocalTime } {
+): Promise<{ message: Uint8Array; generation: number; told: LockLocalTime }> {
   const p = providerOf(o);
   const ctx = o.ctx ?? {};
-  return tx(db, () => {
+  // The message is made from one read, signed outside any transaction (the signer may be
+  // remote), and recorded only if nothing it says changed meanwhile: a failed signature
+  // leaves the door exactly as it was.
+  const plan = tx(db, () => {
     const d = door(db, doorId);
-    const issuer = issuerFor(db, d.propertyId, o);
+    const issuer = activeIssuer(db, d.propertyId, o);
     // Created here, in an fsync'd transaction, not by the first compile: compiles commit
     // without an fsync, and these secrets are not derived data (they cannot be made again).
     propertySecrets(db, d.propertyId, o);
@@ -248,10 +348,11 @@ export function commissionDoor(
     const contentKey = p.randomBytes(32);
     const now = nowOf(ctx);
     const told = withoutTransition(zoneTimeAt(d.timeZone, now), withTransition);
-    const message = issueCommission({
+    const anchors = trustAnchors(db, d.propertyId);
+    const prepared = prepareCommission({
       issuer,
       lockId: fromHex(d.lockId),
-      anchors: trustAnchors(db, d.propertyId),
+      anchors,
       lockEncryptionPublic: device.encryptionPublic,
       contentKey,
       issuedAt: Math.floor(now / 1000),
@@ -260,6 +361,16 @@ export function commissionDoor(
       generation,
       provider: p,
     });
+    return { propertyId: d.propertyId, issuer, prev, generation, contentKey, now, told, anchors, prepared };
+  });
+  const message = await signAs(plan.issuer, plan.prepared, `commissioning door ${doorId}`, o);
+  const { prev, generation, contentKey, now, told } = plan;
+  return tx(db, () => {
+    const current = lockIdentity(db, doorId);
+    const anchors = trustAnchors(db, plan.propertyId);
+    if ((current?.generation ?? 0) !== generation - 1 || anchors.length !== plan.anchors.length || anchors.some((a, i) => !equalBytes(a, plan.anchors[i]!))) {
+      throw new GatewayError('CONFLICT', `door ${doorId}: its lock was commissioned, or the property's issuer keys changed, while the commissioning was being signed; sync again`);
+    }
     run(
       db,
       `INSERT INTO lock_identities (door_id, device_signing_public, device_encryption_public, content_key, generation, commission_message, commissioned_at)
@@ -459,7 +570,9 @@ function credentialCount(body: Uint8Array): number {
 
 /** Per-compile-run cache of what every door of a property shares. */
 interface RunCache {
-  keys: Map<number, { secrets: SetSecrets; issuer: SigningKey }>;
+  keys: Map<number, { secrets: SetSecrets; issuer: PropertyIssuer }>;
+  /** The synchronous path's in-process keys (storedKey), made once per property and run. */
+  stored?: Map<number, SigningKey>;
   /**
    * Full compile input of a door, when the run loaded the whole property at once, with the
    * last access touch the input reflects (the run commits in chunks, so later chunks must not
@@ -468,10 +581,10 @@ interface RunCache {
   specsFor?: (doorId: number) => { specs: CredentialSpec[]; mark: number; boundary: number | null } | undefined;
 }
 
-function propertyKeys(db: Db, propertyId: number, o: CompilerOptions, cache: RunCache): { secrets: SetSecrets; issuer: SigningKey } {
+function propertyKeys(db: Db, propertyId: number, o: CompilerOptions, cache: RunCache): { secrets: SetSecrets; issuer: PropertyIssuer } {
   let k = cache.keys.get(propertyId);
   if (!k) {
-    k = { secrets: propertySecrets(db, propertyId, o), issuer: issuerFor(db, propertyId, o) };
+    k = { secrets: propertySecrets(db, propertyId, o), issuer: activeIssuer(db, propertyId, o) };
     cache.keys.set(propertyId, k);
   }
   return k;
@@ -499,8 +612,8 @@ export function compileDoor(db: Db, doorId: number, o: CompilerOptions & { throu
 interface PreparedDoor {
   doorId: number;
   propertyId: number;
-  /** The in-process issuer key; the synchronous path signs with it. */
-  issuer: SigningKey;
+  /** The issuer key that must sign (issuerSigner; the synchronous path: storedKey). */
+  issuer: PropertyIssuer;
   message: PreparedMessage<IssuedSet>;
   /** False when the door's sequences or lock changed since the set was prepared (another compile, a receipt). */
   stillCurrent(db: Db): boolean;
@@ -512,7 +625,14 @@ function compileOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
   const p = providerOf(o);
   return tx(db, () => {
     const prepared = prepareOne(db, doorId, o, cache);
-    return prepared && prepared.finish(p.ed25519Sign(prepared.issuer.seed, prepared.message.toBeSigned));
+    if (!prepared) return null;
+    const stored = (cache.stored ??= new Map());
+    let key = stored.get(prepared.propertyId);
+    if (!key) {
+      key = storedKey(prepared.issuer, o);
+      stored.set(prepared.propertyId, key);
+    }
+    return prepared.finish(p.ed25519Sign(key.seed, prepared.message.toBeSigned));
   });
 }
 
@@ -723,25 +843,20 @@ export interface AsyncCompileOptions extends CompilerOptions {
   propertyId?: number;
   /** Only these doors (of those with pending changes): a sync of one door compiles just it. */
   doorIds?: readonly number[];
-  /**
-   * The signer of a property's active issuer key (a KMS, an HSM, a signing process). Default:
-   * the in-process key. Its kid must be the active key's, which is what the locks trust.
-   */
-  signerFor?: (issuer: IssuerIdentity & { propertyId: number }) => IssuerSigner;
   /** Doors whose signatures are requested at once (default 64): the latency is paid once per batch. */
   batch?: number;
-  /** A signature not back within this many ms fails its door with SIGNER_FAILED (default 30,000). */
-  signTimeoutMs?: number;
 }
 
 export interface AsyncCompileResult {
   compiled: CompiledDoorSet[];
-  /** Doors whose signature failed: nothing of theirs was written, they stay pending for the next run. */
-  failed: { doorId: number; error: ProtocolError }[];
+  /**
+   * Doors whose signature failed (SIGNER_FAILED; SIGNER_REQUIRED when no signer holds the key):
+   * nothing of theirs was written, they stay pending for the next run.
+   */
+  failed: { doorId: number; error: ProtocolError | GatewayError }[];
 }
 
 const SIGN_BATCH = 64;
-const SIGN_TIMEOUT_MS = 30_000;
 
 /**
  * compileDirty with an issuer signer that may be asynchronous. A batch of doors is compiled
@@ -753,32 +868,15 @@ const SIGN_TIMEOUT_MS = 30_000;
  */
 export async function compileDirtyAsync(db: Db, opts: AsyncCompileOptions = {}): Promise<AsyncCompileResult> {
   const { o, order, cache, restore } = planRun(db, opts);
-  const p = providerOf(o);
   const batchSize = Math.max(1, opts.batch ?? SIGN_BATCH);
-  const timeoutMs = opts.signTimeoutMs ?? SIGN_TIMEOUT_MS;
   const signers = new Map<number, IssuerSigner>();
-  const signerOf = (d: PreparedDoor): IssuerSigner => {
+  const sign = async (d: PreparedDoor): Promise<Uint8Array> => {
     let signer = signers.get(d.propertyId);
     if (!signer) {
-      signer = opts.signerFor ? opts.signerFor({ propertyId: d.propertyId, publicKey: d.issuer.publicKey, kid: d.issuer.kid }) : localSigner(d.issuer, p);
+      signer = issuerSigner(d.issuer, o);
       signers.set(d.propertyId, signer);
     }
-    return signer;
-  };
-  const sign = async (d: PreparedDoor): Promise<Uint8Array> => {
-    const signer = signerOf(d);
-    if (!equalBytes(signer.kid, d.issuer.kid)) {
-      throw new ProtocolError('SIGNER_FAILED', `door ${d.doorId}: the signer's key ${toHex(signer.kid)} is not property ${d.propertyId}'s active issuer key ${toHex(d.issuer.kid)}, which its locks trust`);
-    }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ProtocolError('SIGNER_FAILED', `door ${d.doorId}: issuer signer ${toHex(signer.kid)} did not answer within ${timeoutMs} ms`)), timeoutMs);
-    });
-    try {
-      return await Promise.race([signerSignature(signer, d.message.toBeSigned, p), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return signatureBy(signer, d.message.toBeSigned, `door ${d.doorId}`, o);
   };
   const results = new Array<CompiledDoorSet | null>(order.length).fill(null);
   const failed: AsyncCompileResult['failed'] = [];
@@ -801,7 +899,8 @@ export async function compileDirtyAsync(db: Db, opts: AsyncCompileOptions = {}):
           const s = signatures[k]!;
           if (s.status === 'rejected') {
             const e = s.reason as unknown;
-            failed.push({ doorId: door.doorId, error: e instanceof ProtocolError ? e : new ProtocolError('SIGNER_FAILED', `door ${door.doorId}: ${String(e)}`, { cause: e }) });
+            // SIGNER_REQUIRED (no signer for a key the store does not hold) fails the door the same way.
+            failed.push({ doorId: door.doorId, error: e instanceof ProtocolError || e instanceof GatewayError ? e : new ProtocolError('SIGNER_FAILED', `door ${door.doorId}: ${String(e)}`, { cause: e }) });
           } else if (door.stillCurrent(db)) {
             results[i] = door.finish(s.value);
           }
@@ -813,6 +912,21 @@ export async function compileDirtyAsync(db: Db, opts: AsyncCompileOptions = {}):
     restore();
   }
   return { compiled: results.filter((r): r is CompiledDoorSet => r !== null), failed };
+}
+
+/**
+ * Compile one door's pending changes the way the options sign: through the property's signer
+ * (compileDirtyAsync) when one is configured, else in process (compileDoor). A signature that
+ * fails is thrown as SIGNER_FAILED, with nothing of the door's written.
+ */
+export async function compileDoorNow(db: Db, doorId: number, o: CompilerOptions = {}): Promise<void> {
+  if (!o.signerFor) {
+    compileDoor(db, doorId, o);
+    return;
+  }
+  const { failed } = await compileDirtyAsync(db, { ...o, doorIds: [doorId] });
+  const f = failed[0];
+  if (f) throw f.error instanceof GatewayError ? f.error : new GatewayError('SIGNER_FAILED', f.error.message, { protocolCode: f.error.code });
 }
 
 /**
@@ -851,7 +965,7 @@ export interface SyncPayload {
  * a set that reached a lock must survive a power cut. A full set the compile left unsigned
  * (a delta covered the lock at its base) is sealed, signed and stored here, once.
  */
-export function syncPayload(db: Db, doorId: number, lockSeq: number, opts: { forceFull?: boolean } & CompilerOptions = {}): SyncPayload | null {
+export async function syncPayload(db: Db, doorId: number, lockSeq: number, opts: { forceFull?: boolean } & CompilerOptions = {}): Promise<SyncPayload | null> {
   const state = doorSeqs(db, doorId);
   if (lockSeq >= state.compiledSeq || state.compiledSeq === 0) return null;
   const r = one<{ payload: Buffer | null; delta: Buffer | null; base: number | null }>(
@@ -869,13 +983,20 @@ export function syncPayload(db: Db, doorId: number, lockSeq: number, opts: { for
     durableBarrier(db);
     return { kind: 'full', seq: state.compiledSeq, baseSeq: null, bytes: Uint8Array.from(r.payload) };
   }
-  const made = fullSetOf(db, doorId, state.compiledSeq, opts);
-  durableBarrier(db, () => run(db, 'UPDATE door_sets SET payload = ? WHERE door_id = ? AND seq = ? AND payload IS NULL', Buffer.from(made), doorId, state.compiledSeq));
-  return { kind: 'full', seq: state.compiledSeq, baseSeq: null, bytes: made };
+  const { issuer, message } = fullSetOf(db, doorId, state.compiledSeq, opts);
+  const made = (await signAs(issuer, message, `full set ${state.compiledSeq} of door ${doorId}`, opts)).bytes;
+  // Stored only if no other caller stored one while this was being signed (the two differ in
+  // their nonce; every caller then hands out the same one).
+  let stored: Buffer | null | undefined;
+  durableBarrier(db, () => {
+    run(db, 'UPDATE door_sets SET payload = ? WHERE door_id = ? AND seq = ? AND payload IS NULL', Buffer.from(made), doorId, state.compiledSeq);
+    stored = one<{ payload: Buffer | null }>(db, 'SELECT payload FROM door_sets WHERE door_id = ? AND seq = ?', doorId, state.compiledSeq)?.payload;
+  });
+  return { kind: 'full', seq: state.compiledSeq, baseSeq: null, bytes: stored ? Uint8Array.from(stored) : made };
 }
 
-/** Seal and sign the stored body of a compiled set as the full set it stands for. */
-function fullSetOf(db: Db, doorId: number, seq: number, o: CompilerOptions): Uint8Array {
+/** The stored body of a compiled set, sealed as the full set it stands for, ready for the issuer's signature. */
+function fullSetOf(db: Db, doorId: number, seq: number, o: CompilerOptions): { issuer: PropertyIssuer; message: PreparedMessage<IssuedSet> } {
   const identity = lockIdentity(db, doorId);
   const row = one<{ digest: Buffer; createdAt: number; gen: number | null }>(
     db,
@@ -888,8 +1009,9 @@ function fullSetOf(db: Db, doorId: number, seq: number, o: CompilerOptions): Uin
   if (!identity || !row || !body || (row.gen !== null && row.gen !== identity.generation)) {
     throw new GatewayError('INTERNAL', `door ${doorId}: set ${seq} cannot be issued as a full set (no body for the current lock)`);
   }
-  const full = issueFullSetBody({
-    issuer: issuerFor(db, identity.propertyId, o),
+  const issuer = activeIssuer(db, identity.propertyId, o);
+  const message = prepareFullSetBody({
+    issuer,
     lockId: identity.lockId,
     contentKey: identity.contentKey,
     seq,
@@ -898,7 +1020,7 @@ function fullSetOf(db: Db, doorId: number, seq: number, o: CompilerOptions): Uin
     digest: view(row.digest),
     provider: providerOf(o),
   });
-  return full.bytes;
+  return { issuer, message };
 }
 
 /** Verify a receipt from the door's lock and record what the door now enforces. */

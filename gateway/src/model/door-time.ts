@@ -51,7 +51,7 @@ export function recordDoorTime(db: Db, doorId: number, told: LockLocalTime, atMs
 }
 
 /**
- * Whether a door's lock takes the optional `transition` claim (PROTOCOL.md §3.4, migration 13):
+ * Whether a door's lock takes the optional `transition` claim (PROTOCOL.md §3.4, migration 14):
  * true once it accepted a message carrying one, false once it refused one, null when not known.
  * With `firmware` (from lock info), what was learned under another firmware string counts as not
  * known: the lock was updated, and is asked again.

@@ -5,7 +5,7 @@ import { logAccess } from './activity.js';
 import { doorsOfKeys, journalDoors } from './journal.js';
 import { personRef } from './refs.js';
 import { scheduleFromRow, scheduleToRow } from './keys.js';
-import type { AffectsDoors, Grant, GrantSource, Schedule } from './types.js';
+import type { AffectsDoors, Grant, GrantSource, ScheduleInput } from './types.js';
 import { checkWindow } from './validate.js';
 import { minuteOf } from '../time.js';
 
@@ -156,7 +156,7 @@ export function grantKeys(
  * Edit → change one key's window and/or weekly schedule (`schedule`: this grant's own, which
  * overrides the key's; null = back to the key's schedule).
  */
-export function updateGrant(db: Db, grantId: number, patch: Partial<Window> & { schedule?: Schedule | null }, ctx: Ctx = {}): Grant & AffectsDoors {
+export function updateGrant(db: Db, grantId: number, patch: Partial<Window> & { schedule?: ScheduleInput | null }, ctx: Ctx = {}): Grant & AffectsDoors {
   return tx(db, () => {
     const g = getGrant(db, grantId);
     const start = patch.start === undefined ? g.start : patch.start;

@@ -6,7 +6,7 @@ import { revokeSharedGrants } from './grants.js';
 import { doorsOfKeys, journalDoors } from './journal.js';
 import { logAccess } from './activity.js';
 import { getProperty } from './properties.js';
-import type { AffectsDoors, Key, KeyKind, Schedule, Weekday } from './types.js';
+import type { AffectsDoors, Key, KeyKind, Schedule, ScheduleInput, Weekday } from './types.js';
 import { requireUnitIn } from './units.js';
 import { requireName } from './validate.js';
 
@@ -67,7 +67,7 @@ function minuteOfDay(text: unknown, what: string): number {
  * INVALID_SCHEDULE for no days, an unknown or repeated day name, a malformed time, or
  * from >= to: the lock cannot enforce a schedule across midnight, so split it in two keys.
  */
-export function scheduleToRow(s: Schedule | null | undefined): ScheduleRow | null {
+export function scheduleToRow(s: ScheduleInput | null | undefined): ScheduleRow | null {
   if (s === null || s === undefined) return null;
   if (typeof s !== 'object' || !Array.isArray(s.days)) badSchedule('a schedule needs days, from and to');
   if (s.days.length === 0) badSchedule('a schedule needs at least one day');
@@ -129,7 +129,7 @@ export interface KeyInput {
   doorcodesDisabled: boolean;
   unitId?: number | null;
   /** Weekly schedule (local time); null or absent = any time. */
-  schedule?: Schedule | null;
+  schedule?: ScheduleInput | null;
 }
 
 function nameTaken(db: Db, propertyId: number, name: string, exceptId: number): void {

@@ -53,6 +53,16 @@ export interface Schedule {
   to: string;
 }
 
+/**
+ * A schedule as a client sends it: the day names are not checked yet (scheduleToRow checks
+ * them, any letter case, and throws INVALID_SCHEDULE), so they are any text here.
+ */
+export interface ScheduleInput {
+  days: string[];
+  from: string;
+  to: string;
+}
+
 export interface Key {
   id: number;
   propertyId: number;

@@ -18,7 +18,7 @@ import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
 import { all, nowOf, one, type Ctx } from '../model/base.js';
 import { doorSyncState } from '../model/sync-state.js';
-import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDirtyAsync, compileDoor, doorTimeSync, lockIdentity, sameDevice, syncPayload, timeSyncFor, type AsyncCompileOptions } from '../compiler/index.js';
+import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDirtyAsync, compileDoorNow, doorTimeSync, lockIdentity, sameDevice, syncPayload, timeSyncFor, type CompilerOptions, type SignerResolver } from '../compiler/index.js';
 import { doorsWithStaleTime, recordDoorTime, recordTransitionSupport, transitionSupport, type LockLocalTime } from '../model/door-time.js';
 import { journalDueWindows } from '../model/window-boundaries.js';
 import { pendingAnchorUpdates } from '../compiler/rotation.js';
@@ -42,12 +42,15 @@ export interface SyncEngineOptions {
   ctx?: Ctx;
   provider?: CryptoProvider;
   /**
-   * The issuer signer (a KMS, an HSM) that signs the sets pushPending and syncDoor compile
-   * (compileDirtyAsync). A door whose signature fails is reported among the failures and its
-   * changes stay pending for the next pass. Commissioning, time syncs, a full set made on
-   * demand and phones' relay bundles still sign with the key in the store.
+   * The issuer signer (a KMS, an HSM, a signing process) of a property's key: everything the
+   * engine has signed goes through it (compileDirtyAsync for sets; commissioning, time syncs
+   * and full sets made on demand). A door whose signature fails is reported among the failures
+   * (SIGNER_FAILED), nothing of it is written, and its changes stay pending for the next pass.
+   * Unset, or answering undefined for a property: the key in the store.
    */
-  signerFor?: AsyncCompileOptions['signerFor'];
+  signerFor?: SignerResolver;
+  /** An external signature not back within this many ms is SIGNER_FAILED (default 30,000). */
+  signTimeoutMs?: number;
   retry?: Partial<RetryPolicy>;
   /** Wall-clock ms for finding a lock and for each control-point answer (default 10,000). */
   timeoutMs?: number;
@@ -110,9 +113,9 @@ async function pushWithTransition<M extends { message: Uint8Array; told: LockLoc
   doorId: number,
   firmware: string,
   client: LockClient,
-  make: (withTransition: boolean) => M,
+  make: (withTransition: boolean) => Promise<M>,
 ): Promise<M & Awaited<ReturnType<LockClient['push']>>> {
-  const first = make(transitionSupport(db, doorId, firmware) !== false);
+  const first = await make(transitionSupport(db, doorId, firmware) !== false);
   try {
     const r = await client.push(first.message);
     if (first.told.transition) recordTransitionSupport(db, doorId, true, firmware);
@@ -120,7 +123,7 @@ async function pushWithTransition<M extends { message: Uint8Array; told: LockLoc
   } catch (err) {
     if (!(err instanceof ProtocolError && err.code === 'MALFORMED' && first.told.transition)) throw err;
     recordTransitionSupport(db, doorId, false, firmware);
-    const again = make(false);
+    const again = await make(false);
     return { ...again, ...(await client.push(again.message)) };
   }
 }
@@ -160,8 +163,10 @@ export class SyncEngine {
     return this.options.db;
   }
 
-  private get opts(): { ctx?: Ctx; provider?: CryptoProvider } {
-    return { ...(this.options.ctx ? { ctx: this.options.ctx } : {}), ...(this.options.provider ? { provider: this.options.provider } : {}) };
+  /** What every compiler call of the engine is given: its clock, crypto and signer. */
+  private get opts(): CompilerOptions {
+    const { ctx, provider, signerFor, signTimeoutMs } = this.options;
+    return { ...(ctx ? { ctx } : {}), ...(provider ? { provider } : {}), ...(signerFor ? { signerFor } : {}), ...(signTimeoutMs === undefined ? {} : { signTimeoutMs }) };
   }
 
   private now(): number {
@@ -281,18 +286,13 @@ export class SyncEngine {
       }
       journalDueWindows(this.db, { ...opts, doorId });
       if (doorSyncState(this.db, doorId).pendingChanges > 0 || doorSyncState(this.db, doorId).compiledSeq === 0) {
-        if (this.options.signerFor) {
-          // The door's changes wait for the signer: a failure is this sync's, and the changes stay pending.
-          const { failed } = await compileDirtyAsync(this.db, { ...opts, doorIds: [doorId], signerFor: this.options.signerFor });
-          if (failed[0]) throw new GatewayError('SIGNER_FAILED', failed[0].error.message, { protocolCode: failed[0].error.code });
-        } else {
-          compileDoor(this.db, doorId, opts);
-        }
+        // The door's changes wait for the signer: a failure is this sync's, and the changes stay pending.
+        await compileDoorNow(this.db, doorId, opts);
       }
-      const newest = syncPayload(this.db, doorId, info.seq);
+      const newest = await syncPayload(this.db, doorId, info.seq, opts);
       let delivered: Awaited<ReturnType<typeof deliverSet>> = null;
       if (newest) {
-        const full = syncPayload(this.db, doorId, -1, { forceFull: true })!;
+        const full = (await syncPayload(this.db, doorId, -1, { ...opts, forceFull: true }))!;
         // Pipelined (one wait for the receipt) when a delta goes: a full set keeps the acknowledged
         // transfer's progress reports and resume points.
         delivered = await deliverSet(
@@ -395,14 +395,21 @@ export class SyncEngine {
   /** Compile what changed, then push every online door that is behind. Failures are reported, not thrown. */
   pushPending(propertyId?: number): Promise<{ results: DoorSyncResult[]; failures: { doorId: number; code: string; message: string }[] }> {
     return this.exclusive(async () => {
-      const compile = { ...(this.options.ctx ? { ctx: this.options.ctx } : {}), ...(this.options.provider ? { provider: this.options.provider } : {}), ...(propertyId === undefined ? {} : { propertyId }) };
+      const compile = { ...this.opts, ...(propertyId === undefined ? {} : { propertyId }) };
       const results: DoorSyncResult[] = [];
       const failures: { doorId: number; code: string; message: string }[] = [];
-      if (this.options.signerFor) {
-        const { failed } = await compileDirtyAsync(this.db, { ...compile, signerFor: this.options.signerFor });
+      if (compile.signerFor) {
+        const { failed } = await compileDirtyAsync(this.db, compile);
         for (const f of failed) failures.push({ doorId: f.doorId, code: f.error.code, message: f.error.message });
       } else {
-        compileDirty(this.db, compile);
+        try {
+          compileDirty(this.db, compile);
+        } catch (err) {
+          // A property whose key only a signer holds, and no signer here: the run stops at its
+          // first door. Every door is compiled again on its own below (compileDoorNow), where
+          // that property's doors fail with SIGNER_REQUIRED and every other door goes on.
+          if (!(err instanceof GatewayError && err.code === 'SIGNER_REQUIRED')) throw err;
+        }
       }
       for (const doorId of this.doorsToPush(propertyId)) {
         if (this.stopping) break;
@@ -475,24 +482,24 @@ function doorsOf(db: Db, personId: number, nowMinute: number): number[] {
  * first; acceptEvents marks them applied from the lock's signed event log). Compiles pending
  * changes first, so the phone never carries a set that is already stale.
  */
-export function relayBundlesFor(db: Db, personId: number, o: { ctx?: Ctx; provider?: CryptoProvider; onlyOffline?: boolean } = {}): (RelayBundle & { doorId: number; seq: number })[] {
+export async function relayBundlesFor(db: Db, personId: number, o: CompilerOptions & { onlyOffline?: boolean } = {}): Promise<(RelayBundle & { doorId: number; seq: number })[]> {
   const doors = doorsOf(db, personId, Math.floor(nowOf(o.ctx ?? {}) / 60_000));
-  const opts = { ...(o.ctx ? { ctx: o.ctx } : {}), ...(o.provider ? { provider: o.provider } : {}) };
+  const { onlyOffline, ...opts } = o;
   // A door whose window for someone just ended, with a later one to follow, is behind now too.
   journalDueWindows(db, opts);
   const out: (RelayBundle & { doorId: number; seq: number })[] = [];
   for (const doorId of doors) {
     const d = one<{ lockId: string; connectivity: string }>(db, 'SELECT lock_id AS lockId, connectivity FROM doors WHERE id = ?', doorId)!;
-    if (o.onlyOffline && d.connectivity !== 'offline') continue;
+    if (onlyOffline && d.connectivity !== 'offline') continue;
     const identity = lockIdentity(db, doorId);
     if (!identity) continue;
-    if (doorSyncState(db, doorId).pendingChanges > 0) compileDoor(db, doorId, opts);
+    if (doorSyncState(db, doorId).pendingChanges > 0) await compileDoorNow(db, doorId, opts);
     const state = doorSyncState(db, doorId);
     const anchorUpdates = pendingAnchorUpdates(db, doorId).map((u) => u.message);
     const behind = state.enforcedSeq < state.compiledSeq;
     if (!behind && anchorUpdates.length === 0) continue;
-    const delta = behind ? syncPayload(db, doorId, state.enforcedSeq) : null;
-    const full = behind ? syncPayload(db, doorId, -1, { forceFull: true })! : null;
+    const delta = behind ? await syncPayload(db, doorId, state.enforcedSeq, opts) : null;
+    const full = behind ? (await syncPayload(db, doorId, -1, { ...opts, forceFull: true }))! : null;
     out.push({
       doorId,
       seq: state.compiledSeq,
@@ -500,7 +507,7 @@ export function relayBundlesFor(db: Db, personId: number, o: { ctx?: Ctx; provid
       ...(full ? { full: full.bytes } : {}),
       ...(delta?.kind === 'delta' ? { delta: delta.bytes } : {}),
       ...(anchorUpdates.length > 0 ? { anchorUpdates } : {}),
-      timeSync: timeSyncFor(db, doorId, opts),
+      timeSync: await timeSyncFor(db, doorId, opts),
       eventsFrom: identity.eventsNextIndex,
     });
   }

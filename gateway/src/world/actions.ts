@@ -12,7 +12,7 @@ import { addPhoneKey, listPhoneKeys } from '../model/credentials.js';
 import { getPerson } from '../model/people.js';
 import { getProperty } from '../model/properties.js';
 import { doorSyncState } from '../model/sync-state.js';
-import { compileDoor, lockIdentity, propertySecrets, syncPayload, timeSyncFor } from '../compiler/index.js';
+import { compileDoorNow, lockIdentity, propertySecrets, syncPayload, timeSyncFor } from '../compiler/index.js';
 import { acceptVisit, relayBundlesFor, type DoorSyncResult } from '../sync/engine.js';
 import type { PhoneProfile, SimulatedDoor, World } from './world.js';
 import { doorState, type DoorState } from './door-views.js';
@@ -153,15 +153,16 @@ export async function phoneUnlock(world: World, propertyId: number, doorId: numb
     throw new GatewayError('PHONE_NOT_SIMULATED', `person ${personId}'s phone keys were registered from outside this world, so it holds none of their private keys; install the simulated phone to add one`);
   }
   return world.exclusive(door, async () => {
-    const ctx = world.ctx(`world:phone:${personId}`);
+    const compiler = world.compilerOptions(`world:phone:${personId}`);
+    const ctx = compiler.ctx;
     const seqBefore = doorSyncState(world.db, doorId).enforcedSeq;
     const phone = await world.phone(personId, profile);
-    const bundles = relayBundlesFor(world.db, personId, { ctx, provider: world.crypto, onlyOffline: true });
+    const bundles = await relayBundlesFor(world.db, personId, { ...compiler, onlyOffline: true });
     for (const b of bundles) phone.carry(b);
     // A door with nothing to relay still gets the app's signed time (for a lock whose clock is
     // behind, e.g. after its RTC lost power): the backend hands one out with every bundle.
     if (lockIdentity(world.db, doorId) && !bundles.some((b) => b.doorId === doorId)) {
-      phone.carry({ lockId: fromHex(door.lockId), timeSync: timeSyncFor(world.db, doorId, { ctx, provider: world.crypto }), eventsFrom: lockIdentity(world.db, doorId)!.eventsNextIndex });
+      phone.carry({ lockId: fromHex(door.lockId), timeSync: await timeSyncFor(world.db, doorId, compiler), eventsFrom: lockIdentity(world.db, doorId)!.eventsNextIndex });
     }
     let visit;
     try {
@@ -211,7 +212,7 @@ export interface PowerCutOutcome {
  * `atWrite`-th flash write, which must be one the apply reaches (counted on a copy of the lock's
  * flash with the set the gateway would send now).
  */
-export function powerCut(world: World, propertyId: number, doorId: number, atWrite?: number): PowerCutOutcome {
+export async function powerCut(world: World, propertyId: number, doorId: number, atWrite?: number): Promise<PowerCutOutcome> {
   const door = world.door(doorId, propertyId);
   world.assertIdle(door);
   if (atWrite === undefined) {
@@ -224,8 +225,9 @@ export function powerCut(world: World, propertyId: number, doorId: number, atWri
   if (fw.isHalted) throw new GatewayError('LOCK_UNPOWERED', `door ${doorId}'s lock has no power now`);
   // The next Door Sync compiles pending changes before it sends: do the same, or an access
   // change made at an offline door (compiled by nothing else) would never count as a set to apply.
-  if (fw.commissioned && doorSyncState(world.db, doorId).pendingChanges > 0) compileDoor(world.db, doorId, { ctx: world.ctx('world:power-cut'), provider: world.crypto });
-  const payload = fw.commissioned ? syncPayload(world.db, doorId, fw.seq) : null;
+  const compiler = world.compilerOptions('world:power-cut');
+  if (fw.commissioned && doorSyncState(world.db, doorId).pendingChanges > 0) await compileDoorNow(world.db, doorId, compiler);
+  const payload = fw.commissioned ? await syncPayload(world.db, doorId, fw.seq, compiler) : null;
   if (!payload) {
     throw new GatewayError('NOTHING_TO_APPLY', `door ${doorId}'s lock ${fw.commissioned ? 'already runs the newest compiled set' : 'is not commissioned yet'}; a cut during the next apply needs a set to apply (make an access change first)`);
   }

@@ -19,6 +19,7 @@ import { GatewayError } from '../errors.js';
 import { all, one, type Ctx } from '../model/base.js';
 import { doorState } from './door-views.js';
 import { SyncEngine, type SyncProgress } from '../sync/engine.js';
+import type { CompilerOptions, SignerResolver } from '../compiler/index.js';
 import { readWorldFile, WorldClock, writeWorldFile } from './clock.js';
 import { EventHub } from './events.js';
 
@@ -31,6 +32,12 @@ export interface WorldOptions {
   /** Seed of a new air and of a new world's secret (default: a random secret). */
   seed?: number;
   crypto?: CryptoProvider;
+  /**
+   * The issuer signer of a property's key (a KMS, an HSM, a signing process; compiler
+   * SignerResolver): every signature the world's gateways, Door Syncs and phones' bundles need
+   * goes through it. Default: the key in the store.
+   */
+  signerFor?: SignerResolver;
   /** The stream to publish to (default: a new hub on the world clock). */
   hub?: EventHub;
   /** Gateway radio for online doors that name none (default `gw-1`). */
@@ -112,8 +119,7 @@ export class World {
         radio: world.air,
         name: 'manager-phone',
         profile: 'ios',
-        ctx: world.ctx('world:door-sync'),
-        provider: crypto,
+        ...world.compilerOptions('world:door-sync'),
         // A manager standing at a door tries again once; the door being out of range is an answer.
         retry: { attempts: 2, baseDelayMs: 100, maxDelayMs: 100 },
         timeoutMs: world.findTimeoutMs,
@@ -125,6 +131,10 @@ export class World {
       await world.close();
       throw err;
     }
+  }
+
+  get signerFor(): SignerResolver | undefined {
+    return this.options.signerFor;
   }
 
   get crypto(): CryptoProvider {
@@ -147,6 +157,11 @@ export class World {
   /** A model context on the world clock, with who acted. */
   ctx(actor: string): Ctx {
     return { now: this.clock.now, actor };
+  }
+
+  /** What every compiler call the world makes is given: its clock, crypto and issuer signer. */
+  compilerOptions(actor: string): CompilerOptions & { ctx: Ctx } {
+    return { ctx: this.ctx(actor), provider: this.crypto, ...(this.options.signerFor ? { signerFor: this.options.signerFor } : {}) };
   }
 
   /** Device seed of a door's simulated lock (only for locks the world creates). */
@@ -259,8 +274,7 @@ export class World {
       db: this.db,
       radio: this.air,
       name,
-      ctx: this.ctx(`gateway:${name}`),
-      provider: this.crypto,
+      ...this.compilerOptions(`gateway:${name}`),
       timeoutMs: this.findTimeoutMs,
       onProgress: (e) => this.onSyncProgress(name, e),
     });

@@ -5,9 +5,9 @@
  * and the next run compiles them.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { deviceKeysFromSeed, localSigner, openSetMessage, ProtocolError, signingKeyFromSeed, type IssuerSigner } from '@latchkit/protocol';
+import { deviceKeysFromSeed, localSigner, openSetMessage, ProtocolError, signingKeyFromSeed, toHex, type IssuerSigner } from '@latchkit/protocol';
 import { commissionDoor, compileDirty, compileDirtyAsync, issuerFor, lockIdentity, syncPayload, trustAnchors } from '../../../gateway/src/compiler/index.js';
-import { doorSeqs } from '../../../gateway/src/model/sync-state.js';
+import { addIssuerKey, doorSeqs } from '../../../gateway/src/model/sync-state.js';
 import { startWorkerSigner, type WorkerSigner } from '../../../bench/worker-signer.js';
 import { fixture, resident } from '../helpers.js';
 
@@ -17,26 +17,26 @@ afterAll(async () => {
 });
 
 /** A store with a resident and every door's lock commissioned: three doors to compile. */
-function commissioned() {
+async function commissioned() {
   const f = fixture();
   resident(f);
-  [f.lobby, f.gym, f.door4b].forEach((d, i) => {
+  for (const [i, d] of [f.lobby, f.gym, f.door4b].entries()) {
     const device = deviceKeysFromSeed(new Uint8Array(32).fill(i + 1));
-    commissionDoor(f.db, d.id, { signingPublic: device.signing.publicKey, encryptionPublic: device.encryptionPublic }, { ctx: f.ctx });
-  });
+    await commissionDoor(f.db, d.id, { signingPublic: device.signing.publicKey, encryptionPublic: device.encryptionPublic }, { ctx: f.ctx });
+  }
   return { f, doors: [f.lobby.id, f.gym.id, f.door4b.id] };
 }
 
 /** What a lock commissioned by this store accepts: the set the door would be sent now. */
-function opens(f: ReturnType<typeof fixture>, doorId: number): number {
+async function opens(f: ReturnType<typeof fixture>, doorId: number): Promise<number> {
   const identity = lockIdentity(f.db, doorId)!;
-  const payload = syncPayload(f.db, doorId, 0)!;
+  const payload = (await syncPayload(f.db, doorId, 0))!;
   return openSetMessage(payload.bytes, { lockId: identity.lockId, anchors: trustAnchors(f.db, f.prop.id), contentKey: identity.contentKey, seq: 0, current: null }).seq;
 }
 
 describe('compileDirtyAsync', () => {
   it('signs every door through a 20 ms worker-thread signer, concurrently, with sets the locks accept', async () => {
-    const { f, doors } = commissioned();
+    const { f, doors } = await commissioned();
     const key = issuerFor(f.db, f.prop.id);
     const signer = await startWorkerSigner({ seed: key.seed, latencyMs: 20 });
     workers.push(signer);
@@ -44,20 +44,20 @@ describe('compileDirtyAsync', () => {
     expect(r.failed).toEqual([]);
     expect(r.compiled.map((c) => c.doorId).sort()).toEqual([...doors].sort());
     expect(signer.signed).toBe(3);
-    for (const d of doors) expect(opens(f, d)).toBe(1);
+    for (const d of doors) expect(await opens(f, d)).toBe(1);
     // Nothing left pending.
     expect(compileDirty(f.db, { ctx: f.ctx })).toEqual([]);
   });
 
   it('the default signer is the in-process key and gives what compileDirty gives', async () => {
-    const { f, doors } = commissioned();
+    const { f, doors } = await commissioned();
     const r = await compileDirtyAsync(f.db, { ctx: f.ctx, batch: 2 });
     expect(r.compiled).toHaveLength(3);
-    for (const d of doors) expect(opens(f, d)).toBe(1);
+    for (const d of doors) expect(await opens(f, d)).toBe(1);
   });
 
   it('a rejecting signer fails its doors with SIGNER_FAILED, writes nothing, and the next run compiles them', async () => {
-    const { f, doors } = commissioned();
+    const { f, doors } = await commissioned();
     const key = issuerFor(f.db, f.prop.id);
     const down = await startWorkerSigner({ seed: key.seed, failWith: 'KMS unavailable' });
     workers.push(down);
@@ -71,15 +71,15 @@ describe('compileDirtyAsync', () => {
     }
     for (const d of doors) {
       expect(doorSeqs(f.db, d).compiledSeq).toBe(0);
-      expect(syncPayload(f.db, d, 0)).toBeNull();
+      expect(await syncPayload(f.db, d, 0)).toBeNull();
     }
     const retry = await compileDirtyAsync(f.db, { ctx: f.ctx });
     expect(retry.compiled).toHaveLength(3);
-    for (const d of doors) expect(opens(f, d)).toBe(1);
+    for (const d of doors) expect(await opens(f, d)).toBe(1);
   });
 
   it('a signer that never answers times out; one holding another key is refused before it is asked', async () => {
-    const { f, doors } = commissioned();
+    const { f, doors } = await commissioned();
     const key = issuerFor(f.db, f.prop.id);
     const silent: IssuerSigner = { publicKey: key.publicKey, kid: key.kid, sign: () => new Promise<Uint8Array>(() => {}) };
     const t0 = performance.now();
@@ -93,13 +93,28 @@ describe('compileDirtyAsync', () => {
     const wrong: IssuerSigner = { ...other, sign: (m) => ((asked += 1), other.sign(m)) };
     const w = await compileDirtyAsync(f.db, { ctx: f.ctx, signerFor: () => wrong });
     expect(w.failed.map((x) => x.error.code)).toEqual(['SIGNER_FAILED', 'SIGNER_FAILED', 'SIGNER_FAILED']);
-    expect(w.failed[0]!.error.message).toMatch(/not property \d+'s active issuer key/);
+    expect(w.failed[0]!.error.message).toMatch(/not property \d+'s issuer key/);
     expect(asked).toBe(0);
     for (const d of doors) expect(doorSeqs(f.db, d).compiledSeq).toBe(0);
   });
 
+  it('a key the store holds only the public half of, and no signer for it: SIGNER_REQUIRED, nothing written', async () => {
+    const { f, doors } = await commissioned();
+    const held = signingKeyFromSeed(new Uint8Array(32).fill(42));
+    addIssuerKey(f.db, { propertyId: f.prop.id, kid: toHex(held.kid), publicKey: held.publicKey, activate: true }, f.ctx);
+    const r = await compileDirtyAsync(f.db, { ctx: f.ctx, signerFor: () => undefined });
+    expect(r.compiled).toEqual([]);
+    expect(r.failed.map((x) => [x.doorId, x.error.code]).sort()).toEqual([...doors].sort().map((d) => [d, 'SIGNER_REQUIRED']));
+    expect(() => compileDirty(f.db, { ctx: f.ctx })).toThrowError(expect.objectContaining({ code: 'SIGNER_REQUIRED' }));
+    for (const d of doors) expect(doorSeqs(f.db, d).compiledSeq).toBe(0);
+    // The signer that holds it: every door compiles, and the sets open under that key alone.
+    const ok = await compileDirtyAsync(f.db, { ctx: f.ctx, signerFor: (issuer) => (toHex(issuer.kid) === toHex(held.kid) ? localSigner(held) : undefined) });
+    expect(ok.failed).toEqual([]);
+    for (const d of doors) expect(await opens(f, d)).toBe(1);
+  });
+
   it('a door compiled by someone else while its signature was out is left as that compile wrote it', async () => {
-    const { f, doors } = commissioned();
+    const { f, doors } = await commissioned();
     const key = issuerFor(f.db, f.prop.id);
     const local = localSigner(key);
     let raced = false;
@@ -119,7 +134,7 @@ describe('compileDirtyAsync', () => {
     expect(r.compiled).toEqual([]);
     for (const d of doors) {
       expect(doorSeqs(f.db, d).compiledSeq).toBe(1);
-      expect(opens(f, d)).toBe(1);
+      expect(await opens(f, d)).toBe(1);
     }
   });
 });

@@ -65,24 +65,24 @@ function doorcodeOf(f: ReturnType<typeof fixture>, personId: number): string {
 }
 
 describe('compiler', () => {
-  it('compiles only commissioned doors, then deltas from the receipted sequence; a revoke works at a door only after it syncs', () => {
+  it('compiles only commissioned doors, then deltas from the receipted sequence; a revoke works at a door only after it syncs', async () => {
     const f = fixture();
     const jane = resident(f);
     const lock = virtualLock(f.lobby.lockId, 1);
     // Not commissioned: nothing compiles, the change stays pending.
     expect(compileDirty(f.db, { ctx: f.ctx })).toEqual([]);
-    lock.commission(commissionDoor(f.db, f.lobby.id, lock.keys, { ctx: f.ctx }).message);
+    lock.commission((await commissionDoor(f.db, f.lobby.id, lock.keys, { ctx: f.ctx })).message);
     const first = compileDirty(f.db, { ctx: f.ctx });
     expect(first.map((c) => c.doorId)).toEqual([f.lobby.id]);
     expect(first[0]!.delta).toBeNull();
 
-    const p1 = syncPayload(f.db, f.lobby.id, 0)!;
+    const p1 = (await syncPayload(f.db, f.lobby.id, 0))!;
     expect(p1.kind).toBe('full');
     const code = doorcodeOf(f, jane.person.id);
     const receipt1 = lock.apply(p1.bytes, 1_700_000_000);
     expect(lock.opens(code)).toBe(true);
     expect(acceptReceipt(f.db, f.lobby.id, receipt1, { ctx: f.ctx }).state.enforcedSeq).toBe(1);
-    expect(syncPayload(f.db, f.lobby.id, 1)).toBeNull();
+    expect(await syncPayload(f.db, f.lobby.id, 1)).toBeNull();
 
     // Revoke: a new sequence with a delta from the receipted one; the door still opens for Jane.
     g.revokeAllKeys(f.db, jane.person.id, f.ctx);
@@ -93,28 +93,28 @@ describe('compiler', () => {
     expect(lock.opens(code)).toBe(true);
     expect(g.doorSyncTasks(f.db, f.prop.id).map((t) => t.doorId)).toContain(f.lobby.id);
 
-    const p2 = syncPayload(f.db, f.lobby.id, 1)!;
+    const p2 = (await syncPayload(f.db, f.lobby.id, 1))!;
     expect(p2.kind).toBe('delta');
-    expect(p2.bytes.length).toBeLessThan(syncPayload(f.db, f.lobby.id, -1, { forceFull: true })!.bytes.length);
+    expect(p2.bytes.length).toBeLessThan((await syncPayload(f.db, f.lobby.id, -1, { forceFull: true }))!.bytes.length);
     const receipt2 = lock.apply(p2.bytes, 1_700_000_100);
     expect(lock.opens(code)).toBe(false);
     expect(acceptReceipt(f.db, f.lobby.id, receipt2, { ctx: f.ctx }).state.enforcedSeq).toBe(2);
     expect(g.doorSyncTasks(f.db, f.prop.id).map((t) => t.doorId)).not.toContain(f.lobby.id);
   });
 
-  it('a lock that is not where the gateway thinks gets the full set, and a delta it cannot use is refused by it', () => {
+  it('a lock that is not where the gateway thinks gets the full set, and a delta it cannot use is refused by it', async () => {
     const f = fixture();
     resident(f);
     const lock = virtualLock(f.lobby.lockId, 2);
-    lock.commission(commissionDoor(f.db, f.lobby.id, lock.keys, { ctx: f.ctx }).message);
+    lock.commission((await commissionDoor(f.db, f.lobby.id, lock.keys, { ctx: f.ctx })).message);
     compileDirty(f.db, { ctx: f.ctx });
-    acceptReceipt(f.db, f.lobby.id, lock.apply(syncPayload(f.db, f.lobby.id, 0)!.bytes, 1_700_000_000), { ctx: f.ctx });
+    acceptReceipt(f.db, f.lobby.id, lock.apply((await syncPayload(f.db, f.lobby.id, 0))!.bytes, 1_700_000_000), { ctx: f.ctx });
     resident(f, { email: 'sam@example.com', firstName: 'Sam' });
     compileDirty(f.db, { ctx: f.ctx });
     // The delta is from 1; a lock reporting 0 (e.g. replaced hardware) gets the full set.
-    expect(syncPayload(f.db, f.lobby.id, 0)!.kind).toBe('full');
+    expect((await syncPayload(f.db, f.lobby.id, 0))!.kind).toBe('full');
     // Force the delta on a lock at 0: it refuses with the code that means "send the full set".
-    const delta = syncPayload(f.db, f.lobby.id, 1)!;
+    const delta = (await syncPayload(f.db, f.lobby.id, 1))!;
     const fresh = virtualLock(f.lobby.lockId, 2);
     fresh.state.anchors = lock.state.anchors;
     fresh.state.contentKey = lock.state.contentKey;
@@ -127,13 +127,13 @@ describe('compiler', () => {
     }
   });
 
-  it('receipts from another device and forged event logs are refused', () => {
+  it('receipts from another device and forged event logs are refused', async () => {
     const f = fixture();
     const jane = resident(f);
     const lock = virtualLock(f.lobby.lockId, 3);
-    lock.commission(commissionDoor(f.db, f.lobby.id, lock.keys, { ctx: f.ctx }).message);
+    lock.commission((await commissionDoor(f.db, f.lobby.id, lock.keys, { ctx: f.ctx })).message);
     compileDirty(f.db, { ctx: f.ctx });
-    const receipt = lock.apply(syncPayload(f.db, f.lobby.id, 0)!.bytes, 1_700_000_000);
+    const receipt = lock.apply((await syncPayload(f.db, f.lobby.id, 0))!.bytes, 1_700_000_000);
     const impostor = virtualLock(f.lobby.lockId, 4);
     const forged = issueReceipt(impostor.device.signing, { lockId: lock.lockId, seq: 1, digest: lock.state.digest, time: 1, eventIndex: 0, eventHash: new Uint8Array(12) });
     expect(() => acceptReceipt(f.db, f.lobby.id, forged, { ctx: f.ctx })).toThrowError(ProtocolError);

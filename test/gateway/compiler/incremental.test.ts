@@ -96,16 +96,17 @@ function apply(f: Fixture, op: Op, people: (number | null)[]): void {
 }
 
 describe('incremental compile', () => {
-  it('every patched body equals a full recompile, and every delta applies to exactly it', () => {
-    fc.assert(
-      fc.property(fc.array(opArb, { minLength: 1, maxLength: 25 }), (ops) => {
+  it('every patched body equals a full recompile, and every delta applies to exactly it', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 25 }), async (ops) => {
         const f = fixture();
         const doors = [f.lobby, f.gym, f.door4b];
-        const locks = doors.map((d, i) => {
+        const locks: { seq: number; set: CredentialSet | null }[] = [];
+        for (const [i, d] of doors.entries()) {
           const device = deviceKeysFromSeed(new Uint8Array(32).fill(i + 1));
-          commissionDoor(f.db, d.id, { signingPublic: device.signing.publicKey, encryptionPublic: device.encryptionPublic }, { ctx: f.ctx });
-          return { seq: 0, set: null as CredentialSet | null };
-        });
+          await commissionDoor(f.db, d.id, { signingPublic: device.signing.publicKey, encryptionPublic: device.encryptionPublic }, { ctx: f.ctx });
+          locks.push({ seq: 0, set: null });
+        }
         const people: (number | null)[] = [];
         const secrets = propertySecrets(f.db, f.prop.id);
         for (const op of ops) {
@@ -117,7 +118,7 @@ describe('incremental compile', () => {
           if (op.op === 'recommission') {
             // Same hardware, new content key: every set key changes, the lock starts empty.
             const device = deviceKeysFromSeed(new Uint8Array(32).fill(op.door + 1));
-            commissionDoor(f.db, doors[op.door]!.id, { signingPublic: device.signing.publicKey, encryptionPublic: device.encryptionPublic }, { ctx: f.ctx });
+            await commissionDoor(f.db, doors[op.door]!.id, { signingPublic: device.signing.publicKey, encryptionPublic: device.encryptionPublic }, { ctx: f.ctx });
             locks[op.door] = { seq: 0, set: null };
           }
           // Time passing changes sets without a journal row; recompile everything then.
@@ -137,7 +138,7 @@ describe('incremental compile', () => {
               expect(hex(openSetMessage(c.delta.bytes, { ...state, seq: lock.seq, current: lock.set }).set.body)).toBe(hex(full));
             }
             // A compile that made a delta leaves the full set to syncPayload; it must open all the same.
-            const fullBytes = c.fullBytes ?? syncPayload(f.db, c.doorId, -1, { forceFull: true })!.bytes;
+            const fullBytes = c.fullBytes ?? (await syncPayload(f.db, c.doorId, -1, { forceFull: true }))!.bytes;
             expect(hex(openSetMessage(fullBytes, { ...state, seq: lock.seq, current: lock.set }).set.body)).toBe(hex(full));
           }
           if (op.op === 'receipt') {
@@ -155,10 +156,10 @@ describe('incremental compile', () => {
     );
   });
 
-  it('a revoke at a door holding a receipted set is patched: the touched holder only', () => {
+  it('a revoke at a door holding a receipted set is patched: the touched holder only', async () => {
     const f = fixture();
     const device = deviceKeysFromSeed(new Uint8Array(32).fill(9));
-    commissionDoor(f.db, f.lobby.id, { signingPublic: device.signing.publicKey, encryptionPublic: device.encryptionPublic }, { ctx: f.ctx });
+    await commissionDoor(f.db, f.lobby.id, { signingPublic: device.signing.publicKey, encryptionPublic: device.encryptionPublic }, { ctx: f.ctx });
     const ids = [0, 1, 2].map((i) => g.invitePerson(f.db, f.prop.id, { email: `r${i}@example.com`, firstName: 'R', lastName: String(i), accessType: 'app', isResident: true, keyIds: [f.entrances.id] }, f.ctx).person.id);
     compileDirty(f.db, { ctx: f.ctx });
     f.db.prepare('UPDATE door_sync_state SET enforced_seq = compiled_seq, enforced_digest = compiled_digest').run();
@@ -189,7 +190,7 @@ describe('dirtyDoorHeads', () => {
 });
 
 describe('a whole-property run', () => {
-  it('compiles from the property-wide input, biggest doors last, and returns sets in journal order', () => {
+  it('compiles from the property-wide input, biggest doors last, and returns sets in journal order', async () => {
     const f = fixture();
     const doors = [f.lobby, f.gym, f.door4b];
     for (let u = 0; u < 70; u++) {
@@ -201,7 +202,7 @@ describe('a whole-property run', () => {
     }
     for (const [i, d] of doors.entries()) {
       const device = deviceKeysFromSeed(new Uint8Array(32).fill(i + 1));
-      commissionDoor(f.db, d.id, { signingPublic: device.signing.publicKey, encryptionPublic: device.encryptionPublic }, { ctx: f.ctx });
+      await commissionDoor(f.db, d.id, { signingPublic: device.signing.publicKey, encryptionPublic: device.encryptionPublic }, { ctx: f.ctx });
     }
     const expected = g.dirtyDoors(f.db).map((d) => d.doorId);
     expect(expected.length).toBeGreaterThanOrEqual(64);

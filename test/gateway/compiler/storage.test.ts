@@ -18,12 +18,12 @@ const storedPayload = (db: g.Db, doorId: number, seq: number): Buffer | null =>
   (db.prepare('SELECT payload FROM door_sets WHERE door_id = ? AND seq = ?').get(doorId, seq) as { payload: Buffer | null }).payload;
 
 /** Commission the lobby, compile and sync its first set, receipted: the next compile is a delta. */
-function lobbyAtSeq1(f: Fixture) {
+async function lobbyAtSeq1(f: Fixture) {
   const device = deviceKeysFromSeed(new Uint8Array(32).fill(7));
-  const c = commissionDoor(f.db, f.lobby.id, { signingPublic: device.signing.publicKey, encryptionPublic: device.encryptionPublic }, { ctx: f.ctx });
+  const c = await commissionDoor(f.db, f.lobby.id, { signingPublic: device.signing.publicKey, encryptionPublic: device.encryptionPublic }, { ctx: f.ctx });
   const { contentKey } = openCommission(c.message, { lockId: lockIdentity(f.db, f.lobby.id)!.lockId, device, anchors: null, generation: 0 });
   compileDirty(f.db, { ctx: f.ctx });
-  const first = syncPayload(f.db, f.lobby.id, 0)!;
+  const first = (await syncPayload(f.db, f.lobby.id, 0))!;
   const lockState = { lockId: lockIdentity(f.db, f.lobby.id)!.lockId, anchors: trustAnchors(f.db, f.prop.id), contentKey };
   const opened = openSetMessage(first.bytes, { ...lockState, seq: 0, current: null });
   f.db.prepare('UPDATE door_sync_state SET enforced_seq = ?, enforced_digest = ? WHERE door_id = ?').run(first.seq, Buffer.from(opened.digest), f.lobby.id);
@@ -34,9 +34,9 @@ const row = (db: g.Db, doorId: number, seq: number) =>
   db.prepare('SELECT body IS NOT NULL AS body, recipe IS NOT NULL AS recipe FROM door_sets WHERE door_id = ? AND seq = ?').get(doorId, seq) as { body: number; recipe: number } | undefined;
 
 describe('compiled set storage', () => {
-  it('a compile for a lock at its delta base stores no full set; the first lock that needs one gets it made, stored and valid', () => {
+  it('a compile for a lock at its delta base stores no full set; the first lock that needs one gets it made, stored and valid', async () => {
     const f = fixture();
-    const { lockState, current } = lobbyAtSeq1(f);
+    const { lockState, current } = await lobbyAtSeq1(f);
     resident(f);
     const [c] = compileDirty(f.db, { ctx: f.ctx }).filter((x) => x.doorId === f.lobby.id);
     expect(c!.seq).toBe(2);
@@ -44,34 +44,34 @@ describe('compiled set storage', () => {
     expect(c!.fullBytes).toBeNull();
     expect(storedPayload(f.db, f.lobby.id, 2)).toBeNull();
 
-    const full = syncPayload(f.db, f.lobby.id, 0)!;
+    const full = (await syncPayload(f.db, f.lobby.id, 0))!;
     expect(full.kind).toBe('full');
     expect(Uint8Array.from(storedPayload(f.db, f.lobby.id, 2)!)).toEqual(full.bytes);
     // Made once: the next lock that needs it gets the same bytes.
-    expect(syncPayload(f.db, f.lobby.id, -1, { forceFull: true })!.bytes).toEqual(full.bytes);
+    expect((await syncPayload(f.db, f.lobby.id, -1, { forceFull: true }))!.bytes).toEqual(full.bytes);
     // The full set and the delta give the lock the same body, under the digest the delta signed.
     const viaFull = openSetMessage(full.bytes, { ...lockState, seq: 1, current });
-    const viaDelta = openSetMessage(syncPayload(f.db, f.lobby.id, 1)!.bytes, { ...lockState, seq: 1, current });
+    const viaDelta = openSetMessage((await syncPayload(f.db, f.lobby.id, 1))!.bytes, { ...lockState, seq: 1, current });
     expect(viaFull.digest).toEqual(viaDelta.digest);
     expect(viaFull.set.body).toEqual(viaDelta.set.body);
     expect(viaFull.seq).toBe(2);
   });
 
-  it('a patch of the enforced set is stored as its recipe, made again byte for byte, and stored as a body once its lock receipts it', () => {
+  it('a patch of the enforced set is stored as its recipe, made again byte for byte, and stored as a body once its lock receipts it', async () => {
     const f = fixture();
-    const { lockState, current, device } = lobbyAtSeq1(f);
+    const { lockState, current, device } = await lobbyAtSeq1(f);
     resident(f);
     compileDirty(f.db, { ctx: f.ctx });
     expect(row(f.db, f.lobby.id, 2)).toEqual({ body: 0, recipe: 1 });
     // What a lock makes of the delta is what the recipe gives.
-    const viaDelta = openSetMessage(syncPayload(f.db, f.lobby.id, 1)!.bytes, { ...lockState, seq: 1, current });
+    const viaDelta = openSetMessage((await syncPayload(f.db, f.lobby.id, 1))!.bytes, { ...lockState, seq: 1, current });
     expect(compiledBody(f.db, f.lobby.id, 2)).toEqual(viaDelta.set.body);
     // A second change before the lock syncs: again a recipe on the enforced set 1, which stays.
     g.revokeAllKeys(f.db, g.listPeople(f.db, f.prop.id, {})[0]!.id, f.ctx);
     compileDirty(f.db, { ctx: f.ctx });
     expect([row(f.db, f.lobby.id, 1), row(f.db, f.lobby.id, 3)]).toEqual([{ body: 1, recipe: 0 }, { body: 0, recipe: 1 }]);
     // The lock applies 3 (a delta from 1) and receipts it: 3 is stored whole, 1 and 2 go.
-    const three = openSetMessage(syncPayload(f.db, f.lobby.id, 1)!.bytes, { ...lockState, seq: 1, current });
+    const three = openSetMessage((await syncPayload(f.db, f.lobby.id, 1))!.bytes, { ...lockState, seq: 1, current });
     const lockId = lockState.lockId;
     acceptReceipt(f.db, f.lobby.id, issueReceipt(device.signing, { lockId, seq: 3, digest: three.digest, time: 1_750_000_000, eventIndex: 0, eventHash: genesisChain(lockId) }), { ctx: f.ctx });
     expect(row(f.db, f.lobby.id, 3)).toEqual({ body: 1, recipe: 0 });
@@ -82,21 +82,21 @@ describe('compiled set storage', () => {
     expect(row(f.db, f.lobby.id, 4)).toEqual({ body: 0, recipe: 1 });
   });
 
-  it('a recipe that does not give its digest is refused, never sent', () => {
+  it('a recipe that does not give its digest is refused, never sent', async () => {
     const f = fixture();
-    lobbyAtSeq1(f);
+    await lobbyAtSeq1(f);
     resident(f);
     compileDirty(f.db, { ctx: f.ctx });
     // Corrupt the stored recipe (as a disk fault would): flip a bit of its last byte (an entry).
     const { recipe } = f.db.prepare('SELECT recipe FROM door_sets WHERE door_id = ? AND seq = 2').get(f.lobby.id) as { recipe: Buffer };
     recipe[recipe.length - 1]! ^= 1;
     f.db.prepare('UPDATE door_sets SET recipe = ? WHERE door_id = ? AND seq = 2').run(recipe, f.lobby.id);
-    expect(() => syncPayload(f.db, f.lobby.id, 0)).toThrowError(expect.objectContaining({ code: 'INTERNAL' }));
+    await expect(syncPayload(f.db, f.lobby.id, 0)).rejects.toThrowError(expect.objectContaining({ code: 'INTERNAL' }));
     f.db.prepare('UPDATE door_sets SET recipe = ? WHERE door_id = ? AND seq = 2').run(recipe.subarray(0, 2), f.lobby.id);
-    expect(() => syncPayload(f.db, f.lobby.id, 0)).toThrowError(expect.objectContaining({ code: 'INTERNAL' }));
+    await expect(syncPayload(f.db, f.lobby.id, 0)).rejects.toThrowError(expect.objectContaining({ code: 'INTERNAL' }));
   });
 
-  it('compiles commit without an fsync and say so; the store is made durable before a set is handed out', () => {
+  it('compiles commit without an fsync and say so; the store is made durable before a set is handed out', async () => {
     const t = tempDir();
     cleanups.push(t.cleanup);
     const db = g.openStore({ stateDir: t.dir });
@@ -105,33 +105,39 @@ describe('compiled set storage', () => {
     const prop = g.createProperty(db, { name: 'File Court', utcOffsetMin: 0 }, ctx);
     const lobby = g.createDoor(db, prop.id, { name: 'Lobby', lockId: '00000000000000c1', connectivity: 'offline' }, ctx);
     const device = deviceKeysFromSeed(new Uint8Array(32).fill(9));
-    commissionDoor(db, lobby.id, { signingPublic: device.signing.publicKey, encryptionPublic: device.encryptionPublic }, { ctx });
+    await commissionDoor(db, lobby.id, { signingPublic: device.signing.publicKey, encryptionPublic: device.encryptionPublic }, { ctx });
     expect(pending(db)).toBe(0);
 
     expect(compileDirty(db, { ctx }).map((c) => c.doorId)).toEqual([lobby.id]);
     expect(pending(db)).toBe(1);
     // Back to FULL for everything else on the connection (access changes must survive a power cut).
     expect(db.pragma('synchronous', { simple: true })).toBe(2);
-    expect(syncPayload(db, lobby.id, 0)!.kind).toBe('full');
+    expect((await syncPayload(db, lobby.id, 0))!.kind).toBe('full');
     expect(pending(db)).toBe(0);
 
     // Inside a caller's transaction the caller's commit decides; the debt is still recorded.
     g.createDoor(db, prop.id, { name: 'Gym', lockId: '00000000000000c2', connectivity: 'offline' }, ctx);
-    commissionDoor(db, g.getDoorByLockId(db, '00000000000000c2').id, { signingPublic: device.signing.publicKey, encryptionPublic: device.encryptionPublic }, { ctx });
+    await commissionDoor(db, g.getDoorByLockId(db, '00000000000000c2').id, { signingPublic: device.signing.publicKey, encryptionPublic: device.encryptionPublic }, { ctx });
     db.transaction(() => compileDirty(db, { ctx }))();
     expect(pending(db)).toBe(1);
     // Handing a set out inside a caller's transaction could not make it durable: refused.
     const gym = g.getDoorByLockId(db, '00000000000000c2').id;
-    expect(() => db.transaction(() => syncPayload(db, gym, 0))()).toThrowError(expect.objectContaining({ code: 'INTERNAL' }));
-    expect(syncPayload(db, gym, 0)!.kind).toBe('full');
+    // (syncPayload is async, so a caller's transaction here is an explicit BEGIN: better-sqlite3's
+    // transaction functions cannot wrap it.)
+    db.exec('BEGIN');
+    await expect(syncPayload(db, gym, 0)).rejects.toThrowError(expect.objectContaining({ code: 'INTERNAL' }));
+    db.exec('ROLLBACK');
+    expect((await syncPayload(db, gym, 0))!.kind).toBe('full');
     expect(pending(db)).toBe(0);
     // With nothing pending, a caller's transaction is fine.
-    expect(db.transaction(() => syncPayload(db, gym, 0))()!.kind).toBe('full');
+    db.exec('BEGIN');
+    expect((await syncPayload(db, gym, 0))!.kind).toBe('full');
+    db.exec('COMMIT');
   });
 
-  it('a compile moves the door watermark instead of marking rows; each change still knows the sequence that first included it', () => {
+  it('a compile moves the door watermark instead of marking rows; each change still knows the sequence that first included it', async () => {
     const f = fixture();
-    lobbyAtSeq1(f);
+    await lobbyAtSeq1(f);
     const before = g.doorChanges(f.db, f.lobby.id);
     expect(before.every((c) => c.compiledSeq === 1)).toBe(true);
     resident(f);

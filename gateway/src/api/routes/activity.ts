@@ -6,17 +6,8 @@ import { countActivity, listActivity } from '../../model/activity.js';
 import { getPerson } from '../../model/people.js';
 import { activityView } from '../../views.js';
 
-interface ActivityQ {
-  personId?: number;
-  holderRef?: number;
-  doorId?: number;
-  kind?: 'unlock' | 'access';
-  limit: number;
-  before?: string;
-}
-
 export function registerActivityRoutes(app: FastifyInstance, { db }: AppContext): void {
-  define<undefined, { propertyId: number }, ActivityQ>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/activity',
     operationId: 'listActivity',

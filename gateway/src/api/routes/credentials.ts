@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from 'typebox';
 import type { AppContext } from '../app.js';
 import * as S from '../schemas.js';
 import { define, inProperty } from './define.js';
@@ -21,13 +22,12 @@ import {
 import { GatewayError } from '../../errors.js';
 import { keycardView, phoneKeyView } from '../../views.js';
 
-type PersonP = { propertyId: number; personId: number };
 
 export function registerCredentialRoutes(app: FastifyInstance, { db, ctxFor }: AppContext): void {
-  const personIn = (p: PersonP) => inProperty(getPerson(db, p.personId), p.propertyId, 'PERSON_NOT_FOUND', `person ${p.personId}`);
+  const personIn = (p: Static<typeof S.params.person>) => inProperty(getPerson(db, p.personId), p.propertyId, 'PERSON_NOT_FOUND', `person ${p.personId}`);
   const base = '/properties/:propertyId/people/:personId';
 
-  define<undefined, PersonP>(app, {
+  define(app, {
     method: 'GET',
     url: `${base}/credentials`,
     operationId: 'getCredentials',
@@ -50,7 +50,7 @@ export function registerCredentialRoutes(app: FastifyInstance, { db, ctxFor }: A
     },
   });
 
-  define<{ uid: string }, PersonP>(app, {
+  define(app, {
     method: 'POST',
     url: `${base}/keycards`,
     operationId: 'activateKeycard',
@@ -67,7 +67,7 @@ export function registerCredentialRoutes(app: FastifyInstance, { db, ctxFor }: A
       return { ...keycardView(k), affectedDoors: k.affectedDoors };
     },
   });
-  define<undefined, PersonP & { keycardId: number }>(app, {
+  define(app, {
     method: 'DELETE',
     url: `${base}/keycards/:keycardId`,
     operationId: 'deactivateKeycard',
@@ -84,7 +84,7 @@ export function registerCredentialRoutes(app: FastifyInstance, { db, ctxFor }: A
     },
   });
 
-  define<{ publicKey: string; label?: string | null }, PersonP>(app, {
+  define(app, {
     method: 'POST',
     url: `${base}/phone-keys`,
     operationId: 'addPhoneKey',
@@ -101,7 +101,7 @@ export function registerCredentialRoutes(app: FastifyInstance, { db, ctxFor }: A
       return { ...phoneKeyView(k), affectedDoors: k.affectedDoors };
     },
   });
-  define<undefined, PersonP & { phoneKeyId: number }>(app, {
+  define(app, {
     method: 'DELETE',
     url: `${base}/phone-keys/:phoneKeyId`,
     operationId: 'revokePhoneKey',
@@ -118,7 +118,7 @@ export function registerCredentialRoutes(app: FastifyInstance, { db, ctxFor }: A
     },
   });
 
-  define<undefined, PersonP>(app, {
+  define(app, {
     method: 'POST',
     url: `${base}/doorcode/reset`,
     operationId: 'resetDoorcode',
@@ -134,7 +134,7 @@ export function registerCredentialRoutes(app: FastifyInstance, { db, ctxFor }: A
       return { doorcode: r.code, affectedDoors: r.affectedDoors };
     },
   });
-  define<undefined, PersonP>(app, {
+  define(app, {
     method: 'DELETE',
     url: `${base}/doorcode`,
     operationId: 'clearDoorcode',
@@ -148,7 +148,7 @@ export function registerCredentialRoutes(app: FastifyInstance, { db, ctxFor }: A
       return clearDoorcode(db, req.params.personId, ctxFor(req));
     },
   });
-  define<{ enabled: boolean }, PersonP>(app, {
+  define(app, {
     method: 'PUT',
     url: `${base}/daily-doorcode`,
     operationId: 'setDailyDoorcode',
@@ -163,7 +163,7 @@ export function registerCredentialRoutes(app: FastifyInstance, { db, ctxFor }: A
       return setDailyDoorcode(db, req.params.personId, req.body.enabled, ctxFor(req));
     },
   });
-  define<undefined, PersonP, { date?: string }>(app, {
+  define(app, {
     method: 'GET',
     url: `${base}/daily-doorcode`,
     operationId: 'getDailyDoorcode',
@@ -172,17 +172,14 @@ export function registerCredentialRoutes(app: FastifyInstance, { db, ctxFor }: A
     // The code opens doors: only tokens that could change it may read it.
     permission: 'key_management',
     params: S.params.person,
-    querystring: S.obj({ date: { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', description: 'Local date; default today' } }, [], { additionalProperties: false }),
+    querystring: S.obj({ date: Type.Optional(Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', description: 'Local date; default today' })) }),
     response: {
-      200: S.obj(
-        {
-          personId: S.idSchema,
-          date: { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' },
-          code: { type: 'string', pattern: '^[0-9]{6}$' },
-          doorIds: { type: 'array', items: S.idSchema },
-        },
-        ['personId', 'date', 'code', 'doorIds'],
-      ),
+      200: S.obj({
+        personId: S.idSchema,
+        date: Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' }),
+        code: Type.String({ pattern: '^[0-9]{6}$' }),
+        doorIds: Type.Array(S.idSchema),
+      }),
     },
     handler: (req) => {
       personIn(req.params);

@@ -1,16 +1,15 @@
 import type { FastifyInstance } from 'fastify';
+import type { Static } from 'typebox';
 import type { AppContext } from '../app.js';
 import * as S from '../schemas.js';
 import * as F from './flow-schemas.js';
 import { define, endMinute, inProperty, startMinute } from './define.js';
 import { getProperty } from '../../model/properties.js';
-import { applyImport, countImportRows, countImports, createImport, getImport, importErrorReport, importRows, listImports, type ImportRowStatus } from '../../flows/csv-import.js';
+import { applyImport, countImportRows, countImports, createImport, getImport, importErrorReport, importRows, listImports } from '../../flows/csv-import.js';
 import { csvTemplate } from '../../flows/csv-file.js';
 import { importRowView as baseRowView, importView } from '../../flows/views.js';
 import type { ImportRow } from '../../flows/csv-import.js';
 
-type PP = { propertyId: number };
-type IP = PP & { importId: number };
 
 /** The row as flows/views.ts shows it, plus the Start and Expiration cells. */
 const importRowView = (r: ImportRow) => ({ ...baseRowView(r), start: r.cells.start ?? null, expiration: r.cells.expiration ?? null });
@@ -20,13 +19,13 @@ const UPLOAD_BODY_LIMIT = 40 * 1024 * 1024;
 
 /** CSV import (seed 000): template, upload with preview, rows, error report, apply ("Send"). */
 export function registerCsvImportRoutes(app: FastifyInstance, { db, ctxFor }: AppContext): void {
-  const importIn = (p: IP) => inProperty(getImport(db, p.importId), p.propertyId, 'IMPORT_NOT_FOUND', `CSV import ${p.importId}`);
+  const importIn = (p: Static<typeof F.params.importRef>) => inProperty(getImport(db, p.importId), p.propertyId, 'IMPORT_NOT_FOUND', `CSV import ${p.importId}`);
   const csvReply = (reply: { type(t: string): unknown; header(k: string, v: string): unknown }, name: string) => {
     reply.type('text/csv; charset=utf-8');
     reply.header('content-disposition', `attachment; filename="${name}"`);
   };
 
-  define<undefined, PP>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/imports/template',
     operationId: 'csvImportTemplate',
@@ -41,7 +40,7 @@ export function registerCsvImportRoutes(app: FastifyInstance, { db, ctxFor }: Ap
     },
   });
 
-  define<undefined, PP, { limit: number; offset: number }>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/imports',
     operationId: 'listCsvImports',
@@ -55,22 +54,19 @@ export function registerCsvImportRoutes(app: FastifyInstance, { db, ctxFor }: Ap
       S.withTotal(reply, countImports(db, req.params.propertyId), listImports(db, req.params.propertyId, req.query).map(importView)),
   });
 
-  // define() has no body limit option; this is the one route that needs a larger one.
-  app.route<{ Body: { csv: string; fileName?: string | null }; Params: PP }>({
+  define(app, {
     method: 'POST',
     url: '/properties/:propertyId/imports',
+    operationId: 'uploadCsvImport',
+    summary: 'Upload a CSV file: every row is checked and previewed; nothing is applied yet',
+    tags: ['csv-import'],
+    permission: 'key_management',
+    // The one route whose body may exceed Fastify's default limit.
     bodyLimit: UPLOAD_BODY_LIMIT,
-    config: { permission: 'key_management', noBody: false },
-    schema: {
-      operationId: 'uploadCsvImport',
-      summary: 'Upload a CSV file: every row is checked and previewed; nothing is applied yet',
-      tags: ['csv-import'],
-      params: S.params.property,
-      querystring: S.noQuery,
-      body: F.importUpload,
-      response: { 201: F.importPreview },
-    } as Record<string, unknown>,
-    handler: async (req, reply) => {
+    params: S.params.property,
+    body: F.importUpload,
+    response: { 201: F.importPreview },
+    handler: (req, reply) => {
       const imp = createImport(db, req.params.propertyId, { csv: req.body.csv, fileName: req.body.fileName ?? null }, ctxFor(req));
       reply.code(201);
       return {
@@ -82,7 +78,7 @@ export function registerCsvImportRoutes(app: FastifyInstance, { db, ctxFor }: Ap
     },
   });
 
-  define<undefined, IP>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/imports/:importId',
     operationId: 'getCsvImport',
@@ -94,7 +90,7 @@ export function registerCsvImportRoutes(app: FastifyInstance, { db, ctxFor }: Ap
     handler: (req) => importView(importIn(req.params)),
   });
 
-  define<undefined, IP, { status?: ImportRowStatus; limit: number; offset: number }>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/imports/:importId/rows',
     operationId: 'listCsvImportRows',
@@ -110,7 +106,7 @@ export function registerCsvImportRoutes(app: FastifyInstance, { db, ctxFor }: Ap
     },
   });
 
-  define<undefined, IP>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/imports/:importId/error-report',
     operationId: 'csvImportErrorReport',
@@ -126,7 +122,7 @@ export function registerCsvImportRoutes(app: FastifyInstance, { db, ctxFor }: Ap
     },
   });
 
-  define<{ communalKeyIds?: number[]; startsAt?: string | null; expiresAt?: string | null }, IP>(app, {
+  define(app, {
     method: 'POST',
     url: '/properties/:propertyId/imports/:importId/apply',
     operationId: 'applyCsvImport',

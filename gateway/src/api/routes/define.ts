@@ -1,34 +1,61 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
+import type { Static, TSchema } from 'typebox';
 import { GatewayError, type GatewayErrorCode } from '../../errors.js';
 import type { Permission } from '../../model/tokens.js';
 import { parseTimeToMinute } from '../../time.js';
-import { noQuery } from '../schemas.js';
+import { noQuery, type Validated } from '../schemas.js';
 
-type Schema = Record<string, unknown>;
+/** What a handler receives for a request part: the schema's type, or `None` if the route has no such schema. */
+type Part<S extends TSchema | undefined, None> = S extends TSchema ? Validated<S> : None;
 
-export interface RouteSpec<B, P, Q> {
+/** The request a handler sees: body, params and query typed from the schemas that validate them. */
+export type RouteRequest<B extends TSchema | undefined, P extends TSchema | undefined, Q extends TSchema | undefined> = FastifyRequest<{
+  Body: Part<B, undefined>;
+  // No schema: no path parameters (app.ts insists on one if there are), and the query is noQuery.
+  Params: Part<P, object>;
+  Querystring: Part<Q, Validated<typeof noQuery>>;
+}>;
+
+/**
+ * What a handler may return: a body of one of its success response schemas, or the reply itself
+ * when it sent (reply.send) or took over (reply.hijack) the response on its own.
+ */
+export type RouteResult<R extends Record<number, TSchema>> = { [K in keyof R]: R[K] extends TSchema ? Static<R[K]> : never }[keyof R] | FastifyReply;
+
+export interface RouteSpec<B extends TSchema | undefined, P extends TSchema | undefined, Q extends TSchema | undefined, R extends Record<number, TSchema>> {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   url: string;
   operationId: string;
   summary: string;
   tags: string[];
   permission: Permission;
-  params?: Schema;
-  querystring?: Schema;
-  body?: Schema;
+  params?: P;
+  querystring?: Q;
+  body?: B;
   noBody?: boolean;
+  /** Bytes a body may have, if not Fastify's default (1 MiB). */
+  bodyLimit?: number;
   /** The token may come as `?token=` (event streams: a browser's EventSource sends no headers). */
   queryToken?: boolean;
   /** Success responses by status; the error responses are added for every route. */
-  response: Record<number, Schema>;
-  handler: (req: FastifyRequest<{ Body: B; Params: P; Querystring: Q }>, reply: FastifyReply) => unknown;
+  response: R;
+  handler: (req: RouteRequest<B, P, Q>, reply: FastifyReply) => RouteResult<R> | Promise<RouteResult<R>>;
 }
 
-/** Registers a route with its schemas and permission in the one shape the app checks. */
-export function define<B = undefined, P = Record<string, never>, Q = Record<string, never>>(app: FastifyInstance, spec: RouteSpec<B, P, Q>): void {
-  app.route<{ Body: B; Params: P; Querystring: Q }>({
+/**
+ * Registers a route with its schemas and permission in the one shape the app checks. The type
+ * parameters are inferred from the schemas, never written at the call: the handler's request
+ * types are the TypeBox static types of the very schemas Ajv validates the request against, and
+ * what it returns must match a response schema the reply is serialized with.
+ */
+export function define<B extends TSchema | undefined = undefined, P extends TSchema | undefined = undefined, Q extends TSchema | undefined = undefined, R extends Record<number, TSchema> = Record<number, TSchema>>(
+  app: FastifyInstance,
+  spec: RouteSpec<B, P, Q, R>,
+): void {
+  app.route({
     method: spec.method,
     url: spec.url,
+    ...(spec.bodyLimit === undefined ? {} : { bodyLimit: spec.bodyLimit }),
     config: { permission: spec.permission, noBody: spec.noBody ?? false, queryToken: spec.queryToken ?? false },
     schema: {
       operationId: spec.operationId,
@@ -38,8 +65,10 @@ export function define<B = undefined, P = Record<string, never>, Q = Record<stri
       querystring: spec.querystring ?? noQuery,
       ...(spec.body ? { body: spec.body } : {}),
       response: { ...spec.response },
-    } as Schema,
-    handler: async (req, reply) => spec.handler(req, reply),
+    } as FastifySchema,
+    // Fastify types an untyped route's request loosely; the validator (set up in app.ts from
+    // these same schemas) is what makes the narrower type true at run time.
+    handler: async (req, reply) => spec.handler(req as RouteRequest<B, P, Q>, reply),
   });
 }
 

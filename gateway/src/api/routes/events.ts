@@ -9,6 +9,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
 import type { AppContext } from '../app.js';
 import * as S from '../schemas.js';
 import { define } from './define.js';
@@ -28,7 +29,7 @@ export function registerEventRoutes(app: FastifyInstance, c: AppContext): void {
   app.addHook('preClose', async () => {
     for (const res of open) res.end(() => res.destroy());
   });
-  define<undefined, { propertyId: number }, { token?: string; lastEventId?: number }>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/events',
     operationId: 'streamEvents',
@@ -38,10 +39,10 @@ export function registerEventRoutes(app: FastifyInstance, c: AppContext): void {
     queryToken: true,
     params: S.params.property,
     querystring: S.obj({
-      token: { type: 'string', maxLength: 200, description: 'The bearer token, for clients that cannot send headers (EventSource)' },
-      lastEventId: { type: 'integer', minimum: 0, description: 'Resume after this event id (the Last-Event-ID header wins)' },
+      token: Type.Optional(Type.String({ maxLength: 200, description: 'The bearer token, for clients that cannot send headers (EventSource)' })),
+      lastEventId: Type.Optional(Type.Integer({ minimum: 0, description: 'Resume after this event id (the Last-Event-ID header wins)' })),
     }),
-    response: { 200: { type: 'string', description: 'text/event-stream' } },
+    response: { 200: Type.String({ description: 'text/event-stream' }) },
     handler: (req, reply) => {
       const hub = c.hub;
       if (!hub) throw new GatewayError('WORLD_NOT_RUNNING', 'this server keeps no event stream');
@@ -70,6 +71,7 @@ export function registerEventRoutes(app: FastifyInstance, c: AppContext): void {
       };
       req.raw.on('close', done);
       res.on('close', done);
+      return reply;
     },
   });
 }

@@ -1,336 +1,286 @@
 /**
  * JSON Schemas of the property management flow routes (CSV import, notifications, PMS
- * integration). Same conventions as ../schemas.ts: requests reject unknown fields, responses are
- * serialized through these objects, and /openapi.json is built from them.
+ * integration), in TypeBox. Same conventions as ../schemas.ts: requests reject unknown fields,
+ * responses are serialized through these objects, /openapi.json is built from them and the
+ * handlers' request types are inferred from them.
  */
-import { idSchema, obj, timeInput } from '../schemas.js';
+import { Type } from 'typebox';
+import { affectedDoors, idSchema, idWith, isoTime, nullable, nullableIso, obj, strEnum, timeInput, withDefault } from '../schemas.js';
 
-type Schema = Record<string, unknown>;
-
-const isoTime = { type: 'string', description: 'ISO 8601 UTC date-time' } as const;
-const nullableIso = { type: ['string', 'null'], description: 'ISO 8601 UTC date-time, or null' } as const;
-const nullableId = { type: ['integer', 'null'], minimum: 1 } as const;
-const nullableText = { type: ['string', 'null'] } as const;
-const count = { type: 'integer', minimum: 0 } as const;
-const affectedDoors = { type: 'array', items: idSchema, description: 'Doors whose credential sets this change altered' } as const;
-const limit = { type: 'integer', minimum: 1, maximum: 1000, default: 100 } as const;
-const offset = { type: 'integer', minimum: 0, default: 0 } as const;
+const nullableId = nullable(Type.Integer({ minimum: 1 }));
+const nullableText = nullable(Type.String());
+const count = Type.Integer({ minimum: 0 });
+const limit = (byDefault = 100) => withDefault(Type.Integer({ minimum: 1, maximum: 1000 }), byDefault);
+const offset = () => withDefault(Type.Integer({ minimum: 0 }), 0);
 
 export const params = {
-  importRef: obj({ propertyId: idSchema, importId: idSchema }, ['propertyId', 'importId']),
-  notification: obj({ propertyId: idSchema, notificationId: idSchema }, ['propertyId', 'notificationId']),
-  suggestion: obj({ propertyId: idSchema, suggestionId: idSchema }, ['propertyId', 'suggestionId']),
-  alert: obj({ propertyId: idSchema, alertId: idSchema }, ['propertyId', 'alertId']),
+  importRef: obj({ propertyId: idSchema, importId: idSchema }),
+  notification: obj({ propertyId: idSchema, notificationId: idSchema }),
+  suggestion: obj({ propertyId: idSchema, suggestionId: idSchema }),
+  alert: obj({ propertyId: idSchema, alertId: idSchema }),
 };
 
 /** A text/csv body. */
-export const csvText = { type: 'string', description: 'text/csv (UTF-8, CRLF)' } as const;
+export const csvText = Type.String({ description: 'text/csv (UTF-8, CRLF)' });
 
 // ---- CSV import
-const rowStatus = { type: 'string', enum: ['ready', 'error', 'already_imported', 'imported', 'failed'] } as const;
+const rowStatus = () => strEnum(['ready', 'error', 'already_imported', 'imported', 'failed']);
 
-export const importSummary = obj(
-  {
-    id: idSchema,
-    propertyId: idSchema,
-    fileName: nullableText,
-    status: { type: 'string', enum: ['previewed', 'applied'] },
-    createdAt: isoTime,
-    createdBy: { type: 'string' },
-    appliedAt: nullableIso,
-    appliedBy: nullableText,
-    communalKeyIds: { type: ['array', 'null'], items: idSchema },
-    startsAt: nullableIso,
-    expiresAt: nullableIso,
-    counts: obj(
-      { total: count, ready: count, error: count, alreadyImported: count, imported: count, failed: count, newPeople: count, existingPeople: count },
-      ['total', 'ready', 'error', 'alreadyImported', 'imported', 'failed', 'newPeople', 'existingPeople'],
-    ),
-  },
-  ['id', 'propertyId', 'fileName', 'status', 'createdAt', 'createdBy', 'appliedAt', 'appliedBy', 'communalKeyIds', 'startsAt', 'expiresAt', 'counts'],
-);
+export const importSummary = obj({
+  id: idSchema,
+  propertyId: idSchema,
+  fileName: nullableText,
+  status: strEnum(['previewed', 'applied']),
+  createdAt: isoTime,
+  createdBy: Type.String(),
+  appliedAt: nullableIso,
+  appliedBy: nullableText,
+  communalKeyIds: nullable(Type.Array(idSchema)),
+  startsAt: nullableIso,
+  expiresAt: nullableIso,
+  counts: obj({
+    total: count,
+    ready: count,
+    error: count,
+    alreadyImported: count,
+    imported: count,
+    failed: count,
+    newPeople: count,
+    existingPeople: count,
+  }),
+});
 
-const importRowProps = {
-  line: { type: 'integer', minimum: 1, description: 'Line of the file the row starts on' },
-  status: rowStatus,
-  action: { type: ['string', 'null'], enum: ['invite', 'add_keys', null], description: 'invite: a new person; add_keys: the email exists, keys are added' },
+const text = (description: string) => nullable(Type.String({ description }));
+export const importRow = obj({
+  line: Type.Integer({ minimum: 1, description: 'Line of the file the row starts on' }),
+  status: rowStatus(),
+  action: nullable(strEnum(['invite', 'add_keys']), { description: 'invite: a new person; add_keys: the email exists, keys are added' }),
   firstName: nullableText,
   lastName: nullableText,
   email: nullableText,
   phone: nullableText,
   unit: nullableText,
-  keys: { ...nullableText, description: 'The Keys cell as uploaded' },
-  start: { ...nullableText, description: 'The Start cell as uploaded (YYYY-MM-DD or YYYY-MM-DDTHH:MM, property time)' },
-  expiration: { ...nullableText, description: 'The Expiration cell as uploaded (YYYY-MM-DD or YYYY-MM-DDTHH:MM, property time)' },
-  keyIds: { type: 'array', items: idSchema },
+  keys: text('The Keys cell as uploaded'),
+  start: text('The Start cell as uploaded (YYYY-MM-DD or YYYY-MM-DDTHH:MM, property time)'),
+  expiration: text('The Expiration cell as uploaded (YYYY-MM-DD or YYYY-MM-DDTHH:MM, property time)'),
+  keyIds: Type.Array(idSchema),
   unitId: nullableId,
-  errorCode: { ...nullableText, description: 'An error code of API.md' },
+  errorCode: text('An error code of API.md'),
   errorMessage: nullableText,
   personId: nullableId,
-};
-export const importRow = obj(importRowProps, Object.keys(importRowProps));
+});
 
-export const importUpload = obj(
-  {
-    csv: { type: 'string', minLength: 1, maxLength: 32 * 1024 * 1024, description: 'The file content (UTF-8; a BOM is fine)' },
-    fileName: { type: ['string', 'null'], maxLength: 200 },
-  },
-  ['csv'],
-);
-const importWarning = obj(
-  {
-    code: { type: 'string', enum: ['CSV_UNKNOWN_COLUMNS'] },
-    message: { type: 'string' },
-    columns: { type: 'array', items: { type: 'string' }, description: 'Header cells not in the template, as written; their cells were ignored' },
-  },
-  ['code', 'message', 'columns'],
-);
-export const importPreview = obj(
-  {
-    import: importSummary,
-    warnings: { type: 'array', items: importWarning, description: 'File-level warnings: the import goes ahead' },
-    rows: { type: 'array', items: importRow, description: 'The first rows of the file, in order (page with GET …/rows)' },
-    errors: { type: 'array', items: importRow, description: 'Rows with errors (up to 1000; the error report has all)' },
-  },
-  ['import', 'warnings', 'rows', 'errors'],
-);
+export const importUpload = obj({
+  csv: Type.String({ minLength: 1, maxLength: 32 * 1024 * 1024, description: 'The file content (UTF-8; a BOM is fine)' }),
+  fileName: Type.Optional(nullable(Type.String({ maxLength: 200 }))),
+});
+const importWarning = obj({
+  code: strEnum(['CSV_UNKNOWN_COLUMNS']),
+  message: Type.String(),
+  columns: Type.Array(Type.String(), { description: 'Header cells not in the template, as written; their cells were ignored' }),
+});
+export const importPreview = obj({
+  import: importSummary,
+  warnings: Type.Array(importWarning, { description: 'File-level warnings: the import goes ahead' }),
+  rows: Type.Array(importRow, { description: 'The first rows of the file, in order (page with GET …/rows)' }),
+  errors: Type.Array(importRow, { description: 'Rows with errors (up to 1000; the error report has all)' }),
+});
 export const importApply = obj({
-  communalKeyIds: { type: 'array', items: idSchema, maxItems: 100, uniqueItems: true, description: 'Communal keys every imported resident gets' },
+  communalKeyIds: Type.Optional(Type.Array(idSchema, { maxItems: 100, uniqueItems: true, description: 'Communal keys every imported resident gets' })),
   startsAt: timeInput,
   expiresAt: timeInput,
 });
-export const importApplied = obj({ import: importSummary, failed: { type: 'array', items: importRow }, affectedDoors }, ['import', 'failed', 'affectedDoors']);
-export const importRowsQuery = obj({ status: rowStatus, limit, offset });
-export const importsQuery = obj({ limit: { ...limit, default: 50 }, offset });
+export const importApplied = obj({ import: importSummary, failed: Type.Array(importRow), affectedDoors });
+export const importRowsQuery = obj({ status: Type.Optional(rowStatus()), limit: limit(), offset: offset() });
+export const importsQuery = obj({ limit: limit(50), offset: offset() });
 
 // ---- notifications
-export const notification = obj(
-  {
-    id: idSchema,
-    propertyId: idSchema,
-    personId: nullableId,
-    kind: { type: 'string', enum: ['welcome', 'daily'] },
-    localDay: { type: ['string', 'null'], description: 'The local day (YYYY-MM-DD, property time zone) of a daily-code message; null for a welcome' },
-    email: { type: 'string' },
-    createdAt: isoTime,
-    sentAt: nullableIso,
-    subject: { type: 'string' },
-    body: { type: 'string' },
-  },
-  ['id', 'propertyId', 'personId', 'kind', 'localDay', 'email', 'createdAt', 'sentAt', 'subject', 'body'],
+const notificationKind = () => strEnum(['welcome', 'daily']);
+export const notification = obj({
+  id: idSchema,
+  propertyId: idSchema,
+  personId: nullableId,
+  kind: notificationKind(),
+  localDay: text('The local day (YYYY-MM-DD, property time zone) of a daily-code message; null for a welcome'),
+  email: Type.String(),
+  createdAt: isoTime,
+  sentAt: nullableIso,
+  subject: Type.String(),
+  body: Type.String(),
+});
+export const notificationsQuery = obj({
+  personId: Type.Optional(idSchema),
+  kind: Type.Optional(notificationKind()),
+  unsentOnly: withDefault(Type.Boolean(), false),
+  limit: limit(),
+  offset: offset(),
+});
+export const queueDaily = nullable(
+  obj({ date: Type.Optional(Type.String({ minLength: 10, maxLength: 10, description: 'The local day YYYY-MM-DD (default today in the property time zone)' })) }),
 );
-export const notificationsQuery = obj({ personId: idSchema, kind: { type: 'string', enum: ['welcome', 'daily'] }, unsentOnly: { type: 'boolean', default: false }, limit, offset });
-export const queueDaily = {
-  ...obj({ date: { type: 'string', minLength: 10, maxLength: 10, description: 'The local day YYYY-MM-DD (default today in the property time zone)' } }),
-  type: ['object', 'null'],
-};
-export const queuedDaily = obj({ date: { type: 'string' }, queued: count, already: count }, ['date', 'queued', 'already']);
+export const queuedDaily = obj({ date: Type.String(), queued: count, already: count });
 
 // ---- PMS integration
-const mode = { type: 'string', enum: ['approval_required', 'automatic'], description: 'Automated Access: suggestions wait for approval, or apply at once' } as const;
-const feedKind = { type: 'string', enum: ['file', 'http'] } as const;
-export const integration = obj(
-  {
-    propertyId: idSchema,
-    feedKind,
-    feedSource: { type: 'string' },
-    timeoutMs: { type: 'integer' },
-    intervalMin: { type: 'integer' },
-    userSync: { type: 'boolean' },
-    automatedAccess: { type: 'boolean' },
-    mode,
-    excludedStatuses: { type: 'array', items: { type: 'string' } },
-    lastSyncAt: { ...nullableIso, description: 'When the last successful sync completed' },
-    lastAttemptAt: nullableIso,
-    lastErrorCode: nullableText,
-    lastError: nullableText,
-    pendingSuggestions: count,
-    openAlerts: count,
-    createdAt: isoTime,
-    updatedAt: isoTime,
-  },
-  [
-    'propertyId',
-    'feedKind',
-    'feedSource',
-    'timeoutMs',
-    'intervalMin',
-    'userSync',
-    'automatedAccess',
-    'mode',
-    'excludedStatuses',
-    'lastSyncAt',
-    'lastAttemptAt',
-    'lastErrorCode',
-    'lastError',
-    'pendingSuggestions',
-    'openAlerts',
-    'createdAt',
-    'updatedAt',
-  ],
-);
+const mode = () => strEnum(['approval_required', 'automatic'], { description: 'Automated Access: suggestions wait for approval, or apply at once' });
+const feedKind = () => strEnum(['file', 'http']);
+export const integration = obj({
+  propertyId: idSchema,
+  feedKind: feedKind(),
+  feedSource: Type.String(),
+  timeoutMs: Type.Integer(),
+  intervalMin: Type.Integer(),
+  userSync: Type.Boolean(),
+  automatedAccess: Type.Boolean(),
+  mode: mode(),
+  excludedStatuses: Type.Array(Type.String()),
+  lastSyncAt: nullable(Type.String({ description: 'When the last successful sync completed' })),
+  lastAttemptAt: nullableIso,
+  lastErrorCode: nullableText,
+  lastError: nullableText,
+  pendingSuggestions: count,
+  openAlerts: count,
+  createdAt: isoTime,
+  updatedAt: isoTime,
+});
 export const integrationPut = obj(
   {
-    feedKind,
-    feedSource: { type: 'string', minLength: 1, maxLength: 2000, description: 'Absolute file path (file) or http(s) URL (http)' },
-    timeoutMs: { type: 'integer', minimum: 100, maximum: 120000 },
-    intervalMin: { type: 'integer', minimum: 1, maximum: 60, description: 'Minutes between pulls (User Sync runs at least hourly)' },
-    userSync: { type: 'boolean' },
-    automatedAccess: { type: 'boolean' },
-    mode,
-    excludedStatuses: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 100 }, maxItems: 50 },
+    feedKind: Type.Optional(feedKind()),
+    feedSource: Type.Optional(Type.String({ minLength: 1, maxLength: 2000, description: 'Absolute file path (file) or http(s) URL (http)' })),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 120000 })),
+    intervalMin: Type.Optional(Type.Integer({ minimum: 1, maximum: 60, description: 'Minutes between pulls (User Sync runs at least hourly)' })),
+    userSync: Type.Optional(Type.Boolean()),
+    automatedAccess: Type.Optional(Type.Boolean()),
+    mode: Type.Optional(mode()),
+    excludedStatuses: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 50 })),
   },
-  [],
   { minProperties: 1 },
 );
 
-const issue = obj({ ref: { type: 'string' }, code: { type: 'string' }, message: { type: 'string' } }, ['ref', 'code', 'message']);
-const userSyncCounts = obj(
-  { created: count, linked: count, updated: count, unchanged: count, partial_match: count, email_mismatch: count, not_candidate: count },
-  ['created', 'linked', 'updated', 'unchanged', 'partial_match', 'email_mismatch', 'not_candidate'],
+const issue = obj({ ref: Type.String(), code: Type.String(), message: Type.String() });
+const userSyncCounts = obj({
+  created: count,
+  linked: count,
+  updated: count,
+  unchanged: count,
+  partial_match: count,
+  email_mismatch: count,
+  not_candidate: count,
+});
+const aaCounts = obj({ changes: count, suggestions: count, applied: count, failed: count });
+const report = nullable(
+  obj({
+    source: Type.String(),
+    received: count,
+    excluded: count,
+    userSync: nullable(userSyncCounts),
+    automatedAccess: nullable(aaCounts),
+    affectedDoors,
+    issues: Type.Array(issue),
+  }),
 );
-const aaCounts = obj({ changes: count, suggestions: count, applied: count, failed: count }, ['changes', 'suggestions', 'applied', 'failed']);
-const report = {
-  ...obj(
-    {
-      source: { type: 'string' },
-      received: count,
-      excluded: count,
-      userSync: { ...userSyncCounts, type: ['object', 'null'] },
-      automatedAccess: { ...aaCounts, type: ['object', 'null'] },
-      affectedDoors,
-      issues: { type: 'array', items: issue },
-    },
-    ['source', 'received', 'excluded', 'userSync', 'automatedAccess', 'affectedDoors', 'issues'],
-  ),
-  type: ['object', 'null'],
-};
-export const syncRun = obj(
-  {
-    id: idSchema,
-    propertyId: idSchema,
-    trigger: { type: 'string', enum: ['schedule', 'manual'] },
-    startedAt: isoTime,
-    finishedAt: isoTime,
-    status: { type: 'string', enum: ['ok', 'failed'] },
-    errorCode: nullableText,
-    errorMessage: nullableText,
-    report,
-  },
-  ['id', 'propertyId', 'trigger', 'startedAt', 'finishedAt', 'status', 'errorCode', 'errorMessage', 'report'],
-);
+export const syncRun = obj({
+  id: idSchema,
+  propertyId: idSchema,
+  trigger: strEnum(['schedule', 'manual']),
+  startedAt: isoTime,
+  finishedAt: isoTime,
+  status: strEnum(['ok', 'failed']),
+  errorCode: nullableText,
+  errorMessage: nullableText,
+  report,
+});
 /**
  * For actions that need no input (Sync Now): no body, or `{}`. A null-able object because Fastify
  * validates a missing body as null.
  */
-export const noInput = { type: ['object', 'null'], additionalProperties: false, properties: {}, description: 'No body is needed; {} is accepted' } as const;
-export const markSent = {
-  ...obj({ sentAt: { type: 'string', minLength: 10, maxLength: 40, description: 'When the transport sent it (ISO 8601 with zone); default now' } }),
-  type: ['object', 'null'],
-};
-export const runsQuery = obj({ limit: { ...limit, default: 20 } });
-
-const suggestionState = { type: 'string', enum: ['pending', 'applied', 'discarded', 'superseded', 'failed'] } as const;
-export const suggestion = obj(
-  {
-    id: idSchema,
-    propertyId: idSchema,
-    personId: idSchema,
-    personName: { type: 'string' },
-    keyId: nullableId,
-    keyName: nullableText,
-    action: { type: 'string', enum: ['grant', 'revoke', 'none'] },
-    color: { type: 'string', enum: ['green', 'red', 'grey'] },
-    reason: { type: 'string', enum: ['future', 'current', 'unit_change', 'past'] },
-    detail: { type: 'string' },
-    startsAt: { ...nullableIso, description: 'For grants: 15 minutes after the lease status change' },
-    state: suggestionState,
-    createdAt: isoTime,
-    resolvedAt: nullableIso,
-    resolvedBy: nullableText,
-    result: nullableText,
-  },
-  ['id', 'propertyId', 'personId', 'personName', 'keyId', 'keyName', 'action', 'color', 'reason', 'detail', 'startsAt', 'state', 'createdAt', 'resolvedAt', 'resolvedBy', 'result'],
+export const noInput = nullable(obj({}), { description: 'No body is needed; {} is accepted' });
+export const markSent = nullable(
+  obj({ sentAt: Type.Optional(Type.String({ minLength: 10, maxLength: 40, description: 'When the transport sent it (ISO 8601 with zone); default now' })) }),
 );
-export const suggestionsQuery = obj({ state: { ...suggestionState, default: 'pending' }, personId: idSchema, limit, offset });
-export const approveBody = obj({ ids: { type: 'array', items: idSchema, minItems: 1, maxItems: 1000, description: 'At most 50 (APPROVAL_BATCH_TOO_LARGE)' } }, ['ids']);
-export const approveResult = obj(
-  {
-    results: {
-      type: 'array',
-      items: obj(
-        { id: idSchema, outcome: { type: 'string', enum: ['applied', 'failed', 'skipped'] }, result: { type: 'string' }, code: { type: 'string' }, affectedDoors },
-        ['id', 'outcome', 'result', 'affectedDoors'],
-      ),
-    },
-    affectedDoors,
-  },
-  ['results', 'affectedDoors'],
-);
+export const runsQuery = obj({ limit: limit(20) });
 
-const pmsRecordProps = {
-  externalRef: { type: 'string' },
-  firstName: { type: 'string' },
-  lastName: { type: 'string' },
-  email: { type: 'string' },
-  emailNorm: { type: 'string' },
+const suggestionState = () => strEnum(['pending', 'applied', 'discarded', 'superseded', 'failed']);
+export const suggestion = obj({
+  id: idSchema,
+  propertyId: idSchema,
+  personId: idSchema,
+  personName: Type.String(),
+  keyId: nullableId,
+  keyName: nullableText,
+  action: strEnum(['grant', 'revoke', 'none']),
+  color: strEnum(['green', 'red', 'grey']),
+  reason: strEnum(['future', 'current', 'unit_change', 'past']),
+  detail: Type.String(),
+  startsAt: nullable(Type.String({ description: 'For grants: 15 minutes after the lease status change' })),
+  state: suggestionState(),
+  createdAt: isoTime,
+  resolvedAt: nullableIso,
+  resolvedBy: nullableText,
+  result: nullableText,
+});
+export const suggestionsQuery = obj({ state: withDefault(suggestionState(), 'pending'), personId: Type.Optional(idSchema), limit: limit(), offset: offset() });
+export const approveBody = obj({
+  ids: Type.Array(idSchema, { minItems: 1, maxItems: 1000, description: 'At most 50 (APPROVAL_BATCH_TOO_LARGE)' }),
+});
+export const approveResult = obj({
+  results: Type.Array(
+    obj({
+      id: idSchema,
+      outcome: strEnum(['applied', 'failed', 'skipped']),
+      result: Type.String(),
+      code: Type.Optional(Type.String()),
+      affectedDoors,
+    }),
+  ),
+  affectedDoors,
+});
+
+const canonicalOrNull = () => nullable(strEnum(['future', 'current', 'past']));
+const pmsRecord = obj({
+  externalRef: Type.String(),
+  firstName: Type.String(),
+  lastName: Type.String(),
+  email: Type.String(),
+  emailNorm: Type.String(),
   phone: nullableText,
   unit: nullableText,
-  leaseStatus: { type: 'string' },
-  canonical: { type: ['string', 'null'], enum: ['future', 'current', 'past', null] },
+  leaseStatus: Type.String(),
+  canonical: canonicalOrNull(),
   leaseStart: nullableText,
   leaseEnd: nullableText,
   moveIn: nullableText,
   moveOut: nullableText,
   statusChangedAt: nullableIso,
-};
-const alertState = { type: 'string', enum: ['open', 'resolved', 'dismissed'] } as const;
-export const alert = obj(
-  {
-    id: idSchema,
-    propertyId: idSchema,
-    kind: { type: 'string', enum: ['partial_match', 'email_mismatch'] },
-    externalRef: { type: 'string' },
-    personId: nullableId,
-    record: obj(pmsRecordProps, Object.keys(pmsRecordProps)),
-    message: { type: 'string' },
-    state: alertState,
-    resolution: nullableText,
-    createdAt: isoTime,
-    resolvedAt: nullableIso,
-  },
-  ['id', 'propertyId', 'kind', 'externalRef', 'personId', 'record', 'message', 'state', 'resolution', 'createdAt', 'resolvedAt'],
-);
-export const alertsQuery = obj({ state: { ...alertState, default: 'open' }, limit, offset });
-export const alertResolve = obj(
-  {
-    action: { type: 'string', enum: ['link', 'create', 'accept_pms_email', 'dismiss'] },
-    personId: { ...idSchema, description: 'link: the contact to link to (default: the one matched)' },
-  },
-  ['action'],
-);
+});
+const alertState = () => strEnum(['open', 'resolved', 'dismissed']);
+export const alert = obj({
+  id: idSchema,
+  propertyId: idSchema,
+  kind: strEnum(['partial_match', 'email_mismatch']),
+  externalRef: Type.String(),
+  personId: nullableId,
+  record: pmsRecord,
+  message: Type.String(),
+  state: alertState(),
+  resolution: nullableText,
+  createdAt: isoTime,
+  resolvedAt: nullableIso,
+});
+export const alertsQuery = obj({ state: withDefault(alertState(), 'open'), limit: limit(), offset: offset() });
+export const alertResolve = obj({
+  action: strEnum(['link', 'create', 'accept_pms_email', 'dismiss']),
+  personId: Type.Optional(idWith('link: the contact to link to (default: the one matched)')),
+});
 
-const canonical = { type: 'string', enum: ['future', 'current', 'past'] } as const;
-export const residentStatus = obj(
-  {
-    personId: idSchema,
-    status: { type: ['string', 'null'], enum: ['future', 'current', 'past', null] },
-    source: { type: ['string', 'null'], enum: ['pms', 'manual', null] },
-    changedAt: nullableIso,
-    externalRef: nullableText,
-    pms: {
-      ...obj({ leaseStatus: { type: 'string' }, unit: nullableText, statusChangedAt: isoTime, lastSeenAt: isoTime }, ['leaseStatus', 'unit', 'statusChangedAt', 'lastSeenAt']),
-      type: ['object', 'null'],
-    },
-    lease: {
-      ...obj({ leaseStart: nullableText, leaseEnd: nullableText, moveIn: nullableText, moveOut: nullableText }, ['leaseStart', 'leaseEnd', 'moveIn', 'moveOut']),
-      type: ['object', 'null'],
-    },
-  },
-  ['personId', 'status', 'source', 'changedAt', 'externalRef', 'pms', 'lease'],
-);
-export const residentStatusChanged = obj(
-  { ...(residentStatus as { properties: Record<string, Schema> }).properties, affectedDoors },
-  [...(residentStatus as { required: string[] }).required, 'affectedDoors'],
-);
-export const residentStatusPut = obj({ status: canonical }, ['status']);
+const residentStatusProps = {
+  personId: idSchema,
+  status: canonicalOrNull(),
+  source: nullable(strEnum(['pms', 'manual'])),
+  changedAt: nullableIso,
+  externalRef: nullableText,
+  pms: nullable(obj({ leaseStatus: Type.String(), unit: nullableText, statusChangedAt: isoTime, lastSeenAt: isoTime })),
+  lease: nullable(obj({ leaseStart: nullableText, leaseEnd: nullableText, moveIn: nullableText, moveOut: nullableText })),
+};
+export const residentStatus = obj(residentStatusProps);
+export const residentStatusChanged = obj({ ...residentStatusProps, affectedDoors });
+export const residentStatusPut = obj({ status: strEnum(['future', 'current', 'past']) });

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
 import type { AppContext } from '../app.js';
 import * as S from '../schemas.js';
 import { define } from './define.js';
-import { createToken, listTokens, revokeToken, type Role } from '../../model/tokens.js';
+import { createToken, listTokens, revokeToken } from '../../model/tokens.js';
 import { tokenView } from '../../views.js';
 import { schemaVersion } from '../../store/migrations.js';
 
@@ -20,7 +21,7 @@ export function registerMetaRoutes(app: FastifyInstance, { db, ctxFor }: AppCont
     summary: 'The calling token: its name, role, Key Management permission and property scope (what a console shows or hides)',
     tags: ['tokens'],
     permission: 'read',
-    response: { 200: S.obj({ tokenId: S.idSchema, name: { type: 'string' }, role: { type: 'string' }, keyManagement: { type: 'boolean' }, propertyId: { type: ['integer', 'null'] } }, ['tokenId', 'name', 'role', 'keyManagement', 'propertyId']) },
+    response: { 200: S.obj({ tokenId: S.idSchema, name: Type.String(), role: Type.String(), keyManagement: Type.Boolean(), propertyId: S.nullable(Type.Integer()) }) },
     handler: (req) => {
       const p = req.principal!;
       // A portfolio manager may change access everywhere; a read-only token nowhere.
@@ -28,7 +29,7 @@ export function registerMetaRoutes(app: FastifyInstance, { db, ctxFor }: AppCont
     },
   });
 
-  define<undefined, undefined, S.PageQ>(app, {
+  define(app, {
     method: 'GET',
     url: '/tokens',
     operationId: 'listTokens',
@@ -41,7 +42,7 @@ export function registerMetaRoutes(app: FastifyInstance, { db, ctxFor }: AppCont
     handler: (req, reply) => S.pageOf(reply, listTokens(db).map(tokenView), req.query),
   });
 
-  define<{ name: string; role: Role; propertyId?: number | null; keyManagement?: boolean }>(app, {
+  define(app, {
     method: 'POST',
     url: '/tokens',
     operationId: 'createToken',
@@ -57,7 +58,7 @@ export function registerMetaRoutes(app: FastifyInstance, { db, ctxFor }: AppCont
     },
   });
 
-  define<undefined, { tokenId: number }>(app, {
+  define(app, {
     method: 'DELETE',
     url: '/tokens/:tokenId',
     operationId: 'revokeToken',

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Static } from 'typebox';
 import type { AppContext } from '../app.js';
 import * as S from '../schemas.js';
 import { define, endMinute, inProperty, startMinute } from './define.js';
@@ -11,36 +12,15 @@ import {
   listPeople,
   revokeAllKeys,
   updatePerson,
-  type PersonPatch,
 } from '../../model/people.js';
 import { addGrants, getGrant, listGrants, removeGrant, updateGrant } from '../../model/grants.js';
 import { inviteGuest, listGuests, revokeGuest } from '../../model/guests.js';
-import type { AccessType, Schedule } from '../../model/types.js';
-import type { NewPersonInput } from '../../model/people.js';
 import { GatewayError } from '../../errors.js';
 import { grantView, personView } from '../../views.js';
 
-type PP = { propertyId: number };
-type PersonP = PP & { personId: number };
 
-interface WindowBody {
-  startsAt?: string | null;
-  expiresAt?: string | null;
-}
-
-/** The person's fields are the model's (NewPersonInput); the window comes as ISO times. */
-interface InviteBody extends WindowBody, NewPersonInput {
-  keyIds: number[];
-}
-
-interface GuestBody extends WindowBody {
-  email: string;
-  firstName: string;
-  lastName: string;
-  phone?: string | null;
-  accessType?: AccessType;
-  keyIds: number[];
-}
+/** The access window of a request body, as ISO times (the schemas' timeInput). */
+type WindowBody = Pick<Static<typeof S.grantsAdd>, 'startsAt' | 'expiresAt'>;
 
 export function registerPeopleRoutes(app: FastifyInstance, { db, ctxFor }: AppContext): void {
   const offsetOf = (propertyId: number) => getProperty(db, propertyId).timeZone;
@@ -48,10 +28,10 @@ export function registerPeopleRoutes(app: FastifyInstance, { db, ctxFor }: AppCo
     const off = offsetOf(propertyId);
     return { start: startMinute(b.startsAt, off), end: endMinute(b.expiresAt, off) };
   };
-  const personIn = (req: { params: PersonP }, ctx = {}) =>
+  const personIn = (req: { params: Static<typeof S.params.person> }, ctx = {}) =>
     inProperty(getPerson(db, req.params.personId, ctx), req.params.propertyId, 'PERSON_NOT_FOUND', `person ${req.params.personId}`);
 
-  define<undefined, PP, { includeExpired: boolean; search?: string; residentsOnly: boolean; limit: number; offset: number }>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/people',
     operationId: 'listPeople',
@@ -69,7 +49,7 @@ export function registerPeopleRoutes(app: FastifyInstance, { db, ctxFor }: AppCo
     },
   });
 
-  define<InviteBody, PP>(app, {
+  define(app, {
     method: 'POST',
     url: '/properties/:propertyId/people',
     operationId: 'invitePerson',
@@ -88,7 +68,7 @@ export function registerPeopleRoutes(app: FastifyInstance, { db, ctxFor }: AppCo
     },
   });
 
-  define<undefined, PersonP>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/people/:personId',
     operationId: 'getPerson',
@@ -103,7 +83,7 @@ export function registerPeopleRoutes(app: FastifyInstance, { db, ctxFor }: AppCo
     },
   });
 
-  define<PersonPatch, PersonP>(app, {
+  define(app, {
     method: 'PATCH',
     url: '/properties/:propertyId/people/:personId',
     operationId: 'updatePerson',
@@ -120,7 +100,7 @@ export function registerPeopleRoutes(app: FastifyInstance, { db, ctxFor }: AppCo
     },
   });
 
-  define<undefined, PersonP>(app, {
+  define(app, {
     method: 'DELETE',
     url: '/properties/:propertyId/people/:personId',
     operationId: 'deletePerson',
@@ -135,7 +115,7 @@ export function registerPeopleRoutes(app: FastifyInstance, { db, ctxFor }: AppCo
     },
   });
 
-  define<undefined, PersonP>(app, {
+  define(app, {
     method: 'POST',
     url: '/properties/:propertyId/people/:personId/revoke-all',
     operationId: 'revokeAllKeys',
@@ -153,7 +133,7 @@ export function registerPeopleRoutes(app: FastifyInstance, { db, ctxFor }: AppCo
   });
 
   // ---- grants
-  define<undefined, PersonP, S.PageQ>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/people/:personId/grants',
     operationId: 'listGrants',
@@ -166,7 +146,7 @@ export function registerPeopleRoutes(app: FastifyInstance, { db, ctxFor }: AppCo
     handler: (req, reply) => S.pageOf(reply, listGrants(db, personIn(req).id), req.query).map(grantView),
   });
 
-  define<WindowBody & { keyIds: number[] }, PersonP>(app, {
+  define(app, {
     method: 'POST',
     url: '/properties/:propertyId/people/:personId/grants',
     operationId: 'addGrants',
@@ -184,13 +164,12 @@ export function registerPeopleRoutes(app: FastifyInstance, { db, ctxFor }: AppCo
     },
   });
 
-  type GP = PersonP & { grantId: number };
-  const grantOf = (p: GP) => {
+  const grantOf = (p: Static<typeof S.params.grant>) => {
     const g = getGrant(db, p.grantId);
     if (g.personId !== p.personId) throw new GatewayError('GRANT_NOT_FOUND', `person ${p.personId} holds no grant ${p.grantId}`);
     return g;
   };
-  define<WindowBody & { schedule?: Schedule | null }, GP>(app, {
+  define(app, {
     method: 'PATCH',
     url: '/properties/:propertyId/people/:personId/grants/:grantId',
     operationId: 'updateGrant',
@@ -208,7 +187,7 @@ export function registerPeopleRoutes(app: FastifyInstance, { db, ctxFor }: AppCo
       return { ...grantView(g), affectedDoors: g.affectedDoors };
     },
   });
-  define<undefined, GP>(app, {
+  define(app, {
     method: 'DELETE',
     url: '/properties/:propertyId/people/:personId/grants/:grantId',
     operationId: 'removeGrant',
@@ -225,7 +204,7 @@ export function registerPeopleRoutes(app: FastifyInstance, { db, ctxFor }: AppCo
   });
 
   // ---- guests
-  define<undefined, PersonP, S.PageQ>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/people/:personId/guests',
     operationId: 'listGuests',
@@ -241,7 +220,7 @@ export function registerPeopleRoutes(app: FastifyInstance, { db, ctxFor }: AppCo
       return S.pageOf(reply, guests, req.query).map((e) => ({ guest: personView(e.guest), grants: e.grants.map(grantView) }));
     },
   });
-  define<GuestBody, PersonP>(app, {
+  define(app, {
     method: 'POST',
     url: '/properties/:propertyId/people/:personId/guests',
     operationId: 'inviteGuest',
@@ -260,7 +239,7 @@ export function registerPeopleRoutes(app: FastifyInstance, { db, ctxFor }: AppCo
       return { guest: personView(r.guest), created: r.created, grants: r.grants.map(grantView), affectedDoors: r.affectedDoors };
     },
   });
-  define<undefined, PersonP & { guestId: number }>(app, {
+  define(app, {
     method: 'DELETE',
     url: '/properties/:propertyId/people/:personId/guests/:guestId',
     operationId: 'revokeGuest',

@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
+import type { Static } from 'typebox';
 import type { AppContext } from '../app.js';
 import * as S from '../schemas.js';
 import * as F from './flow-schemas.js';
 import { define, inProperty } from './define.js';
 import { getPerson } from '../../model/people.js';
 import { one } from '../../model/base.js';
-import { configureIntegration, getIntegration, type IntegrationInput } from '../../flows/pms/integration.js';
+import { configureIntegration, getIntegration } from '../../flows/pms/integration.js';
 import { listSyncRuns, runPmsSync } from '../../flows/pms/sync.js';
 import {
   approveSuggestions,
@@ -15,23 +16,20 @@ import {
   pendingSuggestionCount,
   residentStatus,
   setResidentStatus,
-  type SuggestionState,
 } from '../../flows/pms/automated-access.js';
-import type { CanonicalStatus } from '../../flows/pms/feed.js';
 import { MS_PER_MINUTE, parseTimeToMinute } from '../../time.js';
-import { countAlerts, listAlerts, openAlertCount, resolveAlert, type AlertAction, type AlertState } from '../../flows/pms/alerts.js';
+import { countAlerts, listAlerts, openAlertCount, resolveAlert } from '../../flows/pms/alerts.js';
 import { countNotifications, listNotifications, getNotification, markNotificationSent, queueDailyMessages, withoutCode } from '../../flows/notifications.js';
 import type { Notification } from '../../flows/notifications.js';
 import { alertView, integrationView, notificationView, residentStatusView, suggestionView, syncRunView } from '../../flows/views.js';
 
-type PP = { propertyId: number };
 
 /** The PMS integration (seeds 002 and 003), alerts, access suggestions, resident status, the welcome outbox. */
 export function registerPmsRoutes(app: FastifyInstance, { db, ctxFor }: AppContext): void {
   const integrationOf = (propertyId: number) =>
     integrationView(getIntegration(db, propertyId), { pendingSuggestions: pendingSuggestionCount(db, propertyId), openAlerts: openAlertCount(db, propertyId) });
 
-  define<undefined, PP>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/pms',
     operationId: 'getPmsIntegration',
@@ -43,7 +41,7 @@ export function registerPmsRoutes(app: FastifyInstance, { db, ctxFor }: AppConte
     handler: (req) => integrationOf(req.params.propertyId),
   });
 
-  define<IntegrationInput, PP>(app, {
+  define(app, {
     method: 'PUT',
     url: '/properties/:propertyId/pms',
     operationId: 'configurePmsIntegration',
@@ -59,7 +57,7 @@ export function registerPmsRoutes(app: FastifyInstance, { db, ctxFor }: AppConte
     },
   });
 
-  define<Record<string, never> | null, PP>(app, {
+  define(app, {
     method: 'POST',
     url: '/properties/:propertyId/pms/sync',
     operationId: 'syncPmsNow',
@@ -72,7 +70,7 @@ export function registerPmsRoutes(app: FastifyInstance, { db, ctxFor }: AppConte
     handler: async (req) => syncRunView(await runPmsSync(db, req.params.propertyId, { trigger: 'manual', ctx: ctxFor(req) })),
   });
 
-  define<undefined, PP, { limit: number }>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/pms/runs',
     operationId: 'listPmsSyncRuns',
@@ -88,7 +86,7 @@ export function registerPmsRoutes(app: FastifyInstance, { db, ctxFor }: AppConte
     },
   });
 
-  define<undefined, PP, { state: SuggestionState; personId?: number; limit: number; offset: number }>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/access-suggestions',
     operationId: 'listAccessSuggestions',
@@ -105,7 +103,7 @@ export function registerPmsRoutes(app: FastifyInstance, { db, ctxFor }: AppConte
     },
   });
 
-  define<{ ids: number[] }, PP>(app, {
+  define(app, {
     method: 'POST',
     url: '/properties/:propertyId/access-suggestions/approve',
     operationId: 'approveAccessSuggestions',
@@ -121,7 +119,7 @@ export function registerPmsRoutes(app: FastifyInstance, { db, ctxFor }: AppConte
     },
   });
 
-  define<undefined, PP & { suggestionId: number }>(app, {
+  define(app, {
     method: 'DELETE',
     url: '/properties/:propertyId/access-suggestions/:suggestionId',
     operationId: 'discardAccessSuggestion',
@@ -133,7 +131,7 @@ export function registerPmsRoutes(app: FastifyInstance, { db, ctxFor }: AppConte
     handler: (req) => suggestionView(discardSuggestion(db, req.params.propertyId, req.params.suggestionId, ctxFor(req))),
   });
 
-  define<undefined, PP, { state: AlertState; limit: number; offset: number }>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/alerts',
     operationId: 'listPmsAlerts',
@@ -150,7 +148,7 @@ export function registerPmsRoutes(app: FastifyInstance, { db, ctxFor }: AppConte
     },
   });
 
-  define<{ action: AlertAction; personId?: number }, PP & { alertId: number }>(app, {
+  define(app, {
     method: 'POST',
     url: '/properties/:propertyId/alerts/:alertId/resolve',
     operationId: 'resolvePmsAlert',
@@ -163,9 +161,8 @@ export function registerPmsRoutes(app: FastifyInstance, { db, ctxFor }: AppConte
     handler: (req) => alertView(resolveAlert(db, req.params.propertyId, req.params.alertId, req.body, ctxFor(req))),
   });
 
-  type PersonP = PP & { personId: number };
-  const personIn = (p: PersonP) => inProperty(getPerson(db, p.personId), p.propertyId, 'PERSON_NOT_FOUND', `person ${p.personId}`);
-  define<undefined, PersonP>(app, {
+  const personIn = (p: Static<typeof S.params.person>) => inProperty(getPerson(db, p.personId), p.propertyId, 'PERSON_NOT_FOUND', `person ${p.personId}`);
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/people/:personId/resident-status',
     operationId: 'getResidentStatus',
@@ -179,7 +176,7 @@ export function registerPmsRoutes(app: FastifyInstance, { db, ctxFor }: AppConte
       return residentStatusView(residentStatus(db, req.params.personId));
     },
   });
-  define<{ status: CanonicalStatus }, PersonP>(app, {
+  define(app, {
     method: 'PUT',
     url: '/properties/:propertyId/people/:personId/resident-status',
     operationId: 'setResidentStatus',
@@ -196,7 +193,7 @@ export function registerPmsRoutes(app: FastifyInstance, { db, ctxFor }: AppConte
     },
   });
 
-  define<undefined, PP, { personId?: number; kind?: 'welcome' | 'daily'; unsentOnly: boolean; limit: number; offset: number }>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/notifications',
     operationId: 'listNotifications',
@@ -214,7 +211,7 @@ export function registerPmsRoutes(app: FastifyInstance, { db, ctxFor }: AppConte
       return S.withTotal(reply, total, listNotifications(db, req.params.propertyId, q).map((n) => notificationView(shown(n))));
     },
   });
-  define<{ date?: string } | null, PP>(app, {
+  define(app, {
     method: 'POST',
     url: '/properties/:propertyId/notifications/daily',
     operationId: 'queueDailyMessages',
@@ -226,7 +223,7 @@ export function registerPmsRoutes(app: FastifyInstance, { db, ctxFor }: AppConte
     response: { 200: F.queuedDaily },
     handler: (req) => queueDailyMessages(db, req.params.propertyId, req.body?.date, ctxFor(req)),
   });
-  define<{ sentAt?: string } | null, PP & { notificationId: number }>(app, {
+  define(app, {
     method: 'POST',
     url: '/properties/:propertyId/notifications/:notificationId/sent',
     operationId: 'markNotificationSent',

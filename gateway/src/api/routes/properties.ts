@@ -1,25 +1,24 @@
 import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from 'typebox';
 import type { AppContext } from '../app.js';
 import * as S from '../schemas.js';
 import { define, inProperty } from './define.js';
-import { createProperty, getProperty, listProperties, updateProperty, type PropertyInput } from '../../model/properties.js';
+import { createProperty, getProperty, listProperties, updateProperty } from '../../model/properties.js';
 import { createUnit, deleteUnit, getUnit, listUnits, renameUnit } from '../../model/units.js';
-import { createDoor, deleteDoor, getDoor, listDoors, updateDoor, type DoorInput, type DoorPatch } from '../../model/doors.js';
-import { createKey, deleteKey, getKey, listKeys, updateKey, type KeyInput, type KeyPatch } from '../../model/keys.js';
+import { createDoor, deleteDoor, getDoor, listDoors, updateDoor } from '../../model/doors.js';
+import { createKey, deleteKey, getKey, listKeys, updateKey } from '../../model/keys.js';
 import { credentialsForDoor } from '../../model/compile-input.js';
 import { requireCanonicalLockId } from '../../model/validate.js';
 import { doorChanges } from '../../model/journal.js';
 import { doorSyncState, doorSyncTasks } from '../../model/sync-state.js';
 import { doorsWithStaleTime, doorTimeState } from '../../model/door-time.js';
 import { nowOf } from '../../model/base.js';
-import type { Connectivity } from '../../model/types.js';
 import { changeView, doorCredentialView, doorView, keyView, propertyView, syncStateView, syncTaskView, unitView } from '../../views.js';
 
-type PP = { propertyId: number };
 
 export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: AppContext): void {
   // ---- properties
-  define<undefined, Record<string, never>, S.PageQ>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties',
     operationId: 'listProperties',
@@ -34,7 +33,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
       return S.pageOf(reply, seen, req.query).map(propertyView);
     },
   });
-  define<PropertyInput>(app, {
+  define(app, {
     method: 'POST',
     url: '/properties',
     operationId: 'createProperty',
@@ -48,7 +47,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
       return propertyView(createProperty(db, req.body, ctxFor(req)));
     },
   });
-  define<undefined, PP>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId',
     operationId: 'getProperty',
@@ -59,7 +58,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
     response: { 200: S.property },
     handler: (req) => propertyView(getProperty(db, req.params.propertyId, ctxFor(req))),
   });
-  define<Partial<PropertyInput>, PP>(app, {
+  define(app, {
     method: 'PATCH',
     url: '/properties/:propertyId',
     operationId: 'updateProperty',
@@ -76,7 +75,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
   });
 
   // ---- units
-  define<undefined, PP, S.PageQ>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/units',
     operationId: 'listUnits',
@@ -88,7 +87,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
     response: { 200: S.arrayOf(S.unit) },
     handler: (req, reply) => S.pageOf(reply, listUnits(db, req.params.propertyId), req.query).map(unitView),
   });
-  define<{ name: string }, PP>(app, {
+  define(app, {
     method: 'POST',
     url: '/properties/:propertyId/units',
     operationId: 'createUnit',
@@ -103,9 +102,8 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
       return unitView(createUnit(db, req.params.propertyId, req.body, ctxFor(req)));
     },
   });
-  type UP = PP & { unitId: number };
-  const unitIn = (p: UP) => inProperty(getUnit(db, p.unitId), p.propertyId, 'UNIT_NOT_FOUND', `unit ${p.unitId}`);
-  define<undefined, UP>(app, {
+  const unitIn = (p: Static<typeof S.params.unit>) => inProperty(getUnit(db, p.unitId), p.propertyId, 'UNIT_NOT_FOUND', `unit ${p.unitId}`);
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/units/:unitId',
     operationId: 'getUnit',
@@ -116,7 +114,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
     response: { 200: S.unit },
     handler: (req) => unitView(unitIn(req.params)),
   });
-  define<{ name: string }, UP>(app, {
+  define(app, {
     method: 'PATCH',
     url: '/properties/:propertyId/units/:unitId',
     operationId: 'renameUnit',
@@ -131,7 +129,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
       return unitView(renameUnit(db, req.params.unitId, req.body.name));
     },
   });
-  define<undefined, UP>(app, {
+  define(app, {
     method: 'DELETE',
     url: '/properties/:propertyId/units/:unitId',
     operationId: 'deleteUnit',
@@ -139,7 +137,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
     tags: ['units'],
     permission: 'configure',
     params: S.params.unit,
-    response: { 204: { type: 'null' } },
+    response: { 204: Type.Null() },
     handler: (req, reply) => {
       unitIn(req.params);
       deleteUnit(db, req.params.unitId);
@@ -149,7 +147,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
   });
 
   // ---- doors
-  define<undefined, PP, { connectivity?: Connectivity; unitId?: number } & S.PageQ>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/doors',
     operationId: 'listDoors',
@@ -157,14 +155,14 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
     tags: ['doors'],
     permission: 'read',
     params: S.params.property,
-    querystring: S.obj({ connectivity: { type: 'string', enum: ['online', 'offline'] }, unitId: S.idSchema, ...S.pageProps }),
+    querystring: S.obj({ connectivity: Type.Optional(S.strEnum(['online', 'offline'])), unitId: Type.Optional(S.idSchema), ...S.pageProps }),
     response: { 200: S.arrayOf(S.door) },
     handler: (req, reply) => {
       const { limit, offset, ...filter } = req.query;
       return S.pageOf(reply, listDoors(db, req.params.propertyId, filter), { limit, offset }).map(doorView);
     },
   });
-  define<DoorInput, PP>(app, {
+  define(app, {
     method: 'POST',
     url: '/properties/:propertyId/doors',
     operationId: 'createDoor',
@@ -180,9 +178,8 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
       return { ...doorView(d), affectedDoors: d.affectedDoors };
     },
   });
-  type DP = PP & { doorId: number };
-  const doorIn = (p: DP) => inProperty(getDoor(db, p.doorId), p.propertyId, 'DOOR_NOT_FOUND', `door ${p.doorId}`);
-  define<undefined, DP>(app, {
+  const doorIn = (p: Static<typeof S.params.door>) => inProperty(getDoor(db, p.doorId), p.propertyId, 'DOOR_NOT_FOUND', `door ${p.doorId}`);
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/doors/:doorId',
     operationId: 'getDoor',
@@ -193,7 +190,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
     response: { 200: S.door },
     handler: (req) => doorView(doorIn(req.params)),
   });
-  define<DoorPatch, DP>(app, {
+  define(app, {
     method: 'PATCH',
     url: '/properties/:propertyId/doors/:doorId',
     operationId: 'updateDoor',
@@ -208,7 +205,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
       return doorView(updateDoor(db, req.params.doorId, req.body));
     },
   });
-  define<undefined, DP>(app, {
+  define(app, {
     method: 'DELETE',
     url: '/properties/:propertyId/doors/:doorId',
     operationId: 'deleteDoor',
@@ -216,7 +213,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
     tags: ['doors'],
     permission: 'configure',
     params: S.params.door,
-    response: { 204: { type: 'null' } },
+    response: { 204: Type.Null() },
     handler: (req, reply) => {
       doorIn(req.params);
       deleteDoor(db, req.params.doorId);
@@ -224,7 +221,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
       return null;
     },
   });
-  define<undefined, DP>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/doors/:doorId/credentials',
     operationId: 'listDoorCredentials',
@@ -239,7 +236,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
       return S.withTotal(reply, creds.length, creds.map(doorCredentialView));
     },
   });
-  define<undefined, DP>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/doors/:doorId/sync-state',
     operationId: 'getDoorSyncState',
@@ -263,7 +260,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
       };
     },
   });
-  define<undefined, PP, { connectivity?: Connectivity }>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/sync-tasks',
     operationId: 'listSyncTasks',
@@ -271,7 +268,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
     tags: ['sync'],
     permission: 'read',
     params: S.params.property,
-    querystring: S.obj({ connectivity: { type: 'string', enum: ['online', 'offline'] } }),
+    querystring: S.obj({ connectivity: Type.Optional(S.strEnum(['online', 'offline'])) }),
     response: { 200: S.arrayOf(S.syncTask) },
     handler: (req, reply) => {
       const tasks = doorSyncTasks(db, req.params.propertyId, { ...req.query, ctx: ctxFor(req) });
@@ -280,7 +277,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
   });
 
   // ---- keys
-  define<undefined, PP, S.PageQ>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/keys',
     operationId: 'listKeys',
@@ -292,7 +289,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
     response: { 200: S.arrayOf(S.key) },
     handler: (req, reply) => S.pageOf(reply, listKeys(db, req.params.propertyId), req.query).map(keyView),
   });
-  define<KeyInput, PP>(app, {
+  define(app, {
     method: 'POST',
     url: '/properties/:propertyId/keys',
     operationId: 'createKey',
@@ -307,9 +304,8 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
       return keyView(createKey(db, req.params.propertyId, req.body, ctxFor(req)));
     },
   });
-  type KP = PP & { keyId: number };
-  const keyIn = (p: KP) => inProperty(getKey(db, p.keyId), p.propertyId, 'KEY_NOT_FOUND', `key ${p.keyId}`);
-  define<undefined, KP>(app, {
+  const keyIn = (p: Static<typeof S.params.key>) => inProperty(getKey(db, p.keyId), p.propertyId, 'KEY_NOT_FOUND', `key ${p.keyId}`);
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/keys/:keyId',
     operationId: 'getKey',
@@ -320,7 +316,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
     response: { 200: S.key },
     handler: (req) => keyView(keyIn(req.params)),
   });
-  define<KeyPatch, KP>(app, {
+  define(app, {
     method: 'PATCH',
     url: '/properties/:propertyId/keys/:keyId',
     operationId: 'updateKey',
@@ -336,7 +332,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
       return { ...keyView(k), affectedDoors: k.affectedDoors };
     },
   });
-  define<undefined, KP>(app, {
+  define(app, {
     method: 'DELETE',
     url: '/properties/:propertyId/keys/:keyId',
     operationId: 'deleteKey',

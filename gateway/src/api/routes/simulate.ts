@@ -6,6 +6,7 @@
  * reading door state needs any token. Without a world every route answers WORLD_NOT_RUNNING.
  */
 import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
 import type { AppContext } from '../app.js';
 import * as S from '../schemas.js';
 import { define } from './define.js';
@@ -15,56 +16,53 @@ import type { World } from '../../world/world.js';
 import * as act from '../../world/actions.js';
 import { doorCredentials, doorState, listWorldDoors } from '../../world/door-views.js';
 
-const loose = { type: 'object', additionalProperties: true } as const;
+const loose = (description: string) => S.looseObject({ description });
 
 export const doorStateSchema = S.obj(
   {
     doorId: S.idSchema,
-    name: { type: 'string' },
-    lockId: { type: 'string' },
-    connectivity: { type: 'string', enum: ['online', 'offline'] },
-    gateway: { type: ['string', 'null'], description: 'Gateway radio that reaches the door (online doors)' },
-    inRange: { type: 'boolean', description: 'False while the door is put out of every radio\'s range' },
-    compiledSeq: { type: 'integer', description: 'Newest set the gateway compiled for the door' },
-    enforcedSeq: { type: 'integer', description: 'Set the door last confirmed (signed receipt)' },
-    pendingChanges: { type: 'integer', description: 'Access changes not compiled into a set yet' },
-    inSync: { type: 'boolean', description: 'The door enforces the newest set and nothing is pending' },
-    lastVisitAt: { type: ['string', 'null'], description: 'When the door last confirmed a set (a sync or a visit), ISO 8601' },
-    lockSeq: { type: ['integer', 'null'], description: 'Set the simulated lock runs now (null while it has no power)' },
-    commissioned: { type: ['boolean', 'null'] },
-    battery: { type: 'integer', description: 'Percent' },
-    lockedOutUntil: { type: ['string', 'null'], description: 'End of a keypad lockout in force (ISO 8601)' },
-    lockClock: { type: ['string', 'null'], description: "The lock's RTC (ISO 8601)" },
-    powered: { type: 'boolean' },
-    busy: { type: 'boolean', description: 'A simulated action is using the door' },
+    name: Type.String(),
+    lockId: Type.String(),
+    connectivity: S.strEnum(['online', 'offline']),
+    gateway: S.nullable(Type.String({ description: 'Gateway radio that reaches the door (online doors)' })),
+    inRange: Type.Boolean({ description: 'False while the door is put out of every radio\'s range' }),
+    compiledSeq: Type.Integer({ description: 'Newest set the gateway compiled for the door' }),
+    enforcedSeq: Type.Integer({ description: 'Set the door last confirmed (signed receipt)' }),
+    pendingChanges: Type.Integer({ description: 'Access changes not compiled into a set yet' }),
+    inSync: Type.Boolean({ description: 'The door enforces the newest set and nothing is pending' }),
+    lastVisitAt: S.nullable(Type.String({ description: 'When the door last confirmed a set (a sync or a visit), ISO 8601' })),
+    lockSeq: S.nullable(Type.Integer({ description: 'Set the simulated lock runs now (null while it has no power)' })),
+    commissioned: S.nullable(Type.Boolean()),
+    battery: Type.Integer({ description: 'Percent' }),
+    lockedOutUntil: S.nullable(Type.String({ description: 'End of a keypad lockout in force (ISO 8601)' })),
+    lockClock: S.nullable(Type.String({ description: "The lock's RTC (ISO 8601)" })),
+    powered: Type.Boolean(),
+    busy: Type.Boolean({ description: 'A simulated action is using the door' }),
   },
-  ['doorId', 'name', 'lockId', 'connectivity', 'gateway', 'inRange', 'compiledSeq', 'enforcedSeq', 'pendingChanges', 'inSync', 'lastVisitAt', 'lockSeq', 'commissioned', 'battery', 'lockedOutUntil', 'lockClock', 'powered', 'busy'],
 );
 
 const attemptSchema = S.obj(
   {
     doorId: S.idSchema,
-    outcome: { type: 'string', enum: ['granted', 'denied'] },
-    reason: { type: ['string', 'null'], description: 'Why the lock denied (unknownCredential, expired, lockedOut, badProof...)' },
-    credentialKind: { type: ['string', 'null'] },
-    holder: { type: ['integer', 'null'] },
-    personId: { type: ['integer', 'null'] },
-    lockEventIndex: { type: 'integer' },
+    outcome: S.strEnum(['granted', 'denied']),
+    reason: S.nullable(Type.String({ description: 'Why the lock denied (unknownCredential, expired, lockedOut, badProof...)' })),
+    credentialKind: S.nullable(Type.String()),
+    holder: S.nullable(Type.Integer()),
+    personId: S.nullable(Type.Integer()),
+    lockEventIndex: Type.Integer(),
   },
-  ['doorId', 'outcome', 'reason', 'credentialKind', 'holder', 'personId', 'lockEventIndex'],
 );
 
-const clockSchema = S.obj({ now: { type: 'string' }, aheadMs: { type: 'integer', description: 'How far the world is ahead of wall time' } }, ['now', 'aheadMs']);
+const clockSchema = S.obj({ now: Type.String(), aheadMs: Type.Integer({ description: 'How far the world is ahead of wall time' }) });
 
 export function registerSimulateRoutes(app: FastifyInstance, c: AppContext): void {
   const world = (): World => {
     if (!c.world) throw new GatewayError('WORLD_NOT_RUNNING', 'this server runs no simulated world; start it with `latchkit serve --radio virtual` (or `--demo`)');
     return c.world;
   };
-  type DoorParams = { propertyId: number; doorId: number };
   const base = '/properties/:propertyId/simulate';
 
-  define<undefined, { propertyId: number }, { search?: string; offset: number; limit: number }>(app, {
+  define(app, {
     method: 'GET',
     url: `${base}/doors`,
     operationId: 'listSimulatedDoors',
@@ -73,11 +71,11 @@ export function registerSimulateRoutes(app: FastifyInstance, c: AppContext): voi
     permission: 'read',
     params: S.params.property,
     querystring: S.obj({
-      search: { type: 'string', minLength: 1, maxLength: 200, description: 'Part of the door name' },
-      offset: { type: 'integer', minimum: 0, default: 0 },
-      limit: { type: 'integer', minimum: 1, maximum: 10_000, default: 1000 },
+      search: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Part of the door name' })),
+      offset: S.withDefault(Type.Integer({ minimum: 0 }), 0),
+      limit: S.withDefault(Type.Integer({ minimum: 1, maximum: 10_000 }), 1000),
     }),
-    response: { 200: { type: 'array', items: doorStateSchema } },
+    response: { 200: Type.Array(doorStateSchema) },
     handler: (req, reply) => {
       const { total, behind, doors } = listWorldDoors(world(), req.params.propertyId, { ...(req.query.search ? { search: req.query.search } : {}), offset: req.query.offset, limit: req.query.limit });
       void reply.header('x-total-count', String(total)).header('x-behind-count', String(behind));
@@ -87,16 +85,15 @@ export function registerSimulateRoutes(app: FastifyInstance, c: AppContext): voi
 
   const heldSchema = S.obj(
     {
-      kind: { type: 'string', enum: ['doorcode', 'daily', 'keycard', 'phone'] },
-      holderRef: { type: 'integer' },
-      name: { type: ['string', 'null'], description: "The holder's name (kept after deletion)" },
-      personId: { type: ['integer', 'null'], description: 'The living person, if any' },
-      startsAt: { type: ['string', 'null'] },
-      expiresAt: { type: ['string', 'null'] },
+      kind: S.strEnum(['doorcode', 'daily', 'keycard', 'phone']),
+      holderRef: Type.Integer(),
+      name: S.nullable(Type.String({ description: "The holder's name (kept after deletion)" })),
+      personId: S.nullable(Type.Integer({ description: 'The living person, if any' })),
+      startsAt: S.nullable(Type.String()),
+      expiresAt: S.nullable(Type.String()),
     },
-    ['kind', 'holderRef', 'name', 'personId', 'startsAt', 'expiresAt'],
   );
-  define<undefined, DoorParams>(app, {
+  define(app, {
     method: 'GET',
     url: `${base}/doors/:doorId/credentials`,
     operationId: 'getSimulatedDoorCredentials',
@@ -104,11 +101,11 @@ export function registerSimulateRoutes(app: FastifyInstance, c: AppContext): voi
     tags: ['simulate'],
     permission: 'read',
     params: S.params.door,
-    response: { 200: S.obj({ lock: { type: 'array', items: heldSchema }, compiled: { type: 'array', items: heldSchema } }, ['lock', 'compiled']) },
+    response: { 200: S.obj({ lock: Type.Array(heldSchema), compiled: Type.Array(heldSchema) }) },
     handler: (req) => doorCredentials(world(), world().door(req.params.doorId, req.params.propertyId).doorId),
   });
 
-  define<undefined, DoorParams>(app, {
+  define(app, {
     method: 'GET',
     url: `${base}/doors/:doorId`,
     operationId: 'getSimulatedDoor',
@@ -120,7 +117,7 @@ export function registerSimulateRoutes(app: FastifyInstance, c: AppContext): voi
     handler: (req) => doorState(world(), world().door(req.params.doorId, req.params.propertyId).doorId),
   });
 
-  define<undefined, DoorParams>(app, {
+  define(app, {
     method: 'POST',
     url: `${base}/doors/:doorId/door-sync`,
     operationId: 'simulateDoorSync',
@@ -133,19 +130,18 @@ export function registerSimulateRoutes(app: FastifyInstance, c: AppContext): voi
       200: S.obj(
         {
           doorId: S.idSchema,
-          seqBefore: { type: 'integer' },
-          seqAfter: { type: 'integer' },
-          taskPending: { type: 'boolean', description: 'The door still has a Door Sync task (only if a change arrived meanwhile)' },
-          result: { ...loose, description: 'The sync: action, commissioned, sent (delta/full), bytes, eventsUploaded, attempts, elapsedMs (modelled)' },
+          seqBefore: Type.Integer(),
+          seqAfter: Type.Integer(),
+          taskPending: Type.Boolean({ description: 'The door still has a Door Sync task (only if a change arrived meanwhile)' }),
+          result: loose('The sync: action, commissioned, sent (delta/full), bytes, eventsUploaded, attempts, elapsedMs (modelled)'),
           door: doorStateSchema,
         },
-        ['doorId', 'seqBefore', 'seqAfter', 'taskPending', 'result', 'door'],
       ),
     },
     handler: (req) => act.doorSync(world(), req.params.propertyId, req.params.doorId),
   });
 
-  define<{ personId: number; profile?: 'ios' | 'android' }, DoorParams>(app, {
+  define(app, {
     method: 'POST',
     url: `${base}/doors/:doorId/phone-unlock`,
     operationId: 'simulatePhoneUnlock',
@@ -153,29 +149,28 @@ export function registerSimulateRoutes(app: FastifyInstance, c: AppContext): voi
     tags: ['simulate'],
     permission: 'key_management',
     params: S.params.door,
-    body: S.obj({ personId: S.idSchema, profile: { type: 'string', enum: ['ios', 'android'], description: 'Radio profile of the phone (default ios)' } }, ['personId']),
+    body: S.obj({ personId: S.idSchema, profile: Type.Optional(S.strEnum(['ios', 'android'], { description: 'Radio profile of the phone (default ios)' })) }),
     response: {
       200: S.obj(
         {
           doorId: S.idSchema,
           personId: S.idSchema,
-          outcome: { type: 'string', enum: ['granted', 'denied'] },
-          reason: { type: ['string', 'null'] },
-          relay: { type: ['object', 'null'], additionalProperties: true, description: 'What was relayed: sent (delta/full), seq, bytes, fellBack' },
-          relayError: { type: ['string', 'null'] },
-          seqBefore: { type: 'integer' },
-          seqAfter: { type: 'integer' },
-          eventsUploaded: { type: 'integer' },
-          modelledMs: S.obj({ scan: { type: 'number' }, connect: { type: 'number' }, exchange: { type: 'number' }, total: { type: 'number' } }, ['scan', 'connect', 'exchange', 'total']),
+          outcome: S.strEnum(['granted', 'denied']),
+          reason: S.nullable(Type.String()),
+          relay: S.nullable(loose('What was relayed: sent (delta/full), seq, bytes, fellBack')),
+          relayError: S.nullable(Type.String()),
+          seqBefore: Type.Integer(),
+          seqAfter: Type.Integer(),
+          eventsUploaded: Type.Integer(),
+          modelledMs: S.obj({ scan: Type.Number(), connect: Type.Number(), exchange: Type.Number(), total: Type.Number() }),
           door: doorStateSchema,
         },
-        ['doorId', 'personId', 'outcome', 'reason', 'relay', 'relayError', 'seqBefore', 'seqAfter', 'eventsUploaded', 'modelledMs', 'door'],
       ),
     },
     handler: (req) => act.phoneUnlock(world(), req.params.propertyId, req.params.doorId, req.body.personId, req.body.profile ?? 'ios'),
   });
 
-  define<{ code: string }, DoorParams>(app, {
+  define(app, {
     method: 'POST',
     url: `${base}/doors/:doorId/keypad`,
     operationId: 'simulateKeypad',
@@ -183,12 +178,12 @@ export function registerSimulateRoutes(app: FastifyInstance, c: AppContext): voi
     tags: ['simulate'],
     permission: 'key_management',
     params: S.params.door,
-    body: S.obj({ code: { type: 'string', minLength: 1, maxLength: 32, description: 'Digits: the property doorcode length, or 6 for a daily code' } }, ['code']),
+    body: S.obj({ code: Type.String({ minLength: 1, maxLength: 32, description: 'Digits: the property doorcode length, or 6 for a daily code' }) }),
     response: { 200: attemptSchema },
     handler: (req) => act.keypad(world(), req.params.propertyId, req.params.doorId, req.body.code),
   });
 
-  define<{ uid: string; cloned?: boolean }, DoorParams>(app, {
+  define(app, {
     method: 'POST',
     url: `${base}/doors/:doorId/keycard`,
     operationId: 'simulateKeycard',
@@ -196,12 +191,12 @@ export function registerSimulateRoutes(app: FastifyInstance, c: AppContext): voi
     tags: ['simulate'],
     permission: 'key_management',
     params: S.params.door,
-    body: S.obj({ uid: { type: 'string', pattern: '^([0-9a-f]{2}){4,10}$' }, cloned: { type: 'boolean' } }, ['uid']),
+    body: S.obj({ uid: Type.String({ pattern: '^([0-9a-f]{2}){4,10}$' }), cloned: Type.Optional(Type.Boolean()) }),
     response: { 200: attemptSchema },
     handler: (req) => act.tapCard(world(), req.params.propertyId, req.params.doorId, req.body.uid, req.body.cloned ?? false),
   });
 
-  define<{ atWrite?: number }, DoorParams>(app, {
+  define(app, {
     method: 'POST',
     url: `${base}/doors/:doorId/power-cut`,
     operationId: 'simulatePowerCut',
@@ -209,17 +204,16 @@ export function registerSimulateRoutes(app: FastifyInstance, c: AppContext): voi
     tags: ['simulate'],
     permission: 'key_management',
     params: S.params.door,
-    body: S.obj({ atWrite: { type: 'integer', minimum: 0, maximum: 1_000_000 } }),
+    body: S.obj({ atWrite: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })) }),
     response: {
       200: S.obj(
-        { doorId: S.idSchema, mode: { type: 'string', enum: ['now', 'armed'] }, atWrite: { type: ['integer', 'null'] }, applyWrites: { type: ['integer', 'null'] }, door: doorStateSchema },
-        ['doorId', 'mode', 'atWrite', 'applyWrites', 'door'],
+        { doorId: S.idSchema, mode: S.strEnum(['now', 'armed']), atWrite: S.nullable(Type.Integer()), applyWrites: S.nullable(Type.Integer()), door: doorStateSchema },
       ),
     },
     handler: (req) => act.powerCut(world(), req.params.propertyId, req.params.doorId, req.body.atWrite),
   });
 
-  define<{ percent: number }, DoorParams>(app, {
+  define(app, {
     method: 'POST',
     url: `${base}/doors/:doorId/battery`,
     operationId: 'simulateBattery',
@@ -227,12 +221,12 @@ export function registerSimulateRoutes(app: FastifyInstance, c: AppContext): voi
     tags: ['simulate'],
     permission: 'key_management',
     params: S.params.door,
-    body: S.obj({ percent: { type: 'integer', minimum: 0, maximum: 100 } }, ['percent']),
+    body: S.obj({ percent: Type.Integer({ minimum: 0, maximum: 100 }) }),
     response: { 200: doorStateSchema },
     handler: (req) => act.setBattery(world(), req.params.propertyId, req.params.doorId, req.body.percent),
   });
 
-  define<{ inRange: boolean }, DoorParams>(app, {
+  define(app, {
     method: 'POST',
     url: `${base}/doors/:doorId/range`,
     operationId: 'simulateRange',
@@ -240,12 +234,12 @@ export function registerSimulateRoutes(app: FastifyInstance, c: AppContext): voi
     tags: ['simulate'],
     permission: 'key_management',
     params: S.params.door,
-    body: S.obj({ inRange: { type: 'boolean' } }, ['inRange']),
+    body: S.obj({ inRange: Type.Boolean() }),
     response: { 200: doorStateSchema },
     handler: (req) => act.setInRange(world(), req.params.propertyId, req.params.doorId, req.body.inRange),
   });
 
-  define<{ skewSeconds: number }, DoorParams>(app, {
+  define(app, {
     method: 'POST',
     url: `${base}/doors/:doorId/lock-clock`,
     operationId: 'simulateLockClockSkew',
@@ -253,12 +247,12 @@ export function registerSimulateRoutes(app: FastifyInstance, c: AppContext): voi
     tags: ['simulate'],
     permission: 'key_management',
     params: S.params.door,
-    body: S.obj({ skewSeconds: { type: 'integer', minimum: -315_360_000, maximum: 315_360_000 } }, ['skewSeconds']),
+    body: S.obj({ skewSeconds: Type.Integer({ minimum: -315_360_000, maximum: 315_360_000 }) }),
     response: { 200: doorStateSchema },
     handler: (req) => act.skewLockClock(world(), req.params.propertyId, req.params.doorId, req.body.skewSeconds),
   });
 
-  define<undefined, { propertyId: number; personId: number }>(app, {
+  define(app, {
     method: 'POST',
     url: `${base}/people/:personId/install-phone`,
     operationId: 'simulateInstallPhone',
@@ -267,11 +261,11 @@ export function registerSimulateRoutes(app: FastifyInstance, c: AppContext): voi
     permission: 'key_management',
     noBody: true,
     params: S.params.person,
-    response: { 200: S.obj({ personId: S.idSchema, publicKey: { type: 'string' }, added: { type: 'boolean', description: 'False when the key was already registered' } }, ['personId', 'publicKey', 'added']) },
+    response: { 200: S.obj({ personId: S.idSchema, publicKey: Type.String(), added: Type.Boolean({ description: 'False when the key was already registered' }) }) },
     handler: (req) => act.installPhone(world(), req.params.propertyId, req.params.personId),
   });
 
-  define<undefined, { propertyId: number }>(app, {
+  define(app, {
     method: 'GET',
     url: `${base}/clock`,
     operationId: 'getWorldClock',
@@ -283,7 +277,7 @@ export function registerSimulateRoutes(app: FastifyInstance, c: AppContext): voi
     handler: () => ({ now: new Date(world().clock.now()).toISOString(), aheadMs: world().clock.aheadMs }),
   });
 
-  define<{ minutes: number }, { propertyId: number }>(app, {
+  define(app, {
     method: 'POST',
     url: `${base}/clock/advance`,
     operationId: 'advanceWorldClock',
@@ -291,7 +285,7 @@ export function registerSimulateRoutes(app: FastifyInstance, c: AppContext): voi
     tags: ['simulate'],
     permission: 'key_management',
     params: S.params.property,
-    body: S.obj({ minutes: { type: 'number', description: 'Minutes to move forward (> 0)' } }, ['minutes']),
+    body: S.obj({ minutes: Type.Number({ description: 'Minutes to move forward (> 0)' }) }),
     response: { 200: clockSchema },
     handler: (req) => {
       getProperty(c.db, req.params.propertyId);

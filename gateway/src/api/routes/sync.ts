@@ -7,6 +7,7 @@
  * upload is verified against the lock's device key and event chain before anything is stored.
  */
 import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
 import { decodeEvents, ProtocolError } from '@latchkit/protocol';
 import type { AppContext } from '../app.js';
 import * as S from '../schemas.js';
@@ -19,8 +20,8 @@ import { one } from '../../model/base.js';
 import { getProperty } from '../../model/properties.js';
 import { requireCanonicalLockId } from '../../model/validate.js';
 
-const base64 = { type: 'string', pattern: '^[A-Za-z0-9+/]*={0,2}$', maxLength: 8_000_000 } as const;
-const lockIdHex = { type: 'string', pattern: '^[0-9a-f]{16}$' } as const;
+const base64 = (extra: { description?: string; minLength?: number } = {}) => Type.String({ pattern: '^[A-Za-z0-9+/]*={0,2}$', maxLength: 8_000_000, ...extra });
+const lockIdHex = Type.String({ pattern: '^[0-9a-f]{16}$' });
 const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
 const fromB64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'));
 
@@ -28,24 +29,25 @@ const bundleSchema = S.obj(
   {
     doorId: S.idSchema,
     lockId: lockIdHex,
-    seq: { type: 'integer', minimum: 1, description: 'Sequence the door will enforce after the relay' },
-    delta: { ...base64, description: 'Signed delta from the sequence the door enforces (base64), when one was compiled' },
-    full: { ...base64, description: 'The signed full set (base64): sent when there is no delta or the lock refuses it. Absent when the door only misses anchor updates' },
-    anchorUpdates: {
-      type: 'array',
-      items: base64,
-      description: 'Signed trust-anchor updates (issuer key rotation, base64), oldest first: push them before the set. The lock logs each one it applies, and the visit upload reports it',
-    },
-    timeSync: { ...base64, description: 'A signed time for the lock, issued now (base64): push it first when the lock reports a clock more than a minute behind it (the lock moves its clock only forward)' },
-    eventsFrom: { type: 'integer', minimum: 0, description: 'First event index the gateway does not have yet' },
+    seq: Type.Integer({ minimum: 1, description: 'Sequence the door will enforce after the relay' }),
+    delta: Type.Optional(base64({ description: 'Signed delta from the sequence the door enforces (base64), when one was compiled' })),
+    full: Type.Optional(base64({ description: 'The signed full set (base64): sent when there is no delta or the lock refuses it. Absent when the door only misses anchor updates' })),
+    anchorUpdates: Type.Optional(
+      Type.Array(base64(), {
+        description: 'Signed trust-anchor updates (issuer key rotation, base64), oldest first: push them before the set. The lock logs each one it applies, and the visit upload reports it',
+      }),
+    ),
+    timeSync: Type.Optional(base64({ description: 'A signed time for the lock, issued now (base64): push it first when the lock reports a clock more than a minute behind it (the lock moves its clock only forward)' })),
+    eventsFrom: Type.Integer({ minimum: 0, description: 'First event index the gateway does not have yet' }),
   },
-  ['doorId', 'lockId', 'seq', 'eventsFrom'],
 );
 
-const rotationSchema = S.obj({ kid: { type: 'string' }, doors: { type: 'integer', minimum: 0 } }, ['kid', 'doors']);
+const rotationSchema = S.obj({ kid: Type.String(), doors: Type.Integer({ minimum: 0 }) });
 
-export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx }: AppContext): void {
-  define<undefined, { propertyId: number; personId: number }>(app, {
+export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx, signerFor }: AppContext): void {
+  // Every call below that may sign goes through the property's signer when one is configured.
+  const signing = (req: Parameters<typeof ctx>[0]) => ({ ctx: ctx(req), ...(signerFor ? { signerFor } : {}) });
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/people/:personId/relay-bundles',
     operationId: 'getRelayBundles',
@@ -53,10 +55,10 @@ export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx }: Ap
     tags: ['sync'],
     permission: 'read',
     params: S.params.person,
-    response: { 200: { type: 'array', items: bundleSchema } },
-    handler: (req) => {
+    response: { 200: Type.Array(bundleSchema) },
+    handler: async (req) => {
       inProperty(getPerson(db, req.params.personId), req.params.propertyId, 'PERSON_NOT_FOUND', `person ${req.params.personId}`);
-      return relayBundlesFor(db, req.params.personId, { ctx: ctx(req), onlyOffline: true }).map((b) => ({
+      return (await relayBundlesFor(db, req.params.personId, { ...signing(req), onlyOffline: true })).map((b) => ({
         doorId: b.doorId,
         lockId: Buffer.from(b.lockId).toString('hex'),
         seq: b.seq,
@@ -69,7 +71,7 @@ export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx }: Ap
     },
   });
 
-  define<{ lockId: string; receipt: string; events?: string }, { propertyId: number }>(app, {
+  define(app, {
     method: 'POST',
     url: '/properties/:propertyId/visits',
     operationId: 'uploadVisit',
@@ -79,22 +81,20 @@ export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx }: Ap
     params: S.params.property,
     body: S.obj(
       {
-        lockId: { type: 'string', description: '16 lower-case hex digits (INVALID_LOCK_ID otherwise)' },
-        receipt: { ...base64, minLength: 4 },
-        events: { ...base64, description: 'Concatenated 32-byte event records (base64)' },
+        lockId: Type.String({ description: '16 lower-case hex digits (INVALID_LOCK_ID otherwise)' }),
+        receipt: base64({ minLength: 4 }),
+        events: Type.Optional(base64({ description: 'Concatenated 32-byte event records (base64)' })),
       },
-      ['lockId', 'receipt'],
     ),
     response: {
       200: S.obj(
         {
           doorId: S.idSchema,
-          enforcedSeq: { type: 'integer', minimum: 0 },
-          advanced: { type: 'boolean' },
-          eventsUploaded: { type: 'integer', minimum: 0 },
-          eventsRefused: { type: ['string', 'null'], description: 'Why the event records were refused (they did not verify against the signed head); null when accepted' },
+          enforcedSeq: Type.Integer({ minimum: 0 }),
+          advanced: Type.Boolean(),
+          eventsUploaded: Type.Integer({ minimum: 0 }),
+          eventsRefused: S.nullable(Type.String({ description: 'Why the event records were refused (they did not verify against the signed head); null when accepted' })),
         },
-        ['doorId', 'enforcedSeq', 'advanced', 'eventsUploaded', 'eventsRefused'],
       ),
     },
     handler: (req) => {
@@ -112,7 +112,7 @@ export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx }: Ap
     },
   });
 
-  define<undefined, { propertyId: number }>(app, {
+  define(app, {
     method: 'POST',
     url: '/properties/:propertyId/issuer-rotation',
     operationId: 'beginIssuerRotation',
@@ -122,10 +122,10 @@ export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx }: Ap
     params: S.params.property,
     noBody: true,
     response: { 200: rotationSchema },
-    handler: (req) => beginIssuerRotation(db, req.params.propertyId, { ctx: ctx(req) }),
+    handler: (req) => beginIssuerRotation(db, req.params.propertyId, signing(req)),
   });
 
-  define<undefined, { propertyId: number }>(app, {
+  define(app, {
     method: 'GET',
     url: '/properties/:propertyId/issuer-rotation',
     operationId: 'getIssuerRotation',
@@ -133,14 +133,14 @@ export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx }: Ap
     tags: ['sync'],
     permission: 'read',
     params: S.params.property,
-    response: { 200: S.obj({ doorsBehind: { type: 'array', items: S.idSchema } }, ['doorsBehind']) },
+    response: { 200: S.obj({ doorsBehind: Type.Array(S.idSchema) }) },
     handler: (req) => {
       getProperty(db, req.params.propertyId); // 404 PROPERTY_NOT_FOUND for an unknown property
       return { doorsBehind: doorsBehindOnAnchors(db, req.params.propertyId) };
     },
   });
 
-  define<undefined, { propertyId: number }>(app, {
+  define(app, {
     method: 'POST',
     url: '/properties/:propertyId/issuer-rotation/complete',
     operationId: 'completeIssuerRotation',
@@ -150,6 +150,6 @@ export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx }: Ap
     params: S.params.property,
     noBody: true,
     response: { 200: rotationSchema },
-    handler: (req) => completeIssuerRotation(db, req.params.propertyId, { ctx: ctx(req) }),
+    handler: (req) => completeIssuerRotation(db, req.params.propertyId, signing(req)),
   });
 }

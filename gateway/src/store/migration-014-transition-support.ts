@@ -1,5 +1,5 @@
 /**
- * Migration 13: whether each lock takes the optional `transition` claim (PROTOCOL.md §3.4).
+ * Migration 14: whether each lock takes the optional `transition` claim (PROTOCOL.md §3.4).
  *
  * Firmware from before the claim decodes claims as an exact set and refuses a commissioning or
  * time sync that carries one (`MALFORMED`), so a gateway that always sent it would lock such a
