@@ -73,8 +73,10 @@ export function checkTimeZone(input: unknown): string {
     throw new GatewayError('INVALID_TIME_ZONE', `unknown time zone ${JSON.stringify(text)} (expected an IANA name such as America/New_York, or UTC±hh:mm)`);
   }
   // Keep the name the manager chose, in the database's spelling: ICU would turn
-  // `Asia/Kolkata` into its old link `Asia/Calcutta`, which reads as a different choice.
-  return zoneSpelling().get(text.toLowerCase()) ?? (resolved.toLowerCase() === text.toLowerCase() ? resolved : text);
+  // `Asia/Kolkata` into its old link `Asia/Calcutta`, which reads as a different choice. A name
+  // the runtime does not list (another case, a link such as `US/Eastern`) is stored as Intl
+  // resolves it, so one zone is not stored under several spellings.
+  return zoneSpelling().get(text.toLowerCase()) ?? resolved;
 }
 
 let spellings: Map<string, string> | null = null;

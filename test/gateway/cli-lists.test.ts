@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import * as notifications from '../../gateway/src/flows/notifications.js';
 import { buildProgram, type CliIo } from '../../gateway/src/cli/main.js';
 import * as g from '../../gateway/src/index.js';
 import { cliIn, fixture, resident, tempDir } from './helpers.js';
@@ -89,6 +90,20 @@ describe('grey Automated Access suggestions', () => {
     add('grant', k.id);
     expect(g.pendingSuggestionCount(db, prop.id)).toBe(1);
     expect(g.listSuggestions(db, prop.id, { state: 'pending' })).toHaveLength(2);
+  });
+
+  it('notification list counts the rest in SQL instead of rendering every remaining message', async () => {
+    const c = cli();
+    const p = String((await c.json('property', 'create', '--name', 'Elm Court', '--time-zone', 'UTC')).data.id);
+    await c.json('door', 'create', '--property', p, '--name', 'Lobby', '--lock-id', '00000000000000b1');
+    const key = String((await c.json('key', 'create', '--property', p, '--name', 'All', '--doors', '1', '--communal')).data.id);
+    for (let i = 0; i < 4; i++) await c.json('person', 'invite', '--property', p, '--email', `p${i}@example.com`, '--first', 'P', '--last', `N${i}`, '--keys', key);
+    const list = vi.spyOn(notifications, 'listNotifications');
+    cleanups.push(() => list.mockRestore());
+    const out = await c.run('notification', 'list', '--property', p, '--limit', '1');
+    expect(out.out).toContain('3 more; use --offset 1');
+    // One page (limit + 1 rows to see that more exist), never the unbounded rest.
+    expect(list.mock.calls.map((call) => call[2]?.limit)).toEqual([2]);
   });
 
   it('token and import lists, and an import\'s rows, stop with "N more; use --offset"', async () => {

@@ -180,6 +180,22 @@ describe('window boundaries: when a door must compile again for a window its set
     expect(boundary()).toBeNull();
   });
 
+  it('a scheduled window valid now is kept over a later unscheduled one, which is compiled in when it starts', () => {
+    const f = fixture();
+    const cleaning = g.createKey(f.db, f.prop.id, { name: 'Cleaning', kind: 'communal', doorIds: [f.lobby.id], mayShare: false, doorcodesDisabled: false, schedule: { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], from: '00:00', to: '24:00' } }, f.ctx);
+    const now = minute(f.clock.t);
+    const p = resident(f, { keyIds: [cleaning.id], start: now, end: now + 30 * 1440 }).person;
+    g.addGrants(f.db, p.id, { keyIds: [f.entrances.id], start: now + 10 * 1440, end: now + 20 * 1440 }, f.ctx);
+    const windows = () => g.credentialsForDoor(f.db, f.lobby.id, f.ctx).filter((c) => c.holder === p.holderRef).map((c) => [c.start, c.end, c.schedule === null]);
+    // The person keeps the access valid now (the unscheduled grant used to win and start in 10 days).
+    expect(windows()[0]).toEqual([now, now + 30 * 1440, false]);
+    // The door compiles again when the unscheduled window starts, and then that one is chosen.
+    expect(g.doorWindowBoundary(f.db, f.lobby.id, f.ctx)).toBe(now + 10 * 1440);
+    f.clock.t += 10 * DAY;
+    expect(windows()[0]).toEqual([now + 10 * 1440, now + 20 * 1440, true]);
+    expect(g.doorWindowBoundary(f.db, f.lobby.id, f.ctx)).toBe(now + 20 * 1440);
+  });
+
   it('a due boundary journals the door once and clears it', () => {
     const f = fixture();
     f.db.prepare('UPDATE door_sync_state SET window_boundary_min = ? WHERE door_id = ?').run(minute(f.clock.t) + 10, f.lobby.id);

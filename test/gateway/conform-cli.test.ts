@@ -38,15 +38,15 @@ describe('latchkit conform', () => {
     expect(suite).toEqual(['conform', '--junit', 'conform.xml']);
     const r = await cli.run(...suite!);
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/35 passed, 0 failed, 0 skipped .*: CONFORMS$/m);
-    expect(r.err).toMatch(/^\[35\/35\] PASS robust\.accepts-valid-set/m);
+    expect(r.out).toMatch(/37 passed, 0 failed, 0 skipped .*: CONFORMS$/m);
+    expect(r.err).toMatch(/^\[37\/37\] PASS robust\.accepts-valid-set/m);
     const junit = (await parse(readFileSync(join(dir, 'conform.xml'), 'utf8'))) as unknown as { tests: number; failures: number };
-    expect(junit).toMatchObject({ tests: 35, failures: 0 });
+    expect(junit).toMatchObject({ tests: 37, failures: 0 });
 
     expect(mutants).toEqual(['conform', '--mutant', 'all']);
     const m = await cli.run(...mutants!);
     expect(m.code, m.err).toBe(0);
-    expect(m.out).toMatch(/^mutation score: 14\/14 mutants caught$/m);
+    expect(m.out).toMatch(/^mutation score: 17\/17 mutants caught$/m);
   });
 
   it('a broken lock exits 1 naming the case that caught it; --json prints the report', async () => {
@@ -72,7 +72,7 @@ describe('latchkit conform', () => {
 
   it('lists cases and mutants', async () => {
     const cases = await cli.json('conform', '--list-cases');
-    expect(cases).toHaveLength(35);
+    expect(cases).toHaveLength(37);
     expect(cases[0]).toEqual({ id: 'commission.accepted', section: '§11.1', run: 'automatic', title: expect.any(String) });
     const mutants = (await cli.run('conform', '--list-mutants')).out;
     expect(mutants).toMatch(/^torn-commit +rule +§6\.7 +writes a new state over the slot in force/m);
@@ -93,6 +93,14 @@ describe('latchkit conform', () => {
     expect(await usage('--radio', 'bluetooth')).toMatch(/Allowed choices are virtual, hci/);
     const r = await cli.run('conform', '--mutant', 'nope');
     expect([r.code, r.err]).toEqual([1, expect.stringMatching(/BAD_ARGUMENT: mutant: expected one of stale-sequence/)]);
+    expect(await usage('--max-message', String(2 * 1024 * 1024 + 1))).toMatch(/at most 2097152 bytes/);
+    // The JUnit path is checked before the run (which would take minutes on a real lock).
+    const before = Date.now();
+    expect(await usage('--junit', 'no-such-dir/conform.xml')).toMatch(/--junit: cannot write .*no-such-dir/);
+    expect(await usage('--junit', '.')).toMatch(/--junit: .* is a directory/);
+    expect(Date.now() - before).toBeLessThan(5_000);
+    // An empty selection ran nothing and reported CONFORMS.
+    expect(await usage('--only', ',')).toMatch(/expected at least one case id/);
     const only = await cli.run('conform', '--only', 'sync.nope');
     expect([only.code, only.err]).toEqual([1, expect.stringMatching(/BAD_ARGUMENT: case id/)]);
   });

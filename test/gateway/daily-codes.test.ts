@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import * as credentials from '../../gateway/src/model/credentials.js';
 import { dailyCode, localDay } from '@latchkit/protocol';
 import * as g from '../../gateway/src/index.js';
 import { DailyMessageScheduler, dailyCodeMessages, listNotifications, queueDailyMessages } from '../../gateway/src/flows/notifications.js';
@@ -48,6 +49,15 @@ describe('daily doorcodes', () => {
     expect(dailyCodeMessages(f.db, f.prop.id, undefined, f.ctx)).toEqual(msgs);
   });
 
+  it('names only doors whose weekly schedule includes that local weekday', () => {
+    const f = fixture();
+    const weekdays = g.createKey(f.db, f.prop.id, { name: 'Weekdays', kind: 'communal', doorIds: [f.lobby.id], mayShare: false, doorcodesDisabled: false, schedule: { days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '08:00', to: '18:00' } }, f.ctx);
+    const jane = resident(f, { accessType: 'doorcode', keyIds: [weekdays.id] }).person;
+    // 2025-06-01 is a Sunday: the schedule opens nothing, so there is no message.
+    expect(dailyCodeMessages(f.db, f.prop.id, '2025-06-01', f.ctx)).toEqual([]);
+    expect(dailyCodeMessages(f.db, f.prop.id, '2025-06-02', f.ctx)).toMatchObject([{ personId: jane.id, doorIds: [f.lobby.id] }]);
+  });
+
   it('tells a doorcode-only invitee in the welcome message how they get their code', () => {
     const f = fixture();
     resident(f, { accessType: 'doorcode' });
@@ -88,6 +98,19 @@ describe('daily messages in the outbox', () => {
     // A person whose daily code is turned off later: the queued message reads as withdrawn.
     g.setDailyDoorcode(f.db, jane.id, false, f.ctx);
     expect(listNotifications(f.db, f.prop.id, { kind: 'daily', personId: jane.id })[0]!.subject).toMatch(/^Withdrawn/);
+  });
+
+  it('a repeat for the same day derives no code: people with a message for the day are not looked at again', () => {
+    const f = fixture();
+    for (let i = 0; i < 3; i++) resident(f, { email: `d${i}@example.com`, accessType: 'doorcode' });
+    expect(queueDailyMessages(f.db, f.prop.id, undefined, f.ctx)).toMatchObject({ queued: 3, already: 0 });
+    const derive = vi.spyOn(credentials, 'personDailyDoorcode');
+    cleanups.push(() => derive.mockRestore());
+    expect(queueDailyMessages(f.db, f.prop.id, undefined, f.ctx)).toEqual({ date: '2025-06-01', queued: 0, already: 3 });
+    expect(derive).not.toHaveBeenCalled();
+    // Someone invited later that day is still queued on the next tick.
+    resident(f, { email: 'late@example.com', accessType: 'doorcode' });
+    expect(queueDailyMessages(f.db, f.prop.id, undefined, f.ctx)).toEqual({ date: '2025-06-01', queued: 1, already: 3 });
   });
 
   it('the scheduler queues each local day once, in the property time zone', () => {

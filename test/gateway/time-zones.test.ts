@@ -48,6 +48,16 @@ describe('property time zones (API)', () => {
     const changed = await a.call('pm', 'PATCH', a.base, { timeZone: 'America/New_York' });
     expect(changed.status).toBe(200);
     expect(changed.body.affectedDoors.sort()).toEqual([a.lobby.id, a.gym.id, a.door4b.id].sort());
+    // Another name for the same rules (offset now and next change) journals no door; the name is kept.
+    const journal = () => a.db.prepare('SELECT count(*) AS n FROM door_changes').get();
+    const journalBefore = journal();
+    const same = await a.call('pm', 'PATCH', a.base, { timeZone: 'America/Detroit' });
+    expect([same.status, same.body.timeZone, same.body.affectedDoors]).toEqual([200, 'America/Detroit', []]);
+    expect(journal()).toEqual(journalBefore);
+    expect(g.doorsWithStaleTime(a.db, a.ctx.now!(), a.prop.id)).toEqual([]);
+    const other = await a.call('pm', 'PATCH', a.base, { timeZone: 'America/Chicago' });
+    expect(other.body.affectedDoors).toHaveLength(3);
+    await a.call('pm', 'PATCH', a.base, { timeZone: 'America/New_York' });
     const p = resident(a).person;
     const summer = await a.call('km', 'POST', `${a.base}/people/${p.id}/grants`, { keyIds: [a.amenities.id], startsAt: '2025-07-01T09:00', expiresAt: '2025-12-01T09:00' });
     expect(summer.status).toBe(200);

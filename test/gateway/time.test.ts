@@ -67,6 +67,10 @@ describe('time zones', () => {
     expect(checkTimeZone('Etc/GMT+5')).toBe('Etc/GMT+5');
     expect(checkTimeZone('UTC+05:30')).toBe('UTC+05:30');
     expect(checkTimeZone('UTC+00:00')).toBe('UTC');
+    // A name the runtime does not list (a link, in any case) is stored as Intl resolves it, not as typed.
+    const eastern = new Intl.DateTimeFormat('en-US', { timeZone: 'US/Eastern' }).resolvedOptions().timeZone;
+    expect(checkTimeZone('us/eastern')).toBe(eastern);
+    expect(checkTimeZone('US/EASTERN')).toBe(eastern);
     expect(fixedZone(-300)).toBe('UTC-05:00');
     expect(fixedZone(345)).toBe('UTC+05:45');
   });

@@ -3,10 +3,10 @@
  * The runner, its cases and the mutant firmwares live in @latchkit/simulator (conformance/);
  * this file is the command line around them (simulator/CONFORMANCE.md documents both).
  */
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { fromHex } from '@latchkit/protocol';
+import { DEFAULT_MAX_MESSAGE_BYTES, fromHex } from '@latchkit/protocol';
 import {
   CASES,
   checkMutant,
@@ -43,6 +43,7 @@ interface ConformOptions {
   caseTimeout: number;
   maxMessage?: number;
   nonceLifetime?: number;
+  logCapacity?: number;
 }
 
 const hex32 = (s: string): Uint8Array => {
@@ -54,6 +55,27 @@ const positive = (what: string) => (s: string): number => {
   if (!/^\d+$/.test(s) || Number(s) < 1) throw new InvalidArgumentError(`expected ${what} >= 1, got "${s}"`);
   return Number(s);
 };
+
+/** A message limit no larger than the protocol's ceiling (PROTOCOL.md §13): no lock may take more. */
+const messageLimit = (s: string): number => {
+  const n = positive('bytes')(s);
+  if (n > DEFAULT_MAX_MESSAGE_BYTES) throw new InvalidArgumentError(`expected at most ${DEFAULT_MAX_MESSAGE_BYTES} bytes (2 MiB, the protocol's ceiling), got "${s}"`);
+  return n;
+};
+
+/**
+ * The JUnit file must be writable before the run starts: a run against a real lock takes
+ * minutes and changes the lock, and its results must not be lost to a typo in the path.
+ */
+function checkWritable(path: string): void {
+  const existing = statSync(path, { throwIfNoEntry: false });
+  if (existing?.isDirectory()) throw new InvalidArgumentError(`--junit: ${path} is a directory`);
+  try {
+    accessSync(existing ? path : dirname(path), constants.W_OK);
+  } catch {
+    throw new InvalidArgumentError(`--junit: cannot write ${path} (${existing ? 'not writable' : 'its directory does not exist or is not writable'})`);
+  }
+}
 
 /** What the suite needs besides the lock: a real lock needs hci, the simulated one runs on the virtual air. */
 function checkTarget(o: ConformOptions): { kind: 'sim' } | { kind: 'lock'; lockId: Uint8Array } {
@@ -82,21 +104,30 @@ export function registerConformCommand(program: Command, deps: { io: CliIo; json
     .option('--mutant <name>', 'run against a deliberately broken simulated firmware (see --list-mutants), or "all" for the mutation score')
     .option('--list-mutants', 'list the mutant firmwares and exit')
     .option('--list-cases', 'list the cases and exit')
-    .option('--only <ids>', 'run only these case ids (comma-separated; cases they need must be listed too)', (s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .option('--only <ids>', 'run only these case ids (comma-separated; cases they need must be listed too)', (s) => {
+      const ids = s.split(',').map((x) => x.trim()).filter(Boolean);
+      // An empty selection would run nothing and report that nothing failed.
+      if (ids.length === 0) throw new InvalidArgumentError(`expected at least one case id (see --list-cases), got "${s}"`);
+      return ids;
+    })
     .option('--junit <file>', 'also write the results as JUnit XML')
     .option('--case-timeout <ms>', 'time-out of one case, wall ms', positive('milliseconds'), 20_000)
-    .option('--max-message <bytes>', "the lock's message limit (its flash slot) for the oversize case; default 2 MiB", positive('bytes'))
+    .option('--max-message <bytes>', "the lock's message limit (its flash slot) for the oversize case; default and at most 2 MiB", messageLimit)
+    .option('--log-capacity <records>', "the fewest event records the lock keeps once its log has wrapped (ring less one erase sector); without it the log must start at index 0", positive('records'))
     .option('--nonce-lifetime <s>', "how long the lock keeps an unlock nonce, seconds (default 30); a real lock is waited for that long", positive('seconds'))
     .action(async (o: ConformOptions) => {
       if (o.listMutants) return listMutants(io, deps.json());
       if (o.listCases) return listCases(io, deps.json());
       const target = checkTarget(o);
+      const junit = o.junit === undefined ? undefined : resolve(io.cwd, o.junit);
+      if (junit !== undefined) checkWritable(junit);
       const cases = o.only ? findCases(o.only) : CASES;
       const run: RunOptions = {
         caseTimeoutMs: o.caseTimeout,
         ...(o.issuerSeed ? { issuerSeed: o.issuerSeed } : {}),
         ...(o.maxMessage !== undefined ? { maxMessageBytes: o.maxMessage } : {}),
         ...(o.nonceLifetime !== undefined ? { nonceLifetimeS: o.nonceLifetime } : {}),
+        ...(o.logCapacity !== undefined ? { logCapacity: o.logCapacity } : {}),
         onProgress: (p) => io.err(progressLine(p)),
       };
       if (o.mutant === 'all') return mutationScore(io, deps.json(), cases, run);
@@ -109,8 +140,9 @@ export function registerConformCommand(program: Command, deps: { io: CliIo; json
       } finally {
         await lock.close();
       }
-      if (o.junit) writeFileSync(resolve(io.cwd, o.junit), toJunit(report));
+      // The results first: if writing the file still fails, they are on screen.
       io.out(deps.json() ? JSON.stringify(report, null, 2) : formatTable(report));
+      if (junit !== undefined) writeFileSync(junit, toJunit(report));
       if (!report.ok) {
         // A skipped automatic case (its prerequisite failed or was left out of --only) did not pass either.
         const ids = (pick: (r: CaseResult) => boolean): string[] => report.results.filter(pick).map((r) => r.id);
@@ -118,6 +150,7 @@ export function registerConformCommand(program: Command, deps: { io: CliIo; json
         const notRun = ids((r) => r.status === 'skip' && r.manual === null);
         const parts = [`${failed.length} of ${report.summary.automatic} automatic case(s) failed${failed.length ? `: ${failed.join(', ')}` : ''}`];
         if (notRun.length) parts.push(`${notRun.length} not run: ${notRun.join(', ')}`);
+        if (report.summary.pass === 0) parts.push('no case passed');
         throw new SimulatorError('CONFORMANCE_FAILED', parts.join('; '));
       }
     });

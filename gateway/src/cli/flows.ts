@@ -190,10 +190,13 @@ export function registerFlowCommands(program: Command, c: FlowCliContext): void 
     .option('--full', 'print each message in full');
   withPaging(noteList, 100).action((o: { property: number; person?: number; kind?: 'welcome' | 'daily'; unsent?: boolean; full?: boolean } & PageOpts) => {
     getProperty(store(), o.property);
+    const q = { ...(o.person ? { personId: o.person } : {}), ...(o.kind ? { kind: o.kind } : {}), unsentOnly: o.unsent ?? false };
+    // Counted in SQL, as the API route does: rendering every remaining message (a daily one
+    // derives its code and doors) only to count them made a short page cost the whole outbox.
     const page = paged(
-      (limit, offset) =>
-        f.listNotifications(store(), o.property, { ...(o.person ? { personId: o.person } : {}), ...(o.kind ? { kind: o.kind } : {}), unsentOnly: o.unsent ?? false, limit, offset }),
+      (limit, offset) => f.listNotifications(store(), o.property, { ...q, limit, offset }),
       o,
+      () => f.countNotifications(store(), o.property, q),
     );
     showPage(io, show, { rows: page.rows.map(f.notificationView), more: page.more }, o, (rows) =>
       o.full

@@ -47,7 +47,7 @@ import { minuteOf } from '../time.js';
 import { dirtyDoorHeads, journalDoors } from '../model/journal.js';
 import { activeIssuerKey, addIssuerKey, doorSeqs, doorSyncState, recordReceipt, writeCompiledSet, type DoorSyncState } from '../model/sync-state.js';
 import { recordLockEvents, type LockEvent } from '../model/activity.js';
-import { recordDoorTime, zoneTimeAt, type LockLocalTime } from '../model/door-time.js';
+import { recordDoorTime, transitionSupport, zoneTimeAt, type LockLocalTime } from '../model/door-time.js';
 import { journalDueWindows, recordWindowBoundary } from '../model/window-boundaries.js';
 
 /**
@@ -183,18 +183,33 @@ export async function signAs<T>(issuer: PropertyIssuer, message: PreparedMessage
  * and Door Syncs push it when the lock reports a clock more than a minute behind or does not
  * know the zone's next change (model/door-time.ts); phones carry one in their relay bundles.
  * `told` is what the message says, for recordDoorTime once the lock has it.
+ *
+ * The transition goes only to a lock that takes the claim (`withTransition`; PROTOCOL.md §3.4):
+ * firmware from before it refuses the whole message. Relay bundles carry one only to a lock known
+ * to take it, since a phone's relay cannot fall back; the sync engine asks a lock not known
+ * either way, and records its answer (model/door-time.ts transitionSupport).
  */
 export async function timeSyncFor(db: Db, doorId: number, o: CompilerOptions = {}): Promise<Uint8Array> {
   return (await doorTimeSync(db, doorId, o)).message;
 }
 
-export async function doorTimeSync(db: Db, doorId: number, o: CompilerOptions = {}): Promise<{ message: Uint8Array; told: LockLocalTime }> {
+export async function doorTimeSync(
+  db: Db,
+  doorId: number,
+  o: CompilerOptions = {},
+  withTransition = transitionSupport(db, doorId) === true,
+): Promise<{ message: Uint8Array; told: LockLocalTime }> {
   const d = door(db, doorId);
   const now = nowOf(o.ctx ?? {});
-  const told = zoneTimeAt(d.timeZone, now);
+  const told = withoutTransition(zoneTimeAt(d.timeZone, now), withTransition);
   const issuer = activeIssuer(db, d.propertyId, o);
   const prepared = prepareTimeSync({ issuer, lockId: fromHex(d.lockId), issuedAt: Math.floor(now / 1000), utcOffset: told.offset, transition: told.transition, provider: providerOf(o) });
   return { message: await signAs(issuer, prepared, `time sync for door ${doorId}`, o), told };
+}
+
+/** `t` as told to a lock that does (or does not) take the transition claim. */
+function withoutTransition(t: LockLocalTime, withTransition: boolean): LockLocalTime {
+  return withTransition ? t : { offset: t.offset, transition: null };
 }
 
 /** Public keys a lock should trust: the active key and any pending one being rolled out. */
@@ -310,7 +325,13 @@ const genesisOf = (hex: string, lockId: Uint8Array): Uint8Array => genesisValues
  * change, signed by the active issuer. The door is journaled so its first set compiles.
  * Returns the message to deliver.
  */
-export async function commissionDoor(db: Db, doorId: number, device: LockDeviceKeys, o: CompilerOptions = {}): Promise<{ message: Uint8Array; generation: number }> {
+export async function commissionDoor(
+  db: Db,
+  doorId: number,
+  device: LockDeviceKeys,
+  o: CompilerOptions = {},
+  withTransition = true,
+): Promise<{ message: Uint8Array; generation: number; told: LockLocalTime }> {
   const p = providerOf(o);
   const ctx = o.ctx ?? {};
   // The message is made from one read, signed outside any transaction (the signer may be
@@ -326,7 +347,7 @@ export async function commissionDoor(db: Db, doorId: number, device: LockDeviceK
     const generation = (prev?.generation ?? 0) + 1;
     const contentKey = p.randomBytes(32);
     const now = nowOf(ctx);
-    const told = zoneTimeAt(d.timeZone, now);
+    const told = withoutTransition(zoneTimeAt(d.timeZone, now), withTransition);
     const anchors = trustAnchors(db, d.propertyId);
     const prepared = prepareCommission({
       issuer,
@@ -370,12 +391,14 @@ export async function commissionDoor(db: Db, doorId: number, device: LockDeviceK
       // event log starts over. Until its receipt says otherwise the door is fully behind.
       run(db, 'UPDATE door_sync_state SET enforced_seq = 0, enforced_digest = NULL, last_receipt_at = NULL WHERE door_id = ?', doorId);
       run(db, 'UPDATE lock_identities SET events_next_index = 0, events_chain = NULL WHERE door_id = ?', doorId);
+      // Other hardware may run other firmware: what the old lock took says nothing about it.
+      if (prev) run(db, 'UPDATE lock_identities SET accepts_transition = NULL, accepts_transition_firmware = NULL WHERE door_id = ?', doorId);
     }
     // What the lock will know about local time once it takes this message (it is only ever
     // delivered whole; a lock that never takes it is commissioned again, and told again).
     recordDoorTime(db, doorId, told, now);
     journalDoors(db, [doorId], prev ? 'lock re-commissioned' : 'lock commissioned', now);
-    return { message, generation };
+    return { message, generation, told };
   });
 }
 

@@ -157,19 +157,25 @@ function localDayBounds(db: Db, propertyId: number, date: string): { start: numb
 
 /**
  * Doors a person's daily code opens on a local date: the doors of their keys that allow
- * doorcodes, through grants whose window overlaps that day.
+ * doorcodes, through grants whose window overlaps that day and whose weekly schedule (the
+ * grant's own, else its key's, as the compiler reads it) includes that local weekday. A message
+ * naming a door the code cannot open that day would send the person to a keypad that refuses it.
  */
 function dailyDoorsOn(db: Db, personId: number, propertyId: number, date: string): number[] {
   const { start, end } = localDayBounds(db, propertyId, date);
+  // Schedule bit 0 is Monday (protocol WeeklySchedule); getUTCDay() is 0 for Sunday.
+  const weekdayBit = 1 << ((new Date(`${date}T00:00:00Z`).getUTCDay() + 6) % 7);
   return all<{ id: number }>(
     db,
     `SELECT DISTINCT kd.door_id AS id FROM grants g JOIN keys k ON k.id = g.key_id JOIN key_doors kd ON kd.key_id = k.id
       WHERE g.person_id = ? AND k.doorcodes_disabled = 0
         AND (g.start_min IS NULL OR g.start_min < ?) AND (g.end_min IS NULL OR g.end_min > ?)
+        AND coalesce(CASE WHEN g.schedule_days IS NULL THEN k.schedule_days ELSE g.schedule_days END & ?, 1) != 0
       ORDER BY kd.door_id`,
     personId,
     end,
     start,
+    weekdayBit,
   ).map((r) => r.id);
 }
 
@@ -231,21 +237,40 @@ export function dailyCodeMessages(db: Db, propertyId: number, date?: string, ctx
 export function queueDailyMessages(db: Db, propertyId: number, date?: string, ctx: Ctx = {}): { date: string; queued: number; already: number } {
   return tx(db, () => {
     const day = dateOrToday(db, propertyId, date, ctx);
+    dailyPeople(db, propertyId); // PROPERTY_NOT_FOUND
+    // The scheduler calls this every minute: only people without a message for the day are
+    // looked at, and only for whether their code opens a door that day. The row stores no text
+    // (listNotifications renders it), so nothing is rendered here.
+    const pending = all<{ id: number; email: string }>(
+      db,
+      `SELECT p.id, p.email FROM people p
+        WHERE p.property_id = ? AND p.daily_doorcode = 1 AND p.revoked_at IS NULL
+          AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.person_id = p.id AND n.kind = 'daily' AND n.local_day = ?)
+        ORDER BY p.id`,
+      propertyId,
+      day,
+    );
     let queued = 0;
-    let already = 0;
-    for (const m of dailyCodeMessages(db, propertyId, day, ctx)) {
+    for (const p of pending) {
+      if (dailyDoorsOn(db, p.id, propertyId, day).length === 0) continue;
       const r = run(
         db,
         "INSERT INTO notifications (property_id, person_id, kind, email, created_at, local_day) VALUES (?, ?, 'daily', ?, ?, ?) ON CONFLICT DO NOTHING",
         propertyId,
-        m.personId,
-        m.email,
+        p.id,
+        p.email,
         nowOf(ctx),
         day,
       );
-      if (r.changes > 0) queued++;
-      else already++;
+      queued += r.changes;
     }
+    const already = one<{ n: number }>(
+      db,
+      `SELECT count(*) AS n FROM people p WHERE p.property_id = ? AND p.daily_doorcode = 1 AND p.revoked_at IS NULL
+          AND EXISTS (SELECT 1 FROM notifications n WHERE n.person_id = p.id AND n.kind = 'daily' AND n.local_day = ?)`,
+      propertyId,
+      day,
+    )!.n - queued;
     return { date: day, queued, already };
   });
 }

@@ -66,9 +66,11 @@ const schedKey = (s: Sched): string => (s === null ? '' : `${s.days}/${s.from}/$
 
 /**
  * A person's window and schedule at a door from all the grants that reach it. One credential
- * carries one schedule, so grants with different schedules cannot combine: unscheduled grants
- * win (they allow the most), else the schedule whose window starts earliest (and has not
- * ended). Grants left out only lose access (fail closed); a recompile picks them up later.
+ * carries one schedule, so grants with different schedules cannot combine. A window that has
+ * started beats one that has not: a future grant must not take away access valid now (the person
+ * would be locked out until it starts). Among started windows unscheduled grants win (they allow
+ * the most), else the earliest start; among future ones the earliest start. Grants left out only
+ * lose access (fail closed); a recompile when the choice changes picks them up (boundaryOf).
  */
 function effectiveAccess(intervals: readonly (Interval & { schedule: Sched })[], nowMin: number): (Interval & { schedule: Sched }) | null {
   if (intervals.length === 1) {
@@ -81,16 +83,29 @@ function effectiveAccess(intervals: readonly (Interval & { schedule: Sched })[],
     (groups.get(k) ?? groups.set(k, { schedule: i.schedule, list: [] }).get(k)!).list.push(i);
   }
   let best: (Interval & { schedule: Sched }) | null = null;
+  let bestRank: [number, number, number, string] | null = null;
   for (const [k, g] of groups) {
     const w = effectiveWindow(g.list, nowMin);
     if (!w) continue;
-    if (k === '') return { ...w, schedule: null };
-    if (best === null || lo(w.start) < lo(best.start) || (lo(w.start) === lo(best.start) && k < schedKey(best.schedule))) {
+    const started = lo(w.start) <= nowMin;
+    // Started first; then, if started, unscheduled first; then the earliest start; then the
+    // schedule's key ('' = unscheduled sorts first), so the choice is deterministic.
+    const rank: [number, number, number, string] = [started ? 0 : 1, started && k !== '' ? 1 : 0, lo(w.start), k];
+    if (bestRank === null || rankBefore(rank, bestRank)) {
       best = { ...w, schedule: g.schedule };
+      bestRank = rank;
     }
   }
   return best;
 }
+
+function rankBefore(a: readonly [number, number, number, string], b: readonly [number, number, number, string]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! < b[i]!;
+  return false;
+}
+
+/** Whether the choice at `at` is a window of the same grants' schedule (within one, the end boundary handles gaps). */
+const sameGroup = (a: Access | null, b: Access): boolean => a !== null && schedKey(a.schedule) === schedKey(b.schedule);
 
 interface HolderRow {
   personId: number;
@@ -279,13 +294,20 @@ function boundaryOf(rows: readonly GrantRow[], nowMin: number): number | null {
   if (rows.length === 0) return null;
   const { any, codes } = accessByPerson(rows);
   let boundary: number | null = null;
+  const consider = (m: number): void => {
+    if (boundary === null || m < boundary) boundary = m;
+  };
   for (const lists of [any, codes]) {
     for (const intervals of lists.values()) {
       if (intervals.length < 2) continue;
       const chosen = effectiveAccess(intervals, nowMin);
-      if (!chosen || chosen.end === null) continue;
-      const beyond = intervals.some((i) => hi(i.end) > chosen.end! && hi(i.end) > lo(i.start) && hi(i.end) > nowMin);
-      if (beyond && (boundary === null || chosen.end < boundary)) boundary = chosen.end;
+      if (!chosen) continue;
+      if (chosen.end !== null && intervals.some((i) => hi(i.end) > chosen.end! && hi(i.end) > lo(i.start) && hi(i.end) > nowMin)) consider(chosen.end);
+      // A window that starts later may replace the choice once it starts (an unscheduled grant
+      // beats a scheduled one then): the door is compiled again at that start.
+      for (const i of intervals) {
+        if (i.start !== null && i.start > nowMin && (boundary === null || i.start < boundary) && !sameGroup(effectiveAccess(intervals, i.start), chosen)) consider(i.start);
+      }
     }
   }
   return boundary;

@@ -51,6 +51,27 @@ export function recordDoorTime(db: Db, doorId: number, told: LockLocalTime, atMs
 }
 
 /**
+ * Whether a door's lock takes the optional `transition` claim (PROTOCOL.md §3.4, migration 14):
+ * true once it accepted a message carrying one, false once it refused one, null when not known.
+ * With `firmware` (from lock info), what was learned under another firmware string counts as not
+ * known: the lock was updated, and is asked again.
+ */
+export function transitionSupport(db: Db, doorId: number, firmware?: string): boolean | null {
+  const r = one<{ accepts: number | null; fw: string | null }>(
+    db,
+    'SELECT accepts_transition AS accepts, accepts_transition_firmware AS fw FROM lock_identities WHERE door_id = ?',
+    doorId,
+  );
+  if (!r || r.accepts === null || (firmware !== undefined && r.fw !== firmware)) return null;
+  return r.accepts === 1;
+}
+
+/** Records that a door's lock accepted (or refused) a message carrying a transition, under `firmware`. */
+export function recordTransitionSupport(db: Db, doorId: number, accepts: boolean, firmware: string | null): void {
+  run(db, 'UPDATE lock_identities SET accepts_transition = ?, accepts_transition_firmware = ? WHERE door_id = ?', accepts ? 1 : 0, firmware, doorId);
+}
+
+/**
  * Commissioned doors whose lock, by what it was last told, would read local time differently
  * from the zone now or at the zone's next change. A lock past its announced transition applies
  * the offset after it and knows no further one, which is compared like anything else.
@@ -74,8 +95,9 @@ export function doorsWithStaleTime(db: Db, nowMs: number, propertyId?: number, d
         WHERE d.property_id = ? AND (? IS NULL OR d.id = ?) AND (
           t.door_id IS NULL
           OR (CASE WHEN t.next_at IS NOT NULL AND t.next_at <= ? THEN t.next_offset ELSE t.offset_min END) IS NOT ?
-          OR (CASE WHEN t.next_at > ? THEN t.next_at END) IS NOT ?
-          OR (CASE WHEN t.next_at > ? THEN t.next_offset END) IS NOT ?)
+          OR (l.accepts_transition IS NOT 0 AND (
+               (CASE WHEN t.next_at > ? THEN t.next_at END) IS NOT ?
+               OR (CASE WHEN t.next_at > ? THEN t.next_offset END) IS NOT ?)))
         ORDER BY d.id`,
       p.id,
       doorId ?? null,

@@ -92,11 +92,24 @@ export function updateProperty(db: Db, id: number, patch: Partial<PropertyInput>
     if (zone !== before.timeZone) {
       // Locks read schedules and daily-code days in local time, so every door needs the new
       // offset: the journal recompiles them, and their time state no longer matches the zone,
-      // so the sync engine pushes a time sync with the new offset and transition.
-      const doors = all<{ id: number }>(db, 'SELECT id FROM doors WHERE property_id = ?', id).map((r) => r.id);
-      affected = journalDoors(db, doors, `property time zone changed to ${zone}`, nowOf(ctx));
+      // so the sync engine pushes a time sync with the new offset and transition. A name for the
+      // same rules (a link such as US/Eastern, or another city in the zone) changes nothing a
+      // lock is told, so no door is journaled for it; the rename is still logged.
+      const now = nowOf(ctx);
+      if (!sameRulesAt(zone, before.timeZone, now)) {
+        const doors = all<{ id: number }>(db, 'SELECT id FROM doors WHERE property_id = ?', id).map((r) => r.id);
+        affected = journalDoors(db, doors, `property time zone changed to ${zone}`, now);
+      }
       logAccess(db, id, { action: 'property.time_zone', message: `time zone of ${name} changed from ${before.timeZone} to ${zone}` }, ctx);
     }
     return { ...getProperty(db, id, ctx), affectedDoors: affected };
   });
+}
+
+/** Whether two zones give the same offset at `ms` and the same next change: what a lock is told (PROTOCOL.md §7.4). */
+function sameRulesAt(a: string, b: string, ms: number): boolean {
+  if (offsetAt(a, ms) !== offsetAt(b, ms)) return false;
+  const na = nextTransition(a, ms);
+  const nb = nextTransition(b, ms);
+  return na === nb || (na !== null && nb !== null && na.at === nb.at && na.offset === nb.offset);
 }

@@ -12,6 +12,7 @@ import { WEEKLY_SCHEDULES_SCHEMA } from './migration-010-weekly-schedules.js';
 import { addDailyNotifications } from './migration-011-daily-notifications.js';
 import { addTimeZones } from './migration-012-time-zones.js';
 import { allowSignerHeldIssuerKeys } from './migration-013-signer-held-issuer-keys.js';
+import { TRANSITION_SUPPORT_SCHEMA } from './migration-014-transition-support.js';
 
 export interface Migration {
   /** Strictly increasing from 1; a released version is never edited, only followed. */
@@ -273,6 +274,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 11, name: 'daily-code messages in the notifications outbox', up: (db) => addDailyNotifications(db) },
   { version: 12, name: 'property time zones; what each lock was told about local time; window boundaries', up: (db) => addTimeZones(db) },
   { version: 13, name: 'issuer keys held by an external signer: public key only', up: (db) => allowSignerHeldIssuerKeys(db) },
+  { version: 14, name: 'whether each lock takes the transition claim', up: TRANSITION_SUPPORT_SCHEMA },
 ];
 
 export function appliedMigrations(db: Db): { version: number; name: string; appliedAt: number }[] {

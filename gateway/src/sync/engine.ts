@@ -19,7 +19,7 @@ import { GatewayError } from '../errors.js';
 import { all, nowOf, one, type Ctx } from '../model/base.js';
 import { doorSyncState } from '../model/sync-state.js';
 import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDirtyAsync, compileDoorNow, doorTimeSync, lockIdentity, sameDevice, syncPayload, timeSyncFor, type CompilerOptions, type SignerResolver } from '../compiler/index.js';
-import { doorsWithStaleTime, recordDoorTime } from '../model/door-time.js';
+import { doorsWithStaleTime, recordDoorTime, recordTransitionSupport, transitionSupport, type LockLocalTime } from '../model/door-time.js';
 import { journalDueWindows } from '../model/window-boundaries.js';
 import { pendingAnchorUpdates } from '../compiler/rotation.js';
 
@@ -99,6 +99,33 @@ function retryable(err: unknown): boolean {
   if (err instanceof SimulatorError) return ['NOT_CONNECTED', 'LOCK_NOT_FOUND', 'TRANSFER_STALLED', 'TIMEOUT'].includes(err.code);
   if (err instanceof RadioError) return err.code === 'RADIO_TIMEOUT' || err.code === 'RADIO_LINK_LOST';
   return false;
+}
+
+/**
+ * Push a commissioning or time sync (made by `make`) to a lock, with the zone's next transition
+ * unless the lock is known to refuse the claim (PROTOCOL.md §3.4, §7.4). Firmware from before the
+ * claim refuses such a message as `MALFORMED`: that answer is recorded (with the lock-info
+ * firmware string it came under) and the message goes again without the transition, so an older
+ * lock keeps getting its offset, one sync per change. An accepted transition is recorded too.
+ */
+async function pushWithTransition<M extends { message: Uint8Array; told: LockLocalTime }>(
+  db: Db,
+  doorId: number,
+  firmware: string,
+  client: LockClient,
+  make: (withTransition: boolean) => Promise<M>,
+): Promise<M & Awaited<ReturnType<LockClient['push']>>> {
+  const first = await make(transitionSupport(db, doorId, firmware) !== false);
+  try {
+    const r = await client.push(first.message);
+    if (first.told.transition) recordTransitionSupport(db, doorId, true, firmware);
+    return { ...first, ...r };
+  } catch (err) {
+    if (!(err instanceof ProtocolError && err.code === 'MALFORMED' && first.told.transition)) throw err;
+    recordTransitionSupport(db, doorId, false, firmware);
+    const again = await make(false);
+    return { ...again, ...(await client.push(again.message)) };
+  }
 }
 
 export class SyncEngine {
@@ -221,8 +248,7 @@ export class SyncEngine {
       }
       if (!info.commissioned || !known || !sameDevice(known, device)) {
         // First contact (installation) or a lock that never confirmed: commission it.
-        const { message } = await commissionDoor(this.db, doorId, device, opts);
-        const r = await client.push(message);
+        const r = await pushWithTransition(this.db, doorId, info.firmware, client, (withTransition) => commissionDoor(this.db, doorId, device, opts, withTransition));
         acceptReceipt(this.db, doorId, r.receipt, opts);
         commissioned = true;
         info = await client.info();
@@ -250,9 +276,8 @@ export class SyncEngine {
       const nowMs = nowOf(this.options.ctx ?? {});
       const behind = info.clock < Math.floor(nowMs / 1000) - CLOCK_BEHIND_S;
       if (info.commissioned && (behind || doorsWithStaleTime(this.db, nowMs, undefined, doorId).length > 0)) {
-        const { message, told } = await doorTimeSync(this.db, doorId, opts);
         try {
-          await client.push(message);
+          const { told } = await pushWithTransition(this.db, doorId, info.firmware, client, (withTransition) => doorTimeSync(this.db, doorId, opts, withTransition));
           recordDoorTime(this.db, doorId, told, nowMs);
           timeSynced = true;
         } catch (err) {

@@ -7,7 +7,7 @@
  * build on, then unlocking, time, the event log, the bench-hook cases, and last the check that
  * the lock still takes a valid set after everything before it.
  */
-import { encodeBulkBegin, equalBytes, genesisChain, toHex, unlockSigningInput, verifyEventChain } from '@latchkit/protocol';
+import { encodeBulkBegin, equalBytes, genesisChain, toHex, unlockSigningInput, verifyEventChain, type WeeklySchedule } from '@latchkit/protocol';
 import { badArgument } from '../errors.js';
 import { SimulatedCard } from '../lock/hardware.js';
 import {
@@ -29,7 +29,7 @@ import {
   type ConformanceCase,
 } from './case-builders.js';
 import { LATE_HOLDER, RESIDENT_DOORCODE, RESIDENT_HOLDER } from './issuer.js';
-import { caseFailed, describeError, resultName } from './runner.js';
+import { caseFailed, describeError, resultName, type CaseContext } from './runner.js';
 
 export type { ConformanceCase } from './case-builders.js';
 
@@ -315,6 +315,56 @@ export const CASES: readonly ConformanceCase[] = [
     },
   },
   {
+    id: 'time.transition-applied',
+    title: 'a time sync announcing an offset transition is accepted, and the new offset applies from its instant on',
+    section: '§7.4, §3.4',
+    needs: SETS,
+    async run(ctx) {
+      const info = await ctx.info();
+      const iat = info.clock + 60;
+      const at = iat + 600;
+      const past = at + 60;
+      const { offset, schedule } = localWindowAt(past);
+      await pushScheduled(ctx, schedule, info.clock);
+      const sync = await ctx.push(ctx.issuer.timeSync(iat, { transition: { at, offset } }));
+      if (!sync.accepted) caseFailed(`a time sync (offset 0, transition to ${offset} at ${at}) was refused with ${sync.code}`);
+      const before = await ctx.unlock(ctx.issuer.latePhone);
+      if (resultName(before.result) !== 'outsideSchedule') caseFailed(`before the transition: ${resultName(before.result)}, expected outsideSchedule (offset 0 in force)`);
+      // A set signed after the instant moves the clock past it (§7.2) and says nothing about the offset.
+      await pushScheduled(ctx, schedule, past);
+      const after = await ctx.unlock(ctx.issuer.latePhone);
+      if (after.result.result !== 0) caseFailed(`once signed time passed the transition: ${resultName(after.result)}, expected granted (offset ${offset} in force)`);
+      await backToUtc(ctx, past + 1);
+      return `outsideSchedule at offset 0; granted past ${at} at offset ${offset}`;
+    },
+  },
+  {
+    id: 'time.replayed-offset-ignored',
+    title: 'an older time sync delivered after a newer one does not change the UTC offset',
+    section: '§7.4, §17 G4',
+    needs: SETS,
+    async run(ctx) {
+      const info = await ctx.info();
+      const c = info.clock;
+      const { offset, schedule } = localWindowAt(c + 60);
+      await pushScheduled(ctx, schedule, c);
+      const older = ctx.issuer.timeSync(c + 30, { utcOffset: offset });
+      const newer = await ctx.push(ctx.issuer.timeSync(c + 60));
+      if (!newer.accepted) caseFailed(`the newer time sync was refused with ${newer.code}`);
+      const replay = await ctx.push(older);
+      const denied = await ctx.unlock(ctx.issuer.latePhone);
+      const answered = replay.accepted ? 'status 0' : `refused with ${replay.code}`;
+      if (resultName(denied.result) !== 'outsideSchedule') caseFailed(`older sync (offset ${offset}) ${answered}; then ${resultName(denied.result)}, expected outsideSchedule: the lock took the replayed offset`);
+      // Control: the same offset in a sync newer than everything opens the door, so the denial above was the offset's.
+      const fresh = await ctx.push(ctx.issuer.timeSync(c + 90, { utcOffset: offset }));
+      if (!fresh.accepted) caseFailed(`a newer sync with offset ${offset} was refused with ${fresh.code}`);
+      const granted = await ctx.unlock(ctx.issuer.latePhone);
+      if (granted.result.result !== 0) caseFailed(`a newer sync with offset ${offset}: ${resultName(granted.result)}, expected granted (the schedule is open at that offset)`);
+      await backToUtc(ctx, c + 91);
+      return `older sync ${answered}, offset unchanged (outsideSchedule); a newer one with offset ${offset} grants`;
+    },
+  },
+  {
     id: 'events.chain-verifies',
     title: 'the event log read with eventsRead chains from the genesis to the head the receipt signs',
     section: '§8.2, §12.7',
@@ -324,7 +374,17 @@ export const CASES: readonly ConformanceCase[] = [
       const receipt = ctx.openReceipt(await ctx.timed(() => client.receipt()));
       const events = await ctx.timed(() => client.readEvents(0, receipt.eventIndex + 1));
       const first = events[0]?.index ?? 0;
-      // A lock may have overwritten its oldest records (§17 G12): then the chain is checked from the first one it kept.
+      // A lock may have overwritten its oldest records (§17 G12): then the chain is checked from
+      // the first one it kept. That first record's own chain value is unverifiable, so a log that
+      // starts late passes only when it is plausibly full (--log-capacity); otherwise a lock could
+      // hide its oldest records behind a claimed wrap.
+      const capacity = ctx.options.logCapacity;
+      if (first !== 0 && (capacity === undefined || events.length < capacity)) {
+        caseFailed(
+          `records 0..${first - 1} missing: the read from index 0 starts at ${first} with ${events.length} record(s)` +
+            (capacity === undefined ? ' (a log that wrapped needs --log-capacity)' : `, fewer than the ${capacity} a wrapped log keeps`),
+        );
+      }
       const prev = first === 0 ? genesisChain(ctx.lockId, ctx.crypto) : events[0]!.chain;
       const rest = first === 0 ? events : events.slice(1);
       try {
@@ -460,7 +520,35 @@ export const CASES: readonly ConformanceCase[] = [
 export const CASE_IDS = CASES.map((c) => c.id);
 
 export function findCases(ids: readonly string[]): ConformanceCase[] {
+  if (ids.length === 0) throw badArgument('case ids', 'at least one case id', '(none)');
   const unknown = ids.filter((id) => !CASE_IDS.includes(id));
   if (unknown.length > 0) throw badArgument('case id', `one of ${CASE_IDS.join(', ')}`, unknown.join(', '));
   return CASES.filter((c) => ids.includes(c.id));
+}
+
+/**
+ * A daily local window (every weekday, 25 minutes) around the lock's minute at `seconds` read at
+ * `offset`, where the same instants at offset 0 are hours outside it: an unlock then tells which
+ * offset the lock applies. Of two offsets two hours apart, one puts the window clear of midnight.
+ */
+function localWindowAt(seconds: number): { offset: number; schedule: WeeklySchedule } {
+  for (const offset of [720, 600]) {
+    const local = (((Math.floor(seconds / 60) + offset) % 1440) + 1440) % 1440;
+    if (local >= 5 && local + 20 <= 1440) return { offset, schedule: { days: 0x7f, from: local - 5, to: local + 20 } };
+  }
+  throw new Error('unreachable: one of two offsets two hours apart fits a 25-minute window');
+}
+
+/** A set (signed at `issuedAt`) whose late phone (LATE_HOLDER) may open only inside `schedule`. */
+async function pushScheduled(ctx: CaseContext, schedule: WeeklySchedule, issuedAt: number): Promise<void> {
+  const version = ctx.held.version + 1;
+  const scheduled = { holder: LATE_HOLDER, kind: 'phone' as const, publicKey: ctx.issuer.latePhone.publicKey, start: null, end: null, schedule };
+  const set = { ...ctx.issuer.full(ctx.held.seq + 1, ctx.issuer.specs(version, [scheduled]), issuedAt), version };
+  await ctx.expectAccepted(set.bytes, set);
+}
+
+/** The cases after the time ones expect UTC and no transition (what commissioning said). */
+async function backToUtc(ctx: CaseContext, issuedAt: number): Promise<void> {
+  const r = await ctx.push(ctx.issuer.timeSync(issuedAt));
+  if (!r.accepted) caseFailed(`the time sync back to offset 0 was refused with ${r.code}`);
 }

@@ -9,7 +9,7 @@
  * version to a newer one only adds rows (a delta on the wrong base then applies cleanly and only
  * the base check can refuse it).
  */
-import type { CredentialSpec, CryptoProvider, IssuedSet, SetSecrets, SigningKey } from '@latchkit/protocol';
+import type { CredentialSpec, CryptoProvider, IssuedSet, OffsetTransition, SetSecrets, SigningKey } from '@latchkit/protocol';
 import {
   CredentialSet,
   deriveIndexKey,
@@ -125,7 +125,15 @@ export class TestIssuer {
     });
   }
 
-  timeSync(issuedAt: number, o: { issuer?: SigningKey } = {}): Uint8Array {
-    return issueTimeSync({ issuer: o.issuer ?? this.issuer, lockId: this.lockId, issuedAt, utcOffset: 0, provider: this.crypto });
+  /** A time sync at `issuedAt`: UTC unless `utcOffset` says otherwise, with `transition` if given. */
+  timeSync(issuedAt: number, o: { issuer?: SigningKey; utcOffset?: number; transition?: OffsetTransition } = {}): Uint8Array {
+    return issueTimeSync({
+      issuer: o.issuer ?? this.issuer,
+      lockId: this.lockId,
+      issuedAt,
+      utcOffset: o.utcOffset ?? 0,
+      ...(o.transition ? { transition: o.transition } : {}),
+      provider: this.crypto,
+    });
   }
 }

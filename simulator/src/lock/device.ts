@@ -44,6 +44,8 @@ export interface LockDeviceOptions {
   firmware?: string;
   /** A deliberately broken firmware (./mutants.ts), for conformance tests only. */
   mutant?: MutantName;
+  /** Emulate firmware from before the `transition` claim (LockOptions.beforeTransitionClaim). */
+  beforeTransitionClaim?: boolean;
   /**
    * The lock MCU whose time the firmware's crypto and flash writes cost (./mcu.ts); default
    * `nrf52840`, `null` for a lock that computes in no time (the model before that existed).
@@ -144,7 +146,12 @@ export class LockDevice {
         crypto: this.crypto,
         battery: new SimulatedBattery(this.profile.batteryMah, this.battery.usedMah),
       },
-      { profile: this.profile, logBoot: false, ...(this.options.mutant ? { mutant: this.options.mutant } : {}) },
+      {
+        profile: this.profile,
+        logBoot: false,
+        ...(this.options.mutant ? { mutant: this.options.mutant } : {}),
+        ...(this.options.beforeTransitionClaim ? { beforeTransitionClaim: true } : {}),
+      },
     );
     const before = flash.writes;
     fw.applyMessage(message);
@@ -178,7 +185,12 @@ export class LockDevice {
           this.applyCut = null;
         },
       },
-      { profile: this.profile, ...(o.firmware !== undefined ? { firmware: o.firmware } : {}), ...(o.mutant ? { mutant: o.mutant } : {}) },
+      {
+        profile: this.profile,
+        ...(o.firmware !== undefined ? { firmware: o.firmware } : {}),
+        ...(o.mutant ? { mutant: o.mutant } : {}),
+        ...(o.beforeTransitionClaim ? { beforeTransitionClaim: true } : {}),
+      },
     );
     for (const l of this.bootListeners) l(this.current);
     return this.current;

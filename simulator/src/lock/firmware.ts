@@ -129,6 +129,12 @@ export interface LockOptions {
    * Never set outside conformance tests: undefined is the correct firmware.
    */
   mutant?: MutantName;
+  /**
+   * Emulate firmware from before the optional `transition` claim (PROTOCOL.md §3.4): its decoder
+   * took each message's claims as an exact set, so it refuses a commissioning or time sync that
+   * carries a transition as `MALFORMED`. Default false (this firmware knows the claim).
+   */
+  beforeTransitionClaim?: boolean;
 }
 
 export interface AccessOutcome {
@@ -265,11 +271,21 @@ export class LockFirmware {
   private reusedNonce: Uint8Array | undefined;
   private lowBatteryWarned = false;
   /**
-   * Newest signed time accepted (set, commissioning, rotation, time sync). Time syncs that do
-   * not change the offset are not written to flash, so after a reboot this restarts from the
-   * committed times (clock floor, set and commissioning).
+   * Newest signed time accepted (set, commissioning, rotation, time sync). After a reboot it
+   * restarts from the committed times (clock floor, set and commissioning) and the guard
+   * journal's `offsetIssuedAt`: a sync that only confirms the offset in force commits no state.
    */
   private newestSigned = 0;
+  /**
+   * `iat` of the message whose UTC offset the lock holds (commissioning or time sync). A sync
+   * signed the same second with other content is not taken: the lock cannot tell which of the
+   * two is newer, so it keeps the one it has (first delivered wins; PROTOCOL.md §7.4).
+   */
+  private offsetIssuedAt = 0;
+  /** `offsetIssuedAt` as the guard journal last recorded it. */
+  private persistedOffsetIssuedAt = 0;
+  /** LockOptions.beforeTransitionClaim: refuse the claim as firmware from before it did. */
+  private readonly beforeTransitionClaim: boolean;
   private readonly eventListeners = new Set<(e: EventRecord) => void>();
 
   private constructor(
@@ -285,6 +301,7 @@ export class LockFirmware {
     this.firmware = options.firmware ?? FIRMWARE_VERSION;
     this.device = deviceKeysFromSeed(identity.deviceSeed, ports.crypto);
     this.mutant = options.mutant;
+    this.beforeTransitionClaim = options.beforeTransitionClaim === true;
     const opened = StateStore.open(ports.flash, this.profile, ports.crypto, { overwriteInForce: this.breaks('torn-commit') });
     this.store = opened.store;
     this.state = opened.state;
@@ -316,7 +333,9 @@ export class LockFirmware {
       ports.rtc.write(floor);
       lock.uncertainUntil = Math.max(lock.uncertainUntil, floor + CLOCK_CHECKPOINT_SECONDS);
     }
-    lock.newestSigned = committed;
+    lock.persistedOffsetIssuedAt = g?.offsetIssuedAt ?? 0;
+    lock.offsetIssuedAt = Math.max(lock.state.commission?.commissionedAt ?? 0, lock.persistedOffsetIssuedAt);
+    lock.newestSigned = Math.max(committed, lock.persistedOffsetIssuedAt);
     lock.restoreLockout();
     lock.lastGuardWriteMs = ports.monotonicMs();
     // The first journal entry (a new lock, or one upgraded from the event-log lockout), and the
@@ -356,7 +375,7 @@ export class LockFirmware {
   /** The offset in force now: the stored one, or the announced transition's once its instant has passed. */
   get utcOffset(): number {
     const c = this.state.commission;
-    return c ? offsetAt(c.utcOffset, c.transition, this.now()) : 0;
+    return c ? offsetAt(c.utcOffset, this.breaks('ignores-transition') ? null : c.transition, this.now()) : 0;
   }
 
   /** The next offset change this lock knows of (from its newest time sync or commissioning), or null. */
@@ -471,6 +490,7 @@ export class LockFirmware {
       clockFloor: floor,
       clockUncertainUntil: this.uncertainUntil > now ? this.uncertainUntil : 0,
       droppedNoise: this.droppedNoise,
+      offsetIssuedAt: this.offsetIssuedAt,
     };
     try {
       this.journal.write(next);
@@ -480,6 +500,7 @@ export class LockFirmware {
     }
     this.guardFloor = floor;
     this.persistedDropped = next.droppedNoise;
+    this.persistedOffsetIssuedAt = next.offsetIssuedAt;
     this.lastGuardWriteMs = this.ports.monotonicMs();
   }
 
@@ -534,6 +555,7 @@ export class LockFirmware {
     let c;
     try {
       c = openCommission(bytes, { lockId: this.lockId, device: this.device, anchors: prev?.anchors ?? null, generation: prev?.generation ?? 0, provider: this.ports.crypto });
+      this.refuseUnknownTransition(c.transition);
     } catch (err) {
       this.rejected(err);
       throw err;
@@ -555,8 +577,14 @@ export class LockFirmware {
       set,
       clockFloor: Math.max(this.state.clockFloor, c.issuedAt),
     });
+    this.offsetIssuedAt = c.issuedAt;
     this.advanceClock(c.issuedAt);
     this.log({ type: 'commissioned', detail: c.generation });
+  }
+
+  /** Firmware from before the claim: an extra claim key is `MALFORMED` (PROTOCOL.md §3.4). */
+  private refuseUnknownTransition(transition: OffsetTransition | undefined): void {
+    if (this.beforeTransitionClaim && transition) throw new ProtocolError('MALFORMED', 'claim -65546 is not one of this message type\'s claims');
   }
 
   rotateAnchors(bytes: Uint8Array): void {
@@ -584,6 +612,7 @@ export class LockFirmware {
     let t;
     try {
       t = openTimeSync(bytes, { lockId: this.lockId, anchors: c.anchors, provider: this.breaks('unsigned-time') ? acceptingAnySignature(this.ports.crypto) : this.ports.crypto });
+      this.refuseUnknownTransition(t.transition);
     } catch (err) {
       this.rejected(err);
       throw err;
@@ -592,11 +621,18 @@ export class LockFirmware {
     // as every signed time accepted, so a replayed sync cannot bring back last season's offset.
     // They are taken together: a newer sync without a transition means none is known, so the
     // lock forgets one it holds (the zone's rules changed, or the property moved to a fixed one).
+    // Two syncs signed the same second with different content: the one already taken stays.
     const transition = t.transition ?? null;
-    if (t.time >= this.newestSigned && (t.utcOffset !== c.utcOffset || !sameTransition(transition, c.transition))) {
+    const differs = t.utcOffset !== c.utcOffset || !sameTransition(transition, c.transition);
+    const takes = (t.time >= this.newestSigned && !(differs && t.time === this.offsetIssuedAt)) || this.breaks('replayed-offset');
+    if (takes && differs) {
       this.commitState({ ...this.state, commission: { ...c, utcOffset: t.utcOffset, transition }, clockFloor: Math.max(this.state.clockFloor, t.time) });
     }
+    if (takes) this.offsetIssuedAt = Math.max(this.offsetIssuedAt, t.time);
     this.advanceClock(t.time);
+    // A sync that confirmed the offset in force committed nothing: its time goes to the journal
+    // so a reboot still refuses older ones (advanceClock wrote it already if it set the floor).
+    if (this.offsetIssuedAt > this.persistedOffsetIssuedAt) this.persistGuard();
   }
 
   /**

@@ -1,7 +1,8 @@
 /**
  * The guard journal: the few values that change too often for the state slots and must survive
  * a power cut on their own. They are the keypad lockout (failures, escalation level, end), the
- * clock floor, the end of the clock margin after an RTC loss, and the dropped-noise counter.
+ * clock floor, the end of the clock margin after an RTC loss, the dropped-noise counter, and the
+ * `iat` of the newest time sync whose offset the lock took.
  *
  * It is a log of fixed 32-byte entries across JOURNAL_PAGES erase pages of the `journal` flash
  * region. Every write programs the next free entry with the whole state and an entry sequence
@@ -45,15 +46,28 @@ export interface GuardState {
   clockUncertainUntil: number;
   /** Unauthenticated failures that got no record because the log had no room for noise. */
   droppedNoise: number;
+  /**
+   * `iat` of the newest time sync whose UTC offset the lock took (0: none since the entry format
+   * had it). A sync that only confirms the offset in force commits no state, so this is where
+   * the replay rule of PROTOCOL.md §7.4 finds it after a reboot.
+   */
+  offsetIssuedAt: number;
 }
 
-export const EMPTY_GUARD: GuardState = Object.freeze({ keypadFailures: 0, lockoutLevel: 0, lockoutUntil: 0, clockFloor: 0, clockUncertainUntil: 0, droppedNoise: 0 });
+export const EMPTY_GUARD: GuardState = Object.freeze({ keypadFailures: 0, lockoutLevel: 0, lockoutUntil: 0, clockFloor: 0, clockUncertainUntil: 0, droppedNoise: 0, offsetIssuedAt: 0 });
 
 /** Erase pages in the journal region. */
 export const JOURNAL_PAGES = 4;
 export const JOURNAL_ENTRY_BYTES = 32;
 const ENTRY_MAGIC = 0x4c47; // "LG"
-const ENTRY_VERSION = 1;
+/**
+ * Entry layout 2 (written) adds `offsetIssuedAt` in the u16 that layout 1 reserved plus a u16
+ * taken from the RTC-loss margin, which is stored as its distance above the clock floor: it is
+ * never more than K (CLOCK_CHECKPOINT_SECONDS) above it, and once the floor passes it the margin
+ * is over anyway (boot restarts the clock at the floor at least). Layout 1 entries still read.
+ */
+const ENTRY_VERSION = 2;
+const ENTRY_VERSION_1 = 1;
 const CHECK_BYTES = 4;
 const U32 = 0xffffffff;
 
@@ -71,10 +85,10 @@ function encodeEntry(seq: number, s: GuardState, provider: CryptoProvider): Uint
     .u8(Math.min(255, s.lockoutLevel))
     .u32(seq)
     .u16(Math.min(0xffff, s.keypadFailures))
-    .u16(0)
+    .u16(Math.min(0xffff, Math.max(0, s.clockUncertainUntil - s.clockFloor)))
     .u32(clampU32(s.lockoutUntil))
     .u32(clampU32(s.clockFloor))
-    .u32(clampU32(s.clockUncertainUntil))
+    .u32(clampU32(s.offsetIssuedAt))
     .u32(clampU32(s.droppedNoise))
     .finish();
   const out = new Uint8Array(JOURNAL_ENTRY_BYTES);
@@ -87,16 +101,21 @@ function decodeEntry(bytes: Uint8Array, provider: CryptoProvider): { seq: number
   const body = bytes.subarray(0, JOURNAL_ENTRY_BYTES - CHECK_BYTES);
   if (!equalBytes(provider.sha256(body).subarray(0, CHECK_BYTES), bytes.subarray(JOURNAL_ENTRY_BYTES - CHECK_BYTES))) return null;
   const r = new ByteReader(body, 'journal entry');
-  if (r.u16() !== ENTRY_MAGIC || r.u8() !== ENTRY_VERSION) return null;
+  if (r.u16() !== ENTRY_MAGIC) return null;
+  const version = r.u8();
+  if (version !== ENTRY_VERSION && version !== ENTRY_VERSION_1) return null;
   const lockoutLevel = r.u8();
   const seq = r.u32();
   const keypadFailures = r.u16();
-  r.u16();
+  const margin = r.u16();
   const lockoutUntil = r.u32();
   const clockFloor = r.u32();
-  const clockUncertainUntil = r.u32();
+  const third = r.u32();
   const droppedNoise = r.u32();
-  return { seq, state: { keypadFailures, lockoutLevel, lockoutUntil, clockFloor, clockUncertainUntil, droppedNoise } };
+  if (version === ENTRY_VERSION_1) {
+    return { seq, state: { keypadFailures, lockoutLevel, lockoutUntil, clockFloor, clockUncertainUntil: third, droppedNoise, offsetIssuedAt: 0 } };
+  }
+  return { seq, state: { keypadFailures, lockoutLevel, lockoutUntil, clockFloor, clockUncertainUntil: margin === 0 ? 0 : clockFloor + margin, droppedNoise, offsetIssuedAt: third } };
 }
 
 function blank(bytes: Uint8Array): boolean {

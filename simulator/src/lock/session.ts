@@ -197,7 +197,7 @@ export class LockSession {
       }
       case 'eventsRead': {
         const { from, max } = decodeEventsRead(r.payload);
-        const start = lock.breaks('event-gap') && from > 0 ? from + 1 : from;
+        const start = lock.breaks('event-gap') && from > 0 ? from + 1 : lock.breaks('hides-log-start') && from === 0 ? 1 : from;
         return encodeEvents(lock.events.read(start, Math.min(max, EVENTS_PER_READ)));
       }
       case 'receiptRead':

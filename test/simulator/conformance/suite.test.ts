@@ -11,6 +11,7 @@ import { GattUuid, toHex } from '@latchkit/protocol';
 import {
   CASES,
   connectLock,
+  findCases,
   createAir,
   MUTANT_NAMES,
   MUTANTS,
@@ -51,12 +52,49 @@ const CAUGHT_BY: Record<Exclude<MutantName, 'mute' | 'garbage' | 'drops-link'>, 
   'reuses-nonce': ['unlock.replayed-answer'],
   'nonce-never-expires': ['unlock.expired-nonce'],
   'skips-phone-proof': ['unlock.replayed-answer', 'unlock.other-lock'],
-  'clock-backwards': ['time.backwards-ignored'],
+  // Its clock then trails the newest signed time by an hour, so the offset cases' syncs, signed
+  // from the lock's clock, are older than a time it accepted and may not set the offset (§7.4).
+  'clock-backwards': ['time.backwards-ignored', 'time.transition-applied', 'time.replayed-offset-ignored'],
   'unsigned-time': ['time.unsigned-refused'],
   // Booting factory-fresh after the cut also leaves the lock unable to take the final set.
   'torn-commit': ['power.cut-during-apply', 'robust.accepts-valid-set'],
   'event-gap': ['events.no-gaps-across-reconnects'],
+  'hides-log-start': ['events.chain-verifies'],
+  'ignores-transition': ['time.transition-applied'],
+  'replayed-offset': ['time.replayed-offset-ignored'],
 };
+
+describe('events.chain-verifies and a log that does not start at 0', () => {
+  const cases = findCases(['commission.accepted', 'events.chain-verifies']);
+  const target = async () => {
+    const t = await startSimTarget({ mutant: 'hides-log-start' });
+    cleanup.push(() => t.close());
+    return t;
+  };
+
+  it('fails, naming the missing records, unless the log is plausibly full (--log-capacity)', async () => {
+    const hidden = await runConformance(await target(), cases, { caseTimeoutMs: 5_000 });
+    expect(statusOf(hidden, 'events.chain-verifies')).toMatchObject({ status: 'fail', observed: expect.stringMatching(/^records 0\.\.0 missing/) });
+    const tooFew = await runConformance(await target(), cases, { caseTimeoutMs: 5_000, logCapacity: 512 });
+    expect(statusOf(tooFew, 'events.chain-verifies')).toMatchObject({ status: 'fail', observed: expect.stringMatching(/fewer than the 512 a wrapped log keeps/) });
+    // A lock that says its wrapped log keeps at least one record: the chain is checked from the first it kept.
+    const wrapped = await runConformance(await target(), cases, { caseTimeoutMs: 5_000, logCapacity: 1 });
+    expect(statusOf(wrapped, 'events.chain-verifies')?.status).toBe('pass');
+  });
+});
+
+describe('a run that proves nothing does not conform', () => {
+  it('no case selected is refused; a run whose only cases were skipped as manual is not ok', async () => {
+    expect(() => findCases([])).toThrow(/at least one case id/);
+    const sim = await startSimTarget();
+    cleanup.push(() => sim.close());
+    const empty = await runConformance(sim, [], { caseTimeoutMs: 5_000 });
+    expect([empty.summary.pass, empty.ok]).toEqual([0, false]);
+    const manualOnly = await runConformance({ ...sim, hooks: null }, findCases(['door.keypad']), { caseTimeoutMs: 5_000 });
+    expect(manualOnly.summary).toMatchObject({ pass: 0, fail: 0, skip: 1 });
+    expect(manualOnly.ok).toBe(false);
+  });
+});
 
 describe('the conformance suite against the simulated lock', () => {
   it('the correct firmware passes every case, each naming a PROTOCOL.md section that exists', async () => {

@@ -80,6 +80,43 @@ describe('daylight saving announced ahead is applied offline at its instant', ()
   });
 });
 
+describe('the replay rule for the offset (PROTOCOL.md §7.4) across reboots and same-second syncs', () => {
+  it('an older sync cannot bring back its offset after a reboot, though the newer one only confirmed the offset', () => {
+    const t = testLock({ specs: [] });
+    const fw = t.device.firmware;
+    const a = t.backend.timeSync(T0 + 100, -300); // zone X
+    const b = t.backend.timeSync(T0 + 200, -360); // zone changed by mistake (carried by a phone)
+    const c = t.backend.timeSync(T0 + 300, -300); // zone reverted
+    fw.timeSync(a);
+    fw.timeSync(c); // same offset as stored: no state commit, only the guard journal
+    fw.timeSync(b);
+    expect(fw.utcOffset).toBe(-300);
+    const rebooted = t.device.powerCycle();
+    rebooted.timeSync(b); // iat T0+200 < T0+300, accepted before the reboot
+    expect(rebooted.utcOffset).toBe(-300);
+    // A newer sync still changes it.
+    rebooted.timeSync(t.backend.timeSync(T0 + 400, -360));
+    expect(rebooted.utcOffset).toBe(-360);
+  });
+
+  it('of two syncs signed the same second, the one taken first stays, before and after a reboot', () => {
+    const t = testLock({ specs: [] });
+    const fw = t.device.firmware;
+    const old = t.backend.timeSync(T0 + 100, -360); // issued first (old zone), carried by a phone
+    const cur = t.backend.timeSync(T0 + 100, -300); // issued the same second after the zone change
+    fw.timeSync(cur);
+    fw.timeSync(old);
+    expect(fw.utcOffset).toBe(-300);
+    const rebooted = t.device.powerCycle();
+    rebooted.timeSync(old);
+    expect(rebooted.utcOffset).toBe(-300);
+    // A set signed that same second does not count as the offset's message: a sync then still applies.
+    rebooted.applySetMessage(t.backend.full(2, resident(10, '101010'), T0 + 150).bytes);
+    rebooted.timeSync(t.backend.timeSync(T0 + 150, -240));
+    expect(rebooted.utcOffset).toBe(-240);
+  });
+});
+
 describe('keypad lockout', () => {
   it('locks out after repeated wrong codes, refuses even the right code meanwhile, and lets it in afterwards', () => {
     const t = testLock({ specs: resident(20, '202020') });

@@ -7,7 +7,9 @@ import { existsSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { inspectLockDir, ManualClock, openLockDir } from '../../../simulator/src/lock/index.js';
+import { ByteWriter } from '@latchkit/protocol';
+import { deviceProfile, flashSizes, inspectLockDir, ManualClock, MemoryFlash, openLockDir } from '../../../simulator/src/lock/index.js';
+import { GuardJournal } from '../../../simulator/src/lock/journal.js';
 import { Backend, crypto, lockIdOf, resident, T0 } from './fixtures.js';
 
 const dirs: string[] = [];
@@ -65,5 +67,24 @@ describe('a lock directory without journal.bin (written by the previous firmware
     expect(d.firmware.summary().keypad).toEqual({ failures: 1, lockoutLevel: 0 });
     expect(d.firmware.enterCode('111111').granted).toBe(true);
     d.close();
+  });
+});
+
+describe('a guard journal written by the previous firmware (entry layout 1)', () => {
+  it('still reads: lockout, clock floor, RTC-loss margin and dropped-noise counter, with no offset time', () => {
+    const profile = deviceProfile('compact');
+    const flash = new MemoryFlash(flashSizes(profile));
+    // Layout 1: magic, version 1, level, seq, failures, reserved u16, lockoutUntil, floor, uncertainUntil, dropped, check.
+    const body = new ByteWriter(28).u16(0x4c47).u8(1).u8(2).u32(7).u16(3).u16(0).u32(T0 + 50).u32(T0).u32(T0 + 600).u32(9).finish();
+    const entry = new Uint8Array(32);
+    entry.set(body);
+    entry.set(crypto.sha256(body).subarray(0, 4), 28);
+    flash.program('journal', 0, entry);
+    const { state } = GuardJournal.open(flash, profile, crypto);
+    expect(state).toEqual({ keypadFailures: 3, lockoutLevel: 2, lockoutUntil: T0 + 50, clockFloor: T0, clockUncertainUntil: T0 + 600, droppedNoise: 9, offsetIssuedAt: 0 });
+    // What layout 2 writes reads back the same, with the offset time.
+    const { journal } = GuardJournal.open(flash, profile, crypto);
+    journal.write({ ...state!, offsetIssuedAt: T0 + 30 });
+    expect(GuardJournal.open(flash, profile, crypto).state).toEqual({ ...state, offsetIssuedAt: T0 + 30 });
   });
 });
