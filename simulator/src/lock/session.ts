@@ -6,7 +6,7 @@
  * connection (a nonce issued on one link is useless on another), while the bulk receiver belongs
  * to the lock, so a transfer cut by a dropped link resumes on the next connection.
  */
-import type { ControlRequest } from '@latchkit/protocol';
+import type { ControlRequest, DenyReasonName } from '@latchkit/protocol';
 import {
   decodeBulkBegin,
   DEFAULT_MAX_MESSAGE_BYTES,
@@ -40,6 +40,14 @@ import type { McuMeter } from './mcu.js';
 import { ticketsOf } from './tickets.js';
 
 /** Records per eventsRead answer: what fits one control message after the 3-byte header. */
+
+/**
+ * Ticket answers that leave the ticket in place: the signature did not verify over it (a wrong
+ * one, or a replay of an answer over an older nonce). Every other outcome spends it, including
+ * denials decided before the check (an unknown key), so no answer over it can count later.
+ */
+const UNVERIFIED: ReadonlySet<DenyReasonName> = new Set<DenyReasonName>(['badProof', 'staleNonce']);
+
 export const EVENTS_PER_READ = Math.floor((MAX_CONTROL_MESSAGE_BYTES - 3) / EVENT_RECORD_BYTES);
 
 /** Requests whose payload is empty (PROTOCOL.md §9.4: a long fixed-size payload is MALFORMED). */
@@ -174,9 +182,13 @@ export class LockSession {
       case 'unlockTicket': {
         const { publicKey, signature } = decodeUnlockPhone(r.payload);
         const tickets = ticketsOf(lock);
-        // Taken before the check: a ticket is spent by any answer, right or wrong.
-        const ticket = tickets.take(publicKey);
+        // A ticket is spent by an answer whose signature verified over it (a grant, or a denial
+        // for the credential's validity), not by one that did not verify: phone keys travel in
+        // clear, so spending it on garbage or on a replayed old answer would let any central
+        // knock every resident off the fast path (PROTOCOL.md §9.8).
+        const ticket = tickets.held(publicKey);
         const outcome = lock.unlockPhone(ticket, publicKey, signature, ticketSigningInput);
+        if (outcome.granted || !UNVERIFIED.has(outcome.reason)) tickets.take(publicKey);
         if (outcome.granted) this.grantedKey = publicKey;
         const next = outcome.granted ? tickets.issue(publicKey) : null;
         return encodeTicketedUnlockResult({ result: outcome.granted ? 0 : DenyReason[outcome.reason], holder: outcome.holder, eventIndex: outcome.event.index, ticket: next });

@@ -35,7 +35,13 @@ export class TicketBook {
     return c.nonce;
   }
 
-  /** The ticket held for `publicKey`, removed: whatever the answer says, a ticket is used once. */
+  /** The ticket held for `publicKey`, left in place (the answer is checked against it first). */
+  held(publicKey: Uint8Array): PhoneChallenge | null {
+    if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) return null;
+    return this.byKey.get(toHex(publicKey)) ?? null;
+  }
+
+  /** The ticket held for `publicKey`, removed: once an answer over it verified, it is used. */
   take(publicKey: Uint8Array): PhoneChallenge | null {
     if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) return null;
     const key = toHex(publicKey);

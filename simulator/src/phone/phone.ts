@@ -287,8 +287,11 @@ export class Phone {
       let ticket: Uint8Array | null = null;
       let tOpen: number | null = null;
       this.tickets.delete(hex);
-      // staleNonce: the lock no longer holds the ticket (reboot, eviction, expiry): challenge instead.
-      if (link.first && link.first.result !== DenyReason.staleNonce) {
+      // staleNonce: the lock no longer holds the ticket (reboot, eviction, expiry); badProof: the
+      // ticket the phone held is not the lock's (the answer carrying its successor was lost on the
+      // air, or a lock impersonator planted it). Either way the challenge decides, one round trip
+      // later: a key that is really refused is refused there again.
+      if (link.first && link.first.result !== DenyReason.staleNonce && link.first.result !== DenyReason.badProof) {
         unlock = unlockReport(link.first);
         ticket = link.first.ticket;
         tOpen = this.now();

@@ -100,14 +100,34 @@ describe('unlock tickets', () => {
     expect(a.ticketAnswer(1000, sign(1000, lockIdOf(99), ticket))).toMatchObject({ result: DenyReason.badProof, ticket: null });
   });
 
-  it('refuses an answer for an old ticket once a newer one was issued, and that try spends the newer one', () => {
+  it('refuses an answer for an old ticket once a newer one was issued, and keeps the newer one for its phone', () => {
     const t = door();
     const a = new Link(t);
     const old = a.firstVisit(1000, t.device.lockId);
     const newer = a.firstVisit(1000, t.device.lockId);
     expect(newer).not.toEqual(old);
     expect(new Link(t).ticketAnswer(1000, sign(1000, t.device.lockId, old))).toMatchObject({ result: DenyReason.badProof, ticket: null });
-    expect(new Link(t).ticketAnswer(1000, sign(1000, t.device.lockId, newer)).result).toBe(DenyReason.staleNonce);
+    expect(new Link(t).ticketAnswer(1000, sign(1000, t.device.lockId, newer)).result).toBe(0);
+  });
+
+  it('does not let a stranger spend a resident\'s ticket with a wrong signature under their (public) key', () => {
+    const t = door();
+    const ticket = new Link(t).firstVisit(1000, t.device.lockId);
+    // The attacker's link was never granted and knows only the victim's public key.
+    expect(new Link(t).ticketAnswer(1000, new Uint8Array(64))).toMatchObject({ result: DenyReason.badProof, ticket: null });
+    expect(new Link(t).ticketAnswer(1000, sign(2000, t.device.lockId, ticket))).toMatchObject({ result: DenyReason.badProof, ticket: null });
+    const answer = sign(1000, t.device.lockId, ticket);
+    expect(new Link(t).ticketAnswer(1000, answer).result).toBe(0);
+    // ...and the answer that verified spent it: the same answer again is a replay.
+    expect(new Link(t).ticketAnswer(1000, answer).result).toBe(DenyReason.staleNonce);
+  });
+
+  it('spends a ticket on a verified answer even when the credential is denied, so that answer never counts later', () => {
+    const t = testLock({ specs: [...resident(1000, '100010', { end: 1 })] });
+    const ticket = ticketsOf(t.device.firmware).issue(phoneKeyOf(1000).publicKey);
+    const answer = sign(1000, t.device.lockId, ticket);
+    expect(new Link(t).ticketAnswer(1000, answer).result).toBe(DenyReason.expired);
+    expect(ticketsOf(t.device.firmware).size).toBe(0);
   });
 
   it('refuses a relayed (pre-played) answer after the ticket rotated: the victim used it first', () => {

@@ -99,6 +99,28 @@ describe('fast unlock path', () => {
     ]);
   });
 
+  it('a phone holding a ticket the lock replaced (the answer with its successor was lost) falls back to the challenge', async () => {
+    const { t } = await setup(residents(1000, 12));
+    const phone = await phoneFor(1000, 'android');
+    await phone.visit(t.device.lockId, { readEvents: false });
+    const tickets = (phone as unknown as { tickets: Map<string, Uint8Array> }).tickets;
+    const [hex, first] = [...tickets.entries()][0]!;
+    // The next visit spends `first` and hands out a successor; the phone never hears of it.
+    await phone.visit(t.device.lockId, { readEvents: false });
+    tickets.set(hex, first);
+    // Nine others come through, so `first` is no longer among the lock's recently used nonces:
+    // the lock answers badProof, not staleNonce.
+    for (let h = 1001; h <= 1009; h++) await (await phoneFor(h, 'android')).visit(t.device.lockId, { readEvents: false });
+    const challenge = vi.spyOn(LockClient.prototype, 'unlock');
+    const r = await phone.visit(t.device.lockId, { readEvents: false });
+    expect(r.unlock).toMatchObject({ granted: true, holder: 1000 });
+    expect(challenge).toHaveBeenCalledTimes(1);
+    expect(t.device.firmware.events.read(0, 1000).slice(-2).map((e) => [e.type, e.reason])).toEqual([
+      ['denied', 'badProof'],
+      ['granted', 'none'],
+    ]);
+  }, 60_000);
+
   it('unlocks first, then relays the delta pipelined; the commit returns the receipt', async () => {
     const specs1 = residents(1000, 3);
     const { t } = await setup(specs1);
