@@ -141,6 +141,24 @@ export const wrong: string = (await pending).seq;
         sh(process.execPath, [join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', `tsconfig.${name}.json`], { cwd: app });
         step(`tsc (${name}): ok`);
       }
+      // The Node packages' declarations too: their public types name better-sqlite3's Database,
+      // noble's and Node's, so a type package the gateway does not declare fails here (as
+      // TS7016), not in a backend's strict build. A Node consumer brings @types/node itself.
+      writeFileSync(
+        join(app, 'check-node.mts'),
+        `import { openStore, type Db } from '@latchkit/gateway';
+import { LockDevice, createAir } from '@latchkit/simulator';
+export const store: (path: string) => Db = (path) => openStore({ file: path });
+export const device: typeof LockDevice = LockDevice;
+export const air: typeof createAir = createAir;
+`,
+      );
+      writeFileSync(
+        join(app, 'tsconfig.node-packages.json'),
+        JSON.stringify({ compilerOptions: { ...base, module: 'node16', moduleResolution: 'node16', types: ['node'] }, files: ['check-node.mts'] }, null, 2),
+      );
+      sh(process.execPath, [join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.node-packages.json'], { cwd: app });
+      step('tsc (node16, @latchkit/gateway and @latchkit/simulator declarations, skipLibCheck off): ok');
     },
   ],
   [
@@ -232,7 +250,7 @@ try {
   mkdirSync(app);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'latchkit-stranger', version: '1.0.0', private: true }, null, 2));
   // TypeScript for check 3, at the version this repository builds with.
-  sh('npm', ['install', '--no-audit', '--no-fund', '--loglevel', 'error', ...packed.map((t) => join(tarballs, t)), 'typescript@~5.9.3'], { cwd: app });
+  sh('npm', ['install', '--no-audit', '--no-fund', '--loglevel', 'error', ...packed.map((t) => join(tarballs, t)), 'typescript@~5.9.3', '@types/node@^20.19.0'], { cwd: app });
   step('installed');
 
   for (const [name, run] of checks) {
