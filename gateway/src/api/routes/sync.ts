@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { decodeEvents, ProtocolError } from '@latchkit/protocol';
+import { decodeEvents, fromHex, ProtocolError } from '@latchkit/protocol';
 import type { AppContext } from '../app.js';
 import * as S from '../schemas.js';
 import { define, inProperty } from './define.js';
@@ -18,7 +18,7 @@ import { acceptVisit, relayBundlesFor } from '../../sync/engine.js';
 import { beginIssuerRotation, completeIssuerRotation, doorsBehindOnAnchors } from '../../compiler/rotation.js';
 import { one } from '../../model/base.js';
 import { getProperty } from '../../model/properties.js';
-import { requireCanonicalLockId } from '../../model/validate.js';
+import { normalizePublicKey, requireCanonicalLockId } from '../../model/validate.js';
 
 const base64 = (extra: { description?: string; minLength?: number } = {}) => Type.String({ pattern: '^[A-Za-z0-9+/]*={0,2}$', maxLength: 8_000_000, ...extra });
 const lockIdHex = Type.String({ pattern: '^[0-9a-f]{16}$' });
@@ -120,9 +120,20 @@ export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx, sign
     tags: ['sync'],
     permission: 'configure',
     params: S.params.property,
-    noBody: true,
+    // No body (or {}): the gateway makes the next key and seals it in the store. With
+    // nextPublicKey: the key an external signer (a KMS, an HSM) already holds, so its secret never
+    // enters the store; a property whose key is signer-held must name one (SIGNER_REQUIRED).
+    body: Type.Union([
+      Type.Null(),
+      S.obj({
+        nextPublicKey: Type.Optional(Type.String({ minLength: 64, maxLength: 64, description: "32-byte Ed25519 public key of the next issuer key, hex, held by the property's signer" })),
+      }),
+    ]),
     response: { 200: rotationSchema },
-    handler: (req) => beginIssuerRotation(db, req.params.propertyId, signing(req)),
+    handler: (req) => {
+      const next = req.body?.nextPublicKey;
+      return beginIssuerRotation(db, req.params.propertyId, { ...signing(req), ...(next === undefined ? {} : { next: { publicKey: fromHex(normalizePublicKey(next)) } }) });
+    },
   });
 
   define(app, {
