@@ -113,3 +113,23 @@ export function doorsWithStaleTime(db: Db, nowMs: number, propertyId?: number, d
   }
   return out;
 }
+
+/**
+ * Records what a phone's relay told a door's lock about local time (VisitReport.timeSyncTold):
+ * the zone's offset and next change at the message's signed time, without the change when the
+ * message carried none, and whether the lock takes the `transition` claim when the relay found
+ * out. The lock signs nothing about local time, so this is the phone's word, as a gateway's
+ * push is the gateway's (known gaps in gateway/MODEL.md).
+ */
+export function recordRelayedTime(
+  db: Db,
+  doorId: number,
+  told: { iat: number; transition: boolean; transitionRefused: boolean; firmware: string | null },
+  nowMs: number,
+): void {
+  const zone = one<{ zone: string }>(db, 'SELECT p.time_zone AS zone FROM doors d JOIN properties p ON p.id = d.property_id WHERE d.id = ?', doorId);
+  if (!zone) return;
+  const at = zoneTimeAt(zone.zone, told.iat * 1000);
+  recordDoorTime(db, doorId, told.transition ? at : { ...at, transition: null }, nowMs);
+  if (told.transition || told.transitionRefused) recordTransitionSupport(db, doorId, told.transition, told.firmware);
+}

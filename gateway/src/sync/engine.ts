@@ -18,8 +18,8 @@ import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
 import { all, nowOf, one, type Ctx } from '../model/base.js';
 import { doorSyncState } from '../model/sync-state.js';
-import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDirtyAsync, compileDoorNow, doorTimeSync, lockIdentity, sameDevice, syncPayload, timeSyncFor, type CompilerOptions, type SignerResolver } from '../compiler/index.js';
-import { doorsWithStaleTime, recordDoorTime, recordTransitionSupport, transitionSupport, type LockLocalTime } from '../model/door-time.js';
+import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDirtyAsync, compileDoorNow, doorTimeSync, lockIdentity, sameDevice, syncPayload, type CompilerOptions, type SignerResolver } from '../compiler/index.js';
+import { doorsWithStaleTime, recordDoorTime, recordRelayedTime, recordTransitionSupport, transitionSupport, type LockLocalTime } from '../model/door-time.js';
 import { journalDueWindows } from '../model/window-boundaries.js';
 import { pendingAnchorUpdates } from '../compiler/rotation.js';
 
@@ -497,7 +497,10 @@ export async function relayBundlesFor(db: Db, personId: number, o: CompilerOptio
     const state = doorSyncState(db, doorId);
     const anchorUpdates = pendingAnchorUpdates(db, doorId).map((u) => u.message);
     const behind = state.enforcedSeq < state.compiledSeq;
-    if (!behind && anchorUpdates.length === 0) continue;
+    // A lock that does not know its zone's offset now or next change (a coming daylight-saving
+    // change, a changed zone) gets the signed time pushed by the phone, not only on a Door Sync.
+    const timeDue = doorsWithStaleTime(db, nowOf(opts.ctx ?? {}), undefined, doorId).length > 0;
+    if (!behind && anchorUpdates.length === 0 && !timeDue) continue;
     const delta = behind ? await syncPayload(db, doorId, state.enforcedSeq, opts) : null;
     const full = behind ? (await syncPayload(db, doorId, -1, { ...opts, forceFull: true }))! : null;
     out.push({
@@ -507,11 +510,24 @@ export async function relayBundlesFor(db: Db, personId: number, o: CompilerOptio
       ...(full ? { full: full.bytes } : {}),
       ...(delta?.kind === 'delta' ? { delta: delta.bytes } : {}),
       ...(anchorUpdates.length > 0 ? { anchorUpdates } : {}),
-      timeSync: await timeSyncFor(db, doorId, opts),
+      ...(await relayTimeSync(db, doorId, opts)),
+      ...(timeDue ? { timeSyncDue: true } : {}),
       eventsFrom: identity.eventsNextIndex,
     });
   }
   return out;
+}
+
+/**
+ * The signed time a phone carries to a door: with the zone's next change for a lock that takes the
+ * `transition` claim; for one not known either way, with it and, to fall back to, without it
+ * (a relay cannot come back to ask, PROTOCOL.md §3.4); for one known to refuse it, without.
+ */
+async function relayTimeSync(db: Db, doorId: number, o: CompilerOptions): Promise<Pick<RelayBundle, 'timeSync' | 'timeSyncPlain'>> {
+  const support = transitionSupport(db, doorId);
+  const time = await doorTimeSync(db, doorId, o, support !== false);
+  if (support !== null || !time.told.transition) return { timeSync: time.message };
+  return { timeSync: time.message, timeSyncPlain: (await doorTimeSync(db, doorId, o, false)).message };
 }
 
 /**
@@ -521,12 +537,14 @@ export async function relayBundlesFor(db: Db, personId: number, o: CompilerOptio
  */
 export function acceptVisit(
   db: Db,
-  report: Pick<VisitReport, 'lockId' | 'receipt' | 'events'>,
+  report: Pick<VisitReport, 'lockId' | 'receipt' | 'events'> & Partial<Pick<VisitReport, 'timeSyncTold'>>,
   o: { ctx?: Ctx; provider?: CryptoProvider } = {},
 ): { doorId: number; enforcedSeq: number; advanced: boolean; eventsUploaded: number; eventsRefused: string | null } {
   const door = one<{ id: number }>(db, 'SELECT id FROM doors WHERE lock_id = ?', report.lockId);
   if (!door) throw new GatewayError('DOOR_NOT_FOUND', `no door has lock ${report.lockId}`);
   const accepted = acceptReceipt(db, door.id, report.receipt, o);
+  // Recorded only with a receipt that verified: the visit really reached this door's lock.
+  if (report.timeSyncTold) recordRelayedTime(db, door.id, report.timeSyncTold, nowOf(o.ctx ?? {}));
   try {
     const { inserted } = acceptEvents(db, door.id, report.events as EventRecord[], { index: accepted.receipt.eventIndex, hash: accepted.receipt.eventHash }, o);
     return { doorId: door.id, enforcedSeq: accepted.state.enforcedSeq, advanced: accepted.advanced, eventsUploaded: inserted, eventsRefused: null };

@@ -47,9 +47,22 @@ export interface RelayBundle extends SetBundle {
   eventsFrom?: number;
   /**
    * A signed time for this lock, made when the bundle was: pushed when the lock's clock is more
-   * than a minute behind it (a lock whose RTC lost power reports an old clock in its info).
+   * than a minute behind it (a lock whose RTC lost power reports an old clock in its info), or
+   * when `timeSyncDue`.
    */
   timeSync?: Uint8Array;
+  /**
+   * The backend knows this lock lacks the local-time news in `timeSync` (its UTC offset now, or
+   * the zone's next change, PROTOCOL.md §7.4): push it whatever the lock's clock says. This is
+   * how an offline door learns a coming daylight-saving change from residents' phones.
+   */
+  timeSyncDue?: boolean;
+  /**
+   * The same signed time without the `transition` claim, for a lock not known to take the claim:
+   * firmware from before it refuses the whole message as MALFORMED (PROTOCOL.md §3.4), and a
+   * phone cannot ask the backend again at the door, so it carries both and falls back.
+   */
+  timeSyncPlain?: Uint8Array;
 }
 
 export interface VisitOptions {
@@ -99,8 +112,15 @@ export interface VisitReport {
   withheld: WithheldMessage[];
   /** Anchor updates the lock applied on this visit (already applied ones are skipped). */
   anchorsApplied: number;
-  /** The carried signed time was pushed (the lock's clock was behind it). */
+  /** The carried signed time was pushed (the lock's clock was behind it, or it was due). */
   timeSynced: boolean;
+  /**
+   * What the lock accepted of the carried time, for the backend's record of what the lock knows
+   * of local time: the message's signed time (`iat`), whether the accepted message carried the
+   * `transition` claim, whether the lock refused one that did (and took `timeSyncPlain`), and the
+   * lock's firmware string (what the refusal is remembered under).
+   */
+  timeSyncTold: { iat: number; transition: boolean; transitionRefused: boolean; firmware: string | null } | null;
   unlock: { granted: boolean; reason: DenyReasonName; holder: number; eventIndex: number } | null;
   /** The lock's signed receipt after the visit (what it enforces, and its event head). */
   receipt: Uint8Array;
@@ -124,12 +144,12 @@ function unlockReport(r: UnlockResult): NonNullable<VisitReport['unlock']> {
 
 /** What relaying a bundle produced: the report's relay fields, and the commit's receipt. */
 interface RelayOutcome {
-  report: Pick<VisitReport, 'relay' | 'relayError' | 'withheld' | 'anchorsApplied' | 'timeSynced'>;
+  report: Pick<VisitReport, 'relay' | 'relayError' | 'withheld' | 'anchorsApplied' | 'timeSynced' | 'timeSyncTold'>;
   receipt: Uint8Array | null;
 }
 
 function emptyRelay(): RelayOutcome {
-  return { report: { relay: null, relayError: null, withheld: [], anchorsApplied: 0, timeSynced: false }, receipt: null };
+  return { report: { relay: null, relayError: null, withheld: [], anchorsApplied: 0, timeSynced: false, timeSyncTold: null }, receipt: null };
 }
 
 
@@ -141,17 +161,26 @@ function emptyRelay(): RelayOutcome {
  */
 /** The issue time (Unix seconds) a signed message claims, or null. Reads no key. */
 export function issuedAtOf(message: Uint8Array, maxBytes = DEFAULT_MAX_MESSAGE_BYTES): number | null {
-  const claims = decodeCbor(parseSign1(message, maxBytes).payload, 'claims', maxBytes);
-  const iat = claims instanceof Map ? (claims as Map<unknown, unknown>).get(Claim.iat) : undefined;
+  const iat = claimOf(message, Claim.iat, maxBytes);
   return typeof iat === 'number' ? iat : null;
+}
+
+/** Whether a carried signed time announces the next offset change (the `transition` claim). */
+export function carriesTransition(message: Uint8Array, maxBytes = DEFAULT_MAX_MESSAGE_BYTES): boolean {
+  return claimOf(message, Claim.transition, maxBytes) !== undefined;
+}
+
+/** One claim of a signed message, read without verifying it (the phone cannot: the lock does). */
+function claimOf(message: Uint8Array, key: number, maxBytes: number): unknown {
+  const claims = decodeCbor(parseSign1(message, maxBytes).payload, 'claims', maxBytes);
+  return claims instanceof Map ? (claims as Map<unknown, unknown>).get(key) : undefined;
 }
 
 /** A lock clock this far behind a carried signed time gets the time pushed (RTC lost or drifted). */
 export const CLOCK_BEHIND_S = 60;
 
 export function audienceOf(message: Uint8Array, maxBytes = DEFAULT_MAX_MESSAGE_BYTES): Uint8Array {
-  const claims = decodeCbor(parseSign1(message, maxBytes).payload, 'claims', maxBytes);
-  const aud = claims instanceof Map ? (claims as Map<unknown, unknown>).get(Claim.aud) : undefined;
+  const aud = claimOf(message, Claim.aud, maxBytes);
   if (!(aud instanceof Uint8Array)) throw new ProtocolError('MALFORMED', 'claims: no audience (aud) to check');
   return aud;
 }
@@ -380,10 +409,21 @@ export class Phone {
         // Signed time only moves a lock clock forward; push it when the lock is behind (an
         // RTC that lost power boots at its persisted floor and asks for time this way).
         const iat = issuedAtOf(bundle.timeSync);
-        if (info && iat !== null && info.clock < iat - CLOCK_BEHIND_S) {
+        if (info && iat !== null && (bundle.timeSyncDue === true || info.clock < iat - CLOCK_BEHIND_S)) {
+          let transition = carriesTransition(bundle.timeSync);
+          let transitionRefused = false;
           try {
-            await push(bundle.timeSync);
+            try {
+              await push(bundle.timeSync);
+            } catch (err) {
+              // Firmware from before the transition claim refuses it whole: the plain one then.
+              if (!(err instanceof ProtocolError && err.code === 'MALFORMED' && transition && bundle.timeSyncPlain)) throw err;
+              transition = false;
+              transitionRefused = true;
+              await push(bundle.timeSyncPlain);
+            }
             report.timeSynced = true;
+            report.timeSyncTold = { iat, transition, transitionRefused, firmware: info.firmware ?? null };
           } catch (err) {
             if (!(err instanceof ProtocolError)) throw err;
             report.relayError = err.code;

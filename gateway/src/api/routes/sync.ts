@@ -37,7 +37,9 @@ const bundleSchema = S.obj(
         description: 'Signed trust-anchor updates (issuer key rotation, base64), oldest first: push them before the set. The lock logs each one it applies, and the visit upload reports it',
       }),
     ),
-    timeSync: Type.Optional(base64({ description: 'A signed time for the lock, issued now (base64): push it first when the lock reports a clock more than a minute behind it (the lock moves its clock only forward)' })),
+    timeSync: Type.Optional(base64({ description: 'A signed time for the lock, issued now (base64): push it when the lock reports a clock more than a minute behind it (the lock moves its clock only forward), or when timeSyncDue' })),
+    timeSyncDue: Type.Optional(Type.Boolean({ description: "True when the lock does not know its zone's UTC offset now or next change: push timeSync whatever the lock's clock says, and report it in the visit upload (timeSyncTold)" })),
+    timeSyncPlain: Type.Optional(base64({ description: "The same signed time without the transition claim (base64), for a lock not known to take the claim: push it if the lock refuses timeSync as MALFORMED" })),
     eventsFrom: Type.Integer({ minimum: 0, description: 'First event index the gateway does not have yet' }),
   },
 );
@@ -66,6 +68,8 @@ export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx, sign
         ...(b.full ? { full: b64(b.full) } : {}),
         ...(b.anchorUpdates ? { anchorUpdates: b.anchorUpdates.map(b64) } : {}),
         ...(b.timeSync ? { timeSync: b64(b.timeSync) } : {}),
+        ...(b.timeSyncDue ? { timeSyncDue: true } : {}),
+        ...(b.timeSyncPlain ? { timeSyncPlain: b64(b.timeSyncPlain) } : {}),
         eventsFrom: b.eventsFrom ?? 0,
       }));
     },
@@ -84,6 +88,17 @@ export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx, sign
         lockId: Type.String({ description: '16 lower-case hex digits (INVALID_LOCK_ID otherwise)' }),
         receipt: base64({ minLength: 4 }),
         events: Type.Optional(base64({ description: 'Concatenated 32-byte event records (base64)' })),
+        timeSyncTold: Type.Optional(
+          S.obj(
+            {
+              iat: Type.Integer({ minimum: 0, description: 'Signed time (Unix s) of the timeSync the lock accepted' }),
+              transition: Type.Boolean({ description: 'The accepted message carried the transition claim' }),
+              transitionRefused: Type.Boolean({ description: 'The lock refused timeSync as MALFORMED and took timeSyncPlain' }),
+              firmware: S.nullable(Type.String({ maxLength: 64, description: "The lock's firmware string from its info" })),
+            },
+            { description: "What the phone told the lock of local time (from the bundle's timeSync); recorded only with a receipt that verifies" },
+          ),
+        ),
       },
     ),
     response: {
@@ -103,7 +118,7 @@ export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx, sign
       if (!door || door.propertyId !== req.params.propertyId) throw new GatewayError('DOOR_NOT_FOUND', `no door of property ${req.params.propertyId} has lock ${lockId}`);
       try {
         const events = req.body.events ? decodeEvents(fromB64(req.body.events)) : [];
-        return acceptVisit(db, { lockId, receipt: fromB64(req.body.receipt), events }, { ctx: ctx(req) });
+        return acceptVisit(db, { lockId, receipt: fromB64(req.body.receipt), events, ...(req.body.timeSyncTold ? { timeSyncTold: req.body.timeSyncTold } : {}) }, { ctx: ctx(req) });
       } catch (e) {
         // Bytes a lock would never have produced, or a forgery: say which check failed.
         if (e instanceof ProtocolError) throw new GatewayError('LOCK_MESSAGE_INVALID', `${e.code}: ${e.message}`);
