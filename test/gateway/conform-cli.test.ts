@@ -46,7 +46,7 @@ describe('latchkit conform', () => {
     expect(mutants).toEqual(['conform', '--mutant', 'all']);
     const m = await cli.run(...mutants!);
     expect(m.code, m.err).toBe(0);
-    expect(m.out).toMatch(/^mutation score: 17\/17 mutants caught$/m);
+    expect(m.out).toMatch(/^mutation score: 20\/20 mutants caught$/m);
   });
 
   it('a broken lock exits 1 naming the case that caught it; --json prints the report', async () => {
@@ -76,6 +76,7 @@ describe('latchkit conform', () => {
     expect(cases[0]).toEqual({ id: 'commission.accepted', section: '§11.1', run: 'automatic', title: expect.any(String) });
     const mutants = (await cli.run('conform', '--list-mutants')).out;
     expect(mutants).toMatch(/^torn-commit +rule +§6\.7 +writes a new state over the slot in force/m);
+    expect(mutants).toMatch(/^kid-as-hint +rule +§6\.2 S2 +takes a set whose kid names no trust anchor/m);
     expect(mutants).toMatch(/^mute +misbehaviour/m);
   });
 

@@ -62,7 +62,7 @@ import type { DeviceProfile } from './profiles.js';
 import { DEVICE_PROFILES } from './profiles.js';
 import type { BootReport, PersistentState } from './storage.js';
 import { StateStore } from './storage.js';
-import { acceptingAnySignature, mutantSetState, openIgnoringDigest, type MutantName } from './mutants.js';
+import { acceptingAnySignature, mutantSetState, openIgnoringDigest, openLoosened, parseIgnoringAlg, type MutantName } from './mutants.js';
 
 export const FIRMWARE_VERSION = 'latchkit-sim/0.1.0';
 
@@ -522,7 +522,7 @@ export class LockFirmware {
     this.ports.beforeApply?.();
     let type: number;
     try {
-      type = parseSign1(bytes, DEFAULT_MAX_MESSAGE_BYTES).type;
+      type = this.messageType(bytes);
     } catch (err) {
       this.rejected(err);
       throw err;
@@ -672,6 +672,16 @@ export class LockFirmware {
     return { kind: accepted.kind, seq: accepted.seq, digest: accepted.digest, receipt: this.receipt() };
   }
 
+  /** The envelope checks (§6.1) and the message type; `ignores-alg` skips E8. */
+  private messageType(bytes: Uint8Array): number {
+    try {
+      return parseSign1(bytes, DEFAULT_MAX_MESSAGE_BYTES).type;
+    } catch (err) {
+      if (this.breaks('ignores-alg') && err instanceof ProtocolError && err.code === 'UNSUPPORTED_ALGORITHM') return parseIgnoringAlg(bytes, DEFAULT_MAX_MESSAGE_BYTES).type;
+      throw err;
+    }
+  }
+
   /** PROTOCOL.md §6.2 through the library; a mutant firmware gets one of its checks wrong. */
   private openSet(bytes: Uint8Array, state: LockSetState & { provider: CryptoProvider }): AcceptedSet {
     if (this.mutant === undefined) return openSetMessage(bytes, state);
@@ -680,7 +690,7 @@ export class LockFirmware {
       return openSetMessage(bytes, opening);
     } catch (err) {
       if (this.breaks('ignores-digest')) return openIgnoringDigest(bytes, opening, err);
-      throw err;
+      return openLoosened(this.mutant, bytes, state, err);
     }
   }
 

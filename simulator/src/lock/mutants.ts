@@ -10,7 +10,31 @@
  * exist to show the runner reports such a lock case by case instead of hanging.
  */
 import type { AcceptedSet, CryptoProvider, LockSetState } from '@latchkit/protocol';
-import { applyChanges, Claim, concatBytes, CredentialSet, decodeCbor, DEFAULT_MAX_MESSAGE_BYTES, open, parseDelta, parseSign1, peekSetMessage, ProtocolError, u32be, utf8 } from '@latchkit/protocol';
+import type { CborTag, ParsedSign1 } from '@latchkit/protocol';
+import {
+  AEAD_NONCE_BYTES,
+  AEAD_TAG_BYTES,
+  applyChanges,
+  Claim,
+  concatBytes,
+  CredentialSet,
+  decodeCbor,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  equalBytes,
+  fail,
+  keyId,
+  MessageType,
+  open,
+  parseDelta,
+  parseSign1,
+  peekSetMessage,
+  ProtocolError,
+  seal,
+  sigStructure,
+  u32be,
+  utf8,
+  verifySign1,
+} from '@latchkit/protocol';
 import { badArgument } from '../errors.js';
 
 export interface MutantInfo {
@@ -40,6 +64,9 @@ export const MUTANTS = {
   'hides-log-start': { description: 'eventsRead from index 0 leaves out record 0, as if its log had wrapped', section: '§8.2', kind: 'rule' },
   'ignores-transition': { description: 'never applies the announced UTC offset transition: keeps the offset it was told', section: '§7.4', kind: 'rule' },
   'replayed-offset': { description: 'takes the UTC offset of a time sync older than the newest signed time it accepted', section: '§7.4', kind: 'rule' },
+  'kid-as-hint': { description: 'takes a set whose kid names no trust anchor, if the signature verifies under one of its anchors', section: '§6.2 S2', kind: 'rule' },
+  'ignores-alg': { description: 'never checks the alg of a set: verifies as Ed25519 whatever the header says', section: '§6.1 E8', kind: 'rule' },
+  'unchecked-tag': { description: 'decrypts a set body without checking its AEAD tag', section: '§6.2 S7', kind: 'rule' },
   mute: { description: 'never answers an unlockPhone request', section: '§9.2', kind: 'misbehaviour' },
   garbage: { description: 'answers eventsRead with bytes that are not a response', section: '§9.2', kind: 'misbehaviour' },
   'drops-link': { description: 'drops the link when asked for a receipt (receiptRead)', section: '§9.4', kind: 'misbehaviour' },
@@ -97,4 +124,74 @@ export function openIgnoringDigest(bytes: Uint8Array, state: LockSetState, err: 
   const plain = open(state.contentKey, sealed, aad);
   const body = peek.kind === 'full' ? plain : applyChanges(state.current, parseDelta(plain));
   return { kind: peek.kind, seq: peek.seq, issuedAt: peek.issuedAt, digest: peek.digest, set: CredentialSet.parse(body), issuerKid: parsed.kid };
+}
+
+/**
+ * The §6.2 opening of the three mutants that loosen a check the library makes inside
+ * `openSetMessage` and cannot be handed a different state for: `kid-as-hint` (S2),
+ * `ignores-alg` (E8) and `unchecked-tag` (S7). Each runs only once the library has refused
+ * the set with that rule's own code, so every check before it has passed; from there it makes
+ * every other check the library makes, in the same order and with the same codes. Any other
+ * refusal is rethrown as it came.
+ */
+export function openLoosened(mutant: MutantName, bytes: Uint8Array, state: LockSetState & { provider: CryptoProvider }, err: unknown): AcceptedSet {
+  const code = err instanceof ProtocolError ? err.code : null;
+  const loosened = (mutant === 'kid-as-hint' && code === 'UNKNOWN_KEY_ID') || (mutant === 'ignores-alg' && code === 'UNSUPPORTED_ALGORITHM') || (mutant === 'unchecked-tag' && code === 'DECRYPTION_FAILED');
+  if (!loosened) throw err;
+  const maxBytes = state.maxBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const parsed = mutant === 'ignores-alg' ? parseIgnoringAlg(bytes, maxBytes) : parseSign1(bytes, maxBytes);
+  const kind = parsed.type === MessageType.fullSet ? 'full' : parsed.type === MessageType.delta ? 'delta' : fail('MALFORMED', 'expected a fullSet or delta message');
+  // kid-as-hint, unchecked-tag: E13 passed in the library. ignores-alg: the library stopped at E8, so the claims get only this map check.
+  const claims = decodeCbor(parsed.payload, 'claims', maxBytes) as Map<number, unknown>;
+  if (!(claims instanceof Map)) fail('MALFORMED', 'claims: expected a map');
+  const aud = claims.get(Claim.aud) as Uint8Array;
+  if (!equalBytes(aud, state.lockId)) fail('WRONG_LOCK', 'message is for another lock'); // S1
+  if (mutant === 'kid-as-hint') {
+    // S2 broken: the kid is only a hint; with no anchor of that kid, try every anchor (S3 still holds).
+    if (!state.anchors.some((a) => state.provider.ed25519Verify(parsed.signature, sigStructure(parsed.protectedBytes, state.lockId, parsed.payload), a))) fail('BAD_SIGNATURE', 'signature does not verify under any anchor');
+  } else {
+    const anchor = state.anchors.find((a) => equalBytes(keyId(a, state.provider), parsed.kid)) ?? fail('UNKNOWN_KEY_ID', 'kid is not a trust anchor of this lock'); // S2
+    verifySign1(parsed, anchor, state.lockId, state.provider); // S3
+  }
+  const seq = claims.get(Claim.seq) as number;
+  if (seq <= state.seq) fail('STALE_SEQUENCE', `sequence ${seq} is not newer than ${state.seq}`); // S4
+  if (kind === 'delta' && (claims.get(Claim.base) !== state.seq || state.current === null)) fail('DELTA_BASE_MISMATCH', 'delta does not apply to the held set'); // S5
+  const sealed = claims.get(Claim.body) as Uint8Array;
+  const aad = concatBytes(utf8('latchkit/v1/body'), Uint8Array.of(parsed.type), state.lockId, u32be(seq));
+  const plain = mutant === 'unchecked-tag' ? decryptWithoutTag(state.contentKey, sealed, aad) : open(state.contentKey, sealed, aad); // S6, S7
+  const body = kind === 'full' ? plain : applyChanges(state.current!, parseDelta(plain)); // S8
+  const set = CredentialSet.parse(body);
+  if (set.secrets === null) fail('MALFORMED', 'a complete set must carry the property secrets'); // S9
+  const digest = set.digest(state.provider);
+  if (!equalBytes(digest, claims.get(Claim.digest) as Uint8Array)) fail('DIGEST_MISMATCH', 'resulting set digest differs from the signed one'); // S10
+  return { kind, seq, issuedAt: claims.get(Claim.iat) as number, digest, set, issuerKid: parsed.kid };
+}
+
+/**
+ * `parseSign1` without E8. The library got as far as the alg (E8), so E1..E7a hold; the
+ * content type (E9, E10) and the kid (E11) are still checked, with the library's codes.
+ */
+export function parseIgnoringAlg(bytes: Uint8Array, maxBytes: number): ParsedSign1 {
+  const [prot, , payload, signature] = (decodeCbor(bytes, 'COSE_Sign1', maxBytes) as CborTag).value as [Uint8Array, unknown, Uint8Array, Uint8Array];
+  const header = decodeCbor(prot, 'protected header', 64) as Map<number, unknown>;
+  const ct = header.get(3);
+  if (typeof ct !== 'number') fail('MALFORMED', 'protected header: content type (3) missing');
+  const type = ct - 0xff00;
+  if (!Object.values(MessageType).includes(type as never)) fail('UNSUPPORTED_VERSION', `content type ${ct} is not a latchkit message type`);
+  const kid = header.get(4);
+  if (!(kid instanceof Uint8Array) || kid.length !== 8) fail('MALFORMED', 'protected header: kid must be 8 bytes');
+  return { type, alg: header.get(1) as number, kid: kid.slice(), protectedBytes: prot.slice(), payload: payload.slice(), signature: signature.slice() };
+}
+
+/**
+ * XChaCha20 decryption with the Poly1305 tag never compared: the keystream is what sealing
+ * zeros of the same length under the same key, nonce and AAD gives, so the result is exactly
+ * what a firmware that skips the tag comparison reads (garbage under a wrong key).
+ */
+function decryptWithoutTag(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array {
+  if (sealed.length < AEAD_NONCE_BYTES + AEAD_TAG_BYTES) fail('MALFORMED', `sealed body: ${sealed.length} bytes is shorter than nonce + tag`);
+  const nonce = sealed.subarray(0, AEAD_NONCE_BYTES);
+  const ciphertext = sealed.subarray(AEAD_NONCE_BYTES, sealed.length - AEAD_TAG_BYTES);
+  const keystream = seal(key, new Uint8Array(ciphertext.length), aad, nonce).subarray(AEAD_NONCE_BYTES, AEAD_NONCE_BYTES + ciphertext.length);
+  return ciphertext.map((b, i) => b ^ keystream[i]!);
 }

@@ -62,6 +62,12 @@ const CAUGHT_BY: Record<Exclude<MutantName, 'mute' | 'garbage' | 'drops-link'>, 
   'hides-log-start': ['events.chain-verifies'],
   'ignores-transition': ['time.transition-applied'],
   'replayed-offset': ['time.replayed-offset-ignored'],
+  // A stranger's set, and a set whose kid byte was changed, verify under no anchor: BAD_SIGNATURE, not UNKNOWN_KEY_ID.
+  'kid-as-hint': ['refuse.tamper-header', 'refuse.unknown-issuer'],
+  // The changed alg byte then fails the signature instead of giving UNSUPPORTED_ALGORITHM.
+  'ignores-alg': ['refuse.tamper-header'],
+  // Under another content key the body decrypts to garbage that the body parser refuses instead.
+  'unchecked-tag': ['refuse.wrong-content-key'],
 };
 
 describe('events.chain-verifies and a log that does not start at 0', () => {

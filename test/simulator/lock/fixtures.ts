@@ -132,7 +132,7 @@ export interface TestLock {
 }
 
 /** A lock on in-memory flash, RTC at T0, manual host clock. Optionally commissioned with a first set. */
-export function testLock(o: { n?: number; profile?: LockDeviceOptions['profile']; commission?: boolean; specs?: CredentialSpec[]; driftPpm?: number; mcu?: LockDeviceOptions['mcu']; beforeTransitionClaim?: boolean } = {}): TestLock {
+export function testLock(o: { n?: number; profile?: LockDeviceOptions['profile']; commission?: boolean; specs?: CredentialSpec[]; driftPpm?: number; mcu?: LockDeviceOptions['mcu']; beforeTransitionClaim?: boolean; mutant?: LockDeviceOptions['mutant'] } = {}): TestLock {
   const lockId = lockIdOf(o.n ?? 1);
   const backend = new Backend(lockId);
   const clock = new ManualClock(1_000_000);
@@ -150,6 +150,7 @@ export function testLock(o: { n?: number; profile?: LockDeviceOptions['profile']
     bolt: (locked) => bolt.push(locked),
     ...(o.mcu !== undefined ? { mcu: o.mcu } : {}),
     ...(o.beforeTransitionClaim ? { beforeTransitionClaim: true } : {}),
+    ...(o.mutant !== undefined ? { mutant: o.mutant } : {}),
   });
   if (o.commission !== false) {
     device.firmware.commission(backend.commission());
