@@ -33,3 +33,13 @@ export async function openDemoWorld(o: { units: number; seed: number }): Promise
     },
   };
 }
+
+/**
+ * Moves the world's clock forward to an instant (UTC ISO), half a minute in: a lock's clock may
+ * trail by a second. Refuses to go back (the world clock never does).
+ */
+export function goTo(world: g.World, iso: string): void {
+  const target = Date.parse(iso) + 30_000;
+  if (!(target > world.clock.now())) throw new Error(`goTo ${iso}: the world is already at ${new Date(world.clock.now()).toISOString()}`);
+  world.clock.advance(target - world.clock.now());
+}

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as g from '../../gateway/src/index.js';
 import { cliIn } from '../gateway/helpers.js';
-import { openDemoWorld, type DemoWorld } from './demo-world.js';
+import { goTo as moveTo, openDemoWorld, type DemoWorld } from './demo-world.js';
 
 let w: DemoWorld;
 let world: g.World;
@@ -22,11 +22,7 @@ afterAll(async () => {
   await w?.close();
 });
 
-const goTo = (iso: string): void => {
-  const target = Date.parse(iso) + 30_000;
-  expect(target).toBeGreaterThan(world.clock.now());
-  world.clock.advance(target - world.clock.now());
-};
+const goTo = (iso: string): void => moveTo(world, iso);
 
 describe('daylight saving carried by phones (passive sync)', () => {
   it('a resident\'s visit tells an offline lock the coming change; the lock applies it with no further contact', async () => {
