@@ -4,30 +4,25 @@
  * refuses the message carrying it (MALFORMED), and the phone falls back to the plain one it
  * carries too. The visit reports what the lock took, for the backend's record.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CredentialSpec } from '@latchkit/protocol';
 import { serveLock } from '../../../simulator/src/lock/index.js';
 import { Phone } from '../../../simulator/src/phone/index.js';
-import { createAir, type Air } from '../../../simulator/src/radio/index.js';
+import { createAir } from '../../../simulator/src/radio/index.js';
 import { crypto, phoneKeyOf, resident, testLock, type TestLock } from '../lock/fixtures.js';
+import { airPerTest } from './air-per-test.js';
 
-let air: Air | undefined;
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-  await air?.close();
-  air = undefined;
-});
+const env = airPerTest();
 
 const specs: CredentialSpec[] = [...resident(1000, '100010')];
 
 async function served(o: { beforeTransitionClaim?: boolean } = {}): Promise<{ t: TestLock; phone: Phone }> {
-  air = createAir({ seed: 31 });
+  const air = (env.air = createAir({ seed: 31 }));
   const t = testLock({ specs, ...o });
   const s = await serveLock(air, t.device);
-  cleanup.push(() => s.stop());
+  env.cleanup.push(() => s.stop());
   const phone = await Phone.create({ radio: air, key: phoneKeyOf(1000), profile: 'android', crypto });
-  cleanup.push(() => phone.close());
+  env.cleanup.push(() => phone.close());
   return { t, phone };
 }
 
