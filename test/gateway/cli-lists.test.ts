@@ -2,18 +2,16 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as notifications from '../../gateway/src/flows/notifications.js';
 import { buildProgram, type CliIo } from '../../gateway/src/cli/main.js';
 import * as g from '../../gateway/src/index.js';
-import { cliIn, fixture, resident, tempDir } from './helpers.js';
+import { cliIn, fixture, resident, tempDirPerTest } from './helpers.js';
 import type { Command } from 'commander';
 
-const cleanups: (() => void)[] = [];
+const tempDirFor = tempDirPerTest();
 afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
+  vi.restoreAllMocks();
 });
 
 function cli() {
-  const t = tempDir();
-  cleanups.push(t.cleanup);
-  const c = cliIn(t.dir);
+  const c = cliIn(tempDirFor());
   return { dir: c.dir, run: c.run, json: c.jsonWithErr };
 }
 
@@ -99,7 +97,6 @@ describe('grey Automated Access suggestions', () => {
     const key = String((await c.json('key', 'create', '--property', p, '--name', 'All', '--doors', '1', '--communal')).data.id);
     for (let i = 0; i < 4; i++) await c.json('person', 'invite', '--property', p, '--email', `p${i}@example.com`, '--first', 'P', '--last', `N${i}`, '--keys', key);
     const list = vi.spyOn(notifications, 'listNotifications');
-    cleanups.push(() => list.mockRestore());
     const out = await c.run('notification', 'list', '--property', p, '--limit', '1');
     expect(out.out).toContain('3 more; use --offset 1');
     // One page (limit + 1 rows to see that more exist), never the unbounded rest.

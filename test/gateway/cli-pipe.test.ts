@@ -9,22 +9,14 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as g from '../../gateway/src/index.js';
 import { openLockDir } from '../../simulator/src/lock/index.js';
-import { tempDir } from './helpers.js';
+import { tempDirPerTest } from './helpers.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'gateway', 'bin', 'latchkit.js');
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
+const dir = tempDirPerTest();
 
-function dir(): string {
-  const t = tempDir();
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
 
 interface PipeRun {
   code: number | null;

@@ -1,19 +1,14 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as g from '../../gateway/src/index.js';
-import { cliIn, tempDir } from './helpers.js';
+import { cliIn, tempDirPerTest } from './helpers.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'gateway', 'bin', 'latchkit.js');
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
+const tempDirFor = tempDirPerTest();
 
 function cli() {
-  const t = tempDir();
-  cleanups.push(t.cleanup);
-  return cliIn(t.dir);
+  return cliIn(tempDirFor());
 }
 
 async function seeded(c: ReturnType<typeof cli>) {
@@ -117,24 +112,22 @@ describe('latchkit CLI', () => {
 
 describe('latchkit binary', () => {
   it('runs through the bin shim with exit codes', () => {
-    const t = tempDir();
-    cleanups.push(t.cleanup);
-    const ok = spawnSync(process.execPath, [BIN, '--json', 'status'], { cwd: t.dir, encoding: 'utf8', env: { ...process.env, LATCHKIT_STATE_DIR: '' } });
+    const dir = tempDirFor();
+    const ok = spawnSync(process.execPath, [BIN, '--json', 'status'], { cwd: dir, encoding: 'utf8', env: { ...process.env, LATCHKIT_STATE_DIR: '' } });
     expect(ok.status).toBe(0);
-    expect(JSON.parse(ok.stdout).stateDir).toBe(join(t.dir, '.latchkit'));
-    const bad = spawnSync(process.execPath, [BIN, 'property', 'show', '7'], { cwd: t.dir, encoding: 'utf8' });
+    expect(JSON.parse(ok.stdout).stateDir).toBe(join(dir, '.latchkit'));
+    const bad = spawnSync(process.execPath, [BIN, 'property', 'show', '7'], { cwd: dir, encoding: 'utf8' });
     expect(bad.status).toBe(1);
     expect(bad.stderr.trim()).toBe('error PROPERTY_NOT_FOUND: property 7 does not exist');
   });
 
   it('`latchkit serve` listens on 127.0.0.1 and answers with the store it was given', async () => {
-    const t = tempDir();
-    cleanups.push(t.cleanup);
-    const db = g.openStore({ stateDir: t.dir });
+    const dir = tempDirFor();
+    const db = g.openStore({ stateDir: dir });
     g.createProperty(db, { name: 'Served', utcOffsetMin: 0 });
     const { secret } = g.createToken(db, { name: 'root', role: 'portfolio_manager' });
     db.close();
-    const child = spawn(process.execPath, [BIN, '--json', '--state-dir', t.dir, 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, '--json', '--state-dir', dir, 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       const line = await new Promise<string>((resolve, reject) => {
         let buf = '';

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach } from 'vitest';
 import * as g from '../../gateway/src/index.js';
 import { runCli, type CliIo } from '../../gateway/src/cli/main.js';
 
@@ -64,6 +65,22 @@ export function codeOf(fn: () => unknown): string {
 export function tempDir(): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'latchkit-gw-'));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Temporary directories removed after each test: call at module scope (it registers the
+ * afterEach), then call what it returns for a fresh directory.
+ */
+export function tempDirPerTest(): () => string {
+  const made: Array<() => void> = [];
+  afterEach(() => {
+    while (made.length) made.pop()!();
+  });
+  return () => {
+    const t = tempDir();
+    made.push(t.cleanup);
+    return t.dir;
+  };
 }
 
 /**

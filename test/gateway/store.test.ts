@@ -1,18 +1,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as g from '../../gateway/src/index.js';
-import { codeOf, tempDir } from './helpers.js';
+import { codeOf, tempDirPerTest } from './helpers.js';
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
-function dir(): string {
-  const t = tempDir();
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
+const dir = tempDirPerTest();
 
 describe('store', () => {
   it('creates the state directory and database file on first run, migrated, WAL, foreign keys on', () => {

@@ -5,23 +5,19 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli, type CliIo } from '../../../gateway/src/cli/main.js';
-import { tempDir } from '../helpers.js';
+import { tempDirPerTest } from '../helpers.js';
 import { jane } from './flow-helpers.js';
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
+const tempDirFor = tempDirPerTest();
 
 function cli() {
-  const t = tempDir();
-  cleanups.push(t.cleanup);
+  const dir = tempDirFor();
   const run = async (args: string[], io: Partial<CliIo> = {}) => {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await runCli(args, { out: (s) => out.push(s), err: (s) => err.push(s), cwd: t.dir, env: {}, ...io });
+    const code = await runCli(args, { out: (s) => out.push(s), err: (s) => err.push(s), cwd: dir, env: {}, ...io });
     return { code, out: out.join('\n'), err: err.join('\n') };
   };
   const json = async (...args: string[]) => {
@@ -29,7 +25,7 @@ function cli() {
     if (r.code !== 0) throw new Error(`latchkit ${args.join(' ')} failed: ${r.err}`);
     return JSON.parse(r.out);
   };
-  return { dir: t.dir, run, json };
+  return { dir, run, json };
 }
 
 async function seeded(c: ReturnType<typeof cli>) {
