@@ -4,28 +4,16 @@
  * (the simulated PMS, a boundary we do not own) show with the count on the tab; approving them
  * applies them, and the count drops to what is left.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'puppeteer-core';
+import { describe, expect, it } from 'vitest';
 import * as g from '../../gateway/src/index.js';
 import * as f from '../../gateway/src/flows/index.js';
-import { launch, screenshot, startConsoleServer, waitText, type ConsoleServer } from './browser.js';
+import { consolePerFile, screenshot, waitText } from './browser.js';
 
-let browser: Browser;
-let server: ConsoleServer;
-
-beforeAll(async () => {
-  browser = await launch();
-  server = await startConsoleServer(10);
-}, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const env = consolePerFile(10);
 
 describe('console alerts', () => {
   it('shows pending Automated Access suggestions with their count, and approving applies them', async () => {
-    const { db, world, demo } = server;
+    const { db, world, demo } = env.server;
     const pid = demo.propertyId;
     const ctx = world.ctx('test');
     f.configureIntegration(db, pid, { feedKind: 'http', feedSource: 'http://127.0.0.1:1/feed', automatedAccess: true }, ctx);
@@ -36,10 +24,10 @@ describe('console alerts', () => {
     expect(pending.length).toBeGreaterThan(0);
     const counted = pending.filter((s) => s.color !== 'grey').length;
 
-    const page = await browser.newPage();
+    const page = await env.browser.newPage();
     await page.setViewport({ width: 1280, height: 900 });
     page.on('dialog', (d) => void d.accept());
-    await page.goto(`${server.url}/?token=${server.token}#/alerts`, { waitUntil: 'domcontentloaded' });
+    await page.goto(`${env.server.url}/?token=${env.server.token}#/alerts`, { waitUntil: 'domcontentloaded' });
     await waitText(page, '[data-testid=alert-count]', new RegExp(`^${counted}$`));
     await waitText(page, 'ul.suggestions', /Pat Moss: grant/);
     await screenshot(page, 'alerts-pending');

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { afterAll, beforeAll } from 'vitest';
 import * as g from '../../gateway/src/index.js';
 import { openDemoWorld } from '../e2e/demo-world.js';
 
@@ -99,4 +100,21 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 export async function go(page: Page, url: string, hash: string): Promise<void> {
   await page.evaluate((h: string) => (location.hash = h), hash);
   void url;
+}
+
+/**
+ * One Chromium and one console server for a test file: call at module scope (it registers the
+ * beforeAll and afterAll); `env.browser` and `env.server` are set once the beforeAll ran.
+ */
+export function consolePerFile(units: number): { browser: Browser; server: ConsoleServer } {
+  const env = {} as { browser: Browser; server: ConsoleServer };
+  beforeAll(async () => {
+    env.browser = await launch();
+    env.server = await startConsoleServer(units);
+  }, 120_000);
+  afterAll(async () => {
+    await env.browser?.close();
+    await env.server?.close();
+  });
+  return env;
 }

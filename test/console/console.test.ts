@@ -5,42 +5,31 @@
  * refused action showing the server's code, a bad token landing on the login prompt, and the
  * event stream reconnecting with Last-Event-ID. Screenshots go to test/console/out/.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'puppeteer-core';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'puppeteer-core';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as g from '../../gateway/src/index.js';
-import { launch, OUT_DIR, screenshot, startConsoleServer, waitText, type ConsoleServer } from './browser.js';
+import { consolePerFile, OUT_DIR, screenshot, startConsoleServer, waitText } from './browser.js';
 
-let browser: Browser;
-let server: ConsoleServer;
+const env = consolePerFile(10);
 
-beforeAll(async () => {
-  browser = await launch();
-  server = await startConsoleServer(10);
-}, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-async function open(hash: string, token = server.token): Promise<Page> {
-  const page = await browser.newPage();
+async function open(hash: string, token = env.server.token): Promise<Page> {
+  const page = await env.browser.newPage();
   await page.setViewport({ width: 1280, height: 900 });
   page.on('dialog', (d) => void d.accept());
-  await page.goto(`${server.url}/?token=${token}${hash}`, { waitUntil: 'domcontentloaded' });
+  await page.goto(`${env.server.url}/?token=${token}${hash}`, { waitUntil: 'domcontentloaded' });
   return page;
 }
 
 describe('console in a real browser', () => {
   it('the sync-until story: invite, door behind, Door Sync, GRANTED, revoke, still GRANTED offline, Door Sync, DENIED', async () => {
-    const { demo } = server;
+    const { demo } = env.server;
     const pid = demo.propertyId;
     // Unit 1A's front door (offline), synced once so it starts "in sync".
     const door = demo.unitDoors[0]!.id;
-    await g.doorSync(server.world, pid, door);
-    const unitKey = (server.db.prepare("SELECT id FROM keys WHERE property_id = ? AND name = 'Unit 1A'").get(pid) as { id: number }).id;
+    await g.doorSync(env.server.world, pid, door);
+    const unitKey = (env.server.db.prepare("SELECT id FROM keys WHERE property_id = ? AND name = 'Unit 1A'").get(pid) as { id: number }).id;
 
     const page = await open('#/doors');
     await waitText(page, `[data-testid=sync-${door}]`, /in sync/);
@@ -59,7 +48,7 @@ describe('console in a real browser', () => {
     await page.click('form[data-testid=invite] button[type=submit]');
     const notice = await waitText(page, '[data-testid=notice]', /Invited Sam Lee \(person \d+\)/);
     const personId = Number(/person (\d+)/.exec(notice)![1]);
-    const code = g.personDoorcode(server.db, personId)!;
+    const code = g.personDoorcode(env.server.db, personId)!;
     await screenshot(page, 'people');
 
     // The door turns "behind", a Door Sync makes it "in sync".
@@ -112,27 +101,27 @@ describe('console in a real browser', () => {
   }, 120_000);
 
   it('a refused action shows the server code next to the control and changes nothing', async () => {
-    const door = server.demo.unitDoors[1]!.id;
+    const door = env.server.demo.unitDoors[1]!.id;
     const page = await open(`#/doors/${door}`);
     await page.waitForSelector('form[data-testid=keypad] input[name=code]');
-    const before = g.doorSyncState(server.db, door);
+    const before = g.doorSyncState(env.server.db, door);
     await page.type('form[data-testid=keypad] input[name=code]', '12');
     await page.click('form[data-testid=keypad] button[type=submit]');
     await waitText(page, 'form[data-testid=keypad] .error', /INVALID_CODE/);
-    expect(g.doorSyncState(server.db, door)).toEqual(before);
+    expect(g.doorSyncState(env.server.db, door)).toEqual(before);
     expect(await page.$('[data-testid=attempt-results]')).toBeNull();
     await page.close();
   }, 60_000);
 
   it('a token without Key Management sees no write controls', async () => {
-    const view = server.tokenFor({ name: 'viewer', role: 'property_manager', propertyId: server.demo.propertyId, keyManagement: false });
+    const view = env.server.tokenFor({ name: 'viewer', role: 'property_manager', propertyId: env.server.demo.propertyId, keyManagement: false });
     const page = await open('#/doors', view);
     await page.waitForSelector('[data-testid=doors] tbody tr');
     expect(await page.$('[data-testid^=door-sync-]')).toBeNull();
     await page.evaluate(() => (location.hash = '#/people'));
     await page.waitForSelector('[data-testid=people] tbody tr');
     expect(await page.$('[data-testid=open-invite]')).toBeNull();
-    await page.evaluate((d: number) => (location.hash = `#/doors/${d}`), server.demo.unitDoors[0]!.id);
+    await page.evaluate((d: number) => (location.hash = `#/doors/${d}`), env.server.demo.unitDoors[0]!.id);
     await waitText(page, 'main', /may not act on doors/);
     expect(await page.$('form[data-testid=keypad]')).toBeNull();
     await page.close();
@@ -143,7 +132,7 @@ describe('console in a real browser', () => {
     await waitText(page, 'main.login', /token was refused.*INVALID_TOKEN/);
     await screenshot(page, 'login');
     // Logging in with a good token from the prompt works.
-    await page.type('input[name=token]', server.token);
+    await page.type('input[name=token]', env.server.token);
     await page.click('main.login button[type=submit]');
     await page.waitForSelector('[data-testid=doors] tbody tr');
     await page.close();
@@ -153,10 +142,10 @@ describe('console in a real browser', () => {
     const page = await open('#/activity');
     await waitText(page, '[data-testid=stream-status]', /^● live$/);
     // Drop every open connection (the SSE one included); the browser reconnects by itself.
-    server.app.server.closeAllConnections();
+    env.server.app.server.closeAllConnections();
     await waitText(page, '[data-testid=stream-status]', /reconnected, resumed after #\d+/, 20_000);
     // Events published after the reconnect still arrive.
-    await g.keypad(server.world, server.demo.propertyId, server.demo.online[0]!.id, '000000');
+    await g.keypad(env.server.world, env.server.demo.propertyId, env.server.demo.online[0]!.id, '000000');
     await waitText(page, '[data-testid=live-feed]', /North Entrance: doorcode/);
     await page.close();
   }, 60_000);
@@ -164,7 +153,7 @@ describe('console in a real browser', () => {
   it('first paint of the doors page of a 300-unit property (measured, reported)', async () => {
     const big = await startConsoleServer(300);
     try {
-      const page = await browser.newPage();
+      const page = await env.browser.newPage();
       await page.setViewport({ width: 1280, height: 900 });
       const t0 = Date.now();
       await page.goto(`${big.url}/?token=${big.token}#/doors`, { waitUntil: 'domcontentloaded' });
