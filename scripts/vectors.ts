@@ -107,7 +107,11 @@ export function buildVectors(): Record<string, VectorFile> {
   const specs2 = [...specs1.filter((s) => s.holder !== 102), ...resident(103, '864200', nowMin + 60, null)];
   const e1: Entry[] = entriesFromSpecs(specs1, indexKey, p);
   const e2: Entry[] = entriesFromSpecs(specs2, indexKey, p);
-  const common = { issuer, lockId, contentKey, secrets, provider: p };
+  // The first vectors name their sets by the body digest (§4.6), as they always have; the
+  // entry-digest vectors (§4.7) follow them.
+  const common = { issuer, lockId, contentKey, secrets, provider: p, digestForm: 'body' as const };
+  // Their own nonce stream, so adding them left every earlier vector's bytes as they were.
+  const commonE = { ...common, provider: seeded('entry-digest'), digestForm: 'entries' as const };
   const full1 = issueFullSet({ ...common, seq: 1, issuedAt: now, entries: e1 });
   const delta12 = issueDelta({ ...common, seq: 2, issuedAt: now + 60, entries: e2, base: { seq: 1, body: full1.body } });
   const full2 = issueFullSet({ ...common, seq: 2, issuedAt: now + 60, entries: e2 });
@@ -125,6 +129,13 @@ export function buildVectors(): Record<string, VectorFile> {
   const strayDelta = issueDelta({ ...common, seq: 2, issuedAt: now + 60, entries: e1.filter((e) => e.kind !== 'daily' && e.holder !== 900), base: { seq: 1, body: strayBase.body } });
   const state0 = { seq: 0, currentBody: null };
   const state1 = { seq: 1, currentBody: hex(full1.body) };
+  const full1E = issueFullSet({ ...commonE, seq: 1, issuedAt: now, entries: e1 });
+  const delta12E = issueDelta({ ...commonE, seq: 2, issuedAt: now + 60, entries: e2, base: { seq: 1, body: full1E.body, entryAcc: full1E.entryAcc! } });
+  const full2E = issueFullSet({ ...commonE, seq: 2, issuedAt: now + 60, entries: e2 });
+  const strayBaseE = issueFullSet({ ...commonE, seq: 1, issuedAt: now, entries: e1.filter((e) => e.kind !== 'daily') });
+  const strayDeltaE = issueDelta({ ...commonE, seq: 2, issuedAt: now + 60, entries: e1.filter((e) => e.kind !== 'daily' && e.holder !== 900), base: { seq: 1, body: strayBaseE.body, entryAcc: strayBaseE.entryAcc! } });
+  const state1E = { seq: 1, currentBody: hex(full1E.body), entryAcc: hex(full1E.entryAcc!) };
+  const entryExpect = (m: typeof full2E, kind: 'full' | 'delta', seq: number, issuedAt: number) => ({ ok: true, kind, seq, issuedAt, digest: hex(m.digest), body: hex(m.body), size: 9, digestForm: 'entries', entryAcc: hex(m.entryAcc!) });
 
   const sets: VectorFile = {
     description: 'Full sets and deltas opened by lock 4c4b10000000002a. "state" is what the lock holds before; "expect" is the result or the error code.',
@@ -156,6 +167,12 @@ export function buildVectors(): Record<string, VectorFile> {
       { name: 'not tagged COSE_Sign1', message: hex(full1.bytes.subarray(1)), state: state0, expect: { error: 'MALFORMED' } },
       { name: 'alg ES256 (-7) instead of Ed25519', message: hex(replaceProtected(full1.bytes, 0x32, 0x26)), state: state0, expect: { error: 'UNSUPPORTED_ALGORITHM' } },
       { name: 'unknown message type 0xff7f', message: hex(replaceProtected(full1.bytes, 0x01, 0x7f, 5)), state: state0, expect: { error: 'UNSUPPORTED_VERSION' } },
+      { name: 'entry digest: full set, seq 1', message: hex(full1E.bytes), state: state0, expect: entryExpect(full1E, 'full', 1, now) },
+      { name: 'entry digest: delta 1 -> 2, the lock kept its accumulator', message: hex(delta12E.bytes), state: state1E, expect: entryExpect(full2E, 'delta', 2, now + 60) },
+      { name: 'entry digest: delta 1 -> 2, the lock accumulates its set first', message: hex(delta12E.bytes), state: { ...state1E, entryAcc: null }, expect: entryExpect(full2E, 'delta', 2, now + 60) },
+      { name: 'entry digest: full set, seq 2 (same content and digest as the delta result)', message: hex(full2E.bytes), state: state1E, expect: entryExpect(full2E, 'full', 2, now + 60) },
+      { name: 'entry digest: delta against a base with the same seq but other content', message: hex(strayDeltaE.bytes), state: state1E, expect: { error: 'DIGEST_MISMATCH' } },
+      { name: 'entry digest: delta with a kept accumulator of another set', message: hex(delta12E.bytes), state: { ...state1E, entryAcc: hex(strayBaseE.entryAcc!) }, expect: { error: 'DIGEST_MISMATCH' } },
     ],
   };
 
@@ -294,6 +311,7 @@ export function buildVectors(): Record<string, VectorFile> {
 
   // Sanity: the delta result equals the full set of the same content.
   if (hex(CredentialSet.parse(full2.body).digest(p)) !== hex(delta12.digest)) throw new Error('vector generator: delta digest differs from full set');
+  if (hex(full2E.digest) !== hex(delta12E.digest) || hex(full2E.entryAcc!) !== hex(delta12E.entryAcc!)) throw new Error('vector generator: delta entry digest differs from full set');
   return { 'sets.json': sets, 'credentials.json': lookups, 'lifecycle.json': lifecycle, 'audit.json': audit, 'gatt.json': gatt };
 }
 

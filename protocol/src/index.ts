@@ -12,6 +12,7 @@ export * from './cose.js';
 export * from './set.js';
 export * from './credentials.js';
 export * from './delta.js';
+export * from './entry-digest.js';
 export * from './messages.js';
 export * from './events.js';
 export * from './gatt.js';

@@ -16,6 +16,7 @@ import type { CryptoProvider } from './crypto.js';
 import { AEAD_NONCE_BYTES, getCryptoProvider, hkdfSha256, open, seal, sealWith, utf8, x25519PublicKey, x25519Shared } from './crypto.js';
 import type { DeltaChanges } from './delta.js';
 import { applyChanges, diffEntries, packDelta, parseDelta } from './delta.js';
+import { applyChangesToAccumulator, EntryAccumulator, entryDigestKey } from './entry-digest.js';
 import { fail } from './errors.js';
 import type { Entry, SetSecrets } from './set.js';
 import { CredentialSet, packSet } from './set.js';
@@ -35,6 +36,7 @@ export const Claim = {
   eventIndex: -65544,
   eventHash: -65545,
   transition: -65546,
+  entryDigest: -65547,
 } as const;
 type ClaimName = keyof typeof Claim;
 
@@ -47,8 +49,8 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 2 * 1024 * 1024;
 const MAX_UTC_OFFSET = 18 * 60;
 
 const REQUIRED: Record<keyof typeof MessageType, readonly ClaimName[]> = {
-  fullSet: ['aud', 'iat', 'seq', 'digest', 'body'],
-  delta: ['aud', 'iat', 'seq', 'base', 'digest', 'body'],
+  fullSet: ['aud', 'iat', 'seq', 'body'],
+  delta: ['aud', 'iat', 'seq', 'base', 'body'],
   commission: ['aud', 'iat', 'seq', 'anchors', 'wrappedKey', 'utcOffset'],
   rotateAnchors: ['aud', 'iat', 'seq', 'anchors'],
   timeSync: ['aud', 'iat', 'utcOffset'],
@@ -61,8 +63,8 @@ const REQUIRED: Record<keyof typeof MessageType, readonly ClaimName[]> = {
  * messages signed by an older backend still open (PROTOCOL.md §3.4, §7.4).
  */
 const OPTIONAL: Record<keyof typeof MessageType, readonly ClaimName[]> = {
-  fullSet: [],
-  delta: [],
+  fullSet: ['digest', 'entryDigest'],
+  delta: ['digest', 'entryDigest'],
   commission: ['transition'],
   rotateAnchors: [],
   timeSync: ['transition'],
@@ -87,6 +89,23 @@ export function offsetAt(base: number, transition: OffsetTransition | null | und
   return transition && nowSeconds >= transition.at ? transition.offset : base;
 }
 
+/**
+ * Claims of which a message carries exactly one. A set message names the set it results in by
+ * its body digest (§4.6) or its entry digest (§4.7); firmware from before the entry digest
+ * refuses the second as an extra claim, which is how a backend learns to send the first.
+ */
+const ONE_OF: Partial<Record<keyof typeof MessageType, readonly ClaimName[]>> = {
+  fullSet: ['digest', 'entryDigest'],
+  delta: ['digest', 'entryDigest'],
+};
+
+function checkOneOf(type: keyof typeof MessageType, claims: Claims, code: 'MALFORMED' | 'INVALID_ARGUMENT'): void {
+  const names = ONE_OF[type];
+  if (!names) return;
+  const present = names.filter((n) => claims[n] !== undefined);
+  if (present.length !== 1) fail(code, `${type} claims: exactly one of ${names.join(', ')} is required, got ${present.length === 0 ? 'none' : present.join(' and ')}`);
+}
+
 export interface Claims {
   iss?: Uint8Array;
   aud?: Uint8Array;
@@ -101,6 +120,7 @@ export interface Claims {
   eventIndex?: number;
   eventHash?: Uint8Array;
   transition?: [number, number];
+  entryDigest?: Uint8Array;
 }
 
 const NAME_BY_KEY = new Map<number, ClaimName>(Object.entries(Claim).map(([n, k]) => [k, n as ClaimName]));
@@ -137,6 +157,7 @@ function encodeClaims(type: keyof typeof MessageType, claims: Claims): Uint8Arra
   } catch (err) {
     fail('INVALID_ARGUMENT', `${type}: ${(err as Error).message}`);
   }
+  checkOneOf(type, claims, 'INVALID_ARGUMENT');
   return encodeCbor(canonicalMap(entries));
 }
 
@@ -154,6 +175,7 @@ function checkClaim(name: ClaimName, v: unknown): void {
       if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > U32_MAX) bad('an unsigned 32-bit integer');
       return;
     case 'digest':
+    case 'entryDigest':
       if (!(v instanceof Uint8Array) || v.length !== DIGEST_BYTES) bad(`${DIGEST_BYTES} bytes`);
       return;
     case 'body':
@@ -227,6 +249,7 @@ function decodeClaims(parsed: ParsedSign1, maxBytes: number): Claims {
     out[name] = v instanceof Uint8Array ? v.slice() : Array.isArray(v) ? v.map((a: unknown) => (a instanceof Uint8Array ? a.slice() : a)) : v;
   }
   for (const name of required) if (!(name in out)) fail('MALFORMED', `${type} claims: ${name} missing`);
+  checkOneOf(type, out as Claims, 'MALFORMED');
   checkTransitionAfterIat(out as Claims);
   return out as Claims;
 }
@@ -306,11 +329,20 @@ export async function signPrepared<T>(message: PreparedMessage<T>, signer: Issue
 
 // ---------------------------------------------------------------- credential sets
 
+/**
+ * How a set message names the set it results in: `entries` (the entry digest, §4.7, which a
+ * lock updates per change) or `body` (SHA-256 of the body, §4.6, for firmware from before the
+ * entry digest: it refuses the `entryDigest` claim as MALFORMED).
+ */
+export type DigestForm = 'entries' | 'body';
+
 export interface IssueSetArgs extends IssueCommon {
   contentKey: Uint8Array;
   seq: number;
   entries: readonly Entry[];
   secrets: SetSecrets;
+  /** Default `entries`. */
+  digestForm?: DigestForm;
   /** AEAD nonce; random by default (fixed only for test vectors). */
   nonce?: Uint8Array;
 }
@@ -318,8 +350,22 @@ export interface IssueSetArgs extends IssueCommon {
 export interface IssuedSet {
   bytes: Uint8Array;
   seq: number;
+  /** The digest the message carries, in its `digestForm`. */
   digest: Uint8Array;
+  digestForm: DigestForm;
+  /** The entry accumulator of the resulting set (§4.7) when the form is `entries`, else null. */
+  entryAcc: Uint8Array | null;
   body: Uint8Array;
+}
+
+function checkDigestForm(form: unknown): DigestForm {
+  if (form === undefined) return 'entries';
+  if (form !== 'entries' && form !== 'body') fail('INVALID_ARGUMENT', `digestForm must be 'entries' or 'body', got ${String(form)}`);
+  return form;
+}
+
+function digestClaim(form: DigestForm, digest: Uint8Array): { digest: Uint8Array } | { entryDigest: Uint8Array } {
+  return form === 'entries' ? { entryDigest: digest } : { digest };
 }
 
 export function issueFullSet(args: IssueSetArgs): IssuedSet {
@@ -343,9 +389,21 @@ export interface IssueBodyArgs extends IssueCommon {
   seq: number;
   /** A complete canonical set body (with secrets), exactly as packSet / patchSet return it. */
   body: Uint8Array;
-  /** SHA-256 of `body`, if the caller has it already. */
+  /** Default `entries`. */
+  digestForm?: DigestForm;
+  /** The digest of `body` in `digestForm`, if the caller has it already (with `entryAcc` for `entries`). */
   digest?: Uint8Array;
+  entryAcc?: Uint8Array;
   nonce?: Uint8Array;
+}
+
+/** The digest of a complete body in `form` (and its accumulator), unless the caller gave both. */
+function digestOfBody(args: { contentKey: Uint8Array; lockId: Uint8Array; digest?: Uint8Array; entryAcc?: Uint8Array }, form: DigestForm, body: Uint8Array, provider: CryptoProvider): { digest: Uint8Array; entryAcc: Uint8Array | null } {
+  if (form === 'body') return { digest: args.digest ?? provider.sha256(body), entryAcc: null };
+  if (args.digest && args.entryAcc) return { digest: args.digest, entryAcc: args.entryAcc };
+  const set = CredentialSet.fromTrustedBody(body);
+  const acc = EntryAccumulator.of(entryDigestKey(args.contentKey, args.lockId), set.entries(), provider);
+  return { digest: args.digest ?? acc.digest(set.secrets!), entryAcc: acc.bytes() };
 }
 
 /**
@@ -367,15 +425,16 @@ export function prepareFullSetBody(args: PrepareArgs<IssueBodyArgs>): PreparedMe
   expectUint(args.issuedAt, 'issuedAt', U32_MAX);
   const body = args.body;
   if ((body[1]! & 1) === 0) fail('INVALID_ARGUMENT', 'a full set body must carry the property secrets');
-  const digest = args.digest ?? provider.sha256(body);
+  const digestForm = checkDigestForm(args.digestForm);
+  const { digest, entryAcc } = digestOfBody(args, digestForm, body, provider);
   const sealed = sealWith(provider, args.contentKey, body, bodyAad(MessageType.fullSet, args.lockId, args.seq), args.nonce ?? provider.randomBytes(AEAD_NONCE_BYTES));
-  const payload = encodeClaims('fullSet', { aud: args.lockId, iat: args.issuedAt, seq: args.seq, digest, body: sealed });
-  return prepared(MessageType.fullSet, args.issuer.kid, payload, args.lockId, (bytes) => ({ bytes, seq: args.seq, digest, body }));
+  const payload = encodeClaims('fullSet', { aud: args.lockId, iat: args.issuedAt, seq: args.seq, ...digestClaim(digestForm, digest), body: sealed });
+  return prepared(MessageType.fullSet, args.issuer.kid, payload, args.lockId, (bytes) => ({ bytes, seq: args.seq, digest, digestForm, entryAcc, body }));
 }
 
 export interface IssueDeltaArgs extends IssueSetArgs {
-  /** The set the lock has receipted (its sequence and body). */
-  base: { seq: number; body: Uint8Array };
+  /** The set the lock has receipted (its sequence and body; its entry accumulator makes the digest cost per change). */
+  base: { seq: number; body: Uint8Array; entryAcc?: Uint8Array };
 }
 
 export interface IssuedDelta extends IssuedSet {
@@ -396,7 +455,7 @@ export function prepareDelta(args: PrepareArgs<IssueDeltaArgs>): PreparedMessage
   expectUint(args.base.seq, 'base.seq', U32_MAX);
   if (args.seq <= args.base.seq) fail('INVALID_ARGUMENT', `delta seq ${args.seq} must be greater than base ${args.base.seq}`);
   const base = CredentialSet.parse(args.base.body);
-  return prepareDeltaBody({ ...args, body: packSet(args.entries, args.secrets), base: { seq: args.base.seq, set: base }, changes: diffEntries(base, args.entries, args.secrets) });
+  return prepareDeltaBody({ ...args, body: packSet(args.entries, args.secrets), base: { seq: args.base.seq, set: base, ...(args.base.entryAcc ? { entryAcc: args.base.entryAcc } : {}) }, changes: diffEntries(base, args.entries, args.secrets) });
 }
 
 /**
@@ -406,7 +465,8 @@ export function prepareDelta(args: PrepareArgs<IssueDeltaArgs>): PreparedMessage
  */
 /** Arguments of issueDeltaBody: a packed next body and the set the lock holds. */
 export interface IssueDeltaBodyArgs extends IssueBodyArgs {
-  base: { seq: number; set: CredentialSet };
+  /** `entryAcc`: the base's entry accumulator (IssuedSet.entryAcc), so the new one costs a block per change. */
+  base: { seq: number; set: CredentialSet; entryAcc?: Uint8Array };
   changes?: DeltaChanges;
 }
 
@@ -426,17 +486,27 @@ export function prepareDeltaBody(args: PrepareArgs<IssueDeltaBodyArgs>): Prepare
   expectUint(args.base.seq, 'base.seq', U32_MAX);
   if (args.seq <= args.base.seq) fail('INVALID_ARGUMENT', `delta seq ${args.seq} must be greater than base ${args.base.seq}`);
   const body = args.body;
-  const digest = args.digest ?? provider.sha256(body);
+  const digestForm = checkDigestForm(args.digestForm);
   let changes = args.changes;
   if (!changes) {
     const next = CredentialSet.fromTrustedBody(body);
     changes = diffEntries(args.base.set, [...next.entries()], next.secrets);
   }
+  let named: { digest: Uint8Array; entryAcc: Uint8Array | null };
+  if (digestForm === 'entries' && args.base.entryAcc && !(args.digest && args.entryAcc)) {
+    const key = entryDigestKey(args.contentKey, args.lockId);
+    const acc = EntryAccumulator.fromBytes(key, args.base.entryAcc, provider);
+    applyChangesToAccumulator(acc, args.base.set, changes);
+    named = { digest: args.digest ?? acc.digest(changes.secrets ?? args.base.set.secrets!), entryAcc: acc.bytes() };
+  } else {
+    named = digestOfBody(args, digestForm, body, provider);
+  }
+  const { digest, entryAcc } = named;
   const deltaBody = packDelta(changes);
   const sealed = sealWith(provider, args.contentKey, deltaBody, bodyAad(MessageType.delta, args.lockId, args.seq), args.nonce ?? provider.randomBytes(AEAD_NONCE_BYTES));
-  const payload = encodeClaims('delta', { aud: args.lockId, iat: args.issuedAt, seq: args.seq, base: args.base.seq, digest, body: sealed });
+  const payload = encodeClaims('delta', { aud: args.lockId, iat: args.issuedAt, seq: args.seq, base: args.base.seq, ...digestClaim(digestForm, digest), body: sealed });
   const done = changes;
-  return prepared(MessageType.delta, args.issuer.kid, payload, args.lockId, (bytes) => ({ bytes, seq: args.seq, digest, body, changes: done }));
+  return prepared(MessageType.delta, args.issuer.kid, payload, args.lockId, (bytes) => ({ bytes, seq: args.seq, digest, digestForm, entryAcc, body, changes: done }));
 }
 
 /** What the lock knows when a set or delta arrives. */
@@ -448,6 +518,12 @@ export interface LockSetState {
   seq: number;
   /** The body the lock enforces now, or null. */
   current: CredentialSet | null;
+  /**
+   * The entry accumulator of `current` (AcceptedSet.entryAcc), when the lock kept one: an
+   * entry-digest delta then costs one SHA-256 block per changed entry. Without it the lock
+   * accumulates its whole set once.
+   */
+  entryAcc?: Uint8Array | null;
   maxBytes?: number;
   provider?: CryptoProvider;
 }
@@ -456,9 +532,15 @@ export interface AcceptedSet {
   kind: 'full' | 'delta';
   seq: number;
   issuedAt: number;
+  /** The digest the message signed, in `digestForm`: what the lock reports for this set. */
   digest: Uint8Array;
+  digestForm: DigestForm;
+  /** The new set's entry accumulator: always for an `entries` message, and for a delta on a set that had one. */
+  entryAcc: Uint8Array | null;
   set: CredentialSet;
   issuerKid: Uint8Array;
+  /** A delta's decrypted body (§4.5), what a lock journals instead of rewriting its set; null for a full set. */
+  deltaPlain: Uint8Array | null;
 }
 
 /**
@@ -482,18 +564,45 @@ export function openSetMessage(bytes: Uint8Array, state: LockSetState): Accepted
     }
   }
   const plain = open(state.contentKey, claims.body!, bodyAad(parsed.type, state.lockId, seq));
-  const body = kind === 'full' ? plain : applyChanges(state.current!, parseDelta(plain));
+  const changes = kind === 'delta' ? parseDelta(plain) : null;
+  const body = changes ? applyChanges(state.current!, changes) : plain;
   const set = CredentialSet.parse(body);
   if (set.secrets === null) fail('MALFORMED', 'a complete set must carry the property secrets');
-  const digest = set.digest(provider);
-  if (!equalBytes(digest, claims.digest!)) {
-    fail('DIGEST_MISMATCH', `resulting set digest ${toHex(digest).slice(0, 16)}… differs from the signed ${toHex(claims.digest!).slice(0, 16)}…; send the full set`);
+  const digestForm: DigestForm = claims.entryDigest ? 'entries' : 'body';
+  const signed = claims.entryDigest ?? claims.digest!;
+  const { digest, entryAcc } = digestOfResult(state, set, changes, digestForm, provider);
+  if (!equalBytes(digest, signed)) {
+    fail('DIGEST_MISMATCH', `resulting set ${digestForm === 'entries' ? 'entry ' : ''}digest ${toHex(digest).slice(0, 16)}… differs from the signed ${toHex(signed).slice(0, 16)}…; send the full set`);
   }
-  return { kind, seq, issuedAt: claims.iat!, digest, set, issuerKid: parsed.kid };
+  return { kind, seq, issuedAt: claims.iat!, digest, digestForm, entryAcc, set, issuerKid: parsed.kid, deltaPlain: changes ? plain : null };
+}
+
+/**
+ * The digest of the set a message results in, in the message's form (S10), and its entry
+ * accumulator: carried forward per change when the lock kept one, accumulated over the whole set
+ * when an entry-digest message needs it and the lock had none (one block per credential, once).
+ */
+export function digestOfResult(
+  state: Pick<LockSetState, 'contentKey' | 'lockId' | 'current' | 'entryAcc'>,
+  set: CredentialSet,
+  changes: DeltaChanges | null,
+  form: DigestForm,
+  provider: CryptoProvider = getCryptoProvider(),
+): { digest: Uint8Array; entryAcc: Uint8Array | null } {
+  let acc: EntryAccumulator | null = null;
+  const key = () => entryDigestKey(state.contentKey, state.lockId);
+  if (changes && state.entryAcc && state.current) {
+    acc = EntryAccumulator.fromBytes(key(), state.entryAcc, provider);
+    applyChangesToAccumulator(acc, state.current, changes);
+  } else if (form === 'entries') {
+    acc = EntryAccumulator.of(key(), set.entries(), provider);
+  }
+  if (set.secrets === null) fail('MALFORMED', 'a complete set must carry the property secrets');
+  return { digest: form === 'entries' ? acc!.digest(set.secrets) : set.digest(provider), entryAcc: acc ? acc.bytes() : null };
 }
 
 /** Read the unauthenticated header of a set message (e.g. a phone deciding whether to relay). */
-export function peekSetMessage(bytes: Uint8Array, maxBytes = DEFAULT_MAX_MESSAGE_BYTES): { kind: 'full' | 'delta'; lockId: Uint8Array; seq: number; base: number | null; issuedAt: number; digest: Uint8Array } {
+export function peekSetMessage(bytes: Uint8Array, maxBytes = DEFAULT_MAX_MESSAGE_BYTES): { kind: 'full' | 'delta'; lockId: Uint8Array; seq: number; base: number | null; issuedAt: number; digest: Uint8Array; digestForm: DigestForm } {
   const parsed = parseSign1(bytes, maxBytes);
   if (parsed.type !== MessageType.fullSet && parsed.type !== MessageType.delta) fail('MALFORMED', `not a set message (${typeName(parsed.type)})`);
   const claims = decodeClaims(parsed, maxBytes);
@@ -503,7 +612,8 @@ export function peekSetMessage(bytes: Uint8Array, maxBytes = DEFAULT_MAX_MESSAGE
     seq: claims.seq!,
     base: claims.base ?? null,
     issuedAt: claims.iat!,
-    digest: claims.digest!,
+    digest: claims.entryDigest ?? claims.digest!,
+    digestForm: claims.entryDigest ? 'entries' : 'body',
   };
 }
 

@@ -507,6 +507,12 @@ export class CredentialSet {
     return this.body.slice(at, at + KEY_BYTES[kind]);
   }
 
+  /** The logical entry at row `row` of `kind`'s table (a delta's old version of an entry). */
+  entryAt(kind: CredentialKindName, row: number): Entry {
+    const h = this.holderAt(this.holderRowOf(kind, row));
+    return { kind, key: this.keyAt(kind, row), holder: h.holder, start: h.start, end: h.end, schedule: h.schedule };
+  }
+
   /** Holder row indices of the daily-code rows (the lock derives each holder's code per day). */
   dailyHolderRows(): number[] {
     const out: number[] = [];

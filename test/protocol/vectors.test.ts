@@ -75,9 +75,11 @@ describe.each(providers.map((p) => [p.name, p] as const))('vectors with the %s p
           contentKey: fromHex(inp.contentKey),
           seq: v.state.seq,
           current: v.state.currentBody ? CredentialSet.parse(fromHex(v.state.currentBody)) : null,
+          entryAcc: v.state.entryAcc ? fromHex(v.state.entryAcc) : null,
           provider,
         });
-        return { kind: r.kind, seq: r.seq, issuedAt: r.issuedAt, digest: toHex(r.digest), body: toHex(r.set.body), size: r.set.size };
+        const base = { kind: r.kind, seq: r.seq, issuedAt: r.issuedAt, digest: toHex(r.digest), body: toHex(r.set.body), size: r.set.size };
+        return r.digestForm === 'entries' ? { ...base, digestForm: r.digestForm, entryAcc: toHex(r.entryAcc!) } : base;
       });
       expect(got, v.name).toEqual(v.expect);
     }

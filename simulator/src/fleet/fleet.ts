@@ -175,8 +175,8 @@ function provision(device: LockDevice, backend: FleetBackend, specs: CredentialS
   }
   if (specs.length === 0 && fw.seq > 0) return { commissioned, installedSeq: null };
   const entries = entriesFromSpecs(specs, deriveIndexKey(contentKey, fw.lockId), crypto);
-  const digest = crypto.sha256(packSet(entries, backend.secrets));
-  if (fw.persisted.set && equalBytes(fw.persisted.set.digest, digest)) return { commissioned, installedSeq: null };
+  // Same set, byte for byte: nothing to install (whatever digest form it was named by).
+  if (fw.persisted.set && equalBytes(fw.persisted.set.body, packSet(entries, backend.secrets))) return { commissioned, installedSeq: null };
   const seq = fw.seq + 1;
   fw.applySetMessage(issueFullSet({ issuer: backend.issuer, lockId: fw.lockId, contentKey, seq, entries, secrets: backend.secrets, issuedAt: now, provider: crypto }).bytes);
   return { commissioned, installedSeq: seq };

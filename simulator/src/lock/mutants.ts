@@ -19,6 +19,7 @@ import {
   concatBytes,
   CredentialSet,
   decodeCbor,
+  digestOfResult,
   DEFAULT_MAX_MESSAGE_BYTES,
   equalBytes,
   fail,
@@ -122,8 +123,12 @@ export function openIgnoringDigest(bytes: Uint8Array, state: LockSetState, err: 
   const sealed = claims.get(Claim.body) as Uint8Array;
   const aad = concatBytes(utf8('latchkit/v1/body'), Uint8Array.of(parsed.type), state.lockId, u32be(peek.seq));
   const plain = open(state.contentKey, sealed, aad);
-  const body = peek.kind === 'full' ? plain : applyChanges(state.current, parseDelta(plain));
-  return { kind: peek.kind, seq: peek.seq, issuedAt: peek.issuedAt, digest: peek.digest, set: CredentialSet.parse(body), issuerKid: parsed.kid };
+  const changes = peek.kind === 'full' ? null : parseDelta(plain);
+  const body = changes ? applyChanges(state.current, changes) : plain;
+  // The accumulator it keeps is the one of what it applied, so the lie persists as a real lock's would.
+  const set = CredentialSet.parse(body);
+  const { entryAcc } = digestOfResult(state, set, changes, peek.digestForm, state.provider);
+  return { kind: peek.kind, seq: peek.seq, issuedAt: peek.issuedAt, digest: peek.digest, digestForm: peek.digestForm, entryAcc, set, issuerKid: parsed.kid, deltaPlain: changes ? plain : null };
 }
 
 /**
@@ -159,12 +164,15 @@ export function openLoosened(mutant: MutantName, bytes: Uint8Array, state: LockS
   const sealed = claims.get(Claim.body) as Uint8Array;
   const aad = concatBytes(utf8('latchkit/v1/body'), Uint8Array.of(parsed.type), state.lockId, u32be(seq));
   const plain = mutant === 'unchecked-tag' ? decryptWithoutTag(state.contentKey, sealed, aad) : open(state.contentKey, sealed, aad); // S6, S7
-  const body = kind === 'full' ? plain : applyChanges(state.current!, parseDelta(plain)); // S8
+  const changes = kind === 'full' ? null : parseDelta(plain);
+  const body = changes ? applyChanges(state.current!, changes) : plain; // S8
   const set = CredentialSet.parse(body);
   if (set.secrets === null) fail('MALFORMED', 'a complete set must carry the property secrets'); // S9
-  const digest = set.digest(state.provider);
-  if (!equalBytes(digest, claims.get(Claim.digest) as Uint8Array)) fail('DIGEST_MISMATCH', 'resulting set digest differs from the signed one'); // S10
-  return { kind, seq, issuedAt: claims.get(Claim.iat) as number, digest, set, issuerKid: parsed.kid };
+  const signed = (claims.get(Claim.entryDigest) ?? claims.get(Claim.digest)) as Uint8Array;
+  const digestForm = claims.has(Claim.entryDigest) ? 'entries' : 'body';
+  const { digest, entryAcc } = digestOfResult(state, set, changes, digestForm, state.provider);
+  if (!equalBytes(digest, signed)) fail('DIGEST_MISMATCH', 'resulting set digest differs from the signed one'); // S10
+  return { kind, seq, issuedAt: claims.get(Claim.iat) as number, digest, digestForm, entryAcc, set, issuerKid: parsed.kid, deltaPlain: changes ? plain : null };
 }
 
 /**

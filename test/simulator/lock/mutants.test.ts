@@ -19,8 +19,14 @@ const PROTECTED = { start: 3, end: 20 };
 const ALG_BYTE = 5;
 const CONTENT_TYPE_LOW_BYTE = 9;
 const KID_LAST_BYTE = 19;
-/** The signature bstr that ends the message (0x58 0x40, 64 bytes); the sealed body, last claim, ends just before it with its tag. */
+/** The signature bstr that ends the message (0x58 0x40, 64 bytes). */
 const SIGNATURE_BSTR = 66;
+/**
+ * The last claim before it: the entry digest (key 3a0001000a, bstr 0x58 0x20, 32 bytes). The
+ * sealed body comes just before that claim and ends with its AEAD tag.
+ */
+const ENTRY_DIGEST_CLAIM = 39;
+const TAG_END = SIGNATURE_BSTR + ENTRY_DIGEST_CLAIM;
 
 /** `set` with `edit` applied to its bytes, then signed again by the anchor: only the edited field is wrong. */
 function resigned(set: IssuedSet, lockId: Uint8Array, edit: (bytes: Uint8Array) => void): Uint8Array {
@@ -71,7 +77,7 @@ describe('set-opening mutants break exactly one check', () => {
   });
 
   it('unchecked-tag takes an anchor-signed set whose AEAD tag is wrong, and reads garbage under another content key', () => {
-    const badTag = (t: ReturnType<typeof testLock>) => resigned(t.backend.full(2, specs2), t.backend.lockId, (b) => void (b[b.length - SIGNATURE_BSTR - 1]! ^= 0x01));
+    const badTag = (t: ReturnType<typeof testLock>) => resigned(t.backend.full(2, specs2), t.backend.lockId, (b) => void (b[b.length - TAG_END - 1]! ^= 0x01));
     const otherKey = (t: ReturnType<typeof testLock>) => issueFullSet({ issuer, lockId: t.backend.lockId, contentKey: new Uint8Array(32).fill(0xc7), seq: 2, entries: t.backend.entries(specs2), secrets, issuedAt: T0, provider: crypto }).bytes;
     expect(outcome(undefined, badTag)).toBe('DECRYPTION_FAILED, holds 1');
     expect(outcome('unchecked-tag', badTag)).toBe('accepted seq 2, 333333 granted');
@@ -86,6 +92,9 @@ describe('set-opening mutants break exactly one check', () => {
     expect(equalBytes(bytes.slice(PROTECTED.start, PROTECTED.end), parsed.protectedBytes)).toBe(true);
     expect([bytes[ALG_BYTE], bytes[CONTENT_TYPE_LOW_BYTE], bytes[KID_LAST_BYTE]]).toEqual([0x32, 0x01, parsed.kid[7]]);
     expect([...bytes.slice(-SIGNATURE_BSTR, -64)]).toEqual([0x58, 0x40]);
-    expect(equalBytes(parsed.payload.slice(-16), bytes.slice(-SIGNATURE_BSTR - 16, -SIGNATURE_BSTR))).toBe(true);
+    expect(equalBytes(parsed.payload.slice(-ENTRY_DIGEST_CLAIM), bytes.slice(-TAG_END, -SIGNATURE_BSTR))).toBe(true);
+    expect([...bytes.slice(-TAG_END, -TAG_END + 7)]).toEqual([0x3a, 0x00, 0x01, 0x00, 0x0a, 0x58, 0x20]);
+    const sealed = parsed.payload.slice(-ENTRY_DIGEST_CLAIM - 16, -ENTRY_DIGEST_CLAIM);
+    expect(equalBytes(sealed, bytes.slice(-TAG_END - 16, -TAG_END))).toBe(true);
   });
 });
