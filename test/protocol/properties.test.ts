@@ -94,6 +94,20 @@ describe('properties', () => {
         const viaDelta = openSetMessage(d.bytes, { ...st, seq: 1, current: lock1.set });
         expect(viaDelta.digest).toEqual(f2.digest);
         expect(viaDelta.set.body).toEqual(f2.body);
+        // Entry digest per change: the lock's kept accumulator plus the delta, and the issuer's
+        // accumulator carried from the base, both land on the full set's (§4.7).
+        const kept = openSetMessage(d.bytes, { ...st, seq: 1, current: lock1.set, entryAcc: lock1.entryAcc });
+        expect(kept.entryAcc).toEqual(f2.entryAcc);
+        expect(kept.digest).toEqual(f2.digest);
+        const incremental = issueDelta({ ...common, secrets: s2, seq: 2, entries: b, base: { seq: 1, body: f1.body, entryAcc: f1.entryAcc! } });
+        expect(incremental.entryAcc).toEqual(f2.entryAcc);
+        expect(incremental.digest).toEqual(f2.digest);
+        // And the body form still names the same set by its SHA-256.
+        const b2 = issueDelta({ ...common, secrets: s2, seq: 2, entries: b, base: { seq: 1, body: f1.body }, digestForm: 'body' });
+        const viaBody = openSetMessage(b2.bytes, { ...st, seq: 1, current: lock1.set, entryAcc: lock1.entryAcc });
+        expect(viaBody.digestForm).toBe('body');
+        expect(viaBody.set.body).toEqual(f2.body);
+        expect(viaBody.entryAcc).toEqual(f2.entryAcc);
       }),
       { numRuns: 30 },
     );

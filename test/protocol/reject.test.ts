@@ -22,6 +22,7 @@ import {
   issueCommission,
   issueDelta,
   issueFullSet,
+  issueFullSetBody,
   openCommission,
   openSetMessage,
   packDelta,
@@ -249,6 +250,30 @@ describe('review findings stay fixed', () => {
     }
     expect(code(() => issueTimeSync({ issuer, lockId, issuedAt: NOW_S, utcOffset: -300, transition: { at: NOW_S, offset: -240 } }))).toBe('INVALID_ARGUMENT');
     expect(code(() => issueTimeSync({ issuer, lockId, issuedAt: NOW_S, utcOffset: -300, transition: { at: NOW_S + 60, offset: 2000 } }))).toBe('INVALID_ARGUMENT');
+  });
+  it('a set message names its set by exactly one of digest and entryDigest, each 32 bytes', () => {
+    // fullSet: content type 0xff01. The claims check (E13) comes before the signature, so the
+    // sealed body need not open.
+    const prot = Uint8Array.of(0xa3, 0x01, 0x32, 0x03, 0x19, 0xff, 0x01, 0x04, 0x48, ...issuer.kid);
+    const signedClaims = (claims: [number, unknown][]) => {
+      const payload = encodeCbor(canonicalMap(claims));
+      return encodeCbor(new Tag([prot, new Map(), payload, nobleProvider.ed25519Sign(issuer.seed, sigStructure(prot, lockId, payload))], 18));
+    };
+    const base: [number, unknown][] = [[3, lockId], [6, NOW_S], [-65537, 7], [-65540, new Uint8Array(64)]];
+    const d32 = new Uint8Array(32).fill(7);
+    expect(code(() => openSetMessage(signedClaims(base), state()))).toBe('MALFORMED');
+    expect(code(() => openSetMessage(signedClaims([...base, [-65539, d32], [-65547, d32]]), state()))).toBe('MALFORMED');
+    expect(code(() => openSetMessage(signedClaims([...base, [-65547, d32.subarray(0, 31)]]), state()))).toBe('MALFORMED');
+    // One of them, well formed: past the claims check, the sealed zeros fail to open.
+    expect(code(() => openSetMessage(signedClaims([...base, [-65547, d32]]), state()))).toBe('DECRYPTION_FAILED');
+    expect(code(() => openSetMessage(signedClaims([...base, [-65539, d32]]), state()))).toBe('DECRYPTION_FAILED');
+    expect(code(() => issueFullSet({ ...common, seq: 5, entries, digestForm: 'sha1' as never }))).toBe('INVALID_ARGUMENT');
+  });
+  it('an entry digest that does not name the result is DIGEST_MISMATCH, for a full set too', () => {
+    const wrong = issueFullSetBody({ ...common, seq: 5, body: packSet(entries, secrets), digest: new Uint8Array(32).fill(9) });
+    expect(wrong.digestForm).toBe('entries');
+    expect(code(() => openSetMessage(wrong.bytes, state()))).toBe('DIGEST_MISMATCH');
+    expect(openSetMessage(full.bytes, state()).digestForm).toBe('entries');
   });
   it('issue functions refuse values every lock would reject', () => {
     expect(code(() => issueTimeSync({ issuer, lockId, issuedAt: NOW_S, utcOffset: 5000 }))).toBe('INVALID_ARGUMENT');

@@ -81,6 +81,26 @@ export const CASES: readonly ConformanceCase[] = [
     run: (ctx) => acceptDelta(ctx),
   },
   {
+    id: 'sync.body-digest',
+    title: 'a full set and a delta named by the body digest instead of the entry digest are accepted; the receipt names that digest',
+    section: '§3.4, §4.6, §4.7',
+    needs: SETS,
+    async run(ctx) {
+      // Both forms name the same set; a lock that knows the entry digest takes either (§3.4).
+      const version = ctx.held.version + 1;
+      const full = ctx.issuer.full(ctx.held.seq + 1, ctx.issuer.specs(version), ctx.now, { digestForm: 'body' });
+      const first = await ctx.expectAccepted(full.bytes, { ...full, version });
+      const next = version + 1;
+      const delta = ctx.issuer.delta({ seq: ctx.held.seq, body: heldBody(ctx) }, ctx.held.seq + 1, ctx.issuer.specs(next), ctx.now, undefined, 'body');
+      const second = await ctx.expectAccepted(delta.bytes, { seq: delta.seq, digest: delta.digest, body: delta.body, version: next });
+      // And back to the entry form on the next delta: the lock carries on from what it holds.
+      const after = next + 1;
+      const entries = ctx.issuer.delta({ seq: ctx.held.seq, body: heldBody(ctx) }, ctx.held.seq + 1, ctx.issuer.specs(after), ctx.now);
+      await ctx.expectAccepted(entries.bytes, { seq: entries.seq, digest: entries.digest, body: entries.body, version: after });
+      return `full set (body digest): ${first}; delta (body digest): ${second}; then an entry-digest delta on it accepted`;
+    },
+  },
+  {
     id: 'sync.receipt-read',
     title: 'receiptRead returns a receipt that verifies and names the held set',
     section: '§11.3, §9.4',

@@ -9,7 +9,7 @@
  * version to a newer one only adds rows (a delta on the wrong base then applies cleanly and only
  * the base check can refuse it).
  */
-import type { CredentialSpec, CryptoProvider, IssuedSet, OffsetTransition, SetSecrets, SigningKey } from '@latchkit/protocol';
+import type { CredentialSpec, CryptoProvider, DigestForm, IssuedSet, OffsetTransition, SetSecrets, SigningKey } from '@latchkit/protocol';
 import {
   CredentialSet,
   deriveIndexKey,
@@ -95,7 +95,7 @@ export class TestIssuer {
     return packSet(entriesFromSpecs(specs, deriveIndexKey(contentKey, lockId), this.crypto), this.secrets);
   }
 
-  full(seq: number, specs: readonly CredentialSpec[], issuedAt: number, o: { lockId?: Uint8Array; contentKey?: Uint8Array; issuer?: SigningKey } = {}): IssuedSet {
+  full(seq: number, specs: readonly CredentialSpec[], issuedAt: number, o: { lockId?: Uint8Array; contentKey?: Uint8Array; issuer?: SigningKey; digestForm?: DigestForm } = {}): IssuedSet {
     const lockId = o.lockId ?? this.lockId;
     const contentKey = o.contentKey ?? this.contentKey;
     return issueFullSet({
@@ -107,11 +107,15 @@ export class TestIssuer {
       secrets: this.secrets,
       issuedAt,
       provider: this.crypto,
+      ...(o.digestForm ? { digestForm: o.digestForm } : {}),
     });
   }
 
-  /** A delta from `base` (a body the runner sent earlier) to `specs`; `digest` overrides the signed digest. */
-  delta(base: { seq: number; body: Uint8Array }, seq: number, specs: readonly CredentialSpec[], issuedAt: number, digest?: Uint8Array): IssuedSet {
+  /**
+   * A delta from `base` (a body the runner sent earlier) to `specs`; `digest` overrides the signed
+   * digest. Entry-digest form (§4.7) unless `digestForm` says `body` (§4.6).
+   */
+  delta(base: { seq: number; body: Uint8Array }, seq: number, specs: readonly CredentialSpec[], issuedAt: number, digest?: Uint8Array, digestForm?: DigestForm): IssuedSet {
     return issueDeltaBody({
       issuer: this.issuer,
       lockId: this.lockId,
@@ -119,6 +123,7 @@ export class TestIssuer {
       seq,
       body: this.body(specs),
       ...(digest ? { digest } : {}),
+      ...(digestForm ? { digestForm } : {}),
       issuedAt,
       base: { seq: base.seq, set: CredentialSet.fromTrustedBody(base.body) },
       provider: this.crypto,
