@@ -241,6 +241,7 @@ export class LockSession {
         // MAC answer that needs it and cached in the key's ticket entry.
         const key = this.ticketMacKey(publicKey);
         const outcome = lock.unlockPhoneWith(ticketsOf(lock).held(publicKey), publicKey, (nonce) => {
+          if (lock.breaks('accepts-any-mac')) return true;
           const k = key();
           return k !== null && equalBytes(ticketMac(k, lock.lockId, nonce, lock.crypto), mac);
         });

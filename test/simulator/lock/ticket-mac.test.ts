@@ -197,6 +197,15 @@ describe('ticket MAC (unlockTicketMac)', () => {
     expect(new Link(t, { ticketMac: false }).ticketAnswer(1000, sign(1000, t.device.lockId, ticket)).result).toBe(0);
   });
 
+  it('the accepts-any-mac mutant breaks the MAC check and nothing else', () => {
+    const t = testLock({ specs: [...resident(1000, '100010')], mcu: null, mutant: 'accepts-any-mac' });
+    const ticket = new Link(t).firstVisit(1000, t.device.lockId);
+    expect(new Link(t).ticketAnswer(1000, new Uint8Array(64)).result).toBe(DenyReason.badProof);
+    expect(new Link(t).macAnswer(9999, new Uint8Array(16)).result).toBe(DenyReason.unknownCredential);
+    expect(new Link(t).macAnswer(1000, new Uint8Array(16)).result).toBe(0);
+    expect(ticket).toHaveLength(16);
+  });
+
   describe('lock MCU time', () => {
     const nrf = MCU_PROFILES.nrf52840;
     const x25519Ms = nrf.x25519Cycles / (nrf.clockMhz * 1000);
