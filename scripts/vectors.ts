@@ -49,6 +49,13 @@ import {
   encodeTicketedUnlockResult,
   layoutHash,
   SERVICE_LAYOUT,
+  lockTicketMacKey,
+  ticketMac,
+  ticketMacInput,
+  encodeUnlockTicketMac,
+  ed25519SeedToX25519,
+  ed25519PublicToX25519,
+  x25519Shared,
 } from '@latchkit/protocol';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { writeFileSync } from 'node:fs';
@@ -283,6 +290,10 @@ export function buildVectors(): Record<string, VectorFile> {
   // Fast path (§9.8): a ticket answered with the ticket-domain signature.
   const ticket = Uint8Array.from({ length: 16 }, (_, i) => 0xa0 + i);
   const ticketReq = encodeRequest({ opcode: 'unlockTicket', token: 8, payload: new Uint8Array([...phone(101).publicKey, ...p.ed25519Sign(phone(101).seed, ticketSigningInput(lockId, ticket))]) });
+  // Ticket MAC (§9.8): K of phone 101 at this lock, and the MAC over the same ticket.
+  const macKey = lockTicketMacKey(device, lockId, phone(101).publicKey, p);
+  const mac = ticketMac(macKey, lockId, ticket, p);
+  const macReq = encodeRequest({ opcode: 'unlockTicketMac', token: 10, payload: encodeUnlockTicketMac({ publicKey: phone(101).publicKey, mac }) });
   const gatt: VectorFile = {
     description: 'Control-point frames, their segmentation at ATT MTU 23, and the lock info value.',
     source: SOURCE,
@@ -304,6 +315,23 @@ export function buildVectors(): Record<string, VectorFile> {
       { name: 'ticket signing input and phone 101 signature', type: 'ticketSigningInput', lockId: hex(lockId), ticket: hex(ticket), input: hex(ticketSigningInput(lockId, ticket)), publicKey: hex(phone(101).publicKey), signature: hex(p.ed25519Sign(phone(101).seed, ticketSigningInput(lockId, ticket))) },
       { name: 'unlockTicket response payload (granted, holder 101, event 5, next ticket)', type: 'payload', codec: 'ticketedUnlockResult', value: hex(encodeTicketedUnlockResult({ result: 0, holder: 101, eventIndex: 5, ticket: nonce })), expect: { result: 0, holder: 101, eventIndex: 5, ticket: hex(nonce) } },
       { name: 'unlockTicket response payload (denied: staleNonce, no ticket)', type: 'payload', codec: 'ticketedUnlockResult', value: hex(encodeTicketedUnlockResult({ result: 7, holder: 101, eventIndex: 6, ticket: null })), expect: { result: 7, holder: 101, eventIndex: 6, ticket: null } },
+      { name: 'unlockTicketMac request (ticket MAC, §9.8)', type: 'request', frame: hex(macReq), expect: { opcode: 'unlockTicketMac', token: 10, payload: hex(macReq.subarray(2)) } },
+      {
+        name: 'ticket MAC key of phone 101 at this lock, and the MAC over the ticket',
+        type: 'ticketMac',
+        lockId: hex(lockId),
+        deviceEncryptionSecret: hex(device.encryptionSecret),
+        deviceEncryptionPublic: hex(device.encryptionPublic),
+        phoneSeed: hex(phone(101).seed),
+        phonePublic: hex(phone(101).publicKey),
+        phoneX25519Secret: hex(ed25519SeedToX25519(phone(101).seed)),
+        phoneX25519Public: hex(ed25519PublicToX25519(phone(101).publicKey)),
+        shared: hex(x25519Shared(device.encryptionSecret, ed25519PublicToX25519(phone(101).publicKey))),
+        key: hex(macKey),
+        ticket: hex(ticket),
+        input: hex(ticketMacInput(lockId, ticket)),
+        mac: hex(mac),
+      },
       { name: 'GATT layout hash of the service (layout characteristic value)', type: 'layoutHash', value: hex(layoutHash(SERVICE_LAYOUT, p)) },
       { name: 'bulk chunks of the sets.json full set at MTU 185 from offset 356', type: 'bulkChunks', message: hex(full1.bytes), mtu: 185, offset: 356, chunks: [...bulkChunks(full1.bytes, 356, 185)].map(hex) },
     ],

@@ -242,3 +242,26 @@ export function x25519Shared(secret: Uint8Array, publicKey: Uint8Array): Uint8Ar
     fail('MALFORMED', `x25519 key agreement failed: ${cause instanceof Error ? cause.message : String(cause)}`);
   }
 }
+
+/**
+ * The X25519 (Montgomery) form of an Ed25519 public key: u = (1 + y) / (1 − y), the birational
+ * map of RFC 7748 §4.1 (libsodium's `crypto_sign_ed25519_pk_to_curve25519`). A key that is not a
+ * point on the curve is MALFORMED.
+ */
+export function ed25519PublicToX25519(publicKey: Uint8Array): Uint8Array {
+  expectBytes(publicKey, 'ed25519 public key', 32);
+  try {
+    return ed25519.utils.toMontgomery(publicKey);
+  } catch (cause) {
+    fail('MALFORMED', `ed25519 public key is not a curve point: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}
+
+/**
+ * The X25519 secret of an Ed25519 key pair: the clamped first half of SHA-512(seed), the scalar
+ * Ed25519 signs with (libsodium's `crypto_sign_ed25519_sk_to_curve25519`). Its X25519 public key
+ * is `ed25519PublicToX25519` of the pair's Ed25519 public key.
+ */
+export function ed25519SeedToX25519(seed: Uint8Array): Uint8Array {
+  return ed25519.utils.toMontgomerySecret(expectBytes(seed, 'ed25519 seed', 32));
+}

@@ -37,6 +37,8 @@ export const Opcode = {
   unlockTicket: 0x12,
   /** Fast path (§9.8): a ticket for the key granted on this link (after a slow-path unlock). */
   ticketIssue: 0x13,
+  /** Fast path (§9.8): answer the ticket with a MAC under the phone's ticket MAC key instead of a signature. */
+  unlockTicketMac: 0x14,
   bulkBegin: 0x20,
   bulkStatus: 0x21,
   bulkCommit: 0x22,

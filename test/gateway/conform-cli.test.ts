@@ -38,15 +38,15 @@ describe('latchkit conform', () => {
     expect(suite).toEqual(['conform', '--junit', 'conform.xml']);
     const r = await cli.run(...suite!);
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/37 passed, 0 failed, 0 skipped .*: CONFORMS$/m);
-    expect(r.err).toMatch(/^\[37\/37\] PASS robust\.accepts-valid-set/m);
+    expect(r.out).toMatch(/38 passed, 0 failed, 0 skipped .*: CONFORMS$/m);
+    expect(r.err).toMatch(/^\[38\/38\] PASS robust\.accepts-valid-set/m);
     const junit = (await parse(readFileSync(join(dir, 'conform.xml'), 'utf8'))) as unknown as { tests: number; failures: number };
-    expect(junit).toMatchObject({ tests: 37, failures: 0 });
+    expect(junit).toMatchObject({ tests: 38, failures: 0 });
 
     expect(mutants).toEqual(['conform', '--mutant', 'all']);
     const m = await cli.run(...mutants!);
     expect(m.code, m.err).toBe(0);
-    expect(m.out).toMatch(/^mutation score: 20\/20 mutants caught$/m);
+    expect(m.out).toMatch(/^mutation score: 21\/21 mutants caught$/m);
   });
 
   it('a broken lock exits 1 naming the case that caught it; --json prints the report', async () => {
@@ -56,6 +56,8 @@ describe('latchkit conform', () => {
     expect(report.ok).toBe(false);
     expect(report.results.filter((x) => x.status === 'fail')).toEqual([
       { ...report.results.find((x) => x.id === 'unlock.replayed-answer'), status: 'fail', observed: expect.stringMatching(/new challenge was granted/) },
+      // Tickets are nonces too: the reused one comes back after the grant, so the replayed MAC opens.
+      { ...report.results.find((x) => x.id === 'unlock.ticket-mac'), status: 'fail', observed: expect.stringMatching(/the same MAC again: granted, expected staleNonce/) },
     ]);
     expect(r.err).toMatch(/"code":"CONFORMANCE_FAILED".*unlock\.replayed-answer/);
   });
@@ -72,7 +74,7 @@ describe('latchkit conform', () => {
 
   it('lists cases and mutants', async () => {
     const cases = await cli.json('conform', '--list-cases');
-    expect(cases).toHaveLength(37);
+    expect(cases).toHaveLength(38);
     expect(cases[0]).toEqual({ id: 'commission.accepted', section: '§11.1', run: 'automatic', title: expect.any(String) });
     const mutants = (await cli.run('conform', '--list-mutants')).out;
     expect(mutants).toMatch(/^torn-commit +rule +§6\.7 +writes a new state over the slot in force/m);

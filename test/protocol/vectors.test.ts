@@ -2,6 +2,7 @@
  * Every vector in test/vectors/ is opened with the lock state it names and must give the
  * expected result or error code; and the generator must still produce the committed bytes.
  */
+import { createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman, hkdfSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -34,6 +35,14 @@ import {
   decodeTicketedUnlockResult,
   layoutHash,
   SERVICE_LAYOUT,
+  lockTicketMacKey,
+  phoneTicketMacKey,
+  ticketMac,
+  ticketMacInput,
+  ed25519SeedToX25519,
+  ed25519PublicToX25519,
+  x25519PublicKey,
+  x25519Shared,
   verifyEventChain,
   BulkReceiver,
   bulkChunks,
@@ -204,6 +213,45 @@ describe('gatt.json', () => {
         expect(nodeCryptoProvider.ed25519Verify(fromHex(v.signature), fromHex(v.input), fromHex(v.publicKey))).toBe(true);
         // The same signature is no answer to a challenge with these bytes (the domains differ).
         expect(nodeCryptoProvider.ed25519Verify(fromHex(v.signature), unlockSigningInput(fromHex(v.lockId), fromHex(v.ticket)), fromHex(v.publicKey))).toBe(false);
+      } else if (v.type === 'ticketMac') {
+        const [lockId, ticket, phonePublic, lockPublic] = [fromHex(v.lockId), fromHex(v.ticket), fromHex(v.phonePublic), fromHex(v.deviceEncryptionPublic)];
+        const device = { encryptionSecret: fromHex(v.deviceEncryptionSecret), encryptionPublic: lockPublic };
+        // The Montgomery forms: the phone's X25519 pair is its Ed25519 pair seen on the other curve.
+        expect(toHex(ed25519SeedToX25519(fromHex(v.phoneSeed))), v.name).toBe(v.phoneX25519Secret);
+        expect(toHex(ed25519PublicToX25519(phonePublic)), v.name).toBe(v.phoneX25519Public);
+        expect(toHex(x25519PublicKey(fromHex(v.phoneX25519Secret)))).toBe(v.phoneX25519Public);
+        expect(toHex(x25519Shared(fromHex(v.phoneX25519Secret), lockPublic))).toBe(v.shared);
+        for (const provider of providers) {
+          expect(toHex(lockTicketMacKey(device, lockId, phonePublic, provider)), v.name).toBe(v.key);
+          expect(toHex(phoneTicketMacKey({ seed: fromHex(v.phoneSeed), publicKey: phonePublic }, lockId, lockPublic, provider)), v.name).toBe(v.key);
+          expect(toHex(ticketMac(fromHex(v.key), lockId, ticket, provider))).toBe(v.mac);
+        }
+        expect(toHex(ticketMacInput(lockId, ticket))).toBe(v.input);
+        // Independently of the library: the birational map, the clamped scalar, X25519, HKDF and HMAC from node:crypto.
+        const P = 2n ** 255n - 19n;
+        const le = (b: Uint8Array): bigint => b.reduceRight((acc, x) => (acc << 8n) | BigInt(x), 0n);
+        const pow = (b: bigint, e: bigint): bigint => {
+          let r = 1n;
+          for (b %= P; e > 0n; e >>= 1n, b = (b * b) % P) if (e & 1n) r = (r * b) % P;
+          return r;
+        };
+        const y = le(phonePublic) & ((1n << 255n) - 1n);
+        const u = ((1n + y) * pow((1n - y + P) % P, P - 2n)) % P;
+        expect(toHex(Uint8Array.from({ length: 32 }, (_, i) => Number((u >> BigInt(8 * i)) & 0xffn)))).toBe(v.phoneX25519Public);
+        const scalar = createHash('sha512').update(fromHex(v.phoneSeed)).digest().subarray(0, 32);
+        scalar[0]! &= 248;
+        scalar[31]! &= 127;
+        scalar[31]! |= 64;
+        expect(toHex(scalar)).toBe(v.phoneX25519Secret);
+        const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64url');
+        const lockKey = createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: b64(device.encryptionSecret), x: b64(lockPublic) }, format: 'jwk' });
+        const phoneKeyX = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: b64(fromHex(v.phoneX25519Public)) }, format: 'jwk' });
+        const shared = diffieHellman({ privateKey: lockKey, publicKey: phoneKeyX });
+        expect(toHex(shared)).toBe(v.shared);
+        const info = Buffer.concat([Buffer.from('latchkit/v1/ticket-mac'), phonePublic, lockPublic]);
+        expect(toHex(new Uint8Array(hkdfSync('sha256', shared, lockId, info, 32)))).toBe(v.key);
+        const input = Buffer.concat([Buffer.from('latchkit/v1/unlock-ticket-mac'), lockId, ticket]);
+        expect(toHex(createHmac('sha256', fromHex(v.key)).update(input).digest().subarray(0, 16))).toBe(v.mac);
       } else if (v.type === 'layoutHash') {
         for (const provider of providers) expect(toHex(layoutHash(SERVICE_LAYOUT, provider)), v.name).toBe(v.value);
       } else if (v.type === 'bulkChunks') {

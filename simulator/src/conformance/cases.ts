@@ -7,7 +7,7 @@
  * build on, then unlocking, time, the event log, the bench-hook cases, and last the check that
  * the lock still takes a valid set after everything before it.
  */
-import { encodeBulkBegin, equalBytes, genesisChain, toHex, unlockSigningInput, verifyEventChain, type WeeklySchedule } from '@latchkit/protocol';
+import { encodeBulkBegin, equalBytes, genesisChain, phoneTicketMacKey, ProtocolError, ticketMac, toHex, unlockSigningInput, verifyEventChain, type WeeklySchedule } from '@latchkit/protocol';
 import { badArgument } from '../errors.js';
 import { SimulatedCard } from '../lock/hardware.js';
 import {
@@ -261,6 +261,45 @@ export const CASES: readonly ConformanceCase[] = [
       const result = await ctx.answer(key, ctx.crypto.ed25519Sign(key.seed, unlockSigningInput(ctx.lockId, nonce)), false);
       if (resultName(result) !== 'staleNonce') caseFailed(`answered ${waitMs / 1000} s after the challenge: ${resultName(result)}, expected staleNonce`);
       return `staleNonce after ${waitMs / 1000} s`;
+    },
+  },
+  {
+    id: 'unlock.ticket-mac',
+    title: 'a ticket answered with the ticket MAC opens once; garbage, a replay and a MAC for another lock id do not, and do not spend the ticket',
+    section: '§9.8',
+    needs: SETS,
+    async run(ctx) {
+      const key = ctx.issuer.residentPhone;
+      const info = await ctx.info();
+      const client = await ctx.client();
+      // The fast path and its ticket MAC are optional: a lock that answers UNKNOWN_OPCODE conforms.
+      const optional = async <T>(what: string, f: () => Promise<T>): Promise<T | string> => {
+        try {
+          return await ctx.timed(f);
+        } catch (err) {
+          if (err instanceof ProtocolError && err.code === 'UNKNOWN_OPCODE') return `${what} not served (optional, §9.8)`;
+          throw err;
+        }
+      };
+      const slow = await ctx.unlock(key);
+      if (slow.result.result !== 0) caseFailed(`the challenge unlock before the ticket was not granted (${resultName(slow.result)})`);
+      const ticket = await optional('ticketIssue', () => client.issueTicket());
+      if (typeof ticket === 'string') return ticket;
+      const k = phoneTicketMacKey(key, ctx.lockId, info.deviceEncryptionPublic, ctx.crypto);
+      const garbage = await optional('unlockTicketMac', () => client.unlockTicketMacWith(key.publicKey, new Uint8Array(16)));
+      if (typeof garbage === 'string') return garbage;
+      if (resultName(garbage) !== 'badProof') caseFailed(`a zero MAC under the resident's key: ${resultName(garbage)}, expected badProof`);
+      const mac = ticketMac(k, ctx.lockId, ticket, ctx.crypto);
+      const granted = await ctx.timed(() => client.unlockTicketMacWith(key.publicKey, mac));
+      if (granted.result !== 0 || granted.holder !== RESIDENT_HOLDER) caseFailed(`the MAC over the ticket (after a zero MAC): ${resultName(granted)} holder ${granted.holder}, expected granted holder ${RESIDENT_HOLDER}`);
+      if (granted.ticket === null) caseFailed('the granted MAC answer carried no next ticket');
+      const replay = await ctx.timed(() => client.unlockTicketMacWith(key.publicKey, mac));
+      if (resultName(replay) !== 'staleNonce') caseFailed(`the same MAC again: ${resultName(replay)}, expected staleNonce`);
+      const other = await ctx.timed(() => client.unlockTicketMacWith(key.publicKey, ticketMac(k, otherLockId(ctx), granted.ticket!, ctx.crypto)));
+      if (resultName(other) !== 'badProof') caseFailed(`a MAC over the next ticket for another lock id: ${resultName(other)}, expected badProof`);
+      const next = await ctx.timed(() => client.unlockTicketMacWith(key.publicKey, ticketMac(k, ctx.lockId, granted.ticket!, ctx.crypto)));
+      if (next.result !== 0) caseFailed(`the MAC over the next ticket (after one for another lock id): ${resultName(next)}, expected granted`);
+      return `zero MAC: badProof; MAC: granted; again: staleNonce; for another lock: badProof; next ticket: granted`;
     },
   },
   {

@@ -66,6 +66,8 @@ export interface SimTargetOptions {
   /** Virtual radio seed (timing model). */
   seed?: number;
   crypto?: CryptoProvider;
+  /** Serve as firmware without the fast path, or with it but without the ticket MAC (PROTOCOL.md §9.8). */
+  gatt?: { fastPath?: boolean; ticketMac?: boolean };
 }
 
 export const DEFAULT_SIM_LOCK_ID = Uint8Array.from([0x4c, 0x4b, 0, 0, 0, 0, 0xc0, 0xf0]);
@@ -90,7 +92,7 @@ export async function startSimTarget(o: SimTargetOptions = {}): Promise<Conforma
   let served: ServedLock | undefined;
   let central: VirtualCentral | undefined;
   try {
-    served = await serveLock(air, device);
+    served = await serveLock(air, device, o.gatt ? { hooks: o.gatt } : {});
     central = await air.addCentral({ profile: 'gateway', name: 'conformance-runner' });
   } catch (err) {
     await air.close();

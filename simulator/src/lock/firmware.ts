@@ -943,29 +943,44 @@ export class LockFirmware {
    * that verifies against a nonce already used is logged as a replay (staleNonce).
    */
   unlockPhone(challenge: PhoneChallenge | null, publicKey: Uint8Array, signature: Uint8Array, signingInput: (lockId: Uint8Array, nonce: Uint8Array) => Uint8Array = unlockSigningInput): AccessOutcome {
+    const wellFormed = signature instanceof Uint8Array && signature.length === 64;
+    return this.unlockPhoneWith(challenge, publicKey, wellFormed ? (nonce) => this.ports.crypto.ed25519Verify(signature, signingInput(this.lockId, nonce), publicKey) : null);
+  }
+
+  /**
+   * The decision of `unlockPhone` for any proof over a nonce: `verifies(nonce)` says whether the
+   * phone's answer proves that nonce (an Ed25519 signature, or the ticket MAC of §9.8); null
+   * for an answer that is malformed (badProof once the set is known to exist).
+   */
+  unlockPhoneWith(challenge: PhoneChallenge | null, publicKey: Uint8Array, verifies: ((nonce: Uint8Array) => boolean) | null): AccessOutcome {
     this.alive();
     const set = this.credentials;
     if (!set) return this.deny('phone', 0, 'noSet');
-    if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32 || !(signature instanceof Uint8Array) || signature.length !== 64) {
+    if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32 || verifies === null) {
       return this.deny('phone', 0, 'badProof');
     }
     const row = set.find('phone', phoneKey(this.indexKey!, publicKey, this.ports.crypto));
     if (row < 0) return this.deny('phone', 0, 'unknownCredential');
     const h = set.holderAt(row);
     const expired = challenge !== null && this.ports.monotonicMs() > challenge.expiresAtMs && !this.breaks('nonce-never-expires');
-    if (challenge === null || expired) return this.replayOrStale(publicKey, signature, h.holder, 'staleNonce', signingInput);
-    const ok = this.breaks('skips-phone-proof') || this.ports.crypto.ed25519Verify(signature, signingInput(this.lockId, challenge.nonce), publicKey);
-    const outcome = ok ? null : this.replayOrStale(publicKey, signature, h.holder, 'badProof', signingInput);
+    if (challenge === null || expired) return this.replayOrStale(verifies, h.holder, 'staleNonce');
+    const ok = this.breaks('skips-phone-proof') || verifies(challenge.nonce);
+    const outcome = ok ? null : this.replayOrStale(verifies, h.holder, 'badProof');
     this.rememberNonce(challenge.nonce);
     if (outcome) return outcome;
     const v = this.validity(h, this.nowMinutes());
     return v === 'ok' ? this.grant('phone', h.holder) : this.deny('phone', h.holder, verdictReason(v));
   }
 
-  /** A signature that verifies against an already used nonce is a replay; otherwise `otherwise`. */
-  private replayOrStale(publicKey: Uint8Array, signature: Uint8Array, holder: number, otherwise: DenyReasonName, signingInput: (lockId: Uint8Array, nonce: Uint8Array) => Uint8Array): AccessOutcome {
+  /** The crypto provider the firmware computes with (metered on a device with an MCU profile). */
+  get crypto(): CryptoProvider {
+    return this.ports.crypto;
+  }
+
+  /** A proof that verifies against an already used nonce is a replay; otherwise `otherwise`. */
+  private replayOrStale(verifies: (nonce: Uint8Array) => boolean, holder: number, otherwise: DenyReasonName): AccessOutcome {
     for (const nonce of this.recentNonces) {
-      if (this.ports.crypto.ed25519Verify(signature, signingInput(this.lockId, nonce), publicKey)) return this.deny('phone', holder, 'staleNonce');
+      if (verifies(nonce)) return this.deny('phone', holder, 'staleNonce');
     }
     return this.deny('phone', holder, otherwise);
   }

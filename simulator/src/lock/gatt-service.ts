@@ -57,6 +57,11 @@ export interface LockGattEvents {
    * false serves what firmware from before it did, for testing phones against older locks.
    */
   fastPath?: boolean;
+  /**
+   * Serve `unlockTicketMac` (§9.8, ticket MAC); default true. false serves fast-path firmware
+   * from before it (it answers the opcode UNKNOWN_OPCODE), for testing the phone's fallback.
+   */
+  ticketMac?: boolean;
 }
 
 /**
@@ -153,6 +158,7 @@ export class LockGattServer {
       },
       ...(this.device.mcu ? { mcu: this.device.mcu } : {}),
       fastPath: this.hooks.fastPath !== false,
+      ticketMac: this.hooks.ticketMac !== false,
       mtu: () => this.mtu,
       halted: (err) => {
         this.hooks.halted?.(err);

@@ -67,6 +67,7 @@ export const MUTANTS = {
   'replayed-offset': { description: 'takes the UTC offset of a time sync older than the newest signed time it accepted', section: '§7.4', kind: 'rule' },
   'kid-as-hint': { description: 'takes a set whose kid names no trust anchor, if the signature verifies under one of its anchors', section: '§6.2 S2', kind: 'rule' },
   'ignores-alg': { description: 'never checks the alg of a set: verifies as Ed25519 whatever the header says', section: '§6.1 E8', kind: 'rule' },
+  'accepts-any-mac': { description: 'grants a ticket MAC answer (unlockTicketMac) without checking the MAC', section: '§9.8', kind: 'rule' },
   'unchecked-tag': { description: 'decrypts a set body without checking its AEAD tag', section: '§6.2 S7', kind: 'rule' },
   mute: { description: 'never answers an unlockPhone request', section: '§9.2', kind: 'misbehaviour' },
   garbage: { description: 'answers eventsRead with bytes that are not a response', section: '§9.2', kind: 'misbehaviour' },

@@ -13,7 +13,9 @@ import {
   decodeEventsRead,
   decodeRequest,
   decodeUnlockPhone,
+  decodeUnlockTicketMac,
   DenyReason,
+  equalBytes,
   encodeBulkProgress,
   encodeEvents,
   encodeLockInfo,
@@ -31,6 +33,8 @@ import {
   ProtocolErrorCodes,
   Reassembler,
   segment,
+  lockTicketMacKey,
+  ticketMac,
   ticketSigningInput,
   TRANSFER_ID_BYTES,
 } from '@latchkit/protocol';
@@ -54,7 +58,7 @@ export const EVENTS_PER_READ = Math.floor((MAX_CONTROL_MESSAGE_BYTES - 3) / EVEN
 const EMPTY_REQUESTS: ReadonlySet<ControlRequest['opcode']> = new Set(['getInfo', 'unlockChallenge', 'bulkStatus', 'receiptRead', 'ticketIssue']);
 
 /** Opcodes of the fast path (§9.8); firmware without it answers them as unknown. */
-const FAST_OPCODES: ReadonlySet<ControlRequest['opcode']> = new Set(['unlockTicket', 'ticketIssue']);
+const FAST_OPCODES: ReadonlySet<ControlRequest['opcode']> = new Set(['unlockTicket', 'ticketIssue', 'unlockTicketMac']);
 
 export interface SessionHooks {
   /** Send one notification value on the control point. */
@@ -69,6 +73,8 @@ export interface SessionHooks {
   mcu?: McuMeter;
   /** Serve the fast path's opcodes (default true; false answers as firmware from before it). */
   fastPath?: boolean;
+  /** Serve `unlockTicketMac` (default true; false answers it as fast-path firmware from before the ticket MAC). */
+  ticketMac?: boolean;
 }
 
 export class LockSession {
@@ -123,6 +129,7 @@ export class LockSession {
     try {
       request = decodeRequest(message);
       if (this.hooks.fastPath === false && FAST_OPCODES.has(request.opcode)) return encodeUnknownOpcodeResponse(message[0]!, message[1]!);
+      if (this.hooks.ticketMac === false && request.opcode === 'unlockTicketMac') return encodeUnknownOpcodeResponse(message[0]!, message[1]!);
     } catch (err) {
       const code = message[0] ?? 0;
       const token = message[1] ?? 0;
@@ -160,6 +167,45 @@ export class LockSession {
     else if (type === MessageType.commission) mcu.x25519();
   }
 
+  /**
+   * After a ticket answer (either proof): a grant replaces the ticket with the next one (the
+   * entry, and any cached K, stay); a denial whose proof verified spends it; a proof that did
+   * not verify (UNVERIFIED) leaves it for its phone.
+   */
+  private ticketAnswered(publicKey: Uint8Array, outcome: ReturnType<LockFirmware['unlockPhone']>): Uint8Array {
+    const tickets = ticketsOf(this.lock);
+    let next: Uint8Array | null = null;
+    if (outcome.granted) {
+      this.grantedKey = publicKey;
+      next = tickets.issue(publicKey);
+    } else if (!UNVERIFIED.has(outcome.reason)) tickets.take(publicKey);
+    return encodeTicketedUnlockResult({ result: outcome.granted ? 0 : DenyReason[outcome.reason], holder: outcome.holder, eventIndex: outcome.event.index, ticket: next });
+  }
+
+  /**
+   * K for `publicKey`, computed at most once per answer and only when the proof is checked: from
+   * the ticket entry's cache, else one X25519 (charged to the meter: the provider does not see
+   * it) and HKDF, cached in the entry. null when the key is no usable curve point (badProof).
+   */
+  private ticketMacKey(publicKey: Uint8Array): () => Uint8Array | null {
+    const lock = this.lock;
+    let k: Uint8Array | null | undefined;
+    return () => {
+      if (k !== undefined) return k;
+      const tickets = ticketsOf(lock);
+      k = tickets.macKey(publicKey);
+      if (k) return k;
+      this.hooks.mcu?.x25519();
+      try {
+        k = lockTicketMacKey(lock.device, lock.lockId, publicKey, lock.crypto);
+      } catch {
+        return (k = null);
+      }
+      tickets.keepMacKey(publicKey, k);
+      return k;
+    };
+  }
+
   private dispatch(r: ControlRequest): Uint8Array {
     const lock = this.lock;
     if (EMPTY_REQUESTS.has(r.opcode) && r.payload.length !== 0) throw new ProtocolError('MALFORMED', `${r.opcode} takes no payload, got ${r.payload.length} byte(s)`);
@@ -181,17 +227,25 @@ export class LockSession {
       }
       case 'unlockTicket': {
         const { publicKey, signature } = decodeUnlockPhone(r.payload);
-        const tickets = ticketsOf(lock);
         // A ticket is spent by an answer whose signature verified over it (a grant, or a denial
         // for the credential's validity), not by one that did not verify: phone keys travel in
         // clear, so spending it on garbage or on a replayed old answer would let any central
         // knock every resident off the fast path (PROTOCOL.md §9.8).
-        const ticket = tickets.held(publicKey);
-        const outcome = lock.unlockPhone(ticket, publicKey, signature, ticketSigningInput);
-        if (outcome.granted || !UNVERIFIED.has(outcome.reason)) tickets.take(publicKey);
-        if (outcome.granted) this.grantedKey = publicKey;
-        const next = outcome.granted ? tickets.issue(publicKey) : null;
-        return encodeTicketedUnlockResult({ result: outcome.granted ? 0 : DenyReason[outcome.reason], holder: outcome.holder, eventIndex: outcome.event.index, ticket: next });
+        const outcome = lock.unlockPhone(ticketsOf(lock).held(publicKey), publicKey, signature, ticketSigningInput);
+        return this.ticketAnswered(publicKey, outcome);
+      }
+      case 'unlockTicketMac': {
+        const { publicKey, mac } = decodeUnlockTicketMac(r.payload);
+        // The same decision, table and spending rule as unlockTicket; only the proof differs: one
+        // HMAC under K instead of an Ed25519 verify. K is computed (X25519 + HKDF) on the first
+        // MAC answer that needs it and cached in the key's ticket entry.
+        const key = this.ticketMacKey(publicKey);
+        const outcome = lock.unlockPhoneWith(ticketsOf(lock).held(publicKey), publicKey, (nonce) => {
+          if (lock.breaks('accepts-any-mac')) return true;
+          const k = key();
+          return k !== null && equalBytes(ticketMac(k, lock.lockId, nonce, lock.crypto), mac);
+        });
+        return this.ticketAnswered(publicKey, outcome);
       }
       case 'ticketIssue':
         if (!this.grantedKey) throw new ProtocolError('INVALID_ARGUMENT', 'ticketIssue: no phone key was granted on this link');

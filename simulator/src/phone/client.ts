@@ -39,6 +39,8 @@ import {
   transferId,
   unlockSigningInput,
   decodeTicketedUnlockResult,
+  encodeUnlockTicketMac,
+  ticketMac,
   type TicketedUnlockResult,
 } from '@latchkit/protocol';
 import { SimulatorError, simFail } from '../errors.js';
@@ -333,6 +335,21 @@ export class LockClient {
     // Written at once (not queued behind earlier requests), so a caller can put a read after it
     // in the same connection event.
     return decodeTicketedUnlockResult(checkStatus(await this.send('unlockTicket', encodeUnlockPhone({ publicKey, signature }))).payload);
+  }
+
+  /**
+   * Fast path with the ticket MAC (§9.8): answer the ticket with `HMAC(K, …)[0..16)` under the
+   * ticket MAC key K this phone key shares with the lock (`phoneTicketMacKey`). A lock whose
+   * firmware predates it rejects with UNKNOWN_OPCODE and keeps the ticket.
+   */
+  async unlockTicketMac(phone: SigningKey, lockId: Uint8Array, ticket: Uint8Array, macKey: Uint8Array): Promise<TicketedUnlockResult> {
+    return this.unlockTicketMacWith(phone.publicKey, ticketMac(macKey, lockId, ticket, this.crypto));
+  }
+
+  /** Send a ticket MAC answer with an arbitrary (possibly replayed) MAC; for tests and tools. */
+  async unlockTicketMacWith(publicKey: Uint8Array, mac: Uint8Array): Promise<TicketedUnlockResult> {
+    // Written at once, like unlockTicketWith.
+    return decodeTicketedUnlockResult(checkStatus(await this.send('unlockTicketMac', encodeUnlockTicketMac({ publicKey, mac }))).payload);
   }
 
   /**

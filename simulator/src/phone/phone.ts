@@ -8,8 +8,8 @@
  * the lock's receipt and new event records for the backend.
  */
 import type { Peripheral } from '@abandonware/noble';
-import type { CryptoProvider, DenyReasonName, EventRecord, LockInfo, SigningKey, UnlockResult } from '@latchkit/protocol';
-import { Claim, decodeCbor, DEFAULT_MAX_MESSAGE_BYTES, DenyReason, equalBytes, getCryptoProvider, parseSign1, peekSetMessage, ProtocolError, toHex } from '@latchkit/protocol';
+import type { CryptoProvider, DenyReasonName, EventRecord, LockInfo, SigningKey, TicketedUnlockResult, UnlockResult } from '@latchkit/protocol';
+import { Claim, decodeCbor, DEFAULT_MAX_MESSAGE_BYTES, DenyReason, equalBytes, getCryptoProvider, parseSign1, peekSetMessage, phoneTicketMacKey, ProtocolError, toHex } from '@latchkit/protocol';
 import { badArgument } from '../errors.js';
 import type { CentralOptions, Noble, ProfileInput } from '../radio/index.js';
 import { deliverSet, LockClient, type PushResult, type SetBundle } from './client.js';
@@ -31,6 +31,11 @@ export interface PhoneOptions {
   crypto?: CryptoProvider;
   /** Wall-clock ms for finding a lock and for each control-point answer (default 10,000). */
   timeoutMs?: number;
+  /**
+   * Answer tickets with the ticket MAC (`unlockTicketMac`, §9.8) when the phone knows the lock's
+   * X25519 key (default true); false is a phone from before it (Ed25519 `unlockTicket` only).
+   */
+  ticketMac?: boolean;
 }
 
 /** What the backend gives a phone to relay to one door. */
@@ -128,6 +133,12 @@ export interface VisitReport {
   /** `fast` (PROTOCOL.md §9.8, the default) or `classic`. */
   path: 'fast' | 'classic';
   /**
+   * The proof of the ticket answer sent first on this visit (fast path, cached handles, a ticket
+   * held): `mac` (`unlockTicketMac`), `signature` (`unlockTicket`, also after the lock refused
+   * the MAC opcode as unknown), or null when no ticket was answered.
+   */
+  ticketProof?: 'mac' | 'signature' | null;
+  /**
    * Modelled on-air ms on the virtual radio, wall ms on a real adapter. `scanned`: the phone
    * had to find the lock (first visit); `cached`: it reused handles, no discovery. `doorOpenMs`:
    * from starting to connect to the unlock result (null without an unlock); `relayCommittedMs`:
@@ -201,6 +212,14 @@ export class Phone {
   /** Doors this phone has been to (address, handles) and the ticket each gave it (§9.8). */
   private readonly known: KnownLocks;
   private readonly tickets = new Map<string, Uint8Array>();
+  /**
+   * Per lock id: the lock's X25519 key as its info last showed it (unauthenticated: a forged
+   * one only makes the MAC fail, and the phone falls back to the challenge) and the ticket MAC
+   * key K derived from it.
+   */
+  private readonly macKeys = new Map<string, { lockPublic: Uint8Array; key: Uint8Array }>();
+  /** Lock ids whose firmware answered `unlockTicketMac` with UNKNOWN_OPCODE (until rediscovered). */
+  private readonly noTicketMac = new Set<string>();
 
   private constructor(
     private readonly central: Awaited<ReturnType<CentralFactory['addCentral']>>,
@@ -307,7 +326,27 @@ export class Phone {
     const hex = toHex(lockId);
     const t0 = this.now();
     const ticket0 = o.unlock !== false ? (this.tickets.get(hex) ?? null) : null;
-    const link = await this.known.connect(this.central.noble, lockId, { ...this.clientOptions(), findTimeoutMs: this.options.timeoutMs ?? 10_000 }, ticket0 ? (c) => c.unlockTicket(this.options.key, lockId, ticket0) : undefined);
+    const macKey = this.options.ticketMac !== false && !this.noTicketMac.has(hex) ? (this.macKeys.get(hex)?.key ?? null) : null;
+    let ticketProof: 'mac' | 'signature' | null = null;
+    const answerTicket = async (c: LockClient, ticket: Uint8Array): Promise<TicketedUnlockResult> => {
+      if (macKey) {
+        ticketProof = 'mac';
+        try {
+          return await c.unlockTicketMac(this.options.key, lockId, ticket, macKey);
+        } catch (err) {
+          // Fast-path firmware from before the ticket MAC (the opcode's answer decides): remember
+          // it for this lock and answer the same ticket with the signature, on the same link.
+          if (!(err instanceof ProtocolError && err.code === 'UNKNOWN_OPCODE')) throw err;
+          this.noTicketMac.add(hex);
+        }
+      }
+      ticketProof = 'signature';
+      return c.unlockTicket(this.options.key, lockId, ticket);
+    };
+    const link = await this.known.connect(this.central.noble, lockId, { ...this.clientOptions(), findTimeoutMs: this.options.timeoutMs ?? 10_000 }, ticket0 ? (c) => answerTicket(c, ticket0) : undefined);
+    // Discovered again (first visit, or the layout moved: maybe new firmware): ask for the MAC anew next time.
+    if (!link.cached) this.noTicketMac.delete(hex);
+    if (!link.first) ticketProof = null;
     const client = link.client;
     const t1 = link.connectStartedAt;
     const t2 = this.now();
@@ -348,6 +387,7 @@ export class Phone {
       if (unlock?.granted && ticket === null) ticket = await client.issueTicket().catch(() => null);
       if (ticket) this.tickets.set(hex, ticket);
       info ??= await client.info();
+      this.learnLockKey(hex, lockId, info);
       const receipt = r.receipt ?? (await client.receipt());
       const events = o.readEvents === false ? [] : await client.readEvents(bundle?.eventsFrom ?? 0, o.maxEvents ?? 4096);
       const t3 = this.now();
@@ -360,6 +400,7 @@ export class Phone {
         receipt,
         events,
         path: 'fast',
+        ticketProof,
         timing: {
           modelled: this.central.now !== undefined,
           scanned: link.scanned,
@@ -374,6 +415,22 @@ export class Phone {
       };
     } finally {
       await client.disconnect().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Remember the lock's X25519 key from its info (read on every fast visit, after the door
+   * opened) and derive the ticket MAC key for it, once per key the lock shows.
+   */
+  private learnLockKey(hex: string, lockId: Uint8Array, info: LockInfo): void {
+    if (this.options.ticketMac === false) return;
+    const known = this.macKeys.get(hex);
+    if (known && equalBytes(known.lockPublic, info.deviceEncryptionPublic)) return;
+    try {
+      this.macKeys.set(hex, { lockPublic: info.deviceEncryptionPublic.slice(), key: phoneTicketMacKey(this.options.key, lockId, info.deviceEncryptionPublic, this.crypto) });
+    } catch {
+      // Not an X25519 key we can agree with (low order): no MAC for this lock, the signature serves.
+      this.macKeys.delete(hex);
     }
   }
 

@@ -49,13 +49,16 @@ const CAUGHT_BY: Record<Exclude<MutantName, 'mute' | 'garbage' | 'drops-link'>, 
   'ignores-digest': ['refuse.digest-mismatch'],
   'accepts-oversize': ['refuse.oversize'],
   'forgets-transfer': ['bulk.resume-after-drop'],
-  'reuses-nonce': ['unlock.replayed-answer'],
+  // Tickets are nonces too (§9.8): the same one comes back after every grant, so a replayed MAC opens.
+  'reuses-nonce': ['unlock.replayed-answer', 'unlock.ticket-mac'],
   'nonce-never-expires': ['unlock.expired-nonce'],
-  'skips-phone-proof': ['unlock.replayed-answer', 'unlock.other-lock'],
+  // The phone's proof on every path, the ticket MAC's included.
+  'skips-phone-proof': ['unlock.replayed-answer', 'unlock.other-lock', 'unlock.ticket-mac'],
   // Its clock then trails the newest signed time by an hour, so the offset cases' syncs, signed
   // from the lock's clock, are older than a time it accepted and may not set the offset (§7.4).
   'clock-backwards': ['time.backwards-ignored', 'time.transition-applied', 'time.replayed-offset-ignored'],
   'unsigned-time': ['time.unsigned-refused'],
+  'accepts-any-mac': ['unlock.ticket-mac'],
   // Booting factory-fresh after the cut also leaves the lock unable to take the final set.
   'torn-commit': ['power.cut-during-apply', 'robust.accepts-valid-set'],
   'event-gap': ['events.no-gaps-across-reconnects'],
@@ -135,6 +138,17 @@ describe('the conformance suite against the simulated lock', () => {
     const seen = Object.fromEntries(verdicts.map((v) => [v.mutant, v.failedCases]));
     expect(seen).toEqual(CAUGHT_BY);
     expect(verdicts.every((v) => v.caught)).toBe(true);
+  });
+
+  it('a lock without the fast path, or without the ticket MAC, passes unlock.ticket-mac (both are optional)', async () => {
+    for (const [gatt, what] of [
+      [{ fastPath: false }, 'ticketIssue'],
+      [{ ticketMac: false }, 'unlockTicketMac'],
+    ] as const) {
+      const report = await run(await startSimTarget({ gatt }));
+      expect(failed(report)).toEqual([]);
+      expect(statusOf(report, 'unlock.ticket-mac')).toMatchObject({ status: 'pass', observed: `${what} not served (optional, §9.8)` });
+    }
   });
 
   it('a lock the runner commissioned before is re-commissioned by the same seed and passes again; another issuer is refused', async () => {
