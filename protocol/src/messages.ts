@@ -450,6 +450,11 @@ export interface LockSetState {
   current: CredentialSet | null;
   maxBytes?: number;
   provider?: CryptoProvider;
+  /**
+   * The entry accumulator persisted with the set in force (opaque bytes; null or absent when
+   * the lock holds none). Reserved for the incremental entry digest; ignored for now.
+   */
+  entryAcc?: Uint8Array | null;
 }
 
 export interface AcceptedSet {
@@ -459,6 +464,13 @@ export interface AcceptedSet {
   digest: Uint8Array;
   set: CredentialSet;
   issuerKid: Uint8Array;
+  /**
+   * The entry accumulator of the new set (opaque bytes the lock persists with it and passes
+   * back as `LockSetState.entryAcc`), or null. Reserved for the incremental entry digest.
+   */
+  entryAcc: Uint8Array | null;
+  /** For a delta: its decrypted body (PROTOCOL.md §4.5), which a lock may journal instead of the whole set. */
+  deltaPlain?: Uint8Array;
 }
 
 /**
@@ -489,7 +501,7 @@ export function openSetMessage(bytes: Uint8Array, state: LockSetState): Accepted
   if (!equalBytes(digest, claims.digest!)) {
     fail('DIGEST_MISMATCH', `resulting set digest ${toHex(digest).slice(0, 16)}… differs from the signed ${toHex(claims.digest!).slice(0, 16)}…; send the full set`);
   }
-  return { kind, seq, issuedAt: claims.iat!, digest, set, issuerKid: parsed.kid };
+  return { kind, seq, issuedAt: claims.iat!, digest, set, issuerKid: parsed.kid, entryAcc: null, ...(kind === 'delta' ? { deltaPlain: plain } : {}) };
 }
 
 /** Read the unauthenticated header of a set message (e.g. a phone deciding whether to relay). */

@@ -123,7 +123,7 @@ export function openIgnoringDigest(bytes: Uint8Array, state: LockSetState, err: 
   const aad = concatBytes(utf8('latchkit/v1/body'), Uint8Array.of(parsed.type), state.lockId, u32be(peek.seq));
   const plain = open(state.contentKey, sealed, aad);
   const body = peek.kind === 'full' ? plain : applyChanges(state.current, parseDelta(plain));
-  return { kind: peek.kind, seq: peek.seq, issuedAt: peek.issuedAt, digest: peek.digest, set: CredentialSet.parse(body), issuerKid: parsed.kid };
+  return { kind: peek.kind, seq: peek.seq, issuedAt: peek.issuedAt, digest: peek.digest, set: CredentialSet.parse(body), issuerKid: parsed.kid, entryAcc: null };
 }
 
 /**
@@ -164,7 +164,7 @@ export function openLoosened(mutant: MutantName, bytes: Uint8Array, state: LockS
   if (set.secrets === null) fail('MALFORMED', 'a complete set must carry the property secrets'); // S9
   const digest = set.digest(state.provider);
   if (!equalBytes(digest, claims.get(Claim.digest) as Uint8Array)) fail('DIGEST_MISMATCH', 'resulting set digest differs from the signed one'); // S10
-  return { kind, seq, issuedAt: claims.get(Claim.iat) as number, digest, set, issuerKid: parsed.kid };
+  return { kind, seq, issuedAt: claims.get(Claim.iat) as number, digest, set, issuerKid: parsed.kid, entryAcc: null };
 }
 
 /**
