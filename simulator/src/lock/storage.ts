@@ -19,8 +19,9 @@
  * logically empty at once, since its records name the older image's generation, and then erases
  * the journal pages that hold anything, as part of the same commit.
  */
-import type { CryptoProvider, OffsetTransition } from '@latchkit/protocol';
-import { applyChanges, ByteReader, ByteWriter, CredentialSet, equalBytes, parseDelta, ProtocolError } from '@latchkit/protocol';
+import type { CryptoProvider, DeltaChanges, Entry, OffsetTransition, RemovedKey, SetSecrets } from '@latchkit/protocol';
+import { applyChanges, ByteReader, ByteWriter, CredentialSet, entryId, equalBytes, parseDelta, ProtocolError } from '@latchkit/protocol';
+import type { ChangeRecord } from './change-journal.js';
 import { changeJournalBytes, encodeRecord, isBlank, programRecord, readRecord, recordBytes } from './change-journal.js';
 import { simFail } from '../errors.js';
 import type { FlashDevice, FlashRegion } from './flash.js';
@@ -372,25 +373,81 @@ export class StateStore {
 }
 
 /**
- * The journal records that extend the image of `generation` (holding `state`), applied in order.
- * The first record that is missing, torn, of another generation, not extending the sequence
- * reached, or not applying ends the replay.
+ * The journal records that extend the image of `generation` (holding `state`), in order. The
+ * first record that is missing, torn, of another generation, not extending the sequence reached,
+ * or not applying ends the replay.
+ *
+ * Like a firmware's RAM overlay, the records' changes are collected per credential key (a later
+ * record's change of a key replaces an earlier one's) and checked as they come (a removal must
+ * name a key held at that point), then applied to the image's set once: the same entries as
+ * applying each delta in turn, without repacking the whole body per record.
  */
 function replayJournal(flash: FlashDevice, profile: DeviceProfile, provider: CryptoProvider, generation: number, image: PersistentState): { state: PersistentState; end: number; records: number } {
   const size = changeJournalBytes(profile);
-  let state = image;
-  let end = 0;
-  let records = 0;
-  if (size === 0 || !state.set) return { state, end, records };
+  const none = { state: image, end: 0, records: 0 };
+  const start = image.set;
+  if (size === 0 || !start || start.body.length === 0) return none;
   const raw = flash.read('changes', 0, size);
-  let current: CredentialSet | null = null;
+  let base: CredentialSet;
+  try {
+    base = CredentialSet.parse(start.body);
+  } catch {
+    return none;
+  }
+  const overlay = new Map<string, { kind: RemovedKey['kind']; key: Uint8Array; entry: Entry | null }>();
+  let secrets: SetSecrets | null = null;
+  const held = (kind: RemovedKey['kind'], key: Uint8Array): boolean => {
+    const o = overlay.get(entryId(kind, key));
+    return o ? o.entry !== null : base.rowIndex(kind, key) >= 0;
+  };
+  const taken: ChangeRecord[] = [];
+  let seq = start.seq;
+  let end = 0;
   for (;;) {
     const rec = readRecord(raw, end, generation, provider);
-    const set = state.set;
-    if (!rec || !set || rec.baseSeq !== set.seq || rec.seq <= set.seq) break;
+    if (!rec || rec.baseSeq !== seq || rec.seq <= seq) break;
+    let changes: DeltaChanges;
+    try {
+      changes = parseDelta(rec.plain);
+    } catch {
+      break;
+    }
+    if (!changes.removed.every((r) => held(r.kind, r.key))) break;
+    for (const r of changes.removed) overlay.set(entryId(r.kind, r.key), { kind: r.kind, key: r.key, entry: null });
+    for (const e of changes.upserts) overlay.set(entryId(e.kind, e.key), { kind: e.kind, key: e.key, entry: e });
+    if (changes.secrets) secrets = changes.secrets;
+    taken.push(rec);
+    seq = rec.seq;
+    end += recordBytes(rec);
+  }
+  const last = taken.at(-1);
+  if (!last) return none;
+  const removed: RemovedKey[] = [];
+  const upserts: Entry[] = [];
+  for (const o of overlay.values()) {
+    if (o.entry) upserts.push(o.entry);
+    else if (base.rowIndex(o.kind, o.key) >= 0) removed.push({ kind: o.kind, key: o.key });
+  }
+  let body: Uint8Array;
+  try {
+    body = applyChanges(base, { removed, upserts, secrets });
+  } catch {
+    // Records this firmware accepted always apply; should the combined change not, apply them
+    // one by one and stop at the first that fails.
+    return replayOneByOne(start, image, taken);
+  }
+  const clockFloor = Math.max(image.clockFloor, ...taken.map((r) => r.issuedAt));
+  return { state: { ...image, set: { seq: last.seq, issuedAt: last.issuedAt, digest: last.digest, body, entryAcc: last.entryAcc }, clockFloor }, end, records: taken.length };
+}
+
+function replayOneByOne(start: SetState, image: PersistentState, records: ChangeRecord[]): { state: PersistentState; end: number; records: number } {
+  let state = image;
+  let current = CredentialSet.parse(start.body);
+  let end = 0;
+  let n = 0;
+  for (const rec of records) {
     let body: Uint8Array;
     try {
-      current ??= CredentialSet.parse(set.body);
       body = applyChanges(current, parseDelta(rec.plain));
       current = CredentialSet.parse(body);
     } catch {
@@ -398,9 +455,9 @@ function replayJournal(flash: FlashDevice, profile: DeviceProfile, provider: Cry
     }
     state = { ...state, set: { seq: rec.seq, issuedAt: rec.issuedAt, digest: rec.digest, body, entryAcc: rec.entryAcc }, clockFloor: Math.max(state.clockFloor, rec.issuedAt) };
     end += recordBytes(rec);
-    records++;
+    n++;
   }
-  return { state, end, records };
+  return { state, end, records: n };
 }
 
 /** Region sizes of a device profile's flash (what a flash device for it must provide). */

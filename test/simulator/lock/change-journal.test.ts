@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CredentialSpec, IssuedDelta, IssuedSet } from '@latchkit/protocol';
-import { packDelta, toHex } from '@latchkit/protocol';
+import { KEY_BYTES, packDelta, toHex } from '@latchkit/protocol';
 import { SimulatorError } from '../../../simulator/src/errors.js';
 import { recordBytes } from '../../../simulator/src/lock/change-journal.js';
 import type { FlashDevice, FlashRegion } from '../../../simulator/src/lock/index.js';
@@ -306,5 +306,24 @@ describe('state image', () => {
     expect(reopened.state.set!.entryAcc).toEqual(acc);
     expect(reopened.state.set!.body).toEqual(v2.body);
     expect(reopened.state.clockFloor).toBe(T0 + 60);
+  });
+
+  it('a record whose removal names a key not held ends the replay (the records after it are not applied)', () => {
+    const profile = deviceProfile(SMALL);
+    const flash = new MemoryFlash(flashSizes(profile));
+    const [v1, v2, v3] = sets as [IssuedSet, IssuedSet, IssuedSet];
+    const base = { commission: { ...commission, transition: null }, set: { seq: 1, issuedAt: T0, digest: v1.digest, body: v1.body }, clockFloor: T0 };
+    const { store } = StateStore.open(flash, profile, crypto);
+    store.commit(base);
+    const at = (v: IssuedSet, seq: number) => ({ ...base, set: { seq, issuedAt: T0 + seq, digest: v.digest, body: v.body } });
+    expect(store.commitDelta(at(v2, 2), { plain: packDelta((v2 as IssuedDelta).changes), baseSeq: 1 })).toBe('journal');
+    const bogus = packDelta({ removed: [{ kind: 'doorcode', key: new Uint8Array(KEY_BYTES.doorcode).fill(0xee) }], upserts: [], secrets: null });
+    expect(store.commitDelta(at(v2, 3), { plain: bogus, baseSeq: 2 })).toBe('journal');
+    expect(store.commitDelta(at(v3, 4), { plain: packDelta((v3 as IssuedDelta).changes), baseSeq: 3 })).toBe('journal');
+    const reopened = StateStore.open(flash, profile, crypto);
+    expect(reopened.boot.replayed).toBe(1);
+    expect(reopened.state.set!.seq).toBe(2);
+    expect(reopened.state.set!.body).toEqual(v2.body);
+    expect(reopened.store.journal.records).toBe(1);
   });
 });
