@@ -9,7 +9,9 @@
  *
  * The rules it enforces, and where each lives:
  * - sets: verified before decryption and applied only through one atomic commit
- *   (`applySetMessage`, ./storage.ts); a too-large set is refused and the old one stays;
+ *   (`applySetMessage`, ./storage.ts; a delta is one change-journal record, ./change-journal.ts,
+ *   compacted into a full image when the journal is full or, idle, half full); a too-large set
+ *   is refused and the old one stays;
  * - credentials: checked against the last committed set on the lock's own clock, with windows
  *   and schedules (`enterCode`, `tapCard`, `unlockPhone`);
  * - clock: moved only forward and only by signed times (`advanceClock`); every accepted signed
@@ -1048,7 +1050,8 @@ export class LockFirmware {
   // ------------------------------------------------------------------ time passing
 
   /**
-   * Run due timers: auto-relock, keypad idle, and today's daily codes after local midnight.
+   * Run due timers: auto-relock, keypad idle, and today's daily codes after local midnight; and,
+   * with no link up, compact a change journal past half full (`compactIfIdle`).
    * Returns the next deadline (monotonic ms).
    */
   tick(): number {
