@@ -62,6 +62,8 @@ export class LockDevice {
   readonly crypto: CryptoProvider;
   /** Modelled MCU time of the running firmware's work; null when the cost model is off. */
   readonly mcu: McuMeter | null;
+  /** Whether a central is connected (the GATT service sets it); idle work waits for no link. */
+  linkUp = false;
   /** This power-on's view of the flash: counts writes and takes power-cut plans. */
   flash!: PowerCutFlash;
   private current!: LockFirmware;
@@ -179,6 +181,8 @@ export class LockDevice {
         battery: this.battery,
         ...(o.bolt ? { bolt: o.bolt } : {}),
         ...(o.indicator ? { indicator: o.indicator } : {}),
+        linkUp: () => this.linkUp,
+        offAir: <T>(work: () => T): T => (this.mcu ? this.mcu.offAir(work) : work()),
         beforeApply: () => {
           if (this.applyCut === null) return;
           this.flash.cutAt({ atWrite: this.flash.writes + this.applyCut });

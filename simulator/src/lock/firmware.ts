@@ -9,7 +9,9 @@
  *
  * The rules it enforces, and where each lives:
  * - sets: verified before decryption and applied only through one atomic commit
- *   (`applySetMessage`, ./storage.ts); a too-large set is refused and the old one stays;
+ *   (`applySetMessage`, ./storage.ts; a delta is one change-journal record, ./change-journal.ts,
+ *   compacted into a full image when the journal is full or, idle, half full); a too-large set
+ *   is refused and the old one stays;
  * - credentials: checked against the last committed set on the lock's own clock, with windows
  *   and schedules (`enterCode`, `tapCard`, `unlockPhone`);
  * - clock: moved only forward and only by signed times (`advanceClock`); every accepted signed
@@ -60,7 +62,7 @@ import type { BatteryPort, CardTransponder, RtcPort } from './hardware.js';
 import { EMPTY_GUARD, GuardJournal, type GuardState } from './journal.js';
 import type { DeviceProfile } from './profiles.js';
 import { DEVICE_PROFILES } from './profiles.js';
-import type { BootReport, PersistentState } from './storage.js';
+import type { BootReport, ChangeJournalStatus, PersistentState } from './storage.js';
 import { StateStore } from './storage.js';
 import { acceptingAnySignature, mutantSetState, openIgnoringDigest, openLoosened, parseIgnoringAlg, type MutantName } from './mutants.js';
 
@@ -110,6 +112,10 @@ export interface LockPorts {
   indicator?: (e: IndicatorEvent) => void;
   /** Called as a signed message starts to apply (fault injection: a power cut at its Nth write). */
   beforeApply?: () => void;
+  /** Whether a central is connected now (idle work such as a journal compaction waits for no link). Default: no link. */
+  linkUp?: () => boolean;
+  /** Runs work done with the radio idle, so no answer is charged for its MCU time (LockDevice meters it apart). */
+  offAir?: <T>(work: () => T) => T;
 }
 
 /** Factory data: burnt in at manufacturing, never in the state slots. */
@@ -509,6 +515,28 @@ export class LockFirmware {
     return Math.max(this.guardFloor, this.state.clockFloor, this.state.set?.issuedAt ?? 0, this.state.commission?.commissionedAt ?? 0);
   }
 
+  /** The change journal (deltas appended since the last full image; storage.ts). */
+  get changeJournal(): ChangeJournalStatus {
+    return this.store.journal;
+  }
+
+  /**
+   * Idle compaction: with no link up and the change journal more than half full, write the state
+   * in force as a full image and erase the journal (storage.ts `commit`), so the next deltas find
+   * room. Its MCU time is charged off the air (`LockPorts.offAir`): a real firmware does it with
+   * the radio idle, in erase slices between radio events. Returns whether it compacted.
+   */
+  compactIfIdle(): boolean {
+    this.alive();
+    if (this.ports.linkUp?.() === true) return false;
+    const j = this.store.journal;
+    if (j.records === 0 || 2 * j.used <= j.size) return false;
+    const work = (): void => this.commitState(this.state);
+    if (this.ports.offAir) this.ports.offAir(work);
+    else work();
+    return true;
+  }
+
   /** Journal writes since boot (wear accounting, tests). */
   get journalWrites(): number {
     return this.journal.writes;
@@ -653,12 +681,17 @@ export class LockFirmware {
         current: this.credentials,
         maxBytes: this.profile.slotBytes,
         provider: this.ports.crypto,
+        entryAcc: this.state.set?.entryAcc ?? null,
       });
-      this.commitState({
+      const next: PersistentState = {
         ...this.state,
-        set: { seq: accepted.seq, issuedAt: accepted.issuedAt, digest: accepted.digest, body: accepted.set.body },
+        set: { seq: accepted.seq, issuedAt: accepted.issuedAt, digest: accepted.digest, body: accepted.set.body, entryAcc: accepted.entryAcc ?? null },
         clockFloor: Math.max(this.state.clockFloor, accepted.issuedAt),
-      });
+      };
+      // A delta goes to the change journal as one record (storage.ts); anything else is a full image.
+      const base = this.state.set;
+      if (accepted.kind === 'delta' && accepted.deltaPlain && base) this.commitState(next, { plain: accepted.deltaPlain, baseSeq: base.seq });
+      else this.commitState(next);
     } catch (err) {
       this.rejected(err);
       throw err;
@@ -727,9 +760,10 @@ export class LockFirmware {
     return this.state.commission;
   }
 
-  private commitState(next: PersistentState): void {
+  private commitState(next: PersistentState, delta?: { plain: Uint8Array; baseSeq: number }): void {
     try {
-      this.store.commit(next);
+      if (delta) this.store.commitDelta(next, delta);
+      else this.store.commit(next);
     } catch (err) {
       if (err instanceof SimulatorError && err.code === 'POWER_CUT') this.die(err);
       throw err;
@@ -1031,7 +1065,8 @@ export class LockFirmware {
   // ------------------------------------------------------------------ time passing
 
   /**
-   * Run due timers: auto-relock, keypad idle, and today's daily codes after local midnight.
+   * Run due timers: auto-relock, keypad idle, and today's daily codes after local midnight; and,
+   * with no link up, compact a change journal past half full (`compactIfIdle`).
    * Returns the next deadline (monotonic ms).
    */
   tick(): number {
@@ -1046,6 +1081,7 @@ export class LockFirmware {
     this.expireKeypad();
     this.warmDailyCodes();
     this.flushNoise();
+    this.compactIfIdle();
     const lockNow = this.ports.rtc.read();
     // Clock checkpoint: the floor at most K behind the clock. The dropped-noise counter goes out
     // with it (on a lock without a clock yet, on its own at most every K).

@@ -5,12 +5,12 @@
  * can only clear bits (new = old AND data), so writing twice without an erase corrupts data
  * instead of silently working, and every program or erase is one operation that a power cut
  * can interrupt half-way. Regions are separate address spaces: two state slots, the commit
- * record area, the event-log ring and the guard journal (see ./storage.ts and ./journal.ts for
- * what lives where).
+ * record area, the event-log ring, the guard journal and the change journal (see ./storage.ts,
+ * ./journal.ts and ./change-journal.ts for what lives where).
  */
 import { SimulatorError, simFail } from '../errors.js';
 
-export const FLASH_REGIONS = ['slot0', 'slot1', 'commit', 'events', 'journal'] as const;
+export const FLASH_REGIONS = ['slot0', 'slot1', 'commit', 'events', 'journal', 'changes'] as const;
 export type FlashRegion = (typeof FLASH_REGIONS)[number];
 
 export interface FlashDevice {

@@ -119,6 +119,7 @@ export class LockGattServer {
       this.session?.close();
       this.session = this.firmware.isHalted ? null : this.newSession(this.firmware);
       this.linkUp = true;
+      this.device.linkUp = true;
       this.hooks.connect?.(address);
     });
     this.on('mtuChange', (mtu: number) => {
@@ -128,6 +129,7 @@ export class LockGattServer {
       this.session?.close();
       this.session = null;
       this.linkUp = false;
+      this.device.linkUp = false;
       this.controlNotify = null;
       this.eventsNotify = null;
       this.hooks.disconnect?.(address);

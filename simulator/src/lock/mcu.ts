@@ -24,6 +24,11 @@ export interface McuProfile {
   readonly ed25519VerifyCycles: number;
   /** One X25519 scalar multiplication. */
   readonly x25519Cycles: number;
+  /**
+   * One Ed25519 sign (SHA-512 of the key and the message twice, one fixed-base scalar
+   * multiplication). The receipt the lock signs after each set or delta.
+   */
+  readonly ed25519SignCycles: number;
   /** SHA-256 per byte hashed (also HMAC's inner and outer blocks, 64 bytes each). */
   readonly sha256CyclesPerByte: number;
   /** XChaCha20-Poly1305 per byte opened or sealed. */
@@ -43,6 +48,10 @@ export const MCU_PROFILES = {
     clockMhz: 64,
     ed25519VerifyCycles: 2_000_000,
     x25519Cycles: 563_310,
+    // Upper bound (LOCK.md): signing's fixed-base scalar multiplication costs less than X25519's
+    // variable-base ladder, plus five SHA-512 blocks (key expansion, nonce, challenge over a
+    // short receipt) at twice the SHA-256 cycles per byte (64-bit words on a 32-bit core).
+    ed25519SignCycles: 563_310 + 5 * 128 * 2 * 195,
     sha256CyclesPerByte: 195,
     aeadCyclesPerByte: 41.23 * 16,
     flashWordWriteUs: 41,
@@ -63,7 +72,7 @@ export function mcuProfile(input: McuProfileInput | undefined): McuProfile | nul
     if (!p) throw badArgument('mcu profile', `one of ${Object.keys(MCU_PROFILES).join(', ')} or null`, input);
     return p;
   }
-  for (const k of ['clockMhz', 'ed25519VerifyCycles', 'x25519Cycles', 'sha256CyclesPerByte', 'aeadCyclesPerByte', 'flashWordWriteUs', 'flashPageEraseUs', 'flashPageBytes'] as const) {
+  for (const k of ['clockMhz', 'ed25519VerifyCycles', 'ed25519SignCycles', 'x25519Cycles', 'sha256CyclesPerByte', 'aeadCyclesPerByte', 'flashWordWriteUs', 'flashPageEraseUs', 'flashPageBytes'] as const) {
     if (!(typeof input[k] === 'number' && Number.isFinite(input[k]) && input[k] >= 0)) throw badArgument(`mcu profile ${k}`, 'a finite number >= 0', input[k]);
   }
   if (!(input.clockMhz > 0 && input.flashPageBytes > 0)) throw badArgument('mcu profile', 'clockMhz and flashPageBytes > 0', input);
@@ -73,18 +82,24 @@ export function mcuProfile(input: McuProfileInput | undefined): McuProfile | nul
 /** What the meter counted, by operation (ms of MCU time). */
 export interface McuBreakdown {
   ed25519Verify: number;
+  ed25519Sign: number;
   x25519: number;
   sha256: number;
   hmac: number;
   aead: number;
   flashWrite: number;
   flashErase: number;
+  /**
+   * Idle compaction of the change journal (storage.ts): its flash writes, erases and hashes,
+   * done with no link up, so no answer waits for it (counted here, not in the buckets above).
+   */
+  idleCompaction: number;
 }
 
 const SHA256_BLOCK = 64;
 
 function emptyBreakdown(): McuBreakdown {
-  return { ed25519Verify: 0, x25519: 0, sha256: 0, hmac: 0, aead: 0, flashWrite: 0, flashErase: 0 };
+  return { ed25519Verify: 0, ed25519Sign: 0, x25519: 0, sha256: 0, hmac: 0, aead: 0, flashWrite: 0, flashErase: 0, idleCompaction: 0 };
 }
 
 /** SHA-256 blocks for a message of `n` bytes (padding adds 9 bytes at least). */
@@ -107,14 +122,39 @@ export class McuMeter {
     return cycles / (this.profile.clockMhz * 1000);
   }
 
+  /** Inside `offAir` (idle work): charges go to `idleCompaction` and to no answer. */
+  private idle = false;
+
   charge(kind: keyof McuBreakdown, ms: number): void {
-    this.pendingMs += ms;
     this.total += ms;
+    if (this.idle) {
+      this.breakdown.idleCompaction += ms;
+      return;
+    }
+    this.pendingMs += ms;
     this.breakdown[kind] += ms;
+  }
+
+  /**
+   * Run work the firmware does with the radio idle (the change journal's compaction): its time
+   * counts in `total` and `breakdown.idleCompaction`, and the next answer does not wait for it.
+   */
+  offAir<T>(work: () => T): T {
+    if (this.idle) return work();
+    this.idle = true;
+    try {
+      return work();
+    } finally {
+      this.idle = false;
+    }
   }
 
   ed25519Verify(): void {
     this.charge('ed25519Verify', this.cyclesMs(this.profile.ed25519VerifyCycles));
+  }
+
+  ed25519Sign(): void {
+    this.charge('ed25519Sign', this.cyclesMs(this.profile.ed25519SignCycles));
   }
 
   x25519(): void {
@@ -169,7 +209,10 @@ export function meteredCrypto(inner: CryptoProvider, meter: McuMeter): CryptoPro
       return inner.hmacSha256(key, data);
     },
     ed25519PublicKey: (seed) => inner.ed25519PublicKey(seed),
-    ed25519Sign: (seed, message) => inner.ed25519Sign(seed, message),
+    ed25519Sign: (seed, message) => {
+      meter.ed25519Sign();
+      return inner.ed25519Sign(seed, message);
+    },
     ed25519Verify: (signature, message, publicKey) => {
       meter.ed25519Verify();
       return inner.ed25519Verify(signature, message, publicKey);

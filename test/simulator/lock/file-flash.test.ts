@@ -14,7 +14,7 @@ const openFds = (): number => readdirSync('/proc/self/fd').length;
 describe('FileFlash', () => {
   it('3,000 flashes of 4 regions each stay under ~1,100 open files and read back what they wrote', () => {
     const dir = mkdtempSync(join(tmpdir(), 'latchkit-fileflash-'));
-    const sizes = { slot0: 64, slot1: 64, commit: 64, events: 64, journal: 64 } as const;
+    const sizes = { slot0: 64, slot1: 64, commit: 64, events: 64, journal: 64, changes: 64 } as const;
     const flashes: FileFlash[] = [];
     const before = openFds();
     try {

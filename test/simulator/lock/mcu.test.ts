@@ -42,6 +42,26 @@ describe('lock MCU meter', () => {
     expect(() => mcuProfile('z80' as never)).toThrow(/nrf52840/);
   });
 
+  it('charges the Ed25519 sign of each receipt (an upper bound: X25519 ladder plus five SHA-512 blocks)', () => {
+    const t = testLock({ specs: resident(1000, '123456') });
+    const meter = t.device.mcu!;
+    expect(NRF.ed25519SignCycles).toBe(NRF.x25519Cycles + 5 * 128 * 2 * NRF.sha256CyclesPerByte);
+    const before = meter.breakdown.ed25519Sign;
+    t.device.firmware.receipt();
+    expect(meter.breakdown.ed25519Sign - before).toBeCloseTo(NRF.ed25519SignCycles / (NRF.clockMhz * 1000), 6);
+    expect(() => mcuProfile({ ...NRF, ed25519SignCycles: Number.NaN })).toThrow(/ed25519SignCycles/);
+  });
+
+  it('work off the air counts in the total and idleCompaction, and no answer waits for it', () => {
+    const m = new McuMeter(NRF);
+    m.ed25519Verify();
+    m.offAir(() => m.flashErase(4096));
+    expect(m.breakdown.idleCompaction).toBeCloseTo(85, 6);
+    expect(m.breakdown.flashErase).toBe(0);
+    expect(m.total).toBeCloseTo(verifyMs + 85, 6);
+    expect(m.take()).toBeCloseTo(verifyMs, 6);
+  });
+
   it('hands out pending time once (take) and keeps the total', () => {
     const m = new McuMeter(NRF);
     m.ed25519Verify();

@@ -35,7 +35,7 @@ function deviceOn(storage: FlashDevice): LockDevice {
 
 /** Flash of a commissioned lock enforcing v1. */
 function baseline(): MemoryFlash {
-  const storage = new MemoryFlash({ slot0: 16 * 1024, slot1: 16 * 1024, commit: 128, events: 64 * 32, journal: 4 * 128 });
+  const storage = new MemoryFlash({ slot0: 16 * 1024, slot1: 16 * 1024, commit: 128, events: 64 * 32, journal: 4 * 128, changes: 16 * 128 });
   const d = deviceOn(storage);
   d.firmware.commission(backend.commission());
   d.firmware.applySetMessage(v1.bytes);
@@ -110,13 +110,15 @@ describe('power cut at every flash write', () => {
 
   it('during a delta apply: boots old or new, never broken, never lower', () => {
     const { writes, outcomes } = exhaustive(v2delta);
-    expect(writes).toBeGreaterThan(6);
+    // A delta is one change-journal record (its body across pages, then the commit word) and the
+    // event record, not a whole image: a handful of writes, each cut at three tear points.
+    expect(writes).toBeGreaterThanOrEqual(3);
     expect(outcomes['old']).toBeGreaterThan(0);
     expect(outcomes['new']).toBeGreaterThan(0);
   });
 
   it('during commissioning: a fresh lock boots uncommissioned or commissioned', () => {
-    const storage = new MemoryFlash({ slot0: 16 * 1024, slot1: 16 * 1024, commit: 128, events: 64 * 32, journal: 4 * 128 });
+    const storage = new MemoryFlash({ slot0: 16 * 1024, slot1: 16 * 1024, commit: 128, events: 64 * 32, journal: 4 * 128, changes: 16 * 128 });
     const probe = deviceOn(storage.clone());
     const w0 = probe.flash.writes;
     probe.firmware.commission(backend.commission());
