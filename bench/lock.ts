@@ -402,13 +402,13 @@ export async function run(o: BenchOptions): Promise<object> {
  * exchange, a lost round trip or a dearer lock fails it. Host-CPU keys are never judged.
  */
 export const FAST_BUDGET = {
-  door_open_p50_ms_ios: 90.9,
-  door_open_p50_ms_android: 64.6,
+  door_open_p50_ms_ios: 61,
+  door_open_p50_ms_android: 33.5,
   door_open_first_visit_p50_ms_ios: 317.7,
-  relay_commit_p50_ms_ios: 20851.6,
-  mcu_ms_per_unlock: 32.55,
-  gateway_delta_push_p50_ms: 20821,
-  rush_p99_ms_ios: 335.9,
+  relay_commit_p50_ms_ios: 135.3,
+  mcu_ms_per_unlock: 2.08,
+  gateway_delta_push_p50_ms: 141.5,
+  rush_p99_ms_ios: 263.6,
 } as const;
 export const FAST_MARGIN = 0.1;
 
