@@ -10,7 +10,7 @@
  * phone the bundles for the doors it can open that are behind, and `acceptVisit` takes back the
  * receipt and events it returns (passive sync).
  */
-import type { CryptoProvider, EventRecord } from '@latchkit/protocol';
+import type { CryptoProvider, DigestForm, EventRecord } from '@latchkit/protocol';
 import { fromHex, ProtocolError, toHex } from '@latchkit/protocol';
 import type { CentralFactory, LockClient, RelayBundle, VisitReport } from '@latchkit/simulator';
 import { CLOCK_BEHIND_S, connectLock, deliverSet, KnownLocks, RadioError, SimulatorError } from '@latchkit/simulator';
@@ -19,6 +19,8 @@ import { GatewayError } from '../errors.js';
 import { all, nowOf, one, type Ctx } from '../model/base.js';
 import { doorSyncState } from '../model/sync-state.js';
 import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDirtyAsync, compileDoorNow, doorTimeSync, lockIdentity, sameDevice, syncPayload, type CompilerOptions, type SignerResolver } from '../compiler/index.js';
+import { entryDigestSupport, recordEntryDigestSupport } from '../model/claim-support.js';
+import { journalDoors } from '../model/journal.js';
 import { doorsWithStaleTime, recordDoorTime, recordRelayedTime, recordTransitionSupport, transitionSupport, type LockLocalTime } from '../model/door-time.js';
 import { journalDueWindows } from '../model/window-boundaries.js';
 import { pendingAnchorUpdates } from '../compiler/rotation.js';
@@ -289,20 +291,7 @@ export class SyncEngine {
         // The door's changes wait for the signer: a failure is this sync's, and the changes stay pending.
         await compileDoorNow(this.db, doorId, opts);
       }
-      const newest = await syncPayload(this.db, doorId, info.seq, opts);
-      let delivered: Awaited<ReturnType<typeof deliverSet>> = null;
-      if (newest) {
-        const full = (await syncPayload(this.db, doorId, -1, { ...opts, forceFull: true }))!;
-        // Pipelined (one wait for the receipt) when a delta goes: a full set keeps the acknowledged
-        // transfer's progress reports and resume points.
-        delivered = await deliverSet(
-          client,
-          info.seq,
-          newest.kind === 'delta' ? { delta: newest.bytes, full: full.bytes } : { full: full.bytes },
-          (p) => this.options.onProgress?.({ kind: 'bytes', doorId, sent: p.sent, total: p.total }),
-          newest.kind === 'delta',
-        );
-      }
+      const delivered = await this.deliverNewest(client, doorId, info);
       // A fresh receipt signs the newest event, so the upload below is authenticated up to it.
       const { accepted, inserted } = await this.uploadEvents(client, doorId, delivered ? delivered.receipt : await client.receipt());
       if (!link.cached) await this.known.remember(lockId, client);
@@ -325,6 +314,48 @@ export class SyncEngine {
     } finally {
       await client.disconnect().catch(() => undefined);
     }
+  }
+
+  /**
+   * Send the door's newest set (the delta from the lock's sequence, else the full set), named in
+   * the form its lock takes (PROTOCOL.md §4.6, §4.7). Firmware from before the entry digest refuses
+   * an `entryDigest` claim as MALFORMED: that answer is recorded with the lock-info firmware string
+   * (model/claim-support.ts), the door is recompiled in the body form, and that set goes in the
+   * same sync; an accepted entry-form set is recorded too. A refusal learned under another
+   * firmware string is forgotten first: the lock was updated, and its next set asks again.
+   */
+  private async deliverNewest(client: LockClient, doorId: number, info: { seq: number; firmware: string }): Promise<Awaited<ReturnType<typeof deliverSet>>> {
+    const opts = this.opts;
+    if (entryDigestSupport(this.db, doorId) === false && entryDigestSupport(this.db, doorId, info.firmware) === null) recordEntryDigestSupport(this.db, doorId, null, null);
+    let form: DigestForm | null = null;
+    const send = async (): Promise<Awaited<ReturnType<typeof deliverSet>>> => {
+      const newest = await syncPayload(this.db, doorId, info.seq, opts);
+      if (!newest) return null;
+      form = newest.digestForm;
+      const full = (await syncPayload(this.db, doorId, -1, { ...opts, forceFull: true }))!;
+      // Pipelined (one wait for the receipt) when a delta goes: a full set keeps the acknowledged
+      // transfer's progress reports and resume points.
+      const delivered = await deliverSet(
+        client,
+        info.seq,
+        newest.kind === 'delta' ? { delta: newest.bytes, full: full.bytes } : { full: full.bytes },
+        (p) => this.options.onProgress?.({ kind: 'bytes', doorId, sent: p.sent, total: p.total }),
+        newest.kind === 'delta',
+      );
+      return delivered;
+    };
+    let delivered: Awaited<ReturnType<typeof send>>;
+    try {
+      delivered = await send();
+    } catch (err) {
+      if (!(err instanceof ProtocolError && err.code === 'MALFORMED' && form === 'entries')) throw err;
+      recordEntryDigestSupport(this.db, doorId, false, info.firmware);
+      journalDoors(this.db, [doorId], 'lock refuses the entry digest: recompiled in the body form', nowOf(this.options.ctx ?? {}));
+      await compileDoorNow(this.db, doorId, opts);
+      return send();
+    }
+    if (delivered && form === 'entries' && entryDigestSupport(this.db, doorId, info.firmware) !== true) recordEntryDigestSupport(this.db, doorId, true, info.firmware);
+    return delivered;
   }
 
   /**
