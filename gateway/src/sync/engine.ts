@@ -326,7 +326,15 @@ export class SyncEngine {
    */
   private async deliverNewest(client: LockClient, doorId: number, info: { seq: number; firmware: string }): Promise<Awaited<ReturnType<typeof deliverSet>>> {
     const opts = this.opts;
-    if (entryDigestSupport(this.db, doorId) === false && entryDigestSupport(this.db, doorId, info.firmware) === null) recordEntryDigestSupport(this.db, doorId, null, null);
+    const now = nowOf(this.options.ctx ?? {});
+    if (entryDigestSupport(this.db, doorId) === false && entryDigestSupport(this.db, doorId, info.firmware) === null) {
+      // Updated firmware: the set waiting for the lock was compiled for the one that refused.
+      recordEntryDigestSupport(this.db, doorId, null, null);
+      if ((await syncPayload(this.db, doorId, info.seq, opts))?.digestForm === 'body') {
+        journalDoors(this.db, [doorId], 'lock firmware updated: asked for the entry digest again', now);
+        await compileDoorNow(this.db, doorId, opts);
+      }
+    }
     let form: DigestForm | null = null;
     const send = async (): Promise<Awaited<ReturnType<typeof deliverSet>>> => {
       const newest = await syncPayload(this.db, doorId, info.seq, opts);
@@ -350,7 +358,7 @@ export class SyncEngine {
     } catch (err) {
       if (!(err instanceof ProtocolError && err.code === 'MALFORMED' && form === 'entries')) throw err;
       recordEntryDigestSupport(this.db, doorId, false, info.firmware);
-      journalDoors(this.db, [doorId], 'lock refuses the entry digest: recompiled in the body form', nowOf(this.options.ctx ?? {}));
+      journalDoors(this.db, [doorId], 'lock refuses the entry digest: recompiled in the body form', now);
       await compileDoorNow(this.db, doorId, opts);
       return send();
     }
