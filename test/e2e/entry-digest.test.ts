@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CredentialSet, deriveIndexKey, EntryAccumulator, entryDigestKey, entriesFromSpecs, issueFullSet, signingKeyFromSeed, toHex, fromHex, type DigestForm } from '@latchkit/protocol';
 import { nodeCryptoProvider } from '@latchkit/protocol/node';
-import { createAir, FIRMWARE_VERSION, LockDevice, serveLock, type Air, type FlashDevice, type ServedLock } from '@latchkit/simulator';
+import { createAir, FIRMWARE_VERSION, LockDevice, Phone, serveLock, type Air, type FlashDevice, type ServedLock } from '@latchkit/simulator';
 import * as g from '../../gateway/src/index.js';
 import { tempDirPerTest } from '../gateway/helpers.js';
 
@@ -38,9 +38,9 @@ function store(file: string, migrations?: readonly g.Migration[]) {
   return db;
 }
 
-function build(db: g.Db, ctx: g.Ctx) {
+function build(db: g.Db, ctx: g.Ctx, connectivity: 'online' | 'offline' = 'online') {
   const prop = g.createProperty(db, { name: 'Elm Court', utcOffsetMin: 0 }, ctx);
-  const lobby = g.createDoor(db, prop.id, { name: 'Lobby', lockId: LOCK_ID, connectivity: 'online', gatewayRadio: 'gw-1' }, ctx);
+  const lobby = g.createDoor(db, prop.id, { name: 'Lobby', lockId: LOCK_ID, connectivity, ...(connectivity === 'online' ? { gatewayRadio: 'gw-1' } : {}) }, ctx);
   const key = g.createKey(db, prop.id, { name: 'Entrances', kind: 'communal', doorIds: [lobby.id], mayShare: false, doorcodesDisabled: false }, ctx);
   return { prop, lobby, key };
 }
@@ -48,7 +48,7 @@ function build(db: g.Db, ctx: g.Ctx) {
 function invite(db: g.Db, propertyId: number, keyId: number, first: string, ctx: g.Ctx) {
   const p = g.invitePerson(db, propertyId, { email: `${first.toLowerCase()}@example.com`, firstName: first, lastName: 'Doe', accessType: 'app', isResident: true, mayShare: false, keyIds: [keyId] }, ctx).person;
   g.addPhoneKey(db, p.id, { publicKey: toHex(signingKeyFromSeed(seed(`phone-${first}`), crypto).publicKey) }, ctx);
-  return { person: p, code: g.personDoorcode(db, p.id)! };
+  return { person: p, code: g.personDoorcode(db, p.id)!, key: signingKeyFromSeed(seed(`phone-${first}`), crypto) };
 }
 
 /** A simulated lock for the door, with the given firmware; `storage`: the flash of the same hardware before an update. */
@@ -204,5 +204,55 @@ describe('entry digests at the gateway', () => {
     expect(setRow(db, lobby.id, 6).form).toBe('entries');
     expect(Uint8Array.from(setRow(db, lobby.id, 6).acc!)).toEqual(digestFromScratch(db, lobby.id, prop.id, 6, 'entries').acc);
     expect(updated.firmware.enterCode(ann.code)).toMatchObject({ granted: true });
+  }, 60_000);
+
+  it('a phone relay refused by a lock from before the entry digest is reported with the visit; the next bundle carries the body form', async () => {
+    const file = join(dir(), 'latchkit.db');
+    const ctx: g.Ctx = { actor: 'e2e' };
+    const db = store(file);
+    const { prop, lobby, key } = build(db, ctx, 'offline');
+    const oldFw = 'latchkit-sim/0.0.9';
+    const device = lockDevice({ beforeEntryDigest: true, firmware: oldFw });
+    // Installed and commissioned by hand (no set yet): what it takes is not known.
+    const info = device.firmware.info();
+    const c = await g.commissionDoor(db, lobby.id, { signingPublic: info.deviceSigningPublic, encryptionPublic: info.deviceEncryptionPublic }, { ctx, provider: crypto });
+    device.firmware.applyMessage(c.message);
+    g.acceptReceipt(db, lobby.id, device.firmware.receipt(), { ctx, provider: crypto });
+    await serve(device);
+    const jane = invite(db, prop.id, key.id, 'Jane', ctx);
+    const phone = await Phone.create({ radio: air!, key: jane.key, profile: 'ios', crypto });
+    cleanup.push(() => phone.close());
+
+    // Not known either way: the bundle carries the entry form, which the lock refuses.
+    const first = await g.relayBundlesFor(db, jane.person.id, { onlyOffline: true, provider: crypto });
+    expect(first.map((b) => [b.doorId, b.seq])).toEqual([[lobby.id, 1]]);
+    expect(setRow(db, lobby.id, 1).form).toBe('entries');
+    for (const b of first) phone.carry(b);
+    const refused = await phone.visit(fromHex(LOCK_ID));
+    expect(refused).toMatchObject({ relay: null, relayError: 'MALFORMED', entryDigestRefused: { firmware: oldFw }, unlock: { granted: false } });
+    // Uploaded over HTTP, as a resident app backend does; recorded only with a receipt that verifies.
+    const app = await g.buildApp({ db });
+    cleanup.push(() => app.close());
+    const token = g.createToken(db, { name: 'resident app backend', role: 'read_only' }, ctx).secret;
+    const upload = (payload: Record<string, unknown>) => app.inject({ method: 'POST', url: `/properties/${prop.id}/visits`, headers: { authorization: `Bearer ${token}` }, payload });
+    const receipt = Buffer.from(refused.receipt).toString('base64');
+    const forged = Buffer.from(refused.receipt);
+    forged[forged.length - 1]! ^= 1;
+    expect((await upload({ lockId: LOCK_ID, receipt: forged.toString('base64'), entryDigestRefused: { firmware: oldFw } })).statusCode).toBe(422);
+    expect(g.entryDigestSupport(db, lobby.id)).toBeNull();
+    const res = await upload({ lockId: LOCK_ID, receipt, entryDigestRefused: refused.entryDigestRefused });
+    expect([res.statusCode, JSON.parse(res.body)]).toEqual([200, expect.objectContaining({ enforcedSeq: 0, advanced: false })]);
+    expect(g.entryDigestSupport(db, lobby.id, oldFw)).toBe(false);
+
+    // The next bundle: set 1 compiled again as set 2 in the body form, which the lock takes.
+    const second = await g.relayBundlesFor(db, jane.person.id, { onlyOffline: true, provider: crypto });
+    expect(second.map((b) => [b.doorId, b.seq])).toEqual([[lobby.id, 2]]);
+    expect(setRow(db, lobby.id, 2).form).toBe('body');
+    for (const b of second) phone.carry(b);
+    const relayed = await phone.visit(fromHex(LOCK_ID));
+    expect(relayed).toMatchObject({ relay: { sent: 'full', seq: 2 }, relayError: null, entryDigestRefused: null });
+    expect(device.firmware.enterCode(jane.code)).toMatchObject({ granted: true });
+    expect(g.acceptVisit(db, relayed, { provider: crypto })).toMatchObject({ enforcedSeq: 2, advanced: true });
+    expect(g.doorSyncState(db, lobby.id).enforcedDigest).toEqual(digestFromScratch(db, lobby.id, prop.id, 2, 'body').digest);
   }, 60_000);
 });

@@ -1068,6 +1068,24 @@ export async function syncPayload(db: Db, doorId: number, lockSeq: number, opts:
   return { kind: 'full', seq: state.compiledSeq, baseSeq: null, bytes: stored ? Uint8Array.from(stored) : made, digestForm: r.digestForm };
 }
 
+/** The form the door's newest compiled set is named in (migration 15), or null when none is compiled. */
+export function compiledDigestForm(db: Db, doorId: number): DigestForm | null {
+  return one<{ form: DigestForm }>(db, 'SELECT ds.digest_form AS form FROM door_sync_state s JOIN door_sets ds ON ds.door_id = s.door_id AND ds.seq = s.compiled_seq WHERE s.door_id = ?', doorId)?.form ?? null;
+}
+
+/**
+ * Compile the door again when its newest set, which its lock has not taken yet, is named in
+ * another form than the lock is now known to take (PROTOCOL.md §4.7): it was found to refuse the
+ * entry digest, or an updated firmware is to be asked again. The change is journaled with `why`.
+ */
+export async function recompileForDigestForm(db: Db, doorId: number, why: string, o: CompilerOptions = {}): Promise<boolean> {
+  const s = doorSeqs(db, doorId);
+  if (s.enforcedSeq >= s.compiledSeq || compiledDigestForm(db, doorId) === doorDigestForm(db, doorId)) return false;
+  journalDoors(db, [doorId], why, nowOf(o.ctx ?? {}));
+  await compileDoorNow(db, doorId, o);
+  return true;
+}
+
 /** The stored body of a compiled set, sealed as the full set it stands for, ready for the issuer's signature. */
 function fullSetOf(db: Db, doorId: number, seq: number, o: CompilerOptions): { issuer: PropertyIssuer; message: PreparedMessage<IssuedSet> } {
   const identity = lockIdentity(db, doorId);

@@ -18,9 +18,8 @@ import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
 import { all, nowOf, one, type Ctx } from '../model/base.js';
 import { doorSyncState } from '../model/sync-state.js';
-import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDirtyAsync, compileDoorNow, doorTimeSync, lockIdentity, sameDevice, syncPayload, type CompilerOptions, type SignerResolver } from '../compiler/index.js';
+import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDirtyAsync, compileDoorNow, doorTimeSync, lockIdentity, recompileForDigestForm, sameDevice, syncPayload, type CompilerOptions, type SignerResolver } from '../compiler/index.js';
 import { entryDigestSupport, recordEntryDigestSupport } from '../model/claim-support.js';
-import { journalDoors } from '../model/journal.js';
 import { doorsWithStaleTime, recordDoorTime, recordRelayedTime, recordTransitionSupport, transitionSupport, type LockLocalTime } from '../model/door-time.js';
 import { journalDueWindows } from '../model/window-boundaries.js';
 import { pendingAnchorUpdates } from '../compiler/rotation.js';
@@ -326,14 +325,10 @@ export class SyncEngine {
    */
   private async deliverNewest(client: LockClient, doorId: number, info: { seq: number; firmware: string }): Promise<Awaited<ReturnType<typeof deliverSet>>> {
     const opts = this.opts;
-    const now = nowOf(this.options.ctx ?? {});
     if (entryDigestSupport(this.db, doorId) === false && entryDigestSupport(this.db, doorId, info.firmware) === null) {
       // Updated firmware: the set waiting for the lock was compiled for the one that refused.
       recordEntryDigestSupport(this.db, doorId, null, null);
-      if ((await syncPayload(this.db, doorId, info.seq, opts))?.digestForm === 'body') {
-        journalDoors(this.db, [doorId], 'lock firmware updated: asked for the entry digest again', now);
-        await compileDoorNow(this.db, doorId, opts);
-      }
+      await recompileForDigestForm(this.db, doorId, 'lock firmware updated: asked for the entry digest again', opts);
     }
     let form: DigestForm | null = null;
     const send = async (): Promise<Awaited<ReturnType<typeof deliverSet>>> => {
@@ -358,8 +353,7 @@ export class SyncEngine {
     } catch (err) {
       if (!(err instanceof ProtocolError && err.code === 'MALFORMED' && form === 'entries')) throw err;
       recordEntryDigestSupport(this.db, doorId, false, info.firmware);
-      journalDoors(this.db, [doorId], 'lock refuses the entry digest: recompiled in the body form', now);
-      await compileDoorNow(this.db, doorId, opts);
+      await recompileForDigestForm(this.db, doorId, 'lock refuses the entry digest: recompiled in the body form', opts);
       return send();
     }
     if (delivered && form === 'entries' && entryDigestSupport(this.db, doorId, info.firmware) !== true) recordEntryDigestSupport(this.db, doorId, true, info.firmware);
@@ -533,6 +527,10 @@ export async function relayBundlesFor(db: Db, personId: number, o: CompilerOptio
     const identity = lockIdentity(db, doorId);
     if (!identity) continue;
     if (doorSyncState(db, doorId).pendingChanges > 0) await compileDoorNow(db, doorId, opts);
+    // A phone carries one form (it cannot come back to ask): the one the lock is known to take,
+    // the entry digest while not known (a refusal comes back with the visit: acceptVisit). A set
+    // compiled before a refusal was learned is compiled again in the body form.
+    if (entryDigestSupport(db, doorId) === false) await recompileForDigestForm(db, doorId, 'lock refuses the entry digest: recompiled in the body form', opts);
     const state = doorSyncState(db, doorId);
     const anchorUpdates = pendingAnchorUpdates(db, doorId).map((u) => u.message);
     const behind = state.enforcedSeq < state.compiledSeq;
@@ -576,7 +574,7 @@ async function relayTimeSync(db: Db, doorId: number, o: CompilerOptions): Promis
  */
 export function acceptVisit(
   db: Db,
-  report: Pick<VisitReport, 'lockId' | 'receipt' | 'events'> & Partial<Pick<VisitReport, 'timeSyncTold'>>,
+  report: Pick<VisitReport, 'lockId' | 'receipt' | 'events'> & Partial<Pick<VisitReport, 'timeSyncTold' | 'entryDigestRefused'>>,
   o: { ctx?: Ctx; provider?: CryptoProvider } = {},
 ): { doorId: number; enforcedSeq: number; advanced: boolean; eventsUploaded: number; eventsRefused: string | null } {
   const door = one<{ id: number }>(db, 'SELECT id FROM doors WHERE lock_id = ?', report.lockId);
@@ -584,6 +582,9 @@ export function acceptVisit(
   const accepted = acceptReceipt(db, door.id, report.receipt, o);
   // Recorded only with a receipt that verified: the visit really reached this door's lock.
   if (report.timeSyncTold) recordRelayedTime(db, door.id, report.timeSyncTold, nowOf(o.ctx ?? {}));
+  // The phone's word, as for local time: the lock refused the entry-digest set it carried. The
+  // door's next relay bundle (relayBundlesFor) and sync carry the body form.
+  if (report.entryDigestRefused) recordEntryDigestSupport(db, door.id, false, report.entryDigestRefused.firmware);
   try {
     const { inserted } = acceptEvents(db, door.id, report.events as EventRecord[], { index: accepted.receipt.eventIndex, hash: accepted.receipt.eventHash }, o);
     return { doorId: door.id, enforcedSeq: accepted.state.enforcedSeq, advanced: accepted.advanced, eventsUploaded: inserted, eventsRefused: null };
