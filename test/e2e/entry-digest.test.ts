@@ -206,6 +206,31 @@ describe('entry digests at the gateway', () => {
     expect(updated.firmware.enterCode(ann.code)).toMatchObject({ granted: true });
   }, 60_000);
 
+  it('a lock from before the entry digest never asked (a door synced before migration 15) refuses an entry-form delta; the body-form delta goes in the same sync', async () => {
+    const file = join(dir(), 'latchkit.db');
+    const ctx: g.Ctx = { actor: 'e2e' };
+    const db = store(file);
+    const { prop, lobby, key } = build(db, ctx);
+    const jane = invite(db, prop.id, key.id, 'Jane', ctx);
+    const oldFw = 'latchkit-sim/0.0.9';
+    const device = lockDevice({ beforeEntryDigest: true, firmware: oldFw });
+    await serve(device);
+    const gw = await engine(db, ctx);
+    expect((await gw.pushPending(prop.id)).failures).toEqual([]);
+    expect(device.firmware.seq).toBe(2);
+    // What a store from before migration 15 knows of this lock: nothing.
+    g.recordEntryDigestSupport(db, lobby.id, null, null);
+    const sam = invite(db, prop.id, key.id, 'Sam', ctx);
+    const r = await gw.pushPending(prop.id);
+    expect(r.failures).toEqual([]);
+    // Set 3 (entries, a pipelined delta) was refused; set 4 (body) went as a delta from 2.
+    expect(r.results.map((x) => [x.sent, x.seq, x.fellBack])).toEqual([['delta', 4, false]]);
+    expect(setRow(db, lobby.id, 4).form).toBe('body');
+    expect(g.entryDigestSupport(db, lobby.id, oldFw)).toBe(false);
+    expect(device.firmware.enterCode(sam.code)).toMatchObject({ granted: true });
+    expect(device.firmware.enterCode(jane.code)).toMatchObject({ granted: true });
+  }, 60_000);
+
   it('a phone relay refused by a lock from before the entry digest is reported with the visit; the next bundle carries the body form', async () => {
     const file = join(dir(), 'latchkit.db');
     const ctx: g.Ctx = { actor: 'e2e' };
