@@ -750,6 +750,12 @@ function prepareOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
     } else {
       entries = entriesFromSpecs(given ?? credentialsForDoor(db, doorId, ctx), indexKey, p);
       body = packSet(entries, secrets);
+      // Unless the delta carries the enforced set's accumulator forward (below), one block per
+      // credential, over the entries at hand (the protocol would parse them out of the body first).
+      if (entryKey && !(state.enforcedSeq > 0 && storedEntryAcc(db, doorId, state.enforcedSeq, identity.generation))) {
+        const acc = EntryAccumulator.of(entryKey, entries, p);
+        named = { digest: acc.digest(secrets), entryAcc: acc.bytes() };
+      }
     }
 
     const common = { issuer, lockId: identity.lockId, contentKey: identity.contentKey, seq, issuedAt: Math.floor(t / 1000), digestForm, ...(named ?? {}), provider: p };
