@@ -10,14 +10,17 @@
  * Also here: commissioning (a per-door content key wrapped to the lock's device key), choosing
  * what to send a lock that reports sequence N, and accepting receipts and event uploads.
  */
-import type { CredentialSpec, CryptoProvider, DeltaChanges, Entry, EventRecord, IssuedSet, IssuerIdentity, IssuerSigner, PreparedMessage, Receipt, SetSecrets, SigningKey } from '@latchkit/protocol';
+import type { CredentialSpec, CryptoProvider, DeltaChanges, DigestForm, Entry, EventRecord, IssuedSet, IssuerIdentity, IssuerSigner, PreparedMessage, Receipt, SetSecrets, SigningKey } from '@latchkit/protocol';
 import {
+  applyChangesToAccumulator,
   CredentialKind,
   CredentialSet,
   decodeEvents,
   deriveIndexKey,
   diffEntries,
   entriesFromSpecs,
+  EntryAccumulator,
+  entryDigestKey,
   equalBytes,
   fromHex,
   genesisChain,
@@ -49,6 +52,7 @@ import { activeIssuerKey, addIssuerKey, doorSeqs, doorSyncState, recordReceipt, 
 import { recordLockEvents, type LockEvent } from '../model/activity.js';
 import { recordDoorTime, transitionSupport, zoneTimeAt, type LockLocalTime } from '../model/door-time.js';
 import { journalDueWindows, recordWindowBoundary } from '../model/window-boundaries.js';
+import { entryDigestSupport, forgetClaimSupport } from '../model/claim-support.js';
 
 /**
  * Who signs for an issuer key of a property: a KMS, an HSM, a signing process, or undefined
@@ -312,6 +316,20 @@ const indexKeys = boundedMemo<Uint8Array>(100_000);
 const indexKeyOf = (contentKey: Uint8Array, lockId: Uint8Array): Uint8Array =>
   indexKeys(toHex(contentKey) + toHex(lockId), () => deriveIndexKey(contentKey, lockId));
 
+/** The entry digest key (PROTOCOL.md §4.7) of a lock generation: an HKDF, derived once like the index key. */
+const entryKeys = boundedMemo<Uint8Array>(100_000);
+const entryKeyOf = (contentKey: Uint8Array, lockId: Uint8Array): Uint8Array =>
+  entryKeys(toHex(contentKey) + toHex(lockId), () => entryDigestKey(contentKey, lockId));
+
+/**
+ * The form a door's next set names itself in (PROTOCOL.md §4.6, §4.7): the entry digest, which
+ * the lock updates per change, unless the door's lock is known to refuse it (firmware from before
+ * it answers MALFORMED; the sync engine learns that, model/claim-support.ts).
+ */
+export function doorDigestForm(db: Db, doorId: number): DigestForm {
+  return entryDigestSupport(db, doorId) === false ? 'body' : 'entries';
+}
+
 /**
  * A lock's genesis chain value depends only on its id; a compile of every door reads every
  * identity, and hashing each genesis again was ~45 ms of a 10,000-door compile.
@@ -392,7 +410,7 @@ export async function commissionDoor(
       run(db, 'UPDATE door_sync_state SET enforced_seq = 0, enforced_digest = NULL, last_receipt_at = NULL WHERE door_id = ?', doorId);
       run(db, 'UPDATE lock_identities SET events_next_index = 0, events_chain = NULL WHERE door_id = ?', doorId);
       // Other hardware may run other firmware: what the old lock took says nothing about it.
-      if (prev) run(db, 'UPDATE lock_identities SET accepts_transition = NULL, accepts_transition_firmware = NULL WHERE door_id = ?', doorId);
+      if (prev) forgetClaimSupport(db, doorId);
     }
     // What the lock will know about local time once it takes this message (it is only ever
     // delivered whole; a lock that never takes it is commissioned again, and told again).
@@ -428,7 +446,9 @@ export interface CompiledDoorSet {
   doorId: number;
   lockId: string;
   seq: number;
+  /** The digest the set is signed under, in `digestForm` (what the lock's receipt will carry). */
   digest: Uint8Array;
+  digestForm: DigestForm;
   credentials: number;
   /** Size of the plaintext body (the full set on the air is this plus ~130 bytes of envelope). */
   bodyBytes: number;
@@ -470,32 +490,66 @@ function decodeRecipe(b: Uint8Array): { touched: Set<number>; replacement: Entry
 
 /**
  * The plaintext body of a compiled set: stored, or made from its recipe and the body it
- * patched (checked against the set's digest). Null when the set or its base is gone.
+ * patched, checked against the set's digest in the form it was signed in (migration 15): SHA-256
+ * of the body, or the entry digest, carried from the base's accumulator by the patch's changes
+ * (a block per change). Null when the set or its base is gone, or when an entry-form recipe is of
+ * another lock generation (its key is gone with that generation's content key; no patch or delta
+ * of the current lock starts from it).
  */
 function bodyOf(db: Db, doorId: number, seq: number, o: CompilerOptions = {}): Uint8Array | null {
-  const r = one<{ body: Buffer | null; recipe: Buffer | null; base: number | null; digest: Buffer }>(
+  const r = one<{ body: Buffer | null; recipe: Buffer | null; base: number | null; digest: Buffer; form: DigestForm; acc: Buffer | null; gen: number | null }>(
     db,
-    'SELECT body, recipe, delta_base_seq AS base, digest FROM door_sets WHERE door_id = ? AND seq = ?',
+    'SELECT body, recipe, delta_base_seq AS base, digest, digest_form AS form, entry_acc AS acc, lock_generation AS gen FROM door_sets WHERE door_id = ? AND seq = ?',
     doorId,
     seq,
   );
   if (!r) return null;
   if (r.body) return view(r.body);
   if (!r.recipe || r.base === null || r.base >= seq) return null;
-  const base = bodyOf(db, doorId, r.base, o);
-  if (!base) return null;
+  const identity = r.form === 'entries' ? lockIdentity(db, doorId) : undefined;
+  if (r.form === 'entries' && (!identity || (r.gen !== null && r.gen !== identity.generation))) return null;
+  const baseBody = bodyOf(db, doorId, r.base, o);
+  if (!baseBody) return null;
+  const secrets = propertySecrets(db, door(db, doorId).propertyId, o);
+  const p = providerOf(o);
+  let matches: boolean;
   let body: Uint8Array;
   try {
     const { touched, replacement } = decodeRecipe(view(r.recipe));
-    body = patchSet(CredentialSet.fromTrustedBody(base), touched, replacement, propertySecrets(db, door(db, doorId).propertyId, o)).body;
+    const base = CredentialSet.fromTrustedBody(baseBody);
+    const patched = patchSet(base, touched, replacement, secrets);
+    body = patched.body;
+    if (r.form === 'body') {
+      matches = equalBytes(p.sha256(body), view(r.digest));
+    } else {
+      const key = entryKeyOf(identity!.contentKey, identity!.lockId);
+      const baseAcc = storedEntryAcc(db, doorId, r.base, identity!.generation);
+      let acc: EntryAccumulator;
+      if (baseAcc) {
+        acc = EntryAccumulator.fromBytes(key, baseAcc, p);
+        applyChangesToAccumulator(acc, base, patched.changes);
+      } else {
+        acc = EntryAccumulator.of(key, CredentialSet.fromTrustedBody(body).entries(), p);
+      }
+      matches = equalBytes(acc.digest(secrets), view(r.digest)) && (r.acc === null || equalBytes(acc.bytes(), view(r.acc)));
+    }
   } catch (err) {
     if (!(err instanceof ProtocolError)) throw err;
     throw new GatewayError('INTERNAL', `door ${doorId}: the stored recipe of set ${seq} is unreadable (${err.code}: ${err.message})`);
   }
-  if (!equalBytes(providerOf(o).sha256(body), view(r.digest))) {
-    throw new GatewayError('INTERNAL', `door ${doorId}: set ${seq} made from its recipe does not match its digest`);
+  if (!matches) {
+    throw new GatewayError('INTERNAL', `door ${doorId}: set ${seq} made from its recipe does not match its ${r.form === 'entries' ? 'entry ' : ''}digest`);
   }
   return body;
+}
+
+/**
+ * The entry accumulator a stored set was signed with (migration 15), when it is in the entry form
+ * and of lock generation `generation` (another generation's accumulator is under another key).
+ */
+function storedEntryAcc(db: Db, doorId: number, seq: number, generation: number): Uint8Array | null {
+  const r = one<{ acc: Buffer | null; gen: number | null }>(db, "SELECT entry_acc AS acc, lock_generation AS gen FROM door_sets WHERE door_id = ? AND seq = ? AND digest_form = 'entries'", doorId, seq);
+  return r?.acc && r.gen === generation ? view(r.acc) : null;
 }
 
 /** Exported for tests and tools: the body of a compiled set, however it is stored. */
@@ -654,11 +708,14 @@ function prepareOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
     const nowMin = minuteOf(t);
     let mark = lastTouch(db);
     const indexKey = indexKeyOf(identity.contentKey, identity.lockId);
-    const patchFrom = (baseSeq: number): { set: CredentialSet; touched: Set<number> } | null => {
+    const patchFrom = (baseSeq: number): { seq: number; set: CredentialSet; touched: Set<number> } | null => {
       const basis = setBasis(db, doorId, baseSeq, o);
       const touched = basis ? touchedSince(db, basis, identity.generation, nowMin) : null;
-      return basis && touched ? { set: CredentialSet.fromTrustedBody(basis.body), touched } : null;
+      return basis && touched ? { seq: baseSeq, set: CredentialSet.fromTrustedBody(basis.body), touched } : null;
     };
+    // Entries form (PROTOCOL.md §4.7) unless the lock is known to refuse it.
+    const digestForm = doorDigestForm(db, doorId);
+    const entryKey = digestForm === 'entries' ? entryKeyOf(identity.contentKey, identity.lockId) : null;
     // Patch from the set the door enforces when possible: the same patch then yields the new
     // body and the delta's changes (everyone not touched since that set is unchanged in it).
     // Otherwise patch from the last compiled set, or compile in full.
@@ -673,10 +730,19 @@ function prepareOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
     let changes: DeltaChanges | null = null;
     let entries: Entry[] | null = null;
     let recipe: Uint8Array | null = null;
+    // The new set's entry digest, carried from its patch base's accumulator by the patch's changes:
+    // one SHA-256 block per changed entry, where accumulating the set costs one per credential.
+    let named: { digest: Uint8Array; entryAcc: Uint8Array } | null = null;
     if (patchBase) {
       const replacement = entriesFromSpecs(credentialsForHolders(db, doorId, [...patchBase.touched], ctx), indexKey, p);
       const patched = patchSet(patchBase.set, patchBase.touched, replacement, secrets);
       body = patched.body;
+      const baseAcc = entryKey ? storedEntryAcc(db, doorId, patchBase.seq, identity.generation) : null;
+      if (entryKey && baseAcc) {
+        const acc = EntryAccumulator.fromBytes(entryKey, baseAcc, p);
+        applyChangesToAccumulator(acc, patchBase.set, patched.changes);
+        named = { digest: acc.digest(secrets), entryAcc: acc.bytes() };
+      }
       if (fromEnforced) {
         changes = patched.changes;
         recipe = encodeRecipe(patchBase.touched, replacement);
@@ -684,9 +750,15 @@ function prepareOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
     } else {
       entries = entriesFromSpecs(given ?? credentialsForDoor(db, doorId, ctx), indexKey, p);
       body = packSet(entries, secrets);
+      // Unless the delta carries the enforced set's accumulator forward (below), one block per
+      // credential, over the entries at hand (the protocol would parse them out of the body first).
+      if (entryKey && !(state.enforcedSeq > 0 && storedEntryAcc(db, doorId, state.enforcedSeq, identity.generation))) {
+        const acc = EntryAccumulator.of(entryKey, entries, p);
+        named = { digest: acc.digest(secrets), entryAcc: acc.bytes() };
+      }
     }
 
-    const common = { issuer, lockId: identity.lockId, contentKey: identity.contentKey, seq, issuedAt: Math.floor(t / 1000), provider: p };
+    const common = { issuer, lockId: identity.lockId, contentKey: identity.contentKey, seq, issuedAt: Math.floor(t / 1000), digestForm, ...(named ?? {}), provider: p };
     let delta: PreparedMessage<IssuedSet> | null = null;
     if (state.enforcedSeq > 0) {
       const base = fromEnforced ? fromEnforced.set : (() => {
@@ -697,7 +769,9 @@ function prepareOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
         // Without a patch from the base: diff the entries, or (rare: patched from a later set
         // while the base is not patchable) the two bodies.
         if (!changes && entries) changes = diffEntries(base, entries, secrets);
-        delta = prepareDeltaBody({ ...common, body, base: { seq: state.enforcedSeq, set: base }, ...(changes ? { changes } : {}) });
+        // Not named by a patch: the delta's changes carry the base's accumulator, when it has one.
+        const baseAcc = entryKey && !named ? storedEntryAcc(db, doorId, state.enforcedSeq, identity.generation) : null;
+        delta = prepareDeltaBody({ ...common, body, base: { seq: state.enforcedSeq, set: base, ...(baseAcc ? { entryAcc: baseAcc } : {}) }, ...(changes ? { changes } : {}) });
       }
     }
     // The full set is sealed and signed now only when no delta reaches the door's lock: a lock
@@ -716,6 +790,8 @@ function prepareOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
           doorId,
           seq,
           digest,
+          digestForm: signed.digestForm,
+          entryAcc: signed.entryAcc,
           payload: full ? full.bytes : null,
           throughChangeId: through,
           // A patch of the enforced set with a delta from it is stored as its recipe.
@@ -737,6 +813,7 @@ function prepareOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
         lockId: toHex(identity.lockId),
         seq,
         digest,
+        digestForm: signed.digestForm,
         credentials: entries ? entries.length : credentialCount(body),
         bodyBytes: body.length,
         fullBytes: full ? full.bytes : null,
@@ -955,6 +1032,8 @@ export interface SyncPayload {
   seq: number;
   baseSeq: number | null;
   bytes: Uint8Array;
+  /** How the set names itself (PROTOCOL.md §4.6, §4.7): firmware from before the entry digest refuses `entries` as MALFORMED. */
+  digestForm: DigestForm;
 }
 
 /**
@@ -968,20 +1047,20 @@ export interface SyncPayload {
 export async function syncPayload(db: Db, doorId: number, lockSeq: number, opts: { forceFull?: boolean } & CompilerOptions = {}): Promise<SyncPayload | null> {
   const state = doorSeqs(db, doorId);
   if (lockSeq >= state.compiledSeq || state.compiledSeq === 0) return null;
-  const r = one<{ payload: Buffer | null; delta: Buffer | null; base: number | null }>(
+  const r = one<{ payload: Buffer | null; delta: Buffer | null; base: number | null; digestForm: DigestForm }>(
     db,
-    'SELECT payload, delta, delta_base_seq AS base FROM door_sets WHERE door_id = ? AND seq = ?',
+    'SELECT payload, delta, delta_base_seq AS base, digest_form AS digestForm FROM door_sets WHERE door_id = ? AND seq = ?',
     doorId,
     state.compiledSeq,
   );
   if (!r) throw new GatewayError('INTERNAL', `door ${doorId}: compiled set ${state.compiledSeq} is missing`);
   if (!opts.forceFull && r.delta && r.base === lockSeq) {
     durableBarrier(db);
-    return { kind: 'delta', seq: state.compiledSeq, baseSeq: r.base, bytes: Uint8Array.from(r.delta) };
+    return { kind: 'delta', seq: state.compiledSeq, baseSeq: r.base, bytes: Uint8Array.from(r.delta), digestForm: r.digestForm };
   }
   if (r.payload) {
     durableBarrier(db);
-    return { kind: 'full', seq: state.compiledSeq, baseSeq: null, bytes: Uint8Array.from(r.payload) };
+    return { kind: 'full', seq: state.compiledSeq, baseSeq: null, bytes: Uint8Array.from(r.payload), digestForm: r.digestForm };
   }
   const { issuer, message } = fullSetOf(db, doorId, state.compiledSeq, opts);
   const made = (await signAs(issuer, message, `full set ${state.compiledSeq} of door ${doorId}`, opts)).bytes;
@@ -992,15 +1071,33 @@ export async function syncPayload(db: Db, doorId: number, lockSeq: number, opts:
     run(db, 'UPDATE door_sets SET payload = ? WHERE door_id = ? AND seq = ? AND payload IS NULL', Buffer.from(made), doorId, state.compiledSeq);
     stored = one<{ payload: Buffer | null }>(db, 'SELECT payload FROM door_sets WHERE door_id = ? AND seq = ?', doorId, state.compiledSeq)?.payload;
   });
-  return { kind: 'full', seq: state.compiledSeq, baseSeq: null, bytes: stored ? Uint8Array.from(stored) : made };
+  return { kind: 'full', seq: state.compiledSeq, baseSeq: null, bytes: stored ? Uint8Array.from(stored) : made, digestForm: r.digestForm };
+}
+
+/** The form the door's newest compiled set is named in (migration 15), or null when none is compiled. */
+export function compiledDigestForm(db: Db, doorId: number): DigestForm | null {
+  return one<{ form: DigestForm }>(db, 'SELECT ds.digest_form AS form FROM door_sync_state s JOIN door_sets ds ON ds.door_id = s.door_id AND ds.seq = s.compiled_seq WHERE s.door_id = ?', doorId)?.form ?? null;
+}
+
+/**
+ * Compile the door again when its newest set, which its lock has not taken yet, is named in
+ * another form than the lock is now known to take (PROTOCOL.md §4.7): it was found to refuse the
+ * entry digest, or an updated firmware is to be asked again. The change is journaled with `why`.
+ */
+export async function recompileForDigestForm(db: Db, doorId: number, why: string, o: CompilerOptions = {}): Promise<boolean> {
+  const s = doorSeqs(db, doorId);
+  if (s.enforcedSeq >= s.compiledSeq || compiledDigestForm(db, doorId) === doorDigestForm(db, doorId)) return false;
+  journalDoors(db, [doorId], why, nowOf(o.ctx ?? {}));
+  await compileDoorNow(db, doorId, o);
+  return true;
 }
 
 /** The stored body of a compiled set, sealed as the full set it stands for, ready for the issuer's signature. */
 function fullSetOf(db: Db, doorId: number, seq: number, o: CompilerOptions): { issuer: PropertyIssuer; message: PreparedMessage<IssuedSet> } {
   const identity = lockIdentity(db, doorId);
-  const row = one<{ digest: Buffer; createdAt: number; gen: number | null }>(
+  const row = one<{ digest: Buffer; form: DigestForm; acc: Buffer | null; createdAt: number; gen: number | null }>(
     db,
-    'SELECT digest, created_at AS createdAt, lock_generation AS gen FROM door_sets WHERE door_id = ? AND seq = ?',
+    'SELECT digest, digest_form AS form, entry_acc AS acc, created_at AS createdAt, lock_generation AS gen FROM door_sets WHERE door_id = ? AND seq = ?',
     doorId,
     seq,
   );
@@ -1017,7 +1114,11 @@ function fullSetOf(db: Db, doorId: number, seq: number, o: CompilerOptions): { i
     seq,
     issuedAt: Math.floor(row.createdAt / 1000),
     body,
+    // The form and digest the set was compiled under: the delta of the same sequence names the
+    // same set the same way, and the lock's receipt must match what the door_sets row says.
+    digestForm: row.form,
     digest: view(row.digest),
+    ...(row.acc ? { entryAcc: view(row.acc) } : {}),
     provider: providerOf(o),
   });
   return { issuer, message };

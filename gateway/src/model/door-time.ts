@@ -12,6 +12,7 @@
 import type { Db } from '../store/db.js';
 import { nextTransition, offsetAt } from '../time-zone.js';
 import { all, one, run } from './base.js';
+import { claimSupport, recordClaimSupport } from './claim-support.js';
 
 /** Local time as a lock is told it: the offset at an instant and the next change (Unix seconds). */
 export interface LockLocalTime {
@@ -54,21 +55,15 @@ export function recordDoorTime(db: Db, doorId: number, told: LockLocalTime, atMs
  * Whether a door's lock takes the optional `transition` claim (PROTOCOL.md §3.4, migration 14):
  * true once it accepted a message carrying one, false once it refused one, null when not known.
  * With `firmware` (from lock info), what was learned under another firmware string counts as not
- * known: the lock was updated, and is asked again.
+ * known: the lock was updated, and is asked again (model/claim-support.ts).
  */
 export function transitionSupport(db: Db, doorId: number, firmware?: string): boolean | null {
-  const r = one<{ accepts: number | null; fw: string | null }>(
-    db,
-    'SELECT accepts_transition AS accepts, accepts_transition_firmware AS fw FROM lock_identities WHERE door_id = ?',
-    doorId,
-  );
-  if (!r || r.accepts === null || (firmware !== undefined && r.fw !== firmware)) return null;
-  return r.accepts === 1;
+  return claimSupport(db, doorId, 'transition', firmware);
 }
 
 /** Records that a door's lock accepted (or refused) a message carrying a transition, under `firmware`. */
 export function recordTransitionSupport(db: Db, doorId: number, accepts: boolean, firmware: string | null): void {
-  run(db, 'UPDATE lock_identities SET accepts_transition = ?, accepts_transition_firmware = ? WHERE door_id = ?', accepts ? 1 : 0, firmware, doorId);
+  recordClaimSupport(db, doorId, 'transition', accepts, firmware);
 }
 
 /**

@@ -15,4 +15,5 @@ export * from './sync-state.js';
 export * from './compile-input.js';
 export * from './tokens.js';
 export * from './door-time.js';
+export { claimSupport, entryDigestSupport, recordEntryDigestSupport, type OptionalClaim } from './claim-support.js';
 export * from './window-boundaries.js';

@@ -1,3 +1,4 @@
+import type { DigestForm } from '@latchkit/protocol';
 import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
 import { sealIssuerSecret } from '../store/key-encryption.js';
@@ -80,6 +81,10 @@ const NOT_A_RECIPE_BASE = 'seq NOT IN (SELECT k.delta_base_seq FROM door_sets k 
 
 /** What the compiler stores beside a set: the plaintext body, the delta, and what the set reflects. */
 export interface CompiledSetExtras {
+  /** How the set's digest names it (migration 15): `entries` (PROTOCOL.md §4.7) or `body` (§4.6, the default). */
+  digestForm?: DigestForm;
+  /** The set's entry accumulator for an `entries` digest: the next delta's digest costs a block per change. */
+  entryAcc?: Uint8Array | null;
   body?: Uint8Array | null;
   /** Instead of the body: the patch that makes it from the set at `delta.baseSeq`. */
   recipe?: Uint8Array | null;
@@ -102,11 +107,13 @@ export function writeCompiledSet(db: Db, input: CompiledSetInput & CompiledSetEx
   const blob = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
   run(
     db,
-    `INSERT INTO door_sets (door_id, seq, digest, payload, created_at, body, recipe, delta, delta_base_seq, touch_mark, lock_generation, compiled_min)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO door_sets (door_id, seq, digest, digest_form, entry_acc, payload, created_at, body, recipe, delta, delta_base_seq, touch_mark, lock_generation, compiled_min)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     input.doorId,
     input.seq,
     blob(input.digest),
+    input.digestForm ?? 'body',
+    input.digestForm === 'entries' && input.entryAcc ? blob(input.entryAcc) : null,
     input.payload ? blob(input.payload) : null,
     at,
     input.body ? blob(input.body) : null,

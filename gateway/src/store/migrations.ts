@@ -13,6 +13,7 @@ import { addDailyNotifications } from './migration-011-daily-notifications.js';
 import { addTimeZones } from './migration-012-time-zones.js';
 import { allowSignerHeldIssuerKeys } from './migration-013-signer-held-issuer-keys.js';
 import { TRANSITION_SUPPORT_SCHEMA } from './migration-014-transition-support.js';
+import { ENTRY_DIGEST_SCHEMA } from './migration-015-entry-digest.js';
 
 export interface Migration {
   /** Strictly increasing from 1; a released version is never edited, only followed. */
@@ -275,6 +276,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 12, name: 'property time zones; what each lock was told about local time; window boundaries', up: (db) => addTimeZones(db) },
   { version: 13, name: 'issuer keys held by an external signer: public key only', up: (db) => allowSignerHeldIssuerKeys(db) },
   { version: 14, name: 'whether each lock takes the transition claim', up: TRANSITION_SUPPORT_SCHEMA },
+  { version: 15, name: 'entry digests: the digest form and accumulator of each set; whether each lock takes the entry digest', up: ENTRY_DIGEST_SCHEMA },
 ];
 
 export function appliedMigrations(db: Db): { version: number; name: string; appliedAt: number }[] {

@@ -10,7 +10,7 @@
  * phone the bundles for the doors it can open that are behind, and `acceptVisit` takes back the
  * receipt and events it returns (passive sync).
  */
-import type { CryptoProvider, EventRecord } from '@latchkit/protocol';
+import type { CryptoProvider, DigestForm, EventRecord } from '@latchkit/protocol';
 import { fromHex, ProtocolError, toHex } from '@latchkit/protocol';
 import type { CentralFactory, LockClient, RelayBundle, VisitReport } from '@latchkit/simulator';
 import { CLOCK_BEHIND_S, connectLock, deliverSet, KnownLocks, RadioError, SimulatorError } from '@latchkit/simulator';
@@ -18,7 +18,8 @@ import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
 import { all, nowOf, one, type Ctx } from '../model/base.js';
 import { doorSyncState } from '../model/sync-state.js';
-import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDirtyAsync, compileDoorNow, doorTimeSync, lockIdentity, sameDevice, syncPayload, type CompilerOptions, type SignerResolver } from '../compiler/index.js';
+import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDirtyAsync, compileDoorNow, doorTimeSync, lockIdentity, recompileForDigestForm, sameDevice, syncPayload, type CompilerOptions, type SignerResolver } from '../compiler/index.js';
+import { entryDigestSupport, recordEntryDigestSupport } from '../model/claim-support.js';
 import { doorsWithStaleTime, recordDoorTime, recordRelayedTime, recordTransitionSupport, transitionSupport, type LockLocalTime } from '../model/door-time.js';
 import { journalDueWindows } from '../model/window-boundaries.js';
 import { pendingAnchorUpdates } from '../compiler/rotation.js';
@@ -289,20 +290,7 @@ export class SyncEngine {
         // The door's changes wait for the signer: a failure is this sync's, and the changes stay pending.
         await compileDoorNow(this.db, doorId, opts);
       }
-      const newest = await syncPayload(this.db, doorId, info.seq, opts);
-      let delivered: Awaited<ReturnType<typeof deliverSet>> = null;
-      if (newest) {
-        const full = (await syncPayload(this.db, doorId, -1, { ...opts, forceFull: true }))!;
-        // Pipelined (one wait for the receipt) when a delta goes: a full set keeps the acknowledged
-        // transfer's progress reports and resume points.
-        delivered = await deliverSet(
-          client,
-          info.seq,
-          newest.kind === 'delta' ? { delta: newest.bytes, full: full.bytes } : { full: full.bytes },
-          (p) => this.options.onProgress?.({ kind: 'bytes', doorId, sent: p.sent, total: p.total }),
-          newest.kind === 'delta',
-        );
-      }
+      const delivered = await this.deliverNewest(client, doorId, info);
       // A fresh receipt signs the newest event, so the upload below is authenticated up to it.
       const { accepted, inserted } = await this.uploadEvents(client, doorId, delivered ? delivered.receipt : await client.receipt());
       if (!link.cached) await this.known.remember(lockId, client);
@@ -325,6 +313,51 @@ export class SyncEngine {
     } finally {
       await client.disconnect().catch(() => undefined);
     }
+  }
+
+  /**
+   * Send the door's newest set (the delta from the lock's sequence, else the full set), named in
+   * the form its lock takes (PROTOCOL.md §4.6, §4.7). Firmware from before the entry digest refuses
+   * an `entryDigest` claim as MALFORMED: that answer is recorded with the lock-info firmware string
+   * (model/claim-support.ts), the door is recompiled in the body form, and that set goes in the
+   * same sync; an accepted entry-form set is recorded too. A refusal learned under another
+   * firmware string is forgotten first: the lock was updated, and its next set asks again.
+   */
+  private async deliverNewest(client: LockClient, doorId: number, info: { seq: number; firmware: string }): Promise<Awaited<ReturnType<typeof deliverSet>>> {
+    const opts = this.opts;
+    if (entryDigestSupport(this.db, doorId) === false && entryDigestSupport(this.db, doorId, info.firmware) === null) {
+      // Updated firmware: the set waiting for the lock was compiled for the one that refused.
+      recordEntryDigestSupport(this.db, doorId, null, null);
+      await recompileForDigestForm(this.db, doorId, 'lock firmware updated: asked for the entry digest again', opts);
+    }
+    let form: DigestForm | null = null;
+    const send = async (): Promise<Awaited<ReturnType<typeof deliverSet>>> => {
+      const newest = await syncPayload(this.db, doorId, info.seq, opts);
+      if (!newest) return null;
+      form = newest.digestForm;
+      const full = (await syncPayload(this.db, doorId, -1, { ...opts, forceFull: true }))!;
+      // Pipelined (one wait for the receipt) when a delta goes: a full set keeps the acknowledged
+      // transfer's progress reports and resume points.
+      const delivered = await deliverSet(
+        client,
+        info.seq,
+        newest.kind === 'delta' ? { delta: newest.bytes, full: full.bytes } : { full: full.bytes },
+        (p) => this.options.onProgress?.({ kind: 'bytes', doorId, sent: p.sent, total: p.total }),
+        newest.kind === 'delta',
+      );
+      return delivered;
+    };
+    let delivered: Awaited<ReturnType<typeof send>>;
+    try {
+      delivered = await send();
+    } catch (err) {
+      if (!(err instanceof ProtocolError && err.code === 'MALFORMED' && form === 'entries')) throw err;
+      recordEntryDigestSupport(this.db, doorId, false, info.firmware);
+      await recompileForDigestForm(this.db, doorId, 'lock refuses the entry digest: recompiled in the body form', opts);
+      return send();
+    }
+    if (delivered && form === 'entries' && entryDigestSupport(this.db, doorId, info.firmware) !== true) recordEntryDigestSupport(this.db, doorId, true, info.firmware);
+    return delivered;
   }
 
   /**
@@ -494,6 +527,10 @@ export async function relayBundlesFor(db: Db, personId: number, o: CompilerOptio
     const identity = lockIdentity(db, doorId);
     if (!identity) continue;
     if (doorSyncState(db, doorId).pendingChanges > 0) await compileDoorNow(db, doorId, opts);
+    // A phone carries one form (it cannot come back to ask): the one the lock is known to take,
+    // the entry digest while not known (a refusal comes back with the visit: acceptVisit). A set
+    // compiled before a refusal was learned is compiled again in the body form.
+    if (entryDigestSupport(db, doorId) === false) await recompileForDigestForm(db, doorId, 'lock refuses the entry digest: recompiled in the body form', opts);
     const state = doorSyncState(db, doorId);
     const anchorUpdates = pendingAnchorUpdates(db, doorId).map((u) => u.message);
     const behind = state.enforcedSeq < state.compiledSeq;
@@ -537,7 +574,7 @@ async function relayTimeSync(db: Db, doorId: number, o: CompilerOptions): Promis
  */
 export function acceptVisit(
   db: Db,
-  report: Pick<VisitReport, 'lockId' | 'receipt' | 'events'> & Partial<Pick<VisitReport, 'timeSyncTold'>>,
+  report: Pick<VisitReport, 'lockId' | 'receipt' | 'events'> & Partial<Pick<VisitReport, 'timeSyncTold' | 'entryDigestRefused'>>,
   o: { ctx?: Ctx; provider?: CryptoProvider } = {},
 ): { doorId: number; enforcedSeq: number; advanced: boolean; eventsUploaded: number; eventsRefused: string | null } {
   const door = one<{ id: number }>(db, 'SELECT id FROM doors WHERE lock_id = ?', report.lockId);
@@ -545,6 +582,9 @@ export function acceptVisit(
   const accepted = acceptReceipt(db, door.id, report.receipt, o);
   // Recorded only with a receipt that verified: the visit really reached this door's lock.
   if (report.timeSyncTold) recordRelayedTime(db, door.id, report.timeSyncTold, nowOf(o.ctx ?? {}));
+  // The phone's word, as for local time: the lock refused the entry-digest set it carried. The
+  // door's next relay bundle (relayBundlesFor) and sync carry the body form.
+  if (report.entryDigestRefused) recordEntryDigestSupport(db, door.id, false, report.entryDigestRefused.firmware);
   try {
     const { inserted } = acceptEvents(db, door.id, report.events as EventRecord[], { index: accepted.receipt.eventIndex, hash: accepted.receipt.eventHash }, o);
     return { doorId: door.id, enforcedSeq: accepted.state.enforcedSeq, advanced: accepted.advanced, eventsUploaded: inserted, eventsRefused: null };

@@ -46,6 +46,8 @@ export interface LockDeviceOptions {
   mutant?: MutantName;
   /** Emulate firmware from before the `transition` claim (LockOptions.beforeTransitionClaim). */
   beforeTransitionClaim?: boolean;
+  /** Emulate firmware from before the entry digest (LockOptions.beforeEntryDigest). */
+  beforeEntryDigest?: boolean;
   /**
    * The lock MCU whose time the firmware's crypto and flash writes cost (./mcu.ts); default
    * `nrf52840`, `null` for a lock that computes in no time (the model before that existed).
@@ -153,6 +155,7 @@ export class LockDevice {
         logBoot: false,
         ...(this.options.mutant ? { mutant: this.options.mutant } : {}),
         ...(this.options.beforeTransitionClaim ? { beforeTransitionClaim: true } : {}),
+        ...(this.options.beforeEntryDigest ? { beforeEntryDigest: true } : {}),
       },
     );
     const before = flash.writes;
@@ -194,6 +197,7 @@ export class LockDevice {
         ...(o.firmware !== undefined ? { firmware: o.firmware } : {}),
         ...(o.mutant ? { mutant: o.mutant } : {}),
         ...(o.beforeTransitionClaim ? { beforeTransitionClaim: true } : {}),
+        ...(o.beforeEntryDigest ? { beforeEntryDigest: true } : {}),
       },
     );
     for (const l of this.bootListeners) l(this.current);

@@ -29,6 +29,7 @@ import {
   BulkReceiver,
   CARD_CHALLENGE_BYTES,
   checkValidity,
+  Claim,
   CredentialKind,
   CredentialSet,
   dailyCode,
@@ -45,6 +46,7 @@ import {
   openSetMessage,
   openTimeSync,
   parseSign1,
+  peekSetMessage,
   phoneKey,
   ProtocolError,
   toHex,
@@ -141,6 +143,12 @@ export interface LockOptions {
    * carries a transition as `MALFORMED`. Default false (this firmware knows the claim).
    */
   beforeTransitionClaim?: boolean;
+  /**
+   * Emulate firmware from before the entry digest (PROTOCOL.md §4.7): its decoder knew a set
+   * message's `digest` claim only, so it refuses a full set or delta that carries `entryDigest`
+   * as `MALFORMED`. Default false (this firmware takes both forms).
+   */
+  beforeEntryDigest?: boolean;
 }
 
 export interface AccessOutcome {
@@ -292,6 +300,8 @@ export class LockFirmware {
   private persistedOffsetIssuedAt = 0;
   /** LockOptions.beforeTransitionClaim: refuse the claim as firmware from before it did. */
   private readonly beforeTransitionClaim: boolean;
+  /** LockOptions.beforeEntryDigest: refuse the `entryDigest` claim as firmware from before it did. */
+  private readonly beforeEntryDigest: boolean;
   private readonly eventListeners = new Set<(e: EventRecord) => void>();
 
   private constructor(
@@ -308,6 +318,7 @@ export class LockFirmware {
     this.device = deviceKeysFromSeed(identity.deviceSeed, ports.crypto);
     this.mutant = options.mutant;
     this.beforeTransitionClaim = options.beforeTransitionClaim === true;
+    this.beforeEntryDigest = options.beforeEntryDigest === true;
     const opened = StateStore.open(ports.flash, this.profile, ports.crypto, { overwriteInForce: this.breaks('torn-commit') });
     this.store = opened.store;
     this.state = opened.state;
@@ -673,6 +684,7 @@ export class LockFirmware {
     const c = this.requireCommissioned();
     let accepted: AcceptedSet;
     try {
+      this.refuseUnknownEntryDigest(bytes);
       accepted = this.openSet(bytes, {
         lockId: this.lockId,
         anchors: c.anchors,
@@ -703,6 +715,13 @@ export class LockFirmware {
     this.log({ type: 'syncApplied', detail: accepted.seq });
     this.indicate('syncApplied');
     return { kind: accepted.kind, seq: accepted.seq, digest: accepted.digest, receipt: this.receipt() };
+  }
+
+  /** Firmware from before the entry digest: its claims decoder knows no `entryDigest` (PROTOCOL.md §4.7). */
+  private refuseUnknownEntryDigest(bytes: Uint8Array): void {
+    if (this.beforeEntryDigest && peekSetMessage(bytes, DEFAULT_MAX_MESSAGE_BYTES).digestForm === 'entries') {
+      throw new ProtocolError('MALFORMED', `claim ${Claim.entryDigest} is not one of this message type's claims`);
+    }
   }
 
   /** The envelope checks (§6.1) and the message type; `ignores-alg` skips E8. */

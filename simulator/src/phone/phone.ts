@@ -126,6 +126,13 @@ export interface VisitReport {
    * lock's firmware string (what the refusal is remembered under).
    */
   timeSyncTold: { iat: number; transition: boolean; transitionRefused: boolean; firmware: string | null } | null;
+  /**
+   * The lock refused the carried set as MALFORMED while it was named by its entry digest
+   * (PROTOCOL.md §4.7): firmware from before the entry digest, which knows the body digest only.
+   * With the lock's firmware string, for the backend's record of what the lock takes (it compiles
+   * the door's next sets in the body form). A phone cannot fall back at the door: it carries one form.
+   */
+  entryDigestRefused: { firmware: string | null } | null;
   unlock: { granted: boolean; reason: DenyReasonName; holder: number; eventIndex: number } | null;
   /** The lock's signed receipt after the visit (what it enforces, and its event head). */
   receipt: Uint8Array;
@@ -155,12 +162,22 @@ function unlockReport(r: UnlockResult): NonNullable<VisitReport['unlock']> {
 
 /** What relaying a bundle produced: the report's relay fields, and the commit's receipt. */
 interface RelayOutcome {
-  report: Pick<VisitReport, 'relay' | 'relayError' | 'withheld' | 'anchorsApplied' | 'timeSynced' | 'timeSyncTold'>;
+  report: Pick<VisitReport, 'relay' | 'relayError' | 'withheld' | 'anchorsApplied' | 'timeSynced' | 'timeSyncTold' | 'entryDigestRefused'>;
   receipt: Uint8Array | null;
 }
 
 function emptyRelay(): RelayOutcome {
-  return { report: { relay: null, relayError: null, withheld: [], anchorsApplied: 0, timeSynced: false, timeSyncTold: null }, receipt: null };
+  return { report: { relay: null, relayError: null, withheld: [], anchorsApplied: 0, timeSynced: false, timeSyncTold: null, entryDigestRefused: null }, receipt: null };
+}
+
+/** How a carried set message names its set (PROTOCOL.md §4.6, §4.7); null if its claims do not read. */
+function digestFormOf(message: Uint8Array | undefined): 'entries' | 'body' | null {
+  if (!message) return null;
+  try {
+    return peekSetMessage(message).digestForm;
+  } catch {
+    return null;
+  }
 }
 
 
@@ -388,6 +405,7 @@ export class Phone {
       if (ticket) this.tickets.set(hex, ticket);
       info ??= await client.info();
       this.learnLockKey(hex, lockId, info);
+      if (r.report.entryDigestRefused) r.report.entryDigestRefused.firmware ??= info.firmware ?? null;
       const receipt = r.receipt ?? (await client.receipt());
       const events = o.readEvents === false ? [] : await client.readEvents(bundle?.eventsFrom ?? 0, o.maxEvents ?? 4096);
       const t3 = this.now();
@@ -513,6 +531,7 @@ export class Phone {
         if (!(err instanceof ProtocolError)) throw err;
         // A lock that already holds this sequence (another phone relayed it) needs nothing.
         if (!(info === null && err.code === 'STALE_SEQUENCE')) report.relayError = err.code;
+        if (err.code === 'MALFORMED' && digestFormOf(set.delta ?? set.full) === 'entries') report.entryDigestRefused = { firmware: info?.firmware ?? null };
       }
     }
     return out;

@@ -3,7 +3,7 @@
  * full sets made on demand, compile commits without an fsync and the barrier before hand-out.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { deviceKeysFromSeed, genesisChain, issueReceipt, openCommission, openSetMessage } from '@latchkit/protocol';
+import { CredentialSet, deviceKeysFromSeed, EntryAccumulator, entryDigestKey, genesisChain, getCryptoProvider, issueReceipt, openCommission, openSetMessage } from '@latchkit/protocol';
 import * as g from '../../../gateway/src/index.js';
 import { acceptReceipt, commissionDoor, compileDirty, compiledBody, lockIdentity, syncPayload, trustAnchors } from '../../../gateway/src/compiler/index.js';
 import { fixture, legacyProperty, resident, tempDir, type Fixture } from '../helpers.js';
@@ -82,18 +82,72 @@ describe('compiled set storage', () => {
     expect(row(f.db, f.lobby.id, 4)).toEqual({ body: 0, recipe: 1 });
   });
 
-  it('a recipe that does not give its digest is refused, never sent', async () => {
+  it.each(['entries', 'body'] as const)('a recipe that does not give its digest (%s form) is refused, never sent', async (form) => {
     const f = fixture();
     await lobbyAtSeq1(f);
+    // A lock known to refuse the entry digest gets its sets in the body form (migration 15).
+    if (form === 'body') g.recordEntryDigestSupport(f.db, f.lobby.id, false, 'old-fw');
     resident(f);
     compileDirty(f.db, { ctx: f.ctx });
+    expect(f.db.prepare('SELECT digest_form AS form, recipe IS NOT NULL AS recipe FROM door_sets WHERE door_id = ? AND seq = 2').get(f.lobby.id)).toEqual({ form, recipe: 1 });
+    const good = compiledBody(f.db, f.lobby.id, 2);
+    expect(good).not.toBeNull();
     // Corrupt the stored recipe (as a disk fault would): flip a bit of its last byte (an entry).
     const { recipe } = f.db.prepare('SELECT recipe FROM door_sets WHERE door_id = ? AND seq = 2').get(f.lobby.id) as { recipe: Buffer };
+    const intact = Buffer.from(recipe);
     recipe[recipe.length - 1]! ^= 1;
     f.db.prepare('UPDATE door_sets SET recipe = ? WHERE door_id = ? AND seq = 2').run(recipe, f.lobby.id);
     await expect(syncPayload(f.db, f.lobby.id, 0)).rejects.toThrowError(expect.objectContaining({ code: 'INTERNAL' }));
     f.db.prepare('UPDATE door_sets SET recipe = ? WHERE door_id = ? AND seq = 2').run(recipe.subarray(0, 2), f.lobby.id);
     await expect(syncPayload(f.db, f.lobby.id, 0)).rejects.toThrowError(expect.objectContaining({ code: 'INTERNAL' }));
+    // The intact recipe gives the set again: the check is of the recipe, not of the form.
+    f.db.prepare('UPDATE door_sets SET recipe = ? WHERE door_id = ? AND seq = 2').run(intact, f.lobby.id);
+    expect(compiledBody(f.db, f.lobby.id, 2)).toEqual(good);
+    expect((await syncPayload(f.db, f.lobby.id, 0))!.digestForm).toBe(form);
+    // A recipe that reads well but gives another set (set 3's, in set 2's row) is caught by the digest alone.
+    resident(f, { email: 'sam@example.com', firstName: 'Sam' });
+    compileDirty(f.db, { ctx: f.ctx });
+    const { recipe: three } = f.db.prepare('SELECT recipe FROM door_sets WHERE door_id = ? AND seq = 3').get(f.lobby.id) as { recipe: Buffer };
+    f.db.prepare('UPDATE door_sets SET recipe = ? WHERE door_id = ? AND seq = 2').run(three, f.lobby.id);
+    expect(() => compiledBody(f.db, f.lobby.id, 2)).toThrowError(
+      expect.objectContaining({ code: 'INTERNAL', message: `door ${f.lobby.id}: set 2 made from its recipe does not match its ${form === 'entries' ? 'entry ' : ''}digest` }),
+    );
+  });
+
+  it('an entry-form delta carries the enforced set\'s stored accumulator: a block per change, the accumulator a full pass gives', async () => {
+    const f = fixture();
+    for (let i = 0; i < 40; i++) resident(f, { email: `r${i}@example.com`, firstName: `R${i}` });
+    const { lockState, current } = await lobbyAtSeq1(f);
+    const id = lockIdentity(f.db, f.lobby.id)!;
+    const key = entryDigestKey(id.contentKey, id.lockId);
+    const secrets = g.propertySecrets(f.db, f.prop.id);
+    const stored = (seq: number) => f.db.prepare('SELECT digest, digest_form AS form, entry_acc AS acc FROM door_sets WHERE door_id = ? AND seq = ?').get(f.lobby.id, seq) as { digest: Buffer; form: string; acc: Buffer | null };
+    const fromScratch = (body: Uint8Array) => EntryAccumulator.of(key, CredentialSet.fromTrustedBody(body).entries());
+    const one = stored(1);
+    expect(one.form).toBe('entries');
+    expect(Uint8Array.from(one.acc!)).toEqual(fromScratch(current.body).bytes());
+    expect(fromScratch(current.body).count).toBeGreaterThanOrEqual(40);
+
+    resident(f, { email: 'sam@example.com', firstName: 'Sam' });
+    // Count the SHA-256 calls of the compile: one per changed entry (and a few for the digests),
+    // where accumulating the set would cost one per credential.
+    let hashes = 0;
+    const base = getCryptoProvider();
+    const counting = { ...base, sha256: (b: Uint8Array) => (hashes++, base.sha256(b)) };
+    const [c] = compileDirty(f.db, { ctx: f.ctx, provider: counting }).filter((x) => x.doorId === f.lobby.id);
+    expect(c).toMatchObject({ seq: 2, digestForm: 'entries', delta: { baseSeq: 1 } });
+    expect(hashes).toBeLessThan(12);
+    const two = stored(2);
+    const body2 = compiledBody(f.db, f.lobby.id, 2)!;
+    expect(Uint8Array.from(two.acc!)).toEqual(fromScratch(body2).bytes());
+    expect(Uint8Array.from(two.digest)).toEqual(fromScratch(body2).digest(secrets));
+    // The lock, carrying its set forward by the delta's changes, arrives at the same digest.
+    const viaDelta = openSetMessage((await syncPayload(f.db, f.lobby.id, 1))!.bytes, { ...lockState, seq: 1, current, entryAcc: Uint8Array.from(one.acc!) });
+    expect(viaDelta).toMatchObject({ digestForm: 'entries', entryAcc: Uint8Array.from(two.acc!) });
+    expect(viaDelta.digest).toEqual(Uint8Array.from(two.digest));
+    // And the full set of the same sequence names it the same way.
+    const viaFull = openSetMessage((await syncPayload(f.db, f.lobby.id, 0))!.bytes, { ...lockState, seq: 1, current });
+    expect([viaFull.digestForm, viaFull.digest]).toEqual(['entries', Uint8Array.from(two.digest)]);
   });
 
   it('compiles commit without an fsync and say so; the store is made durable before a set is handed out', async () => {

@@ -99,6 +99,15 @@ export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx, sign
             { description: "What the phone told the lock of local time (from the bundle's timeSync); recorded only with a receipt that verifies" },
           ),
         ),
+        entryDigestRefused: Type.Optional(
+          S.obj(
+            { firmware: S.nullable(Type.String({ maxLength: 64, description: "The lock's firmware string from its info" })) },
+            {
+              description:
+                "The lock refused the carried set as MALFORMED while it was named by its entry digest (firmware from before the entry digest): the door's next sets are signed with the body digest. Recorded only with a receipt that verifies",
+            },
+          ),
+        ),
       },
     ),
     response: {
@@ -118,7 +127,17 @@ export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx, sign
       if (!door || door.propertyId !== req.params.propertyId) throw new GatewayError('DOOR_NOT_FOUND', `no door of property ${req.params.propertyId} has lock ${lockId}`);
       try {
         const events = req.body.events ? decodeEvents(fromB64(req.body.events)) : [];
-        return acceptVisit(db, { lockId, receipt: fromB64(req.body.receipt), events, ...(req.body.timeSyncTold ? { timeSyncTold: req.body.timeSyncTold } : {}) }, { ctx: ctx(req) });
+        return acceptVisit(
+          db,
+          {
+            lockId,
+            receipt: fromB64(req.body.receipt),
+            events,
+            ...(req.body.timeSyncTold ? { timeSyncTold: req.body.timeSyncTold } : {}),
+            ...(req.body.entryDigestRefused ? { entryDigestRefused: req.body.entryDigestRefused } : {}),
+          },
+          { ctx: ctx(req) },
+        );
       } catch (e) {
         // Bytes a lock would never have produced, or a forgery: say which check failed.
         if (e instanceof ProtocolError) throw new GatewayError('LOCK_MESSAGE_INVALID', `${e.code}: ${e.message}`);
