@@ -20,7 +20,7 @@
  */
 import { equalBytes, u32be } from './bytes.js';
 import type { CryptoProvider } from './crypto.js';
-import { getCryptoProvider, hkdfSha256, utf8 } from './crypto.js';
+import { getCryptoProvider, utf8 } from './crypto.js';
 import { fail } from './errors.js';
 import type { DeltaChanges } from './delta.js';
 import type { CredentialSet, Entry, SetSecrets } from './set.js';
@@ -33,9 +33,19 @@ export const ENTRY_ACC_BYTES = 36;
 const DIGEST_CONTEXT = utf8('latchkit/v1/entry-digest');
 const OPEN_END = 0xffffffff;
 
-/** The 16-byte element key of one lock: HKDF-SHA256(content key, salt = lock id). */
-export function entryDigestKey(contentKey: Uint8Array, lockId: Uint8Array): Uint8Array {
-  return hkdfSha256(contentKey, lockId, 'latchkit/v1/entry-digest-key', ENTRY_DIGEST_KEY_BYTES);
+const KEY_INFO = utf8('latchkit/v1/entry-digest-key');
+
+/**
+ * The 16-byte element key of one lock: HKDF-SHA256(content key, salt = lock id, info, 16). Written
+ * out as its two HMACs through the provider (16 bytes are one expand block), so a lock's MCU meter
+ * sees them like every other hash it computes.
+ */
+export function entryDigestKey(contentKey: Uint8Array, lockId: Uint8Array, provider: CryptoProvider = getCryptoProvider()): Uint8Array {
+  const prk = provider.hmacSha256(lockId, contentKey);
+  const info = new Uint8Array(KEY_INFO.length + 1);
+  info.set(KEY_INFO);
+  info[KEY_INFO.length] = 1;
+  return provider.hmacSha256(prk, info).slice(0, ENTRY_DIGEST_KEY_BYTES);
 }
 
 /**

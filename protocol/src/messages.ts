@@ -358,7 +358,10 @@ export interface IssuedSet {
   body: Uint8Array;
 }
 
-function checkDigestForm(form: unknown): DigestForm {
+function checkDigestForm(form: unknown, digest?: Uint8Array): DigestForm {
+  // A digest the caller computed means nothing without its form: before the entry digest a bare
+  // `digest` was SHA-256 of the body, so a bare one is refused rather than signed as the other.
+  if (digest !== undefined && form === undefined) fail('INVALID_ARGUMENT', "a given digest needs its digestForm ('entries' or 'body')");
   if (form === undefined) return 'entries';
   if (form !== 'entries' && form !== 'body') fail('INVALID_ARGUMENT', `digestForm must be 'entries' or 'body', got ${String(form)}`);
   return form;
@@ -402,7 +405,7 @@ function digestOfBody(args: { contentKey: Uint8Array; lockId: Uint8Array; digest
   if (form === 'body') return { digest: args.digest ?? provider.sha256(body), entryAcc: null };
   if (args.digest && args.entryAcc) return { digest: args.digest, entryAcc: args.entryAcc };
   const set = CredentialSet.fromTrustedBody(body);
-  const acc = EntryAccumulator.of(entryDigestKey(args.contentKey, args.lockId), set.entries(), provider);
+  const acc = EntryAccumulator.of(entryDigestKey(args.contentKey, args.lockId, provider), set.entries(), provider);
   return { digest: args.digest ?? acc.digest(set.secrets!), entryAcc: acc.bytes() };
 }
 
@@ -425,7 +428,7 @@ export function prepareFullSetBody(args: PrepareArgs<IssueBodyArgs>): PreparedMe
   expectUint(args.issuedAt, 'issuedAt', U32_MAX);
   const body = args.body;
   if ((body[1]! & 1) === 0) fail('INVALID_ARGUMENT', 'a full set body must carry the property secrets');
-  const digestForm = checkDigestForm(args.digestForm);
+  const digestForm = checkDigestForm(args.digestForm, args.digest);
   const { digest, entryAcc } = digestOfBody(args, digestForm, body, provider);
   const sealed = sealWith(provider, args.contentKey, body, bodyAad(MessageType.fullSet, args.lockId, args.seq), args.nonce ?? provider.randomBytes(AEAD_NONCE_BYTES));
   const payload = encodeClaims('fullSet', { aud: args.lockId, iat: args.issuedAt, seq: args.seq, ...digestClaim(digestForm, digest), body: sealed });
@@ -433,7 +436,13 @@ export function prepareFullSetBody(args: PrepareArgs<IssueBodyArgs>): PreparedMe
 }
 
 export interface IssueDeltaArgs extends IssueSetArgs {
-  /** The set the lock has receipted (its sequence and body; its entry accumulator makes the digest cost per change). */
+  /**
+   * The set the lock has receipted: its sequence and body, and optionally its entry accumulator
+   * (IssuedSet.entryAcc of the message that made exactly this body), which makes the new entry
+   * digest cost a block per change. Keep the two together (the reference gateway stores them in
+   * one row): an accumulator of another set with the same count would sign a digest of a set
+   * this delta does not make, and only the count is checked here.
+   */
   base: { seq: number; body: Uint8Array; entryAcc?: Uint8Array };
 }
 
@@ -486,7 +495,7 @@ export function prepareDeltaBody(args: PrepareArgs<IssueDeltaBodyArgs>): Prepare
   expectUint(args.base.seq, 'base.seq', U32_MAX);
   if (args.seq <= args.base.seq) fail('INVALID_ARGUMENT', `delta seq ${args.seq} must be greater than base ${args.base.seq}`);
   const body = args.body;
-  const digestForm = checkDigestForm(args.digestForm);
+  const digestForm = checkDigestForm(args.digestForm, args.digest);
   let changes = args.changes;
   if (!changes) {
     const next = CredentialSet.fromTrustedBody(body);
@@ -494,8 +503,11 @@ export function prepareDeltaBody(args: PrepareArgs<IssueDeltaBodyArgs>): Prepare
   }
   let named: { digest: Uint8Array; entryAcc: Uint8Array | null };
   if (digestForm === 'entries' && args.base.entryAcc && !(args.digest && args.entryAcc)) {
-    const key = entryDigestKey(args.contentKey, args.lockId);
+    const key = entryDigestKey(args.contentKey, args.lockId, provider);
     const acc = EntryAccumulator.fromBytes(key, args.base.entryAcc, provider);
+    // The accumulator must be the base's: one of another set would name a set this delta does
+    // not make. Its count is the cheap part of that check; the rest is the caller's contract.
+    if (acc.count !== args.base.set.size) fail('INVALID_ARGUMENT', `base.entryAcc counts ${acc.count} entries, the base set holds ${args.base.set.size}: it is not this base's accumulator`);
     applyChangesToAccumulator(acc, args.base.set, changes);
     named = { digest: args.digest ?? acc.digest(changes.secrets ?? args.base.set.secrets!), entryAcc: acc.bytes() };
   } else {
@@ -590,7 +602,7 @@ export function digestOfResult(
   provider: CryptoProvider = getCryptoProvider(),
 ): { digest: Uint8Array; entryAcc: Uint8Array | null } {
   let acc: EntryAccumulator | null = null;
-  const key = () => entryDigestKey(state.contentKey, state.lockId);
+  const key = () => entryDigestKey(state.contentKey, state.lockId, provider);
   if (changes && state.entryAcc && state.current) {
     acc = EntryAccumulator.fromBytes(key(), state.entryAcc, provider);
     applyChangesToAccumulator(acc, state.current, changes);

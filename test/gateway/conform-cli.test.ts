@@ -38,10 +38,10 @@ describe('latchkit conform', () => {
     expect(suite).toEqual(['conform', '--junit', 'conform.xml']);
     const r = await cli.run(...suite!);
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/38 passed, 0 failed, 0 skipped .*: CONFORMS$/m);
-    expect(r.err).toMatch(/^\[38\/38\] PASS robust\.accepts-valid-set/m);
+    expect(r.out).toMatch(/39 passed, 0 failed, 0 skipped .*: CONFORMS$/m);
+    expect(r.err).toMatch(/^\[39\/39\] PASS robust\.accepts-valid-set/m);
     const junit = (await parse(readFileSync(join(dir, 'conform.xml'), 'utf8'))) as unknown as { tests: number; failures: number };
-    expect(junit).toMatchObject({ tests: 38, failures: 0 });
+    expect(junit).toMatchObject({ tests: 39, failures: 0 });
 
     expect(mutants).toEqual(['conform', '--mutant', 'all']);
     const m = await cli.run(...mutants!);
@@ -74,7 +74,7 @@ describe('latchkit conform', () => {
 
   it('lists cases and mutants', async () => {
     const cases = await cli.json('conform', '--list-cases');
-    expect(cases).toHaveLength(38);
+    expect(cases).toHaveLength(39);
     expect(cases[0]).toEqual({ id: 'commission.accepted', section: '§11.1', run: 'automatic', title: expect.any(String) });
     const mutants = (await cli.run('conform', '--list-mutants')).out;
     expect(mutants).toMatch(/^torn-commit +rule +§6\.7 +writes a new state over the slot in force/m);

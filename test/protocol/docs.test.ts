@@ -3,7 +3,7 @@
  * wire byte (§10), each message type (§3.3), control-point opcode (§9.4), event type and deny
  * reason (§8.1) with its number. A code added to the library without a row in the spec fails here.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DenyReason, EventType, MessageType, Opcode, ProtocolErrorCodes } from '@latchkit/protocol';
@@ -51,5 +51,18 @@ describe('PROTOCOL.md documents every stable protocol name', () => {
   it('every name appears in the text at all', () => {
     const names = [...Object.keys(ProtocolErrorCodes), ...Object.keys(MessageType), ...Object.keys(Opcode), ...Object.keys(EventType), ...Object.keys(DenyReason)];
     expect(names.filter((n) => !doc.includes(n))).toEqual([]);
+  });
+});
+
+describe('PROTOCOL.md §2.5 lists every domain-separation string', () => {
+  it('each latchkit/v1/… string the library hashes or signs has a row with its length and hex', () => {
+    const srcDir = join(import.meta.dirname, '..', '..', 'protocol', 'src');
+    const used = new Set<string>();
+    for (const file of readdirSync(srcDir).filter((f) => f.endsWith('.ts'))) {
+      for (const m of readFileSync(join(srcDir, file), 'utf8').matchAll(/'(latchkit\/v1\/[a-z0-9-]+)'/g)) used.add(m[1]!);
+    }
+    expect(used.size).toBeGreaterThan(8);
+    const absent = [...used].filter((text) => !rows.some((cells) => cells.includes(text) && cells.includes(String(text.length)) && cells.includes(Buffer.from(text).toString('hex'))));
+    expect(absent).toEqual([]);
   });
 });

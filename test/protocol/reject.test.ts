@@ -270,10 +270,20 @@ describe('review findings stay fixed', () => {
     expect(code(() => issueFullSet({ ...common, seq: 5, entries, digestForm: 'sha1' as never }))).toBe('INVALID_ARGUMENT');
   });
   it('an entry digest that does not name the result is DIGEST_MISMATCH, for a full set too', () => {
-    const wrong = issueFullSetBody({ ...common, seq: 5, body: packSet(entries, secrets), digest: new Uint8Array(32).fill(9) });
+    const body = packSet(entries, secrets);
+    // A digest the caller brings needs its form: a bare one used to mean SHA-256 of the body.
+    expect(code(() => issueFullSetBody({ ...common, seq: 5, body, digest: new Uint8Array(32).fill(9) }))).toBe('INVALID_ARGUMENT');
+    const wrong = issueFullSetBody({ ...common, seq: 5, body, digest: new Uint8Array(32).fill(9), digestForm: 'entries' });
     expect(wrong.digestForm).toBe('entries');
     expect(code(() => openSetMessage(wrong.bytes, state()))).toBe('DIGEST_MISMATCH');
     expect(openSetMessage(full.bytes, state()).digestForm).toBe('entries');
+  });
+  it("a delta's base accumulator must count the base's entries", () => {
+    const next = entriesFor([...specsForResident(1, '111111'), ...specsForResident(3, '333333')]);
+    const other = issueFullSet({ ...common, seq: 4, entries: entries.slice(0, 3) });
+    expect(code(() => issueDelta({ ...common, seq: 6, entries: next, base: { seq: 5, body: full.body, entryAcc: other.entryAcc! } }))).toBe('INVALID_ARGUMENT');
+    const ok = issueDelta({ ...common, seq: 6, entries: next, base: { seq: 5, body: full.body, entryAcc: full.entryAcc! } });
+    expect(ok.digest).toEqual(issueFullSet({ ...common, seq: 6, entries: next }).digest);
   });
   it('issue functions refuse values every lock would reject', () => {
     expect(code(() => issueTimeSync({ issuer, lockId, issuedAt: NOW_S, utcOffset: 5000 }))).toBe('INVALID_ARGUMENT');

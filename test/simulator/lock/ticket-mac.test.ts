@@ -206,6 +206,26 @@ describe('ticket MAC (unlockTicketMac)', () => {
     expect(ticket).toHaveLength(16);
   });
 
+  it('a phone revoked by a delta is denied even with K cached and a ticket held', () => {
+    const t = door(1, 'nrf52840');
+    const ticket = new Link(t).firstVisit(1000, t.device.lockId);
+    // Garbage first so K is computed and cached in the entry.
+    expect(new Link(t).macAnswer(1000, new Uint8Array(16)).result).toBe(DenyReason.badProof);
+    expect(ticketsOf(t.device.firmware).macKey(phoneKeyOf(1000).publicKey)).not.toBeNull();
+    const v1 = t.backend.full(1, [...resident(1000, '100010'), ...resident(2000, '200020')]);
+    const v2 = t.backend.delta(v1, 2, [...resident(1000, '100010').filter((s) => s.kind !== 'phone'), ...resident(2000, '200020')]);
+    t.device.firmware.applySetMessage(v2.bytes);
+    expect(new Link(t).macAnswer(1000, macOf(t, 1000, ticket)).result).toBe(DenyReason.unknownCredential);
+  });
+  it('a public key or MAC one byte short or long is MALFORMED or TRUNCATED, not a decision', () => {
+    const t = door();
+    new Link(t).firstVisit(1000, t.device.lockId);
+    const pub = phoneKeyOf(1000).publicKey;
+    for (const p of [new Uint8Array([...pub.subarray(0, 31), ...new Uint8Array(16)]), new Uint8Array([...pub, 0, ...new Uint8Array(16)]), new Uint8Array([...pub, ...new Uint8Array(15)]), new Uint8Array([...pub, ...new Uint8Array(17)])]) {
+      const r = new Link(t).call('unlockTicketMac', p) as ControlResponse;
+      expect([ProtocolErrorCodes.MALFORMED.wire, ProtocolErrorCodes.TRUNCATED.wire]).toContain(r.status);
+    }
+  });
   describe('lock MCU time', () => {
     const nrf = MCU_PROFILES.nrf52840;
     const x25519Ms = nrf.x25519Cycles / (nrf.clockMhz * 1000);
