@@ -6,67 +6,20 @@
  * after).
  */
 import { describe, expect, it } from 'vitest';
-import type { ControlResponse, OpcodeName, UnknownOpcodeResponse } from '@latchkit/protocol';
+import type { ControlResponse } from '@latchkit/protocol';
 import {
-  decodeResponse,
-  decodeTicketedUnlockResult,
-  decodeUnlockChallenge,
   DenyReason,
-  encodeRequest,
-  encodeUnlockPhone,
   encodeUnlockTicketMac,
   lockTicketMacKey,
   phoneTicketMacKey,
   ProtocolErrorCodes,
-  Reassembler,
-  segment,
   ticketMac,
   ticketSigningInput,
-  unlockSigningInput,
   x25519PublicKey,
-  type TicketedUnlockResult,
 } from '@latchkit/protocol';
-import { LockSession, MCU_PROFILES, TICKET_SECONDS, ticketsOf } from '../../../simulator/src/lock/index.js';
+import { MCU_PROFILES, TICKET_SECONDS, ticketsOf } from '../../../simulator/src/lock/index.js';
+import { ControlLink as Link } from './control-link.js';
 import { crypto, lockIdOf, phoneKeyOf, resident, testLock, type TestLock } from './fixtures.js';
-
-class Link {
-  readonly session: LockSession;
-  private readonly out: Uint8Array[] = [];
-  private token = 0;
-
-  constructor(t: TestLock, hooks: { fastPath?: boolean; ticketMac?: boolean } = {}) {
-    this.session = new LockSession(t.device.firmware, { notify: (v) => this.out.push(v), mtu: () => 185, ...(t.device.mcu ? { mcu: t.device.mcu } : {}), ...hooks });
-  }
-
-  call(opcode: OpcodeName, payload: Uint8Array = new Uint8Array(0)): ControlResponse | UnknownOpcodeResponse {
-    const token = (this.token = (this.token + 1) & 0xff);
-    for (const seg of segment(encodeRequest({ opcode, token, payload }), 185)) this.session.onControlWrite(seg);
-    const r = new Reassembler();
-    let whole: Uint8Array | null = null;
-    for (const v of this.out.splice(0)) whole = r.push(v) ?? whole;
-    return decodeResponse(whole!);
-  }
-
-  firstVisit(holder: number, lockId: Uint8Array): Uint8Array {
-    const { nonce } = decodeUnlockChallenge((this.call('unlockChallenge') as ControlResponse).payload);
-    const key = phoneKeyOf(holder);
-    const r = this.call('unlockPhone', encodeUnlockPhone({ publicKey: key.publicKey, signature: crypto.ed25519Sign(key.seed, unlockSigningInput(lockId, nonce)) })) as ControlResponse;
-    expect(r.payload[0]).toBe(0);
-    return (this.call('ticketIssue') as ControlResponse).payload;
-  }
-
-  macAnswer(holder: number, mac: Uint8Array): TicketedUnlockResult {
-    const r = this.call('unlockTicketMac', encodeUnlockTicketMac({ publicKey: phoneKeyOf(holder).publicKey, mac })) as ControlResponse;
-    expect(r.status).toBe(0);
-    return decodeTicketedUnlockResult(r.payload);
-  }
-
-  ticketAnswer(holder: number, signature: Uint8Array): TicketedUnlockResult {
-    const r = this.call('unlockTicket', encodeUnlockPhone({ publicKey: phoneKeyOf(holder).publicKey, signature })) as ControlResponse;
-    expect(r.status).toBe(0);
-    return decodeTicketedUnlockResult(r.payload);
-  }
-}
 
 /** K as the phone computes it, from the lock's X25519 public key (lock info). */
 const kOf = (t: TestLock, holder: number, lockPublic = t.device.firmware.device.encryptionPublic, lockId = t.device.lockId): Uint8Array => phoneTicketMacKey(phoneKeyOf(holder), lockId, lockPublic, crypto);

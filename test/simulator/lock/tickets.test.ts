@@ -3,64 +3,16 @@
  * pre-play analysis names is refused, with the deny code the challenge path gives.
  */
 import { describe, expect, it } from 'vitest';
-import type { ControlResponse, OpcodeName, UnknownOpcodeResponse } from '@latchkit/protocol';
+import type { ControlResponse } from '@latchkit/protocol';
 import {
-  decodeResponse,
-  decodeTicketedUnlockResult,
-  decodeUnlockChallenge,
   DenyReason,
-  encodeRequest,
-  encodeUnlockPhone,
   ProtocolErrorCodes,
-  Reassembler,
-  segment,
   ticketSigningInput,
   unlockSigningInput,
-  type TicketedUnlockResult,
 } from '@latchkit/protocol';
-import { LockSession, TICKET_SECONDS, TICKETS_MAX, ticketsOf } from '../../../simulator/src/lock/index.js';
+import { TICKET_SECONDS, TICKETS_MAX, ticketsOf } from '../../../simulator/src/lock/index.js';
+import { ControlLink as Link } from './control-link.js';
 import { crypto, lockIdOf, phoneKeyOf, resident, testLock, type TestLock } from './fixtures.js';
-
-class Link {
-  readonly session: LockSession;
-  private readonly out: Uint8Array[] = [];
-  private token = 0;
-
-  constructor(t: TestLock, fastPath = true) {
-    this.session = new LockSession(t.device.firmware, { notify: (v) => this.out.push(v), mtu: () => 185, fastPath });
-  }
-
-  call(opcode: OpcodeName, payload: Uint8Array = new Uint8Array(0)): ControlResponse | UnknownOpcodeResponse {
-    const token = (this.token = (this.token + 1) & 0xff);
-    for (const seg of segment(encodeRequest({ opcode, token, payload }), 185)) this.session.onControlWrite(seg);
-    const r = new Reassembler();
-    let whole: Uint8Array | null = null;
-    for (const v of this.out.splice(0)) whole = r.push(v) ?? whole;
-    return decodeResponse(whole!);
-  }
-
-  /** Slow path: challenge, answer; then a ticket for the granted key. */
-  firstVisit(holder: number, lockId: Uint8Array): Uint8Array {
-    const c = this.call('unlockChallenge') as ControlResponse;
-    const { nonce } = decodeUnlockChallenge(c.payload);
-    const key = phoneKeyOf(holder);
-    const r = this.call('unlockPhone', encodeUnlockPhone({ publicKey: key.publicKey, signature: crypto.ed25519Sign(key.seed, unlockSigningInput(lockId, nonce)) })) as ControlResponse;
-    expect(r.payload[0]).toBe(0);
-    const t = this.call('ticketIssue') as ControlResponse;
-    expect(t.status).toBe(0);
-    return t.payload;
-  }
-
-  ticketAnswer(holder: number, signature: Uint8Array): TicketedUnlockResult {
-    const r = this.call('unlockTicket', encodeUnlockPhone({ publicKey: phoneKeyOf(holder).publicKey, signature })) as ControlResponse;
-    expect(r.status).toBe(0);
-    return decodeTicketedUnlockResult(r.payload);
-  }
-
-  close(): void {
-    this.session.close();
-  }
-}
 
 const sign = (holder: number, lockId: Uint8Array, ticket: Uint8Array): Uint8Array => crypto.ed25519Sign(phoneKeyOf(holder).seed, ticketSigningInput(lockId, ticket));
 
@@ -184,8 +136,8 @@ describe('unlock tickets', () => {
   it('firmware without the fast path answers its opcodes as unknown', () => {
     const t = door();
     // What older firmware sends for any opcode it does not know; the phone then takes the challenge path.
-    const r = new Link(t, false).call('unlockTicket', new Uint8Array(96)) as ControlResponse;
+    const r = new Link(t, { fastPath: false }).call('unlockTicket', new Uint8Array(96)) as ControlResponse;
     expect(r.status).toBe(ProtocolErrorCodes.UNKNOWN_OPCODE.wire);
-    expect((new Link(t, false).call('ticketIssue') as ControlResponse).status).toBe(ProtocolErrorCodes.UNKNOWN_OPCODE.wire);
+    expect((new Link(t, { fastPath: false }).call('ticketIssue') as ControlResponse).status).toBe(ProtocolErrorCodes.UNKNOWN_OPCODE.wire);
   });
 });
