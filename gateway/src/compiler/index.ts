@@ -669,7 +669,7 @@ interface PreparedDoor {
   /** The issuer key that must sign (issuerSigner; the synchronous path: storedKey). */
   issuer: PropertyIssuer;
   message: PreparedMessage<IssuedSet>;
-  /** False when the door's sequences or lock changed since the set was prepared (another compile, a receipt). */
+  /** False when the door's sequences, lock or digest form changed since the set was prepared (another compile, a receipt, a refusal of the entry digest). */
   stillCurrent(db: Db): boolean;
   /** Store the signed set (in the caller's transaction) and describe it. */
   finish(signature: Uint8Array): CompiledDoorSet;
@@ -822,7 +822,13 @@ function prepareOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
     };
     const stillCurrent = (now: Db): boolean => {
       const s = doorSeqs(now, doorId);
-      return s.compiledSeq === state.compiledSeq && s.enforcedSeq === state.enforcedSeq && lockIdentity(now, doorId)?.generation === identity.generation;
+      return (
+        s.compiledSeq === state.compiledSeq &&
+        s.enforcedSeq === state.enforcedSeq &&
+        lockIdentity(now, doorId)?.generation === identity.generation &&
+        // A refusal of the entry digest learned while the set was being signed (or a forgotten one).
+        doorDigestForm(now, doorId) === digestForm
+      );
     };
     return { doorId, propertyId: identity.propertyId, issuer, message, stillCurrent, finish };
   });
@@ -940,10 +946,29 @@ const SIGN_BATCH = 64;
  * and sealed in one transaction, the batch's signatures are requested concurrently (so a 5 ms
  * KMS costs ~5 ms per batch, not per door), and the signed sets are stored in a second
  * transaction. A door whose signature fails or times out is reported in `failed` and left
- * untouched, as is one that changed meanwhile (another compile, a receipt): both stay in the
- * journal, so the next compile run (the sync engine's next pass) does them again.
+ * untouched: it stays in the journal, so the next compile run (the sync engine's next pass) does
+ * it again. A door that changed meanwhile (another compile, a receipt, a refusal of the entry
+ * digest) is not written either; it is prepared again in this run while it is still pending (at
+ * most STALE_ROUNDS times), so a set named in a form the lock is now known to refuse is never stored.
  */
 export async function compileDirtyAsync(db: Db, opts: AsyncCompileOptions = {}): Promise<AsyncCompileResult> {
+  const compiled: CompiledDoorSet[] = [];
+  const failed: AsyncCompileResult['failed'] = [];
+  let doorIds = opts.doorIds;
+  for (let round = 0; round <= STALE_ROUNDS; round++) {
+    const r = await compileDirtyAsyncOnce(db, { ...opts, ...(doorIds ? { doorIds } : {}) });
+    compiled.push(...r.compiled);
+    failed.push(...r.failed);
+    if (r.stale.length === 0) break;
+    doorIds = r.stale;
+  }
+  return { compiled, failed };
+}
+
+/** Rounds compileDirtyAsync prepares a door again that changed while its signature was out. */
+const STALE_ROUNDS = 2;
+
+async function compileDirtyAsyncOnce(db: Db, opts: AsyncCompileOptions): Promise<AsyncCompileResult & { stale: number[] }> {
   const { o, order, cache, restore } = planRun(db, opts);
   const batchSize = Math.max(1, opts.batch ?? SIGN_BATCH);
   const signers = new Map<number, IssuerSigner>();
@@ -957,6 +982,7 @@ export async function compileDirtyAsync(db: Db, opts: AsyncCompileOptions = {}):
   };
   const results = new Array<CompiledDoorSet | null>(order.length).fill(null);
   const failed: AsyncCompileResult['failed'] = [];
+  const stale: number[] = [];
   try {
     let next = 0;
     while (next < order.length) {
@@ -980,6 +1006,8 @@ export async function compileDirtyAsync(db: Db, opts: AsyncCompileOptions = {}):
             failed.push({ doorId: door.doorId, error: e instanceof ProtocolError || e instanceof GatewayError ? e : new ProtocolError('SIGNER_FAILED', `door ${door.doorId}: ${String(e)}`, { cause: e }) });
           } else if (door.stillCurrent(db)) {
             results[i] = door.finish(s.value);
+          } else {
+            stale.push(door.doorId);
           }
         });
       });
@@ -988,7 +1016,7 @@ export async function compileDirtyAsync(db: Db, opts: AsyncCompileOptions = {}):
   } finally {
     restore();
   }
-  return { compiled: results.filter((r): r is CompiledDoorSet => r !== null), failed };
+  return { compiled: results.filter((r): r is CompiledDoorSet => r !== null), failed, stale };
 }
 
 /**

@@ -321,14 +321,19 @@ export class SyncEngine {
    * an `entryDigest` claim as MALFORMED: that answer is recorded with the lock-info firmware string
    * (model/claim-support.ts), the door is recompiled in the body form, and that set goes in the
    * same sync; an accepted entry-form set is recorded too. A refusal learned under another
-   * firmware string is forgotten first: the lock was updated, and its next set asks again.
+   * firmware string is forgotten first: the lock was updated, and its next set asks again. One
+   * learned under this firmware (from a phone's visit, or while a signer was signing the set)
+   * recompiles a waiting entry-form set first: what the lock is known to refuse never goes.
    */
   private async deliverNewest(client: LockClient, doorId: number, info: { seq: number; firmware: string }): Promise<Awaited<ReturnType<typeof deliverSet>>> {
     const opts = this.opts;
-    if (entryDigestSupport(this.db, doorId) === false && entryDigestSupport(this.db, doorId, info.firmware) === null) {
+    const support = entryDigestSupport(this.db, doorId, info.firmware);
+    if (support === null && entryDigestSupport(this.db, doorId) === false) {
       // Updated firmware: the set waiting for the lock was compiled for the one that refused.
       recordEntryDigestSupport(this.db, doorId, null, null);
       await recompileForDigestForm(this.db, doorId, 'lock firmware updated: asked for the entry digest again', opts);
+    } else if (support === false) {
+      await recompileForDigestForm(this.db, doorId, 'lock refuses the entry digest: recompiled in the body form', opts);
     }
     let form: DigestForm | null = null;
     const send = async (): Promise<Awaited<ReturnType<typeof deliverSet>>> => {

@@ -1,0 +1,116 @@
+/**
+ * What the gateway learns of a lock's support for the entry digest (PROTOCOL.md §4.7) and from
+ * whom, end to end: a real SQLite file, the virtual radio, simulated lock firmware, phones and the
+ * gateway's sync engine.
+ *
+ * Covers: a refusal learned from a phone's visit is honoured by the gateway's own link (the
+ * entry-form set known to be refused never goes on the air).
+ */
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CredentialSet, deriveIndexKey, EntryAccumulator, entryDigestKey, entriesFromSpecs, issueFullSet, signingKeyFromSeed, toHex, fromHex, type DigestForm } from '@latchkit/protocol';
+import { nodeCryptoProvider } from '@latchkit/protocol/node';
+import { createAir, FIRMWARE_VERSION, LockDevice, Phone, serveLock, type Air, type FlashDevice, type ServedLock } from '@latchkit/simulator';
+import * as g from '../../gateway/src/index.js';
+import { tempDirPerTest } from '../gateway/helpers.js';
+
+const crypto = nodeCryptoProvider;
+const dir = tempDirPerTest();
+let air: Air | undefined;
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+  await air?.close();
+  air = undefined;
+});
+
+const seed = (label: string): Uint8Array => crypto.sha256(new TextEncoder().encode(label));
+const LOCK_ID = '4c4b0000000000e1';
+const ADDRESS = 'c0:de:00:00:00:e1';
+
+/** A property with one online door and its key, in a store file (optionally at an older schema). */
+function store(file: string, migrations?: readonly g.Migration[]) {
+  const db = g.openStore({ file, ...(migrations ? { migrations } : {}) });
+  cleanup.push(() => {
+    if (db.open) db.close();
+  });
+  return db;
+}
+
+function build(db: g.Db, ctx: g.Ctx, connectivity: 'online' | 'offline' = 'online') {
+  const prop = g.createProperty(db, { name: 'Elm Court', utcOffsetMin: 0 }, ctx);
+  const lobby = g.createDoor(db, prop.id, { name: 'Lobby', lockId: LOCK_ID, connectivity, ...(connectivity === 'online' ? { gatewayRadio: 'gw-1' } : {}) }, ctx);
+  const key = g.createKey(db, prop.id, { name: 'Entrances', kind: 'communal', doorIds: [lobby.id], mayShare: false, doorcodesDisabled: false }, ctx);
+  return { prop, lobby, key };
+}
+
+function invite(db: g.Db, propertyId: number, keyId: number, first: string, ctx: g.Ctx) {
+  const p = g.invitePerson(db, propertyId, { email: `${first.toLowerCase()}@example.com`, firstName: first, lastName: 'Doe', accessType: 'app', isResident: true, mayShare: false, keyIds: [keyId] }, ctx).person;
+  g.addPhoneKey(db, p.id, { publicKey: toHex(signingKeyFromSeed(seed(`phone-${first}`), crypto).publicKey) }, ctx);
+  return { person: p, code: g.personDoorcode(db, p.id)!, key: signingKeyFromSeed(seed(`phone-${first}`), crypto) };
+}
+
+/** A simulated lock for the door, with the given firmware; `storage`: the flash of the same hardware before an update. */
+function lockDevice(o: { beforeEntryDigest?: boolean; firmware?: string; storage?: FlashDevice } = {}): LockDevice {
+  return new LockDevice({
+    identity: { lockId: fromHex(LOCK_ID), deviceSeed: seed(LOCK_ID) },
+    ...(o.storage ? { storage: o.storage } : {}),
+    crypto,
+    ...(o.firmware ? { firmware: o.firmware } : {}),
+    ...(o.beforeEntryDigest ? { beforeEntryDigest: true } : {}),
+  });
+}
+
+async function serve(device: LockDevice): Promise<ServedLock> {
+  air ??= createAir({ seed: 15 });
+  const served = await serveLock(air, device, { address: ADDRESS });
+  cleanup.push(() => served.stop());
+  return served;
+}
+
+async function engine(db: g.Db, ctx: g.Ctx): Promise<g.SyncEngine> {
+  air ??= createAir({ seed: 15 });
+  const gw = await g.SyncEngine.create({ db, radio: air, name: 'gw-1', provider: crypto, ctx, sleep: async () => undefined });
+  cleanup.push(() => gw.close());
+  return gw;
+}
+
+const setRow = (db: g.Db, doorId: number, seq: number) =>
+  db.prepare('SELECT digest, digest_form AS form, entry_acc AS acc FROM door_sets WHERE door_id = ? AND seq = ?').get(doorId, seq) as { digest: Buffer; form: DigestForm; acc: Buffer | null };
+
+/** The digest of a compiled set in `form`, computed from its body alone (a full pass: what the stored one must equal). */
+function digestFromScratch(db: g.Db, doorId: number, propertyId: number, seq: number, form: DigestForm): { digest: Uint8Array; acc: Uint8Array | null } {
+  const body = g.compiledBody(db, doorId, seq)!;
+  if (form === 'body') return { digest: crypto.sha256(body), acc: null };
+  const id = g.lockIdentity(db, doorId)!;
+  const acc = EntryAccumulator.of(entryDigestKey(id.contentKey, id.lockId), CredentialSet.fromTrustedBody(body).entries());
+  return { digest: acc.digest(g.propertySecrets(db, propertyId)), acc: acc.bytes() };
+}
+
+describe('entry-digest support learned from phones', () => {
+  it("a refusal learned from a phone's visit: the gateway's own link sends the body form first, nothing the lock refuses", async () => {
+    const file = join(dir(), 'latchkit.db');
+    const ctx: g.Ctx = { actor: 'e2e' };
+    const db = store(file);
+    const { prop, lobby, key } = build(db, ctx);
+    const oldFw = 'latchkit-sim/0.0.9';
+    const device = lockDevice({ beforeEntryDigest: true, firmware: oldFw });
+    const info = device.firmware.info();
+    const c = await g.commissionDoor(db, lobby.id, { signingPublic: info.deviceSigningPublic, encryptionPublic: info.deviceEncryptionPublic }, { ctx, provider: crypto });
+    device.firmware.applyMessage(c.message);
+    g.acceptReceipt(db, lobby.id, device.firmware.receipt(), { ctx, provider: crypto });
+    const jane = invite(db, prop.id, key.id, 'Jane', ctx);
+    g.compileDirty(db, { ctx, provider: crypto });
+    expect(setRow(db, lobby.id, 1).form).toBe('entries');
+    // A phone's visit was refused and reported (what acceptVisit records).
+    g.acceptVisit(db, { lockId: LOCK_ID, receipt: device.firmware.receipt(), events: [], entryDigestRefused: { firmware: oldFw } }, { provider: crypto });
+    expect(g.entryDigestSupport(db, lobby.id, oldFw)).toBe(false);
+    await serve(device);
+    const gw = await engine(db, ctx);
+    expect((await gw.pushPending(prop.id)).failures).toEqual([]);
+    expect(device.firmware.enterCode(jane.code)).toMatchObject({ granted: true });
+    expect(setRow(db, lobby.id, g.doorSyncState(db, lobby.id).enforcedSeq).form).toBe('body');
+    // Known refused under this very firmware: nothing in the entry form went.
+    expect(device.firmware.events.read(0, 1000).filter((e) => e.type === 'syncRejected')).toEqual([]);
+  }, 60_000);
+});
