@@ -4,7 +4,9 @@
  * gateway's sync engine.
  *
  * Covers: a refusal learned from a phone's visit is honoured by the gateway's own link (the
- * entry-form set known to be refused never goes on the air).
+ * entry-form set known to be refused never goes on the air); a refusal the receipt it comes with
+ * contradicts (any read-only token can upload one, with a receipt read from the lock or replayed)
+ * is ignored.
  */
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -112,5 +114,43 @@ describe('entry-digest support learned from phones', () => {
     expect(setRow(db, lobby.id, g.doorSyncState(db, lobby.id).enforcedSeq).form).toBe('body');
     // Known refused under this very firmware: nothing in the entry form went.
     expect(device.firmware.events.read(0, 1000).filter((e) => e.type === 'syncRejected')).toEqual([]);
+  }, 60_000);
+
+  it('a refusal the receipt contradicts is ignored: a receipt naming an entry-form set, or an old one replayed from a lock that took the entry digest', async () => {
+    const file = join(dir(), 'latchkit.db');
+    const ctx: g.Ctx = { actor: 'e2e' };
+    const db = store(file);
+    const { prop, lobby, key } = build(db, ctx);
+    invite(db, prop.id, key.id, 'Jane', ctx);
+    const device = lockDevice();
+    await serve(device);
+    const gw = await engine(db, ctx);
+    expect((await gw.pushPending(prop.id)).failures).toEqual([]);
+    const enforced = g.doorSyncState(db, lobby.id).enforcedSeq;
+    expect(setRow(db, lobby.id, enforced).form).toBe('entries');
+    expect(g.entryDigestSupport(db, lobby.id, FIRMWARE_VERSION)).toBe(true);
+
+    // The lock's current receipt names an entry-form set: it takes the claim, whatever firmware string comes with it.
+    const receipt = device.firmware.receipt();
+    g.acceptVisit(db, { lockId: LOCK_ID, receipt, events: [], entryDigestRefused: { firmware: 'forged/1' } }, { provider: crypto });
+    expect(g.entryDigestSupport(db, lobby.id)).toBe(true);
+
+    // The door moves on; the old receipt replayed with the lock's firmware string.
+    invite(db, prop.id, key.id, 'Ann', ctx);
+    expect((await gw.pushPending(prop.id)).failures).toEqual([]);
+    expect(g.doorSyncState(db, lobby.id).enforcedSeq).toBeGreaterThan(enforced);
+    invite(db, prop.id, key.id, 'Bob', ctx);
+    g.compileDirty(db, { ctx, provider: crypto });
+    for (const firmware of [FIRMWARE_VERSION, 'forged/2']) {
+      g.acceptVisit(db, { lockId: LOCK_ID, receipt, events: [], entryDigestRefused: { firmware } }, { provider: crypto });
+      expect(g.entryDigestSupport(db, lobby.id)).toBe(true);
+    }
+
+    // The gateway's own link goes on sending the entry form.
+    const sam = invite(db, prop.id, key.id, 'Sam', ctx);
+    expect((await gw.pushPending(prop.id)).failures).toEqual([]);
+    const now = g.doorSyncState(db, lobby.id).enforcedSeq;
+    expect(setRow(db, lobby.id, now).form).toBe('entries');
+    expect(device.firmware.enterCode(sam.code)).toMatchObject({ granted: true });
   }, 60_000);
 });

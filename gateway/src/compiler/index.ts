@@ -552,6 +552,22 @@ function storedEntryAcc(db: Db, doorId: number, seq: number, generation: number)
   return r?.acc && r.gen === generation ? view(r.acc) : null;
 }
 
+/**
+ * The form in which a lock that receipted set `seq` with `digest` enforces it: `entries` when the
+ * set was compiled in the entry form and the digest is its entry digest; `body` when the digest is
+ * SHA-256 of its body (a body-form set, or an entry-form set whose lock took the body-form full set
+ * a relay bundle carries as a fallback, `fullPlain`); null when the set is no longer kept or the
+ * digest is neither. The body is hashed only when the stored digest does not match.
+ */
+export function receiptedDigestForm(db: Db, doorId: number, seq: number, digest: Uint8Array, o: CompilerOptions = {}): DigestForm | null {
+  const r = one<{ digest: Buffer; form: DigestForm }>(db, 'SELECT digest, digest_form AS form FROM door_sets WHERE door_id = ? AND seq = ?', doorId, seq);
+  if (!r) return null;
+  if (equalBytes(view(r.digest), digest)) return r.form;
+  if (r.form !== 'entries') return null;
+  const body = bodyOf(db, doorId, seq, o);
+  return body && equalBytes(providerOf(o).sha256(body), digest) ? 'body' : null;
+}
+
 /** Exported for tests and tools: the body of a compiled set, however it is stored. */
 export function compiledBody(db: Db, doorId: number, seq: number, o: CompilerOptions = {}): Uint8Array | null {
   return bodyOf(db, doorId, seq, o);

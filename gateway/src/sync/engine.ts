@@ -17,8 +17,8 @@ import { CLOCK_BEHIND_S, connectLock, deliverSet, KnownLocks, RadioError, Simula
 import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
 import { all, nowOf, one, type Ctx } from '../model/base.js';
-import { doorSyncState } from '../model/sync-state.js';
-import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDirtyAsync, compileDoorNow, doorTimeSync, lockIdentity, recompileForDigestForm, sameDevice, syncPayload, type CompilerOptions, type SignerResolver } from '../compiler/index.js';
+import { doorSeqs, doorSyncState } from '../model/sync-state.js';
+import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDirtyAsync, compileDoorNow, compiledDigestForm, doorTimeSync, lockIdentity, receiptedDigestForm, recompileForDigestForm, sameDevice, syncPayload, type CompilerOptions, type SignerResolver } from '../compiler/index.js';
 import { entryDigestSupport, recordEntryDigestSupport } from '../model/claim-support.js';
 import { doorsWithStaleTime, recordDoorTime, recordRelayedTime, recordTransitionSupport, transitionSupport, type LockLocalTime } from '../model/door-time.js';
 import { journalDueWindows } from '../model/window-boundaries.js';
@@ -573,6 +573,30 @@ async function relayTimeSync(db: Db, doorId: number, o: CompilerOptions): Promis
 }
 
 /**
+ * Whether a visit upload's `entryDigestRefused` can be true of the receipt it comes with. Any
+ * read-only token may upload a visit, and a lock's receipts can be read by anyone in range and
+ * replayed: the claim alone must not pin a door to the body digest. It is recorded only when the
+ * lock could have refused an entry-form set on that visit: the door's newest compiled set is in
+ * the entry form and newer than the receipt, or the lock enforces the receipt's entry-form set
+ * under its body digest (it took the relay bundle's `fullPlain` fallback). Never when the lock
+ * evidently takes the entry digest (the receipt names its set by it, or this firmware string is
+ * recorded as taking it), nor with a receipt older than the one the door is known to enforce.
+ */
+function entryDigestRefusalCredible(db: Db, doorId: number, receipt: { seq: number; digest: Uint8Array }, enforcedSeq: number, firmware: string | null, o: CompilerOptions): boolean {
+  if (receipt.seq < enforcedSeq) return false;
+  if (firmware !== null && entryDigestSupport(db, doorId, firmware) === true) return false;
+  const form = receipt.seq > 0 ? receiptedDigestForm(db, doorId, receipt.seq, receipt.digest, o) : null;
+  if (form === 'entries') return false;
+  if (form === 'body' && compiledSetForm(db, doorId, receipt.seq) === 'entries') return true;
+  return doorSeqs(db, doorId).compiledSeq > receipt.seq && compiledDigestForm(db, doorId) === 'entries';
+}
+
+/** The form a kept compiled set of the door is named in, or null when it is not kept. */
+function compiledSetForm(db: Db, doorId: number, seq: number): DigestForm | null {
+  return one<{ form: DigestForm }>(db, 'SELECT digest_form AS form FROM door_sets WHERE door_id = ? AND seq = ?', doorId, seq)?.form ?? null;
+}
+
+/**
  * Take back what a phone brought from a door: the lock's receipt and its new event records.
  * The receipt is verified on its own and recorded first (it says what the door enforces); an
  * event batch that does not verify is refused and reported, without undoing the receipt.
@@ -588,8 +612,11 @@ export function acceptVisit(
   // Recorded only with a receipt that verified: the visit really reached this door's lock.
   if (report.timeSyncTold) recordRelayedTime(db, door.id, report.timeSyncTold, nowOf(o.ctx ?? {}));
   // The phone's word, as for local time: the lock refused the entry-digest set it carried. The
-  // door's next relay bundle (relayBundlesFor) and sync carry the body form.
-  if (report.entryDigestRefused) recordEntryDigestSupport(db, door.id, false, report.entryDigestRefused.firmware);
+  // door's next relay bundle (relayBundlesFor) and sync carry the body form. Only a refusal the
+  // receipt leaves room for is recorded (entryDigestRefusalCredible).
+  if (report.entryDigestRefused && entryDigestRefusalCredible(db, door.id, accepted.receipt, accepted.state.enforcedSeq, report.entryDigestRefused.firmware, o)) {
+    recordEntryDigestSupport(db, door.id, false, report.entryDigestRefused.firmware);
+  }
   try {
     const { inserted } = acceptEvents(db, door.id, report.events as EventRecord[], { index: accepted.receipt.eventIndex, hash: accepted.receipt.eventHash }, o);
     return { doorId: door.id, enforcedSeq: accepted.state.enforcedSeq, advanced: accepted.advanced, eventsUploaded: inserted, eventsRefused: null };
