@@ -6,7 +6,9 @@
  * Covers: a refusal learned from a phone's visit is honoured by the gateway's own link (the
  * entry-form set known to be refused never goes on the air); a refusal the receipt it comes with
  * contradicts (any read-only token can upload one, with a receipt read from the lock or replayed)
- * is ignored.
+ * is ignored; after migration 15 (every door's support unknown) an offline door whose lock is from
+ * before the entry digest takes the first relayed set, a revocation included, through the
+ * body-form fallback the bundle carries (`fullPlain`), and its receipt is recorded.
  */
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -152,5 +154,51 @@ describe('entry-digest support learned from phones', () => {
     const now = g.doorSyncState(db, lobby.id).enforcedSeq;
     expect(setRow(db, lobby.id, now).form).toBe('entries');
     expect(device.firmware.enterCode(sam.code)).toMatchObject({ granted: true });
+  }, 60_000);
+});
+
+describe('relay bundles for doors whose lock is not known to take the entry digest', () => {
+  it('after migration 15, an offline door whose lock is from before the entry digest takes a revocation on the first phone visit', async () => {
+    const file = join(dir(), 'latchkit.db');
+    const ctx: g.Ctx = { actor: 'e2e' };
+    const v14 = store(file, g.MIGRATIONS.slice(0, 14));
+    const { prop, lobby, key } = build(v14, ctx, 'offline');
+    const jane = invite(v14, prop.id, key.id, 'Jane', ctx);
+    const sam = invite(v14, prop.id, key.id, 'Sam', ctx);
+    const oldFw = 'latchkit-sim/0.0.9';
+    // Every lock in the field before this release runs firmware from before the entry digest.
+    const device = lockDevice({ beforeEntryDigest: true, firmware: oldFw });
+    const info = device.firmware.info();
+    const c = await g.commissionDoor(v14, lobby.id, { signingPublic: info.deviceSigningPublic, encryptionPublic: info.deviceEncryptionPublic }, { ctx, provider: crypto });
+    device.firmware.applyMessage(c.message);
+    const id = g.lockIdentity(v14, lobby.id)!;
+    const entries = entriesFromSpecs(g.credentialsForDoor(v14, lobby.id, ctx), deriveIndexKey(id.contentKey, id.lockId), crypto);
+    const now = Date.now();
+    const old = issueFullSet({ issuer: g.issuerFor(v14, prop.id), lockId: id.lockId, contentKey: id.contentKey, seq: 1, entries, secrets: g.propertySecrets(v14, prop.id), issuedAt: Math.floor(now / 1000), digestForm: 'body', provider: crypto });
+    v14.prepare('INSERT INTO door_sets (door_id, seq, digest, payload, created_at, body, lock_generation) VALUES (?, 1, ?, ?, ?, ?, ?)').run(lobby.id, old.digest, old.bytes, now, old.body, id.generation);
+    v14.prepare('UPDATE door_sync_state SET compiled_seq = 1, compiled_digest = ?, compiled_at = ?, compiled_through = journal_head WHERE door_id = ?').run(old.digest, now, lobby.id);
+    v14.prepare('INSERT INTO door_compiles (door_id, seq, through_change) SELECT door_id, 1, compiled_through FROM door_sync_state WHERE door_id = ?').run(lobby.id);
+    g.acceptReceipt(v14, lobby.id, device.firmware.applySetMessage(old.bytes).receipt, { ctx, provider: crypto });
+    expect(device.firmware.enterCode(sam.code)).toMatchObject({ granted: true });
+    v14.close();
+
+    const db = store(file);
+    await serve(device);
+    // The manager revokes Sam; Jane's phone carries the change to the offline door.
+    g.revokeAllKeys(db, sam.person.id, ctx);
+    const phone = await Phone.create({ radio: air!, key: jane.key, profile: 'ios', crypto });
+    cleanup.push(() => phone.close());
+    const bundles = await g.relayBundlesFor(db, jane.person.id, { onlyOffline: true, provider: crypto });
+    expect(bundles.map((b) => [b.seq, b.fullPlain !== undefined])).toEqual([[2, true]]);
+    expect(setRow(db, lobby.id, 2).form).toBe('entries');
+    for (const b of bundles) phone.carry(b);
+    const visit = await phone.visit(fromHex(LOCK_ID));
+    expect(visit).toMatchObject({ relayError: null, relay: { seq: 2, fellBack: true }, entryDigestRefused: { firmware: oldFw } });
+    expect(device.firmware.enterCode(sam.code)).toMatchObject({ granted: false });
+    expect(device.firmware.enterCode(jane.code)).toMatchObject({ granted: true });
+    // The receipt names set 2 by its body digest: recorded as enforced, and the refusal learned.
+    expect(g.acceptVisit(db, visit, { provider: crypto })).toMatchObject({ enforcedSeq: 2, advanced: true });
+    expect(g.doorSyncState(db, lobby.id).enforcedDigest).toEqual(digestFromScratch(db, lobby.id, prop.id, 2, 'body').digest);
+    expect(g.entryDigestSupport(db, lobby.id, oldFw)).toBe(false);
   }, 60_000);
 });

@@ -1136,8 +1136,26 @@ export async function recompileForDigestForm(db: Db, doorId: number, why: string
   return true;
 }
 
-/** The stored body of a compiled set, sealed as the full set it stands for, ready for the issuer's signature. */
-function fullSetOf(db: Db, doorId: number, seq: number, o: CompilerOptions): { issuer: PropertyIssuer; message: PreparedMessage<IssuedSet> } {
+/**
+ * The door's newest compiled set, when it is named by its entry digest, as a full set named by
+ * SHA-256 of its body instead (PROTOCOL.md §4.6): the fallback a relay bundle carries for a lock
+ * not known to take the entry digest (`fullPlain`; firmware from before it refuses the entry form
+ * as MALFORMED, and a phone cannot come back to ask). Signed now through the property's signer,
+ * not stored: the lock's receipt then carries the body digest, which acceptReceipt takes for
+ * this sequence. Null when the newest set is in the body form already, or none is compiled.
+ */
+export async function fullSetPlain(db: Db, doorId: number, o: CompilerOptions = {}): Promise<Uint8Array | null> {
+  const { compiledSeq } = doorSeqs(db, doorId);
+  if (compiledSeq === 0 || compiledDigestForm(db, doorId) !== 'entries') return null;
+  const { issuer, message } = fullSetOf(db, doorId, compiledSeq, o, 'body');
+  return (await signAs(issuer, message, `full set ${compiledSeq} of door ${doorId} (body digest)`, o)).bytes;
+}
+
+/**
+ * The stored body of a compiled set, sealed as the full set it stands for, ready for the issuer's
+ * signature; `asBody`: named by SHA-256 of its body whatever form it was compiled in (fullSetPlain).
+ */
+function fullSetOf(db: Db, doorId: number, seq: number, o: CompilerOptions, asBody?: 'body'): { issuer: PropertyIssuer; message: PreparedMessage<IssuedSet> } {
   const identity = lockIdentity(db, doorId);
   const row = one<{ digest: Buffer; form: DigestForm; acc: Buffer | null; createdAt: number; gen: number | null }>(
     db,
@@ -1160,9 +1178,9 @@ function fullSetOf(db: Db, doorId: number, seq: number, o: CompilerOptions): { i
     body,
     // The form and digest the set was compiled under: the delta of the same sequence names the
     // same set the same way, and the lock's receipt must match what the door_sets row says.
-    digestForm: row.form,
-    digest: view(row.digest),
-    ...(row.acc ? { entryAcc: view(row.acc) } : {}),
+    ...(asBody
+      ? { digestForm: 'body' as const }
+      : { digestForm: row.form, digest: view(row.digest), ...(row.acc ? { entryAcc: view(row.acc) } : {}) }),
     provider: providerOf(o),
   });
   return { issuer, message };
@@ -1176,7 +1194,17 @@ export function acceptReceipt(db: Db, doorId: number, receiptBytes: Uint8Array, 
   confirmCommissioning(db, doorId, o);
   if (receipt.seq === 0) return { receipt, advanced: false, state: doorSyncState(db, doorId) };
   const r = tx(db, () => {
-    const rec = recordReceipt(db, { doorId, seq: receipt.seq, digest: receipt.digest, at: receipt.time * 1000 });
+    const rec = recordReceipt(db, {
+      doorId,
+      seq: receipt.seq,
+      digest: receipt.digest,
+      at: receipt.time * 1000,
+      // An entry-form set whose lock took its body-form full set (fullSetPlain) instead.
+      bodyDigest: () => {
+        const body = bodyOf(db, doorId, receipt.seq, o);
+        return body ? providerOf(o).sha256(body) : null;
+      },
+    });
     if (rec.advanced) materializeBody(db, doorId, receipt.seq, o);
     return rec;
   });

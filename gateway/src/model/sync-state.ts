@@ -165,11 +165,19 @@ export interface ReceiptInput {
   digest: Uint8Array;
   /** Time on the receipt (the lock's clock), Unix ms. */
   at: number;
+  /**
+   * SHA-256 of the body of set `seq`, asked only when the set was compiled in the entry form and
+   * the receipt's digest is not its entry digest: a lock from before the entry digest that took
+   * the body-form full set of the same sequence (a relay bundle's `fullPlain`) names it so.
+   */
+  bodyDigest?: () => Uint8Array | null;
 }
 
 /**
  * Records a lock's (already verified) receipt. The enforced sequence only moves forward: a phone
  * may relay an old receipt late, and that must not make a door look further behind than it is.
+ * The digest must be the one the set was compiled under, or, for a set compiled in the entry
+ * form, SHA-256 of its body (`bodyDigest`); the digest the lock reported is what is recorded.
  */
 export function recordReceipt(db: Db, r: ReceiptInput): { advanced: boolean; state: DoorSyncState } {
   return tx(db, () => {
@@ -179,7 +187,9 @@ export function recordReceipt(db: Db, r: ReceiptInput): { advanced: boolean; sta
       throw new GatewayError('RECEIPT_MISMATCH', `door ${r.doorId} reports sequence ${r.seq}, but the gateway compiled only up to ${s.compiledSeq}`);
     }
     if (r.seq <= s.enforcedSeq) return { advanced: false, state: s };
-    if (!set || Buffer.compare(Buffer.from(set.digest), Buffer.from(r.digest)) !== 0) {
+    const same = (d: Uint8Array | null | undefined): boolean => !!d && Buffer.compare(Buffer.from(d), Buffer.from(r.digest)) === 0;
+    const entryForm = (): boolean => one<{ form: string }>(db, 'SELECT digest_form AS form FROM door_sets WHERE door_id = ? AND seq = ?', r.doorId, r.seq)?.form === 'entries';
+    if (!set || !(same(set.digest) || (r.bodyDigest && entryForm() && same(r.bodyDigest())))) {
       throw new GatewayError('RECEIPT_MISMATCH', `door ${r.doorId} reports a digest for sequence ${r.seq} that the gateway did not compile`);
     }
     run(db, 'UPDATE door_sync_state SET enforced_seq = ?, enforced_digest = ?, last_receipt_at = ? WHERE door_id = ?', r.seq, Buffer.from(r.digest), r.at, r.doorId);

@@ -18,7 +18,7 @@ import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
 import { all, nowOf, one, type Ctx } from '../model/base.js';
 import { doorSeqs, doorSyncState } from '../model/sync-state.js';
-import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDirtyAsync, compileDoorNow, compiledDigestForm, doorTimeSync, lockIdentity, receiptedDigestForm, recompileForDigestForm, sameDevice, syncPayload, type CompilerOptions, type SignerResolver } from '../compiler/index.js';
+import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDirtyAsync, compileDoorNow, compiledDigestForm, doorTimeSync, fullSetPlain, lockIdentity, receiptedDigestForm, recompileForDigestForm, sameDevice, syncPayload, type CompilerOptions, type SignerResolver } from '../compiler/index.js';
 import { entryDigestSupport, recordEntryDigestSupport } from '../model/claim-support.js';
 import { doorsWithStaleTime, recordDoorTime, recordRelayedTime, recordTransitionSupport, transitionSupport, type LockLocalTime } from '../model/door-time.js';
 import { journalDueWindows } from '../model/window-boundaries.js';
@@ -515,7 +515,8 @@ function doorsOf(db: Db, personId: number, nowMinute: number): number[] {
 
 /**
  * What a person's phone should carry: for each door they can open that enforces an older set
- * than compiled, the delta from the enforced sequence (if compiled) and the full set; and for
+ * than compiled, the delta from the enforced sequence (if compiled) and the full set (and, for a
+ * lock not known to take the entry digest, the full set in the body form: `fullPlain`); and for
  * each door whose lock has not applied an issuer-rotation anchor update, those updates (pushed
  * first; acceptEvents marks them applied from the lock's signed event log). Compiles pending
  * changes first, so the phone never carries a set that is already stale.
@@ -532,10 +533,12 @@ export async function relayBundlesFor(db: Db, personId: number, o: CompilerOptio
     const identity = lockIdentity(db, doorId);
     if (!identity) continue;
     if (doorSyncState(db, doorId).pendingChanges > 0) await compileDoorNow(db, doorId, opts);
-    // A phone carries one form (it cannot come back to ask): the one the lock is known to take,
-    // the entry digest while not known (a refusal comes back with the visit: acceptVisit). A set
+    // A phone cannot come back to ask: it carries the form the lock is known to take; while that
+    // is not known, the entry form and, to fall back to, the same sequence in the body form
+    // (`fullPlain`, like timeSyncPlain; a refusal comes back with the visit: acceptVisit). A set
     // compiled before a refusal was learned is compiled again in the body form.
-    if (entryDigestSupport(db, doorId) === false) await recompileForDigestForm(db, doorId, 'lock refuses the entry digest: recompiled in the body form', opts);
+    const support = entryDigestSupport(db, doorId);
+    if (support === false) await recompileForDigestForm(db, doorId, 'lock refuses the entry digest: recompiled in the body form', opts);
     const state = doorSyncState(db, doorId);
     const anchorUpdates = pendingAnchorUpdates(db, doorId).map((u) => u.message);
     const behind = state.enforcedSeq < state.compiledSeq;
@@ -545,12 +548,14 @@ export async function relayBundlesFor(db: Db, personId: number, o: CompilerOptio
     if (!behind && anchorUpdates.length === 0 && !timeDue) continue;
     const delta = behind ? await syncPayload(db, doorId, state.enforcedSeq, opts) : null;
     const full = behind ? (await syncPayload(db, doorId, -1, { ...opts, forceFull: true }))! : null;
+    const fullPlain = full && support === null && full.digestForm === 'entries' ? await fullSetPlain(db, doorId, opts) : null;
     out.push({
       doorId,
       seq: state.compiledSeq,
       lockId: fromHex(d.lockId),
       ...(full ? { full: full.bytes } : {}),
       ...(delta?.kind === 'delta' ? { delta: delta.bytes } : {}),
+      ...(fullPlain ? { fullPlain } : {}),
       ...(anchorUpdates.length > 0 ? { anchorUpdates } : {}),
       ...(await relayTimeSync(db, doorId, opts)),
       ...(timeDue ? { timeSyncDue: true } : {}),

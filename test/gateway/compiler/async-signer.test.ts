@@ -7,9 +7,10 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { deviceKeysFromSeed, localSigner, openSetMessage, ProtocolError, signingKeyFromSeed, toHex, type IssuerSigner } from '@latchkit/protocol';
-import { commissionDoor, compileDirty, compileDirtyAsync, issuerFor, lockIdentity, syncPayload, trustAnchors } from '../../../gateway/src/compiler/index.js';
+import { commissionDoor, compileDirty, compileDirtyAsync, compiledBody, fullSetPlain, issuerFor, lockIdentity, syncPayload, trustAnchors } from '../../../gateway/src/compiler/index.js';
 import { addIssuerKey, doorSeqs } from '../../../gateway/src/model/sync-state.js';
 import { recordEntryDigestSupport } from '../../../gateway/src/model/claim-support.js';
+import { nodeCryptoProvider } from '@latchkit/protocol/node';
 import { startWorkerSigner, type WorkerSigner } from '../../../bench/worker-signer.js';
 import { fixture, resident } from '../helpers.js';
 
@@ -163,5 +164,20 @@ describe('compileDirtyAsync', () => {
     expect(row.form).toBe('body');
     expect(await opens(f, f.lobby.id)).toBe(1);
     expect(compileDirty(f.db, { ctx: f.ctx })).toEqual([]);
+  });
+
+  it("the body-form fallback of an entry-form set (a relay bundle's fullPlain) is signed through the signer and names the set by SHA-256 of its body", async () => {
+    const { f } = await commissioned();
+    const local = localSigner(issuerFor(f.db, f.prop.id));
+    let asked = 0;
+    const counting: IssuerSigner = { ...local, sign: async (m) => ((asked += 1), local.sign(m)) };
+    expect((await compileDirtyAsync(f.db, { ctx: f.ctx, signerFor: () => counting, doorIds: [f.lobby.id] })).failed).toEqual([]);
+    asked = 0;
+    const plain = (await fullSetPlain(f.db, f.lobby.id, { ctx: f.ctx, signerFor: () => counting }))!;
+    expect(asked).toBe(1);
+    const identity = lockIdentity(f.db, f.lobby.id)!;
+    const opened = openSetMessage(plain, { lockId: identity.lockId, anchors: trustAnchors(f.db, f.prop.id), contentKey: identity.contentKey, seq: 0, current: null });
+    expect([opened.seq, opened.digestForm]).toEqual([1, 'body']);
+    expect(opened.digest).toEqual(nodeCryptoProvider.sha256(compiledBody(f.db, f.lobby.id, 1)!));
   });
 });
