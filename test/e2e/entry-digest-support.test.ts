@@ -8,7 +8,8 @@
  * contradicts (any read-only token can upload one, with a receipt read from the lock or replayed)
  * is ignored; after migration 15 (every door's support unknown) an offline door whose lock is from
  * before the entry digest takes the first relayed set, a revocation included, through the
- * body-form fallback the bundle carries (`fullPlain`), and its receipt is recorded.
+ * body-form fallback the bundle carries (`fullPlain`), and its receipt is recorded; an offline
+ * door's refusal is forgotten once a phone's visit upload reports another firmware string.
  */
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -200,5 +201,65 @@ describe('relay bundles for doors whose lock is not known to take the entry dige
     expect(g.acceptVisit(db, visit, { provider: crypto })).toMatchObject({ enforcedSeq: 2, advanced: true });
     expect(g.doorSyncState(db, lobby.id).enforcedDigest).toEqual(digestFromScratch(db, lobby.id, prop.id, 2, 'body').digest);
     expect(g.entryDigestSupport(db, lobby.id, oldFw)).toBe(false);
+  }, 60_000);
+});
+
+describe('an offline door whose lock is updated', () => {
+  it("a phone's visit upload carries the lock's firmware string: a refusal learned under another one is forgotten, and the next bundle is in the entry form again", async () => {
+    const file = join(dir(), 'latchkit.db');
+    const ctx: g.Ctx = { actor: 'e2e' };
+    const db = store(file);
+    const { prop, lobby, key } = build(db, ctx, 'offline');
+    const oldFw = 'latchkit-sim/0.0.9';
+    const device = lockDevice({ beforeEntryDigest: true, firmware: oldFw });
+    const info = device.firmware.info();
+    const c = await g.commissionDoor(db, lobby.id, { signingPublic: info.deviceSigningPublic, encryptionPublic: info.deviceEncryptionPublic }, { ctx, provider: crypto });
+    device.firmware.applyMessage(c.message);
+    g.acceptReceipt(db, lobby.id, device.firmware.receipt(), { ctx, provider: crypto });
+    const served = await serve(device);
+    const jane = invite(db, prop.id, key.id, 'Jane', ctx);
+    const phone = await Phone.create({ radio: air!, key: jane.key, profile: 'ios', crypto });
+    cleanup.push(() => phone.close());
+    for (const b of await g.relayBundlesFor(db, jane.person.id, { onlyOffline: true, provider: crypto })) phone.carry(b);
+    const refused = await phone.visit(fromHex(LOCK_ID));
+    expect(refused).toMatchObject({ firmware: oldFw, entryDigestRefused: { firmware: oldFw } });
+    g.acceptVisit(db, refused, { provider: crypto });
+    expect(g.entryDigestSupport(db, lobby.id)).toBe(false);
+    // A visit under the same firmware changes nothing.
+    g.acceptVisit(db, await phone.visit(fromHex(LOCK_ID)), { provider: crypto });
+    expect(g.entryDigestSupport(db, lobby.id)).toBe(false);
+
+    // The lock's firmware is updated (same flash); every phone visit reads its info.
+    await served.stop();
+    const updated = lockDevice({ firmware: 'latchkit-sim/1.0.0', storage: device.storage });
+    await serve(updated);
+    const visit = await phone.visit(fromHex(LOCK_ID));
+    expect(visit.firmware).toBe('latchkit-sim/1.0.0');
+    // Uploaded over HTTP, as a resident app backend does.
+    const app = await g.buildApp({ db });
+    cleanup.push(() => app.close());
+    const token = g.createToken(db, { name: 'resident app backend', role: 'read_only' }, ctx).secret;
+    const res = await app.inject({
+      method: 'POST',
+      url: `/properties/${prop.id}/visits`,
+      headers: { authorization: `Bearer ${token}` },
+      payload: { lockId: LOCK_ID, receipt: Buffer.from(visit.receipt).toString('base64'), firmware: visit.firmware },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(g.entryDigestSupport(db, lobby.id)).toBeNull();
+    const sam = invite(db, prop.id, key.id, 'Sam', ctx);
+    const next = await g.relayBundlesFor(db, jane.person.id, { onlyOffline: true, provider: crypto });
+    expect(next.map((b) => [b.seq, b.fullPlain !== undefined])).toEqual([[2, true]]);
+    expect(setRow(db, lobby.id, 2).form).toBe('entries');
+    for (const b of next) phone.carry(b);
+    const taken = await phone.visit(fromHex(LOCK_ID));
+    expect(taken).toMatchObject({ relay: { seq: 2, fellBack: false }, relayError: null, entryDigestRefused: null });
+    expect(updated.firmware.enterCode(sam.code)).toMatchObject({ granted: true });
+    g.acceptVisit(db, taken, { provider: crypto });
+    expect(g.doorSyncState(db, lobby.id).enforcedDigest).toEqual(Uint8Array.from(setRow(db, lobby.id, 2).digest));
+    // Its receipt names the entry-form set by its entry digest: the lock takes it, and the next bundle carries no fallback.
+    expect(g.entryDigestSupport(db, lobby.id, 'latchkit-sim/1.0.0')).toBe(true);
+    invite(db, prop.id, key.id, 'Bob', ctx);
+    expect((await g.relayBundlesFor(db, jane.person.id, { onlyOffline: true, provider: crypto })).map((b) => [b.seq, b.fullPlain !== undefined])).toEqual([[3, false]]);
   }, 60_000);
 });

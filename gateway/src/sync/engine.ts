@@ -19,7 +19,7 @@ import { GatewayError } from '../errors.js';
 import { all, nowOf, one, type Ctx } from '../model/base.js';
 import { doorSeqs, doorSyncState } from '../model/sync-state.js';
 import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDirtyAsync, compileDoorNow, compiledDigestForm, doorTimeSync, fullSetPlain, lockIdentity, receiptedDigestForm, recompileForDigestForm, sameDevice, syncPayload, type CompilerOptions, type SignerResolver } from '../compiler/index.js';
-import { entryDigestSupport, recordEntryDigestSupport } from '../model/claim-support.js';
+import { entryDigestSupport, forgetRefusalsUnderOtherFirmware, recordEntryDigestSupport } from '../model/claim-support.js';
 import { doorsWithStaleTime, recordDoorTime, recordRelayedTime, recordTransitionSupport, transitionSupport, type LockLocalTime } from '../model/door-time.js';
 import { journalDueWindows } from '../model/window-boundaries.js';
 import { pendingAnchorUpdates } from '../compiler/rotation.js';
@@ -608,13 +608,27 @@ function compiledSetForm(db: Db, doorId: number, seq: number): DigestForm | null
  */
 export function acceptVisit(
   db: Db,
-  report: Pick<VisitReport, 'lockId' | 'receipt' | 'events'> & Partial<Pick<VisitReport, 'timeSyncTold' | 'entryDigestRefused'>>,
+  report: Pick<VisitReport, 'lockId' | 'receipt' | 'events'> & Partial<Pick<VisitReport, 'timeSyncTold' | 'entryDigestRefused' | 'firmware'>>,
   o: { ctx?: Ctx; provider?: CryptoProvider } = {},
 ): { doorId: number; enforcedSeq: number; advanced: boolean; eventsUploaded: number; eventsRefused: string | null } {
   const door = one<{ id: number }>(db, 'SELECT id FROM doors WHERE lock_id = ?', report.lockId);
   if (!door) throw new GatewayError('DOOR_NOT_FOUND', `no door has lock ${report.lockId}`);
   const accepted = acceptReceipt(db, door.id, report.receipt, o);
   // Recorded only with a receipt that verified: the visit really reached this door's lock.
+  // The lock's firmware string from the phone's info read: a refusal learned under another one
+  // is forgotten (updated firmware is asked again; the bundle carries the fallback meanwhile).
+  if (report.firmware) {
+    forgetRefusalsUnderOtherFirmware(db, door.id, report.firmware);
+    // A receipt the lock signed for an entry-form set under its entry digest proves it takes it:
+    // the door's bundles stop carrying the body-form fallback.
+    if (
+      accepted.receipt.seq > 0 &&
+      entryDigestSupport(db, door.id, report.firmware) === null &&
+      receiptedDigestForm(db, door.id, accepted.receipt.seq, accepted.receipt.digest, o) === 'entries'
+    ) {
+      recordEntryDigestSupport(db, door.id, true, report.firmware);
+    }
+  }
   if (report.timeSyncTold) recordRelayedTime(db, door.id, report.timeSyncTold, nowOf(o.ctx ?? {}));
   // The phone's word, as for local time: the lock refused the entry-digest set it carried. The
   // door's next relay bundle (relayBundlesFor) and sync carry the body form. Only a refusal the

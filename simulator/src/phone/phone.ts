@@ -113,6 +113,12 @@ export interface WithheldMessage {
 export interface VisitReport {
   lockId: string;
   info: LockInfo;
+  /**
+   * The lock's firmware string from its info read on this visit (`info.firmware`), for the
+   * backend's record of what the lock takes: a refusal of a claim learned under another firmware
+   * string is forgotten (the lock was updated), and the next bundle asks again.
+   */
+  firmware: string | null;
   relay: RelayReport | null;
   /**
    * Set when the lock refused what was relayed (and no fallback helped): its error code. Also
@@ -328,6 +334,7 @@ export class Phone {
       return {
         lockId: toHex(lockId),
         info,
+        firmware: info.firmware ?? null,
         ...r.report,
         unlock,
         receipt,
@@ -421,6 +428,7 @@ export class Phone {
       return {
         lockId: hex,
         info,
+        firmware: info.firmware ?? null,
         ...r.report,
         unlock,
         receipt,

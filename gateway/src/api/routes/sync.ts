@@ -95,6 +95,15 @@ export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx, sign
         lockId: Type.String({ description: '16 lower-case hex digits (INVALID_LOCK_ID otherwise)' }),
         receipt: base64({ minLength: 4 }),
         events: Type.Optional(base64({ description: 'Concatenated 32-byte event records (base64)' })),
+        firmware: Type.Optional(
+          S.nullable(
+            Type.String({
+              maxLength: 64,
+              description:
+                "The lock's firmware string from its info read on this visit: a refusal of the entry digest or the transition claim recorded under another firmware string is forgotten (the lock was updated), and the next bundle asks again. Recorded only with a receipt that verifies",
+            }),
+          ),
+        ),
         timeSyncTold: Type.Optional(
           S.obj(
             {
@@ -140,6 +149,7 @@ export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx, sign
             lockId,
             receipt: fromB64(req.body.receipt),
             events,
+            ...(req.body.firmware ? { firmware: req.body.firmware } : {}),
             ...(req.body.timeSyncTold ? { timeSyncTold: req.body.timeSyncTold } : {}),
             ...(req.body.entryDigestRefused ? { entryDigestRefused: req.body.entryDigestRefused } : {}),
           },
