@@ -9,7 +9,8 @@
  * is ignored; after migration 15 (every door's support unknown) an offline door whose lock is from
  * before the entry digest takes the first relayed set, a revocation included, through the
  * body-form fallback the bundle carries (`fullPlain`), and its receipt is recorded; an offline
- * door's refusal is forgotten once a phone's visit upload reports another firmware string.
+ * door's refusal is forgotten once a phone's visit upload reports another firmware string; the
+ * door's sync state (API) shows the compiled and enforced sets' digest forms and the lock's support.
  */
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -197,10 +198,17 @@ describe('relay bundles for doors whose lock is not known to take the entry dige
     expect(visit).toMatchObject({ relayError: null, relay: { seq: 2, fellBack: true }, entryDigestRefused: { firmware: oldFw } });
     expect(device.firmware.enterCode(sam.code)).toMatchObject({ granted: false });
     expect(device.firmware.enterCode(jane.code)).toMatchObject({ granted: true });
+    // The sync state the API returns: set 2 compiled in the entry form, the lock still on set 1 (body form), support not known.
+    const app = await g.buildApp({ db });
+    cleanup.push(() => app.close());
+    const token = g.createToken(db, { name: 'manager', role: 'read_only' }, ctx).secret;
+    const syncState = async () => JSON.parse((await app.inject({ method: 'GET', url: `/properties/${prop.id}/doors/${lobby.id}/sync-state`, headers: { authorization: `Bearer ${token}` } })).body);
+    expect(await syncState()).toMatchObject({ compiledSeq: 2, enforcedSeq: 1, compiledDigestForm: 'entries', enforcedDigestForm: 'body', entryDigestSupport: null });
     // The receipt names set 2 by its body digest: recorded as enforced, and the refusal learned.
     expect(g.acceptVisit(db, visit, { provider: crypto })).toMatchObject({ enforcedSeq: 2, advanced: true });
     expect(g.doorSyncState(db, lobby.id).enforcedDigest).toEqual(digestFromScratch(db, lobby.id, prop.id, 2, 'body').digest);
     expect(g.entryDigestSupport(db, lobby.id, oldFw)).toBe(false);
+    expect(await syncState()).toMatchObject({ compiledSeq: 2, enforcedSeq: 2, compiledDigestForm: 'entries', enforcedDigestForm: 'body', entryDigestSupport: false });
   }, 60_000);
 });
 
@@ -259,6 +267,8 @@ describe('an offline door whose lock is updated', () => {
     expect(g.doorSyncState(db, lobby.id).enforcedDigest).toEqual(Uint8Array.from(setRow(db, lobby.id, 2).digest));
     // Its receipt names the entry-form set by its entry digest: the lock takes it, and the next bundle carries no fallback.
     expect(g.entryDigestSupport(db, lobby.id, 'latchkit-sim/1.0.0')).toBe(true);
+    const state = await app.inject({ method: 'GET', url: `/properties/${prop.id}/doors/${lobby.id}/sync-state`, headers: { authorization: `Bearer ${token}` } });
+    expect(JSON.parse(state.body)).toMatchObject({ enforcedSeq: 2, compiledDigestForm: 'entries', enforcedDigestForm: 'entries', entryDigestSupport: true });
     invite(db, prop.id, key.id, 'Bob', ctx);
     expect((await g.relayBundlesFor(db, jane.person.id, { onlyOffline: true, provider: crypto })).map((b) => [b.seq, b.fullPlain !== undefined])).toEqual([[3, false]]);
   }, 60_000);
