@@ -6,7 +6,7 @@ import type { CredentialSpec } from '@latchkit/protocol';
 import type { ActivityEntry, Door, Grant, Key, Keycard, Person, PhoneKey, Property, Unit } from './model/types.js';
 import type { ApiToken } from './model/tokens.js';
 import type { DoorChange } from './model/journal.js';
-import type { DoorSyncState, SyncTask } from './model/sync-state.js';
+import type { DoorDigestForms, DoorSyncState, SyncTask } from './model/sync-state.js';
 import { minuteToIso, msToIso } from './time.js';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -50,8 +50,9 @@ export const tokenView = (t: ApiToken) => ({
 });
 export const changeView = (c: DoorChange) => ({ id: c.id, reason: c.reason, at: iso(c.at), compiledSeq: c.compiledSeq });
 export const syncTaskView = (t: SyncTask) => ({ ...t, lastReceiptAt: msToIso(t.lastReceiptAt), changes: t.changes.map(changeView) });
-export const syncStateView = (s: DoorSyncState) => ({
+export const syncStateView = (s: DoorSyncState, forms: DoorDigestForms) => ({
   ...s,
+  ...forms,
   compiledDigest: hex(s.compiledDigest),
   compiledAt: msToIso(s.compiledAt),
   enforcedDigest: hex(s.enforcedDigest),

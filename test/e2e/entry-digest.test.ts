@@ -231,7 +231,7 @@ describe('entry digests at the gateway', () => {
     expect(device.firmware.enterCode(jane.code)).toMatchObject({ granted: true });
   }, 60_000);
 
-  it('a phone relay refused by a lock from before the entry digest is reported with the visit; the next bundle carries the body form', async () => {
+  it('a phone relay refused by a lock from before the entry digest falls back to the body-form full set it carries; the refusal comes back with the visit and the next bundle carries the body form', async () => {
     const file = join(dir(), 'latchkit.db');
     const ctx: g.Ctx = { actor: 'e2e' };
     const db = store(file);
@@ -248,13 +248,15 @@ describe('entry digests at the gateway', () => {
     const phone = await Phone.create({ radio: air!, key: jane.key, profile: 'ios', crypto });
     cleanup.push(() => phone.close());
 
-    // Not known either way: the bundle carries the entry form, which the lock refuses.
+    // Not known either way: the bundle carries the entry form and, to fall back to, the same
+    // sequence named by its body digest. The lock refuses the first and takes the second.
     const first = await g.relayBundlesFor(db, jane.person.id, { onlyOffline: true, provider: crypto });
-    expect(first.map((b) => [b.doorId, b.seq])).toEqual([[lobby.id, 1]]);
+    expect(first.map((b) => [b.doorId, b.seq, b.fullPlain !== undefined])).toEqual([[lobby.id, 1, true]]);
     expect(setRow(db, lobby.id, 1).form).toBe('entries');
     for (const b of first) phone.carry(b);
     const refused = await phone.visit(fromHex(LOCK_ID));
-    expect(refused).toMatchObject({ relay: null, relayError: 'MALFORMED', entryDigestRefused: { firmware: oldFw }, unlock: { granted: false } });
+    expect(refused).toMatchObject({ relay: { sent: 'full', fellBack: true, seq: 1 }, relayError: null, entryDigestRefused: { firmware: oldFw } });
+    expect(device.firmware.enterCode(jane.code)).toMatchObject({ granted: true });
     // Uploaded over HTTP, as a resident app backend does; recorded only with a receipt that verifies.
     const app = await g.buildApp({ db });
     cleanup.push(() => app.close());
@@ -266,17 +268,20 @@ describe('entry digests at the gateway', () => {
     expect((await upload({ lockId: LOCK_ID, receipt: forged.toString('base64'), entryDigestRefused: { firmware: oldFw } })).statusCode).toBe(422);
     expect(g.entryDigestSupport(db, lobby.id)).toBeNull();
     const res = await upload({ lockId: LOCK_ID, receipt, entryDigestRefused: refused.entryDigestRefused });
-    expect([res.statusCode, JSON.parse(res.body)]).toEqual([200, expect.objectContaining({ enforcedSeq: 0, advanced: false })]);
+    // The lock enforces set 1 under its body digest: that is the digest recorded.
+    expect([res.statusCode, JSON.parse(res.body)]).toEqual([200, expect.objectContaining({ enforcedSeq: 1, advanced: true })]);
+    expect(g.doorSyncState(db, lobby.id).enforcedDigest).toEqual(digestFromScratch(db, lobby.id, prop.id, 1, 'body').digest);
     expect(g.entryDigestSupport(db, lobby.id, oldFw)).toBe(false);
 
-    // The next bundle: set 1 compiled again as set 2 in the body form, which the lock takes.
+    // The next change: set 2 in the body form only, which the lock takes.
+    const ann = invite(db, prop.id, key.id, 'Ann', ctx);
     const second = await g.relayBundlesFor(db, jane.person.id, { onlyOffline: true, provider: crypto });
-    expect(second.map((b) => [b.doorId, b.seq])).toEqual([[lobby.id, 2]]);
+    expect(second.map((b) => [b.doorId, b.seq, b.fullPlain !== undefined])).toEqual([[lobby.id, 2, false]]);
     expect(setRow(db, lobby.id, 2).form).toBe('body');
     for (const b of second) phone.carry(b);
     const relayed = await phone.visit(fromHex(LOCK_ID));
-    expect(relayed).toMatchObject({ relay: { sent: 'full', seq: 2 }, relayError: null, entryDigestRefused: null });
-    expect(device.firmware.enterCode(jane.code)).toMatchObject({ granted: true });
+    expect(relayed).toMatchObject({ relay: { seq: 2, fellBack: false }, relayError: null, entryDigestRefused: null });
+    expect(device.firmware.enterCode(ann.code)).toMatchObject({ granted: true });
     expect(g.acceptVisit(db, relayed, { provider: crypto })).toMatchObject({ enforcedSeq: 2, advanced: true });
     expect(g.doorSyncState(db, lobby.id).enforcedDigest).toEqual(digestFromScratch(db, lobby.id, prop.id, 2, 'body').digest);
   }, 60_000);

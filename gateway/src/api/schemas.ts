@@ -367,6 +367,15 @@ export const syncState = obj({
   enforcedDigest: nullable(Type.String()),
   lastReceiptAt: nullableIso,
   pendingChanges: Type.Integer(),
+  compiledDigestForm: nullable(strEnum(['entries', 'body']), {
+    description: 'How the newest compiled set names itself: by its entry digest (PROTOCOL.md §4.7) or by SHA-256 of its body (§4.6); null when none is compiled',
+  }),
+  enforcedDigestForm: nullable(strEnum(['entries', 'body']), {
+    description: "How the lock's receipt names the set it enforces (body also for an entry-form set whose lock took the relay bundle's fullPlain); null when it enforces no set the gateway keeps",
+  }),
+  entryDigestSupport: nullable(Type.Boolean(), {
+    description: "Whether the door's lock takes sets named by their entry digest: false once it refused one (firmware from before it), null while not known",
+  }),
   changes: Type.Array(change),
   lockLocalTime: nullable(
     obj({

@@ -221,7 +221,7 @@ export function buildProgram(io: CliIo = processIo()): Command {
     .argument('<doorId>', 'door id', int('door id'))
     .action((id: number) => {
       const d = v.doorView(m.getDoor(store(), id));
-      const sync = v.syncStateView(m.doorSyncState(store(), id));
+      const sync = v.syncStateView(m.doorSyncState(store(), id), m.doorDigestForms(store(), id));
       const changes = m.doorChanges(store(), id, { limit: 10 }).map(v.changeView);
       show({ ...d, sync, changes }, () => `${record(d)}\n\nsync:\n${record(sync)}\n\nrecent changes:\n${table(changes, ['id', 'at', 'compiledSeq', 'reason'])}`);
     });

@@ -552,6 +552,22 @@ function storedEntryAcc(db: Db, doorId: number, seq: number, generation: number)
   return r?.acc && r.gen === generation ? view(r.acc) : null;
 }
 
+/**
+ * The form in which a lock that receipted set `seq` with `digest` enforces it: `entries` when the
+ * set was compiled in the entry form and the digest is its entry digest; `body` when the digest is
+ * SHA-256 of its body (a body-form set, or an entry-form set whose lock took the body-form full set
+ * a relay bundle carries as a fallback, `fullPlain`); null when the set is no longer kept or the
+ * digest is neither. The body is hashed only when the stored digest does not match.
+ */
+export function receiptedDigestForm(db: Db, doorId: number, seq: number, digest: Uint8Array, o: CompilerOptions = {}): DigestForm | null {
+  const r = one<{ digest: Buffer; form: DigestForm }>(db, 'SELECT digest, digest_form AS form FROM door_sets WHERE door_id = ? AND seq = ?', doorId, seq);
+  if (!r) return null;
+  if (equalBytes(view(r.digest), digest)) return r.form;
+  if (r.form !== 'entries') return null;
+  const body = bodyOf(db, doorId, seq, o);
+  return body && equalBytes(providerOf(o).sha256(body), digest) ? 'body' : null;
+}
+
 /** Exported for tests and tools: the body of a compiled set, however it is stored. */
 export function compiledBody(db: Db, doorId: number, seq: number, o: CompilerOptions = {}): Uint8Array | null {
   return bodyOf(db, doorId, seq, o);
@@ -669,7 +685,7 @@ interface PreparedDoor {
   /** The issuer key that must sign (issuerSigner; the synchronous path: storedKey). */
   issuer: PropertyIssuer;
   message: PreparedMessage<IssuedSet>;
-  /** False when the door's sequences or lock changed since the set was prepared (another compile, a receipt). */
+  /** False when the door's sequences, lock or digest form changed since the set was prepared (another compile, a receipt, a refusal of the entry digest). */
   stillCurrent(db: Db): boolean;
   /** Store the signed set (in the caller's transaction) and describe it. */
   finish(signature: Uint8Array): CompiledDoorSet;
@@ -822,7 +838,13 @@ function prepareOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
     };
     const stillCurrent = (now: Db): boolean => {
       const s = doorSeqs(now, doorId);
-      return s.compiledSeq === state.compiledSeq && s.enforcedSeq === state.enforcedSeq && lockIdentity(now, doorId)?.generation === identity.generation;
+      return (
+        s.compiledSeq === state.compiledSeq &&
+        s.enforcedSeq === state.enforcedSeq &&
+        lockIdentity(now, doorId)?.generation === identity.generation &&
+        // A refusal of the entry digest learned while the set was being signed (or a forgotten one).
+        doorDigestForm(now, doorId) === digestForm
+      );
     };
     return { doorId, propertyId: identity.propertyId, issuer, message, stillCurrent, finish };
   });
@@ -940,10 +962,29 @@ const SIGN_BATCH = 64;
  * and sealed in one transaction, the batch's signatures are requested concurrently (so a 5 ms
  * KMS costs ~5 ms per batch, not per door), and the signed sets are stored in a second
  * transaction. A door whose signature fails or times out is reported in `failed` and left
- * untouched, as is one that changed meanwhile (another compile, a receipt): both stay in the
- * journal, so the next compile run (the sync engine's next pass) does them again.
+ * untouched: it stays in the journal, so the next compile run (the sync engine's next pass) does
+ * it again. A door that changed meanwhile (another compile, a receipt, a refusal of the entry
+ * digest) is not written either; it is prepared again in this run while it is still pending (at
+ * most STALE_ROUNDS times), so a set named in a form the lock is now known to refuse is never stored.
  */
 export async function compileDirtyAsync(db: Db, opts: AsyncCompileOptions = {}): Promise<AsyncCompileResult> {
+  const compiled: CompiledDoorSet[] = [];
+  const failed: AsyncCompileResult['failed'] = [];
+  let doorIds = opts.doorIds;
+  for (let round = 0; round <= STALE_ROUNDS; round++) {
+    const r = await compileDirtyAsyncOnce(db, { ...opts, ...(doorIds ? { doorIds } : {}) });
+    compiled.push(...r.compiled);
+    failed.push(...r.failed);
+    if (r.stale.length === 0) break;
+    doorIds = r.stale;
+  }
+  return { compiled, failed };
+}
+
+/** Rounds compileDirtyAsync prepares a door again that changed while its signature was out. */
+const STALE_ROUNDS = 2;
+
+async function compileDirtyAsyncOnce(db: Db, opts: AsyncCompileOptions): Promise<AsyncCompileResult & { stale: number[] }> {
   const { o, order, cache, restore } = planRun(db, opts);
   const batchSize = Math.max(1, opts.batch ?? SIGN_BATCH);
   const signers = new Map<number, IssuerSigner>();
@@ -957,6 +998,7 @@ export async function compileDirtyAsync(db: Db, opts: AsyncCompileOptions = {}):
   };
   const results = new Array<CompiledDoorSet | null>(order.length).fill(null);
   const failed: AsyncCompileResult['failed'] = [];
+  const stale: number[] = [];
   try {
     let next = 0;
     while (next < order.length) {
@@ -980,6 +1022,8 @@ export async function compileDirtyAsync(db: Db, opts: AsyncCompileOptions = {}):
             failed.push({ doorId: door.doorId, error: e instanceof ProtocolError || e instanceof GatewayError ? e : new ProtocolError('SIGNER_FAILED', `door ${door.doorId}: ${String(e)}`, { cause: e }) });
           } else if (door.stillCurrent(db)) {
             results[i] = door.finish(s.value);
+          } else {
+            stale.push(door.doorId);
           }
         });
       });
@@ -988,7 +1032,7 @@ export async function compileDirtyAsync(db: Db, opts: AsyncCompileOptions = {}):
   } finally {
     restore();
   }
-  return { compiled: results.filter((r): r is CompiledDoorSet => r !== null), failed };
+  return { compiled: results.filter((r): r is CompiledDoorSet => r !== null), failed, stale };
 }
 
 /**
@@ -1092,8 +1136,26 @@ export async function recompileForDigestForm(db: Db, doorId: number, why: string
   return true;
 }
 
-/** The stored body of a compiled set, sealed as the full set it stands for, ready for the issuer's signature. */
-function fullSetOf(db: Db, doorId: number, seq: number, o: CompilerOptions): { issuer: PropertyIssuer; message: PreparedMessage<IssuedSet> } {
+/**
+ * The door's newest compiled set, when it is named by its entry digest, as a full set named by
+ * SHA-256 of its body instead (PROTOCOL.md §4.6): the fallback a relay bundle carries for a lock
+ * not known to take the entry digest (`fullPlain`; firmware from before it refuses the entry form
+ * as MALFORMED, and a phone cannot come back to ask). Signed now through the property's signer,
+ * not stored: the lock's receipt then carries the body digest, which acceptReceipt takes for
+ * this sequence. Null when the newest set is in the body form already, or none is compiled.
+ */
+export async function fullSetPlain(db: Db, doorId: number, o: CompilerOptions = {}): Promise<Uint8Array | null> {
+  const { compiledSeq } = doorSeqs(db, doorId);
+  if (compiledSeq === 0 || compiledDigestForm(db, doorId) !== 'entries') return null;
+  const { issuer, message } = fullSetOf(db, doorId, compiledSeq, o, 'body');
+  return (await signAs(issuer, message, `full set ${compiledSeq} of door ${doorId} (body digest)`, o)).bytes;
+}
+
+/**
+ * The stored body of a compiled set, sealed as the full set it stands for, ready for the issuer's
+ * signature; `asBody`: named by SHA-256 of its body whatever form it was compiled in (fullSetPlain).
+ */
+function fullSetOf(db: Db, doorId: number, seq: number, o: CompilerOptions, asBody?: 'body'): { issuer: PropertyIssuer; message: PreparedMessage<IssuedSet> } {
   const identity = lockIdentity(db, doorId);
   const row = one<{ digest: Buffer; form: DigestForm; acc: Buffer | null; createdAt: number; gen: number | null }>(
     db,
@@ -1116,9 +1178,9 @@ function fullSetOf(db: Db, doorId: number, seq: number, o: CompilerOptions): { i
     body,
     // The form and digest the set was compiled under: the delta of the same sequence names the
     // same set the same way, and the lock's receipt must match what the door_sets row says.
-    digestForm: row.form,
-    digest: view(row.digest),
-    ...(row.acc ? { entryAcc: view(row.acc) } : {}),
+    ...(asBody
+      ? { digestForm: 'body' as const }
+      : { digestForm: row.form, digest: view(row.digest), ...(row.acc ? { entryAcc: view(row.acc) } : {}) }),
     provider: providerOf(o),
   });
   return { issuer, message };
@@ -1132,7 +1194,17 @@ export function acceptReceipt(db: Db, doorId: number, receiptBytes: Uint8Array, 
   confirmCommissioning(db, doorId, o);
   if (receipt.seq === 0) return { receipt, advanced: false, state: doorSyncState(db, doorId) };
   const r = tx(db, () => {
-    const rec = recordReceipt(db, { doorId, seq: receipt.seq, digest: receipt.digest, at: receipt.time * 1000 });
+    const rec = recordReceipt(db, {
+      doorId,
+      seq: receipt.seq,
+      digest: receipt.digest,
+      at: receipt.time * 1000,
+      // An entry-form set whose lock took its body-form full set (fullSetPlain) instead.
+      bodyDigest: () => {
+        const body = bodyOf(db, doorId, receipt.seq, o);
+        return body ? providerOf(o).sha256(body) : null;
+      },
+    });
     if (rec.advanced) materializeBody(db, doorId, receipt.seq, o);
     return rec;
   });

@@ -39,6 +39,22 @@ export function recordClaimSupport(db: Db, doorId: number, claim: OptionalClaim,
   run(db, `UPDATE lock_identities SET ${c.accepts} = ?, ${c.firmware} = ? WHERE door_id = ?`, accepts === null ? null : accepts ? 1 : 0, accepts === null ? null : firmware, doorId);
 }
 
+/**
+ * The lock reports `firmware` (a phone's visit upload): a refusal of a claim recorded under
+ * another firmware string is forgotten (the lock was updated, and is asked again; the relay
+ * bundle then carries the claim with its fallback). Returns the claims forgotten.
+ */
+export function forgetRefusalsUnderOtherFirmware(db: Db, doorId: number, firmware: string): OptionalClaim[] {
+  const forgotten: OptionalClaim[] = [];
+  for (const claim of Object.keys(COLUMNS) as OptionalClaim[]) {
+    if (claimSupport(db, doorId, claim) === false && claimSupport(db, doorId, claim, firmware) === null) {
+      recordClaimSupport(db, doorId, claim, null, null);
+      forgotten.push(claim);
+    }
+  }
+  return forgotten;
+}
+
 /** Other hardware may run other firmware: what the old lock took says nothing about it. */
 export function forgetClaimSupport(db: Db, doorId: number): void {
   for (const claim of Object.keys(COLUMNS) as OptionalClaim[]) recordClaimSupport(db, doorId, claim, null, null);

@@ -5,6 +5,7 @@ import { sealIssuerSecret } from '../store/key-encryption.js';
 import { all, nowOf, one, run, tx, type Ctx } from './base.js';
 import { CHANGE_COLUMNS, type DoorChange } from './journal.js';
 import { doorsWithStaleTime } from './door-time.js';
+import { entryDigestSupport } from './claim-support.js';
 
 /** What the gateway compiled for a door and what the door last confirmed it enforces. */
 export interface DoorSyncState {
@@ -41,6 +42,38 @@ export function doorSyncState(db: Db, doorId: number): DoorSyncState {
   );
   if (!r) throw new GatewayError('DOOR_NOT_FOUND', `door ${doorId} does not exist`);
   return { ...r, compiledDigest: u8(r.compiledDigest), enforcedDigest: u8(r.enforcedDigest) };
+}
+
+/** How a door's compiled and enforced sets name themselves, and whether its lock takes the entry digest. */
+export interface DoorDigestForms {
+  /** The newest compiled set's form (PROTOCOL.md §4.6, §4.7); null when none is compiled. */
+  compiledDigestForm: DigestForm | null;
+  /**
+   * The form the lock enforces its set in: `body` also for an entry-form set whose lock took its
+   * body-form full set (a relay bundle's `fullPlain`; the receipt named it by its body digest).
+   * Null when the lock enforces no set the gateway keeps.
+   */
+  enforcedDigestForm: DigestForm | null;
+  /** The lock takes the entry digest (true), refuses it (false), or is not known to (null). */
+  entryDigestSupport: boolean | null;
+}
+
+export function doorDigestForms(db: Db, doorId: number): DoorDigestForms {
+  const form = (seqColumn: 'compiled_seq' | 'enforced_seq') =>
+    one<{ form: DigestForm; digest: Buffer; enforced: Buffer | null }>(
+      db,
+      `SELECT ds.digest_form AS form, ds.digest, s.enforced_digest AS enforced FROM door_sync_state s
+         JOIN door_sets ds ON ds.door_id = s.door_id AND ds.seq = s.${seqColumn} WHERE s.door_id = ?`,
+      doorId,
+    );
+  const compiled = form('compiled_seq');
+  const enforced = form('enforced_seq');
+  return {
+    compiledDigestForm: compiled?.form ?? null,
+    // The receipt's digest was checked against the set (recordReceipt): the entry digest, or for an entry-form set its body digest.
+    enforcedDigestForm: enforced ? (enforced.form === 'entries' && enforced.enforced && Buffer.compare(enforced.digest, enforced.enforced) === 0 ? 'entries' : 'body') : null,
+    entryDigestSupport: entryDigestSupport(db, doorId),
+  };
 }
 
 /** The door's compiled and enforced sequences only: what a compile needs, without counting its journal. */
@@ -165,11 +198,19 @@ export interface ReceiptInput {
   digest: Uint8Array;
   /** Time on the receipt (the lock's clock), Unix ms. */
   at: number;
+  /**
+   * SHA-256 of the body of set `seq`, asked only when the set was compiled in the entry form and
+   * the receipt's digest is not its entry digest: a lock from before the entry digest that took
+   * the body-form full set of the same sequence (a relay bundle's `fullPlain`) names it so.
+   */
+  bodyDigest?: () => Uint8Array | null;
 }
 
 /**
  * Records a lock's (already verified) receipt. The enforced sequence only moves forward: a phone
  * may relay an old receipt late, and that must not make a door look further behind than it is.
+ * The digest must be the one the set was compiled under, or, for a set compiled in the entry
+ * form, SHA-256 of its body (`bodyDigest`); the digest the lock reported is what is recorded.
  */
 export function recordReceipt(db: Db, r: ReceiptInput): { advanced: boolean; state: DoorSyncState } {
   return tx(db, () => {
@@ -179,7 +220,9 @@ export function recordReceipt(db: Db, r: ReceiptInput): { advanced: boolean; sta
       throw new GatewayError('RECEIPT_MISMATCH', `door ${r.doorId} reports sequence ${r.seq}, but the gateway compiled only up to ${s.compiledSeq}`);
     }
     if (r.seq <= s.enforcedSeq) return { advanced: false, state: s };
-    if (!set || Buffer.compare(Buffer.from(set.digest), Buffer.from(r.digest)) !== 0) {
+    const same = (d: Uint8Array | null | undefined): boolean => !!d && Buffer.compare(Buffer.from(d), Buffer.from(r.digest)) === 0;
+    const entryForm = (): boolean => one<{ form: string }>(db, 'SELECT digest_form AS form FROM door_sets WHERE door_id = ? AND seq = ?', r.doorId, r.seq)?.form === 'entries';
+    if (!set || !(same(set.digest) || (r.bodyDigest && entryForm() && same(r.bodyDigest())))) {
       throw new GatewayError('RECEIPT_MISMATCH', `door ${r.doorId} reports a digest for sequence ${r.seq} that the gateway did not compile`);
     }
     run(db, 'UPDATE door_sync_state SET enforced_seq = ?, enforced_digest = ?, last_receipt_at = ? WHERE door_id = ?', r.seq, Buffer.from(r.digest), r.at, r.doorId);

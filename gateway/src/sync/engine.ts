@@ -17,9 +17,9 @@ import { CLOCK_BEHIND_S, connectLock, deliverSet, KnownLocks, RadioError, Simula
 import type { Db } from '../store/db.js';
 import { GatewayError } from '../errors.js';
 import { all, nowOf, one, type Ctx } from '../model/base.js';
-import { doorSyncState } from '../model/sync-state.js';
-import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDirtyAsync, compileDoorNow, doorTimeSync, lockIdentity, recompileForDigestForm, sameDevice, syncPayload, type CompilerOptions, type SignerResolver } from '../compiler/index.js';
-import { entryDigestSupport, recordEntryDigestSupport } from '../model/claim-support.js';
+import { doorSeqs, doorSyncState } from '../model/sync-state.js';
+import { acceptEvents, acceptReceipt, commissionDoor, compileDirty, compileDirtyAsync, compileDoorNow, compiledDigestForm, doorTimeSync, fullSetPlain, lockIdentity, receiptedDigestForm, recompileForDigestForm, sameDevice, syncPayload, type CompilerOptions, type SignerResolver } from '../compiler/index.js';
+import { entryDigestSupport, forgetRefusalsUnderOtherFirmware, recordEntryDigestSupport } from '../model/claim-support.js';
 import { doorsWithStaleTime, recordDoorTime, recordRelayedTime, recordTransitionSupport, transitionSupport, type LockLocalTime } from '../model/door-time.js';
 import { journalDueWindows } from '../model/window-boundaries.js';
 import { pendingAnchorUpdates } from '../compiler/rotation.js';
@@ -321,14 +321,19 @@ export class SyncEngine {
    * an `entryDigest` claim as MALFORMED: that answer is recorded with the lock-info firmware string
    * (model/claim-support.ts), the door is recompiled in the body form, and that set goes in the
    * same sync; an accepted entry-form set is recorded too. A refusal learned under another
-   * firmware string is forgotten first: the lock was updated, and its next set asks again.
+   * firmware string is forgotten first: the lock was updated, and its next set asks again. One
+   * learned under this firmware (from a phone's visit, or while a signer was signing the set)
+   * recompiles a waiting entry-form set first: what the lock is known to refuse never goes.
    */
   private async deliverNewest(client: LockClient, doorId: number, info: { seq: number; firmware: string }): Promise<Awaited<ReturnType<typeof deliverSet>>> {
     const opts = this.opts;
-    if (entryDigestSupport(this.db, doorId) === false && entryDigestSupport(this.db, doorId, info.firmware) === null) {
+    const support = entryDigestSupport(this.db, doorId, info.firmware);
+    if (support === null && entryDigestSupport(this.db, doorId) === false) {
       // Updated firmware: the set waiting for the lock was compiled for the one that refused.
       recordEntryDigestSupport(this.db, doorId, null, null);
       await recompileForDigestForm(this.db, doorId, 'lock firmware updated: asked for the entry digest again', opts);
+    } else if (support === false) {
+      await recompileForDigestForm(this.db, doorId, 'lock refuses the entry digest: recompiled in the body form', opts);
     }
     let form: DigestForm | null = null;
     const send = async (): Promise<Awaited<ReturnType<typeof deliverSet>>> => {
@@ -510,7 +515,8 @@ function doorsOf(db: Db, personId: number, nowMinute: number): number[] {
 
 /**
  * What a person's phone should carry: for each door they can open that enforces an older set
- * than compiled, the delta from the enforced sequence (if compiled) and the full set; and for
+ * than compiled, the delta from the enforced sequence (if compiled) and the full set (and, for a
+ * lock not known to take the entry digest, the full set in the body form: `fullPlain`); and for
  * each door whose lock has not applied an issuer-rotation anchor update, those updates (pushed
  * first; acceptEvents marks them applied from the lock's signed event log). Compiles pending
  * changes first, so the phone never carries a set that is already stale.
@@ -527,10 +533,12 @@ export async function relayBundlesFor(db: Db, personId: number, o: CompilerOptio
     const identity = lockIdentity(db, doorId);
     if (!identity) continue;
     if (doorSyncState(db, doorId).pendingChanges > 0) await compileDoorNow(db, doorId, opts);
-    // A phone carries one form (it cannot come back to ask): the one the lock is known to take,
-    // the entry digest while not known (a refusal comes back with the visit: acceptVisit). A set
+    // A phone cannot come back to ask: it carries the form the lock is known to take; while that
+    // is not known, the entry form and, to fall back to, the same sequence in the body form
+    // (`fullPlain`, like timeSyncPlain; a refusal comes back with the visit: acceptVisit). A set
     // compiled before a refusal was learned is compiled again in the body form.
-    if (entryDigestSupport(db, doorId) === false) await recompileForDigestForm(db, doorId, 'lock refuses the entry digest: recompiled in the body form', opts);
+    const support = entryDigestSupport(db, doorId);
+    if (support === false) await recompileForDigestForm(db, doorId, 'lock refuses the entry digest: recompiled in the body form', opts);
     const state = doorSyncState(db, doorId);
     const anchorUpdates = pendingAnchorUpdates(db, doorId).map((u) => u.message);
     const behind = state.enforcedSeq < state.compiledSeq;
@@ -540,12 +548,14 @@ export async function relayBundlesFor(db: Db, personId: number, o: CompilerOptio
     if (!behind && anchorUpdates.length === 0 && !timeDue) continue;
     const delta = behind ? await syncPayload(db, doorId, state.enforcedSeq, opts) : null;
     const full = behind ? (await syncPayload(db, doorId, -1, { ...opts, forceFull: true }))! : null;
+    const fullPlain = full && support === null && full.digestForm === 'entries' ? await fullSetPlain(db, doorId, opts) : null;
     out.push({
       doorId,
       seq: state.compiledSeq,
       lockId: fromHex(d.lockId),
       ...(full ? { full: full.bytes } : {}),
       ...(delta?.kind === 'delta' ? { delta: delta.bytes } : {}),
+      ...(fullPlain ? { fullPlain } : {}),
       ...(anchorUpdates.length > 0 ? { anchorUpdates } : {}),
       ...(await relayTimeSync(db, doorId, opts)),
       ...(timeDue ? { timeSyncDue: true } : {}),
@@ -568,23 +578,64 @@ async function relayTimeSync(db: Db, doorId: number, o: CompilerOptions): Promis
 }
 
 /**
+ * Whether a visit upload's `entryDigestRefused` can be true of the receipt it comes with. Any
+ * read-only token may upload a visit, and a lock's receipts can be read by anyone in range and
+ * replayed: the claim alone must not pin a door to the body digest. It is recorded only when the
+ * lock could have refused an entry-form set on that visit: the door's newest compiled set is in
+ * the entry form and newer than the receipt, or the lock enforces the receipt's entry-form set
+ * under its body digest (it took the relay bundle's `fullPlain` fallback). Never when the lock
+ * evidently takes the entry digest (the receipt names its set by it, or this firmware string is
+ * recorded as taking it), nor with a receipt older than the one the door is known to enforce.
+ */
+function entryDigestRefusalCredible(db: Db, doorId: number, receipt: { seq: number; digest: Uint8Array }, enforcedSeq: number, firmware: string | null, o: CompilerOptions): boolean {
+  if (receipt.seq < enforcedSeq) return false;
+  if (firmware !== null && entryDigestSupport(db, doorId, firmware) === true) return false;
+  const form = receipt.seq > 0 ? receiptedDigestForm(db, doorId, receipt.seq, receipt.digest, o) : null;
+  if (form === 'entries') return false;
+  if (form === 'body' && compiledSetForm(db, doorId, receipt.seq) === 'entries') return true;
+  return doorSeqs(db, doorId).compiledSeq > receipt.seq && compiledDigestForm(db, doorId) === 'entries';
+}
+
+/** The form a kept compiled set of the door is named in, or null when it is not kept. */
+function compiledSetForm(db: Db, doorId: number, seq: number): DigestForm | null {
+  return one<{ form: DigestForm }>(db, 'SELECT digest_form AS form FROM door_sets WHERE door_id = ? AND seq = ?', doorId, seq)?.form ?? null;
+}
+
+/**
  * Take back what a phone brought from a door: the lock's receipt and its new event records.
  * The receipt is verified on its own and recorded first (it says what the door enforces); an
  * event batch that does not verify is refused and reported, without undoing the receipt.
  */
 export function acceptVisit(
   db: Db,
-  report: Pick<VisitReport, 'lockId' | 'receipt' | 'events'> & Partial<Pick<VisitReport, 'timeSyncTold' | 'entryDigestRefused'>>,
+  report: Pick<VisitReport, 'lockId' | 'receipt' | 'events'> & Partial<Pick<VisitReport, 'timeSyncTold' | 'entryDigestRefused' | 'firmware'>>,
   o: { ctx?: Ctx; provider?: CryptoProvider } = {},
 ): { doorId: number; enforcedSeq: number; advanced: boolean; eventsUploaded: number; eventsRefused: string | null } {
   const door = one<{ id: number }>(db, 'SELECT id FROM doors WHERE lock_id = ?', report.lockId);
   if (!door) throw new GatewayError('DOOR_NOT_FOUND', `no door has lock ${report.lockId}`);
   const accepted = acceptReceipt(db, door.id, report.receipt, o);
   // Recorded only with a receipt that verified: the visit really reached this door's lock.
+  // The lock's firmware string from the phone's info read: a refusal learned under another one
+  // is forgotten (updated firmware is asked again; the bundle carries the fallback meanwhile).
+  if (report.firmware) {
+    forgetRefusalsUnderOtherFirmware(db, door.id, report.firmware);
+    // A receipt the lock signed for an entry-form set under its entry digest proves it takes it:
+    // the door's bundles stop carrying the body-form fallback.
+    if (
+      accepted.receipt.seq > 0 &&
+      entryDigestSupport(db, door.id, report.firmware) === null &&
+      receiptedDigestForm(db, door.id, accepted.receipt.seq, accepted.receipt.digest, o) === 'entries'
+    ) {
+      recordEntryDigestSupport(db, door.id, true, report.firmware);
+    }
+  }
   if (report.timeSyncTold) recordRelayedTime(db, door.id, report.timeSyncTold, nowOf(o.ctx ?? {}));
   // The phone's word, as for local time: the lock refused the entry-digest set it carried. The
-  // door's next relay bundle (relayBundlesFor) and sync carry the body form.
-  if (report.entryDigestRefused) recordEntryDigestSupport(db, door.id, false, report.entryDigestRefused.firmware);
+  // door's next relay bundle (relayBundlesFor) and sync carry the body form. Only a refusal the
+  // receipt leaves room for is recorded (entryDigestRefusalCredible).
+  if (report.entryDigestRefused && entryDigestRefusalCredible(db, door.id, accepted.receipt, accepted.state.enforcedSeq, report.entryDigestRefused.firmware, o)) {
+    recordEntryDigestSupport(db, door.id, false, report.entryDigestRefused.firmware);
+  }
   try {
     const { inserted } = acceptEvents(db, door.id, report.events as EventRecord[], { index: accepted.receipt.eventIndex, hash: accepted.receipt.eventHash }, o);
     return { doorId: door.id, enforcedSeq: accepted.state.enforcedSeq, advanced: accepted.advanced, eventsUploaded: inserted, eventsRefused: null };

@@ -68,6 +68,13 @@ export interface RelayBundle extends SetBundle {
    * phone cannot ask the backend again at the door, so it carries both and falls back.
    */
   timeSyncPlain?: Uint8Array;
+  /**
+   * The same sequence as `full`, as a full set named by SHA-256 of its body (PROTOCOL.md §4.6),
+   * for a lock not known to take the entry digest (§4.7): firmware from before it refuses the
+   * entry-form `delta` or `full` as MALFORMED, and the phone then pushes this on the same link.
+   * The visit still reports the refusal (`entryDigestRefused`).
+   */
+  fullPlain?: Uint8Array;
 }
 
 export interface VisitOptions {
@@ -106,6 +113,12 @@ export interface WithheldMessage {
 export interface VisitReport {
   lockId: string;
   info: LockInfo;
+  /**
+   * The lock's firmware string from its info read on this visit (`info.firmware`), for the
+   * backend's record of what the lock takes: a refusal of a claim learned under another firmware
+   * string is forgotten (the lock was updated), and the next bundle asks again.
+   */
+  firmware: string | null;
   relay: RelayReport | null;
   /**
    * Set when the lock refused what was relayed (and no fallback helped): its error code. Also
@@ -130,7 +143,8 @@ export interface VisitReport {
    * The lock refused the carried set as MALFORMED while it was named by its entry digest
    * (PROTOCOL.md §4.7): firmware from before the entry digest, which knows the body digest only.
    * With the lock's firmware string, for the backend's record of what the lock takes (it compiles
-   * the door's next sets in the body form). A phone cannot fall back at the door: it carries one form.
+   * the door's next sets in the body form). When the bundle carried `fullPlain`, the phone pushed
+   * it after the refusal (`relay` then reports it, `fellBack` true).
    */
   entryDigestRefused: { firmware: string | null } | null;
   unlock: { granted: boolean; reason: DenyReasonName; holder: number; eventIndex: number } | null;
@@ -320,6 +334,7 @@ export class Phone {
       return {
         lockId: toHex(lockId),
         info,
+        firmware: info.firmware ?? null,
         ...r.report,
         unlock,
         receipt,
@@ -413,6 +428,7 @@ export class Phone {
       return {
         lockId: hex,
         info,
+        firmware: info.firmware ?? null,
         ...r.report,
         unlock,
         receipt,
@@ -529,9 +545,25 @@ export class Phone {
         }
       } catch (err) {
         if (!(err instanceof ProtocolError)) throw err;
-        // A lock that already holds this sequence (another phone relayed it) needs nothing.
-        if (!(info === null && err.code === 'STALE_SEQUENCE')) report.relayError = err.code;
-        if (err.code === 'MALFORMED' && digestFormOf(set.delta ?? set.full) === 'entries') report.entryDigestRefused = { firmware: info?.firmware ?? null };
+        const refused = err.code === 'MALFORMED' && digestFormOf(set.delta ?? set.full) === 'entries';
+        if (refused) report.entryDigestRefused = { firmware: info?.firmware ?? null };
+        // Firmware from before the entry digest: the same sequence named by its body digest, on the same link.
+        const plain = refused && bundle.fullPlain && !withholdReason(bundle.fullPlain, lockId) ? bundle.fullPlain : null;
+        if (plain) {
+          try {
+            const d = await deliverSet(client, lockSeq, { full: plain }, undefined, pipelined);
+            if (d) {
+              report.relay = { sent: d.sent, fellBack: true, seq: d.seq, bytes: d.bytes, resumedFrom: d.resumedFrom };
+              out.receipt = d.receipt;
+            }
+          } catch (again) {
+            if (!(again instanceof ProtocolError)) throw again;
+            report.relayError = again.code;
+          }
+        } else if (!(info === null && err.code === 'STALE_SEQUENCE')) {
+          // A lock that already holds this sequence (another phone relayed it) needs nothing.
+          report.relayError = err.code;
+        }
       }
     }
     return out;

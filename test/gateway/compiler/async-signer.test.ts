@@ -2,12 +2,15 @@
  * compileDirtyAsync: sets signed by an issuer signer outside the process (here a worker thread
  * holding the key as a non-extractable WebCrypto key). A signer that fails, times out or holds
  * the wrong key fails its doors with SIGNER_FAILED and writes nothing; the doors stay pending
- * and the next run compiles them.
+ * and the next run compiles them. A door whose lock is found to refuse the entry digest while
+ * its signature is out is prepared again, in the body form, in the same run.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { deviceKeysFromSeed, localSigner, openSetMessage, ProtocolError, signingKeyFromSeed, toHex, type IssuerSigner } from '@latchkit/protocol';
-import { commissionDoor, compileDirty, compileDirtyAsync, issuerFor, lockIdentity, syncPayload, trustAnchors } from '../../../gateway/src/compiler/index.js';
+import { commissionDoor, compileDirty, compileDirtyAsync, compiledBody, fullSetPlain, issuerFor, lockIdentity, syncPayload, trustAnchors } from '../../../gateway/src/compiler/index.js';
 import { addIssuerKey, doorSeqs } from '../../../gateway/src/model/sync-state.js';
+import { recordEntryDigestSupport } from '../../../gateway/src/model/claim-support.js';
+import { nodeCryptoProvider } from '@latchkit/protocol/node';
 import { startWorkerSigner, type WorkerSigner } from '../../../bench/worker-signer.js';
 import { fixture, resident } from '../helpers.js';
 
@@ -136,5 +139,45 @@ describe('compileDirtyAsync', () => {
       expect(doorSeqs(f.db, d).compiledSeq).toBe(1);
       expect(await opens(f, d)).toBe(1);
     }
+  });
+
+  it('a refusal of the entry digest learned while the signature is out: the set is signed again in the body form, in the same run', async () => {
+    const f = fixture();
+    resident(f);
+    const device = deviceKeysFromSeed(new Uint8Array(32).fill(7));
+    await commissionDoor(f.db, f.lobby.id, { signingPublic: device.signing.publicKey, encryptionPublic: device.encryptionPublic }, { ctx: f.ctx });
+    const local = localSigner(issuerFor(f.db, f.prop.id));
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    let asked = 0;
+    const slow: IssuerSigner = { ...local, sign: async (m) => ((asked += 1), await gate, local.sign(m)) };
+    const r = compileDirtyAsync(f.db, { ctx: f.ctx, signerFor: () => slow, doorIds: [f.lobby.id] });
+    await new Promise((res) => setTimeout(res, 10));
+    // A phone's visit reports the lock refused an entry-form set (acceptVisit records it).
+    recordEntryDigestSupport(f.db, f.lobby.id, false, 'old-fw');
+    release();
+    const done = await r;
+    expect(done.failed).toEqual([]);
+    expect(done.compiled.map((c) => [c.seq, c.digestForm])).toEqual([[1, 'body']]);
+    expect(asked).toBe(2);
+    const row = f.db.prepare('SELECT digest_form AS form FROM door_sets WHERE door_id = ? AND seq = 1').get(f.lobby.id) as { form: string };
+    expect(row.form).toBe('body');
+    expect(await opens(f, f.lobby.id)).toBe(1);
+    expect(compileDirty(f.db, { ctx: f.ctx })).toEqual([]);
+  });
+
+  it("the body-form fallback of an entry-form set (a relay bundle's fullPlain) is signed through the signer and names the set by SHA-256 of its body", async () => {
+    const { f } = await commissioned();
+    const local = localSigner(issuerFor(f.db, f.prop.id));
+    let asked = 0;
+    const counting: IssuerSigner = { ...local, sign: async (m) => ((asked += 1), local.sign(m)) };
+    expect((await compileDirtyAsync(f.db, { ctx: f.ctx, signerFor: () => counting, doorIds: [f.lobby.id] })).failed).toEqual([]);
+    asked = 0;
+    const plain = (await fullSetPlain(f.db, f.lobby.id, { ctx: f.ctx, signerFor: () => counting }))!;
+    expect(asked).toBe(1);
+    const identity = lockIdentity(f.db, f.lobby.id)!;
+    const opened = openSetMessage(plain, { lockId: identity.lockId, anchors: trustAnchors(f.db, f.prop.id), contentKey: identity.contentKey, seq: 0, current: null });
+    expect([opened.seq, opened.digestForm]).toEqual([1, 'body']);
+    expect(opened.digest).toEqual(nodeCryptoProvider.sha256(compiledBody(f.db, f.lobby.id, 1)!));
   });
 });

@@ -10,7 +10,7 @@ import { createKey, deleteKey, getKey, listKeys, updateKey } from '../../model/k
 import { credentialsForDoor } from '../../model/compile-input.js';
 import { requireCanonicalLockId } from '../../model/validate.js';
 import { doorChanges } from '../../model/journal.js';
-import { doorSyncState, doorSyncTasks } from '../../model/sync-state.js';
+import { doorDigestForms, doorSyncState, doorSyncTasks } from '../../model/sync-state.js';
 import { doorsWithStaleTime, doorTimeState } from '../../model/door-time.js';
 import { nowOf } from '../../model/base.js';
 import { changeView, doorCredentialView, doorView, keyView, propertyView, syncStateView, syncTaskView, unitView } from '../../views.js';
@@ -249,7 +249,7 @@ export function registerPropertyRoutes(app: FastifyInstance, { db, ctxFor }: App
       doorIn(req.params);
       const told = doorTimeState(db, req.params.doorId);
       return {
-        ...syncStateView(doorSyncState(db, req.params.doorId)),
+        ...syncStateView(doorSyncState(db, req.params.doorId), doorDigestForms(db, req.params.doorId)),
         changes: doorChanges(db, req.params.doorId, { limit: 50 }).map(changeView),
         lockLocalTime: told && {
           utcOffsetMin: told.offset,

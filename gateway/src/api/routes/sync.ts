@@ -40,6 +40,12 @@ const bundleSchema = S.obj(
     timeSync: Type.Optional(base64({ description: 'A signed time for the lock, issued now (base64): push it when the lock reports a clock more than a minute behind it (the lock moves its clock only forward), or when timeSyncDue' })),
     timeSyncDue: Type.Optional(Type.Boolean({ description: "True when the lock does not know its zone's UTC offset now or next change: push timeSync whatever the lock's clock says, and report it in the visit upload (timeSyncTold)" })),
     timeSyncPlain: Type.Optional(base64({ description: "The same signed time without the transition claim (base64), for a lock not known to take the claim: push it if the lock refuses timeSync as MALFORMED" })),
+    fullPlain: Type.Optional(
+      base64({
+        description:
+          'The same sequence as full, named by SHA-256 of its body (base64), for a lock not known to take the entry digest: push it if the lock refuses delta or full as MALFORMED (firmware from before the entry digest), and report the refusal in the visit upload (entryDigestRefused)',
+      }),
+    ),
     eventsFrom: Type.Integer({ minimum: 0, description: 'First event index the gateway does not have yet' }),
   },
 );
@@ -66,6 +72,7 @@ export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx, sign
         seq: b.seq,
         ...(b.delta ? { delta: b64(b.delta) } : {}),
         ...(b.full ? { full: b64(b.full) } : {}),
+        ...(b.fullPlain ? { fullPlain: b64(b.fullPlain) } : {}),
         ...(b.anchorUpdates ? { anchorUpdates: b.anchorUpdates.map(b64) } : {}),
         ...(b.timeSync ? { timeSync: b64(b.timeSync) } : {}),
         ...(b.timeSyncDue ? { timeSyncDue: true } : {}),
@@ -88,6 +95,15 @@ export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx, sign
         lockId: Type.String({ description: '16 lower-case hex digits (INVALID_LOCK_ID otherwise)' }),
         receipt: base64({ minLength: 4 }),
         events: Type.Optional(base64({ description: 'Concatenated 32-byte event records (base64)' })),
+        firmware: Type.Optional(
+          S.nullable(
+            Type.String({
+              maxLength: 64,
+              description:
+                "The lock's firmware string from its info read on this visit: a refusal of the entry digest or the transition claim recorded under another firmware string is forgotten (the lock was updated), and the next bundle asks again. Recorded only with a receipt that verifies",
+            }),
+          ),
+        ),
         timeSyncTold: Type.Optional(
           S.obj(
             {
@@ -133,6 +149,7 @@ export function registerSyncRoutes(app: FastifyInstance, { db, ctxFor: ctx, sign
             lockId,
             receipt: fromB64(req.body.receipt),
             events,
+            ...(req.body.firmware ? { firmware: req.body.firmware } : {}),
             ...(req.body.timeSyncTold ? { timeSyncTold: req.body.timeSyncTold } : {}),
             ...(req.body.entryDigestRefused ? { entryDigestRefused: req.body.entryDigestRefused } : {}),
           },
