@@ -749,11 +749,13 @@ function prepareOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
     // The new set's entry digest, carried from its patch base's accumulator by the patch's changes:
     // one SHA-256 block per changed entry, where accumulating the set costs one per credential.
     let named: { digest: Uint8Array; entryAcc: Uint8Array } | null = null;
+    // The enforced set's accumulator, read once: a delta from it carries it forward.
+    const enforcedAcc = entryKey && state.enforcedSeq > 0 ? storedEntryAcc(db, doorId, state.enforcedSeq, identity.generation) : null;
     if (patchBase) {
       const replacement = entriesFromSpecs(credentialsForHolders(db, doorId, [...patchBase.touched], ctx), indexKey, p);
       const patched = patchSet(patchBase.set, patchBase.touched, replacement, secrets);
       body = patched.body;
-      const baseAcc = entryKey ? storedEntryAcc(db, doorId, patchBase.seq, identity.generation) : null;
+      const baseAcc = !entryKey ? null : patchBase.seq === state.enforcedSeq ? enforcedAcc : storedEntryAcc(db, doorId, patchBase.seq, identity.generation);
       if (entryKey && baseAcc) {
         const acc = EntryAccumulator.fromBytes(entryKey, baseAcc, p);
         applyChangesToAccumulator(acc, patchBase.set, patched.changes);
@@ -768,7 +770,7 @@ function prepareOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
       body = packSet(entries, secrets);
       // Unless the delta carries the enforced set's accumulator forward (below), one block per
       // credential, over the entries at hand (the protocol would parse them out of the body first).
-      if (entryKey && !(state.enforcedSeq > 0 && storedEntryAcc(db, doorId, state.enforcedSeq, identity.generation))) {
+      if (entryKey && !enforcedAcc) {
         const acc = EntryAccumulator.of(entryKey, entries, p);
         named = { digest: acc.digest(secrets), entryAcc: acc.bytes() };
       }
@@ -786,7 +788,7 @@ function prepareOne(db: Db, doorId: number, o: CompilerOptions & { throughChange
         // while the base is not patchable) the two bodies.
         if (!changes && entries) changes = diffEntries(base, entries, secrets);
         // Not named by a patch: the delta's changes carry the base's accumulator, when it has one.
-        const baseAcc = entryKey && !named ? storedEntryAcc(db, doorId, state.enforcedSeq, identity.generation) : null;
+        const baseAcc = named ? null : enforcedAcc;
         delta = prepareDeltaBody({ ...common, body, base: { seq: state.enforcedSeq, set: base, ...(baseAcc ? { entryAcc: baseAcc } : {}) }, ...(changes ? { changes } : {}) });
       }
     }
