@@ -404,9 +404,9 @@ export interface IssueBodyArgs extends IssueCommon {
 function digestOfBody(args: { contentKey: Uint8Array; lockId: Uint8Array; digest?: Uint8Array; entryAcc?: Uint8Array }, form: DigestForm, body: Uint8Array, provider: CryptoProvider): { digest: Uint8Array; entryAcc: Uint8Array | null } {
   if (form === 'body') return { digest: args.digest ?? provider.sha256(body), entryAcc: null };
   if (args.digest && args.entryAcc) return { digest: args.digest, entryAcc: args.entryAcc };
-  const set = CredentialSet.fromTrustedBody(body);
-  const acc = EntryAccumulator.of(entryDigestKey(args.contentKey, args.lockId, provider), set.entries(), provider);
-  return { digest: args.digest ?? acc.digest(set.secrets!), entryAcc: acc.bytes() };
+  // The same accumulation a lock makes for a full set (S10).
+  const named = digestOfResult({ contentKey: args.contentKey, lockId: args.lockId, current: null }, CredentialSet.fromTrustedBody(body), null, 'entries', provider);
+  return { digest: args.digest ?? named.digest, entryAcc: named.entryAcc };
 }
 
 /**
